@@ -1,0 +1,1 @@
+//! Shared helpers for spawn's cross-crate integration tests (`tests/tests/*`).

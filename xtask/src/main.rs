@@ -1,0 +1,204 @@
+//! `cargo xtask`: the workspace's own automation, with no dependencies.
+//!
+//! - `cargo xtask ci` runs every check CI runs, in order, failing fast and
+//!   naming the step that failed.
+//! - `cargo xtask snapshots` runs the snapshot tests and lists pending changes.
+//! - `cargo xtask bench [--smoke]` runs the benchmarks against the peers.
+
+mod tidy;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(&root),
+        Some("snapshots") => snapshots(&root),
+        Some("bench") => Err("`cargo xtask bench` is not written yet (issue 6)".to_owned()),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci          every check CI runs: fmt, clippy, tests, doc tests, docs, tidy,
+              snapshots (never accepted), examples, benchmark smoke run
+  snapshots   run the snapshot tests and list pending snapshot changes
+  bench       run the benchmarks against the peers, rewrite BENCHMARKS.md
+";
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    let manifest =
+        env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from("xtask"), PathBuf::from);
+    manifest
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// One named step of a task.
+struct Step<'a> {
+    name: &'a str,
+    program: &'a str,
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+}
+
+fn run_step(root: &Path, step: &Step<'_>) -> Result<(), String> {
+    println!(
+        "==> {}: {} {}",
+        step.name,
+        step.program,
+        step.args.join(" ")
+    );
+    let start = Instant::now();
+    let status = Command::new(step.program)
+        .args(step.args)
+        .envs(step.env.iter().copied())
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("step `{}`: cannot run {}: {e}", step.name, step.program))?;
+    let secs = start.elapsed().as_secs_f64();
+    if status.success() {
+        println!("==> {}: ok ({secs:.1}s)", step.name);
+        Ok(())
+    } else {
+        Err(format!(
+            "step `{}` failed ({status}) after {secs:.1}s",
+            step.name
+        ))
+    }
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn ci(root: &Path) -> Result<(), String> {
+    let start = Instant::now();
+    let test_env: &[(&str, &str)] = &[("INSTA_UPDATE", "no"), ("CI", "true")];
+    let doc_env: &[(&str, &str)] = &[("RUSTDOCFLAGS", "-D warnings")];
+    let mut steps = vec![
+        Step {
+            name: "fmt",
+            program: "cargo",
+            args: &["fmt", "--all", "--check"],
+            env: &[],
+        },
+        Step {
+            name: "clippy",
+            program: "cargo",
+            args: &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            env: &[],
+        },
+    ];
+    if has_nextest() {
+        steps.push(Step {
+            name: "test",
+            program: "cargo",
+            args: &[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+            ],
+            env: test_env,
+        });
+    } else {
+        steps.push(Step {
+            name: "test",
+            program: "cargo",
+            args: &[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+            ],
+            env: test_env,
+        });
+    }
+    steps.extend([
+        Step {
+            name: "doctest",
+            program: "cargo",
+            args: &["test", "--workspace", "--all-features", "--doc"],
+            env: test_env,
+        },
+        Step {
+            name: "doc",
+            program: "cargo",
+            args: &["doc", "--workspace", "--all-features", "--no-deps"],
+            env: doc_env,
+        },
+    ]);
+    for step in &steps {
+        run_step(root, step)?;
+    }
+    let stray = tidy::stray_snapshots(root);
+    if !stray.is_empty() {
+        return Err(format!(
+            "step `snapshots`: pending snapshot changes (review with `cargo xtask snapshots`):\n  {}",
+            stray.join("\n  ")
+        ));
+    }
+    println!(
+        "==> ci: all steps passed in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn snapshots(root: &Path) -> Result<(), String> {
+    let result = run_step(
+        root,
+        &Step {
+            name: "snapshots",
+            program: "cargo",
+            args: &["test", "--package", "spawn-tests"],
+            env: &[("INSTA_UPDATE", "new"), ("INSTA_FORCE_PASS", "1")],
+        },
+    );
+    let pending = tidy::stray_snapshots(root);
+    if pending.is_empty() {
+        println!("no pending snapshot changes");
+    } else {
+        println!(
+            "pending snapshot changes (accept by renaming .snap.new to .snap, or `cargo insta review`):"
+        );
+        for p in &pending {
+            println!("  {p}");
+        }
+    }
+    result
+}

@@ -1,0 +1,167 @@
+//! Tidy: what review would otherwise nag about, checked as tests over the tree.
+//!
+//! - every Rust file opens with a `//!` module doc;
+//! - `unsafe` code appears only in spawn-sys, and there each block has a
+//!   `// SAFETY:` line right above it;
+//! - no `#[ignore]` without a reason;
+//! - no stray `.snap.new` files (pending snapshot changes).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// All files below `dir` whose name ends with `suffix`, skipping build output
+/// and hidden directories.
+pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if path.is_dir() {
+                if !name.starts_with('.') && !name.starts_with("target") {
+                    stack.push(path);
+                }
+            } else if name.ends_with(suffix) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Pending snapshot files (`*.snap.new`, `*.pending-snap`), relative to `root`.
+pub fn stray_snapshots(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = files_with_suffix(root, ".snap.new")
+        .into_iter()
+        .chain(files_with_suffix(root, ".pending-snap"))
+        .map(|p| p.strip_prefix(root).unwrap_or(&p).display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    fn rust_files() -> Vec<(String, String)> {
+        let root = root();
+        files_with_suffix(&root, ".rs")
+            .into_iter()
+            .map(|p| {
+                let text = fs::read_to_string(&p).unwrap();
+                (p.strip_prefix(&root).unwrap().display().to_string(), text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_rust_file_opens_with_a_module_doc() {
+        let bad: Vec<String> = rust_files()
+            .into_iter()
+            .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+            .map(|(path, _)| path)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "files without a `//!` module doc first:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    fn is_unsafe_code(line: &str) -> bool {
+        let code = line.split("//").next().unwrap_or("");
+        code.contains("unsafe {")
+            || code.contains("unsafe fn")
+            || code.contains("unsafe impl")
+            || code.contains("unsafe extern")
+    }
+
+    #[test]
+    fn unsafe_code_only_in_spawn_sys() {
+        let bad: Vec<String> = rust_files()
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with("spawn-sys/") && !path.starts_with("xtask/"))
+            .filter(|(_, text)| text.lines().any(is_unsafe_code))
+            .map(|(path, _)| path)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "unsafe code outside spawn-sys:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_unsafe_block_in_spawn_sys_has_a_safety_comment() {
+        let mut bad = Vec::new();
+        for (path, text) in rust_files()
+            .into_iter()
+            .filter(|(p, _)| p.starts_with("spawn-sys/"))
+        {
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if !code.contains("unsafe {") {
+                    continue;
+                }
+                // A `// SAFETY:` comment within the 12 lines above (a comment may span lines),
+                // or on the same line.
+                let from = i.saturating_sub(12);
+                let documented = lines[from..=i].iter().any(|l| l.contains("SAFETY:"));
+                if !documented {
+                    bad.push(format!("{path}:{}", i + 1));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "unsafe blocks without `// SAFETY:`:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn no_ignore_without_a_reason() {
+        let bad: Vec<String> = rust_files()
+            .into_iter()
+            .flat_map(|(path, text)| {
+                text.lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.trim() == "#[ignore]")
+                    .map(|(i, _)| format!("{path}:{}", i + 1))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "`#[ignore]` without a reason:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn tidy_sees_the_workspace() {
+        // Guards the checks above against walking an empty tree.
+        let files = rust_files();
+        assert!(
+            files.iter().any(|(p, _)| p == "xtask/src/tidy.rs"),
+            "{} files",
+            files.len()
+        );
+        assert!(files.iter().any(|(p, _)| p.starts_with("spawn-sys/")));
+    }
+}
