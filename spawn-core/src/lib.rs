@@ -3,4 +3,3 @@
 //! (Being written: see issue 3.)
 #![no_std]
 #![forbid(unsafe_code)]
-

@@ -7,6 +7,9 @@ use std::ffi::OsString;
 use std::io;
 use std::process::{self, Stdio};
 
+mod signal;
+pub use signal::Signal;
+
 /// A program to run, with its arguments.
 #[derive(Clone, Debug)]
 pub struct Command {
