@@ -1,0 +1,634 @@
+//! The `spawn` CLI, run as a user would: its `--help` texts, `--json` shapes and
+//! text outputs as insta snapshots (pids, times and memory redacted), and its
+//! behaviour (exit codes, `many`'s summary and untorn lines, timeouts) as plain
+//! assertions.
+//!
+//! The binary is found (and built if needed) by `spawn_tests::spawn_cli`; see
+//! the crate docs of `spawn-tests`.
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use insta::{assert_json_snapshot, assert_snapshot};
+use serde_json::Value;
+use spawn_tests::{Ran, cli, cli_command, cli_with_input, filters};
+
+/// Runs `f` with the text filters of [`filters`] applied to snapshots.
+fn with_filters(f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    for (pattern, replacement) in filters() {
+        settings.add_filter(pattern, replacement);
+    }
+    settings.bind(f);
+}
+
+/// Replaces what changes from run to run in the CLI's JSON: pids, times
+/// (`*_ms`, `*_us`) and memory (`max_rss_bytes`), at any depth.
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let placeholder = if k == "pid" {
+                    Some("[pid]")
+                } else if k.ends_with("_ms") {
+                    Some("[ms]")
+                } else if k.ends_with("_us") {
+                    Some("[us]")
+                } else if k == "max_rss_bytes" {
+                    Some("[rss]")
+                } else {
+                    None
+                };
+                match placeholder {
+                    Some(p) if !v.is_null() => *v = Value::String(p.to_owned()),
+                    _ => redact(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// Parses one JSON value per line of `text`.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The single JSON object a `--json` run printed, redacted.
+fn json_of(ran: &Ran) -> Value {
+    let mut values = json_lines(&ran.stdout);
+    assert_eq!(values.len(), 1, "one JSON object expected: {ran:?}");
+    let mut v = values.remove(0);
+    redact(&mut v);
+    v
+}
+
+// ---------------------------------------------------------------- --help
+
+#[test]
+fn help_spawn() {
+    let ran = cli(["--help"]);
+    assert_eq!(ran.code(), 0);
+    assert_snapshot!(ran.render());
+}
+
+#[test]
+fn help_run() {
+    let ran = cli(["run", "--help"]);
+    assert_eq!(ran.code(), 0);
+    assert_snapshot!(ran.render());
+}
+
+#[test]
+fn help_many() {
+    let ran = cli(["many", "--help"]);
+    assert_eq!(ran.code(), 0);
+    assert_snapshot!(ran.render());
+}
+
+#[test]
+fn help_pipe() {
+    let ran = cli(["pipe", "--help"]);
+    assert_eq!(ran.code(), 0);
+    assert_snapshot!(ran.render());
+}
+
+#[test]
+fn help_trace() {
+    let ran = cli(["trace", "--help"]);
+    assert_eq!(ran.code(), 0);
+    assert_snapshot!(ran.render());
+}
+
+// ---------------------------------------------------------------- run --json
+
+#[test]
+fn run_json_success() {
+    let ran = cli(["run", "--json", "--", "sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stderr, "");
+    with_filters(|| assert_json_snapshot!(json_of(&ran)));
+}
+
+#[test]
+fn run_json_failure() {
+    let ran = cli([
+        "run",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo partial result; echo 'something broke' >&2; exit 3",
+    ]);
+    assert_eq!(ran.code(), 3, "{ran:?}");
+    with_filters(|| assert_json_snapshot!(json_of(&ran)));
+}
+
+#[test]
+fn run_json_timeout_keeps_partial_output() {
+    let ran = cli([
+        "run",
+        "--json",
+        "--timeout",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        "echo before the timeout; echo on stderr too >&2; sleep 30",
+    ]);
+    assert_eq!(ran.code(), 124, "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
+    with_filters(|| assert_json_snapshot!(json_of(&ran)));
+}
+
+#[test]
+fn run_json_not_found() {
+    let ran = cli(["run", "--json", "--", "no-such-program-for-spawn", "arg"]);
+    assert_eq!(ran.code(), 127, "{ran:?}");
+    with_filters(|| assert_json_snapshot!(json_of(&ran)));
+}
+
+#[test]
+fn run_capture_text() {
+    let ran = cli([
+        "run",
+        "--capture",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ]);
+    assert_eq!(ran.code(), 5);
+    assert_snapshot!(ran.render());
+}
+
+// ---------------------------------------------------------------- many
+
+#[test]
+fn many_tag_one_at_a_time() {
+    let ran = cli([
+        "many",
+        "-j",
+        "1",
+        "--tag",
+        "--",
+        "echo one",
+        "printf 'two\\nthree\\n'",
+        "sh -c 'echo oops >&2; exit 3'",
+        "no-such-program-for-spawn",
+        "echo 'last one'",
+    ]);
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert_snapshot!(ran.render());
+}
+
+/// With `-j 4` lines of different commands may come in any order: the
+/// snapshot holds them sorted.
+#[test]
+fn many_tag_in_parallel_sorted() {
+    let ran = cli([
+        "many",
+        "-j",
+        "4",
+        "--tag",
+        "--",
+        "seq 1 3",
+        "seq 4 6",
+        "sh -c 'echo a >&2; echo b'",
+        "true",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let sorted = |s: &str| {
+        let mut lines: Vec<&str> = s.lines().collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    };
+    assert_snapshot!(format!(
+        "----- stdout (sorted) -----\n{}\n----- stderr (sorted) -----\n{}",
+        sorted(&ran.stdout),
+        sorted(&ran.stderr)
+    ));
+}
+
+#[test]
+fn many_json() {
+    let ran = cli([
+        "many",
+        "--json",
+        "-j",
+        "2",
+        "--",
+        "echo hello",
+        "sh -c 'echo bad >&2; exit 2'",
+        "no-such-program-for-spawn",
+    ]);
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    let mut values = json_lines(&ran.stdout);
+    values.iter_mut().for_each(redact);
+    with_filters(|| assert_json_snapshot!(values));
+    assert_snapshot!("many_json_stderr", ran.stderr);
+}
+
+// ---------------------------------------------------------------- pipe
+
+#[test]
+fn pipe_statuses() {
+    let ran = cli([
+        "pipe",
+        "--",
+        "printf",
+        "b\\na\\nc\\n",
+        "::",
+        "sort",
+        "::",
+        "sh",
+        "-c",
+        "cat; exit 4",
+    ]);
+    assert_eq!(ran.code(), 4, "{ran:?}");
+    assert_snapshot!(ran.render());
+}
+
+/// `yes | head -n 2`: `yes` dies of SIGPIPE once `head` is gone, which
+/// counts as success for the pipeline.
+#[test]
+fn pipe_sigpipe_upstream_is_success() {
+    let ran = cli(["pipe", "--", "yes", "::", "head", "-n", "2"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_snapshot!(ran.render());
+}
+
+#[test]
+fn pipe_json() {
+    let ran = cli([
+        "pipe",
+        "--json",
+        "--input",
+        "x\ny\nz\n",
+        "--",
+        "sort",
+        "-r",
+        "::",
+        "sh",
+        "-c",
+        "cat; echo done >&2",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    with_filters(|| assert_json_snapshot!(json_of(&ran)));
+}
+
+// ---------------------------------------------------------------- trace
+
+/// The name of the variant a serialized core enum value stands for, with
+/// the variant inside it when that is an enum too (`Action.Read`).
+fn variant_path(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(map) if map.len() == 1 => {
+            let (k, inner) = map.iter().next().expect("one entry");
+            match inner {
+                Value::String(s) if s.starts_with(char::is_uppercase) => format!("{k}.{s}"),
+                Value::Object(m)
+                    if m.len() == 1 && m.keys().all(|k| k.starts_with(char::is_uppercase)) =>
+                {
+                    format!("{k}.{}", variant_path(inner))
+                }
+                _ => k.clone(),
+            }
+        }
+        Value::Object(map) => {
+            // A struct-like value: name it by its `kind`/`type` field if any.
+            map.get("kind")
+                .or_else(|| map.get("type"))
+                .and_then(Value::as_str)
+                .map_or_else(|| "{..}".to_owned(), str::to_owned)
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `spawn trace` of a small run. The exact interleaving of events (the
+/// child's exit against the EOF of its pipes) varies from run to run, so the
+/// snapshot holds a normalised form: the set of kinds of events and outputs
+/// that occurred, sorted, each once.
+#[test]
+fn trace_kinds() {
+    let ran = cli([
+        "trace",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let mut kinds: Vec<String> = json_lines(&ran.stdout)
+        .iter()
+        .map(|v| {
+            let kind = v["kind"].as_str().unwrap_or("?").to_owned();
+            let inner = &v[kind.as_str()];
+            format!("{kind} {}", variant_path(inner))
+        })
+        .collect();
+    assert!(kinds.len() > 3, "{ran:?}");
+    kinds.sort();
+    kinds.dedup();
+    assert_snapshot!(kinds.join("\n"));
+    with_filters(|| assert_snapshot!("trace_kinds_stderr", ran.stderr));
+}
+
+/// The text form of a trace: one line per step, each with its time, and the
+/// same steps as the JSON form.
+#[test]
+fn trace_text_lines_have_times() {
+    let ran = cli(["trace", "--", "echo", "hello"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(ran.stdout.lines().count() > 3, "{ran:?}");
+    for line in ran.stdout.lines() {
+        let time = line.split_whitespace().next().unwrap_or("");
+        assert!(time.parse::<f64>().is_ok(), "no time first: {line:?}");
+        assert!(line.contains(" ms "), "{line:?}");
+    }
+    assert!(ran.stderr.contains("exit status 0"), "{ran:?}");
+    assert!(ran.stderr.contains("6 bytes of stdout"), "{ran:?}");
+}
+
+// ---------------------------------------------------------------- behaviour
+
+#[test]
+fn run_exit_code_mirrors_the_child() {
+    for code in [0, 1, 7, 42, 255] {
+        let ran = cli(["run", "--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(ran.code(), code, "{ran:?}");
+    }
+}
+
+#[test]
+fn run_killed_by_signal_exits_128_plus_n() {
+    for (sig, n) in [("TERM", 15), ("KILL", 9), ("INT", 2)] {
+        let ran = cli(["run", "--", "sh", "-c", &format!("kill -{sig} $$")]);
+        assert_eq!(ran.code(), 128 + n, "{sig}: {ran:?}");
+    }
+}
+
+#[test]
+fn run_not_found_exits_127_and_names_the_program() {
+    let ran = cli(["run", "--", "no-such-program-for-spawn"]);
+    assert_eq!(ran.code(), 127, "{ran:?}");
+    assert!(ran.stderr.contains("no-such-program-for-spawn"), "{ran:?}");
+}
+
+#[test]
+fn run_timeout_exits_124_soon() {
+    let ran = cli(["run", "--timeout", "0.3", "--", "sleep", "30"]);
+    assert_eq!(ran.code(), 124, "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
+}
+
+#[test]
+fn run_passes_input_env_and_cwd() {
+    let ran = cli([
+        "run",
+        "--capture",
+        "--input",
+        "fed\n",
+        "--env",
+        "GREETING=hi there",
+        "--cwd",
+        "/",
+        "--",
+        "sh",
+        "-c",
+        "read line; echo \"$line|$GREETING|$(pwd)\"",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "fed|hi there|/\n");
+}
+
+#[test]
+fn run_stdin_from_a_file() {
+    let path = spawn_tests::workspace_root().join("spawn/examples/index.rst");
+    let ran = cli([
+        OsStr::new("run"),
+        OsStr::new("--capture"),
+        OsStr::new("--stdin"),
+        path.as_os_str(),
+        OsStr::new("--"),
+        OsStr::new("wc"),
+        OsStr::new("-c"),
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let size = std::fs::metadata(&path).expect("index.rst").len();
+    assert_eq!(ran.stdout.trim(), size.to_string());
+}
+
+#[test]
+fn run_merge_sends_stderr_to_stdout() {
+    let ran = cli([
+        "run",
+        "--capture",
+        "--merge",
+        "--",
+        "sh",
+        "-c",
+        "echo 1; echo 2 >&2; echo 3",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "1\n2\n3\n");
+    assert_eq!(ran.stderr, "");
+}
+
+#[test]
+fn many_fails_when_one_fails_and_prints_a_summary() {
+    let ran = cli(["many", "-j", "2", "--", "true", "false", "true"]);
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert!(
+        ran.stderr.contains("3 commands, 1 failed"),
+        "no summary: {ran:?}"
+    );
+    let ok = cli(["many", "-j", "2", "--", "true", "true"]);
+    assert_eq!(ok.code(), 0, "{ok:?}");
+    assert!(ok.stderr.contains("2 commands, 0 failed"), "{ok:?}");
+}
+
+#[test]
+fn many_reads_commands_from_stdin() {
+    let ran = cli_with_input(
+        ["many", "-j", "2", "--tag"],
+        b"echo first\n\necho 'second one'\nsh -c 'exit 0'\n",
+    );
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let mut lines: Vec<&str> = ran.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["[0] first", "[1] second one"]);
+    assert!(ran.stderr.contains("3 commands, 0 failed"), "{ran:?}");
+}
+
+#[test]
+fn many_shell_runs_each_command_with_sh() {
+    let ran = cli([
+        "many",
+        "--shell",
+        "-j",
+        "1",
+        "--",
+        "echo a | tr a b",
+        "exit 0",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "b\n");
+}
+
+#[test]
+fn many_runs_commands_at_once() {
+    let ran = cli([
+        "many",
+        "-j",
+        "4",
+        "--",
+        "sleep 0.5",
+        "sleep 0.5",
+        "sleep 0.5",
+        "sleep 0.5",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(
+        ran.elapsed < Duration::from_millis(1500),
+        "4 x 0.5 s with -j 4 took {:?}",
+        ran.elapsed
+    );
+}
+
+/// 4 children print 2,000 lines of 1,000 bytes each, at once, in chunks
+/// that do not end at line ends (awk's buffered output): every line comes
+/// out whole, with the tag of its own command, and none is lost.
+#[test]
+fn many_lines_are_never_torn() {
+    const LINES: usize = 2000;
+    const WIDTH: usize = 1000;
+    let cmds: Vec<String> = (0..4)
+        .map(|id| {
+            format!(
+                "awk 'BEGIN {{ s = sprintf(\"%{WIDTH}s\", \"\"); gsub(/ /, \"{id}\", s); \
+                 for (i = 0; i < {LINES}; i++) print i \":\" s }}'"
+            )
+        })
+        .collect();
+    let mut args = vec![
+        "many".to_owned(),
+        "-j".into(),
+        "4".into(),
+        "--tag".into(),
+        "--".into(),
+    ];
+    args.extend(cmds);
+    let ran = cli(&args);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let mut seen = [0usize; 4];
+    for line in ran.stdout.lines() {
+        let (tag, rest) = line
+            .split_once("] ")
+            .unwrap_or_else(|| panic!("untagged line: {line:.80}"));
+        let id: usize = tag
+            .strip_prefix('[')
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("bad tag: {line:.80}"));
+        let (n, body) = rest
+            .split_once(':')
+            .unwrap_or_else(|| panic!("torn line: {line:.80}"));
+        assert_eq!(
+            n.parse::<usize>().ok(),
+            Some(seen[id]),
+            "line out of order or torn: {line:.80}"
+        );
+        let digit = char::from_digit(u32::try_from(id).expect("small"), 10).expect("digit");
+        assert!(
+            body.len() == WIDTH && body.chars().all(|c| c == digit),
+            "torn or mixed line: {line:.80}"
+        );
+        seen[id] += 1;
+    }
+    assert_eq!(seen, [LINES; 4]);
+}
+
+#[test]
+fn pipe_exit_code_is_the_last_failing_stage() {
+    let ran = cli(["pipe", "--", "sh", "-c", "exit 3", "::", "cat"]);
+    assert_eq!(ran.code(), 3, "{ran:?}");
+    let ran = cli([
+        "pipe",
+        "--",
+        "echo",
+        "x",
+        "::",
+        "sh",
+        "-c",
+        "cat >/dev/null; exit 6",
+    ]);
+    assert_eq!(ran.code(), 6, "{ran:?}");
+}
+
+#[test]
+fn pipe_rejects_an_empty_stage() {
+    let ran = cli(["pipe", "--", "echo", "x", "::", "::", "cat"]);
+    assert_eq!(ran.code(), 2, "{ran:?}");
+}
+
+/// Ctrl-C on `spawn run` reaches the child (here `sleep`, in its own
+/// process group because of `--timeout`), and `spawn` exits after it, with
+/// 128 + SIGINT.
+#[test]
+fn run_forwards_sigint_to_the_child() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = cli_command([
+        "run",
+        "--timeout",
+        "30",
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 30",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start spawn");
+    let start = std::time::Instant::now();
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read ready");
+    assert_eq!(line, "ready\n");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    // Wait at most 10 s; a CLI that ignores the signal would wait 30.
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("spawn run did not end 10 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    // `sleep` is gone too: nothing holds the pipe open any more, so this
+    // reaches EOF (a `sleep` left running would hold it for 30 s).
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read to EOF");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the child outlived spawn run"
+    );
+}
