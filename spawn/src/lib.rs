@@ -1,55 +1,106 @@
 //! Start child processes and talk to them: Python's `subprocess`, done right.
 //!
-//! (Being written: see issue 4. Until then this crate is a stand-in over
-//! `std::process` so that the CLI runs a real command.)
+//! `spawn` keeps what people like about Python's module (`run`, `check`,
+//! `check_output`, `Popen`/`communicate`, `PIPE`/`STDOUT`/`DEVNULL`, pipelines,
+//! signals, process groups) and fixes the two faults `communicate()` is known
+//! for:
+//!
+//! 1. **Output goes where you say, with bounded memory.** Collect it, keep the
+//!    first `n` bytes, the head and tail, stream it line by line, write it to a
+//!    file or a writer, or discard it ([`Sink`]).
+//! 2. **One thread drives any number of children at once** ([`Group`]),
+//!    feeding each one's stdin while draining its stdout and stderr, without
+//!    deadlock and without one child's endless output starving the others.
+//!
+//! # A tour
+//!
+//! ```
+//! use spawn::{Command, Group, Sink, Stdio};
+//! use std::time::Duration;
+//!
+//! // subprocess.run(["ls", "-l"])  — output inherited, exit code not an error
+//! let out = Command::new("ls").arg("-l").stdout(Stdio::null()).run()?;
+//! assert!(out.status.success());
+//!
+//! // subprocess.check_output(["echo", "hi"], text=True)
+//! assert_eq!(Command::new("echo").arg("hi").check_output_string()?, "hi\n");
+//!
+//! // subprocess.run("exit 3", shell=True).returncode — a shell only when asked
+//! assert_eq!(Command::shell("exit 3").run()?.status.code(), Some(3));
+//!
+//! // Input fed while output is drained, a timeout, bounded output.
+//! let out = Command::new("sort")
+//!     .input("b\na\n")
+//!     .timeout(Duration::from_secs(10))
+//!     .stdout(Sink::head_tail(64 << 10, 64 << 10))
+//!     .run()?;
+//! assert_eq!(out.stdout, b"a\nb\n");
+//!
+//! // Many children at once, one thread, results in order.
+//! let results = Group::new()
+//!     .max_running(8)
+//!     .add_all((0..20).map(|i| Command::new("echo").arg(i.to_string()).stdout(Stdio::piped())))
+//!     .run()?;
+//! assert_eq!(results[19].as_ref().unwrap().stdout, b"19\n");
+//!
+//! // cat | grep | cut, connected child to child.
+//! let out = (Command::new("printf").arg("a:1\nb:2\n")
+//!     | Command::new("grep").arg("b")
+//!     | Command::new("cut").args(["-d:", "-f2"]))
+//!     .stdout(Stdio::piped())
+//!     .run()?;
+//! assert_eq!(out.stdout, b"2\n");
+//! # Ok::<(), spawn::Error>(())
+//! ```
+//!
+//! # Where things are
+//!
+//! - [`Command`]: the builder, and `run`/`check`/`check_output`/`spawn`.
+//! - [`Stdio`], [`Route`], [`Sink`], [`Log`]: where streams go.
+//! - [`Child`]: a running child (`Popen`): interactive pipes,
+//!   `communicate`, waits and signals.
+//! - [`Group`]: many children on one thread. [`Pipeline`]: `a | b | c`.
+//! - [`Output`], [`ExitStatus`], [`Report`], [`PipelineOutput`]: results,
+//!   all `serde::Serialize`.
+//! - [`Error`]: one error type; every message names the program and the cause.
+//!
+//! The layers below are `spawn-core` (the I/O-free state machine that decides
+//! what to read, write, close and signal) and `spawn-sys` (the syscalls).
 
-use std::ffi::OsString;
-use std::io;
-use std::process::{self, Stdio};
+// `Error` carries the child's `Output` by contract (`Failed { output }`,
+// `Timeout { partial }`); the error path is cold, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
+mod child;
+mod command;
+mod driver;
+mod error;
+mod group;
+mod launch;
+mod output;
+mod pipeline;
+mod reaper;
 mod signal;
+mod sink;
+mod stdio;
+pub mod trace;
+
+pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
+pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
+pub use error::{Error, StreamName};
+pub use group::{Group, Progress};
+pub use output::{ExitStatus, Output, PipelineOutput, Report};
+pub use pipeline::Pipeline;
 pub use signal::Signal;
+pub use sink::{Chunk, Log, MAX_LINE, Sink};
+pub use stdio::{Route, Stdio};
 
-/// A program to run, with its arguments.
-#[derive(Clone, Debug)]
-pub struct Command {
-    program: OsString,
-    args: Vec<OsString>,
-}
-
-impl Command {
-    /// A command that runs `program` (searched in `PATH` unless it contains `/`).
-    pub fn new(program: impl Into<OsString>) -> Self {
-        Self {
-            program: program.into(),
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds arguments.
+/// Diagnostics for tests and soak runs.
+pub mod diag {
+    /// How many dropped [`Child`](crate::Child)ren the background reaper still
+    /// waits for.
     #[must_use]
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Runs the command with inherited stdio and returns its exit code (or 128+N
-    /// when killed by signal N).
-    ///
-    /// # Errors
-    /// When the program cannot be started.
-    pub fn run_inherit(&self) -> io::Result<i32> {
-        use std::os::unix::process::ExitStatusExt;
-        let status = process::Command::new(&self.program)
-            .args(&self.args)
-            .stdin(Stdio::inherit())
-            .status()?;
-        Ok(status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    pub fn reaper_pending() -> usize {
+        crate::reaper::pending()
     }
 }

@@ -165,6 +165,7 @@ fn ci(root: &Path) -> Result<(), String> {
     for step in &steps {
         run_step(root, step)?;
     }
+    examples(root)?;
     let stray = tidy::stray_snapshots(root);
     if !stray.is_empty() {
         return Err(format!(
@@ -176,6 +177,62 @@ fn ci(root: &Path) -> Result<(), String> {
         "==> ci: all steps passed in {:.1}s",
         start.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The examples of `spawn/examples`, each built and run; each must exit 0.
+fn example_names(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("spawn/examples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn examples(root: &Path) -> Result<(), String> {
+    let names = example_names(root);
+    if names.is_empty() {
+        return Ok(());
+    }
+    run_step(
+        root,
+        &Step {
+            name: "examples (build)",
+            program: "cargo",
+            args: &["build", "--quiet", "--package", "spawn", "--examples"],
+            env: &[],
+        },
+    )?;
+    let start = Instant::now();
+    println!("==> examples: running {} examples", names.len());
+    for name in &names {
+        let bin = target_dir(root).join("debug/examples").join(name);
+        let t = Instant::now();
+        let out = Command::new(&bin)
+            .current_dir(root.join("spawn"))
+            .output()
+            .map_err(|e| format!("step `examples`: cannot run {}: {e}", bin.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "step `examples`: example `{name}` failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        println!("    {name}: ok ({:.2}s)", t.elapsed().as_secs_f64());
+    }
+    println!("==> examples: ok ({:.1}s)", start.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -1,0 +1,490 @@
+//! [`Command`]: the owned, reusable builder of a child process, and the calls
+//! people reach for first (`run`, `check`, `check_output`, `spawn`).
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::stdio::StdioKind;
+use crate::{Child, Error, Output, Route, Sink, Stdio};
+
+/// How long a child gets between TERM and KILL when it is stopped (timeout,
+/// output limit, cancel). Change it with [`Command::kill_grace`].
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long, after a child exited, its stdout and stderr are still read while
+/// something else (a grandchild) holds them open. Change it with
+/// [`Command::eof_grace`].
+pub const DEFAULT_EOF_GRACE: Duration = Duration::from_millis(200);
+
+/// A program to run, with everything about how to run it.
+///
+/// An owned builder: each method takes and returns `self`. A `Command` is
+/// `Clone` and not consumed by running it, so one can be run many times.
+///
+/// Defaults, as in Python's `subprocess.run`:
+/// - stdin, stdout and stderr are inherited from the parent, except that
+///   [`input`](Self::input) pipes stdin and the `check_output*` pair pipes stdout;
+/// - the environment and working directory are the parent's;
+/// - the program is searched in the `PATH` the child will get (see
+///   [`env`](Self::env)), unless it contains a `/`;
+/// - no timeout; with one, the child runs in its own process group so that
+///   the whole group can be stopped;
+/// - no shell: arguments are passed as they are. [`Command::shell`] runs a
+///   shell on purpose.
+///
+/// # Examples
+///
+/// ```
+/// use spawn::Command;
+/// // subprocess.run(["ls", "-l", "/"], capture_output=True)
+/// let out = Command::new("ls").args(["-l", "/"]).stdout(spawn::Stdio::piped()).run()?;
+/// assert!(out.status.success());
+/// assert!(!out.stdout.is_empty());
+///
+/// // subprocess.check_output(["echo", "hi"], text=True)
+/// assert_eq!(Command::new("echo").arg("hi").check_output_string()?, "hi\n");
+/// # Ok::<(), spawn::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) arg0: Option<OsString>,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Option<Stdio>,
+    pub(crate) stdout: Option<Route>,
+    pub(crate) stderr: Option<Route>,
+    pub(crate) input: Option<Arc<Vec<u8>>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) kill_grace: Duration,
+    pub(crate) eof_grace: Duration,
+    pub(crate) process_group: Option<u32>,
+    pub(crate) new_session: bool,
+    pub(crate) kill_on_drop: bool,
+    pub(crate) pipe_capacity: Option<usize>,
+    pub(crate) umask: Option<u32>,
+}
+
+impl fmt::Debug for Command {
+    /// Shows the command as a shell would read it (`ls -l 'a b'`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shell_quote(&self.program))?;
+        for a in &self.args {
+            f.write_str(" ")?;
+            f.write_str(&shell_quote(a))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quotes `s` for display as one shell word.
+pub(crate) fn shell_quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+impl Command {
+    /// A command that runs `program` with no arguments.
+    ///
+    /// `program` is searched in the child's `PATH` unless it contains a `/`.
+    /// Nothing runs until [`run`](Self::run), [`check`](Self::check),
+    /// [`check_output`](Self::check_output) or [`spawn`](Self::spawn).
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Command {
+            program: program.as_ref().to_owned(),
+            arg0: None,
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            input: None,
+            timeout: None,
+            kill_grace: DEFAULT_KILL_GRACE,
+            eof_grace: DEFAULT_EOF_GRACE,
+            process_group: None,
+            new_session: false,
+            kill_on_drop: false,
+            pipe_capacity: None,
+            umask: None,
+        }
+    }
+
+    /// `/bin/sh -c script`: runs a shell on purpose (spawn never does
+    /// implicitly). The script sees `$0` as `sh`; more arguments given with
+    /// [`arg`](Self::arg) become `$1`, `$2`, ….
+    ///
+    /// # Warning
+    /// Never build `script` from untrusted input: pass data as arguments
+    /// (`"$1"`) instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = spawn::Command::shell("echo \"$1-$HOME\"").arg("x")
+    ///     .env("HOME", "/home/me").check_output_string()?;
+    /// assert_eq!(out, "x-/home/me\n");
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    pub fn shell(script: impl AsRef<OsStr>) -> Self {
+        Command::new("/bin/sh")
+            .arg0("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+    }
+
+    /// Adds one argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets `argv[0]`, which is the program name as given by default.
+    #[must_use]
+    pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Self {
+        self.arg0 = Some(arg0.as_ref().to_owned());
+        self
+    }
+
+    /// Sets an environment variable for the child (and for the `PATH` search
+    /// of its program, when `key` is `PATH`).
+    #[must_use]
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets several environment variables.
+    #[must_use]
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    #[must_use]
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Starts the child's environment empty (variables set with
+    /// [`env`](Self::env) after or before this still apply). The program is
+    /// then searched in `/bin:/usr/bin` unless `PATH` is set.
+    #[must_use]
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self.env.retain(|_, v| v.is_some());
+        self
+    }
+
+    /// Runs the child in `dir`. A relative program path (one with a `/`) is
+    /// relative to `dir`, as with `execve` after `chdir`.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Where the child's stdin comes from.
+    #[must_use]
+    pub fn stdin(mut self, stdin: impl Into<Stdio>) -> Self {
+        self.stdin = Some(stdin.into());
+        self
+    }
+
+    /// Where the child's stdout goes: a [`Stdio`] or a [`Sink`].
+    #[must_use]
+    pub fn stdout(mut self, stdout: impl Into<Route>) -> Self {
+        self.stdout = Some(stdout.into());
+        self
+    }
+
+    /// Where the child's stderr goes: a [`Stdio`] (including
+    /// [`Stdio::merge`], into stdout) or a [`Sink`].
+    #[must_use]
+    pub fn stderr(mut self, stderr: impl Into<Route>) -> Self {
+        self.stderr = Some(stderr.into());
+        self
+    }
+
+    /// Bytes to feed to the child's stdin (which becomes a pipe), written
+    /// while its output is read, then stdin is closed. A child that exits or
+    /// closes stdin before taking it all is not an error: the report says how
+    /// much it took.
+    #[must_use]
+    pub fn input(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(Arc::new(input.into()));
+        self
+    }
+
+    /// Stops the child when it runs longer than `timeout`: TERM to its process
+    /// group, then KILL after the [`kill_grace`](Self::kill_grace). The run
+    /// returns [`Error::Timeout`] with everything read so far.
+    ///
+    /// Unless [`process_group`](Self::process_group) or
+    /// [`new_session`](Self::new_session) say otherwise, a child with a
+    /// timeout runs in a new process group of its own, so that its own
+    /// children are stopped too. (It then no longer gets the terminal's
+    /// Ctrl-C; the CLI forwards it.)
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time between TERM and KILL when the child is stopped
+    /// (default [`DEFAULT_KILL_GRACE`]).
+    #[must_use]
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// How long to keep reading stdout and stderr after the child exited,
+    /// while something else holds them open (default [`DEFAULT_EOF_GRACE`]);
+    /// then the pipes are closed and the report says so (Go's `WaitDelay`).
+    #[must_use]
+    pub fn eof_grace(mut self, grace: Duration) -> Self {
+        self.eof_grace = grace;
+        self
+    }
+
+    /// Puts the child in process group `pgid`; `0` makes a new group led by
+    /// the child (like `setpgid(0, 0)`). Signals from timeouts and
+    /// [`Child::kill_group`] then go to that group.
+    #[must_use]
+    pub fn process_group(mut self, pgid: u32) -> Self {
+        self.process_group = Some(pgid);
+        self
+    }
+
+    /// Starts the child in a new session (`setsid`), detached from the
+    /// terminal, leading its own process group.
+    #[must_use]
+    pub fn new_session(mut self) -> Self {
+        self.new_session = true;
+        self
+    }
+
+    /// Whether dropping the [`Child`] from [`spawn`](Self::spawn) kills it
+    /// (default: no; it is reaped in the background either way).
+    #[must_use]
+    pub fn kill_on_drop(mut self, kill: bool) -> Self {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// Asks for this capacity (bytes) on the pipes to and from the child
+    /// (`F_SETPIPE_SZ`, capped at `/proc/sys/fs/pipe-max-size`). Larger pipes
+    /// mean fewer wake-ups for children that write a lot.
+    #[must_use]
+    pub fn pipe_capacity(mut self, bytes: usize) -> Self {
+        self.pipe_capacity = Some(bytes);
+        self
+    }
+
+    /// Sets the child's umask (starting it with fork+exec, since
+    /// `posix_spawn` cannot).
+    #[must_use]
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+
+    /// The program, as given.
+    #[must_use]
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments, without the program.
+    #[must_use]
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// The program as text, for messages.
+    pub(crate) fn name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// Runs the command to completion and returns its output; a non-zero exit
+    /// is not an error (see [`check`](Self::check)).
+    ///
+    /// Routes not set are inherited (stdin is piped when there is
+    /// [`input`](Self::input)). Output from pipes and sinks is read while
+    /// input is written, so the child never blocks on a full pipe.
+    ///
+    /// # Errors
+    /// The child could not be started ([`Error::NotFound`],
+    /// [`Error::PermissionDenied`], [`Error::BadCwd`], …), it timed out
+    /// ([`Error::Timeout`], with the partial output), or a sink failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Stdio};
+    /// let out = Command::new("sort").input("b\na\n").stdout(Stdio::piped()).run()?;
+    /// assert_eq!(out.stdout, b"a\nb\n");
+    /// assert_eq!(out.report.stdin_bytes, 4);
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    pub fn run(&self) -> Result<Output, Error> {
+        crate::driver::run_one(self)
+    }
+
+    /// Runs the command like [`run`](Self::run) and fails with
+    /// [`Error::Failed`] unless it exits with code 0 (Python's `check_call`).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), plus [`Error::Failed`], whose message ends with
+    /// the last lines of stderr when stderr was captured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error};
+    /// let err = Command::new("false").check().unwrap_err();
+    /// assert!(matches!(err, Error::Failed { .. }));
+    /// assert_eq!(err.to_string(), "false: exit status 1");
+    /// ```
+    pub fn check(&self) -> Result<Output, Error> {
+        let out = self.run()?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(Error::Failed {
+                program: self.name(),
+                status: out.status,
+                output: out,
+            })
+        }
+    }
+
+    /// Runs the command with stdout collected (unless routed elsewhere),
+    /// checks that it succeeded, and returns stdout (Python's `check_output`).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn check_output(&self) -> Result<Vec<u8>, Error> {
+        let out = self.with_default_stdout().check()?;
+        Ok(out.stdout)
+    }
+
+    /// As [`check_output`](Self::check_output), as text.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), plus [`Error::NotUtf8`] (which carries
+    /// the output) when stdout is not UTF-8.
+    pub fn check_output_string(&self) -> Result<String, Error> {
+        let out = self.with_default_stdout().check()?;
+        match String::from_utf8(out.stdout) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                let valid_up_to = e.utf8_error().valid_up_to();
+                let output = Output {
+                    stdout: e.into_bytes(),
+                    ..out
+                };
+                Err(Error::NotUtf8 {
+                    program: self.name(),
+                    valid_up_to,
+                    output,
+                })
+            }
+        }
+    }
+
+    fn with_default_stdout(&self) -> Command {
+        let mut cmd = self.clone();
+        if cmd.stdout.is_none() {
+            cmd.stdout = Some(Route::Sink(Sink::collect()));
+        }
+        cmd
+    }
+
+    /// Starts the child and returns at once, for Popen-style control:
+    /// interactive I/O through [`Child::take_stdin`] and friends,
+    /// [`Child::communicate`], signals and waits.
+    ///
+    /// Routes not set are inherited; ask for pipes with [`Stdio::piped`].
+    /// Sinks given for stdout or stderr apply when
+    /// [`Child::communicate`] drains the streams.
+    ///
+    /// # Errors
+    /// The child could not be started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Stdio};
+    /// use std::io::{BufRead, BufReader, Write};
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// let mut stdin = child.take_stdin().unwrap();
+    /// let mut stdout = BufReader::new(child.take_stdout().unwrap());
+    /// writeln!(stdin, "ping").unwrap();
+    /// let mut line = String::new();
+    /// stdout.read_line(&mut line).unwrap();
+    /// assert_eq!(line, "ping\n");
+    /// drop(stdin);
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    pub fn spawn(&self) -> Result<Child, Error> {
+        Child::spawn(self)
+    }
+
+    /// Whether stdin is a pipe (asked for, or implied by input).
+    pub(crate) fn stdin_piped(&self) -> bool {
+        match &self.stdin {
+            Some(Stdio(StdioKind::Piped)) => true,
+            Some(_) => false,
+            None => self.input.is_some(),
+        }
+    }
+}
+
+impl From<&Command> for Command {
+    fn from(c: &Command) -> Self {
+        c.clone()
+    }
+}

@@ -1,0 +1,303 @@
+//! Turning a [`Command`] into a started process: environment, `PATH` search,
+//! pipes, fd actions, process group, and the mapping of spawn-sys errors to
+//! [`Error`]s that name the program and the cause.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+
+use spawn_sys::spawn::{self as sys, FdAction, LookupError, SpawnOptions, SpawnStage};
+use spawn_sys::{Errno, Pid};
+
+use crate::stdio::StdioKind;
+use crate::{Command, Error, Route, Stdio};
+
+/// How one of the child's fds 0, 1, 2 is set up for one launch.
+pub(crate) enum Plan<'a> {
+    /// Left as the parent's.
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// A new pipe; the parent keeps the other end.
+    Pipe,
+    /// This fd, duplicated into place.
+    Fd(BorrowedFd<'a>),
+    /// (stderr only) the same as the child's stdout.
+    Merge,
+}
+
+/// A started child, with the parent's ends of its pipes.
+pub(crate) struct Launched {
+    pub pid: Pid,
+    pub pidfd: Option<OwnedFd>,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// The process group that "signal the group" means, if the child has one
+    /// of its own (or joined one on purpose).
+    pub pgid: Option<Pid>,
+    pub spawn_time: Duration,
+    pub started: Instant,
+}
+
+/// The default plan for a route: sinks and pipes become pipes.
+pub(crate) fn plan_route(route: Option<&Route>) -> Plan<'_> {
+    match route {
+        None => Plan::Inherit,
+        Some(Route::Sink(_)) => Plan::Pipe,
+        Some(Route::Stdio(s)) => plan_stdio(s),
+    }
+}
+
+pub(crate) fn plan_stdio(s: &Stdio) -> Plan<'_> {
+    match &s.0 {
+        StdioKind::Inherit => Plan::Inherit,
+        StdioKind::Null => Plan::Null,
+        StdioKind::Piped => Plan::Pipe,
+        StdioKind::Merge => Plan::Merge,
+        StdioKind::Fd(_) => s.borrowed_fd().map_or(Plan::Inherit, Plan::Fd),
+    }
+}
+
+/// Options for one launch beyond the command itself.
+pub(crate) struct LaunchOptions<'a> {
+    pub stdin: Plan<'a>,
+    pub stdout: Plan<'a>,
+    pub stderr: Plan<'a>,
+    /// Overrides the command's process group (pipelines put all stages in one).
+    pub process_group: Option<u32>,
+    /// Put the child in a group of its own when the command says nothing
+    /// (timeouts, pipelines).
+    pub own_group: bool,
+}
+
+fn os_bytes(s: &OsStr) -> &[u8] {
+    s.as_bytes()
+}
+
+/// The environment the child will get, as bytes pairs.
+fn child_env(cmd: &Command) -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<(OsString, OsString)> = if cmd.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os()
+            .filter(|(k, _)| !cmd.env.contains_key(k))
+            .collect()
+    };
+    vars.extend(
+        cmd.env
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))),
+    );
+    vars
+}
+
+/// Starts the child of `cmd` as `opts` says.
+pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched, Error> {
+    let program = cmd.name();
+    let bad = |reason: String| Error::invalid(&program, reason);
+
+    // argv: argv[0] then the arguments.
+    let mut argv = sys::CStringArray::new();
+    let arg0 = cmd.arg0.as_deref().unwrap_or(&cmd.program);
+    argv.push(os_bytes(arg0))
+        .map_err(|_| bad("the program name contains a NUL byte".into()))?;
+    for (i, a) in cmd.args.iter().enumerate() {
+        argv.push(os_bytes(a)).map_err(|_| {
+            bad(format!(
+                "argument {} ({:?}) contains a NUL byte",
+                i + 1,
+                a.to_string_lossy()
+            ))
+        })?;
+    }
+
+    // envp, and the PATH the program is searched in.
+    let vars = child_env(cmd);
+    let path_var = vars
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| os_bytes(v));
+    let envp =
+        sys::env_array(vars.iter().map(|(k, v)| (os_bytes(k), os_bytes(v)))).map_err(|e| {
+            let key = vars
+                .iter()
+                .find(|(k, v)| {
+                    k.is_empty()
+                        || k.as_bytes().contains(&b'=')
+                        || k.as_bytes().contains(&0)
+                        || v.as_bytes().contains(&0)
+                })
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            bad(format!("environment variable {key:?}: {e}"))
+        })?;
+
+    let resolved = sys::find_program(os_bytes(&cmd.program), path_var).map_err(|e| match e {
+        LookupError::Empty => bad("the program name is empty".into()),
+        LookupError::InteriorNul => bad("the program name contains a NUL byte".into()),
+        LookupError::NotFound { searched } => Error::NotFound {
+            program: program.clone(),
+            searched: format!("searched PATH={}", String::from_utf8_lossy(&searched)),
+        },
+        LookupError::PermissionDenied { path } => Error::PermissionDenied {
+            program: program.clone(),
+            path: String::from_utf8_lossy(&path).into_owned(),
+        },
+        other => bad(other.to_string()),
+    })?;
+
+    let cwd = match &cmd.cwd {
+        None => None,
+        Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+            bad(format!(
+                "the working directory {} contains a NUL byte",
+                dir.display()
+            ))
+        })?),
+    };
+
+    // Pipes. The child's ends are closed in the parent when this returns.
+    let pipe_err = |e: io::Error| Error::io(&program, "cannot create a pipe", e);
+    let mut parent = [None, None, None];
+    let mut child_ends: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut null: Option<OwnedFd> = None;
+    let plans = [&opts.stdin, &opts.stdout, &opts.stderr];
+    for (i, plan) in plans.iter().enumerate() {
+        match plan {
+            Plan::Pipe => {
+                let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(e.into()))?;
+                let (mine, theirs) = if i == 0 { (w, r) } else { (r, w) };
+                if let Some(cap) = cmd.pipe_capacity {
+                    // Best effort: a smaller pipe only costs wake-ups.
+                    let _ = spawn_sys::pipe::set_pipe_size(&mine, cap);
+                }
+                parent[i] = Some(mine);
+                child_ends[i] = Some(theirs);
+            }
+            Plan::Null if null.is_none() => {
+                null = Some(
+                    spawn_sys::fd::dev_null(true)
+                        .map_err(|e| Error::io(&program, "cannot open /dev/null", e))?,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    let stdout_fd = io::stdout();
+    let mut actions: Vec<FdAction<'_>> = Vec::with_capacity(3);
+    for (i, plan) in plans.iter().enumerate() {
+        let dst = i as i32;
+        let src: Option<BorrowedFd<'_>> = match plan {
+            Plan::Inherit => None,
+            Plan::Null => null.as_ref().map(AsFd::as_fd),
+            Plan::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
+            Plan::Fd(fd) => Some(*fd),
+            Plan::Merge => {
+                if i != 2 {
+                    return Err(bad("Stdio::merge() is only for stderr".into()));
+                }
+                match plans[1] {
+                    Plan::Inherit => Some(stdout_fd.as_fd()),
+                    Plan::Null => null.as_ref().map(AsFd::as_fd),
+                    Plan::Pipe => child_ends[1].as_ref().map(AsFd::as_fd),
+                    Plan::Fd(fd) => Some(*fd),
+                    Plan::Merge => return Err(bad("stdout cannot be merged".into())),
+                }
+            }
+        };
+        if let Some(src) = src {
+            actions.push(FdAction::Dup2 { src, dst });
+        }
+    }
+
+    let process_group = match (opts.process_group, cmd.process_group) {
+        (Some(g), _) | (None, Some(g)) => Some(g as i32),
+        (None, None) if opts.own_group && !cmd.new_session => Some(0),
+        (None, None) => None,
+    };
+    let fork = spawn_sys::spawn::ForkOptions {
+        umask: cmd.umask,
+        ..Default::default()
+    };
+    let argv_bytes: usize = argv.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>()
+        + envp.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>();
+    let options = SpawnOptions {
+        program: resolved,
+        argv,
+        envp,
+        cwd,
+        fd_actions: actions,
+        process_group,
+        new_session: cmd.new_session,
+        fork,
+    };
+
+    let started = Instant::now();
+    let result = sys::spawn(&options);
+    let spawn_time = started.elapsed();
+    drop(options);
+    drop(child_ends);
+    drop(null);
+    let pid = result.map_err(|e| map_spawn_error(cmd, &program, &e, argv_bytes))?;
+
+    let pidfd = if spawn_sys::pidfd::pidfd_supported() {
+        spawn_sys::pidfd::pidfd_open(pid).ok()
+    } else {
+        None
+    };
+    let pgid = if cmd.new_session || process_group == Some(0) {
+        Some(pid)
+    } else {
+        process_group.and_then(Pid::from_raw)
+    };
+    let [stdin, stdout, stderr] = parent;
+    Ok(Launched {
+        pid,
+        pidfd,
+        stdin,
+        stdout,
+        stderr,
+        pgid,
+        spawn_time,
+        started,
+    })
+}
+
+fn map_spawn_error(
+    cmd: &Command,
+    program: &str,
+    e: &spawn_sys::spawn::SpawnError,
+    argv_bytes: usize,
+) -> Error {
+    let source = io::Error::from_raw_os_error(e.errno.raw_os_error());
+    let program = program.to_owned();
+    if e.errno == Errno::MFILE || e.errno == Errno::NFILE {
+        return Error::TooManyOpenFiles { program };
+    }
+    match e.stage {
+        SpawnStage::Cwd => Error::BadCwd {
+            program,
+            cwd: cmd.cwd.clone().unwrap_or_default(),
+            source,
+        },
+        SpawnStage::Exec if e.errno == Errno::NOENT => Error::NotFound {
+            searched: format!("no such file: {}", cmd.program.to_string_lossy()),
+            program,
+        },
+        SpawnStage::Exec if e.errno == Errno::ACCESS || e.errno == Errno::ISDIR => {
+            Error::PermissionDenied {
+                path: cmd.program.to_string_lossy().into_owned(),
+                program,
+            }
+        }
+        _ if e.errno == Errno::TOOBIG => Error::ArgumentListTooLong {
+            program,
+            bytes: argv_bytes,
+        },
+        _ => Error::Spawn { program, source },
+    }
+}

@@ -1,0 +1,662 @@
+//! [`Sink`]: where the bytes a child writes to stdout or stderr go, chosen by
+//! the caller, with memory bounded by that choice; and [`Log`], a merged,
+//! stream-tagged record of both streams.
+//!
+//! A `Sink` is a description, cheap to clone: each run instantiates its own
+//! state (a fresh buffer for `collect`, the file opened anew for `file`), so a
+//! [`Command`](crate::Command) holding one stays reusable. Sinks that call
+//! back into the caller (`lines`, `writer`) share the callback or writer
+//! between clones.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::StreamName;
+
+type LineFn = dyn FnMut(&[u8]) + Send;
+
+/// Where a stream's bytes go. See the [module docs](self).
+///
+/// | sink                      | memory held                      | in `Output` |
+/// |---------------------------|----------------------------------|-------------|
+/// | `collect()`               | all output                       | all         |
+/// | `collect_limit(n)`        | ≤ n                              | first n     |
+/// | `head_tail(h, t)`         | ≤ h + t                          | head + tail |
+/// | `lines(f)`                | ≤ one line (split past 1 MiB)    | nothing     |
+/// | `writer(w)`, `file(p)`    | nothing                          | nothing     |
+/// | `discard()`               | nothing                          | nothing     |
+/// | `tee(a, b)`               | both                             | a's, else b's |
+///
+/// # Examples
+///
+/// ```
+/// use spawn::{Command, Sink};
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let seen2 = Arc::clone(&seen);
+/// let out = Command::shell("seq 1 100000; echo done >&2")
+///     .stdout(Sink::head_tail(6, 7))               // keep "1\n2\n3\n" and "100000\n"
+///     .stderr(Sink::lines(move |line| seen2.lock().unwrap().push(line.to_vec())))
+///     .run()?;
+/// assert!(out.stdout.starts_with(b"1\n2\n3\n"));
+/// assert!(out.stdout.ends_with(b"100000\n"));
+/// assert_eq!(out.report.stdout_bytes, 588895);
+/// assert_eq!(*seen.lock().unwrap(), vec![b"done".to_vec()]);
+/// # Ok::<(), spawn::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Sink(pub(crate) SinkKind);
+
+#[derive(Clone)]
+pub(crate) enum SinkKind {
+    Collect { limit: Option<usize>, error: bool },
+    HeadTail { head: usize, tail: usize },
+    Lines(Arc<Mutex<LineFn>>),
+    Writer(Arc<Mutex<dyn Write + Send>>),
+    File { path: PathBuf, append: bool },
+    Discard,
+    Tee(Box<Sink>, Box<Sink>),
+    Log(Log),
+}
+
+impl fmt::Debug for Sink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            SinkKind::Collect { limit: None, .. } => f.write_str("Sink::collect()"),
+            SinkKind::Collect {
+                limit: Some(n),
+                error,
+            } => write!(
+                f,
+                "Sink::collect_limit({n}){}",
+                if *error { ".error_on_overflow()" } else { "" }
+            ),
+            SinkKind::HeadTail { head, tail } => write!(f, "Sink::head_tail({head}, {tail})"),
+            SinkKind::Lines(_) => f.write_str("Sink::lines(..)"),
+            SinkKind::Writer(_) => f.write_str("Sink::writer(..)"),
+            SinkKind::File { path, append } => write!(f, "Sink::file({path:?}, append: {append})"),
+            SinkKind::Discard => f.write_str("Sink::discard()"),
+            SinkKind::Tee(a, b) => write!(f, "Sink::tee({a:?}, {b:?})"),
+            SinkKind::Log(_) => f.write_str("Sink::log(..)"),
+        }
+    }
+}
+
+/// Lines longer than this are delivered in pieces of this size, so that a
+/// child printing without newlines cannot grow a `lines` sink without bound.
+pub const MAX_LINE: usize = 1 << 20;
+
+impl Sink {
+    /// Keep every byte (what `Stdio::piped()` does for stdout and stderr).
+    #[must_use]
+    pub fn collect() -> Self {
+        Sink(SinkKind::Collect {
+            limit: None,
+            error: false,
+        })
+    }
+
+    /// Keep the first `n` bytes and count the rest without keeping them
+    /// (`report.stdout_dropped`). Call [`error_on_overflow`](Self::error_on_overflow)
+    /// to stop the child with [`Error::OutputLimit`](crate::Error::OutputLimit) instead.
+    #[must_use]
+    pub fn collect_limit(n: usize) -> Self {
+        Sink(SinkKind::Collect {
+            limit: Some(n),
+            error: false,
+        })
+    }
+
+    /// For [`collect_limit`](Self::collect_limit): past the limit, stop the
+    /// child (TERM to its group, KILL after the grace) and fail with
+    /// [`Error::OutputLimit`](crate::Error::OutputLimit), which carries the
+    /// bytes kept. Other sinks are returned unchanged.
+    #[must_use]
+    pub fn error_on_overflow(self) -> Self {
+        match self.0 {
+            SinkKind::Collect { limit, .. } => Sink(SinkKind::Collect { limit, error: true }),
+            other => Sink(other),
+        }
+    }
+
+    /// Keep the first `head` and the last `tail` bytes; `Output` holds the
+    /// two joined, and the report counts the bytes dropped between them.
+    #[must_use]
+    pub fn head_tail(head: usize, tail: usize) -> Self {
+        Sink(SinkKind::HeadTail { head, tail })
+    }
+
+    /// Call `f` with each line as it arrives, without its `\n` (a final line
+    /// without one is delivered at EOF). Lines longer than [`MAX_LINE`] come
+    /// in pieces. Nothing is kept in `Output`.
+    ///
+    /// `f` runs on the thread driving the child; keep it short, the child's
+    /// other streams wait meanwhile.
+    #[must_use]
+    pub fn lines<F>(f: F) -> Self
+    where
+        F: FnMut(&[u8]) + Send + 'static,
+    {
+        Sink(SinkKind::Lines(Arc::new(Mutex::new(f))))
+    }
+
+    /// Write every byte to `w` as it arrives (blocking writes, e.g. to a
+    /// `Vec`, a socket or `io::stderr()`). An error from `w` stops writing to
+    /// it; the rest of the stream is read and dropped, and the run returns
+    /// [`Error::Io`](crate::Error::Io).
+    #[must_use]
+    pub fn writer<W>(w: W) -> Self
+    where
+        W: Write + Send + 'static,
+    {
+        Sink(SinkKind::Writer(Arc::new(Mutex::new(w))))
+    }
+
+    /// Write every byte to the file at `path`, created or truncated when the
+    /// run starts.
+    #[must_use]
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Sink(SinkKind::File {
+            path: path.into(),
+            append: false,
+        })
+    }
+
+    /// Append every byte to the file at `path`, created if missing.
+    #[must_use]
+    pub fn append_file(path: impl Into<PathBuf>) -> Self {
+        Sink(SinkKind::File {
+            path: path.into(),
+            append: true,
+        })
+    }
+
+    /// Read and drop every byte (unlike `Stdio::null()`, the bytes are
+    /// counted, and the child sees a pipe).
+    #[must_use]
+    pub fn discard() -> Self {
+        Sink(SinkKind::Discard)
+    }
+
+    /// Send every byte to both `a` and `b`. `Output` holds what `a` keeps, or
+    /// what `b` keeps when `a` keeps nothing.
+    #[must_use]
+    pub fn tee(a: impl Into<Sink>, b: impl Into<Sink>) -> Self {
+        Sink(SinkKind::Tee(Box::new(a.into()), Box::new(b.into())))
+    }
+
+    /// Append the stream to `log`, each chunk tagged with its stream and
+    /// arrival time. Give the same log to stdout and stderr to get one
+    /// merged, ordered record that still knows which stream said what
+    /// (which Python's `stderr=STDOUT` loses).
+    #[must_use]
+    pub fn log(log: &Log) -> Self {
+        Sink(SinkKind::Log(log.clone()))
+    }
+}
+
+/// One chunk of a [`Log`]: a stream, when it arrived, and the bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Chunk {
+    /// Which stream it came from.
+    #[serde(serialize_with = "ser_stream")]
+    pub stream: StreamName,
+    /// When it was read, since the log was created.
+    pub at: Duration,
+    /// The bytes, as read in one go (not split at lines).
+    #[serde(serialize_with = "ser_lossy")]
+    pub data: Vec<u8>,
+}
+
+fn ser_stream<S: serde::Serializer>(s: &StreamName, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&s.to_string())
+}
+
+fn ser_lossy<S: serde::Serializer>(d: &[u8], ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&String::from_utf8_lossy(d))
+}
+
+/// A merged, stream-tagged record of a child's output: each chunk with its
+/// stream of origin and arrival time. Clones share the record.
+///
+/// # Examples
+///
+/// ```
+/// use spawn::{Command, Log, Sink, StreamName};
+/// let log = Log::new();
+/// Command::shell("echo out; echo err >&2")
+///     .stdout(Sink::log(&log))
+///     .stderr(Sink::log(&log))
+///     .run()?;
+/// let chunks = log.chunks();
+/// assert!(chunks.iter().any(|c| c.stream == StreamName::Stderr && c.data == b"err\n"));
+/// assert!(chunks.iter().any(|c| c.stream == StreamName::Stdout && c.data == b"out\n"));
+/// # Ok::<(), spawn::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Log {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+struct LogInner {
+    start: Instant,
+    chunks: Vec<Chunk>,
+}
+
+impl fmt::Debug for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log").field("chunks", &self.len()).finish()
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Log {
+    /// An empty log; arrival times count from now.
+    #[must_use]
+    pub fn new() -> Self {
+        Log {
+            inner: Arc::new(Mutex::new(LogInner {
+                start: Instant::now(),
+                chunks: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the chunks so far.
+    #[must_use]
+    pub fn chunks(&self) -> Vec<Chunk> {
+        self.lock().chunks.clone()
+    }
+
+    /// Takes the chunks so far, leaving the log empty.
+    #[must_use]
+    pub fn take(&self) -> Vec<Chunk> {
+        std::mem::take(&mut self.lock().chunks)
+    }
+
+    /// How many chunks are in the log.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().chunks.len()
+    }
+
+    /// Whether the log has no chunk.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&self, stream: StreamName, data: &[u8]) {
+        let mut inner = self.lock();
+        let at = inner.start.elapsed();
+        inner.chunks.push(Chunk {
+            stream,
+            at,
+            data: data.to_vec(),
+        });
+    }
+}
+
+/// Why a sink refused bytes.
+#[derive(Debug)]
+pub(crate) enum SinkError {
+    /// `collect_limit(n).error_on_overflow()` went past `n`.
+    Overflow(usize),
+    /// Writing to a writer or file failed.
+    Io(io::Error),
+}
+
+/// The per-run state of a [`Sink`].
+pub(crate) enum SinkState {
+    Collect {
+        buf: Vec<u8>,
+        limit: Option<usize>,
+        error: bool,
+        dropped: u64,
+    },
+    HeadTail {
+        head: Vec<u8>,
+        head_max: usize,
+        tail: VecDeque<u8>,
+        tail_max: usize,
+        dropped: u64,
+    },
+    Lines {
+        partial: Vec<u8>,
+        f: Arc<Mutex<LineFn>>,
+    },
+    Writer {
+        w: Arc<Mutex<dyn Write + Send>>,
+        failed: bool,
+    },
+    File {
+        file: File,
+        failed: bool,
+    },
+    Discard,
+    Tee(Box<SinkState>, Box<SinkState>),
+    Log {
+        log: Log,
+        stream: StreamName,
+    },
+}
+
+impl SinkState {
+    /// Instantiates `sink` for one run of one stream.
+    pub(crate) fn open(sink: &Sink, stream: StreamName) -> io::Result<SinkState> {
+        Ok(match &sink.0 {
+            SinkKind::Collect { limit, error } => SinkState::Collect {
+                buf: Vec::new(),
+                limit: *limit,
+                error: *error,
+                dropped: 0,
+            },
+            SinkKind::HeadTail { head, tail } => SinkState::HeadTail {
+                head: Vec::new(),
+                head_max: *head,
+                tail: VecDeque::new(),
+                tail_max: *tail,
+                dropped: 0,
+            },
+            SinkKind::Lines(f) => SinkState::Lines {
+                partial: Vec::new(),
+                f: Arc::clone(f),
+            },
+            SinkKind::Writer(w) => SinkState::Writer {
+                w: Arc::clone(w),
+                failed: false,
+            },
+            SinkKind::File { path, append } => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .append(*append)
+                    .truncate(!*append)
+                    .open(path)?;
+                SinkState::File {
+                    file,
+                    failed: false,
+                }
+            }
+            SinkKind::Discard => SinkState::Discard,
+            SinkKind::Tee(a, b) => SinkState::Tee(
+                Box::new(SinkState::open(a, stream)?),
+                Box::new(SinkState::open(b, stream)?),
+            ),
+            SinkKind::Log(log) => SinkState::Log {
+                log: log.clone(),
+                stream,
+            },
+        })
+    }
+
+    /// A plain `collect()`: the driver may read straight into its buffer.
+    pub(crate) fn unbounded_buffer(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            SinkState::Collect {
+                buf, limit: None, ..
+            } => Some(buf),
+            _ => None,
+        }
+    }
+
+    /// Consumes `data`. An error is reported once; later bytes are dropped.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), SinkError> {
+        match self {
+            SinkState::Collect {
+                buf,
+                limit,
+                error,
+                dropped,
+            } => {
+                let room = limit.map_or(usize::MAX, |l| l.saturating_sub(buf.len()));
+                if data.len() <= room {
+                    buf.extend_from_slice(data);
+                } else {
+                    buf.extend_from_slice(&data[..room]);
+                    let was = *dropped;
+                    *dropped += (data.len() - room) as u64;
+                    if *error && was == 0 {
+                        return Err(SinkError::Overflow(limit.unwrap_or(0)));
+                    }
+                }
+            }
+            SinkState::HeadTail {
+                head,
+                head_max,
+                tail,
+                tail_max,
+                dropped,
+            } => {
+                let take = (*head_max - head.len().min(*head_max)).min(data.len());
+                head.extend_from_slice(&data[..take]);
+                let rest = &data[take..];
+                if rest.len() >= *tail_max {
+                    *dropped += (tail.len() + rest.len() - *tail_max) as u64;
+                    tail.clear();
+                    tail.extend(&rest[rest.len() - *tail_max..]);
+                } else {
+                    tail.extend(rest);
+                    let excess = tail.len().saturating_sub(*tail_max);
+                    if excess > 0 {
+                        tail.drain(..excess);
+                        *dropped += excess as u64;
+                    }
+                }
+            }
+            SinkState::Lines { partial, f } => {
+                let mut f = f.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut rest = data;
+                while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+                    if partial.is_empty() {
+                        f(&rest[..nl]);
+                    } else {
+                        partial.extend_from_slice(&rest[..nl]);
+                        f(partial);
+                        partial.clear();
+                    }
+                    rest = &rest[nl + 1..];
+                }
+                partial.extend_from_slice(rest);
+                while partial.len() >= MAX_LINE {
+                    f(&partial[..MAX_LINE]);
+                    partial.drain(..MAX_LINE);
+                }
+            }
+            SinkState::Writer { w, failed } => {
+                if !*failed {
+                    let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Err(e) = w.write_all(data) {
+                        *failed = true;
+                        return Err(SinkError::Io(e));
+                    }
+                }
+            }
+            SinkState::File { file, failed } => {
+                if !*failed && let Err(e) = file.write_all(data) {
+                    *failed = true;
+                    return Err(SinkError::Io(e));
+                }
+            }
+            SinkState::Discard => {}
+            SinkState::Tee(a, b) => {
+                let ra = a.write(data);
+                let rb = b.write(data);
+                ra?;
+                rb?;
+            }
+            SinkState::Log { log, stream } => log.push(*stream, data),
+        }
+        Ok(())
+    }
+
+    /// The stream ended: deliver a last partial line, flush writers.
+    pub(crate) fn finish(&mut self) -> Result<(), SinkError> {
+        match self {
+            SinkState::Lines { partial, f } if !partial.is_empty() => {
+                let mut f = f.lock().unwrap_or_else(PoisonError::into_inner);
+                f(partial);
+                partial.clear();
+            }
+            SinkState::Writer { w, failed } if !*failed => {
+                let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+                w.flush().map_err(SinkError::Io)?;
+            }
+            SinkState::Tee(a, b) => {
+                let ra = a.finish();
+                let rb = b.finish();
+                ra?;
+                rb?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The bytes kept for `Output` (taken out of the state).
+    pub(crate) fn take_kept(&mut self) -> Vec<u8> {
+        match self {
+            SinkState::Collect { buf, .. } => std::mem::take(buf),
+            SinkState::HeadTail { head, tail, .. } => {
+                let mut out = std::mem::take(head);
+                out.extend(tail.drain(..));
+                out
+            }
+            SinkState::Tee(a, b) => {
+                let kept = a.take_kept();
+                if kept.is_empty() { b.take_kept() } else { kept }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A copy of the bytes kept so far (for partial output that a later call
+    /// must still return).
+    pub(crate) fn peek_kept(&self) -> Vec<u8> {
+        match self {
+            SinkState::Collect { buf, .. } => buf.clone(),
+            SinkState::HeadTail { head, tail, .. } => {
+                let mut out = head.clone();
+                out.extend(tail.iter());
+                out
+            }
+            SinkState::Tee(a, b) => {
+                let kept = a.peek_kept();
+                if kept.is_empty() { b.peek_kept() } else { kept }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Bytes read but not kept by a bounded sink.
+    pub(crate) fn dropped(&self) -> u64 {
+        match self {
+            SinkState::Collect { dropped, .. } | SinkState::HeadTail { dropped, .. } => *dropped,
+            SinkState::Tee(a, b) => a.dropped().max(b.dropped()),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(sink: &Sink, chunks: &[&[u8]]) -> (Vec<u8>, u64) {
+        let mut st = SinkState::open(sink, StreamName::Stdout).unwrap();
+        for c in chunks {
+            let _ = st.write(c);
+        }
+        st.finish().unwrap();
+        let dropped = st.dropped();
+        (st.take_kept(), dropped)
+    }
+
+    #[test]
+    fn collect_limit_truncates_and_counts() {
+        let (kept, dropped) = feed(&Sink::collect_limit(5), &[b"abc", b"defg", b"h"]);
+        assert_eq!(kept, b"abcde");
+        assert_eq!(dropped, 3);
+    }
+
+    #[test]
+    fn collect_limit_error_reports_once() {
+        let mut st = SinkState::open(
+            &Sink::collect_limit(2).error_on_overflow(),
+            StreamName::Stdout,
+        )
+        .unwrap();
+        assert!(st.write(b"ab").is_ok());
+        assert!(matches!(st.write(b"c"), Err(SinkError::Overflow(2))));
+        assert!(st.write(b"d").is_ok());
+        assert_eq!(st.take_kept(), b"ab");
+    }
+
+    #[test]
+    fn head_tail_keeps_both_ends_whatever_the_chunking() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        for chunk in [1, 3, 7, 64, 1000, 10_000] {
+            let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
+            let (kept, dropped) = feed(&Sink::head_tail(10, 20), &chunks);
+            let mut want = data[..10].to_vec();
+            want.extend_from_slice(&data[data.len() - 20..]);
+            assert_eq!(kept, want, "chunk {chunk}");
+            assert_eq!(dropped, 10_000 - 30, "chunk {chunk}");
+        }
+        let (kept, dropped) = feed(&Sink::head_tail(10, 20), &[b"short"]);
+        assert_eq!((kept.as_slice(), dropped), (&b"short"[..], 0));
+    }
+
+    #[test]
+    fn lines_are_split_across_chunks_and_flushed_at_eof() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&got);
+        let sink = Sink::lines(move |l| g.lock().unwrap().push(l.to_vec()));
+        let (kept, _) = feed(&sink, &[b"a", b"b\nc", b"\n\nlast"]);
+        assert!(kept.is_empty());
+        let got = got.lock().unwrap();
+        assert_eq!(
+            *got,
+            vec![
+                b"ab".to_vec(),
+                b"c".to_vec(),
+                b"".to_vec(),
+                b"last".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn tee_feeds_both() {
+        let w = Arc::new(Mutex::new(Vec::new()));
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::tee(Sink::writer(Shared(Arc::clone(&w))), Sink::collect());
+        let (kept, _) = feed(&sink, &[b"xy", b"z"]);
+        assert_eq!(kept, b"xyz");
+        assert_eq!(*w.lock().unwrap(), b"xyz");
+    }
+}
