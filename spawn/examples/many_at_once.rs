@@ -25,8 +25,10 @@ use spawn::{Command, Group, Stdio};
 
 const CHILDREN: usize = 10;
 
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
 /// Runs `group` and returns each child's stdout, in order, and the time taken.
-fn run_group(group: &Group) -> Result<(Vec<Vec<u8>>, Duration), Box<dyn std::error::Error>> {
+fn run_group(group: &Group) -> Result<(Vec<Vec<u8>>, Duration)> {
     let start = Instant::now();
     let mut outputs = Vec::with_capacity(group.len());
     for result in group.run()? {
@@ -35,10 +37,10 @@ fn run_group(group: &Group) -> Result<(Vec<Vec<u8>>, Duration), Box<dyn std::err
     Ok((outputs, start.elapsed()))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<()> {
     let cmds: Vec<Command> = (0..CHILDREN)
         .map(|i| {
-            Command::shell("sleep 0.1; echo \"child $1\"")
+            Command::shell("sleep 0.1; echo \"task $1\"")
                 .arg(i.to_string())
                 .stdout(Stdio::piped())
         })
@@ -57,10 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (four, four_time) = run_group(&Group::new().max_running(4).add_all(&cmds))?;
 
     let text = String::from_utf8(all.concat())?;
-    println!(
-        "{} children, each `sleep 0.1; echo \"child $1\"`:",
-        CHILDREN
-    );
+    println!("{CHILDREN} children, each `sleep 0.1; echo \"task $1\"`:");
     println!(
         "output, in the order added: {}",
         text.lines().collect::<Vec<_>>().join(", ")
