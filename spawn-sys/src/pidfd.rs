@@ -61,7 +61,9 @@ pub fn pidfd_send_signal(pidfd: impl AsFd, signal: i32) -> rustix::io::Result<()
         Ok(())
     } else {
         Err(Errno::from_raw_os_error(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
         ))
     }
 }

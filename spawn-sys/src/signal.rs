@@ -10,7 +10,11 @@ use std::os::fd::AsFd;
 use crate::{Errno, Pid};
 
 fn last_errno() -> Errno {
-    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    Errno::from_raw_os_error(
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
 }
 
 /// `kill(pid, sig)`—Sends `signal` to the process `pid`.

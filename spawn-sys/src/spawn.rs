@@ -314,11 +314,20 @@ impl fmt::Display for SpawnError {
 impl std::error::Error for SpawnError {}
 
 fn errno_of(r: c_int) -> Errno {
-    Errno::from_raw_os_error(r)
+    nonzero_errno(r)
 }
 
 fn last_errno() -> Errno {
-    Errno::from_raw_os_error(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    nonzero_errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// An `Errno` from a raw value, `EIO` for 0 (rustix requires nonzero).
+fn nonzero_errno(raw: i32) -> Errno {
+    if raw == 0 {
+        Errno::IO
+    } else {
+        Errno::from_raw_os_error(raw)
+    }
 }
 
 fn setup_err(r: c_int) -> Result<(), SpawnError> {
@@ -619,8 +628,9 @@ fn fork_exec(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, SpawnError
     };
     // The error pipe's write end must survive the fd shuffle: put it above
     // every target.
-    let (err_r, err_w) = crate::pipe::pipe().map_err(fork_err)?;
-    let err_w = rustix::io::fcntl_dupfd_cloexec(&err_w, plan.max_dst + 1).map_err(fork_err)?;
+    let (err_r, first_w) = crate::pipe::pipe().map_err(fork_err)?;
+    let err_w = rustix::io::fcntl_dupfd_cloexec(&first_w, plan.max_dst + 1).map_err(fork_err)?;
+    drop(first_w);
     let err_fd = err_w.as_raw_fd();
     // Everything the child needs, prepared before fork: no allocation after.
     let opens: Vec<(i32, &CStr, c_int, libc::mode_t)> = plan
@@ -660,7 +670,7 @@ fn fork_exec(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, SpawnError
         // before the fork, and `child` only calls async-signal-safe functions.
         unsafe { child(opts, plan, &opens, &closes, groups.as_deref(), err_fd) }
     }
-    let fork_errno = last_errno();
+    let fork_errno = if pid < 0 { last_errno() } else { Errno::INVAL };
     // SAFETY: `old` was written by the pthread_sigmask call above.
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut());
@@ -691,7 +701,7 @@ fn fork_exec(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, SpawnError
     let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
     Err(SpawnError {
-        errno: Errno::from_raw_os_error(errno),
+        errno: nonzero_errno(errno),
         stage: STAGES
             .get(stage as usize)
             .copied()

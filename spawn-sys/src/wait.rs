@@ -55,7 +55,9 @@ pub fn wait_pid(pid: Pid, nohang: bool) -> rustix::io::Result<Option<WaitResult>
         }
         if r < 0 {
             let e = Errno::from_raw_os_error(
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
             );
             if e == Errno::INTR {
                 continue;
