@@ -485,6 +485,8 @@ fn many_fails_when_one_fails_and_prints_a_summary() {
         ran.stderr.contains("3 commands, 1 failed"),
         "no summary: {ran:?}"
     );
+    // Not a terminal: no live progress line.
+    assert!(!ran.stderr.contains('\r'), "{ran:?}");
     let ok = cli(["many", "-j", "2", "--", "true", "true"]);
     assert_eq!(ok.code(), 0, "{ok:?}");
     assert!(ok.stderr.contains("2 commands, 0 failed"), "{ok:?}");
@@ -613,57 +615,116 @@ fn pipe_rejects_an_empty_stage() {
     assert_eq!(ran.code(), 2, "{ran:?}");
 }
 
-/// Ctrl-C on `spawn run` reaches the child (here `sleep`, in its own
-/// process group because of `--timeout`), and `spawn` exits after it, with
-/// 128 + SIGINT.
-#[test]
-fn run_forwards_sigint_to_the_child() {
+/// The pids of the processes whose command line contains `token`.
+fn processes_with(token: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        cmdline.contains(token).then_some(pid)
+    })
+    .collect()
+}
+
+/// Starts the CLI with `args`, in which `{sleep}` stands for a `sleep` of 30
+/// seconds that no other process runs, waits for its first line of stdout (a
+/// child saying `ready`), sends SIGINT to the CLI alone (as a terminal's
+/// Ctrl-C would reach it, since its children run in process groups of their
+/// own), and returns how the CLI ended. Fails if the CLI or any of the
+/// `sleep`s is alive 10 s later (and then kills them).
+fn interrupt_when_ready(args: &[&str]) -> std::process::ExitStatus {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let mut child = cli_command([
-        "run",
-        "--timeout",
-        "30",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 30",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start spawn");
+    const LIMIT: Duration = Duration::from_secs(10);
+    // A duration no other test uses, to find our sleeps by their command line.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sleep = format!("sleep 30.{:07}{call}", std::process::id());
+    let args: Vec<String> = args.iter().map(|a| a.replace("{sleep}", &sleep)).collect();
+    let mut child = cli_command(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start spawn");
     let start = std::time::Instant::now();
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("read ready");
-    assert_eq!(line, "ready\n");
+    assert!(line.ends_with("ready\n"), "{line:?}");
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .expect("run kill");
     assert!(kill.success());
-    // Wait at most 10 s; a CLI that ignores the signal would wait 30.
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > LIMIT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("spawn run did not end 10 s after SIGINT");
+            panic!("spawn {args:?} did not end 10 s after SIGINT");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    assert_eq!(status.code(), Some(130), "{status:?}");
-    // `sleep` is gone too: nothing holds the pipe open any more, so this
-    // reaches EOF (a `sleep` left running would hold it for 30 s).
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read to EOF");
+    let survivors = loop {
+        let left = processes_with(&sleep);
+        if left.is_empty() || start.elapsed() > LIMIT {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    for pid in &survivors {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
     assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "the child outlived spawn run"
+        survivors.is_empty(),
+        "children of spawn {args:?} outlived it after SIGINT (spawn: {status:?})"
+    );
+    status
+}
+
+/// Ctrl-C on `spawn run` reaches the child (here `sleep`, in a process
+/// group of its own because of `--timeout`), and `spawn` exits after it,
+/// with 128 + SIGINT.
+#[test]
+fn run_forwards_sigint_to_the_child() {
+    let status = interrupt_when_ready(&[
+        "run",
+        "--timeout",
+        "60",
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec {sleep}",
+    ]);
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}
+
+/// Ctrl-C on `spawn many` reaches every child, and `spawn` exits after them,
+/// with a failure.
+#[test]
+fn many_forwards_sigint_to_the_children() {
+    let status = interrupt_when_ready(&[
+        "many",
+        "-j",
+        "3",
+        "--timeout",
+        "60",
+        "--",
+        "sh -c 'echo ready; exec {sleep}'",
+        "{sleep}",
+        "{sleep}",
+    ]);
+    assert!(
+        status.code().is_some_and(|c| c != 0),
+        "spawn many should exit with a failure code after Ctrl-C: {status:?}"
     );
 }
