@@ -1,0 +1,146 @@
+//! Spawn+wait of `/bin/true`: spawn-sys against `std::process`, alternated
+//! in one run, from a small parent and from one holding 2 GiB of touched
+//! heap (where a fork-based spawn pays for copying page tables; std with a
+//! `pre_exec` hook is measured to show that cost).
+//!
+//! `cargo bench -p spawn-sys --bench spawn_true` (add `-- --smoke`, or set
+//! `SPAWN_BENCH_SMOKE=1`, for a tiny run that only proves it works).
+
+#![allow(unsafe_code)]
+//! # Safety
+//! The `pre_exec` hook given to std does nothing (trivially async-signal-safe).
+
+use std::ffi::CString;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use spawn_sys::spawn::{self, CStringArray, ForkOptions, SpawnOptions};
+use spawn_sys::wait;
+
+fn sys_opts() -> SpawnOptions<'static> {
+    let mut argv = CStringArray::new();
+    argv.push(b"/bin/true").unwrap();
+    SpawnOptions {
+        program: CString::new("/bin/true").unwrap(),
+        argv,
+        envp: spawn::env_array(std::iter::empty()).unwrap(),
+        cwd: None,
+        fd_actions: Vec::new(),
+        process_group: None,
+        new_session: false,
+        fork: ForkOptions::default(),
+    }
+}
+
+fn spawn_sys_once(o: &SpawnOptions<'_>) {
+    let pid = spawn::spawn(o).unwrap();
+    let st = wait::wait_pid(pid, false).unwrap().unwrap();
+    assert_eq!(wait::exit_code(st.status), Some(0));
+}
+
+fn std_once() {
+    let st = std::process::Command::new("/bin/true")
+        .env_clear()
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn std_fork_once() {
+    let mut cmd = std::process::Command::new("/bin/true");
+    cmd.env_clear();
+    // SAFETY: the hook does nothing, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
+    assert!(cmd.status().unwrap().success());
+}
+
+struct Stats {
+    name: &'static str,
+    per_spawn: Vec<Duration>,
+}
+
+impl Stats {
+    fn sorted(&self) -> Vec<Duration> {
+        let mut v = self.per_spawn.clone();
+        v.sort();
+        v
+    }
+    fn median(&self) -> Duration {
+        let v = self.sorted();
+        v[v.len() / 2]
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Alternates the contenders, `rounds` counted rounds of `n` spawns each
+/// after one warm-up round; returns the per-spawn time of each round.
+fn measure(label: &str, rounds: usize, n: usize, with_fork: bool) -> Vec<Stats> {
+    let o = sys_opts();
+    let mut contenders: Vec<(&'static str, Box<dyn Fn()>)> = vec![
+        ("std::process", Box::new(std_once)),
+        ("spawn-sys", Box::new(move || spawn_sys_once(&o))),
+    ];
+    if with_fork {
+        contenders.push(("std + pre_exec (fork)", Box::new(std_fork_once)));
+    }
+    let mut stats: Vec<Stats> = contenders
+        .iter()
+        .map(|(name, _)| Stats {
+            name,
+            per_spawn: Vec::new(),
+        })
+        .collect();
+    for round in 0..=rounds {
+        for (i, (_, f)) in contenders.iter().enumerate() {
+            let t = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            if round > 0 {
+                stats[i].per_spawn.push(t.elapsed() / n as u32);
+            }
+        }
+    }
+    println!("\n{label}: {rounds} rounds x {n} spawns, alternated");
+    println!(
+        "  {:<24} {:>10} {:>10} {:>10} {:>8}",
+        "contender", "min µs", "median µs", "max µs", "vs std"
+    );
+    let base = stats[0].median();
+    for s in &stats {
+        let v = s.sorted();
+        println!(
+            "  {:<24} {:>10.1} {:>10.1} {:>10.1} {:>7.3}x",
+            s.name,
+            us(v[0]),
+            us(s.median()),
+            us(v[v.len() - 1]),
+            s.median().as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    stats
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke")
+        || std::env::var_os("SPAWN_BENCH_SMOKE").is_some_and(|v| v != "0");
+    let (rounds, n) = if smoke { (2, 5) } else { (15, 200) };
+    let small = measure("small parent", rounds, n, !smoke);
+    if smoke {
+        return;
+    }
+    let gib = 2usize << 30;
+    let mut heap = vec![0u8; gib];
+    for i in (0..gib).step_by(4096) {
+        heap[i] = 1;
+    }
+    let big = measure("parent with 2 GiB of touched heap", rounds, n, true);
+    std::hint::black_box(&heap);
+    let flat = big[1].median().as_secs_f64() / small[1].median().as_secs_f64();
+    println!("\nspawn-sys at 2 GiB vs small parent: {flat:.3}x");
+}
