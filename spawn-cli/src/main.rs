@@ -127,7 +127,20 @@ struct TraceArgs {
     argv: Vec<OsString>,
 }
 
+/// Ctrl-C, `kill` and a hung-up terminal are passed on to the children, and
+/// the tool exits after them (with their status).
+pub(crate) fn forwarder() -> Option<&'static spawn::Forwarder> {
+    static FWD: std::sync::OnceLock<Option<spawn::Forwarder>> = std::sync::OnceLock::new();
+    FWD.get_or_init(|| {
+        spawn::Forwarder::install(&[spawn::Signal::INT, spawn::Signal::TERM, spawn::Signal::HUP])
+            .ok()
+    })
+    .as_ref()
+}
+
 fn main() -> ExitCode {
+    // Before any thread exists, so that every thread has the signals blocked.
+    let _ = forwarder();
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Run(a) => run(&a),
@@ -195,6 +208,9 @@ fn run(a: &RunArgs) -> i32 {
     }
     if a.merge {
         cmd = cmd.stderr(Stdio::merge());
+    }
+    if let Some(f) = forwarder() {
+        cmd = cmd.forward_signals(f);
     }
     let result = cmd.run();
     if a.json {

@@ -95,6 +95,9 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     }
     let total = cmds.len();
     let mut group = Group::new().max_running(a.jobs).add_all(cmds);
+    if let Some(f) = crate::forwarder() {
+        group = group.forward_signals(f);
+    }
     let live = io::stderr().is_terminal() && !a.json;
     if live {
         let err = Arc::clone(&stderr);

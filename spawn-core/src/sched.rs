@@ -533,6 +533,11 @@ impl Scheduler {
         let outputs_open = ch.out.iter().any(|o| o.open);
         self.cancel(c, Timer::Timeout);
         self.cancel(c, Timer::KillGrace);
+        let ch = &mut self.children[c];
+        if ch.stdin.open && ch.stats.input_written < ch.spec.input_len {
+            // Exited without taking all input: the same as EPIPE.
+            ch.stdin.broken = true;
+        }
         self.close_stdin(c, CloseReason::ChildExited);
         if outputs_open {
             self.arm(c, Timer::EofGrace, now.saturating_add(grace));

@@ -317,7 +317,7 @@ pub struct Outcome {
     pub kill_sent: bool,
     /// Bytes of input written.
     pub input_written: u64,
-    /// It closed stdin before taking all input.
+    /// It closed stdin (or exited) before taking all input.
     pub input_broken: bool,
     /// Bytes read from stdout.
     pub stdout_bytes: u64,

@@ -56,6 +56,9 @@ fn std_fork_once() {
     assert!(cmd.status().unwrap().success());
 }
 
+/// A named way to spawn and wait once.
+type Contender = (&'static str, Box<dyn Fn()>);
+
 struct Stats {
     name: &'static str,
     per_spawn: Vec<Duration>,
@@ -81,7 +84,7 @@ fn us(d: Duration) -> f64 {
 /// after one warm-up round; returns the per-spawn time of each round.
 fn measure(label: &str, rounds: usize, n: usize, with_fork: bool) -> Vec<Stats> {
     let o = sys_opts();
-    let mut contenders: Vec<(&'static str, Box<dyn Fn()>)> = vec![
+    let mut contenders: Vec<Contender> = vec![
         ("std::process", Box::new(std_once)),
         ("spawn-sys", Box::new(move || spawn_sys_once(&o))),
     ];

@@ -49,3 +49,72 @@ pub fn signal_group(pgid: Pid, signal: i32) -> rustix::io::Result<()> {
 pub fn signal_pidfd(pidfd: impl AsFd, signal: i32) -> rustix::io::Result<()> {
     crate::pidfd::pidfd_send_signal(pidfd, signal)
 }
+
+fn sigset(sigs: &[i32]) -> libc::sigset_t {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: the set is valid for writes and initialised by sigemptyset.
+    unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+    for &s in sigs {
+        // SAFETY: the set was initialised above; an invalid number is
+        // refused with EINVAL, not undefined behaviour.
+        unsafe { libc::sigaddset(set.as_mut_ptr(), s) };
+    }
+    // SAFETY: initialised by sigemptyset above.
+    unsafe { set.assume_init() }
+}
+
+/// `pthread_sigmask(SIG_BLOCK)`—Blocks `signals` in the calling thread.
+/// Threads started afterwards inherit the mask, so call it at the top of
+/// `main` to take the signals out of normal delivery and receive them with
+/// [`wait_signal`] instead. (Children spawned by this crate start with an
+/// empty mask whatever the parent's.)
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man3/pthread_sigmask.3.html)
+pub fn block_signals(signals: &[i32]) -> rustix::io::Result<()> {
+    let set = sigset(signals);
+    // SAFETY: `set` is an initialised sigset; the old mask is not asked for.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_raw_os_error(r))
+    }
+}
+
+/// A signal taken by [`wait_signal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalInfo {
+    /// The signal number.
+    pub signal: i32,
+    /// Sent by the kernel (e.g. Ctrl-C at a terminal, which also reaches
+    /// every process of the foreground group), not by `kill(2)`.
+    pub from_kernel: bool,
+}
+
+/// `sigwaitinfo`—Waits for one of `signals` (which must be blocked, see
+/// [`block_signals`]) and takes it. `EINTR` is retried.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/sigwaitinfo.2.html)
+pub fn wait_signal(signals: &[i32]) -> rustix::io::Result<SignalInfo> {
+    let set = sigset(signals);
+    loop {
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: `set` is initialised; `info` is valid for writes.
+        let r = unsafe { libc::sigwaitinfo(&set, info.as_mut_ptr()) };
+        if r < 0 {
+            let e = last_errno();
+            if e == Errno::INTR {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: sigwaitinfo filled `info` (and it was zeroed before).
+        let info = unsafe { info.assume_init() };
+        return Ok(SignalInfo {
+            signal: r,
+            from_kernel: info.si_code == libc::SI_KERNEL,
+        });
+    }
+}

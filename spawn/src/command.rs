@@ -69,6 +69,7 @@ pub struct Command {
     pub(crate) kill_on_drop: bool,
     pub(crate) pipe_capacity: Option<usize>,
     pub(crate) umask: Option<u32>,
+    pub(crate) forwarder: Option<crate::Forwarder>,
 }
 
 impl fmt::Debug for Command {
@@ -122,6 +123,7 @@ impl Command {
             kill_on_drop: false,
             pipe_capacity: None,
             umask: None,
+            forwarder: None,
         }
     }
 
@@ -326,6 +328,14 @@ impl Command {
     #[must_use]
     pub fn umask(mut self, mask: u32) -> Self {
         self.umask = Some(mask);
+        self
+    }
+
+    /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to the
+    /// child while [`run`](Self::run) drives it; see [`crate::Forwarder`].
+    #[must_use]
+    pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
+        self.forwarder = Some(forwarder.clone());
         self
     }
 

@@ -40,6 +40,8 @@ const MIN_TICK: Duration = Duration::from_micros(500);
 const MAX_TICK: Duration = Duration::from_millis(20);
 
 const TOKEN_KINDS: u64 = 4;
+/// The token of a signal forwarder's pipe.
+const TOKEN_FORWARD: u64 = u64::MAX;
 const KIND_PIDFD: u64 = 3;
 
 fn token(child: usize, kind: u64) -> u64 {
@@ -140,6 +142,8 @@ pub(crate) struct Engine<'t> {
     stage_pipe: Option<OwnedFd>,
     /// Sees every event handed to the core and every output it returns.
     tracer: Option<Box<Tracer<'t>>>,
+    /// Signals to pass on to the running children.
+    forwarder: Option<crate::Forwarder>,
     /// Told when a child starts or finishes.
     progress: Option<Box<dyn FnMut(crate::group::Progress) + Send + 't>>,
 }
@@ -177,12 +181,53 @@ impl<'t> Engine<'t> {
             tick: MIN_TICK,
             stage_pipe: None,
             tracer: None,
+            forwarder: None,
             progress: None,
         })
     }
 
     pub(crate) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
         self.tracer = Some(f);
+    }
+
+    /// Passes the signals `f` receives on to the running children.
+    pub(crate) fn set_forwarder(&mut self, f: &crate::Forwarder) {
+        let interest = Interest {
+            readable: true,
+            writable: false,
+            edge: false,
+        };
+        if self.epoll.add(f.fd(), TOKEN_FORWARD, interest).is_ok() {
+            self.forwarder = Some(f.clone());
+        }
+    }
+
+    fn forward_signals(&mut self) {
+        let Some(f) = &self.forwarder else { return };
+        for (sig, from_terminal) in f.drain() {
+            for slot in &self.slots {
+                if slot.wait.is_some() || slot.finished.is_some() {
+                    continue;
+                }
+                let Some(pid) = slot.pid else { continue };
+                match slot.pgid {
+                    // Its own group: the terminal did not reach it.
+                    Some(pgid) => {
+                        let _ = spawn_sys::signal::signal_group(pgid, sig);
+                    }
+                    // Our group: the terminal's signal reached it already.
+                    None if from_terminal => {}
+                    None => match &slot.pidfd {
+                        Some(fd) => {
+                            let _ = spawn_sys::pidfd::pidfd_send_signal(fd.as_fd(), sig);
+                        }
+                        None => {
+                            let _ = spawn_sys::signal::signal_process(pid, sig);
+                        }
+                    },
+                }
+            }
+        }
     }
 
     pub(crate) fn set_progress(&mut self, f: Box<dyn FnMut(crate::group::Progress) + Send + 't>) {
@@ -396,6 +441,10 @@ impl<'t> Engine<'t> {
         }
         let now = self.now();
         for r in &ready {
+            if r.token == TOKEN_FORWARD {
+                self.forward_signals();
+                continue;
+            }
             let child = (r.token / TOKEN_KINDS) as usize;
             let kind = r.token % TOKEN_KINDS;
             let id = ChildId(child);
@@ -964,6 +1013,9 @@ impl Drop for Engine<'_> {
 pub(crate) fn run_one(cmd: &Command) -> Result<Output, Error> {
     let mut engine =
         Engine::new(0).map_err(|e| Error::io(&cmd.name(), "cannot create an epoll set", e))?;
+    if let Some(f) = &cmd.forwarder {
+        engine.set_forwarder(f);
+    }
     let ix = engine.add_command(cmd.clone(), None, None)?;
     engine.run(None)?;
     engine.result(ix)

@@ -47,6 +47,7 @@ pub struct Group {
     cmds: Vec<Command>,
     max_running: usize,
     progress: Option<ProgressFn>,
+    forwarder: Option<crate::Forwarder>,
 }
 
 impl fmt::Debug for Group {
@@ -103,6 +104,14 @@ impl Group {
         self
     }
 
+    /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to every
+    /// running child; see [`crate::Forwarder`].
+    #[must_use]
+    pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
+        self.forwarder = Some(forwarder.clone());
+        self
+    }
+
     /// How many commands were added.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -133,6 +142,9 @@ impl Group {
             engine.set_progress(Box::new(move |pr| {
                 (p.lock().unwrap_or_else(PoisonError::into_inner))(pr);
             }));
+        }
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
         }
         engine.run(None)?;
         Ok(ix

@@ -20,7 +20,9 @@ use crate::error::StreamName;
 
 type LineFn = dyn FnMut(&[u8]) + Send;
 
-/// Where a stream's bytes go. See the [module docs](self).
+/// Where a stream's bytes go: a description, cheap to clone; each run
+/// makes its own state (a fresh buffer, the file opened anew), so a
+/// `Command` holding one stays reusable.
 ///
 /// | sink                      | memory held                      | in `Output` |
 /// |---------------------------|----------------------------------|-------------|
