@@ -42,6 +42,8 @@
 extern crate alloc;
 
 mod sched;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod types;
 
 pub use sched::{ChildStats, Communicator, Scheduler, SchedulerConfig};
