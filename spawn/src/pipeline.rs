@@ -204,18 +204,16 @@ impl Pipeline {
             return Err(e);
         }
         if timed_out {
-            let last = reports.last().cloned().unwrap_or_default();
+            // The stage the timeout stopped speaks for the pipeline.
+            let stopped = reports.iter().position(|r| r.timed_out).unwrap_or(0);
             return Err(Error::Timeout {
                 program: name,
-                elapsed: last.wall,
+                elapsed: reports.iter().map(|r| r.wall).max().unwrap_or_default(),
                 partial: Output {
-                    status: statuses
-                        .last()
-                        .copied()
-                        .unwrap_or(crate::ExitStatus::from_raw(0)),
+                    status: statuses[stopped],
                     stdout,
                     stderr,
-                    report: last,
+                    report: reports[stopped].clone(),
                 },
             });
         }
