@@ -53,6 +53,40 @@
 //! # Ok::<(), spawn::Error>(())
 //! ```
 //!
+//! # Coming from Python
+//!
+//! | Python `subprocess`                          | spawn                                                        |
+//! |----------------------------------------------|--------------------------------------------------------------|
+//! | `run(args)`                                  | [`Command::run`] (a non-zero exit is not an error)           |
+//! | `run(args, check=True)`, `check_call`        | [`Command::check`]                                           |
+//! | `check_output(args)` / `text=True`           | [`Command::check_output`] / [`Command::check_output_string`] |
+//! | `run(cmd, shell=True)`                       | [`Command::shell`] (never implicit)                          |
+//! | `stdout=PIPE`, `capture_output=True`         | [`Stdio::piped`] (or any [`Sink`])                           |
+//! | `stderr=STDOUT`                              | [`Stdio::merge`] (and [`Log`] keeps which stream said what)  |
+//! | `stdout=DEVNULL`                             | [`Stdio::null`]                                              |
+//! | `input=b"…"`                                 | [`Command::input`]                                           |
+//! | `timeout=5` → `TimeoutExpired`               | [`Command::timeout`] → [`Error::Timeout`] with `partial` output |
+//! | `CalledProcessError`                         | [`Error::Failed`] (its message ends with stderr's last lines) |
+//! | `FileNotFoundError`, `PermissionError`       | [`Error::NotFound`] (names the `PATH` searched), [`Error::PermissionDenied`] |
+//! | `Popen(args)`                                | [`Command::spawn`] → [`Child`]                               |
+//! | `p.communicate(input, timeout)`              | [`Child::communicate`], [`Child::communicate_timeout`] (resumable) |
+//! | `p.stdin`, `p.stdout`, `p.stderr`            | [`Child::take_stdin`], [`Child::take_stdout`], [`Child::take_stderr`] |
+//! | `p.wait()`, `p.poll()`, `p.wait(timeout)`    | [`Child::wait`], [`Child::try_wait`], [`Child::wait_timeout`] |
+//! | `p.send_signal`, `p.terminate`, `p.kill`     | [`Child::send_signal`], [`Child::terminate`], [`Child::kill`] |
+//! | `start_new_session=True`, `process_group=0`  | [`Command::new_session`], [`Command::process_group`]         |
+//! | `os.killpg(os.getpgid(p.pid), sig)`          | [`Child::kill_group`], [`Child::signal_group`]               |
+//! | `p1.stdout` → `Popen(…, stdin=p1.stdout)`     | `Command \| Command` → [`Pipeline`]                          |
+//! | a loop of `communicate()` calls              | [`Group`]: all at once, on one thread                        |
+//!
+//! Where spawn differs on purpose: a timeout stops the child's whole process
+//! group, TERM first and KILL after a grace (Python kills only the child,
+//! with KILL); after the child exits, its pipes are read for at most
+//! [`Command::eof_grace`] (Python waits forever for a grandchild that holds
+//! them); output goes to a [`Sink`] of your choice instead of always into
+//! memory; fds other than 0, 1, 2 never reach the child (Python's
+//! `close_fds=True`, without a way to turn it off); a signal is never sent to
+//! a reaped child's pid.
+//!
 //! # Where things are
 //!
 //! - [`Command`]: the builder, and `run`/`check`/`check_output`/`spawn`.
