@@ -104,8 +104,8 @@ fn micros(t: &Trace<'_>) -> u128 {
 /// A trace step as one JSON object.
 pub(crate) fn trace_json(t: &Trace<'_>) -> String {
     let v = match &t.what {
-        What::Event(e) => json!({"at_us": micros(t), "kind": "event", "event": e}),
-        What::Output(o) => json!({"at_us": micros(t), "kind": "output", "output": o}),
+        What::Event(e) => json!({"at_us": micros(t), "kind": "event", "event": e, "fd": t.fd}),
+        What::Output(o) => json!({"at_us": micros(t), "kind": "output", "output": o, "fd": t.fd}),
         _ => json!({"at_us": micros(t), "kind": "other"}),
     };
     v.to_string()
@@ -114,9 +114,10 @@ pub(crate) fn trace_json(t: &Trace<'_>) -> String {
 /// A trace step as text: time, direction, the step.
 pub(crate) fn trace_text(t: &Trace<'_>) -> String {
     let ms = t.at.as_secs_f64() * 1e3;
+    let fd = t.fd.map_or_else(String::new, |fd| format!("  [fd {fd}]"));
     match &t.what {
-        What::Event(e) => format!("{ms:10.3} ms  -> {e:?}"),
-        What::Output(o) => format!("{ms:10.3} ms  <- {o:?}"),
-        _ => format!("{ms:10.3} ms  ??"),
+        What::Event(e) => format!("{ms:10.3} ms  -> {e:?}{fd}"),
+        What::Output(o) => format!("{ms:10.3} ms  <- {o:?}{fd}"),
+        _ => format!("{ms:10.3} ms  ??{fd}"),
     }
 }

@@ -244,24 +244,73 @@ impl<'t> Engine<'t> {
         }
     }
 
+    /// The fd a traced step is about, if it is about one.
+    fn fd_of(&self, child: ChildId, stream: Option<Stream>) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        let slot = self.slots.get(child.0)?;
+        match stream {
+            Some(s) => slot.fds[stream_kind(s) as usize]
+                .as_ref()
+                .map(AsRawFd::as_raw_fd),
+            None => slot.pidfd.as_deref().map(AsRawFd::as_raw_fd),
+        }
+    }
+
+    fn event_fd(&self, event: &Event) -> Option<i32> {
+        match *event {
+            Event::Readable { child, stream }
+            | Event::Read { child, stream, .. }
+            | Event::ReadWouldBlock { child, stream }
+            | Event::Eof { child, stream } => self.fd_of(child, Some(stream)),
+            Event::Writable { child }
+            | Event::Wrote { child, .. }
+            | Event::WriteWouldBlock { child }
+            | Event::WriteBroken { child } => self.fd_of(child, Some(Stream::Stdin)),
+            Event::Exited { child, .. } => self.fd_of(child, None),
+            _ => None,
+        }
+    }
+
+    fn output_fd(&self, out: &spawn_core::Output) -> Option<i32> {
+        match out {
+            spawn_core::Output::Action(
+                Action::Read { child, stream, .. }
+                | Action::Close { child, stream, .. }
+                | Action::Interest { child, stream, .. },
+            ) => self.fd_of(*child, Some(*stream)),
+            spawn_core::Output::Action(Action::Write { child, .. }) => {
+                self.fd_of(*child, Some(Stream::Stdin))
+            }
+            _ => None,
+        }
+    }
+
     /// Hands `event` to the core (and the tracer).
     fn feed(&mut self, event: Event, now: Timestamp) {
-        if let Some(t) = &mut self.tracer {
-            t(&crate::trace::Trace {
-                at: Duration::from_nanos(now.as_nanos()),
-                what: crate::trace::What::Event(&event),
-            });
+        if self.tracer.is_some() {
+            let fd = self.event_fd(&event);
+            if let Some(t) = &mut self.tracer {
+                t(&crate::trace::Trace {
+                    at: Duration::from_nanos(now.as_nanos()),
+                    what: crate::trace::What::Event(&event),
+                    fd,
+                });
+            }
         }
         self.sched.handle(event, now);
     }
 
     fn poll_core(&mut self, now: Timestamp) -> spawn_core::Output {
         let out = self.sched.poll(now);
-        if let Some(t) = &mut self.tracer {
-            t(&crate::trace::Trace {
-                at: Duration::from_nanos(now.as_nanos()),
-                what: crate::trace::What::Output(&out),
-            });
+        if self.tracer.is_some() {
+            let fd = self.output_fd(&out);
+            if let Some(t) = &mut self.tracer {
+                t(&crate::trace::Trace {
+                    at: Duration::from_nanos(now.as_nanos()),
+                    what: crate::trace::What::Output(&out),
+                    fd,
+                });
+            }
         }
         out
     }
@@ -675,6 +724,7 @@ impl<'t> Engine<'t> {
             )
         })();
         drop(prev);
+        let now = self.now();
         match result {
             Ok(l) => {
                 self.stage_pipe = next_pipe.map(|(r, _w)| r);

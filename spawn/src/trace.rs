@@ -15,6 +15,9 @@ pub struct Trace<'a> {
     pub at: Duration,
     /// What happened.
     pub what: What<'a>,
+    /// The parent's fd the step is about (a pipe end, or the child's pidfd
+    /// for an exit), while it is open.
+    pub fd: Option<i32>,
 }
 
 /// What a [`Trace`] step is.
