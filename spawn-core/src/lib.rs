@@ -40,14 +40,23 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
+mod child;
+mod communicator;
 mod sched;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+mod timers;
 mod types;
 
-pub use sched::{ChildStats, Communicator, Scheduler, SchedulerConfig};
+#[cfg(test)]
+mod tests;
+
+pub use communicator::Communicator;
+pub use sched::Scheduler;
 pub use types::{
-    Action, ChildId, ChildSpec, CloseReason, Event, KillSignal, Outcome, Output, Stream, Timer,
-    Timestamp, WaitReason,
+    Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
+    Output, SchedulerConfig, SignalsSent, Stream, Timer, Timestamp, WaitReason,
 };

@@ -1,129 +1,112 @@
-//! The per-child machines and the [`Scheduler`] over them.
+//! The [`Scheduler`]: the per-child machines and the queues over them.
 //!
-//! Work is kept in queues so that a turn touches only what is ready: a FIFO
-//! of streams ready for a read or write (each queued at most once, thanks to
-//! a per-stream flag), a FIFO of immediate actions (closes, signals,
-//! interest changes, finish reports), a FIFO of children waiting to start,
-//! and a min-heap of timers with lazy deletion (a timer carries the
-//! generation it was armed with; re-arming or cancelling bumps the
-//! generation, and stale heap entries are skipped when they surface).
+//! Work is kept in queues so that a turn touches only what is ready:
+//!
+//! - a FIFO of pipes ready for a read or a write (each queued at most once,
+//!   thanks to a per-pipe flag; an item whose pipe changed since is skipped
+//!   when it surfaces);
+//! - a FIFO of pending actions (closes, signals, interest changes, finish
+//!   reports), checked again when emitted: a signal for a child that has
+//!   exited since is dropped (its pid may be reused), an interest change
+//!   that was undone is not emitted;
+//! - a FIFO of children waiting for a running slot;
+//! - a min-heap of timers with lazy deletion (see `timers.rs`).
+//!
+//! Every event and every poll is `O(1)` amortised (`O(log n)` for timers),
+//! whatever the number of children.
 
-use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::cmp::Reverse;
 
+use crate::child::{Child, STDIN, STREAMS, ix};
+use crate::timers::Timers;
 use crate::types::{
-    Action, ChildId, ChildSpec, CloseReason, Event, KillSignal, Outcome, Output, Stream, Timer,
-    Timestamp, WaitReason,
+    Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
+    Output, SchedulerConfig, Stream, Timer, Timestamp, WaitReason,
 };
 
-/// Settings of a [`Scheduler`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SchedulerConfig {
-    /// How many children may run at once; 0 means no limit.
-    pub max_running: usize,
+/// An action decided but not emitted yet.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Close {
+        c: usize,
+        i: usize,
+        reason: CloseReason,
+    },
+    Signal {
+        c: usize,
+        signal: KillSignal,
+    },
+    Interest {
+        c: usize,
+        i: usize,
+    },
+    Finished {
+        c: usize,
+    },
 }
 
-/// Byte counts of a child so far (for partial output).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ChildStats {
-    /// Bytes read from stdout.
-    pub stdout_bytes: u64,
-    /// Bytes read from stderr.
-    pub stderr_bytes: u64,
-    /// Bytes of input written.
-    pub input_written: u64,
+/// A pipe that may be read or written.
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    c: usize,
+    i: usize,
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Queued,
-    Starting,
-    Running,
-    Finished,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Out {
-    open: bool,
-    readable: bool,
-    in_flight: bool,
-    queued: bool,
-    paused: bool,
-    abandoned: bool,
-    streak: u32,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct In {
-    open: bool,
-    writable: bool,
-    in_flight: bool,
-    queued: bool,
-    broken: bool,
-}
-
-#[derive(Debug)]
-struct Child {
-    spec: ChildSpec,
-    phase: Phase,
-    stdin: In,
-    out: [Out; 2],
-    stats: ChildStats,
-    status: Option<i32>,
-    spawn_failed: bool,
-    timed_out: bool,
-    terminated: bool,
-    term_sent: bool,
-    kill_sent: bool,
-    started_at: Option<Timestamp>,
-    exited_at: Option<Timestamp>,
-    /// Generation of each timer (index: Timer as usize); bumped to cancel.
-    timer_gen: [u32; 3],
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Work {
-    Read(usize, usize),
-    Write(usize),
-}
-
-fn timer_ix(t: Timer) -> usize {
-    match t {
-        Timer::Timeout => 0,
-        Timer::KillGrace => 1,
-        _ => 2,
-    }
-}
-
-fn out_ix(s: Stream) -> Option<usize> {
-    match s {
-        Stream::Stdout => Some(0),
-        Stream::Stderr => Some(1),
-        _ => None,
-    }
-}
-
-const OUT_STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
 /// Drives any number of children: decides what to start, read, write,
 /// close and signal, and when each is finished.
 ///
-/// The loop: [`handle`](Self::handle) every event, then
-/// [`poll`](Self::poll) until it returns [`Output::Wait`]; wait for I/O
-/// readiness, an exit, or the deadline; repeat. Children start in the order
-/// added, at most `max_running` at a time; each child's streams are served
-/// in turn (at most `read_budget` reads in a row), so no child starves
-/// another.
-#[derive(Debug, Default)]
+/// # The loop
+///
+/// 1. [`handle`](Self::handle) every event the driver has (readiness,
+///    exits, answers to actions);
+/// 2. [`poll`](Self::poll) until it returns [`Output::Wait`], doing each
+///    [`Action`] and handing its answer back with `handle` (at once, before
+///    the next poll, is fine);
+/// 3. wait for readiness, an exit, or the `deadline` of the `Wait`;
+///    repeat until the `Wait` reason is [`WaitReason::Done`].
+///
+/// Children start in the order added, at most
+/// [`max_running`](SchedulerConfig::max_running) at a time; a finished
+/// child frees its slot for the next one.
+///
+/// # The contract with the driver
+///
+/// - After [`Action::Read`] of a stream the core waits for exactly one
+///   answer for that stream ([`Event::Read`], [`Event::ReadWouldBlock`] or
+///   [`Event::Eof`]) before it reads that stream again; after
+///   [`Action::Write`], for one of [`Event::Wrote`],
+///   [`Event::WriteWouldBlock`], [`Event::WriteBroken`]. Other streams and
+///   children go on meanwhile.
+/// - Readiness ([`Event::Readable`], [`Event::Writable`]) is an edge: the
+///   core remembers it and keeps reading (writing) until an answer says it
+///   would block, so an edge-triggered driver loses nothing. An edge that
+///   arrives while a read (write) is in flight is remembered too: if that
+///   one answers "would block", the core tries again.
+/// - A level-triggered driver watches exactly the fds that the
+///   [`Action::Interest`] actions say (each is emitted only when the
+///   interest changes; `on` for every held pipe after `Started`, `off`
+///   while a sink is full). [`Action::Close`] means the fd is closed and no
+///   longer watched.
+/// - Reads are fair: at most [`read_budget`](ChildSpec::read_budget)
+///   reads of one stream in a row, then the stream goes to the back of the
+///   queue of ready streams; every write goes to the back.
+/// - A [`Signal`](Action::Signal) is never emitted for a child after its
+///   [`Event::Exited`] was handled (its pid may belong to someone else).
+/// - Nothing depends on being polled continuously: the driver may stop at
+///   a deadline of its own and resume later with the same scheduler. Only
+///   the `now` values must not go backwards.
+/// - Events that do not fit the state (about unknown or finished children,
+///   answers nothing asked for) are ignored.
+#[derive(Clone, Debug, Default)]
 pub struct Scheduler {
     max_running: usize,
     children: Vec<Child>,
-    queued: VecDeque<usize>,
+    start_queue: VecDeque<usize>,
+    n_queued: usize,
     work: VecDeque<Work>,
-    actions: VecDeque<Action>,
-    timers: BinaryHeap<Reverse<(Timestamp, usize, usize, u32)>>,
+    pending: VecDeque<Pending>,
+    timers: Timers,
     running: usize,
     finished: usize,
 }
@@ -138,52 +121,39 @@ impl Scheduler {
         }
     }
 
-    /// Queues a child; it gets [`Action::Start`] when a running slot is free,
-    /// in the order added.
+    /// Queues a child; it gets [`Action::Start`] when a running slot is
+    /// free, in the order added. Zero `read_chunk`, `write_chunk` or
+    /// `read_budget` are taken as 1.
     pub fn add(&mut self, spec: ChildSpec) -> ChildId {
-        let id = self.children.len();
+        let c = self.children.len();
         let spec = ChildSpec {
             read_chunk: spec.read_chunk.max(1),
             write_chunk: spec.write_chunk.max(1),
             read_budget: spec.read_budget.max(1),
             ..spec
         };
-        self.children.push(Child {
-            spec,
-            phase: Phase::Queued,
-            stdin: In::default(),
-            out: [Out::default(); 2],
-            stats: ChildStats::default(),
-            status: None,
-            spawn_failed: false,
-            timed_out: false,
-            terminated: false,
-            term_sent: false,
-            kill_sent: false,
-            started_at: None,
-            exited_at: None,
-            timer_gen: [0; 3],
-        });
-        self.queued.push_back(id);
-        ChildId(id)
+        self.children.push(Child::new(spec));
+        self.start_queue.push_back(c);
+        self.n_queued += 1;
+        ChildId(c)
     }
 
-    /// Whether every child added is finished.
+    /// Whether every child added is finished and reported.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.finished == self.children.len() && self.actions.is_empty()
+        self.finished == self.children.len() && self.pending.is_empty()
     }
 
-    /// Children started and not finished.
+    /// Children started (or starting) and not finished.
     #[must_use]
     pub fn running(&self) -> usize {
         self.running
     }
 
-    /// Children waiting to start.
+    /// Children waiting for a running slot.
     #[must_use]
     pub fn queued(&self) -> usize {
-        self.queued.len()
+        self.n_queued
     }
 
     /// Children finished.
@@ -192,439 +162,115 @@ impl Scheduler {
         self.finished
     }
 
-    /// Byte counts of `child` so far.
+    /// Children added.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Whether no child was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Progress of `child` so far: bytes read and written, and its state.
     #[must_use]
     pub fn stats(&self, child: ChildId) -> Option<&ChildStats> {
         self.children.get(child.0).map(|c| &c.stats)
     }
 
-    fn arm(&mut self, c: usize, timer: Timer, at: Timestamp) {
-        let ix = timer_ix(timer);
-        let ch = &mut self.children[c];
-        ch.timer_gen[ix] = ch.timer_gen[ix].wrapping_add(1);
-        self.timers.push(Reverse((at, c, ix, ch.timer_gen[ix])));
+    /// The outcome of `child`, once it is finished (the same value that
+    /// [`Action::Finished`] carries).
+    #[must_use]
+    pub fn outcome(&self, child: ChildId) -> Option<&Outcome> {
+        self.children.get(child.0)?.outcome.as_ref()
     }
 
-    fn cancel(&mut self, c: usize, timer: Timer) {
-        let ix = timer_ix(timer);
-        let ch = &mut self.children[c];
-        ch.timer_gen[ix] = ch.timer_gen[ix].wrapping_add(1);
+    /// The spec `child` was added with (chunk sizes and budget at least 1).
+    #[must_use]
+    pub fn spec(&self, child: ChildId) -> Option<&ChildSpec> {
+        self.children.get(child.0).map(|c| &c.spec)
     }
 
-    fn live(&self, entry: &(Timestamp, usize, usize, u32)) -> bool {
-        let ch = &self.children[entry.1];
-        ch.phase != Phase::Finished && ch.timer_gen[entry.2] == entry.3
-    }
-
-    fn queue_read(&mut self, c: usize, i: usize) {
-        let o = &mut self.children[c].out[i];
-        if o.open && o.readable && !o.in_flight && !o.paused && !o.queued {
-            o.queued = true;
-            self.work.push_back(Work::Read(c, i));
-        }
-    }
-
-    fn queue_write(&mut self, c: usize) {
-        let ch = &mut self.children[c];
-        let s = &mut ch.stdin;
-        if s.open
-            && s.writable
-            && !s.in_flight
-            && !s.queued
-            && ch.stats.input_written < ch.spec.input_len
-        {
-            s.queued = true;
-            self.work.push_back(Work::Write(c));
-        }
-    }
-
-    fn close(&mut self, c: usize, stream: Stream, reason: CloseReason) {
-        self.actions.push_back(Action::Close {
-            child: ChildId(c),
-            stream,
-            reason,
-        });
-    }
-
-    fn close_stdin(&mut self, c: usize, reason: CloseReason) {
-        let s = &mut self.children[c].stdin;
-        if s.open {
-            s.open = false;
-            s.in_flight = false;
-            self.close(c, Stream::Stdin, reason);
-        }
-    }
-
-    fn close_out(&mut self, c: usize, i: usize, reason: CloseReason) {
-        let o = &mut self.children[c].out[i];
-        if o.open {
-            o.open = false;
-            o.readable = false;
-            o.in_flight = false;
-            if reason == CloseReason::Abandoned {
-                o.abandoned = true;
-            }
-            self.close(c, OUT_STREAMS[i], reason);
-        }
-    }
-
-    fn signal(&mut self, c: usize, signal: KillSignal) {
-        let ch = &mut self.children[c];
-        match signal {
-            KillSignal::Term => ch.term_sent = true,
-            _ => ch.kill_sent = true,
-        }
-        let group = ch.spec.signal_group;
-        self.actions.push_back(Action::Signal {
-            child: ChildId(c),
-            signal,
-            group,
-        });
-    }
-
-    /// Starts the TERM → KILL escalation (timeout or terminate).
-    fn stop(&mut self, c: usize, now: Timestamp) {
-        let ch = &self.children[c];
-        if ch.status.is_some() || ch.term_sent {
-            return;
-        }
-        let grace = ch.spec.kill_grace;
-        self.signal(c, KillSignal::Term);
-        self.arm(c, Timer::KillGrace, now.saturating_add(grace));
-    }
-
-    fn maybe_finish(&mut self, c: usize, now: Timestamp) {
-        let ch = &mut self.children[c];
-        if ch.phase == Phase::Finished {
-            return;
-        }
-        let done = ch.spawn_failed
-            || (ch.status.is_some() && !ch.stdin.open && !ch.out[0].open && !ch.out[1].open);
-        if !done {
-            return;
-        }
-        ch.phase = Phase::Finished;
-        let outcome = Outcome {
-            status: ch.status,
-            spawn_failed: ch.spawn_failed,
-            timed_out: ch.timed_out,
-            terminated: ch.terminated,
-            term_sent: ch.term_sent,
-            kill_sent: ch.kill_sent,
-            input_written: ch.stats.input_written,
-            input_broken: ch.stdin.broken,
-            stdout_bytes: ch.stats.stdout_bytes,
-            stderr_bytes: ch.stats.stderr_bytes,
-            stdout_abandoned: ch.out[0].abandoned,
-            stderr_abandoned: ch.out[1].abandoned,
-            started_at: ch.started_at,
-            exited_at: ch.exited_at,
-            finished_at: now,
-        };
-        self.running -= 1;
-        self.finished += 1;
-        self.actions.push_back(Action::Finished {
-            child: ChildId(c),
-            outcome,
-        });
-    }
-
-    /// Takes in what happened. Events about unknown or finished children,
-    /// and answers that do not fit the state, are ignored.
+    /// Takes in what happened. See the type's documentation for the
+    /// contract; events that do not fit the state are ignored.
     pub fn handle(&mut self, event: Event, now: Timestamp) {
         match event {
-            Event::Started { child } => self.started(child.0, now),
-            Event::SpawnFailed { child } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.phase != Phase::Starting {
-                    return;
-                }
-                ch.spawn_failed = true;
-                self.maybe_finish(child.0, now);
+            Event::Started { child } => self.started(child, now),
+            Event::SpawnFailed { child } => self.spawn_failed(child, now),
+            Event::Readable { child, stream } => self.edge(child, output(stream)),
+            Event::Writable { child } => self.edge(child, Some(STDIN)),
+            Event::Read {
+                child,
+                stream,
+                n: 0,
             }
-            Event::Readable { child, stream } => {
-                let Some(i) = out_ix(stream) else { return };
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.out[i].open {
-                    ch.out[i].readable = true;
-                    self.queue_read(child.0, i);
-                }
+            | Event::Eof { child, stream } => {
+                self.eof(child, output(stream), now);
             }
-            Event::Writable { child } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.stdin.open {
-                    ch.stdin.writable = true;
-                    self.queue_write(child.0);
-                }
+            Event::Read { child, stream, n } => self.read(child, output(stream), n),
+            Event::ReadWouldBlock { child, stream } => self.would_block(child, output(stream)),
+            Event::Wrote { child, n: 0 } | Event::WriteWouldBlock { child } => {
+                self.would_block(child, Some(STDIN));
             }
-            Event::Read { child, stream, n } => {
-                let Some(i) = out_ix(stream) else { return };
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                let o = &mut ch.out[i];
-                if !o.open || !o.in_flight {
-                    return;
-                }
-                o.in_flight = false;
-                match i {
-                    0 => ch.stats.stdout_bytes += n as u64,
-                    _ => ch.stats.stderr_bytes += n as u64,
-                }
-                // Keep reading until it would block, but give others a turn
-                // after `read_budget` reads in a row.
-                let budget = ch.spec.read_budget;
-                let o = &mut ch.out[i];
-                o.streak += 1;
-                if o.streak < budget && !o.paused {
-                    o.queued = true;
-                    self.work.push_front(Work::Read(child.0, i));
-                } else {
-                    o.streak = 0;
-                    self.queue_read(child.0, i);
-                }
-            }
-            Event::ReadWouldBlock { child, stream } => {
-                let Some(i) = out_ix(stream) else { return };
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                let o = &mut ch.out[i];
-                o.in_flight = false;
-                o.readable = false;
-                o.streak = 0;
-            }
-            Event::Eof { child, stream } => {
-                let Some(i) = out_ix(stream) else { return };
-                if child.0 >= self.children.len() {
-                    return;
-                }
-                self.close_out(child.0, i, CloseReason::Eof);
-                self.maybe_finish(child.0, now);
-            }
-            Event::Wrote { child, n } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if !ch.stdin.open || !ch.stdin.in_flight {
-                    return;
-                }
-                ch.stdin.in_flight = false;
-                ch.stats.input_written = (ch.stats.input_written + n as u64).min(ch.spec.input_len);
-                if ch.stats.input_written >= ch.spec.input_len {
-                    self.close_stdin(child.0, CloseReason::InputDone);
-                    self.maybe_finish(child.0, now);
-                } else {
-                    self.queue_write(child.0);
-                }
-            }
-            Event::WriteWouldBlock { child } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                ch.stdin.in_flight = false;
-                ch.stdin.writable = false;
-            }
-            Event::WriteBroken { child } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if !ch.stdin.open {
-                    return;
-                }
-                ch.stdin.broken = true;
-                self.close_stdin(child.0, CloseReason::Broken);
-                self.maybe_finish(child.0, now);
-            }
-            Event::SinkFull { child, stream } => {
-                let Some(i) = out_ix(stream) else { return };
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.out[i].open && !ch.out[i].paused {
-                    ch.out[i].paused = true;
-                    self.actions.push_back(Action::Interest {
-                        child,
-                        stream,
-                        on: false,
-                    });
-                }
-            }
-            Event::SinkReady { child, stream } => {
-                let Some(i) = out_ix(stream) else { return };
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.out[i].open && ch.out[i].paused {
-                    ch.out[i].paused = false;
-                    self.actions.push_back(Action::Interest {
-                        child,
-                        stream,
-                        on: true,
-                    });
-                    self.queue_read(child.0, i);
-                }
-            }
-            Event::Exited { child, status } => self.exited(child.0, status, now),
-            Event::Terminate { child } => {
-                let Some(ch) = self.children.get_mut(child.0) else {
-                    return;
-                };
-                if ch.phase != Phase::Running {
-                    return;
-                }
-                ch.terminated = true;
-                self.stop(child.0, now);
-            }
+            Event::Wrote { child, n } => self.wrote(child, n, now),
+            Event::WriteBroken { child } => self.broken(child, now),
+            Event::SinkFull { child, stream } => self.sink(child, output(stream), true),
+            Event::SinkReady { child, stream } => self.sink(child, output(stream), false),
+            Event::Exited { child, status } => self.exited(child, status, now),
+            Event::Terminate { child } => self.terminate(child, now),
         }
     }
 
-    fn started(&mut self, c: usize, now: Timestamp) {
-        let Some(ch) = self.children.get_mut(c) else {
-            return;
-        };
-        if ch.phase != Phase::Starting {
-            return;
-        }
-        ch.phase = Phase::Running;
-        ch.started_at = Some(now);
-        ch.stdin.open = ch.spec.stdin;
-        ch.out[0].open = ch.spec.stdout;
-        ch.out[1].open = ch.spec.stderr;
-        let (stdin, stdout, stderr) = (ch.spec.stdin, ch.spec.stdout, ch.spec.stderr);
-        let no_input = ch.spec.input_len == 0;
-        if let Some(t) = ch.spec.timeout {
-            self.arm(c, Timer::Timeout, now.saturating_add(t));
-        }
-        for (held, stream) in [
-            (stdin, Stream::Stdin),
-            (stdout, Stream::Stdout),
-            (stderr, Stream::Stderr),
-        ] {
-            if held && !(stream == Stream::Stdin && no_input) {
-                self.actions.push_back(Action::Interest {
-                    child: ChildId(c),
-                    stream,
-                    on: true,
-                });
-            }
-        }
-        if stdin && no_input {
-            self.close_stdin(c, CloseReason::InputDone);
-        }
-    }
-
-    fn exited(&mut self, c: usize, status: i32, now: Timestamp) {
-        let Some(ch) = self.children.get_mut(c) else {
-            return;
-        };
-        if ch.phase != Phase::Running || ch.status.is_some() {
-            return;
-        }
-        ch.status = Some(status);
-        ch.exited_at = Some(now);
-        let grace = ch.spec.eof_grace;
-        let outputs_open = ch.out.iter().any(|o| o.open);
-        self.cancel(c, Timer::Timeout);
-        self.cancel(c, Timer::KillGrace);
-        let ch = &mut self.children[c];
-        if ch.stdin.open && ch.stats.input_written < ch.spec.input_len {
-            // Exited without taking all input: the same as EPIPE.
-            ch.stdin.broken = true;
-        }
-        self.close_stdin(c, CloseReason::ChildExited);
-        if outputs_open {
-            self.arm(c, Timer::EofGrace, now.saturating_add(grace));
-        }
-        self.maybe_finish(c, now);
-    }
-
-    fn fire(&mut self, c: usize, timer: usize, now: Timestamp) {
-        match timer {
-            0 => {
-                if self.children[c].status.is_none() {
-                    self.children[c].timed_out = true;
-                    self.stop(c, now);
-                }
-            }
-            1 => {
-                if self.children[c].status.is_none() && !self.children[c].kill_sent {
-                    self.signal(c, KillSignal::Kill);
-                }
-            }
-            _ => {
-                for i in 0..2 {
-                    self.close_out(c, i, CloseReason::Abandoned);
-                }
-                self.maybe_finish(c, now);
-            }
-        }
-    }
-
-    fn fire_timers(&mut self, now: Timestamp) {
-        while let Some(Reverse(top)) = self.timers.peek().copied() {
-            if top.0 > now {
-                break;
-            }
-            self.timers.pop();
-            if self.live(&top) {
-                self.fire(top.1, top.2, now);
-            }
-        }
-    }
-
-    /// The next thing to do. Call it until it returns [`Output::Wait`].
+    /// The next thing to do. Call it until it returns [`Output::Wait`]; the
+    /// `Wait` names the next deadline (poll again then at the latest) and
+    /// why the core waits.
     #[must_use]
     pub fn poll(&mut self, now: Timestamp) -> Output {
-        self.fire_timers(now);
-        if let Some(a) = self.actions.pop_front() {
-            return Output::Action(a);
+        while let Some(e) = self.timers.pop_due(&self.children, now) {
+            self.fire(e.child, e.timer(), now);
         }
-        if (self.max_running == 0 || self.running < self.max_running)
-            && let Some(c) = self.queued.pop_front()
-        {
-            self.children[c].phase = Phase::Starting;
-            self.running += 1;
-            return Output::Action(Action::Start { child: ChildId(c) });
+        while let Some(p) = self.pending.pop_front() {
+            if let Some(a) = self.emit(p) {
+                return Output::Action(a);
+            }
         }
-        while let Some(w) = self.work.pop_front() {
-            match w {
-                Work::Read(c, i) => {
-                    let ch = &mut self.children[c];
-                    let o = &mut ch.out[i];
-                    o.queued = false;
-                    if o.open && o.readable && !o.in_flight && !o.paused {
-                        o.in_flight = true;
-                        return Output::Action(Action::Read {
-                            child: ChildId(c),
-                            stream: OUT_STREAMS[i],
-                            max: ch.spec.read_chunk,
-                        });
-                    }
-                }
-                Work::Write(c) => {
-                    let ch = &mut self.children[c];
-                    ch.stdin.queued = false;
-                    let left = ch.spec.input_len.saturating_sub(ch.stats.input_written);
-                    if ch.stdin.open && ch.stdin.writable && !ch.stdin.in_flight && left > 0 {
-                        ch.stdin.in_flight = true;
-                        let len = usize::try_from(left)
-                            .unwrap_or(usize::MAX)
-                            .min(ch.spec.write_chunk);
-                        return Output::Action(Action::Write {
-                            child: ChildId(c),
-                            offset: ch.stats.input_written,
-                            len,
-                        });
-                    }
+        if self.max_running == 0 || self.running < self.max_running {
+            while let Some(c) = self.start_queue.pop_front() {
+                let ch = &mut self.children[c];
+                if ch.state() == ChildState::Queued {
+                    ch.stats.state = ChildState::Starting;
+                    self.n_queued -= 1;
+                    self.running += 1;
+                    return Output::Action(Action::Start { child: ChildId(c) });
                 }
             }
+        }
+        while let Some(Work { c, i }) = self.work.pop_front() {
+            let ch = &mut self.children[c];
+            ch.pipes[i].queued = false;
+            if !ch.can_work(i) {
+                continue;
+            }
+            let child = ChildId(c);
+            if i == STDIN {
+                let len = usize::try_from(ch.input_left())
+                    .unwrap_or(usize::MAX)
+                    .min(ch.spec.write_chunk);
+                ch.pipes[i].in_flight = Some(len);
+                return Output::Action(Action::Write {
+                    child,
+                    offset: ch.stats.input_written,
+                    len,
+                });
+            }
+            ch.pipes[i].in_flight = Some(ch.spec.read_chunk);
+            return Output::Action(Action::Read {
+                child,
+                stream: STREAMS[i],
+                max: ch.spec.read_chunk,
+            });
         }
         self.wait()
     }
@@ -636,69 +282,365 @@ impl Scheduler {
                 reason: WaitReason::Done,
             };
         }
-        while let Some(Reverse(top)) = self.timers.peek().copied() {
-            if self.live(&top) {
-                let timer = match top.2 {
-                    0 => Timer::Timeout,
-                    1 => Timer::KillGrace,
-                    _ => Timer::EofGrace,
-                };
-                return Output::Wait {
-                    deadline: Some(top.0),
-                    reason: WaitReason::Deadline {
-                        child: ChildId(top.1),
-                        timer,
-                    },
-                };
+        match self.timers.next(&self.children) {
+            Some(e) => Output::Wait {
+                deadline: Some(e.at),
+                reason: WaitReason::Deadline {
+                    child: e.child(),
+                    timer: e.timer(),
+                },
+            },
+            None => Output::Wait {
+                deadline: None,
+                reason: WaitReason::Io,
+            },
+        }
+    }
+
+    /// Turns a pending action into an action, or drops it if it no longer
+    /// applies.
+    fn emit(&mut self, p: Pending) -> Option<Action> {
+        match p {
+            Pending::Close { c, i, reason } => Some(Action::Close {
+                child: ChildId(c),
+                stream: STREAMS[i],
+                reason,
+            }),
+            Pending::Signal { c, signal } => {
+                let ch = &mut self.children[c];
+                if ch.state() != ChildState::Running {
+                    return None;
+                }
+                match signal {
+                    KillSignal::Term => ch.signals.term = true,
+                    KillSignal::Kill => ch.signals.kill = true,
+                }
+                Some(Action::Signal {
+                    child: ChildId(c),
+                    signal,
+                    group: ch.spec.signal_group,
+                })
             }
-            self.timers.pop();
+            Pending::Interest { c, i } => {
+                let ch = &mut self.children[c];
+                ch.pipes[i].interest_queued = false;
+                let on = ch.wants_interest(i);
+                let p = &mut ch.pipes[i];
+                if !p.open || p.interest == on {
+                    return None;
+                }
+                p.interest = on;
+                Some(Action::Interest {
+                    child: ChildId(c),
+                    stream: STREAMS[i],
+                    on,
+                })
+            }
+            Pending::Finished { c } => {
+                let outcome = self.children[c].outcome.clone().unwrap_or_default();
+                Some(Action::Finished {
+                    child: ChildId(c),
+                    outcome,
+                })
+            }
         }
-        Output::Wait {
-            deadline: None,
-            reason: WaitReason::Io,
+    }
+
+    /// The index of `child` if it exists.
+    fn index(&self, child: ChildId) -> Option<usize> {
+        (child.0 < self.children.len()).then_some(child.0)
+    }
+
+    /// Queues pipe `i` of `c` for a read or write if it can work.
+    fn queue(&mut self, c: usize, i: usize, front: bool) {
+        let ch = &mut self.children[c];
+        if !ch.can_work(i) || ch.pipes[i].queued {
+            return;
         }
+        ch.pipes[i].queued = true;
+        let w = Work { c, i };
+        if front {
+            self.work.push_front(w);
+        } else {
+            self.work.push_back(w);
+        }
+    }
+
+    /// Schedules a check of the interest in pipe `i` of `c`.
+    fn interest_changed(&mut self, c: usize, i: usize) {
+        let p = &mut self.children[c].pipes[i];
+        if !p.interest_queued {
+            p.interest_queued = true;
+            self.pending.push_back(Pending::Interest { c, i });
+        }
+    }
+
+    fn close(&mut self, c: usize, i: usize, reason: CloseReason) {
+        let p = &mut self.children[c].pipes[i];
+        if !p.open {
+            return;
+        }
+        p.open = false;
+        p.ready = false;
+        p.in_flight = None;
+        p.interest = false;
+        match reason {
+            CloseReason::Abandoned => p.abandoned = true,
+            CloseReason::Broken | CloseReason::ChildExited => p.broken = true,
+            _ => {}
+        }
+        self.pending.push_back(Pending::Close { c, i, reason });
+    }
+
+    fn signal(&mut self, c: usize, signal: KillSignal) {
+        self.pending.push_back(Pending::Signal { c, signal });
+    }
+
+    /// Starts the TERM → KILL escalation (a timeout or a terminate).
+    fn stop(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        if ch.stopping {
+            return;
+        }
+        ch.stopping = true;
+        let at = now.saturating_add(ch.spec.kill_grace);
+        self.timers.arm(c, ch, Timer::KillGrace, at);
+        self.signal(c, KillSignal::Term);
+    }
+
+    fn maybe_finish(&mut self, c: usize, now: Timestamp) {
+        if self.children[c].is_complete() {
+            self.finish(c, now);
+        }
+    }
+
+    fn finish(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        if ch.state() == ChildState::Queued {
+            self.n_queued -= 1;
+        } else {
+            self.running -= 1;
+        }
+        ch.stats.state = ChildState::Finished;
+        ch.outcome = Some(ch.outcome(now));
+        self.finished += 1;
+        self.pending.push_back(Pending::Finished { c });
+    }
+
+    fn fire(&mut self, c: usize, timer: Timer, now: Timestamp) {
+        let running = self.children[c].state() == ChildState::Running;
+        match timer {
+            Timer::Timeout if running => {
+                self.children[c].timed_out = true;
+                self.stop(c, now);
+            }
+            Timer::KillGrace if running => self.signal(c, KillSignal::Kill),
+            Timer::EofGrace => {
+                for i in 1..3 {
+                    self.close(c, i, CloseReason::Abandoned);
+                }
+                self.maybe_finish(c, now);
+            }
+            _ => {}
+        }
+    }
+
+    fn started(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        if ch.state() != ChildState::Starting {
+            return;
+        }
+        ch.stats.state = ChildState::Running;
+        ch.started_at = Some(now);
+        let held = [ch.spec.stdin, ch.spec.stdout, ch.spec.stderr];
+        for (p, held) in ch.pipes.iter_mut().zip(held) {
+            p.open = held;
+        }
+        if let Some(t) = ch.spec.timeout {
+            let at = now.saturating_add(t);
+            self.timers.arm(c, ch, Timer::Timeout, at);
+        }
+        for (i, held) in held.into_iter().enumerate() {
+            if held {
+                self.interest_changed(c, i);
+            }
+        }
+        if self.children[c].input_left() == 0 {
+            self.close(c, STDIN, CloseReason::InputDone);
+        }
+        if self.children[c].terminated {
+            self.stop(c, now);
+        }
+    }
+
+    fn spawn_failed(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        if ch.state() == ChildState::Starting {
+            ch.spawn_failed = true;
+            self.finish(c, now);
+        }
+    }
+
+    fn edge(&mut self, child: ChildId, i: Option<usize>) {
+        let (Some(c), Some(i)) = (self.index(child), i) else {
+            return;
+        };
+        let p = &mut self.children[c].pipes[i];
+        if !p.open {
+            return;
+        }
+        if p.in_flight.is_some() {
+            p.edge_in_flight = true;
+        } else {
+            p.ready = true;
+            self.queue(c, i, false);
+        }
+    }
+
+    fn read(&mut self, child: ChildId, i: Option<usize>, n: usize) {
+        let (Some(c), Some(i)) = (self.index(child), i) else {
+            return;
+        };
+        let ch = &mut self.children[c];
+        if !ch.pipes[i].open {
+            return;
+        }
+        let n = n as u64;
+        if i == 1 {
+            ch.stats.stdout_bytes += n;
+        } else {
+            ch.stats.stderr_bytes += n;
+        }
+        let budget = ch.spec.read_budget;
+        let p = &mut ch.pipes[i];
+        p.in_flight = None;
+        p.edge_in_flight = false;
+        // Data came: there may be more. Read on until it would block, but
+        // give the others a turn after `read_budget` reads in a row.
+        p.ready = true;
+        p.streak += 1;
+        if p.streak < budget {
+            self.queue(c, i, true);
+        } else {
+            p.streak = 0;
+            self.queue(c, i, false);
+        }
+    }
+
+    fn would_block(&mut self, child: ChildId, i: Option<usize>) {
+        let (Some(c), Some(i)) = (self.index(child), i) else {
+            return;
+        };
+        let p = &mut self.children[c].pipes[i];
+        if !p.open || p.in_flight.is_none() {
+            return;
+        }
+        p.in_flight = None;
+        p.streak = 0;
+        p.ready = p.edge_in_flight;
+        p.edge_in_flight = false;
+        self.queue(c, i, false);
+    }
+
+    fn eof(&mut self, child: ChildId, i: Option<usize>, now: Timestamp) {
+        let (Some(c), Some(i)) = (self.index(child), i) else {
+            return;
+        };
+        self.close(c, i, CloseReason::Eof);
+        self.maybe_finish(c, now);
+    }
+
+    fn wrote(&mut self, child: ChildId, n: usize, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        let p = &mut ch.pipes[STDIN];
+        if !p.open {
+            return;
+        }
+        let asked = p.in_flight.take().unwrap_or(n);
+        p.edge_in_flight = false;
+        p.ready = true;
+        let n = (n.min(asked) as u64).min(ch.input_left());
+        ch.stats.input_written += n;
+        if ch.input_left() == 0 {
+            self.close(c, STDIN, CloseReason::InputDone);
+            self.maybe_finish(c, now);
+        } else {
+            self.queue(c, STDIN, false);
+        }
+    }
+
+    fn broken(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        self.close(c, STDIN, CloseReason::Broken);
+        self.maybe_finish(c, now);
+    }
+
+    fn sink(&mut self, child: ChildId, i: Option<usize>, full: bool) {
+        let (Some(c), Some(i)) = (self.index(child), i) else {
+            return;
+        };
+        let p = &mut self.children[c].pipes[i];
+        if !p.open || p.paused == full {
+            return;
+        }
+        p.paused = full;
+        self.interest_changed(c, i);
+        if !full {
+            self.queue(c, i, false);
+        }
+    }
+
+    fn exited(&mut self, child: ChildId, status: i32, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        if ch.state() != ChildState::Running {
+            return;
+        }
+        ch.stats.state = ChildState::Exited;
+        ch.status = Some(status);
+        ch.exited_at = Some(now);
+        Timers::cancel(ch, Timer::Timeout);
+        Timers::cancel(ch, Timer::KillGrace);
+        if ch.pipes[1].open || ch.pipes[2].open {
+            let at = now.saturating_add(ch.spec.eof_grace);
+            self.timers.arm(c, ch, Timer::EofGrace, at);
+        }
+        // Stdin still open means input is left: nobody will take it.
+        self.close(c, STDIN, CloseReason::ChildExited);
+        self.maybe_finish(c, now);
+    }
+
+    fn terminate(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        match ch.state() {
+            ChildState::Queued => {
+                ch.terminated = true;
+                self.finish(c, now);
+            }
+            ChildState::Starting => ch.terminated = true,
+            ChildState::Running => {
+                ch.terminated = true;
+                self.stop(c, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Heap entries, stale ones included (for tests of the lazy deletion).
+    #[cfg(test)]
+    pub(crate) fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 }
 
-/// One child alone: a [`Scheduler`] of one, with the same loop and no
-/// [`ChildId`] to carry (it is always `ChildId(0)`).
-#[derive(Debug)]
-pub struct Communicator {
-    sched: Scheduler,
-}
-
-impl Communicator {
-    /// The machine for one child.
-    #[must_use]
-    pub fn new(spec: ChildSpec) -> Self {
-        let mut sched = Scheduler::new(SchedulerConfig::default());
-        sched.add(spec);
-        Communicator { sched }
-    }
-
-    /// The id events and actions carry.
-    pub const CHILD: ChildId = ChildId(0);
-
-    /// See [`Scheduler::handle`].
-    pub fn handle(&mut self, event: Event, now: Timestamp) {
-        self.sched.handle(event, now);
-    }
-
-    /// See [`Scheduler::poll`].
-    #[must_use]
-    pub fn poll(&mut self, now: Timestamp) -> Output {
-        self.sched.poll(now)
-    }
-
-    /// Whether the child is finished.
-    #[must_use]
-    pub fn is_done(&self) -> bool {
-        self.sched.is_done()
-    }
-
-    /// Byte counts so far.
-    #[must_use]
-    pub fn stats(&self) -> ChildStats {
-        self.sched.stats(Self::CHILD).copied().unwrap_or_default()
+/// The pipe index of an output stream; `None` for stdin.
+fn output(stream: Stream) -> Option<usize> {
+    match ix(stream) {
+        STDIN => None,
+        i => Some(i),
     }
 }

@@ -299,40 +299,93 @@ pub enum Action {
     },
 }
 
-/// How a child's run went.
+/// Which stop signals the core asked the driver to send to a child.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalsSent {
+    /// [`KillSignal::Term`] was sent (an [`Action::Signal`] was emitted).
+    pub term: bool,
+    /// [`KillSignal::Kill`] was sent.
+    pub kill: bool,
+}
+
+/// How a child's run went: the payload of [`Action::Finished`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
-    /// The raw wait status; `None` when it never started.
+    /// The raw wait status; `None` when it never ran (spawn failed, or it
+    /// was terminated while still queued).
     pub status: Option<i32>,
-    /// The driver could not start it.
+    /// The driver could not start it ([`Event::SpawnFailed`]).
     pub spawn_failed: bool,
-    /// It ran past its timeout.
+    /// It ran past its timeout (TERM, then KILL after the grace, were due).
     pub timed_out: bool,
     /// It was asked to stop with [`Event::Terminate`].
     pub terminated: bool,
-    /// TERM was sent.
-    pub term_sent: bool,
-    /// KILL was sent.
-    pub kill_sent: bool,
+    /// The stop signals actually emitted as [`Action::Signal`].
+    pub signals_sent: SignalsSent,
     /// Bytes of input written.
     pub input_written: u64,
-    /// It closed stdin (or exited) before taking all input.
+    /// Not all input was delivered: the child closed stdin (`EPIPE`) or
+    /// exited before taking it all.
     pub input_broken: bool,
     /// Bytes read from stdout.
     pub stdout_bytes: u64,
     /// Bytes read from stderr.
     pub stderr_bytes: u64,
-    /// Stdout was closed without EOF after the grace.
+    /// Stdout was closed without EOF, `eof_grace` after the exit (something
+    /// else, e.g. a grandchild, still held it).
     pub stdout_abandoned: bool,
-    /// Stderr was closed without EOF after the grace.
+    /// Stderr was closed without EOF, `eof_grace` after the exit.
     pub stderr_abandoned: bool,
-    /// When it started.
+    /// When [`Event::Started`] was handled.
     pub started_at: Option<Timestamp>,
-    /// When its exit was reported.
+    /// When [`Event::Exited`] was handled.
     pub exited_at: Option<Timestamp>,
-    /// When it finished.
+    /// When it finished (the `now` of the call that finished it).
     pub finished_at: Timestamp,
+}
+
+/// Where a child is in its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum ChildState {
+    /// Added, waiting for a running slot.
+    #[default]
+    Queued,
+    /// [`Action::Start`] was emitted; waiting for [`Event::Started`] or
+    /// [`Event::SpawnFailed`].
+    Starting,
+    /// Started and not exited.
+    Running,
+    /// Exited; waiting for its streams to close (EOF or the EOF grace).
+    Exited,
+    /// Done; [`Action::Finished`] was (or is about to be) emitted.
+    Finished,
+}
+
+/// A child's progress so far (for partial output and progress reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ChildStats {
+    /// Bytes read from stdout.
+    pub stdout_bytes: u64,
+    /// Bytes read from stderr.
+    pub stderr_bytes: u64,
+    /// Bytes of input written.
+    pub input_written: u64,
+    /// Where it is in its life.
+    pub state: ChildState,
+}
+
+/// Settings of a [`Scheduler`](crate::Scheduler).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SchedulerConfig {
+    /// How many children may run (be started and not finished) at once;
+    /// 0 means no limit (the default).
+    pub max_running: usize,
 }
 
 /// The timers the core keeps per child.

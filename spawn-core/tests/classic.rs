@@ -156,7 +156,7 @@ fn a_child_ignoring_term_is_killed_after_the_grace() {
         ]
     );
     assert_eq!(o.status, Some(9));
-    assert!(o.term_sent && o.kill_sent);
+    assert!(o.signals_sent.term && o.signals_sent.kill);
 }
 
 #[test]

@@ -1,0 +1,4 @@
+//! The crate's tests: deterministic unit tests of the scheduler, and
+//! (with the simulated kernel) properties and regression tests.
+
+mod unit;

@@ -1,0 +1,665 @@
+//! Deterministic tests of the scheduler alone, event by event: one
+//! `drain` helper collects what a poll loop emits, each test states the
+//! exact actions it expects.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::{
+    Action, ChildId, ChildSpec, ChildState, CloseReason, Communicator, Event, KillSignal, Output,
+    Scheduler, SchedulerConfig, SignalsSent, Stream, Timer, Timestamp, WaitReason,
+};
+
+const C0: ChildId = ChildId(0);
+const C1: ChildId = ChildId(1);
+
+fn ms(n: u64) -> Timestamp {
+    Timestamp::from_nanos(n * 1_000_000)
+}
+
+/// Polls until `Wait`; returns the actions and the wait.
+fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Action>, Output) {
+    let mut acts = Vec::new();
+    loop {
+        match s.poll(now) {
+            Output::Action(a) => acts.push(a),
+            w => return (acts, w),
+        }
+        assert!(acts.len() < 10_000, "poll never waits");
+    }
+}
+
+fn io() -> Output {
+    Output::Wait {
+        deadline: None,
+        reason: WaitReason::Io,
+    }
+}
+
+fn interest(child: ChildId, stream: Stream, on: bool) -> Action {
+    Action::Interest { child, stream, on }
+}
+
+fn read(child: ChildId, stream: Stream, max: usize) -> Action {
+    Action::Read { child, stream, max }
+}
+
+fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Action {
+    Action::Close {
+        child,
+        stream,
+        reason,
+    }
+}
+
+fn out_only() -> ChildSpec {
+    ChildSpec {
+        stdout: true,
+        ..ChildSpec::default()
+    }
+}
+
+/// A scheduler with one started child.
+fn started(spec: ChildSpec) -> Scheduler {
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    s.add(spec);
+    assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
+    s.handle(Event::Started { child: C0 }, ms(0));
+    s
+}
+
+#[test]
+fn children_start_in_order_within_max_running() {
+    let mut s = Scheduler::new(SchedulerConfig { max_running: 2 });
+    for _ in 0..3 {
+        s.add(ChildSpec::default());
+    }
+    let (acts, wait) = drain(&mut s, ms(0));
+    assert_eq!(
+        acts,
+        vec![Action::Start { child: C0 }, Action::Start { child: C1 }]
+    );
+    assert_eq!(wait, io());
+    assert_eq!((s.running(), s.queued(), s.finished()), (2, 1, 0));
+    s.handle(Event::Started { child: C1 }, ms(1));
+    s.handle(
+        Event::Exited {
+            child: C1,
+            status: 0,
+        },
+        ms(2),
+    );
+    let (acts, _) = drain(&mut s, ms(2));
+    assert!(matches!(acts[0], Action::Finished { child: C1, .. }));
+    assert_eq!(acts[1], Action::Start { child: ChildId(2) });
+    assert_eq!(acts.len(), 2);
+}
+
+#[test]
+fn started_watches_held_pipes_and_closes_stdin_without_input() {
+    let mut s = started(ChildSpec {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        ..ChildSpec::default()
+    });
+    let (acts, wait) = drain(&mut s, ms(0));
+    assert_eq!(
+        acts,
+        vec![
+            interest(C0, Stream::Stdout, true),
+            interest(C0, Stream::Stderr, true),
+            close(C0, Stream::Stdin, CloseReason::InputDone),
+        ]
+    );
+    assert_eq!(wait, io());
+}
+
+#[test]
+fn reads_until_would_block_rotating_after_the_budget() {
+    let mut s = started(ChildSpec {
+        stdout: true,
+        stderr: true,
+        read_budget: 2,
+        read_chunk: 10,
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(
+        Event::Readable {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(0),
+    );
+    s.handle(
+        Event::Readable {
+            child: C0,
+            stream: Stream::Stderr,
+        },
+        ms(0),
+    );
+    let mut order = Vec::new();
+    for _ in 0..6 {
+        let Output::Action(Action::Read { stream, max, .. }) = s.poll(ms(0)) else {
+            panic!("expected a read")
+        };
+        assert_eq!(max, 10);
+        order.push(stream);
+        s.handle(
+            Event::Read {
+                child: C0,
+                stream,
+                n: 10,
+            },
+            ms(0),
+        );
+    }
+    use Stream::{Stderr as E, Stdout as O};
+    assert_eq!(order, vec![O, O, E, E, O, O]);
+    // stdout used its budget: stderr's turn. An answer nothing asked for
+    // is ignored.
+    s.handle(
+        Event::ReadWouldBlock {
+            child: C0,
+            stream: O,
+        },
+        ms(0),
+    );
+    for stream in [E, O] {
+        assert_eq!(s.poll(ms(0)), Output::Action(read(C0, stream, 10)));
+        s.handle(Event::ReadWouldBlock { child: C0, stream }, ms(0));
+    }
+    assert_eq!(s.poll(ms(0)), io());
+    assert_eq!(s.stats(C0).unwrap().stdout_bytes, 40);
+    assert_eq!(s.stats(C0).unwrap().stderr_bytes, 20);
+}
+
+#[test]
+fn an_edge_during_a_read_survives_its_would_block() {
+    let mut s = started(out_only());
+    let _ = drain(&mut s, ms(0));
+    let ready = Event::Readable {
+        child: C0,
+        stream: Stream::Stdout,
+    };
+    s.handle(ready, ms(0));
+    assert!(matches!(s.poll(ms(0)), Output::Action(Action::Read { .. })));
+    s.handle(ready, ms(0));
+    // No second read while one is in flight.
+    assert_eq!(s.poll(ms(0)), io());
+    s.handle(
+        Event::ReadWouldBlock {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(0),
+    );
+    assert!(matches!(s.poll(ms(0)), Output::Action(Action::Read { .. })));
+}
+
+#[test]
+fn writes_walk_the_input_and_close_when_done() {
+    let mut s = started(ChildSpec {
+        stdin: true,
+        input_len: 25,
+        write_chunk: 10,
+        ..ChildSpec::default()
+    });
+    let (acts, _) = drain(&mut s, ms(0));
+    assert_eq!(acts, vec![interest(C0, Stream::Stdin, true)]);
+    s.handle(Event::Writable { child: C0 }, ms(0));
+    let w = |offset, len| {
+        Output::Action(Action::Write {
+            child: C0,
+            offset,
+            len,
+        })
+    };
+    assert_eq!(s.poll(ms(0)), w(0, 10));
+    s.handle(Event::Wrote { child: C0, n: 4 }, ms(0));
+    assert_eq!(s.poll(ms(0)), w(4, 10));
+    s.handle(Event::WriteWouldBlock { child: C0 }, ms(0));
+    assert_eq!(s.poll(ms(0)), io());
+    s.handle(Event::Writable { child: C0 }, ms(0));
+    assert_eq!(s.poll(ms(0)), w(4, 10));
+    s.handle(Event::Wrote { child: C0, n: 10 }, ms(0));
+    assert_eq!(s.poll(ms(0)), w(14, 10));
+    s.handle(Event::Wrote { child: C0, n: 10 }, ms(0));
+    assert_eq!(s.poll(ms(0)), w(24, 1));
+    s.handle(Event::Wrote { child: C0, n: 1 }, ms(0));
+    assert_eq!(
+        s.poll(ms(0)),
+        Output::Action(close(C0, Stream::Stdin, CloseReason::InputDone))
+    );
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(3),
+    );
+    let Output::Action(Action::Finished { outcome, .. }) = s.poll(ms(3)) else {
+        panic!("expected finished")
+    };
+    assert_eq!(outcome.input_written, 25);
+    assert!(!outcome.input_broken);
+    assert_eq!(outcome.status, Some(0));
+    assert_eq!(
+        s.poll(ms(3)),
+        Output::Wait {
+            deadline: None,
+            reason: WaitReason::Done
+        }
+    );
+}
+
+#[test]
+fn a_broken_stdin_stops_writing_but_not_reading() {
+    let mut s = started(ChildSpec {
+        stdin: true,
+        input_len: 100,
+        stdout: true,
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(Event::Writable { child: C0 }, ms(0));
+    s.handle(
+        Event::Readable {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(0),
+    );
+    assert!(matches!(
+        s.poll(ms(0)),
+        Output::Action(Action::Write { .. })
+    ));
+    s.handle(Event::WriteBroken { child: C0 }, ms(0));
+    let (acts, _) = drain(&mut s, ms(0));
+    assert_eq!(
+        acts,
+        vec![
+            close(C0, Stream::Stdin, CloseReason::Broken),
+            read(C0, Stream::Stdout, 64 << 10)
+        ]
+    );
+}
+
+#[test]
+fn a_full_sink_pauses_only_its_stream() {
+    let mut s = started(ChildSpec {
+        stdout: true,
+        stderr: true,
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    let full = Event::SinkFull {
+        child: C0,
+        stream: Stream::Stdout,
+    };
+    s.handle(full, ms(0));
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        s.handle(Event::Readable { child: C0, stream }, ms(0));
+    }
+    let (acts, _) = drain(&mut s, ms(0));
+    assert_eq!(
+        acts,
+        vec![
+            interest(C0, Stream::Stdout, false),
+            read(C0, Stream::Stderr, 64 << 10)
+        ]
+    );
+    s.handle(
+        Event::SinkReady {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(0),
+    );
+    let (acts, _) = drain(&mut s, ms(0));
+    assert_eq!(
+        acts,
+        vec![
+            interest(C0, Stream::Stdout, true),
+            read(C0, Stream::Stdout, 64 << 10)
+        ]
+    );
+    // Full then ready again before a poll: no interest flip-flop at all.
+    s.handle(
+        Event::Read {
+            child: C0,
+            stream: Stream::Stdout,
+            n: 5,
+        },
+        ms(0),
+    );
+    s.handle(full, ms(0));
+    s.handle(
+        Event::SinkReady {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(0),
+    );
+    let (acts, _) = drain(&mut s, ms(0));
+    assert_eq!(acts, vec![read(C0, Stream::Stdout, 64 << 10)]);
+}
+
+#[test]
+fn timeout_sends_term_then_kill_at_exact_times() {
+    let mut s = started(ChildSpec {
+        timeout: Some(Duration::from_millis(50)),
+        kill_grace: Duration::from_millis(20),
+        signal_group: true,
+        ..ChildSpec::default()
+    });
+    let wait = |at, timer| Output::Wait {
+        deadline: Some(ms(at)),
+        reason: WaitReason::Deadline { child: C0, timer },
+    };
+    assert_eq!(s.poll(ms(0)), wait(50, Timer::Timeout));
+    assert_eq!(s.poll(ms(49)), wait(50, Timer::Timeout));
+    let sig = |signal| {
+        Output::Action(Action::Signal {
+            child: C0,
+            signal,
+            group: true,
+        })
+    };
+    assert_eq!(s.poll(ms(50)), sig(KillSignal::Term));
+    assert_eq!(s.poll(ms(50)), wait(70, Timer::KillGrace));
+    // Late polls fire each timer once.
+    assert_eq!(s.poll(ms(95)), sig(KillSignal::Kill));
+    assert_eq!(s.poll(ms(95)), io());
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 9,
+        },
+        ms(96),
+    );
+    let Output::Action(Action::Finished { outcome, .. }) = s.poll(ms(96)) else {
+        panic!("expected finished")
+    };
+    assert!(outcome.timed_out && !outcome.terminated);
+    assert_eq!(
+        outcome.signals_sent,
+        SignalsSent {
+            term: true,
+            kill: true
+        }
+    );
+    assert_eq!(outcome.exited_at, Some(ms(96)));
+}
+
+#[test]
+fn exit_before_the_timeout_cancels_it() {
+    let mut s = started(ChildSpec {
+        timeout: Some(Duration::from_millis(50)),
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(10),
+    );
+    let (acts, wait) = drain(&mut s, ms(100));
+    assert_eq!(acts.len(), 1);
+    let Action::Finished { outcome, .. } = &acts[0] else {
+        panic!()
+    };
+    assert!(!outcome.timed_out);
+    assert_eq!(outcome.signals_sent, SignalsSent::default());
+    assert!(matches!(
+        wait,
+        Output::Wait {
+            reason: WaitReason::Done,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn no_signal_after_the_exit_was_handled() {
+    let mut s = started(ChildSpec::default());
+    s.handle(Event::Terminate { child: C0 }, ms(1));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 15,
+        },
+        ms(1),
+    );
+    let (acts, _) = drain(&mut s, ms(1));
+    assert_eq!(acts.len(), 1, "{acts:?}");
+    let Action::Finished { outcome, .. } = &acts[0] else {
+        panic!()
+    };
+    assert!(outcome.terminated);
+    assert_eq!(outcome.signals_sent, SignalsSent::default());
+}
+
+#[test]
+fn terminating_a_queued_child_finishes_it_unstarted() {
+    let mut s = Scheduler::new(SchedulerConfig { max_running: 1 });
+    s.add(ChildSpec::default());
+    s.add(ChildSpec::default());
+    assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
+    s.handle(Event::Terminate { child: C1 }, ms(0));
+    let Output::Action(Action::Finished { child, outcome }) = s.poll(ms(0)) else {
+        panic!()
+    };
+    assert_eq!(child, C1);
+    assert!(outcome.terminated && outcome.status.is_none() && outcome.started_at.is_none());
+    assert_eq!(s.queued(), 0);
+    s.handle(Event::Started { child: C0 }, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(0),
+    );
+    let (acts, wait) = drain(&mut s, ms(0));
+    assert_eq!(acts.len(), 1);
+    assert!(matches!(
+        wait,
+        Output::Wait {
+            reason: WaitReason::Done,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn eof_grace_abandons_a_pipe_held_after_exit() {
+    let mut s = started(ChildSpec {
+        stdout: true,
+        stderr: true,
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(
+        Event::Eof {
+            child: C0,
+            stream: Stream::Stderr,
+        },
+        ms(5),
+    );
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(10),
+    );
+    let (acts, wait) = drain(&mut s, ms(10));
+    assert_eq!(acts, vec![close(C0, Stream::Stderr, CloseReason::Eof)]);
+    assert_eq!(
+        wait,
+        Output::Wait {
+            deadline: Some(ms(110)),
+            reason: WaitReason::Deadline {
+                child: C0,
+                timer: Timer::EofGrace
+            }
+        }
+    );
+    let (acts, _) = drain(&mut s, ms(110));
+    assert_eq!(acts[0], close(C0, Stream::Stdout, CloseReason::Abandoned));
+    let Action::Finished { outcome, .. } = &acts[1] else {
+        panic!()
+    };
+    assert!(outcome.stdout_abandoned && !outcome.stderr_abandoned);
+    assert_eq!(s.stats(C0).unwrap().state, ChildState::Finished);
+}
+
+#[test]
+fn stdin_left_at_exit_is_closed_as_child_exited() {
+    let mut s = started(ChildSpec {
+        stdin: true,
+        input_len: 10,
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(1),
+    );
+    let (acts, _) = drain(&mut s, ms(1));
+    assert_eq!(acts[0], close(C0, Stream::Stdin, CloseReason::ChildExited));
+    let Action::Finished { outcome, .. } = &acts[1] else {
+        panic!()
+    };
+    assert!(outcome.input_broken);
+}
+
+#[test]
+fn spawn_failure_finishes_and_frees_the_slot() {
+    let mut s = Scheduler::new(SchedulerConfig { max_running: 1 });
+    s.add(out_only());
+    s.add(out_only());
+    assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
+    s.handle(Event::SpawnFailed { child: C0 }, ms(0));
+    let (acts, _) = drain(&mut s, ms(0));
+    let Action::Finished { child, outcome } = &acts[0] else {
+        panic!()
+    };
+    assert_eq!(*child, C0);
+    assert!(outcome.spawn_failed && outcome.status.is_none());
+    assert_eq!(acts[1], Action::Start { child: C1 });
+}
+
+#[test]
+fn stale_and_unknown_events_are_ignored() {
+    let mut s = started(out_only());
+    let _ = drain(&mut s, ms(0));
+    let before = s.clone();
+    for e in [
+        Event::Read {
+            child: C0,
+            stream: Stream::Stdin,
+            n: 3,
+        },
+        Event::ReadWouldBlock {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        Event::Wrote { child: C0, n: 3 },
+        Event::Readable {
+            child: ChildId(7),
+            stream: Stream::Stdout,
+        },
+        Event::Started { child: C0 },
+        Event::SpawnFailed { child: C0 },
+    ] {
+        s.handle(e, ms(0));
+    }
+    assert_eq!(alloc::format!("{s:?}"), alloc::format!("{before:?}"));
+    assert_eq!(s.poll(ms(0)), io());
+}
+
+#[test]
+fn timers_of_finished_children_are_dropped_lazily() {
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    for _ in 0..3 {
+        s.add(ChildSpec {
+            timeout: Some(Duration::from_secs(1)),
+            ..ChildSpec::default()
+        });
+    }
+    let _ = drain(&mut s, ms(0));
+    for c in 0..3 {
+        s.handle(Event::Started { child: ChildId(c) }, ms(0));
+        s.handle(
+            Event::Exited {
+                child: ChildId(c),
+                status: 0,
+            },
+            ms(1),
+        );
+    }
+    assert_eq!(s.timer_entries(), 3);
+    let (acts, wait) = drain(&mut s, ms(1));
+    assert_eq!(acts.len(), 3);
+    assert!(matches!(
+        wait,
+        Output::Wait {
+            reason: WaitReason::Done,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn communicator_runs_one_child() {
+    let mut c = Communicator::new(out_only());
+    let id = Communicator::CHILD;
+    assert_eq!(c.poll(ms(0)), Output::Action(Action::Start { child: id }));
+    c.handle(Event::Started { child: id }, ms(0));
+    assert_eq!(
+        c.poll(ms(0)),
+        Output::Action(interest(id, Stream::Stdout, true))
+    );
+    c.handle(
+        Event::Readable {
+            child: id,
+            stream: Stream::Stdout,
+        },
+        ms(1),
+    );
+    assert!(matches!(c.poll(ms(1)), Output::Action(Action::Read { .. })));
+    c.handle(
+        Event::Read {
+            child: id,
+            stream: Stream::Stdout,
+            n: 0,
+        },
+        ms(1),
+    );
+    c.handle(
+        Event::Exited {
+            child: id,
+            status: 0,
+        },
+        ms(2),
+    );
+    assert_eq!(
+        c.poll(ms(2)),
+        Output::Action(close(id, Stream::Stdout, CloseReason::Eof))
+    );
+    assert!(matches!(
+        c.poll(ms(2)),
+        Output::Action(Action::Finished { .. })
+    ));
+    assert!(c.is_done());
+    assert_eq!(c.outcome().unwrap().finished_at, ms(2));
+}
