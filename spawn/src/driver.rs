@@ -805,6 +805,26 @@ impl<'t> Engine<'t> {
         };
         let sink = &mut self.sinks[sink_ix];
         let res = loop {
+            if let Some(out) = sink.splice_target() {
+                let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
+                match rustix::pipe::splice(fd, None, out, None, max, flags) {
+                    Err(Errno::INVAL | Errno::NOSYS | Errno::BADF) => {
+                        sink.no_splice();
+                        continue;
+                    }
+                    Err(Errno::INTR) => continue,
+                    Err(e) if e != Errno::AGAIN => {
+                        // The file's side failed (disk full, …): report it,
+                        // keep draining the pipe into nothing.
+                        sink.fail();
+                        slot.error.get_or_insert_with(|| {
+                            Error::io(&slot.name, "writing output to its sink", io_err(e))
+                        });
+                        continue;
+                    }
+                    r => break r,
+                }
+            }
             let r = if let Some(v) = sink.unbounded_buffer() {
                 v.reserve(max);
                 rustix::io::read(fd, rustix::buffer::spare_capacity(v))

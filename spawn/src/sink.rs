@@ -349,6 +349,9 @@ pub(crate) enum SinkState {
     File {
         file: File,
         failed: bool,
+        /// Bytes move pipe → file with `splice(2)`, never through us, until
+        /// the kernel refuses (an append-mode file, a filesystem without it).
+        splice: bool,
     },
     Discard,
     Tee(Box<SinkState>, Box<SinkState>),
@@ -393,6 +396,7 @@ impl SinkState {
                 SinkState::File {
                     file,
                     failed: false,
+                    splice: true,
                 }
             }
             SinkKind::Discard => SinkState::Discard,
@@ -405,6 +409,32 @@ impl SinkState {
                 stream,
             },
         })
+    }
+
+    /// The file to `splice(2)` into, for a `file` sink where that works.
+    pub(crate) fn splice_target(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match self {
+            SinkState::File {
+                file,
+                failed: false,
+                splice: true,
+            } => Some(std::os::fd::AsFd::as_fd(file)),
+            _ => None,
+        }
+    }
+
+    /// The kernel refused to splice: copy from now on.
+    pub(crate) fn no_splice(&mut self) {
+        if let SinkState::File { splice, .. } = self {
+            *splice = false;
+        }
+    }
+
+    /// Writing to the file failed: drop the rest.
+    pub(crate) fn fail(&mut self) {
+        if let SinkState::File { failed, .. } | SinkState::Writer { failed, .. } = self {
+            *failed = true;
+        }
     }
 
     /// A plain `collect()`: the driver may read straight into its buffer.
@@ -489,7 +519,7 @@ impl SinkState {
                     }
                 }
             }
-            SinkState::File { file, failed } => {
+            SinkState::File { file, failed, .. } => {
                 if !*failed && let Err(e) = file.write_all(data) {
                     *failed = true;
                     return Err(SinkError::Io(e));

@@ -533,3 +533,35 @@ fn a_command_is_reusable() {
         assert_eq!(cmd.run().unwrap().stdout, b"again\n");
     }
 }
+
+#[test]
+fn file_sinks_get_every_byte_spliced_or_appended() {
+    let dir = tmpdir("splice");
+    let path = dir.join("big");
+    // 32 MiB of a pattern, through a file sink (splice(2) path).
+    let script = "import sys\nb = bytes(range(256)) * 4096\nfor _ in range(32): sys.stdout.buffer.write(b)\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Sink::file(&path))
+        .check()
+        .unwrap();
+    assert_eq!(out.report.stdout_bytes, 32 << 20);
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len(), 32 << 20);
+    assert!(
+        data.chunks(256)
+            .all(|c| c.iter().enumerate().all(|(i, &b)| b as usize == i))
+    );
+    // Appending (O_APPEND refuses splice: the copying path takes over).
+    sh("echo one")
+        .stdout(Sink::append_file(&path))
+        .check()
+        .unwrap();
+    sh("echo two")
+        .stdout(Sink::append_file(&path))
+        .check()
+        .unwrap();
+    let data = std::fs::read(&path).unwrap();
+    assert!(data.ends_with(b"one\ntwo\n"));
+    assert_eq!(data.len(), (32 << 20) + 8);
+}
