@@ -5,7 +5,7 @@
 //! `sched.rs`, where they can reach the scheduler's queues.
 
 use crate::types::{
-    ChildSpec, ChildState, ChildStats, Outcome, SignalsSent, Stream, Timer, Timestamp,
+    ChildSpec, ChildState, ChildStats, CloseReason, Outcome, SignalsSent, Stream, Timer, Timestamp,
 };
 
 /// The index of a stream in [`Child::pipes`].
@@ -62,6 +62,10 @@ pub(crate) struct Pipe {
     pub abandoned: bool,
     /// Stdin only: the child closed it (or exited) before taking all input.
     pub broken: bool,
+    /// A close decided while a read or write was in flight: done when it
+    /// is answered (so the driver never closes an fd under an operation,
+    /// and no answered byte goes uncounted).
+    pub close_pending: Option<CloseReason>,
 }
 
 /// One child of the scheduler.
@@ -128,6 +132,7 @@ impl Child {
         p.open
             && p.ready
             && p.in_flight.is_none()
+            && p.close_pending.is_none()
             && !p.paused
             && (i != STDIN || self.input_left() > 0)
     }

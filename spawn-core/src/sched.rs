@@ -209,10 +209,12 @@ impl Scheduler {
             | Event::Eof { child, stream } => {
                 self.eof(child, output(stream), now);
             }
-            Event::Read { child, stream, n } => self.read(child, output(stream), n),
-            Event::ReadWouldBlock { child, stream } => self.would_block(child, output(stream)),
+            Event::Read { child, stream, n } => self.read(child, output(stream), n, now),
+            Event::ReadWouldBlock { child, stream } => {
+                self.would_block(child, output(stream), now);
+            }
             Event::Wrote { child, n: 0 } | Event::WriteWouldBlock { child } => {
-                self.would_block(child, Some(STDIN));
+                self.would_block(child, Some(STDIN), now);
             }
             Event::Wrote { child, n } => self.wrote(child, n, now),
             Event::WriteBroken { child } => self.broken(child, now),
@@ -380,6 +382,10 @@ impl Scheduler {
         if !p.open {
             return;
         }
+        if p.in_flight.is_some() {
+            p.close_pending.get_or_insert(reason);
+            return;
+        }
         p.open = false;
         p.ready = false;
         p.in_flight = None;
@@ -499,7 +505,7 @@ impl Scheduler {
         }
     }
 
-    fn read(&mut self, child: ChildId, i: Option<usize>, n: usize) {
+    fn read(&mut self, child: ChildId, i: Option<usize>, n: usize, now: Timestamp) {
         let (Some(c), Some(i)) = (self.index(child), i) else {
             return;
         };
@@ -527,9 +533,18 @@ impl Scheduler {
             p.streak = 0;
             self.queue(c, i, false);
         }
+        self.settle(c, i, now);
     }
 
-    fn would_block(&mut self, child: ChildId, i: Option<usize>) {
+    /// Does a close that waited for the answer that just came.
+    fn settle(&mut self, c: usize, i: usize, now: Timestamp) {
+        if let Some(reason) = self.children[c].pipes[i].close_pending.take() {
+            self.close(c, i, reason);
+            self.maybe_finish(c, now);
+        }
+    }
+
+    fn would_block(&mut self, child: ChildId, i: Option<usize>, now: Timestamp) {
         let (Some(c), Some(i)) = (self.index(child), i) else {
             return;
         };
@@ -542,12 +557,16 @@ impl Scheduler {
         p.ready = p.edge_in_flight;
         p.edge_in_flight = false;
         self.queue(c, i, false);
+        self.settle(c, i, now);
     }
 
     fn eof(&mut self, child: ChildId, i: Option<usize>, now: Timestamp) {
         let (Some(c), Some(i)) = (self.index(child), i) else {
             return;
         };
+        let p = &mut self.children[c].pipes[i];
+        p.in_flight = None;
+        p.close_pending = None;
         self.close(c, i, CloseReason::Eof);
         self.maybe_finish(c, now);
     }
@@ -565,15 +584,20 @@ impl Scheduler {
         let n = (n.min(asked) as u64).min(ch.input_left());
         ch.stats.input_written += n;
         if ch.input_left() == 0 {
+            ch.pipes[STDIN].close_pending = None;
             self.close(c, STDIN, CloseReason::InputDone);
             self.maybe_finish(c, now);
         } else {
             self.queue(c, STDIN, false);
+            self.settle(c, STDIN, now);
         }
     }
 
     fn broken(&mut self, child: ChildId, now: Timestamp) {
         let Some(c) = self.index(child) else { return };
+        let p = &mut self.children[c].pipes[STDIN];
+        p.in_flight = None;
+        p.close_pending = None;
         self.close(c, STDIN, CloseReason::Broken);
         self.maybe_finish(c, now);
     }

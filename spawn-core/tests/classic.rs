@@ -24,8 +24,10 @@ fn run(children: Vec<SimChild>, max_running: usize) -> Report {
         seed: 42,
         max_running,
         max_steps: 50_000_000,
+        ..SimConfig::default()
     };
     let r = Sim::new(children, cfg).run();
+    assert!(r.violations.is_empty(), "{:#?}", r.violations);
     assert!(
         r.finished_all && !r.quiescent,
         "did not finish: {} steps",
@@ -39,7 +41,7 @@ fn one(spec: ChildSpec, program: Vec<Op>) -> Report {
         vec![SimChild {
             spec,
             program,
-            sink_limit: None,
+            ..SimChild::default()
         }],
         0,
     )
@@ -169,7 +171,7 @@ fn a_thousand_children_of_64_kib_under_a_limit() {
                 ..spec()
             },
             program: vec![Op::Read(1000), Op::Write(i % 3 == 0, 64 << 10)],
-            sink_limit: None,
+            ..SimChild::default()
         })
         .collect();
     let r = run(children, 50);
