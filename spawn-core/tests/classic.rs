@@ -18,22 +18,57 @@ fn spec() -> ChildSpec {
     }
 }
 
+/// Runs `children` under four drivers (edge- and level-triggered, answers
+/// at once or later, slow and fast writers), each with its own seed; every
+/// run must keep every promise and end with the same results per child.
+/// Returns the first run's report.
 fn run(children: Vec<SimChild>, max_running: usize) -> Report {
-    let cfg = SimConfig {
-        pipe_capacity: 64 << 10,
-        seed: 42,
-        max_running,
-        max_steps: 50_000_000,
-        ..SimConfig::default()
-    };
-    let r = Sim::new(children, cfg).run();
-    assert!(r.violations.is_empty(), "{:#?}", r.violations);
-    assert!(
-        r.finished_all && !r.quiescent,
-        "did not finish: {} steps",
-        r.steps
-    );
-    r
+    let variants = [
+        (false, false, false),
+        (true, false, false),
+        (false, true, true),
+        (true, true, false),
+    ];
+    let mut first: Option<Report> = None;
+    for (k, (level_triggered, async_answers, fast_writers)) in variants.into_iter().enumerate() {
+        let cfg = SimConfig {
+            pipe_capacity: 64 << 10,
+            seed: 42 + k as u64,
+            max_running,
+            max_steps: 50_000_000,
+            level_triggered,
+            async_answers,
+            fast_writers,
+            ..SimConfig::default()
+        };
+        let r = Sim::new(children.clone(), cfg).run();
+        assert!(r.violations.is_empty(), "{cfg:?}: {:#?}", r.violations);
+        assert!(
+            r.finished_all && !r.quiescent,
+            "{cfg:?}: did not finish: {} steps",
+            r.steps
+        );
+        if let Some(f) = &first {
+            for (a, b) in f.outcomes.iter().zip(&r.outcomes) {
+                let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+                let key = |o: &spawn_core::Outcome| {
+                    (
+                        o.status,
+                        o.stdout_bytes,
+                        o.stderr_bytes,
+                        o.stdout_abandoned,
+                        o.stderr_abandoned,
+                        o.timed_out,
+                        o.signals_sent,
+                    )
+                };
+                assert_eq!(key(a), key(b), "{cfg:?}");
+            }
+        } else {
+            first = Some(r);
+        }
+    }
+    first.unwrap()
 }
 
 fn one(spec: ChildSpec, program: Vec<Op>) -> Report {

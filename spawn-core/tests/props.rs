@@ -226,7 +226,7 @@ fn check(children: &[SimChild], cfg: &SimConfig, r: &Report) -> Result<(), TestC
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(config(256))]
 
     /// One child: no stall, every byte in order, all input unless refused,
     /// sinks within their limits, TERM/KILL/EOF grace at the exact times.
@@ -250,7 +250,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(4))]
+    #![proptest_config(config(16))]
 
     /// Up to 1,000 children writing at once, some of them far more than
     /// the others: every ready stream gets its read within a bounded number
