@@ -136,19 +136,23 @@ pub enum Event {
         /// The child.
         child: ChildId,
     },
-    /// The stream became readable (or hung up): an edge.
+    /// The stream became readable (or hung up): an edge. The core
+    /// remembers it until a read answers [`Event::ReadWouldBlock`] or
+    /// [`Event::Eof`]; repeating it (a level-triggered driver) is harmless.
     Readable {
         /// The child.
         child: ChildId,
         /// Stdout or stderr.
         stream: Stream,
     },
-    /// Stdin became writable: an edge.
+    /// Stdin became writable (or its reader went away): an edge, kept like
+    /// [`Event::Readable`] until a write answers it would block.
     Writable {
         /// The child.
         child: ChildId,
     },
-    /// `n > 0` bytes were read and given to the sink.
+    /// `n > 0` bytes were read and given to the sink (the answer to
+    /// [`Action::Read`]; `n == 0` is taken as [`Event::Eof`]).
     Read {
         /// The child.
         child: ChildId,
@@ -171,7 +175,9 @@ pub enum Event {
         /// Stdout or stderr.
         stream: Stream,
     },
-    /// `n > 0` bytes of input were written (maybe fewer than asked).
+    /// `n > 0` bytes of input were written, maybe fewer than asked (the
+    /// answer to [`Action::Write`]; `n == 0` is taken as
+    /// [`Event::WriteWouldBlock`]).
     Wrote {
         /// The child.
         child: ChildId,
@@ -203,6 +209,9 @@ pub enum Event {
         stream: Stream,
     },
     /// The child exited and was reaped; `status` is the raw wait status.
+    /// From now on the core sends it no signal (its pid may be reused);
+    /// stdin, if still open, is closed ([`CloseReason::ChildExited`]) and
+    /// the outputs get `eof_grace` to reach EOF.
     Exited {
         /// The child.
         child: ChildId,
@@ -210,7 +219,10 @@ pub enum Event {
         status: i32,
     },
     /// Stop the child (a cancel, Ctrl-C, an overflowing sink): TERM, then
-    /// KILL after the grace, as for a timeout.
+    /// KILL after the grace, as for a timeout, and `outcome.terminated`.
+    /// A child still queued is finished at once without being started
+    /// (`status: None`, `started_at: None`); one that exited already is
+    /// left alone.
     Terminate {
         /// The child.
         child: ChildId,

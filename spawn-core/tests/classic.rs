@@ -22,7 +22,7 @@ fn spec() -> ChildSpec {
 /// at once or later, slow and fast writers), each with its own seed; every
 /// run must keep every promise and end with the same results per child.
 /// Returns the first run's report.
-fn run(children: Vec<SimChild>, max_running: usize) -> Report {
+fn run(children: &[SimChild], max_running: usize) -> Report {
     let variants = [
         (false, false, false),
         (true, false, false),
@@ -41,7 +41,7 @@ fn run(children: Vec<SimChild>, max_running: usize) -> Report {
             fast_writers,
             ..SimConfig::default()
         };
-        let r = Sim::new(children.clone(), cfg).run();
+        let r = Sim::new(children.to_vec(), cfg).run();
         assert!(r.violations.is_empty(), "{cfg:?}: {:#?}", r.violations);
         assert!(
             r.finished_all && !r.quiescent,
@@ -73,7 +73,7 @@ fn run(children: Vec<SimChild>, max_running: usize) -> Report {
 
 fn one(spec: ChildSpec, program: Vec<Op>) -> Report {
     run(
-        vec![SimChild {
+        &[SimChild {
             spec,
             program,
             ..SimChild::default()
@@ -198,7 +198,7 @@ fn a_child_ignoring_term_is_killed_after_the_grace() {
 
 #[test]
 fn a_thousand_children_of_64_kib_under_a_limit() {
-    let children = (0..1000)
+    let children: Vec<SimChild> = (0..1000)
         .map(|i| SimChild {
             spec: ChildSpec {
                 stdin: i % 2 == 0,
@@ -209,7 +209,7 @@ fn a_thousand_children_of_64_kib_under_a_limit() {
             ..SimChild::default()
         })
         .collect();
-    let r = run(children, 50);
+    let r = run(&children, 50);
     assert!(r.max_running_seen <= 50);
     for (i, o) in r.outcomes.iter().enumerate() {
         let o = o.as_ref().unwrap();
