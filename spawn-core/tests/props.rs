@@ -118,10 +118,17 @@ fn sim_config() -> impl Strategy<Value = SimConfig> {
         0usize..5,
         any::<bool>(),
         prop::bool::weighted(0.8),
-        any::<(bool, bool)>(),
+        any::<(bool, bool, bool)>(),
     )
         .prop_map(
-            |(cap, seed, max, level_triggered, partial_io, (fast_writers, async_answers))| {
+            |(
+                cap,
+                seed,
+                max,
+                level_triggered,
+                partial_io,
+                (fast_writers, async_answers, pauses),
+            )| {
                 SimConfig {
                     pipe_capacity: cap,
                     seed,
@@ -132,6 +139,7 @@ fn sim_config() -> impl Strategy<Value = SimConfig> {
                     keep_bytes: true,
                     fast_writers,
                     async_answers,
+                    pauses,
                 }
             },
         )

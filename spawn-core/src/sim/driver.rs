@@ -27,18 +27,24 @@ const TURN_LIMIT: usize = 10_000_000;
 
 impl Sim {
     /// Polls the core until it waits, doing each action.
-    pub(super) fn driver_turn(&mut self) -> Output {
+    /// Polls the core until it waits, doing each action; `None` when the
+    /// driver (with [`SimConfig::pauses`](super::SimConfig::pauses)) left
+    /// the loop early, to come back later.
+    pub(super) fn driver_turn(&mut self) -> Option<Output> {
         for _ in 0..TURN_LIMIT {
+            if self.cfg.pauses && self.rng.one_in(8) {
+                return None;
+            }
             match self.sched.poll(self.now) {
                 Output::Action(a) => {
                     self.report.actions += 1;
                     self.act(a);
                 }
-                wait => return wait,
+                wait => return Some(wait),
             }
         }
         self.violation(format!("poll never returned Wait at {:?}", self.now));
-        Output::Action(Action::Start { child: ChildId(0) })
+        Some(Output::Action(Action::Start { child: ChildId(0) }))
     }
 
     fn handle(&mut self, e: Event) {

@@ -14,7 +14,9 @@
 //! [`Sim`] plays the driver's part of the loop, edge-triggered (an edge
 //! only when a pipe becomes ready after a read or write said it would
 //! block: stricter than epoll) or level-triggered (from the core's
-//! [`Interest`](crate::Action::Interest) actions alone). It checks the
+//! [`Interest`](crate::Action::Interest) actions alone); on request it
+//! answers reads and writes late, lets writers refill pipes at once, and
+//! leaves the poll loop early to resume later (see [`SimConfig`]). It checks the
 //! core's promises as it goes and lists every broken one in
 //! [`Report::violations`]:
 //!
@@ -149,6 +151,10 @@ pub struct SimConfig {
     /// The driver answers reads and writes later, at random, mixed with
     /// readiness (readiness may arrive while a read or write is in flight).
     pub async_answers: bool,
+    /// The driver stops polling at random before the core waits (as
+    /// `communicate` with a timeout of its own does) and resumes later,
+    /// after the children ran and more events came in.
+    pub pauses: bool,
 }
 
 impl Default for SimConfig {
@@ -163,6 +169,7 @@ impl Default for SimConfig {
             keep_bytes: true,
             fast_writers: false,
             async_answers: false,
+            pauses: false,
         }
     }
 }
@@ -385,7 +392,16 @@ impl Sim {
     /// One step; `Some` when the drive is over.
     fn step(&mut self) -> Option<Stop> {
         self.report.steps += 1;
-        let wait = self.driver_turn();
+        let Some(wait) = self.driver_turn() else {
+            // The driver stepped away mid-loop: the world goes on (time
+            // does not, so the timer checks stay exact), then it resumes.
+            self.run_children();
+            self.readiness();
+            if !self.notes.is_empty() {
+                self.deliver();
+            }
+            return None;
+        };
         let Output::Wait { deadline, .. } = wait else {
             return Some(Stop::StepLimit);
         };

@@ -663,3 +663,78 @@ fn communicator_runs_one_child() {
     assert!(c.is_done());
     assert_eq!(c.outcome().unwrap().finished_at, ms(2));
 }
+
+#[test]
+fn communicate_can_stop_and_resume_where_it_left_off() {
+    let mut c = Communicator::new(ChildSpec {
+        stdin: true,
+        input_len: 30,
+        write_chunk: 10,
+        stdout: true,
+        ..ChildSpec::default()
+    });
+    let id = Communicator::CHILD;
+    let _ = c.poll(ms(0));
+    c.handle(Event::Started { child: id }, ms(0));
+    c.handle(Event::Writable { child: id }, ms(0));
+    // First call: one write, then the caller's own deadline: it stops
+    // polling with a stdout edge unhandled by any read yet.
+    let mut writes = Vec::new();
+    while let Output::Action(a) = c.poll(ms(1)) {
+        if let Action::Write { offset, len, .. } = a {
+            writes.push((offset, len));
+            c.handle(Event::Wrote { child: id, n: len }, ms(1));
+            c.handle(
+                Event::Readable {
+                    child: id,
+                    stream: Stream::Stdout,
+                },
+                ms(1),
+            );
+            break;
+        }
+    }
+    assert_eq!(c.stats().input_written, 10);
+    // A second call, much later: the rest of the input, from offset 10,
+    // and the remembered stdout edge.
+    let mut reads = 0;
+    loop {
+        match c.poll(ms(5000)) {
+            Output::Action(Action::Write { offset, len, .. }) => {
+                writes.push((offset, len));
+                c.handle(Event::Wrote { child: id, n: len }, ms(5000));
+            }
+            Output::Action(Action::Read { stream, .. }) => {
+                reads += 1;
+                c.handle(Event::Eof { child: id, stream }, ms(5000));
+            }
+            Output::Action(_) => {}
+            Output::Wait { .. } => break,
+        }
+    }
+    assert_eq!(writes, vec![(0, 10), (10, 10), (20, 10)]);
+    assert_eq!(reads, 1);
+    c.handle(
+        Event::Exited {
+            child: id,
+            status: 0,
+        },
+        ms(5001),
+    );
+    let (acts, _) = drain_one(&mut c, ms(5001));
+    let Some(Action::Finished { outcome, .. }) = acts.last() else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(outcome.input_written, 30);
+    assert!(!outcome.input_broken);
+}
+
+fn drain_one(c: &mut Communicator, now: Timestamp) -> (Vec<Action>, Output) {
+    let mut acts = Vec::new();
+    loop {
+        match c.poll(now) {
+            Output::Action(a) => acts.push(a),
+            w => return (acts, w),
+        }
+    }
+}
