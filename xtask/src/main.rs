@@ -4,7 +4,9 @@
 //!   naming the step that failed.
 //! - `cargo xtask snapshots` runs the snapshot tests and lists pending changes.
 //! - `cargo xtask bench [--smoke]` runs the benchmarks against the peers.
+//! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
 
+mod soak;
 mod tidy;
 
 use std::env;
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(&root),
         Some("snapshots") => snapshots(&root),
         Some("bench") => Err("`cargo xtask bench` is not written yet (issue 6)".to_owned()),
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -39,9 +42,11 @@ usage: cargo xtask <task>
 
 tasks:
   ci          every check CI runs: fmt, clippy, tests, doc tests, docs, tidy,
-              snapshots (never accepted), examples, benchmark smoke run
+              snapshots (never accepted), examples, benchmark smoke run, short soak
   snapshots   run the snapshot tests and list pending snapshot changes
   bench       run the benchmarks against the peers, rewrite BENCHMARKS.md
+  soak        100,000 spawns, 10,000 children in groups, 1,000 timeouts (release
+              build); then fds, zombies and RSS must be back where they started
 ";
 
 /// The workspace root: the parent of this crate's manifest directory.
@@ -173,6 +178,7 @@ fn ci(root: &Path) -> Result<(), String> {
             stray.join("\n  ")
         ));
     }
+    soak::short(root)?;
     println!(
         "==> ci: all steps passed in {:.1}s",
         start.elapsed().as_secs_f64()
