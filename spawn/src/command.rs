@@ -69,6 +69,10 @@ pub struct Command {
     pub(crate) kill_on_drop: bool,
     pub(crate) pipe_capacity: Option<usize>,
     pub(crate) umask: Option<u32>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) rlimits: Vec<(i32, u64, u64)>,
     pub(crate) forwarder: Option<crate::Forwarder>,
 }
 
@@ -123,6 +127,10 @@ impl Command {
             kill_on_drop: false,
             pipe_capacity: None,
             umask: None,
+            uid: None,
+            gid: None,
+            groups: None,
+            rlimits: Vec::new(),
             forwarder: None,
         }
     }
@@ -336,6 +344,47 @@ impl Command {
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
         self.forwarder = Some(forwarder.clone());
+        self
+    }
+
+    /// Runs the child as user `uid` (`setuid`; needs privilege). Starts it
+    /// with fork+exec.
+    #[must_use]
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Runs the child with group `gid` (`setgid`; needs privilege). Starts it
+    /// with fork+exec.
+    #[must_use]
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Sets the child's supplementary groups (`setgroups`; needs
+    /// privilege). Starts it with fork+exec.
+    #[must_use]
+    pub fn groups(mut self, groups: impl Into<Vec<u32>>) -> Self {
+        self.groups = Some(groups.into());
+        self
+    }
+
+    /// Sets a resource limit of the child (`setrlimit(resource, soft,
+    /// hard)`, `resource` one of `libc::RLIMIT_*`). Starts it with fork+exec.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = spawn::Command::shell("ulimit -n").rlimit(libc::RLIMIT_NOFILE as i32, 64, 64)
+    ///     .check_output_string()?;
+    /// assert_eq!(out, "64\n");
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn rlimit(mut self, resource: i32, soft: u64, hard: u64) -> Self {
+        self.rlimits.push((resource, soft, hard));
         self
     }
 

@@ -221,6 +221,10 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     };
     let fork = spawn_sys::spawn::ForkOptions {
         umask: cmd.umask,
+        uid: cmd.uid,
+        gid: cmd.gid,
+        groups: cmd.groups.clone(),
+        rlimits: cmd.rlimits.clone(),
         ..Default::default()
     };
     let argv_bytes: usize = argv.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>()
@@ -298,6 +302,21 @@ fn map_spawn_error(
             program,
             bytes: argv_bytes,
         },
-        _ => Error::Spawn { program, source },
+        SpawnStage::Exec | SpawnStage::Setup | SpawnStage::Fork => Error::Spawn { program, source },
+        stage => {
+            let step = match stage {
+                SpawnStage::Credentials => "setting the user, group or supplementary groups",
+                SpawnStage::Umask => "setting the umask",
+                SpawnStage::Rlimit => "setting a resource limit",
+                SpawnStage::ProcessGroup => "joining the process group",
+                SpawnStage::Session => "starting a new session",
+                SpawnStage::FdAction => "setting up its stdin, stdout or stderr",
+                _ => "preparing the child",
+            };
+            Error::Spawn {
+                program,
+                source: io::Error::new(source.kind(), format!("{step} failed: {source}")),
+            }
+        }
     }
 }

@@ -565,3 +565,25 @@ fn file_sinks_get_every_byte_spliced_or_appended() {
     assert!(data.ends_with(b"one\ntwo\n"));
     assert_eq!(data.len(), (32 << 20) + 8);
 }
+
+#[test]
+fn credentials_and_rlimits_apply_or_fail_clearly() {
+    let out = Command::shell("ulimit -n")
+        .rlimit(libc::RLIMIT_NOFILE as i32, 64, 64)
+        .check_output_string()
+        .unwrap();
+    assert_eq!(out, "64\n");
+    let root = Command::new("id").arg("-u").check_output_string().unwrap() == "0\n";
+    let r = Command::new("id")
+        .args(["-u"])
+        .uid(65534)
+        .gid(65534)
+        .groups(vec![])
+        .check_output_string();
+    if root {
+        assert_eq!(r.unwrap(), "65534\n");
+    } else {
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains("setting the user"), "{err}");
+    }
+}
