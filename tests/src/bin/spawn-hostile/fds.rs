@@ -412,8 +412,18 @@ fn child_fds(cmd: Command) -> (BTreeMap<i32, String>, Child) {
         .kill_on_drop(true)
         .spawn()
         .expect("sleep starts");
-    // posix_spawn returns once the child has executed the program: its fd
-    // table is final.
+    // posix_spawn returns once the child has executed the program, but its
+    // dynamic loader may still hold a library open: the fd table is final
+    // once `sleep` sleeps.
+    let wchan = format!("/proc/{}/wchan", child.pid());
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "sleep never slept"
+        );
+        std::thread::yield_now();
+    }
     (fd_table(Some(child.pid())), child)
 }
 
