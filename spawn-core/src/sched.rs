@@ -234,7 +234,7 @@ impl Scheduler {
             self.fire(e.child, e.timer(), now);
         }
         while let Some(p) = self.pending.pop_front() {
-            if let Some(a) = self.emit(p) {
+            if let Some(a) = self.emit(p, now) {
                 return Output::Action(a);
             }
         }
@@ -301,7 +301,7 @@ impl Scheduler {
 
     /// Turns a pending action into an action, or drops it if it no longer
     /// applies.
-    fn emit(&mut self, p: Pending) -> Option<Action> {
+    fn emit(&mut self, p: Pending, now: Timestamp) -> Option<Action> {
         match p {
             Pending::Close { c, i, reason } => Some(Action::Close {
                 child: ChildId(c),
@@ -314,7 +314,12 @@ impl Scheduler {
                     return None;
                 }
                 match signal {
-                    KillSignal::Term => ch.signals.term = true,
+                    KillSignal::Term => {
+                        ch.signals.term = true;
+                        // The grace runs from when TERM really goes out.
+                        let at = now.saturating_add(ch.spec.kill_grace);
+                        self.timers.arm(c, ch, Timer::KillGrace, at);
+                    }
                     KillSignal::Kill => ch.signals.kill = true,
                 }
                 Some(Action::Signal {
@@ -402,15 +407,14 @@ impl Scheduler {
         self.pending.push_back(Pending::Signal { c, signal });
     }
 
-    /// Starts the TERM → KILL escalation (a timeout or a terminate).
-    fn stop(&mut self, c: usize, now: Timestamp) {
+    /// Starts the TERM → KILL escalation (a timeout or a terminate); the
+    /// KILL grace is armed when the TERM is emitted.
+    fn stop(&mut self, c: usize) {
         let ch = &mut self.children[c];
         if ch.stopping {
             return;
         }
         ch.stopping = true;
-        let at = now.saturating_add(ch.spec.kill_grace);
-        self.timers.arm(c, ch, Timer::KillGrace, at);
         self.signal(c, KillSignal::Term);
     }
 
@@ -438,7 +442,7 @@ impl Scheduler {
         match timer {
             Timer::Timeout if running => {
                 self.children[c].timed_out = true;
-                self.stop(c, now);
+                self.stop(c);
             }
             Timer::KillGrace if running => self.signal(c, KillSignal::Kill),
             Timer::EofGrace => {
@@ -476,7 +480,7 @@ impl Scheduler {
             self.close(c, STDIN, CloseReason::InputDone);
         }
         if self.children[c].terminated {
-            self.stop(c, now);
+            self.stop(c);
         }
     }
 
@@ -648,7 +652,7 @@ impl Scheduler {
             ChildState::Starting => ch.terminated = true,
             ChildState::Running => {
                 ch.terminated = true;
-                self.stop(c, now);
+                self.stop(c);
             }
             _ => {}
         }
