@@ -170,7 +170,7 @@ fn stopped_or_gone(pid: u32) -> bool {
 
 #[test]
 fn eintr_storm_stop_cont_during_a_256_mib_round_trip() {
-    let (pairs, in_epoll) = under_stop_cont_storm(&["roundtrip", "256"]);
+    let (pairs, in_epoll) = under_stop_cont_storm(&["roundtrip", "256", "paced"]);
     assert!(pairs >= 100, "only {pairs} stop/continue pairs: no storm");
     assert!(
         in_epoll >= 10,

@@ -17,12 +17,35 @@ use spawn::{Command, Group, Sink, Stdio};
 
 use crate::{pattern, sh};
 
-/// `cat` round trip of `mib` MiB of pseudo-random bytes: every byte back, in
+/// Echoes stdin to stdout a chunk (up to 1 MiB) at a time, pausing 2 ms
+/// after each: while it pauses, both pipes are idle and the driver is
+/// blocked in `epoll_wait`, where a storm interrupts it, however busy the
+/// machine is.
+const PACED_CAT: &str = "import sys, time
+i, o = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    b = i.read1(1 << 20)
+    if not b:
+        break
+    o.write(b)
+    o.flush()
+    time.sleep(0.002)
+";
+
+/// Round trip of `mib` MiB of pseudo-random bytes through `cat` (or, with
+/// `paced`, through [`PACED_CAT`] over 1 MiB pipes): every byte back, in
 /// order.
-pub fn roundtrip(mib: usize) -> String {
+pub fn roundtrip(mib: usize, paced: bool) -> String {
     let input = pattern(mib << 20, 0x5eed);
     let start = Instant::now();
-    let out = Command::new("cat")
+    let cmd = if paced {
+        Command::new("python3")
+            .args(["-c", PACED_CAT])
+            .pipe_capacity(1 << 20)
+    } else {
+        Command::new("cat")
+    };
+    let out = cmd
         .input(input.clone())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -41,7 +64,8 @@ pub fn roundtrip(mib: usize) -> String {
         );
     }
     format!(
-        "{mib} MiB through cat intact in {:.2}s",
+        "{mib} MiB through {} intact in {:.2}s",
+        if paced { "a paced cat" } else { "cat" },
         start.elapsed().as_secs_f64()
     )
 }
@@ -124,7 +148,7 @@ pub fn handler_storm(rest: &[String]) -> String {
     });
     let what = match rest.first().map(String::as_str) {
         Some("group") => group(50),
-        _ => roundtrip(256),
+        _ => roundtrip(256, false),
     };
     stop.store(true, Ordering::Relaxed);
     let sent = sender.join().expect("the sender");

@@ -11,7 +11,7 @@
 //! itself: every check is an `assert!`, so a broken promise is a panic and
 //! exit status 101, with the failed check on stderr.
 //!
-//! Usage: `spawn-hostile <scenario> [args…]`; on success it prints one line,
+//! Usage: `spawn-hostile <scenario> [args…]` (scenarios: see `main`); on success it prints one line,
 //! `ok <scenario>: <summary>` (more lines for `pidfd-parity`, whose
 //! transcript the test compares across runs). With `SPAWN_HOSTILE_REPORT=<file>`
 //! the lines and any panic message go to that file instead (for runs whose
@@ -55,7 +55,10 @@ fn main() {
     };
     let rest = &args[1..];
     let lines: Vec<String> = match scenario.as_str() {
-        "roundtrip" => vec![load::roundtrip(arg(rest, 0, 256))],
+        "roundtrip" => vec![load::roundtrip(
+            arg(rest, 0, 256),
+            rest.get(1).is_some_and(|m| m == "paced"),
+        )],
         "group" => vec![load::group(arg(rest, 0, 50))],
         "storm-handler" => vec![load::handler_storm(rest)],
         "bounded-memory" => vec![load::bounded_memory()],
