@@ -195,9 +195,10 @@ struct Harness {
     now: u64,
     running: usize,
     hold: bool,
-    /// In the teardown, where every edge is handed over before time moves:
-    /// a pipe abandoned then was one the core failed to read to EOF.
-    tearing_down: bool,
+    /// When the teardown started: from then on every edge is handed over
+    /// before time moves, so a pipe whose EOF grace ends later and is
+    /// abandoned was one the core failed to read to EOF.
+    teardown_at: Option<u64>,
 }
 
 const STREAMS: [Stream; 3] = [Stream::Stdin, Stream::Stdout, Stream::Stderr];
@@ -372,11 +373,11 @@ impl Harness {
                     CloseReason::Eof => k.eof_seen[i],
                     CloseReason::Broken => i == 0 && k.epipe_seen,
                     CloseReason::ChildExited => i == 0 && k.reaped.is_some(),
-                    CloseReason::Abandoned => {
-                        (!self.tearing_down || s.eof_grace.is_zero())
-                            && k.reaped
-                                .is_some_and(|t| t + s.eof_grace.as_millis() as u64 <= now)
-                    }
+                    CloseReason::Abandoned => k.reaped.is_some_and(|t| {
+                        let end = t + s.eof_grace.as_millis() as u64;
+                        let blamed = self.teardown_at.is_some_and(|td| end > td);
+                        end <= now && (!blamed || s.eof_grace.is_zero())
+                    }),
                     _ => false,
                 };
                 assert!(
@@ -578,7 +579,7 @@ impl Harness {
     /// sinks drain, every edge and exit is handed over, time passes. The
     /// scheduler must finish them all.
     fn teardown(&mut self) {
-        self.tearing_down = true;
+        self.teardown_at = Some(self.now);
         for _ in 0..100 {
             if self.sched.is_done() {
                 return;
@@ -629,7 +630,7 @@ impl StateMachineTest for CoreMachine {
             now: 0,
             running: 0,
             hold: false,
-            tearing_down: false,
+            teardown_at: None,
         };
         h.turn();
         h
