@@ -118,3 +118,50 @@ pub fn wait_signal(signals: &[i32]) -> rustix::io::Result<SignalInfo> {
         });
     }
 }
+
+/// Per-signal counters of [`count_signal_without_restart`].
+static COUNTS: [std::sync::atomic::AtomicU64; 65] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 65];
+
+extern "C" fn count_handler(signal: libc::c_int) {
+    // Only an atomic add: async-signal-safe.
+    if let Some(c) = usize::try_from(signal).ok().and_then(|s| COUNTS.get(s)) {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `sigaction(signal, {handler, flags: 0})`—Installs, for the whole
+/// process, a handler for `signal` that only counts it, **without**
+/// `SA_RESTART`: every slow system call it interrupts fails with `EINTR`.
+/// Returns the counter.
+///
+/// This is for testing that code survives an `EINTR` storm (spawn's driver
+/// retries every call); a real program rarely wants it.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/sigaction.2.html)
+pub fn count_signal_without_restart(
+    signal: i32,
+) -> rustix::io::Result<&'static std::sync::atomic::AtomicU64> {
+    let Some(counter) = usize::try_from(signal)
+        .ok()
+        .filter(|&s| s > 0)
+        .and_then(|s| COUNTS.get(s))
+    else {
+        return Err(Errno::INVAL);
+    };
+    // SAFETY: all-zero is a valid `sigaction` (no handler, empty mask, no flags).
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = count_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    sa.sa_flags = 0;
+    // SAFETY: `sa.sa_mask` is a valid sigset to initialise.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: `sa` is initialised; the handler is an `extern "C"` function
+    // that only touches a static atomic; the old action is not asked for.
+    let r = unsafe { libc::sigaction(signal, &sa, std::ptr::null_mut()) };
+    if r == 0 {
+        Ok(counter)
+    } else {
+        Err(last_errno())
+    }
+}

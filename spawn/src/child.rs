@@ -38,6 +38,9 @@ pub struct Child {
     pid: Pid,
     pidfd: Option<Arc<OwnedFd>>,
     pgid: Option<Pid>,
+    /// The group was empty when the child was reaped: its id may be reused,
+    /// so it is never signalled again.
+    group_gone: bool,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
@@ -161,6 +164,7 @@ impl Child {
             pid: l.pid,
             pidfd: l.pidfd.map(Arc::new),
             pgid: l.pgid,
+            group_gone: false,
             stdin: l.stdin.map(ChildStdin),
             stdout: l.stdout.map(ChildStdout),
             stderr: l.stderr.map(ChildStderr),
@@ -248,7 +252,8 @@ impl Child {
         input: &[u8],
         timeout: Duration,
     ) -> Result<Output, Error> {
-        self.communicate_until(input, Some(Instant::now() + timeout))
+        // A deadline past what `Instant` can hold is no deadline.
+        self.communicate_until(input, Instant::now().checked_add(timeout))
     }
 
     fn communicate_until(&mut self, input: &[u8], stop: Option<Instant>) -> Result<Output, Error> {
@@ -296,9 +301,15 @@ impl Child {
             unreachable!("set above")
         };
         let done = engine.run(stop)?;
-        if let Some(w) = engine.slots[0].wait {
-            self.wait = Some(w);
+        let (w, lost) = (engine.slots[0].wait, engine.slots[0].status_lost);
+        if let Some(w) = w
+            && !lost
+        {
+            self.reaped(w);
         }
+        let Some(engine) = self.engine.as_mut() else {
+            unreachable!("set above")
+        };
         if done {
             let result = engine.result(0);
             self.engine = None;
@@ -313,7 +324,40 @@ impl Child {
         }
     }
 
+    /// The error of a failed `wait4`: with `ECHILD` someone else reaped the
+    /// child and its status is lost.
+    fn wait_error(&self, e: spawn_sys::Errno) -> Error {
+        if e == spawn_sys::Errno::CHILD {
+            return Error::StatusLost {
+                program: self.name.clone(),
+                partial: Output {
+                    status: ExitStatus::from_raw(255 << 8),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    report: crate::Report {
+                        pid: self.pid(),
+                        spawn_time: self.spawn_time,
+                        wall: self.started.elapsed(),
+                        ..crate::Report::default()
+                    },
+                },
+            };
+        }
+        Error::io(
+            &self.name,
+            "waiting for the child",
+            io::Error::from_raw_os_error(e.raw_os_error()),
+        )
+    }
+
     fn reaped(&mut self, w: WaitResult) -> ExitStatus {
+        if self.wait.is_none()
+            && let Some(pgid) = self.pgid
+        {
+            // While a member lives (a grandchild), the group id stays
+            // allocated and cannot be reused; once empty it may be.
+            self.group_gone = spawn_sys::signal::signal_group(pgid, 0).is_err();
+        }
         self.wait = Some(w);
         ExitStatus::from_raw(w.status)
     }
@@ -343,11 +387,7 @@ impl Child {
                 "waiting for the child",
                 io::ErrorKind::Other.into(),
             )),
-            Err(e) => Err(Error::io(
-                &self.name,
-                "waiting for the child",
-                io::Error::from_raw_os_error(e.raw_os_error()),
-            )),
+            Err(e) => Err(self.wait_error(e)),
         }
     }
 
@@ -362,11 +402,7 @@ impl Child {
         match spawn_sys::wait::wait_pid(self.pid, true) {
             Ok(Some(w)) => Ok(Some(self.reaped(w))),
             Ok(None) => Ok(None),
-            Err(e) => Err(Error::io(
-                &self.name,
-                "waiting for the child",
-                io::Error::from_raw_os_error(e.raw_os_error()),
-            )),
+            Err(e) => Err(self.wait_error(e)),
         }
     }
 
@@ -377,7 +413,10 @@ impl Child {
     /// # Errors
     /// An error from `wait4(2)`.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
-        let deadline = Instant::now() + timeout;
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            // Longer than `Instant` can count: wait without a deadline.
+            return self.wait().map(Some);
+        };
         if let Some(s) = self.try_wait()? {
             return Ok(Some(s));
         }
@@ -468,6 +507,9 @@ impl Child {
     /// Sends `SIGKILL` to the child's whole process group (the child and
     /// what it started), when the child has a group of its own
     /// ([`Command::process_group`], [`Command::new_session`], or a timeout).
+    /// After the child was reaped it still reaches what the child left in its
+    /// group; if the group was already empty then, it does nothing (its id
+    /// may lead someone else's group by now).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when the child shares the parent's group
@@ -482,6 +524,11 @@ impl Child {
     /// # Errors
     /// As [`kill_group`](Self::kill_group).
     pub fn signal_group(&mut self, signal: Signal) -> Result<(), Error> {
+        if self.group_gone {
+            // Empty when the child was reaped: the id may lead another
+            // group by now. Nothing of ours is left to signal.
+            return Ok(());
+        }
         let Some(pgid) = self.pgid else {
             return Err(Error::invalid(
                 &self.name,

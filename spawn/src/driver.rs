@@ -100,6 +100,8 @@ pub(crate) struct Slot {
     pub finished: Option<Instant>,
     /// Whether the engine started this child (and must not leave it behind).
     pub owned: bool,
+    /// Someone else reaped the child: its status is unknown.
+    pub status_lost: bool,
 }
 
 impl Slot {
@@ -121,6 +123,7 @@ impl Slot {
             started: None,
             finished: None,
             owned: false,
+            status_lost: false,
         }
     }
 }
@@ -555,11 +558,8 @@ impl<'t> Engine<'t> {
             Err(e) => {
                 // ECHILD: someone else reaped it (waitpid(-1) elsewhere, or
                 // SIGCHLD ignored). The status is lost; say so.
-                slot.error.get_or_insert_with(|| Error::Io {
-                    program: slot.name.clone(),
-                    context: "waiting for the child (it was reaped by another part of the program: a waitpid(-1) elsewhere, or SIGCHLD set to SIG_IGN)",
-                    source: io_err(e),
-                });
+                let _ = e;
+                slot.status_lost = true;
                 slot.wait = Some(WaitResult {
                     status: 255 << 8,
                     rusage: Rusage::default(),
@@ -915,23 +915,34 @@ impl<'t> Engine<'t> {
             _ => Signal::KILL,
         }
         .as_raw();
+        // A stopped process keeps TERM pending until it is continued: send
+        // CONT after it, as shells and systemd do.
+        let sigs: &[i32] = if sig == Signal::TERM.as_raw() {
+            &[sig, Signal::CONT.as_raw()]
+        } else {
+            &[sig]
+        };
         if group && let Some(pgid) = slot.pgid {
             // The group outlives its leader while members remain, and its id
             // is not reused while it has members.
-            let _ = spawn_sys::signal::signal_group(pgid, sig);
+            for &s in sigs {
+                let _ = spawn_sys::signal::signal_group(pgid, s);
+            }
             return;
         }
         if slot.wait.is_some() {
             return; // reaped: the pid may be reused
         }
-        match (&slot.pidfd, slot.pid) {
-            (Some(fd), _) => {
-                let _ = spawn_sys::pidfd::pidfd_send_signal(fd.as_fd(), sig);
+        for &s in sigs {
+            match (&slot.pidfd, slot.pid) {
+                (Some(fd), _) => {
+                    let _ = spawn_sys::pidfd::pidfd_send_signal(fd.as_fd(), s);
+                }
+                (None, Some(pid)) => {
+                    let _ = spawn_sys::signal::signal_process(pid, s);
+                }
+                _ => {}
             }
-            (None, Some(pid)) => {
-                let _ = spawn_sys::signal::signal_process(pid, sig);
-            }
-            _ => {}
         }
     }
 
@@ -1016,13 +1027,18 @@ impl<'t> Engine<'t> {
             if self.slots[child].pid.is_none() {
                 return Err(e);
             }
-            // Errors after the start (sink I/O, reaped elsewhere) still
-            // carry no output in their variant; the output is dropped only
-            // for sink failures, whose bytes went nowhere anyway.
+            // Errors after the start are sink failures: the bytes went
+            // nowhere anyway.
             return Err(e);
         }
         let out = self.output(child, false);
         let name = self.slots[child].name.clone();
+        if self.slots[child].status_lost {
+            return Err(Error::StatusLost {
+                program: name,
+                partial: out,
+            });
+        }
         if let Some((stream, limit)) = self.slots[child].overflow {
             return Err(Error::OutputLimit {
                 program: name,

@@ -165,6 +165,19 @@ pub enum Error {
         /// The output, as bytes.
         output: Output,
     },
+    /// The child's exit status was lost: another part of the program reaped
+    /// it first (a `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`,
+    /// which makes the kernel reap children at once). `partial` holds the
+    /// output read; its `status` means nothing (exit status 255).
+    #[error(
+        "{program}: exit status lost: the child was reaped by another part of the program (a waitpid(-1) elsewhere, or SIGCHLD set to SIG_IGN)"
+    )]
+    StatusLost {
+        /// The program as given.
+        program: String,
+        /// Everything read from the child.
+        partial: Output,
+    },
     /// An I/O error while talking to the child (reading, writing, waiting,
     /// signalling) or writing to a sink.
     #[error("{program}: {context}: {source}")]
@@ -218,6 +231,7 @@ impl Error {
             | Error::Timeout { program, .. }
             | Error::OutputLimit { program, .. }
             | Error::NotUtf8 { program, .. }
+            | Error::StatusLost { program, .. }
             | Error::Io { program, .. } => program,
         }
     }
@@ -238,17 +252,20 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::OutputLimit { .. } => "output_limit",
             Error::NotUtf8 { .. } => "not_utf8",
+            Error::StatusLost { .. } => "status_lost",
             Error::Io { .. } => "io",
         }
     }
 
     /// The output the child produced, when the error came after it ran
-    /// (`Failed`, `Timeout`, `OutputLimit`, `NotUtf8`).
+    /// (`Failed`, `Timeout`, `OutputLimit`, `NotUtf8`, `StatusLost`).
     #[must_use]
     pub fn output(&self) -> Option<&Output> {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
-            Error::Timeout { partial, .. } | Error::OutputLimit { partial, .. } => Some(partial),
+            Error::Timeout { partial, .. }
+            | Error::OutputLimit { partial, .. }
+            | Error::StatusLost { partial, .. } => Some(partial),
             _ => None,
         }
     }
@@ -258,7 +275,9 @@ impl Error {
     pub fn into_output(self) -> Option<Output> {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
-            Error::Timeout { partial, .. } | Error::OutputLimit { partial, .. } => Some(partial),
+            Error::Timeout { partial, .. }
+            | Error::OutputLimit { partial, .. }
+            | Error::StatusLost { partial, .. } => Some(partial),
             _ => None,
         }
     }
@@ -309,6 +328,7 @@ impl From<Error> for io::Error {
             }
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
+            Error::StatusLost { .. } => io::ErrorKind::NotFound,
             Error::BadCwd { source, .. }
             | Error::Spawn { source, .. }
             | Error::Io { source, .. } => source.kind(),

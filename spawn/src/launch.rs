@@ -201,7 +201,17 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                     return Err(bad("Stdio::merge() is only for stderr".into()));
                 }
                 match plans[1] {
-                    Plan::Inherit => Some(stdout_fd.as_fd()),
+                    // The child's stdout is what our fd 1 passes on: only an
+                    // fd that exec keeps. A private (close-on-exec) or closed
+                    // fd 1 leaves the child's stdout closed, so stderr too.
+                    Plan::Inherit => {
+                        if spawn_sys::fd::is_cloexec(&stdout_fd).unwrap_or(true) {
+                            actions.push(FdAction::Close { dst });
+                            None
+                        } else {
+                            Some(stdout_fd.as_fd())
+                        }
+                    }
                     Plan::Null => null.as_ref().map(AsFd::as_fd),
                     Plan::Pipe => child_ends[1].as_ref().map(AsFd::as_fd),
                     Plan::Fd(fd) => Some(*fd),

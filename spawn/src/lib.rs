@@ -137,6 +137,6 @@ pub mod diag {
     /// waits for.
     #[must_use]
     pub fn reaper_pending() -> usize {
-        crate::reaper::pending()
+        crate::reaper::pending_count()
     }
 }

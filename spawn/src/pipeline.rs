@@ -193,7 +193,15 @@ impl Pipeline {
             if let Some(e) = engine.slots[i].error.take() {
                 first_error.get_or_insert(e);
             }
+            let lost = engine.slots[i].status_lost;
+            let stage = engine.slots[i].name.clone();
             let out = engine.output(i, false);
+            if lost {
+                first_error.get_or_insert(Error::StatusLost {
+                    program: stage,
+                    partial: out.clone(),
+                });
+            }
             timed_out |= out.report.timed_out;
             statuses.push(out.status);
             stderr.extend_from_slice(&out.stderr);

@@ -4,47 +4,68 @@
 //!
 //! One thread, started on first use, waits on the children's pidfds in an
 //! epoll set (or polls `wait4(WNOHANG)` every 50 ms for children without a
-//! pidfd) and reaps each exactly once, by pid (never `waitpid(-1)`).
+//! pidfd, or when no epoll set could be made) and reaps each exactly once, by
+//! pid (never `waitpid(-1)`). Nothing that fails for want of resources (no fd
+//! for the epoll set, no thread) is remembered as failed: it is tried again on
+//! the next drop, and every drop also reaps whatever has exited meanwhile.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use spawn_sys::Pid;
 use spawn_sys::poll::{Epoll, Interest};
 
-/// Children waited for, by token (their pid), with their pidfd if any.
-type Pending = HashMap<u64, (Pid, Option<Arc<OwnedFd>>)>;
+/// Children waited for, with their pidfd if any.
+static PENDING: Mutex<Vec<(Pid, Option<Arc<OwnedFd>>)>> = Mutex::new(Vec::new());
+/// The epoll set of the pidfds, once one could be made.
+static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
+/// Whether the reaper thread runs.
+static THREAD: AtomicBool = AtomicBool::new(false);
 
-struct Reaper {
-    epoll: Epoll,
-    pending: Mutex<Pending>,
+fn pending() -> std::sync::MutexGuard<'static, Vec<(Pid, Option<Arc<OwnedFd>>)>> {
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-static REAPER: OnceLock<Option<Reaper>> = OnceLock::new();
+/// The epoll set, made now if it could not be made before.
+fn epoll() -> Option<Arc<Epoll>> {
+    let mut ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner);
+    if ep.is_none() {
+        *ep = Epoll::new().ok().map(Arc::new);
+    }
+    ep.clone()
+}
 
-fn reaper() -> Option<&'static Reaper> {
-    REAPER
-        .get_or_init(|| {
-            let epoll = Epoll::new().ok()?;
-            let r = Reaper {
-                epoll,
-                pending: Mutex::new(HashMap::new()),
-            };
-            Some(r)
-        })
-        .as_ref()
+/// Reaps what has exited; returns how many are still waited for.
+fn sweep() -> usize {
+    let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut p = pending();
+    p.retain(|(pid, fd)| {
+        let done = !matches!(spawn_sys::wait::wait_pid(*pid, true), Ok(None));
+        if done && let (Some(ep), Some(fd)) = (&ep, fd) {
+            let _ = ep.delete(fd.as_fd());
+        }
+        !done
+    });
+    p.len()
 }
 
 fn ensure_thread() {
-    static STARTED: OnceLock<bool> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("spawn-reaper".into())
-            .spawn(run)
-            .is_ok()
-    });
+    if THREAD
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("spawn-reaper".into())
+        .spawn(run)
+        .is_ok();
+    if !started {
+        // No thread now (out of memory or threads): try again on the next drop.
+        THREAD.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Reaps `pid` once it exits, in the background.
@@ -53,59 +74,53 @@ pub(crate) fn reap_later(pid: Pid, pidfd: Option<Arc<OwnedFd>>) {
     if let Ok(Some(_)) = spawn_sys::wait::wait_pid(pid, true) {
         return;
     }
-    let Some(r) = reaper() else {
-        return;
-    };
-    let token = pid.as_raw_nonzero().get() as u64;
+    let mut pidfd = pidfd;
     if let Some(fd) = &pidfd {
-        let interest = Interest {
-            readable: true,
-            writable: false,
-            edge: false,
-        };
-        let _ = r.epoll.add(fd.as_fd(), token, interest);
+        let added = epoll().is_some_and(|ep| {
+            let interest = Interest {
+                readable: true,
+                writable: false,
+                edge: false,
+            };
+            ep.add(
+                fd.as_fd(),
+                u64::from(pid.as_raw_nonzero().get().unsigned_abs()),
+                interest,
+            )
+            .is_ok()
+        });
+        if !added {
+            // Polled instead.
+            pidfd = None;
+        }
     }
-    r.pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(token, (pid, pidfd));
+    pending().push((pid, pidfd));
+    sweep();
     ensure_thread();
 }
 
 /// How many dropped children are still waited for (for tests and the soak).
 #[must_use]
-pub fn pending() -> usize {
-    reaper().map_or(0, |r| {
-        r.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    })
+pub fn pending_count() -> usize {
+    pending().len()
 }
 
 fn run() {
-    let Some(r) = reaper() else { return };
     let mut ready = Vec::with_capacity(16);
     loop {
-        let any_polled = r
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .any(|(_, fd)| fd.is_none());
-        let timeout = if any_polled {
-            Some(Duration::from_millis(50))
+        let polled = pending().iter().any(|(_, fd)| fd.is_none());
+        let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let timeout = if polled {
+            Duration::from_millis(50)
         } else {
-            Some(Duration::from_secs(1))
+            Duration::from_secs(1)
         };
-        let _ = r.epoll.wait(&mut ready, 64, timeout);
-        let mut pending = r.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.retain(|_, (pid, fd)| {
-            let done = !matches!(spawn_sys::wait::wait_pid(*pid, true), Ok(None));
-            if done && let Some(fd) = fd {
-                let _ = r.epoll.delete(fd.as_fd());
+        match ep {
+            Some(ep) => {
+                let _ = ep.wait(&mut ready, 64, Some(timeout));
             }
-            !done
-        });
+            None => std::thread::sleep(timeout),
+        }
+        sweep();
     }
 }

@@ -9,10 +9,8 @@
 //! its hostile set-up, which checks the results itself and says `ok`. The
 //! other cases run here.
 //!
-//! Tests marked `#[ignore = "bug: …"]` assert the correct behaviour and fail
-//! today; `#[ignore = "needs spawn_sys::…"]` need a wrapper spawn-sys does not
-//! have yet. Run them with `cargo test -p spawn-tests --test hardening --
-//! --ignored`.
+//! Each case first failed (as an `#[ignore = "bug: …"]` test) and passes
+//! since the fix it needed: see GUARANTEES.md.
 
 #[path = "../src/procfs.rs"]
 mod procfs;
@@ -189,13 +187,11 @@ fn eintr_storm_stop_cont_during_a_group_of_50() {
 }
 
 #[test]
-#[ignore = "needs spawn_sys::signal::count_signal_without_restart(signal: i32) -> rustix::io::Result<&'static AtomicU64> (then drop the stub in spawn-hostile/load.rs)"]
 fn eintr_storm_handler_without_sa_restart_during_a_256_mib_round_trip() {
     scenario(&["storm-handler", "roundtrip"], &[]);
 }
 
 #[test]
-#[ignore = "needs spawn_sys::signal::count_signal_without_restart(signal: i32) -> rustix::io::Result<&'static AtomicU64> (then drop the stub in spawn-hostile/load.rs)"]
 fn eintr_storm_handler_without_sa_restart_during_a_group_of_50() {
     scenario(&["storm-handler", "group"], &[]);
 }
@@ -215,7 +211,6 @@ fn sigchld_ignored_gives_clear_errors_and_never_hangs() {
 }
 
 #[test]
-#[ignore = "bug: an error after the start (child reaped elsewhere) drops the output read; fixed by an Error variant that carries `partial` (spawn/src/driver.rs Engine::result) and Child::wait saying why (child.rs)"]
 fn sigchld_ignored_keeps_the_output_read_and_says_why() {
     with_sigchld_ignored(&["sigchld-ignored-output"]).ok("sigchld-ignored-output");
 }
@@ -234,7 +229,6 @@ fn fd_limit_lowered_mid_group_fails_only_the_children_started_meanwhile() {
 }
 
 #[test]
-#[ignore = "bug: the background reaper caches a failed epoll_create forever (OnceLock<Option<Reaper>>), so every Child dropped later stays a zombie; fixed in spawn/src/reaper.rs reaper() (retry, or poll without epoll)"]
 fn a_child_dropped_when_no_fd_is_left_is_still_reaped() {
     scenario(&["nofile-reaper"], &[]);
 }
@@ -287,7 +281,6 @@ fn parent_whose_fds_0_1_2_are_private_cloexec_fds_passes_none_of_them_on() {
 }
 
 #[test]
-#[ignore = "bug: stderr merge() with stdout inherited dup2s the parent's fd 1 even when it is a private close-on-exec fd; fixed in spawn/src/launch.rs launch() (Plan::Merge over Plan::Inherit)"]
 fn stderr_merged_into_an_inherited_stdout_gets_no_private_fd_of_the_parent() {
     with_private_stdio("stdio-private-merge");
 }
@@ -323,7 +316,6 @@ fn no_signal_reaches_a_process_that_reused_the_pid() {
 }
 
 #[test]
-#[ignore = "bug: Child::kill_group/signal_group after the child was reaped signal its pgid, which another process may lead by then; fixed in spawn/src/child.rs signal_group (refuse once reaped)"]
 fn no_group_signal_reaches_a_process_group_that_reused_the_id() {
     pid_reuse(&["pid-reuse-group"], &[]);
 }

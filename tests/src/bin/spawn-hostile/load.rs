@@ -108,31 +108,13 @@ pub fn group(n: usize) -> String {
     )
 }
 
-/// The spawn-sys wrapper the handler storm needs, which spawn-sys does not
-/// have yet; the test that runs this scenario is `#[ignore]`d until it
-/// does. Then replace this module by the real call.
-mod planned {
-    use std::sync::atomic::AtomicU64;
-
-    /// Planned as `spawn_sys::signal::count_signal_without_restart(signal:
-    /// i32) -> rustix::io::Result<&'static AtomicU64>`: installs (with
-    /// `sigaction`, `sa_flags` without `SA_RESTART`) a handler for `signal`
-    /// that only increments a static per-signal counter (async-signal-safe)
-    /// and returns that counter.
-    pub fn count_signal_without_restart(_signal: i32) -> rustix::io::Result<&'static AtomicU64> {
-        unimplemented!(
-            "needs spawn_sys::signal::count_signal_without_restart(signal: i32) -> rustix::io::Result<&'static AtomicU64>"
-        )
-    }
-}
-
 /// Runs `roundtrip` or `group` (named in `rest`) while a thread sends
 /// SIGUSR1 to this process every millisecond, caught by a handler installed
 /// without `SA_RESTART`; the sending thread blocks the signal, so it lands on
 /// the main thread, the one driving the children.
 pub fn handler_storm(rest: &[String]) -> String {
-    let count =
-        planned::count_signal_without_restart(libc::SIGUSR1).expect("the handler is installed");
+    let count = spawn_sys::signal::count_signal_without_restart(libc::SIGUSR1)
+        .expect("the handler is installed");
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = Arc::clone(&stop);
     let sender = std::thread::spawn(move || {

@@ -14,7 +14,7 @@ use crate::{SKIP, say, sh};
 
 /// Whether `e` says the child was reaped by someone else (`ECHILD`).
 fn reaped_elsewhere(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ECHILD))
+    matches!(e, Error::StatusLost { .. })
 }
 
 /// Counts of results: correct statuses, and clear "reaped elsewhere" errors.
