@@ -6,6 +6,7 @@
 //! - `cargo xtask bench [--smoke]` runs the benchmarks against the peers.
 //! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
 
+mod bench;
 mod soak;
 mod tidy;
 
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
         Some("snapshots") => snapshots(&root),
-        Some("bench") => Err("`cargo xtask bench` is not written yet (issue 6)".to_owned()),
+        Some("bench") => bench::bench(&root, &args[1..]),
         Some("soak") => soak::soak(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
@@ -179,6 +180,7 @@ fn ci(root: &Path) -> Result<(), String> {
         ));
     }
     soak::short(root)?;
+    bench::bench(root, &["--smoke".to_owned()])?;
     println!(
         "==> ci: all steps passed in {:.1}s",
         start.elapsed().as_secs_f64()

@@ -1,0 +1,95 @@
+//! `cargo xtask bench [--smoke]`: runs every benchmark (spawn-sys's
+//! spawn+wait, spawn-core's turn cost, spawn against its peers) and, unless
+//! `--smoke`, rewrites BENCHMARKS.md with the machine and the tables.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// The benchmarks: (package, bench target, title).
+const BENCHES: [(&str, &str, &str); 3] = [
+    ("spawn", "peers", "spawn against its peers"),
+    (
+        "spawn-sys",
+        "spawn_true",
+        "spawn-sys: posix_spawn+wait against std",
+    ),
+    ("spawn-core", "core", "6. The core alone (spawn-core)"),
+];
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let glibc = sh("ldd", &["--version"]);
+    let glibc = glibc.lines().next().unwrap_or("?");
+    let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size").unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem = mem.lines().next().unwrap_or("?");
+    format!(
+        "- cores: {}\n- kernel: {}\n- glibc: {glibc}\n- memory: {}\n- pipe-max-size: {}\n- rustc: {}\n- python3: {}\n",
+        sh("nproc", &[]),
+        sh("uname", &["-r"]),
+        mem.trim_start_matches("MemTotal:").trim(),
+        pipe_max.trim(),
+        sh("rustc", &["--version"]),
+        sh("python3", &["--version"]),
+    )
+}
+
+/// Runs the benchmarks; with `--smoke`, each once at small sizes.
+pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let start = Instant::now();
+    let mut doc = String::new();
+    let _ = writeln!(doc, "# Benchmarks\n");
+    let _ = writeln!(
+        doc,
+        "Written by `cargo xtask bench` from one run on this machine. Contenders alternate (A B A B …) over the counted rounds after a warm-up; each measurement of `spawn` vs the peers runs in a fresh process so that its peak RSS (VmHWM) is its own. Ratios compare medians of the same run.\n"
+    );
+    let _ = writeln!(doc, "## Machine\n\n{}", machine());
+    for (pkg, bench, title) in BENCHES {
+        let mut a = vec!["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
+        if smoke {
+            a.push("--smoke");
+        }
+        println!("==> bench: cargo {}", a.join(" "));
+        let t = Instant::now();
+        let out = Command::new("cargo")
+            .args(&a)
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("step `bench`: cannot run cargo: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!(
+                "step `bench`: {pkg}/{bench} failed ({})\n{text}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        println!("    {pkg}/{bench}: ok ({:.1}s)", t.elapsed().as_secs_f64());
+        let _ = writeln!(
+            doc,
+            "\n# {title}\n\nCommand: `cargo bench -p {pkg} --bench {bench}`\n"
+        );
+        if bench == "peers" {
+            doc.push_str(&text);
+        } else {
+            let _ = writeln!(doc, "```\n{}\n```", text.trim());
+        }
+    }
+    println!("==> bench: ok ({:.1}s)", start.elapsed().as_secs_f64());
+    if !smoke {
+        std::fs::write(root.join("BENCHMARKS.md"), doc)
+            .map_err(|e| format!("cannot write BENCHMARKS.md: {e}"))?;
+        println!("wrote BENCHMARKS.md");
+    }
+    Ok(())
+}
