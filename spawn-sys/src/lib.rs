@@ -2,19 +2,41 @@
 //! pipes, waiting, pidfds, signals and epoll. The only crate of the workspace
 //! with `unsafe`; every block says why it is sound.
 //!
-//! Errors are [`rustix::io::Result`] (an [`Errno`]) except where a call needs
-//! more context ([`spawn::SpawnError`] says which step failed,
-//! [`spawn::LookupError`] what was searched).
+//! Errors are [`rustix::io::Result`] (an [`Errno`]) or [`std::io::Result`]
+//! except where a call needs more context ([`SpawnError`] says which step
+//! failed, [`LookupError`] what was searched).
 //!
 //! | module     | owns                                                             |
 //! |------------|------------------------------------------------------------------|
-//! | [`spawn`]  | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
-//! | [`pipe`]   | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                     |
+//! | [`mod@spawn`]  | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
+//! | [`mod@pipe`]   | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                     |
 //! | [`wait`]   | `wait4` for one pid, with rusage; wait status decoding            |
 //! | [`pidfd`]  | `pidfd_open`, `pidfd_send_signal`, support probing                |
 //! | [`signal`] | signals to a pid, a process group or a pidfd                      |
-//! | [`poll`]   | epoll with `u64` tokens                                           |
+//! | [`poll`]   | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`fd`]     | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
+//!
+//! Every item is also at the crate root.
+//!
+//! # Invariants
+//! - Every fd this crate opens is close-on-exec; a child gets only 0, 1, 2
+//!   and the fds its [`FdAction`]s name, whatever else the parent holds.
+//! - Nothing here waits for "any child": [`wait_pid`] takes one pid.
+//! - Nothing panics on any input: bad bytes, fds, numbers are error values.
+//!
+//! # Example
+//! ```
+//! use spawn_sys::{CStringArray, SpawnOptions, env_array, find_program, spawn, wait_pid};
+//!
+//! let program = find_program(b"true", Some(b"/usr/bin:/bin"))?;
+//! let mut argv = CStringArray::new();
+//! argv.push(b"true")?;
+//! let envp = env_array([(&b"LC_ALL"[..], &b"C"[..])])?;
+//! let pid = spawn(&SpawnOptions::new(program, argv, envp))?;
+//! let done = wait_pid(pid, false)?.expect("blocking wait");
+//! assert_eq!(spawn_sys::exit_code(done.status), Some(0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
@@ -26,3 +48,17 @@ pub mod poll;
 pub mod signal;
 pub mod spawn;
 pub mod wait;
+
+pub use fd::{
+    dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
+    set_nofile_limit,
+};
+pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
+pub use pipe::{max_pipe_size, pipe, pipe_size, set_nonblocking, set_pipe_size};
+pub use poll::{Epoll, Interest, Ready};
+pub use signal::{signal_group, signal_pidfd, signal_process};
+pub use spawn::{
+    CStringArray, DEFAULT_PATH, EnvError, FdAction, ForkOptions, InteriorNul, LookupError, PreExec,
+    SpawnError, SpawnOptions, SpawnStage, env_array, find_program, find_program_in, spawn,
+};
+pub use wait::{Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid};

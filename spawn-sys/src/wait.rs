@@ -69,25 +69,36 @@ pub fn wait_pid(pid: Pid, nohang: bool) -> rustix::io::Result<Option<WaitResult>
             rusage: Rusage {
                 user: timeval(ru.ru_utime),
                 system: timeval(ru.ru_stime),
-                max_rss_bytes: u64::try_from(ru.ru_maxrss).unwrap_or(0) * 1024,
+                max_rss_bytes: u64::try_from(ru.ru_maxrss)
+                    .unwrap_or(0)
+                    .saturating_mul(1024),
             },
         }));
     }
 }
 
-/// The exit code, if the child exited normally.
+/// `WEXITSTATUS`—The exit code, if the child exited normally.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/wait.2.html)
 #[must_use]
 pub fn exit_code(status: i32) -> Option<i32> {
     libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status))
 }
 
-/// The number of the signal that killed the child, if one did.
+/// `WTERMSIG`—The number of the signal that killed the child, if one did.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/wait.2.html)
 #[must_use]
 pub fn term_signal(status: i32) -> Option<i32> {
     libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status))
 }
 
-/// Whether the child dumped core when killed.
+/// `WCOREDUMP`—Whether the child dumped core when a signal killed it.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/wait.2.html)
 #[must_use]
 pub fn core_dumped(status: i32) -> bool {
     libc::WIFSIGNALED(status) && libc::WCOREDUMP(status)
