@@ -1,41 +1,37 @@
 //! Spawn+wait of `/bin/true`: spawn-sys against `std::process`, alternated
 //! in one run, from a small parent and from one holding 2 GiB of touched
-//! heap (where a fork-based spawn pays for copying page tables; std with a
-//! `pre_exec` hook is measured to show that cost).
+//! heap (where a fork-based spawn pays for copying page tables: std with a
+//! `pre_exec` hook and spawn-sys's own fork path are measured to show that
+//! cost).
 //!
 //! `cargo bench -p spawn-sys --bench spawn_true` (add `-- --smoke`, or set
 //! `SPAWN_BENCH_SMOKE=1`, for a tiny run that only proves it works).
 
 #![allow(unsafe_code)]
 //! # Safety
-//! The `pre_exec` hook given to std does nothing (trivially async-signal-safe).
+//! The `pre_exec` hooks do nothing (trivially async-signal-safe).
 
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use spawn_sys::spawn::{self, CStringArray, ForkOptions, SpawnOptions};
-use spawn_sys::wait;
+use spawn_sys::{CStringArray, SpawnOptions};
 
+/// `/bin/true` with an empty environment, as std's `env_clear()` gives it.
 fn sys_opts() -> SpawnOptions<'static> {
     let mut argv = CStringArray::new();
     argv.push(b"/bin/true").unwrap();
-    SpawnOptions {
-        program: CString::new("/bin/true").unwrap(),
+    SpawnOptions::new(
+        CString::new("/bin/true").unwrap(),
         argv,
-        envp: spawn::env_array(std::iter::empty()).unwrap(),
-        cwd: None,
-        fd_actions: Vec::new(),
-        process_group: None,
-        new_session: false,
-        fork: ForkOptions::default(),
-    }
+        CStringArray::new(),
+    )
 }
 
 fn spawn_sys_once(o: &SpawnOptions<'_>) {
-    let pid = spawn::spawn(o).unwrap();
-    let st = wait::wait_pid(pid, false).unwrap().unwrap();
-    assert_eq!(wait::exit_code(st.status), Some(0));
+    let pid = spawn_sys::spawn(o).unwrap();
+    let st = spawn_sys::wait_pid(pid, false).unwrap().unwrap();
+    assert_eq!(spawn_sys::exit_code(st.status), Some(0));
 }
 
 fn std_once() {
@@ -80,17 +76,26 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Alternates the contenders, `rounds` counted rounds of `n` spawns each
-/// after one warm-up round; returns the per-spawn time of each round.
-fn measure(label: &str, rounds: usize, n: usize, with_fork: bool) -> Vec<Stats> {
+/// The contenders: std and spawn-sys, then (`forks`) std with a
+/// `pre_exec` hook and spawn-sys's fork path, the fork-based spawns.
+fn contenders(forks: bool) -> Vec<Contender> {
     let o = sys_opts();
-    let mut contenders: Vec<Contender> = vec![
+    let mut v: Vec<Contender> = vec![
         ("std::process", Box::new(std_once)),
         ("spawn-sys", Box::new(move || spawn_sys_once(&o))),
     ];
-    if with_fork {
-        contenders.push(("std + pre_exec (fork)", Box::new(std_fork_once)));
+    if forks {
+        let mut o = sys_opts();
+        o.fork.pre_exec = Some(Box::new(|| Ok(())));
+        v.push(("std + pre_exec (fork)", Box::new(std_fork_once)));
+        v.push(("spawn-sys fork path", Box::new(move || spawn_sys_once(&o))));
     }
+    v
+}
+
+/// Alternates the contenders, `rounds` counted rounds of `n` spawns each
+/// after one warm-up round; returns the per-spawn time of each round.
+fn measure(label: &str, rounds: usize, n: usize, contenders: &[Contender]) -> Vec<Stats> {
     let mut stats: Vec<Stats> = contenders
         .iter()
         .map(|(name, _)| Stats {
@@ -133,7 +138,12 @@ fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke")
         || std::env::var_os("SPAWN_BENCH_SMOKE").is_some_and(|v| v != "0");
     let (rounds, n) = if smoke { (2, 5) } else { (15, 200) };
-    let small = measure("small parent", rounds, n, !smoke);
+    let small = measure("small parent", rounds, n, &contenders(!smoke));
+    let vs_std = small[1].median().as_secs_f64() / small[0].median().as_secs_f64();
+    println!(
+        "\nspawn-sys vs std, small parent: {vs_std:.3}x {}",
+        verdict(vs_std, 1.05)
+    );
     if smoke {
         return;
     }
@@ -142,8 +152,24 @@ fn main() {
     for i in (0..gib).step_by(4096) {
         heap[i] = 1;
     }
-    let big = measure("parent with 2 GiB of touched heap", rounds, n, true);
+    let big = measure(
+        "parent with 2 GiB of touched heap",
+        rounds,
+        n,
+        &contenders(true),
+    );
     std::hint::black_box(&heap);
     let flat = big[1].median().as_secs_f64() / small[1].median().as_secs_f64();
-    println!("\nspawn-sys at 2 GiB vs small parent: {flat:.3}x");
+    let vs_std = big[1].median().as_secs_f64() / big[0].median().as_secs_f64();
+    println!("\nspawn-sys vs std, 2 GiB parent: {vs_std:.3}x");
+    println!(
+        "spawn-sys at 2 GiB vs small parent: {flat:.3}x {}",
+        verdict(flat, 1.2)
+    );
+}
+
+/// Whether a ratio is within its target.
+fn verdict(ratio: f64, target: f64) -> String {
+    let word = if ratio <= target { "MET" } else { "MISSED" };
+    format!("(target <= {target}x: {word})")
 }

@@ -6,15 +6,15 @@
 //! except where a call needs more context ([`SpawnError`] says which step
 //! failed, [`LookupError`] what was searched).
 //!
-//! | module     | owns                                                             |
-//! |------------|------------------------------------------------------------------|
-//! | [`mod@spawn`]  | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
-//! | [`mod@pipe`]   | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                     |
-//! | [`wait`]   | `wait4` for one pid, with rusage; wait status decoding            |
-//! | [`pidfd`]  | `pidfd_open`, `pidfd_send_signal`, support probing                |
-//! | [`signal`] | signals to a pid, a process group or a pidfd                      |
-//! | [`poll`]   | epoll with `u64` tokens, `poll` over borrowed fds                 |
-//! | [`fd`]     | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
+//! | module        | owns                                                              |
+//! |---------------|-------------------------------------------------------------------|
+//! | [`mod@spawn`] | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
+//! | [`mod@pipe`]  | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                    |
+//! | [`wait`]      | `wait4` for one pid, with rusage; wait status decoding            |
+//! | [`pidfd`]     | `pidfd_open`, `pidfd_send_signal`, support probing                |
+//! | [`signal`]    | signals to a pid, a process group or a pidfd                      |
+//! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
+//! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //!
 //! Every item is also at the crate root.
 //!
