@@ -101,7 +101,7 @@ pub fn run(mut o: SpawnOptions<'_>, fork: bool) -> Outcome {
         spawn_sys::spawn(&o).unwrap_or_else(|e| panic!("spawn {:?}: {e}", o.program))
     };
     drop((out_w, err_w));
-    let [stdout, stderr] = read_to_end([out_r, err_r], pid);
+    let [stdout, stderr] = read_to_end([out_r, err_r], Some(pid));
     let status = spawn_sys::wait_pid(pid, false).unwrap().unwrap().status;
     Outcome {
         stdout,
@@ -110,9 +110,9 @@ pub fn run(mut o: SpawnOptions<'_>, fork: bool) -> Outcome {
     }
 }
 
-/// Reads every pipe to its end, at once; kills `pid` and fails after
-/// [`HANG`].
-pub fn read_to_end<const N: usize>(fds: [OwnedFd; N], pid: Pid) -> [Vec<u8>; N] {
+/// Reads every pipe to its end, at once; fails after [`HANG`], killing
+/// `pid` (our unreaped child, if any) first.
+pub fn read_to_end<const N: usize>(fds: [OwnedFd; N], pid: Option<Pid>) -> [Vec<u8>; N] {
     let ep = Epoll::new().unwrap();
     let interest = Interest {
         readable: true,
@@ -130,7 +130,9 @@ pub fn read_to_end<const N: usize>(fds: [OwnedFd; N], pid: Pid) -> [Vec<u8>; N] 
     while open > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let _ = spawn_sys::signal_process(pid, libc::SIGKILL);
+            if let Some(pid) = pid {
+                let _ = spawn_sys::signal_process(pid, libc::SIGKILL);
+            }
             panic!("child {pid:?} still writing after {HANG:?}: {out:?}");
         }
         ep.wait(&mut ready, 8, Some(left)).unwrap();
