@@ -273,6 +273,7 @@ pub(crate) fn nonzero_errno(raw: i32) -> Errno {
 /// Above this many fds to close one by one between 3 and the highest
 /// target, [`spawn`] forks (which closes ranges) rather than giving
 /// `posix_spawn` one close action per fd.
+#[cfg_attr(not(target_env = "gnu"), allow(dead_code))]
 const MAX_GAP_CLOSES: usize = 256;
 
 /// `posix_spawn`—Starts `opts.program` as the options say and returns its
@@ -410,6 +411,7 @@ impl<'a> Plan<'a> {
     }
 
     /// How many fds the gaps hold.
+    #[cfg_attr(not(target_env = "gnu"), allow(dead_code))]
     fn gap_fds(&self) -> usize {
         self.gaps
             .iter()
