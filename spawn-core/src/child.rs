@@ -32,6 +32,12 @@ pub(crate) fn timer_ix(timer: Timer) -> usize {
     }
 }
 
+/// After the EOF grace, at most this many more bytes are read from a pipe
+/// that never reaches EOF (a grandchild that keeps writing) before it is
+/// abandoned. Far above any pipe's capacity, so every byte written before
+/// the grace ended is read, however late the driver gets to it.
+pub(crate) const DRAIN_LIMIT: u64 = 16 << 20;
+
 /// The timers in [`Child::timer_gen`] order.
 pub(crate) const TIMERS: [Timer; 3] = [Timer::Timeout, Timer::KillGrace, Timer::EofGrace];
 
@@ -60,6 +66,12 @@ pub(crate) struct Pipe {
     pub streak: u32,
     /// Closed without EOF after the EOF grace.
     pub abandoned: bool,
+    /// The EOF grace ended while it was open: read on until a read would
+    /// block (or [`DRAIN_LIMIT`] more bytes came), then close it as
+    /// abandoned.
+    pub draining: bool,
+    /// Bytes read since `draining` was set.
+    pub drained: u64,
     /// Stdin only: the child closed it (or exited) before taking all input.
     pub broken: bool,
     /// A close decided while a read or write was in flight: done when it

@@ -18,7 +18,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::child::{Child, STDIN, STREAMS, ix};
+use crate::child::{Child, DRAIN_LIMIT, STDIN, STREAMS, ix};
 use crate::timers::Timers;
 use crate::types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
@@ -446,8 +446,21 @@ impl Scheduler {
             }
             Timer::KillGrace if running => self.signal(c, KillSignal::Kill),
             Timer::EofGrace => {
+                // Not closed yet: bytes may sit in the pipe that the driver
+                // did not get to (it was busy, or their edge is still in its
+                // queue). Read until a read would block, then abandon.
+                // A pipe whose sink is full is read once the sink has
+                // room again: the caller's backpressure, not the child's.
                 for i in 1..3 {
-                    self.close(c, i, CloseReason::Abandoned);
+                    let p = &mut self.children[c].pipes[i];
+                    if !p.open || p.draining {
+                        continue;
+                    }
+                    p.draining = true;
+                    if p.in_flight.is_none() {
+                        p.ready = true;
+                        self.queue(c, i, false);
+                    }
                 }
                 self.maybe_finish(c, now);
             }
@@ -527,6 +540,15 @@ impl Scheduler {
         let p = &mut ch.pipes[i];
         p.in_flight = None;
         p.edge_in_flight = false;
+        if p.draining {
+            p.drained = p.drained.saturating_add(n);
+            if p.drained >= DRAIN_LIMIT {
+                p.close_pending = None;
+                self.close(c, i, CloseReason::Abandoned);
+                self.maybe_finish(c, now);
+                return;
+            }
+        }
         // Data came: there may be more. Read on until it would block, but
         // give the others a turn after `read_budget` reads in a row.
         p.ready = true;
@@ -560,6 +582,12 @@ impl Scheduler {
         p.streak = 0;
         p.ready = p.edge_in_flight;
         p.edge_in_flight = false;
+        if p.draining && !p.ready && i != STDIN {
+            p.close_pending = None;
+            self.close(c, i, CloseReason::Abandoned);
+            self.maybe_finish(c, now);
+            return;
+        }
         self.queue(c, i, false);
         self.settle(c, i, now);
     }

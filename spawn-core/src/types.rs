@@ -90,6 +90,8 @@ pub struct ChildSpec {
     pub kill_grace: Duration,
     /// After the child exited, how long to wait for EOF on stdout/stderr
     /// (a grandchild may hold them) before closing them as abandoned.
+    /// When it ends, what is in the pipe is still read, until a read would
+    /// block (or 16 MiB more came), so no byte written before is lost.
     /// Default 100 ms.
     pub eof_grace: Duration,
     /// Signals go to the child's process group.

@@ -373,11 +373,17 @@ impl Harness {
                     CloseReason::Eof => k.eof_seen[i],
                     CloseReason::Broken => i == 0 && k.epipe_seen,
                     CloseReason::ChildExited => i == 0 && k.reaped.is_some(),
-                    CloseReason::Abandoned => k.reaped.is_some_and(|t| {
-                        let end = t + s.eof_grace.as_millis() as u64;
-                        let blamed = self.teardown_at.is_some_and(|td| end > td);
-                        end <= now && (!blamed || s.eof_grace.is_zero())
-                    }),
+                    // The grace is over and nothing the child wrote is
+                    // left unread: the core reads until a read would block
+                    // before it abandons, however late it got to the pipe.
+                    CloseReason::Abandoned => {
+                        k.pipes[i].len == 0
+                            && k.reaped.is_some_and(|t| {
+                                let end = t + s.eof_grace.as_millis() as u64;
+                                let blamed = self.teardown_at.is_some_and(|td| end > td);
+                                end <= now && (!blamed || s.eof_grace.is_zero())
+                            })
+                    }
                     _ => false,
                 };
                 assert!(

@@ -510,13 +510,83 @@ fn eof_grace_abandons_a_pipe_held_after_exit() {
             }
         }
     );
+    // The grace ended: what is still in the pipe is read first (the driver
+    // may have been too busy to get to it), until a read would block.
+    let read = Action::Read {
+        child: C0,
+        stream: Stream::Stdout,
+        max: ChildSpec::default().read_chunk,
+    };
     let (acts, _) = drain(&mut s, ms(110));
+    assert_eq!(acts, vec![read.clone()]);
+    s.handle(
+        Event::Read {
+            child: C0,
+            stream: Stream::Stdout,
+            n: 100,
+        },
+        ms(111),
+    );
+    let (acts, _) = drain(&mut s, ms(111));
+    assert_eq!(acts, vec![read]);
+    s.handle(
+        Event::ReadWouldBlock {
+            child: C0,
+            stream: Stream::Stdout,
+        },
+        ms(112),
+    );
+    let (acts, _) = drain(&mut s, ms(112));
     assert_eq!(acts[0], close(C0, Stream::Stdout, CloseReason::Abandoned));
     let Action::Finished { outcome, .. } = &acts[1] else {
         panic!()
     };
     assert!(outcome.stdout_abandoned && !outcome.stderr_abandoned);
+    assert_eq!(outcome.stdout_bytes, 100);
     assert_eq!(s.stats(C0).unwrap().state, ChildState::Finished);
+}
+
+#[test]
+fn after_the_eof_grace_a_grandchild_that_keeps_writing_is_cut_off() {
+    let mut s = started(out_only());
+    let _ = drain(&mut s, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(1),
+    );
+    let _ = drain(&mut s, ms(1));
+    let chunk = ChildSpec::default().read_chunk;
+    let mut reads = 0u64;
+    let mut now = 101;
+    loop {
+        let (acts, _) = drain(&mut s, ms(now));
+        match acts.first() {
+            Some(Action::Read { .. }) => {
+                reads += 1;
+                s.handle(
+                    Event::Read {
+                        child: C0,
+                        stream: Stream::Stdout,
+                        n: chunk,
+                    },
+                    ms(now),
+                );
+            }
+            Some(a) => {
+                assert_eq!(*a, close(C0, Stream::Stdout, CloseReason::Abandoned));
+                break;
+            }
+            None => panic!("neither read nor closed"),
+        }
+        now += 1;
+        assert!(reads < 1_000_000, "never cut off");
+    }
+    // At least the limit was read after the grace, and not a chunk more.
+    let read = reads * chunk as u64;
+    assert!((16 << 20..(16 << 20) + chunk as u64).contains(&read));
 }
 
 #[test]
