@@ -15,6 +15,7 @@
 //! | [`signal`]    | signals to a pid, a process group or a pidfd                      |
 //! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
+//! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
 //!
 //! Every item is also at the crate root.
 //!
@@ -42,6 +43,7 @@ pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 
 pub mod fd;
+pub mod mem;
 pub mod pidfd;
 pub mod pipe;
 pub mod poll;
@@ -53,6 +55,7 @@ pub use fd::{
     dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
     set_nofile_limit,
 };
+pub use mem::populate_write;
 pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
 pub use pipe::{max_pipe_size, pipe, pipe_size, set_nonblocking, set_pipe_size};
 pub use poll::{Epoll, Interest, Ready};

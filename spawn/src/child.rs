@@ -277,6 +277,7 @@ impl Child {
             slot.spawn_time = self.spawn_time;
             slot.started = Some(self.started);
             slot.wait = self.wait;
+            slot.fixed_cap = self.cmd.pipe_capacity.is_some();
             let has = [
                 self.stdin.is_some(),
                 self.stdout.is_some(),

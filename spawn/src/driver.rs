@@ -29,12 +29,17 @@ use crate::sink::{SinkError, SinkState};
 use crate::stdio::StdioKind;
 use crate::{Command, Error, ExitStatus, Output, Report, Route, Signal, Sink};
 
-/// Bytes read per `read(2)`: large reads mean fewer syscalls. One buffer of
-/// this size per driver, reused for every read that does not go straight
-/// into a collecting sink.
-const READ_CHUNK: usize = 256 << 10;
-/// Bytes written per `write(2)` of input.
-const WRITE_CHUNK: usize = 256 << 10;
+/// Bytes read per `read(2)` at most: a raised pipe's whole capacity in one
+/// call. A read asks for no more than the pipe holds (see `Slot::cap`). One
+/// buffer per driver, reused for every read that does not go straight into
+/// a collecting sink.
+const READ_CHUNK: usize = crate::pipes::TARGET;
+/// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
+const WRITE_CHUNK: usize = crate::pipes::TARGET;
+/// A read of a pipe that looked empty (into the warm buffer).
+const EMPTY_READ: usize = 64 << 10;
+/// The capacity a new pipe has unless someone changed it.
+const DEFAULT_PIPE: usize = 64 << 10;
 /// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
 const MIN_TICK: Duration = Duration::from_micros(500);
 const MAX_TICK: Duration = Duration::from_millis(20);
@@ -102,6 +107,12 @@ pub(crate) struct Slot {
     pub owned: bool,
     /// Someone else reaped the child: its status is unknown.
     pub status_lost: bool,
+    /// The capacity of each pipe in `fds` (0: none, or unknown).
+    pub cap: [usize; 3],
+    /// Capacity raised by the driver, held until the pipe is closed.
+    pub lease: [Option<crate::pipes::Lease>; 3],
+    /// The command chose its pipe capacity: leave it.
+    pub fixed_cap: bool,
 }
 
 impl Slot {
@@ -124,6 +135,9 @@ impl Slot {
             finished: None,
             owned: false,
             status_lost: false,
+            cap: [0; 3],
+            lease: [None, None, None],
+            fixed_cap: false,
         }
     }
 }
@@ -469,6 +483,14 @@ impl<'t> Engine<'t> {
                     if !self.polled.is_empty() {
                         timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
                     }
+                    if timeout.is_none()
+                        && let Some(c) = self.only_exit_left()
+                    {
+                        // Nothing to read or write, no deadline: block in
+                        // wait4 as std does, not in epoll then wait4.
+                        self.reap_with(c, false);
+                        continue;
+                    }
                     self.wait(timeout)?;
                 }
                 _ => {}
@@ -532,14 +554,41 @@ impl<'t> Engine<'t> {
         Ok(())
     }
 
+    /// The one child whose exit is all that is left to wait for, if the
+    /// engine drives just that: one child, no pipe, nothing to forward.
+    fn only_exit_left(&self) -> Option<usize> {
+        match self.slots.as_slice() {
+            [slot]
+                if self.forwarder.is_none()
+                    && slot.pid.is_some()
+                    && slot.wait.is_none()
+                    && slot.finished.is_none()
+                    && slot.fds.iter().all(Option::is_none) =>
+            {
+                Some(0)
+            }
+            _ => None,
+        }
+    }
+
     /// Collects the exit status of `child` if it has exited.
     fn reap(&mut self, child: usize, now: Timestamp) {
+        let _ = now;
+        self.reap_with(child, true);
+    }
+
+    /// Collects the exit status of `child`: if it has exited (`nohang`), or
+    /// once it exits.
+    fn reap_with(&mut self, child: usize, nohang: bool) {
         let slot = &mut self.slots[child];
         let Some(pid) = slot.pid else { return };
         if slot.wait.is_some() {
             return;
         }
-        match spawn_sys::wait::wait_pid(pid, true) {
+        let res = spawn_sys::wait::wait_pid(pid, nohang);
+        let now = self.now();
+        let slot = &mut self.slots[child];
+        match res {
             Ok(Some(w)) => {
                 let status = w.status;
                 slot.wait = Some(w);
@@ -597,6 +646,7 @@ impl<'t> Engine<'t> {
                     let _ = self.epoll.delete(&fd);
                     drop(fd);
                 }
+                slot.lease[i] = None;
                 if i > 0 && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {
                     self.finish_sink(child.0, i - 1);
                 }
@@ -618,6 +668,7 @@ impl<'t> Engine<'t> {
                         let _ = self.epoll.delete(&fd);
                     }
                 }
+                slot.lease = [None, None, None];
                 slot.finished = Some(Instant::now());
                 slot.outcome = Some(outcome);
                 for i in 0..2 {
@@ -660,6 +711,7 @@ impl<'t> Engine<'t> {
             return;
         };
         let cmd: &Command = cmd;
+        slot.fixed_cap = cmd.pipe_capacity.is_some();
         // Pipeline plumbing: the pipe to the next stage.
         let mut next_pipe: Option<(OwnedFd, OwnedFd)> = None;
         let prev = self.stage_pipe.take();
@@ -761,9 +813,20 @@ impl<'t> Engine<'t> {
     }
 
     fn register(&mut self, child: usize) {
-        let slot = &self.slots[child];
+        let slot = &mut self.slots[child];
         for (i, fd) in slot.fds.iter().enumerate() {
             if let Some(fd) = fd {
+                slot.cap[i] = spawn_sys::pipe::pipe_size(fd).unwrap_or(DEFAULT_PIPE);
+                // Input larger than the pipe: raise it now.
+                let input = slot.input.as_ref().map_or(0, |v| v.len());
+                if i == 0
+                    && !slot.fixed_cap
+                    && input > slot.cap[0]
+                    && let Some((cap, lease)) = crate::pipes::raise(fd, slot.cap[0])
+                {
+                    slot.cap[0] = cap;
+                    slot.lease[0] = Some(lease);
+                }
                 let _ = spawn_sys::pipe::set_nonblocking(fd, true);
                 let interest = Interest {
                     readable: i > 0,
@@ -803,6 +866,10 @@ impl<'t> Engine<'t> {
             self.feed(Event::Eof { child: id, stream }, now);
             return;
         };
+        // A read gets at most what the pipe holds: ask for no more (a
+        // collecting sink reserves what is asked for).
+        let cap = slot.cap[i];
+        let max = if cap > 0 { max.min(cap) } else { max };
         let sink = &mut self.sinks[sink_ix];
         let res = loop {
             if let Some(out) = sink.splice_target() {
@@ -825,10 +892,29 @@ impl<'t> Engine<'t> {
                     r => break r,
                 }
             }
-            let r = if let Some(v) = sink.unbounded_buffer() {
-                v.reserve(max);
+            // A plain collecting sink is read into straight, after the
+            // bytes the pipe holds (FIONREAD) are faulted in with one call:
+            // the kernel holds the pipe's lock while it copies, and a fault
+            // there keeps the writer spinning on it. Other sinks get the
+            // bytes through the one warm buffer, as does a read of an empty
+            // pipe (EOF, or nothing yet).
+            let avail = sink.unbounded_buffer().map_or(0, |_| {
+                usize::try_from(rustix::io::ioctl_fionread(fd).unwrap_or(0))
+                    .unwrap_or(0)
+                    .min(max)
+            });
+            let r = if avail > 0
+                && let Some(v) = sink.unbounded_buffer()
+            {
+                v.reserve(avail);
+                spawn_sys::mem::populate_write(&mut v.spare_capacity_mut()[..avail]);
                 rustix::io::read(fd, rustix::buffer::spare_capacity(v))
             } else {
+                let max = if sink.unbounded_buffer().is_some() {
+                    max.min(EMPTY_READ)
+                } else {
+                    max
+                };
                 if self.buf.len() < max {
                     self.buf.resize(max, 0);
                 }
@@ -863,6 +949,18 @@ impl<'t> Engine<'t> {
         match res {
             Ok(0) => self.feed(Event::Eof { child: id, stream }, now),
             Ok(n) => {
+                // The pipe was full: the child writes faster than we read.
+                // A larger pipe means fewer wake-ups for both.
+                if n >= cap
+                    && cap > 0
+                    && !slot.fixed_cap
+                    && slot.lease[i].is_none()
+                    && let Some(fd) = slot.fds[i].as_ref()
+                    && let Some((new, lease)) = crate::pipes::raise(fd, cap)
+                {
+                    slot.cap[i] = new;
+                    slot.lease[i] = Some(lease);
+                }
                 self.feed(
                     Event::Read {
                         child: id,

@@ -114,6 +114,7 @@ mod group;
 mod launch;
 mod output;
 mod pipeline;
+mod pipes;
 mod reaper;
 mod signal;
 mod sink;

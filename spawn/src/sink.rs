@@ -361,6 +361,10 @@ pub(crate) enum SinkState {
     },
 }
 
+/// Chunks at least this large are faulted in with one call before they are
+/// copied into a collecting sink (see [`spawn_sys::mem::populate_write`]).
+const PREFAULT_MIN: usize = 64 << 10;
+
 impl SinkState {
     /// Instantiates `sink` for one run of one stream.
     pub(crate) fn open(sink: &Sink, stream: StreamName) -> io::Result<SinkState> {
@@ -458,6 +462,12 @@ impl SinkState {
             } => {
                 let room = limit.map_or(usize::MAX, |l| l.saturating_sub(buf.len()));
                 if data.len() <= room {
+                    if data.len() >= PREFAULT_MIN {
+                        buf.reserve(data.len());
+                        let spare = buf.spare_capacity_mut();
+                        let n = data.len().min(spare.len());
+                        spawn_sys::mem::populate_write(&mut spare[..n]);
+                    }
                     buf.extend_from_slice(data);
                 } else {
                     buf.extend_from_slice(&data[..room]);
