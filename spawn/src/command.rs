@@ -325,6 +325,12 @@ impl Command {
     /// Asks for this capacity (bytes) on the pipes to and from the child
     /// (`F_SETPIPE_SZ`, capped at `/proc/sys/fs/pipe-max-size`). Larger pipes
     /// mean fewer wake-ups for children that write a lot.
+    ///
+    /// Without it, spawn raises a pipe to 1 MiB by itself once the pipe
+    /// proves busy (a read found it full, or the input is larger than it),
+    /// holding at most a quarter of the user's pipe quota
+    /// (`/proc/sys/fs/pipe-user-pages-soft`) in raised pipes at once; with
+    /// it, the capacity is what you asked for and stays so.
     #[must_use]
     pub fn pipe_capacity(mut self, bytes: usize) -> Self {
         self.pipe_capacity = Some(bytes);

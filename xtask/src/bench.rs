@@ -18,6 +18,30 @@ const BENCHES: [(&str, &str, &str); 3] = [
     ("spawn-core", "core", "6. The core alone (spawn-core)"),
 ];
 
+/// How to read the tables (the same for every run).
+const NOTES: &str = "## How to read the tables
+
+- Times are per run of the whole task (for /bin/true: per spawn), min /
+  median / max over the counted rounds; every ratio is of medians from this
+  run. `vs raw limit` is a speed ratio (above 1: faster than the raw loop).
+- `raw` is a hand-written loop over the same syscalls with 1 MiB pipes and a
+  1 MiB buffer (one thread, poll), the physical limit the targets name; a
+  contender can beat it where it does less work than the loop (fewer wake-ups,
+  no output copy).
+- In the many-children tables every contender keeps every output, as
+  `Group` returns them all; `spawn-bounded` keeps 8 KiB of each
+  (`head_tail(4 KiB, 4 KiB)`). `std-seq` is `output()` in a loop,
+  `std-threads` one thread per child, `raw-poll` one poll loop over all
+  pipes.
+- Peak RSS is VmHWM of the measuring process (a fresh process per
+  measurement). The RSS targets use its growth over the RSS the process had
+  before the measured part (binary, libraries, allocator), not the absolute
+  peak.
+- Timings on this machine (a 2-vCPU VM) vary by ±20% between rounds: read
+  the medians, and rerun before trusting a ratio near its target.
+
+";
+
 fn sh(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
@@ -54,6 +78,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         "Written by `cargo xtask bench` from one run on this machine. Contenders alternate (A B A B …) over the counted rounds after a warm-up; each measurement of `spawn` vs the peers runs in a fresh process so that its peak RSS (VmHWM) is its own. Ratios compare medians of the same run.\n"
     );
     let _ = writeln!(doc, "## Machine\n\n{}", machine());
+    doc.push_str(NOTES);
     for (pkg, bench, title) in BENCHES {
         let mut a = vec!["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
         if smoke {
