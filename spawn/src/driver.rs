@@ -38,8 +38,6 @@ const READ_CHUNK: usize = crate::pipes::TARGET;
 const WRITE_CHUNK: usize = crate::pipes::TARGET;
 /// A read of a pipe that looked empty (into the warm buffer).
 const EMPTY_READ: usize = 64 << 10;
-/// The capacity a new pipe has unless someone changed it.
-const DEFAULT_PIPE: usize = 64 << 10;
 /// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
 const MIN_TICK: Duration = Duration::from_micros(500);
 const MAX_TICK: Duration = Duration::from_millis(20);
@@ -483,14 +481,6 @@ impl<'t> Engine<'t> {
                     if !self.polled.is_empty() {
                         timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
                     }
-                    if timeout.is_none()
-                        && let Some(c) = self.only_exit_left()
-                    {
-                        // Nothing to read or write, no deadline: block in
-                        // wait4 as std does, not in epoll then wait4.
-                        self.reap_with(c, false);
-                        continue;
-                    }
                     self.wait(timeout)?;
                 }
                 _ => {}
@@ -554,41 +544,14 @@ impl<'t> Engine<'t> {
         Ok(())
     }
 
-    /// The one child whose exit is all that is left to wait for, if the
-    /// engine drives just that: one child, no pipe, nothing to forward.
-    fn only_exit_left(&self) -> Option<usize> {
-        match self.slots.as_slice() {
-            [slot]
-                if self.forwarder.is_none()
-                    && slot.pid.is_some()
-                    && slot.wait.is_none()
-                    && slot.finished.is_none()
-                    && slot.fds.iter().all(Option::is_none) =>
-            {
-                Some(0)
-            }
-            _ => None,
-        }
-    }
-
     /// Collects the exit status of `child` if it has exited.
     fn reap(&mut self, child: usize, now: Timestamp) {
-        let _ = now;
-        self.reap_with(child, true);
-    }
-
-    /// Collects the exit status of `child`: if it has exited (`nohang`), or
-    /// once it exits.
-    fn reap_with(&mut self, child: usize, nohang: bool) {
         let slot = &mut self.slots[child];
         let Some(pid) = slot.pid else { return };
         if slot.wait.is_some() {
             return;
         }
-        let res = spawn_sys::wait::wait_pid(pid, nohang);
-        let now = self.now();
-        let slot = &mut self.slots[child];
-        match res {
+        match spawn_sys::wait::wait_pid(pid, true) {
             Ok(Some(w)) => {
                 let status = w.status;
                 slot.wait = Some(w);
@@ -816,7 +779,14 @@ impl<'t> Engine<'t> {
         let slot = &mut self.slots[child];
         for (i, fd) in slot.fds.iter().enumerate() {
             if let Some(fd) = fd {
-                slot.cap[i] = spawn_sys::pipe::pipe_size(fd).unwrap_or(DEFAULT_PIPE);
+                // A command that chose its capacity may have got less than
+                // it asked for: ask the pipe. Others have the default.
+                slot.cap[i] = if slot.fixed_cap {
+                    spawn_sys::pipe::pipe_size(fd)
+                        .unwrap_or_else(|_| crate::pipes::default_capacity())
+                } else {
+                    crate::pipes::default_capacity()
+                };
                 // Input larger than the pipe: raise it now.
                 let input = slot.input.as_ref().map_or(0, |v| v.len());
                 if i == 0

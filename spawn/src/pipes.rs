@@ -21,6 +21,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The capacity a busy pipe is raised to (clamped to `pipe-max-size`).
 pub(crate) const TARGET: usize = 1 << 20;
 
+/// The capacity a new pipe gets: 16 pages (64 KiB with 4 KiB pages).
+/// Assumed rather than asked for each pipe (`F_GETPIPE_SZ` per pipe on
+/// every spawn); a pipe that is smaller (its user is past the soft limit)
+/// only reads less at a time and is never raised.
+pub(crate) fn default_capacity() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| 16 * rustix::param::page_size())
+}
+
 /// Bytes of capacity above the default that spawn's pipes hold now.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
@@ -94,6 +103,7 @@ mod tests {
     fn a_raise_is_held_until_its_lease_is_dropped() {
         let (r, _w) = spawn_sys::pipe::pipe().unwrap();
         let cap = spawn_sys::pipe::pipe_size(&r).unwrap();
+        assert_eq!(cap, default_capacity());
         let (new, lease) = raise(&r, cap).expect("a 1 MiB pipe within the budget");
         assert_eq!(new, spawn_sys::pipe::pipe_size(&r).unwrap());
         assert!(new > cap);

@@ -11,39 +11,12 @@ fn sh(script: &str) -> Command {
     Command::shell(script)
 }
 
-fn tmpdir(name: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("spawn-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
-}
-
-/// A directory for one test, removed with everything in it when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for TempDir {
-    fn as_ref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for TempDir {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory for one test, removed when the returned guard drops.
+fn tmpdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("spawn-test-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -134,12 +107,13 @@ fn program_is_searched_in_the_childs_path() {
         "{err}"
     );
     // A directory of the child's PATH is searched even if the parent's lacks it.
-    let dir = tmpdir("path");
+    let tmp = tmpdir("path");
+    let dir = tmp.path();
     let script = dir.join("only-here");
     std::fs::write(&script, "#!/bin/sh\necho found me\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = Command::new("only-here")
-        .env("PATH", &dir)
+        .env("PATH", dir)
         .check_output_string()
         .unwrap();
     assert_eq!(out, "found me\n");
@@ -147,12 +121,13 @@ fn program_is_searched_in_the_childs_path() {
 
 #[test]
 fn permission_denied_and_directories() {
-    let dir = tmpdir("perm");
+    let tmp = tmpdir("perm");
+    let dir = tmp.path();
     let f = dir.join("not-executable");
     std::fs::write(&f, "#!/bin/sh\necho no\n").unwrap();
     let err = Command::new(&f).run().unwrap_err();
     assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
-    let err = Command::new(&dir).run().unwrap_err();
+    let err = Command::new(dir).run().unwrap_err();
     assert!(err.is_spawn_error(), "{err}");
     assert!(err.to_string().contains(dir.to_str().unwrap()), "{err}");
 }
@@ -306,7 +281,8 @@ fn null_and_files() {
         .run()
         .unwrap();
     assert!(out.stdout.is_empty() && out.status.success());
-    let dir = tmpdir("files");
+    let tmp = tmpdir("files");
+    let dir = tmp.path();
     let path = dir.join("out.txt");
     let f = std::fs::File::create(&path).unwrap();
     sh("echo to-file").stdout(f).check().unwrap();
@@ -343,7 +319,8 @@ fn sinks_keep_what_they_promise() {
     assert!(out.stdout.is_empty());
     assert_eq!(out.report.stdout_bytes, 1_000_000);
     // file.
-    let dir = tmpdir("sinks");
+    let tmp = tmpdir("sinks");
+    let dir = tmp.path();
     let path = dir.join("f");
     sh("echo filed").stdout(Sink::file(&path)).check().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"filed\n");
@@ -564,7 +541,8 @@ fn a_command_is_reusable() {
 
 #[test]
 fn file_sinks_get_every_byte_spliced_or_appended() {
-    let dir = tmpdir("splice");
+    let tmp = tmpdir("splice");
+    let dir = tmp.path();
     let path = dir.join("big");
     // 32 MiB of a pattern, through a file sink (splice(2) path).
     let script = "import sys\nb = bytes(range(256)) * 4096\nfor _ in range(32): sys.stdout.buffer.write(b)\n";

@@ -82,19 +82,22 @@ mod tests {
         );
     }
 
+    /// The keyword, spelled so that this file's own patterns are not
+    /// taken for code (the check covers xtask too).
+    const UNSAFE: &str = concat!("un", "safe");
+
     fn is_unsafe_code(line: &str) -> bool {
         let code = line.split("//").next().unwrap_or("");
-        code.contains("unsafe {")
-            || code.contains("unsafe fn")
-            || code.contains("unsafe impl")
-            || code.contains("unsafe extern")
+        [" {", " fn", " impl", " extern"]
+            .iter()
+            .any(|rest| code.contains(&format!("{UNSAFE}{rest}")))
     }
 
     #[test]
     fn unsafe_code_only_in_spawn_sys() {
         let bad: Vec<String> = rust_files()
             .into_iter()
-            .filter(|(path, _)| !path.starts_with("spawn-sys/") && !path.starts_with("xtask/"))
+            .filter(|(path, _)| !path.starts_with("spawn-sys/"))
             .filter(|(_, text)| text.lines().any(is_unsafe_code))
             .map(|(path, _)| path)
             .collect();
@@ -115,7 +118,7 @@ mod tests {
             let lines: Vec<&str> = text.lines().collect();
             for (i, line) in lines.iter().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
-                if !code.contains("unsafe {") {
+                if !code.contains(&format!("{UNSAFE} {{")) {
                     continue;
                 }
                 // A `// SAFETY:` comment within the 12 lines above (a comment may span lines),

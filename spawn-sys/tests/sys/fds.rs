@@ -132,7 +132,8 @@ fn fd_actions_run_in_order() {
 
 #[test]
 fn open_actions_open_in_the_child_and_their_errors_are_fd_action_errors() {
-    let dir = common::temp_dir("open");
+    let tmp = common::temp_dir("open");
+    let dir = tmp.path();
     both_paths(|fork| {
         let file = dir.join(format!("out-{fork}"));
         let mut o = sh("echo hello >&4; cat <&6");

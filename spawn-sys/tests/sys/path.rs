@@ -22,7 +22,8 @@ fn the_given_path_is_searched_not_ours() {
     // No PATH in the child's environment: the default.
     assert_eq!(find_program(b"sh", None).unwrap().as_bytes(), b"/bin/sh");
     // The first match wins.
-    let dir = common::temp_dir("first");
+    let tmp = common::temp_dir("first");
+    let dir = tmp.path();
     std::fs::write(dir.join("sh"), "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(dir.join("sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:/bin", dir.display());
@@ -42,7 +43,8 @@ fn a_program_with_a_slash_is_not_searched() {
 
 #[test]
 fn directories_are_skipped_and_non_executables_denied() {
-    let dir = common::temp_dir("path");
+    let tmp = common::temp_dir("path");
+    let dir = tmp.path();
     let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
     for d in [&a, &b, &c] {
         std::fs::create_dir_all(d).unwrap();
@@ -69,7 +71,8 @@ fn directories_are_skipped_and_non_executables_denied() {
 
 #[test]
 fn relative_entries_are_searched_under_the_childs_cwd() {
-    let dir = common::temp_dir("rel");
+    let tmp = common::temp_dir("rel");
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     let tool = dir.join("bin/tool");
     std::fs::write(&tool, "#!/bin/sh\necho relative-tool\n").unwrap();

@@ -12,7 +12,8 @@ use crate::common::{self, both_paths, cstring, opts, run, sh};
 
 #[test]
 fn exec_errors_come_back_from_the_spawn_call() {
-    let dir = common::temp_dir("exec");
+    let tmp = common::temp_dir("exec");
+    let dir = tmp.path();
     let not_exec = dir.join("not-exec");
     std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
     let cases = [
