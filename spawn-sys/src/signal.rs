@@ -31,13 +31,25 @@ pub fn signal_process(pid: Pid, signal: i32) -> rustix::io::Result<()> {
 
 /// `kill(-pgid, sig)`—Sends `signal` to every process of group `pgid`.
 ///
+/// # Errors
+/// `EINVAL` for `pgid <= 1`, before any signal is sent: `kill(-1, sig)`
+/// reaches every process the caller may signal, and group 1 is init's
+/// (or, in a container, that of its first process), never a group that a
+/// caller of this function started. (A `Pid` cannot be 0, which would mean
+/// the caller's own group.) Otherwise what `kill(2)` says: `ESRCH` when
+/// the group has no process left, `EPERM` when none may be signalled.
+///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/killpg.3.html)
 #[doc(alias = "killpg")]
 pub fn signal_group(pgid: Pid, signal: i32) -> rustix::io::Result<()> {
-    // SAFETY: plain integers; `-pgid` is a negative group id (pgid > 1 is
-    // not guaranteed, but pgid 1 means init's group, which is what was asked).
-    let r = unsafe { libc::kill(-pgid.as_raw_nonzero().get(), signal) };
+    let pgid = pgid.as_raw_nonzero().get();
+    if pgid <= 1 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: plain integers; `-pgid` is below -1, so it names exactly one
+    // process group (never "every process" or "our group").
+    let r = unsafe { libc::kill(-pgid, signal) };
     if r == 0 { Ok(()) } else { Err(last_errno()) }
 }
 

@@ -11,7 +11,8 @@
 //! Between `fork` and `execve` the child of a possibly multi-threaded
 //! parent may only make async-signal-safe calls: no allocation, no lock.
 //! Everything the child reads (the plan, the options, the limits) is
-//! prepared before the fork; the child calls only `sigaction`,
+//! prepared before the fork; the child calls only `sigaction` (and the
+//! raw `rt_sigaction` for the libc's reserved signals),
 //! `pthread_sigmask`, `setsid`, `setpgid`, `dup2`, `open`, `close`,
 //! `close_range`, `setrlimit`, `umask`, `setgroups`, `setgid`, `setuid`,
 //! `chdir`, `write`, `execve` and `_exit`, plus the caller's hook (whose
@@ -66,6 +67,9 @@ struct Prepared {
     nofile: c_int,
     /// The highest signal number.
     sigrtmax: c_int,
+    /// The lowest real-time signal the libc lets programs use: those from
+    /// 32 up to here are the libc's own (glibc: 32, 33; musl: 32-34).
+    sigrtmin: c_int,
     /// Whether we run as root (then a new uid without groups drops ours).
     root: bool,
 }
@@ -82,6 +86,7 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, Spa
         err_fd: err_w.as_raw_fd(),
         nofile: c_int::try_from(nofile.unwrap_or(u64::MAX)).unwrap_or(c_int::MAX),
         sigrtmax: libc::SIGRTMAX(),
+        sigrtmin: libc::SIGRTMIN(),
         root: rustix::process::getuid().is_root(),
     };
 
@@ -174,12 +179,19 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
     // prepared before the fork (`opts`, `plan`, `p`); see the module docs.
     unsafe {
         // Every signal at its default (all are still blocked, so none is
-        // delivered to a handler of the parent in between). glibc refuses
-        // its two reserved signals with EINVAL; that is fine.
+        // delivered to a handler of the parent in between). The libc's
+        // `sigaction` refuses its reserved signals (32 up to SIGRTMIN):
+        // those go to the kernel directly, else an ignored one would stay
+        // ignored in the program.
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         for sig in 1..=p.sigrtmax {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            if (32..p.sigrtmin).contains(&sig) {
+                default_raw(sig);
+            } else {
                 libc::sigaction(sig, &dfl, std::ptr::null_mut());
             }
         }
@@ -291,6 +303,46 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
             opts.envp.as_ptr().cast(),
         );
         fail(SpawnStage::Exec, errno())
+    }
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction(2)`, all zero: handler
+/// `SIG_DFL` (0), no flags, no restorer, an empty mask. Whatever the
+/// architecture's field order, zero is what every field must be, and this
+/// is at least as large as the kernel reads.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::c_ulong,
+    flags: libc::c_ulong,
+    restorer: libc::c_ulong,
+    mask: u64,
+}
+
+/// `rt_sigaction(sig, SIG_DFL)` without the libc, which refuses the
+/// signals it reserves for itself.
+///
+/// # Safety
+/// Only in the child of fork (the libc's handlers for these signals are
+/// what it relies on for threads and `setxid`; a single-threaded child
+/// about to exec needs neither).
+unsafe fn default_raw(sig: c_int) {
+    let act = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: a raw syscall, async-signal-safe; `act` is valid for reads
+    // for the call, the old action is not asked for, and 8 is the size of
+    // the kernel's signal set.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::c_long::from(sig),
+            std::ptr::from_ref(&act),
+            std::ptr::null_mut::<KernelSigaction>(),
+            8 as libc::c_long,
+        );
     }
 }
 

@@ -9,7 +9,9 @@
 //!
 //! In every child, whichever way it is started:
 //! 1. every signal is at its default disposition and the signal mask is
-//!    empty (a Rust parent ignores `SIGPIPE`; the child must not inherit that);
+//!    empty (a Rust parent ignores `SIGPIPE`; the child must not inherit that),
+//!    the libc's reserved signals included (glibc's `posix_spawn` would set
+//!    32 and 33 to `SIG_IGN`, and its `sigaction` cannot reset them);
 //! 2. the session or process group is made or joined;
 //! 3. the [`FdAction`]s run in order, correct when sources and targets
 //!    overlap;

@@ -60,15 +60,13 @@ fn attr(opts: &SpawnOptions<'_>) -> Result<Attr, SpawnError> {
     // SAFETY: initialised just above.
     let mut attr = Attr(unsafe { raw.assume_init() });
     let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
-    let mut full = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: the set is valid for writes; sigemptyset initialises it.
     unsafe { libc::sigemptyset(empty.as_mut_ptr()) };
-    // SAFETY: the set is valid for writes; sigfillset initialises it.
-    unsafe { libc::sigfillset(full.as_mut_ptr()) };
     // SAFETY: `attr` is initialised; the set was initialised above.
     setup(unsafe { libc::posix_spawnattr_setsigmask(&mut attr.0, empty.as_ptr()) })?;
-    // SAFETY: as above. (glibc skips the two signals it reserves.)
-    setup(unsafe { libc::posix_spawnattr_setsigdefault(&mut attr.0, full.as_ptr()) })?;
+    let every = every_signal();
+    // SAFETY: as above; glibc copies the set.
+    setup(unsafe { libc::posix_spawnattr_setsigdefault(&mut attr.0, &every) })?;
     let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
     if let Some(pg) = opts.process_group {
         flags |= libc::POSIX_SPAWN_SETPGROUP;
@@ -83,6 +81,28 @@ fn attr(opts: &SpawnOptions<'_>) -> Result<Attr, SpawnError> {
     // SAFETY: `attr` is initialised; the flags are valid POSIX_SPAWN_* bits.
     setup(unsafe { libc::posix_spawnattr_setflags(&mut attr.0, flags) })?;
     Ok(attr)
+}
+
+/// A set with every signal, glibc's reserved ones (32 and 33) included,
+/// for the sigdefault attribute.
+///
+/// The child of glibc's `posix_spawn` sets each signal that is not in the
+/// sigdefault set and that it blocked around the clone (all of them) to
+/// `SIG_IGN` if glibc reserves it, so 32 and 33 end up ignored, and
+/// ignored survives `exec`. `sigfillset` leaves them out and `sigaddset`
+/// refuses them; glibc's own test of the set (`__sigismember`) does not:
+/// the bits are set by hand.
+fn every_signal() -> libc::sigset_t {
+    // SAFETY: `sigset_t` is plain data (an array of words); all-zero is the
+    // empty set.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // glibc's layout: bit `n - 1` of the array of `unsigned long` words is
+    // signal `n`. Every bit: signals above `_NSIG` are never looked at.
+    let bytes = size_of::<libc::sigset_t>();
+    // SAFETY: `set` is `bytes` bytes of plain data that we own; writing
+    // 0xff into every byte sets every bit of every word.
+    unsafe { std::ptr::write_bytes(std::ptr::from_mut(&mut set).cast::<u8>(), 0xff, bytes) };
+    set
 }
 
 /// The plan's steps, then the gaps and everything above the targets

@@ -145,6 +145,24 @@ fn signals_to_a_process_and_a_group() {
     );
 }
 
+#[test]
+fn signal_group_refuses_pgid_1_which_would_mean_every_process() {
+    // Signal 0 sends nothing: were the refusal missing, `kill(-1, 0)` would
+    // only check that some process may be signalled (it returns 0).
+    let one = Pid::from_raw(1).unwrap();
+    assert_eq!(spawn_sys::signal_group(one, 0), Err(Errno::INVAL));
+    // The refusal comes before the signal number is looked at.
+    assert_eq!(spawn_sys::signal_group(one, 1000), Err(Errno::INVAL));
+    // A real group of ours is still reachable with signal 0.
+    let mut o = opts("sleep", &[b"60"]);
+    o.process_group = Some(0);
+    let pid = spawn(&o).unwrap();
+    assert_eq!(spawn_sys::signal_group(pid, 0), Ok(()));
+    spawn_sys::signal_process(pid, libc::SIGKILL).unwrap();
+    wait_pid(pid, false).unwrap();
+    assert_eq!(spawn_sys::signal_group(pid, 0), Err(Errno::SRCH));
+}
+
 fn zombies() -> usize {
     let me = std::process::id().to_string();
     std::fs::read_dir("/proc")

@@ -186,6 +186,19 @@ fn mask(status: &str, name: &str) -> u64 {
     u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
 }
 
+/// The child's `SigIgn:` and `SigBlk:` on each path, `fork` first false.
+fn child_masks() -> [(u64, u64); 2] {
+    let mut out = [(0, 0); 2];
+    both_paths(|fork| {
+        let status = run(opts("cat", &[b"/proc/self/status"]), fork).out();
+        out[usize::from(fork)] = (mask(&status, "SigIgn:"), mask(&status, "SigBlk:"));
+    });
+    out
+}
+
+/// Bits 31 and 32: signals 32 and 33, which glibc keeps for itself.
+const RESERVED: u64 = 0b11 << 31;
+
 #[test]
 fn the_child_starts_with_default_signals_and_an_empty_mask() {
     // Rust ignores SIGPIPE in every program; ignore SIGHUP too (process-wide:
@@ -200,14 +213,67 @@ fn the_child_starts_with_default_signals_and_an_empty_mask() {
     // SAFETY: `set` is initialised; this blocks a signal in this thread only.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut()) };
     let parent = std::fs::read_to_string("/proc/thread-self/status").unwrap();
-    assert_ne!(mask(&parent, "SigIgn:") & (1 << (libc::SIGHUP - 1)), 0);
+    let ignored = mask(&parent, "SigIgn:");
+    assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0);
+    assert_ne!(ignored & (1 << (libc::SIGHUP - 1)), 0);
     assert_ne!(mask(&parent, "SigBlk:") & (1 << (libc::SIGUSR2 - 1)), 0);
-    both_paths(|fork| {
-        let status = run(opts("cat", &[b"/proc/self/status"]), fork).out();
-        assert_eq!(mask(&status, "SigBlk:"), 0, "fork={fork}");
-        // Signals 1-31 and the real-time ones glibc does not reserve (32 and
-        // 33: neither posix_spawn nor sigaction can reset those, so an
-        // environment that ignores them passes that on).
-        assert_eq!(mask(&status, "SigIgn:") & !(0b11 << 31), 0, "fork={fork}");
-    });
+    // Every signal, glibc's reserved 32 and 33 included (its posix_spawn
+    // would set those to SIG_IGN, its sigaction cannot reset them).
+    for (fork, (ign, blk)) in child_masks().into_iter().enumerate() {
+        assert_eq!((ign, blk), (0, 0), "fork={fork} SigIgn={ign:#x}");
+    }
+}
+
+/// Re-run by [`a_parent_that_ignores_glibcs_reserved_signals_passes_none_on`]:
+/// this throwaway process sets 32 and 33 to `SIG_IGN` behind glibc's back
+/// (its `sigaction` refuses them), then checks its children.
+#[test]
+fn helper_ignore_reserved() {
+    if std::env::var_os("SPAWN_SYS_IGNORE_RESERVED").is_none() {
+        return;
+    }
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::c_ulong,
+        flags: libc::c_ulong,
+        restorer: libc::c_ulong,
+        mask: u64,
+    }
+    for sig in [32, 33] {
+        let act = KernelSigaction {
+            handler: libc::SIG_IGN as libc::c_ulong,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: a raw syscall with a valid, initialised action (SIG_IGN
+        // needs no restorer); 8 is the size of the kernel's signal set.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                libc::c_long::from(sig),
+                std::ptr::from_ref(&act),
+                std::ptr::null_mut::<KernelSigaction>(),
+                8 as libc::c_long,
+            )
+        };
+        assert_eq!(r, 0, "rt_sigaction({sig})");
+    }
+    let me = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(mask(&me, "SigIgn:") & RESERVED, RESERVED);
+    for (fork, (ign, blk)) in child_masks().into_iter().enumerate() {
+        assert_eq!((ign, blk), (0, 0), "fork={fork} SigIgn={ign:#x}");
+    }
+    println!("none ignored");
+}
+
+#[test]
+fn a_parent_that_ignores_glibcs_reserved_signals_passes_none_on() {
+    let o = common::rerun_self(
+        "spawning::helper_ignore_reserved",
+        &[("SPAWN_SYS_IGNORE_RESERVED", "1")],
+    );
+    let r = run(o, false);
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    assert!(r.out().contains("none ignored"), "{r:?}");
 }
