@@ -10,9 +10,10 @@
 //! |---------------|-------------------------------------------------------------------|
 //! | [`mod@spawn`] | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
 //! | [`mod@pipe`]  | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                    |
-//! | [`wait`]      | `wait4` for one pid, with rusage; wait status decoding            |
+//! | [`wait`]      | `wait4` for one pid, with rusage; `WNOWAIT` peek; status decoding |
 //! | [`pidfd`]     | `pidfd_open`, `pidfd_send_signal`, support probing                |
 //! | [`signal`]    | signals to a pid, a process group or a pidfd                      |
+//! | [`group`]     | the caller's process group; whether a group has a live member     |
 //! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
@@ -43,6 +44,7 @@ pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 
 pub mod fd;
+pub mod group;
 pub mod mem;
 pub mod pidfd;
 pub mod pipe;
@@ -55,6 +57,7 @@ pub use fd::{
     dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
     set_nofile_limit,
 };
+pub use group::{GroupState, own_process_group, probe_group};
 pub use mem::populate_write;
 pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
 pub use pipe::{max_pipe_size, pipe, pipe_size, set_nonblocking, set_pipe_size};
@@ -64,4 +67,6 @@ pub use spawn::{
     CStringArray, DEFAULT_PATH, EnvError, FdAction, ForkOptions, InteriorNul, LookupError, PreExec,
     SpawnError, SpawnOptions, SpawnStage, env_array, find_program, find_program_in, spawn,
 };
-pub use wait::{Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid};
+pub use wait::{
+    Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,
+};

@@ -1,5 +1,6 @@
 //! Waiting for a child: `wait4` for exactly one pid (never `-1`), with the
-//! child's resource use, and decoding of raw wait statuses.
+//! child's resource use; a look at its status that leaves it unreaped
+//! (`waitid` with `WNOWAIT`); and decoding of raw wait statuses.
 
 #![allow(unsafe_code)]
 //! # Safety
@@ -75,6 +76,40 @@ pub fn wait_pid(pid: Pid, nohang: bool) -> rustix::io::Result<Option<WaitResult>
             },
         }));
     }
+}
+
+/// `waitid(P_PID, pid, WEXITED | WNOHANG | WNOWAIT)`—The raw wait status
+/// of the child `pid` if it has exited, **without reaping it**: it stays a
+/// zombie (its pid and process group stay taken) and a later [`wait_pid`]
+/// gets the same status. `Ok(None)` while it runs. `EINTR` is retried.
+///
+/// The status is encoded as [`WaitResult::status`] is (what
+/// [`exit_code`], [`term_signal`] and [`core_dumped`] decode), built from
+/// `waitid`'s `si_code` and `si_status`. Only ever asks about this one pid.
+///
+/// # Errors
+/// `ECHILD` when `pid` is not an unreaped child of ours.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/waitid.2.html)
+#[doc(alias = "waitid")]
+pub fn wait_pid_nowait(pid: Pid) -> rustix::io::Result<Option<i32>> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    let info = loop {
+        match waitid(WaitId::Pid(pid), options) {
+            Err(Errno::INTR) => {}
+            other => break other?,
+        }
+    };
+    Ok(info.and_then(|info| {
+        if let Some(code) = info.exit_status() {
+            Some((code & 0xff) << 8)
+        } else {
+            let signal = info.terminating_signal()?;
+            Some(if info.dumped() { signal | 0x80 } else { signal })
+        }
+    }))
 }
 
 /// `WEXITSTATUS`—The exit code, if the child exited normally.
