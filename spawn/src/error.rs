@@ -189,6 +189,16 @@ pub enum Error {
         /// The error.
         source: io::Error,
     },
+    /// The program is a script whose `#!` line names an interpreter that
+    /// does not exist. (The kernel says "no such file" for it, as if the
+    /// script itself were missing.)
+    #[error("{program}: its interpreter {interpreter} (from its #! line) was not found")]
+    InterpreterNotFound {
+        /// The program as given.
+        program: String,
+        /// The interpreter, as the `#!` line names it.
+        interpreter: String,
+    },
 }
 
 /// The last lines of stderr, for `Failed`'s message.
@@ -232,7 +242,8 @@ impl Error {
             | Error::OutputLimit { program, .. }
             | Error::NotUtf8 { program, .. }
             | Error::StatusLost { program, .. }
-            | Error::Io { program, .. } => program,
+            | Error::Io { program, .. }
+            | Error::InterpreterNotFound { program, .. } => program,
         }
     }
 
@@ -254,6 +265,7 @@ impl Error {
             Error::NotUtf8 { .. } => "not_utf8",
             Error::StatusLost { .. } => "status_lost",
             Error::Io { .. } => "io",
+            Error::InterpreterNotFound { .. } => "interpreter_not_found",
         }
     }
 
@@ -294,6 +306,7 @@ impl Error {
                 | Error::TooManyOpenFiles { .. }
                 | Error::ArgumentListTooLong { .. }
                 | Error::Spawn { .. }
+                | Error::InterpreterNotFound { .. }
         )
     }
 
@@ -322,6 +335,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
             Error::NotFound { .. } => io::ErrorKind::NotFound,
+            Error::InterpreterNotFound { .. } => io::ErrorKind::NotFound,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::InvalidInput { .. } | Error::ArgumentListTooLong { .. } => {
                 io::ErrorKind::InvalidInput

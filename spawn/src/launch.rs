@@ -1,11 +1,14 @@
-//! Turning a [`Command`] into a started process: environment, `PATH` search,
-//! pipes, fd actions, process group, and the mapping of spawn-sys errors to
-//! [`Error`]s that name the program and the cause.
+//! Turning a [`Command`] into a started process: environment, `PATH` search
+//! (relative and empty entries from the child's working directory, as
+//! `execvp` does), pipes, fd actions, process group, and the mapping of
+//! spawn-sys errors to [`Error`]s that name the program and the cause (a
+//! missing `#!` interpreter is told from a missing program).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use spawn_sys::spawn::{self as sys, FdAction, LookupError, SpawnOptions, SpawnStage};
@@ -101,9 +104,17 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
 
     // argv: argv[0] then the arguments.
     let mut argv = sys::CStringArray::new();
-    let arg0 = cmd.arg0.as_deref().unwrap_or(&cmd.program);
-    argv.push(os_bytes(arg0))
-        .map_err(|_| bad("the program name contains a NUL byte".into()))?;
+    match &cmd.arg0 {
+        Some(arg0) => argv.push(os_bytes(arg0)).map_err(|_| {
+            bad(format!(
+                "arg0 ({:?}) contains a NUL byte",
+                arg0.to_string_lossy()
+            ))
+        })?,
+        None => argv
+            .push(os_bytes(&cmd.program))
+            .map_err(|_| bad("the program name contains a NUL byte".into()))?,
+    }
     for (i, a) in cmd.args.iter().enumerate() {
         argv.push(os_bytes(a)).map_err(|_| {
             bad(format!(
@@ -135,7 +146,25 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             bad(format!("environment variable {key:?}: {e}"))
         })?;
 
-    let resolved = sys::find_program(os_bytes(&cmd.program), path_var).map_err(|e| match e {
+    let cwd = match &cmd.cwd {
+        None => None,
+        Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+            bad(format!(
+                "the working directory {} contains a NUL byte",
+                dir.display()
+            ))
+        })?),
+    };
+
+    // Relative and empty PATH entries are searched from the child's
+    // working directory, where it will look them up itself (as execvp and
+    // Python do); the result stays relative to it.
+    let resolved = sys::find_program_in(
+        os_bytes(&cmd.program),
+        path_var,
+        cwd.as_ref().map(|c| c.as_bytes()),
+    )
+    .map_err(|e| match e {
         LookupError::Empty => bad("the program name is empty".into()),
         LookupError::InteriorNul => bad("the program name contains a NUL byte".into()),
         LookupError::NotFound { searched } => Error::NotFound {
@@ -149,14 +178,15 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         other => bad(other.to_string()),
     })?;
 
-    let cwd = match &cmd.cwd {
-        None => None,
-        Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+    let process_group = match (opts.process_group, cmd.process_group) {
+        (Some(g), _) | (None, Some(g)) => Some(i32::try_from(g).map_err(|_| {
             bad(format!(
-                "the working directory {} contains a NUL byte",
-                dir.display()
+                "process_group({g}): a process group id is at most {}",
+                i32::MAX
             ))
         })?),
+        (None, None) if opts.own_group && !cmd.new_session => Some(0),
+        (None, None) => None,
     };
 
     // Pipes. The child's ends are closed in the parent when this returns.
@@ -224,11 +254,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         }
     }
 
-    let process_group = match (opts.process_group, cmd.process_group) {
-        (Some(g), _) | (None, Some(g)) => Some(g as i32),
-        (None, None) if opts.own_group && !cmd.new_session => Some(0),
-        (None, None) => None,
-    };
     let fork = spawn_sys::spawn::ForkOptions {
         umask: cmd.umask,
         uid: cmd.uid,
@@ -253,10 +278,11 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let started = Instant::now();
     let result = sys::spawn(&options);
     let spawn_time = started.elapsed();
+    let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e, argv_bytes));
     drop(options);
     drop(child_ends);
     drop(null);
-    let pid = result.map_err(|e| map_spawn_error(cmd, &program, &e, argv_bytes))?;
+    let pid = result?;
 
     let pidfd = if spawn_sys::pidfd::pidfd_supported() {
         spawn_sys::pidfd::pidfd_open(pid).ok()
@@ -284,6 +310,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
 fn map_spawn_error(
     cmd: &Command,
     program: &str,
+    options: &SpawnOptions<'_>,
     e: &spawn_sys::spawn::SpawnError,
     argv_bytes: usize,
 ) -> Error {
@@ -298,10 +325,18 @@ fn map_spawn_error(
             cwd: cmd.cwd.clone().unwrap_or_default(),
             source,
         },
-        SpawnStage::Exec if e.errno == Errno::NOENT => Error::NotFound {
-            searched: format!("no such file: {}", cmd.program.to_string_lossy()),
-            program,
-        },
+        SpawnStage::Exec if e.errno == Errno::NOENT => {
+            match missing_interpreter(&options.program, options.cwd.as_deref()) {
+                Some(interpreter) => Error::InterpreterNotFound {
+                    program,
+                    interpreter,
+                },
+                None => Error::NotFound {
+                    searched: format!("no such file: {}", cmd.program.to_string_lossy()),
+                    program,
+                },
+            }
+        }
         SpawnStage::Exec if e.errno == Errno::ACCESS || e.errno == Errno::ISDIR => {
             Error::PermissionDenied {
                 path: cmd.program.to_string_lossy().into_owned(),
@@ -315,13 +350,18 @@ fn map_spawn_error(
         SpawnStage::Exec | SpawnStage::Setup | SpawnStage::Fork => Error::Spawn { program, source },
         stage => {
             let step = match stage {
-                SpawnStage::Credentials => "setting the user, group or supplementary groups",
-                SpawnStage::Umask => "setting the umask",
-                SpawnStage::Rlimit => "setting a resource limit",
-                SpawnStage::ProcessGroup => "joining the process group",
-                SpawnStage::Session => "starting a new session",
-                SpawnStage::FdAction => "setting up its stdin, stdout or stderr",
-                _ => "preparing the child",
+                SpawnStage::Credentials => {
+                    "setting the user, group or supplementary groups".to_owned()
+                }
+                SpawnStage::Umask => "setting the umask".to_owned(),
+                SpawnStage::Rlimit => "setting a resource limit".to_owned(),
+                SpawnStage::ProcessGroup => match options.process_group {
+                    Some(0) | None => "making a new process group".to_owned(),
+                    Some(pg) => format!("joining process group {pg}"),
+                },
+                SpawnStage::Session => "starting a new session".to_owned(),
+                SpawnStage::FdAction => "setting up its stdin, stdout or stderr".to_owned(),
+                _ => "preparing the child".to_owned(),
             };
             Error::Spawn {
                 program,
@@ -329,4 +369,43 @@ fn map_spawn_error(
             }
         }
     }
+}
+
+/// The interpreter named by the `#!` line of `program` when `program`
+/// exists and that interpreter does not: why an exec says `ENOENT` for a
+/// file that is there. Both paths are looked up as the child does, a
+/// relative one under `cwd`.
+fn missing_interpreter(program: &CStr, cwd: Option<&CStr>) -> Option<String> {
+    let in_child = |p: &[u8]| -> PathBuf {
+        let p = Path::new(OsStr::from_bytes(p));
+        match cwd {
+            Some(dir) if p.is_relative() => Path::new(OsStr::from_bytes(dir.to_bytes())).join(p),
+            _ => p.to_owned(),
+        }
+    };
+    // The kernel reads at most this much of a `#!` line.
+    let mut head = [0u8; 256];
+    let mut file = std::fs::File::open(in_child(program.to_bytes())).ok()?;
+    let mut got = 0;
+    while got < head.len() {
+        match io::Read::read(&mut file, &mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let line = head[..got].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let is_blank = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = line.iter().position(|b| !is_blank(b))?;
+    let line = &line[start..];
+    let interpreter = &line[..line
+        .iter()
+        .position(|b| is_blank(b) || *b == 0)
+        .unwrap_or(line.len())];
+    if interpreter.is_empty() || std::fs::metadata(in_child(interpreter)).is_ok() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(interpreter).into_owned())
 }

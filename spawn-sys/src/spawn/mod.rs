@@ -158,6 +158,7 @@ pub struct SpawnOptions<'fd> {
     /// fd is closed in the child unless an action names it.
     pub fd_actions: Vec<FdAction<'fd>>,
     /// `Some(0)`: a new process group led by the child; `Some(pgid)`: join it.
+    /// A negative value is refused ([`SpawnStage::ProcessGroup`], `EINVAL`).
     pub process_group: Option<i32>,
     /// A new session (`setsid`); the child leads it and a new process group.
     pub new_session: bool,
@@ -301,6 +302,11 @@ const MAX_GAP_CLOSES: usize = 256;
 #[doc(alias = "fork")]
 #[doc(alias = "execve")]
 pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Pid, SpawnError> {
+    if opts.process_group.is_some_and(|pg| pg < 0) {
+        // What `setpgid` says, before anything starts and the same on both
+        // paths (glibc's `posix_spawn` would report it as the exec's).
+        return Err(SpawnError::new(SpawnStage::ProcessGroup, Errno::INVAL));
+    }
     let plan = Plan::new(&opts.fd_actions)?;
     #[cfg(target_env = "gnu")]
     if !opts.fork.needs_fork() && plan.gap_fds() <= MAX_GAP_CLOSES {

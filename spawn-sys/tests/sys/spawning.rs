@@ -175,6 +175,16 @@ fn a_child_joins_an_existing_group_and_a_missing_one_is_an_error() {
         }
         let e = spawn(&o).unwrap_err();
         assert_eq!((e.stage, e.errno), (SpawnStage::ProcessGroup, Errno::PERM));
+
+        // Nor a negative one (a u32 above i32::MAX cast): the same step on
+        // both paths.
+        o.process_group = Some(-1);
+        let e = spawn(&o).unwrap_err();
+        assert_eq!(
+            (e.stage, e.errno),
+            (SpawnStage::ProcessGroup, Errno::INVAL),
+            "fork={fork}"
+        );
     });
     spawn_sys::signal_group(leader, libc::SIGKILL).unwrap();
     wait_pid(leader, false).unwrap();
