@@ -162,7 +162,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let resolved = sys::find_program_in(
         os_bytes(&cmd.program),
         path_var,
-        cwd.as_ref().map(|c| c.as_bytes()),
+        cwd.as_ref().map(CString::as_bytes),
     )
     .map_err(|e| match e {
         LookupError::Empty => bad("the program name is empty".into()),
