@@ -165,6 +165,14 @@ impl Sink {
 
     /// Write every byte to the file at `path`, created or truncated when the
     /// run starts.
+    ///
+    /// Given for both stdout and stderr (the same path, or another path to
+    /// the same file), the file is opened once and both streams write
+    /// through that one open file, as `>p 2>&1` does: truncated once,
+    /// neither overwriting the other (the order between the two streams is
+    /// the order their bytes were read in). A FIFO must have a reader when
+    /// the run starts: without one the run fails at once with
+    /// [`Error::SinkFile`](crate::Error::SinkFile) instead of waiting.
     #[must_use]
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Sink(SinkKind::File {
@@ -173,7 +181,8 @@ impl Sink {
         })
     }
 
-    /// Append every byte to the file at `path`, created if missing.
+    /// Append every byte to the file at `path`, created if missing. Shared
+    /// between stdout and stderr as [`file`](Self::file) is.
     #[must_use]
     pub fn append_file(path: impl Into<PathBuf>) -> Self {
         Sink(SinkKind::File {
@@ -669,8 +678,7 @@ mod tests {
             &Sink::lines(move |l| g.lock().unwrap().push(l.to_vec())),
             chunks,
         );
-        let v = got.lock().unwrap().clone();
-        v
+        got.lock().unwrap().clone()
     }
 
     #[test]

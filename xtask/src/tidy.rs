@@ -47,49 +47,51 @@ pub fn stray_snapshots(root: &Path) -> Vec<String> {
     v
 }
 
-/// The backquoted `*.rs` paths that `doc` names (`` `sink.rs` ``,
-/// `` `tests/cli.rs` ``): lowercase letters, `_`, `-` and `/` before `.rs`,
-/// the rule of the before-stop hook. Sorted, each once.
-pub fn named_rust_files(doc: &str) -> Vec<String> {
-    let mut v: Vec<String> = doc
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|w| {
-            w.strip_suffix(".rs").is_some_and(|stem| {
-                !stem.is_empty()
-                    && stem
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || "_-/".contains(c))
-            })
-        })
-        .map(str::to_owned)
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// The files `doc` names (see [`named_rust_files`]) that are no file of
-/// the workspace: neither a path from `root` nor the end of one (`sink.rs`
-/// matches `spawn/src/sink.rs`, not `spawn/src/xsink.rs`).
-pub fn missing_named_files(root: &Path, doc: &str) -> Vec<String> {
-    let files: Vec<String> = files_with_suffix(root, ".rs")
-        .into_iter()
-        .map(|p| p.strip_prefix(root).unwrap_or(&p).display().to_string())
-        .collect();
-    named_rust_files(doc)
-        .into_iter()
-        .filter(|name| {
-            let tail = format!("/{name}");
-            !files.iter().any(|f| f == name || f.ends_with(&tail))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The backquoted `*.rs` paths that `doc` names (`` `sink.rs` ``,
+    /// `` `tests/cli.rs` ``): lowercase letters, `_`, `-` and `/` before `.rs`,
+    /// the rule of the before-stop hook. Sorted, each once.
+    pub fn named_rust_files(doc: &str) -> Vec<String> {
+        // What `grep -oE '`[a-z_/-]+\.rs`'` finds: leftmost, not overlapping.
+        let stem = |c: char| c.is_ascii_lowercase() || "_-/".contains(c);
+        let mut v = Vec::new();
+        let mut rest = doc;
+        while let Some(open) = rest.find('`') {
+            let after = &rest[open + 1..];
+            let len = after.find(|c: char| !stem(c)).unwrap_or(after.len());
+            if len > 0
+                && let Some(tail) = after[len..].strip_prefix(".rs`")
+            {
+                v.push(format!("{}.rs", &after[..len]));
+                rest = tail;
+            } else {
+                rest = after;
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The files `doc` names (see [`named_rust_files`]) that are no file of
+    /// the workspace: neither a path from `root` nor the end of one (`sink.rs`
+    /// matches `spawn/src/sink.rs`, not `spawn/src/xsink.rs`).
+    pub fn missing_named_files(root: &Path, doc: &str) -> Vec<String> {
+        let files: Vec<String> = files_with_suffix(root, ".rs")
+            .into_iter()
+            .map(|p| p.strip_prefix(root).unwrap_or(&p).display().to_string())
+            .collect();
+        named_rust_files(doc)
+            .into_iter()
+            .filter(|name| {
+                let tail = format!("/{name}");
+                !files.iter().any(|f| f == name || f.ends_with(&tail))
+            })
+            .collect()
+    }
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))

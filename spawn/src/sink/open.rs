@@ -182,8 +182,7 @@ fn open_file(path: &Path, append: bool) -> io::Result<File> {
         .open(path)
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::ENXIO) {
-                io::Error::new(
-                    io::ErrorKind::Other,
+                io::Error::other(
                     "no reader on this FIFO (open it for reading before the run starts)",
                 )
             } else {
