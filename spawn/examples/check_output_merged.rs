@@ -51,11 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", py_bytes_repr(&output));
         }
         Err(Error::Failed {
-            program,
+            command,
             status,
             output,
+            ..
         }) => {
-            println!("ERROR: {program}: {status}");
+            println!("ERROR: {command}: {status}");
             println!(
                 "Have {} bytes in output: {}",
                 output.stdout.len(),

@@ -57,11 +57,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Err(Error::Failed {
-            program,
+            command,
             status,
             output,
+            ..
         }) => {
-            println!("ERROR: {program}: {status}");
+            println!("ERROR: {command}: {status}");
             println!("the error keeps stdout: {}", py_repr(&output.stdout));
         }
         Err(other) => return Err(other.into()),

@@ -148,6 +148,7 @@ impl Child {
             None if cmd.input.is_some() => Plan::Pipe,
             None => Plan::Inherit,
         };
+        crate::reaper::prepare();
         let l = launch::launch(
             cmd,
             &LaunchOptions {
@@ -158,6 +159,7 @@ impl Child {
                 own_group: cmd.timeout.is_some(),
             },
         )?;
+        crate::reaper::started();
         Ok(Child {
             cmd: cmd.clone(),
             name: cmd.name(),

@@ -88,6 +88,47 @@ impl fmt::Debug for Command {
     }
 }
 
+/// At most this many characters of a command line go into a message.
+const COMMAND_LINE_MAX: usize = 200;
+
+impl Command {
+    /// The command as a shell would read it, for messages: the program and
+    /// its arguments, each quoted as one shell word, cut after
+    /// [`COMMAND_LINE_MAX`] characters with `…` (Python's
+    /// `CalledProcessError` names the command so). A [`Command::shell`]
+    /// reads `sh -c 'script'`, without the `$0` it passes.
+    pub(crate) fn command_line(&self) -> String {
+        let shell = self.program == "/bin/sh"
+            && self.arg0.as_deref() == Some(OsStr::new("sh"))
+            && self.args.len() >= 3
+            && self.args[0] == "-c"
+            && self.args[2] == "sh";
+        let (program, args): (&OsStr, Vec<&OsString>) = if shell {
+            let mut args: Vec<&OsString> = self.args.iter().collect();
+            args.remove(2);
+            (OsStr::new("sh"), args)
+        } else {
+            (&self.program, self.args.iter().collect())
+        };
+        let mut line = shell_quote(program);
+        for a in args {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+            if line.chars().count() > COMMAND_LINE_MAX {
+                break;
+            }
+        }
+        match line.char_indices().nth(COMMAND_LINE_MAX) {
+            Some((cut, _)) => {
+                line.truncate(cut);
+                line.push('…');
+                line
+            }
+            None => line,
+        }
+    }
+}
+
 /// Quotes `s` for display as one shell word.
 pub(crate) fn shell_quote(s: &OsStr) -> String {
     let s = s.to_string_lossy();
@@ -458,6 +499,7 @@ impl Command {
         } else {
             Err(Error::Failed {
                 program: self.name(),
+                command: self.command_line(),
                 status: out.status,
                 output: out,
             })

@@ -335,10 +335,13 @@ impl<'t> Engine<'t> {
     }
 
     fn add_sink(&mut self, sink: &Sink, stream: StreamName, name: &str) -> Result<usize, Error> {
-        let st = SinkState::open(sink, stream)
-            .map_err(|e| Error::io(name, "cannot open the sink file", e))?;
+        let st = SinkState::open(sink, stream).map_err(|e| e.into_error(name))?;
+        Ok(self.push_sink(st))
+    }
+
+    fn push_sink(&mut self, st: SinkState) -> usize {
         self.sinks.push(st);
-        Ok(self.sinks.len() - 1)
+        self.sinks.len() - 1
     }
 
     /// Queues a command; returns its index (results come back in this order).
@@ -396,14 +399,13 @@ impl<'t> Engine<'t> {
         } else {
             route_sink(stderr_route.as_ref())
         };
-        if let Some(s) = &out_sink {
-            slot.sinks[0] = Some(self.add_sink(s, StreamName::Stdout, &name)?);
-        }
-        if let Some(s) = &err_sink {
-            slot.sinks[1] = Some(match shared_stderr {
-                Some(i) => i,
-                None => self.add_sink(s, StreamName::Stderr, &name)?,
-            });
+        let own_err = err_sink.as_ref().filter(|_| shared_stderr.is_none());
+        let opened =
+            crate::sink::open_pair(out_sink.as_ref(), own_err).map_err(|e| e.into_error(&name))?;
+        slot.sinks[0] = opened.stdout.map(|st| self.push_sink(st));
+        slot.sinks[1] = opened.stderr.map(|st| self.push_sink(st));
+        if err_sink.is_some() && shared_stderr.is_some() {
+            slot.sinks[1] = shared_stderr;
         }
         slot.input = input;
         let spec = ChildSpec {
@@ -443,15 +445,10 @@ impl<'t> Engine<'t> {
         spec: ChildSpec,
         routes: &[Option<Sink>; 2],
     ) -> Result<usize, Error> {
-        for (i, (sink, stream)) in routes
-            .iter()
-            .zip([StreamName::Stdout, StreamName::Stderr])
-            .enumerate()
-        {
-            if let Some(s) = sink {
-                slot.sinks[i] = Some(self.add_sink(s, stream, &slot.name.clone())?);
-            }
-        }
+        let opened = crate::sink::open_pair(routes[0].as_ref(), routes[1].as_ref())
+            .map_err(|e| e.into_error(&slot.name))?;
+        slot.sinks[0] = opened.stdout.map(|st| self.push_sink(st));
+        slot.sinks[1] = opened.stderr.map(|st| self.push_sink(st));
         let id = self.sched.add(spec);
         debug_assert_eq!(id.0, self.slots.len());
         self.slots.push(slot);
@@ -727,6 +724,7 @@ impl<'t> Engine<'t> {
                 Some((_, w)) => Plan::Fd(w.as_fd()),
                 None => stdout,
             };
+            crate::reaper::prepare();
             launch::launch(
                 cmd,
                 &LaunchOptions {
@@ -742,6 +740,7 @@ impl<'t> Engine<'t> {
         let now = self.now();
         match result {
             Ok(l) => {
+                crate::reaper::started();
                 self.stage_pipe = next_pipe.map(|(r, _w)| r);
                 self.adopt(child, l);
                 self.register(child);

@@ -121,10 +121,15 @@ pub enum Error {
     },
     /// The child exited with a non-zero status (or was killed) where success
     /// was required ([`Command::check`](crate::Command::check) and friends).
-    #[error("{program}: {status}{}", stderr_tail(&output.stderr))]
+    /// The message names the command with its arguments, as a shell would
+    /// read it (`sh -c 'exit 3': exit status 3`).
+    #[error("{command}: {status}{}", stderr_tail(&output.stderr))]
     Failed {
         /// The program as given.
         program: String,
+        /// The program and its arguments, shell-quoted, cut after 200
+        /// characters with `…`.
+        command: String,
         /// How it ended.
         status: ExitStatus,
         /// Everything it produced.
@@ -199,6 +204,21 @@ pub enum Error {
         /// The interpreter, as the `#!` line names it.
         interpreter: String,
     },
+    /// The file of a [`Sink::file`](crate::Sink::file) (or
+    /// [`Sink::append_file`](crate::Sink::append_file)) could not be opened;
+    /// the child was not started. A FIFO that nobody reads is refused at
+    /// once (`no reader on this FIFO`) instead of waiting for a reader.
+    #[error("{program}: cannot open the {stream} sink file {}: {source}", path.display())]
+    SinkFile {
+        /// The program as given.
+        program: String,
+        /// Whose sink it is.
+        stream: StreamName,
+        /// The file, as given.
+        path: PathBuf,
+        /// Why it could not be opened.
+        source: io::Error,
+    },
 }
 
 /// The last lines of stderr, for `Failed`'s message.
@@ -243,7 +263,8 @@ impl Error {
             | Error::NotUtf8 { program, .. }
             | Error::StatusLost { program, .. }
             | Error::Io { program, .. }
-            | Error::InterpreterNotFound { program, .. } => program,
+            | Error::InterpreterNotFound { program, .. }
+            | Error::SinkFile { program, .. } => program,
         }
     }
 
@@ -266,6 +287,7 @@ impl Error {
             Error::StatusLost { .. } => "status_lost",
             Error::Io { .. } => "io",
             Error::InterpreterNotFound { .. } => "interpreter_not_found",
+            Error::SinkFile { .. } => "sink_file",
         }
     }
 
@@ -307,6 +329,7 @@ impl Error {
                 | Error::ArgumentListTooLong { .. }
                 | Error::Spawn { .. }
                 | Error::InterpreterNotFound { .. }
+                | Error::SinkFile { .. }
         )
     }
 
@@ -345,7 +368,8 @@ impl From<Error> for io::Error {
             Error::StatusLost { .. } => io::ErrorKind::NotFound,
             Error::BadCwd { source, .. }
             | Error::Spawn { source, .. }
-            | Error::Io { source, .. } => source.kind(),
+            | Error::Io { source, .. }
+            | Error::SinkFile { source, .. } => source.kind(),
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

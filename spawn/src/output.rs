@@ -177,9 +177,15 @@ pub struct Report {
     pub stdout_bytes: u64,
     /// Bytes read from the child's stderr (also those a sink did not keep).
     pub stderr_bytes: u64,
-    /// Bytes of input the child took on stdin.
+    /// Bytes of input written into the child's stdin pipe. This is what
+    /// the pipe accepted, not what the child read: bytes still in the pipe
+    /// when the child exited are counted, though it never took them.
     pub stdin_bytes: u64,
-    /// The child closed its stdin before taking all input (EPIPE); not an error.
+    /// Not all input could be given: the child closed its stdin, or
+    /// exited, before taking all of it, so a write into the pipe failed
+    /// with `EPIPE`. Not an error; `stdin_bytes` says how much went into
+    /// the pipe. Input the pipe had already accepted when the child went
+    /// away is not noticed here (it is counted in `stdin_bytes`).
     pub input_broken: bool,
     /// Bytes of stdout read but not kept by a bounded sink.
     pub stdout_dropped: u64,
@@ -257,12 +263,26 @@ impl PipelineOutput {
     }
 }
 
+impl PipelineOutput {
+    /// `stdout` as text, with invalid UTF-8 replaced.
+    #[must_use]
+    pub fn stdout_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
+
+    /// `stderr` as text, with invalid UTF-8 replaced.
+    #[must_use]
+    pub fn stderr_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stderr)
+    }
+}
+
 impl Serialize for PipelineOutput {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("PipelineOutput", 4)?;
         st.serialize_field("statuses", &self.statuses)?;
-        st.serialize_field("stdout", &String::from_utf8_lossy(&self.stdout))?;
-        st.serialize_field("stderr", &String::from_utf8_lossy(&self.stderr))?;
+        st.serialize_field("stdout", &self.stdout_lossy())?;
+        st.serialize_field("stderr", &self.stderr_lossy())?;
         st.serialize_field("reports", &self.reports)?;
         st.end()
     }

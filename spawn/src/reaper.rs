@@ -2,12 +2,20 @@
 //! while they still ran are waited for here, so none becomes a zombie and the
 //! dropping thread never blocks.
 //!
-//! One thread, started on first use, waits on the children's pidfds in an
-//! epoll set (or polls `wait4(WNOHANG)` every 50 ms for children without a
-//! pidfd, or when no epoll set could be made) and reaps each exactly once, by
-//! pid (never `waitpid(-1)`). Nothing that fails for want of resources (no fd
-//! for the epoll set, no thread) is remembered as failed: it is tried again on
-//! the next drop, and every drop also reaps whatever has exited meanwhile.
+//! One thread waits on the children's pidfds in an epoll set (or polls
+//! `wait4(WNOHANG)` every 50 ms for children without a pidfd, or when no
+//! epoll set could be made) and reaps each exactly once, by pid (never
+//! `waitpid(-1)`). The thread is started when the first child has been
+//! spawned ([`started`]), not at the first drop: a drop may come when no
+//! thread can be made any more (a low `RLIMIT_NPROC`, memory or threads
+//! exhausted), and reaping must not depend on it.
+//!
+//! Without the thread, reaping still happens: every spawn ([`prepare`],
+//! before the new child, so the pids and process slots of the dead are free
+//! for it) and every drop sweeps the list, so no dropped child stays a
+//! zombie past the next call into the library. Nothing that fails for want
+//! of resources (no fd for the epoll set, no thread) is remembered as
+//! failed: it is tried again on the next spawn or drop.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,8 +47,11 @@ fn epoll() -> Option<Arc<Epoll>> {
 
 /// Reaps what has exited; returns how many are still waited for.
 fn sweep() -> usize {
-    let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let mut p = pending();
+    if p.is_empty() {
+        return 0;
+    }
+    let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
     p.retain(|(pid, fd)| {
         let done = !matches!(spawn_sys::wait::wait_pid(*pid, true), Ok(None));
         if done && let (Some(ep), Some(fd)) = (&ep, fd) {
@@ -51,7 +62,28 @@ fn sweep() -> usize {
     p.len()
 }
 
+/// Called by every spawn before it starts a child: reaps the dropped
+/// children that have exited meanwhile (a mutex and an empty list when
+/// there are none), so that no zombie waits for the reaper thread, which
+/// may not exist, and their process slots are free for the new child.
+pub(crate) fn prepare() {
+    sweep();
+}
+
+/// Called by every spawn once a child was started: makes sure the reaper
+/// thread runs (started now, with the first child, so that a later drop
+/// needs no new thread). After the launch, so that under a tight
+/// `RLIMIT_NPROC` the caller's child gets the process slot before the
+/// library's thread does; without a thread, [`prepare`] and every drop
+/// sweep instead.
+pub(crate) fn started() {
+    ensure_thread();
+}
+
 fn ensure_thread() {
+    if THREAD.load(Ordering::Acquire) {
+        return;
+    }
     if THREAD
         .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
@@ -63,7 +95,8 @@ fn ensure_thread() {
         .spawn(run)
         .is_ok();
     if !started {
-        // No thread now (out of memory or threads): try again on the next drop.
+        // No thread now (out of memory or threads): try again on the next
+        // spawn or drop; they sweep meanwhile.
         THREAD.store(false, Ordering::SeqCst);
     }
 }

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::StreamName;
 
+pub(crate) mod open;
+pub(crate) use open::open_pair;
+
 type LineFn = dyn FnMut(&[u8]) + Send;
 
 /// Where a stream's bytes go: a description, cheap to clone; each run
@@ -162,6 +165,14 @@ impl Sink {
 
     /// Write every byte to the file at `path`, created or truncated when the
     /// run starts.
+    ///
+    /// Given for both stdout and stderr (the same path, or another path to
+    /// the same file), the file is opened once and both streams write
+    /// through that one open file, as `>p 2>&1` does: truncated once,
+    /// neither overwriting the other (the order between the two streams is
+    /// the order their bytes were read in). A FIFO must have a reader when
+    /// the run starts: without one the run fails at once with
+    /// [`Error::SinkFile`](crate::Error::SinkFile) instead of waiting.
     #[must_use]
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Sink(SinkKind::File {
@@ -170,7 +181,8 @@ impl Sink {
         })
     }
 
-    /// Append every byte to the file at `path`, created if missing.
+    /// Append every byte to the file at `path`, created if missing. Shared
+    /// between stdout and stderr as [`file`](Self::file) is.
     #[must_use]
     pub fn append_file(path: impl Into<PathBuf>) -> Self {
         Sink(SinkKind::File {
@@ -314,6 +326,44 @@ impl Log {
     }
 }
 
+/// Feeds `data` to a `lines` callback: each complete line without its `\n`,
+/// the rest kept in `partial` for the next call. A line longer than
+/// [`MAX_LINE`] comes in pieces of exactly `MAX_LINE` bytes and a last,
+/// shorter one (never an empty one), whatever the reads were: a line of
+/// exactly `MAX_LINE` bytes whose `\n` comes in a later read is one line.
+/// `partial` never holds more than `MAX_LINE` bytes.
+fn split_lines(partial: &mut Vec<u8>, data: &[u8], f: &mut LineFn) {
+    let mut rest = data;
+    loop {
+        let nl = rest.iter().position(|&b| b == b'\n');
+        let mut line = &rest[..nl.unwrap_or(rest.len())];
+        // Full pieces first, so that `partial` stays within MAX_LINE.
+        while partial.len() + line.len() > MAX_LINE {
+            let take = MAX_LINE - partial.len();
+            if partial.is_empty() {
+                f(&line[..take]);
+            } else {
+                partial.extend_from_slice(&line[..take]);
+                f(partial);
+                partial.clear();
+            }
+            line = &line[take..];
+        }
+        let Some(nl) = nl else {
+            partial.extend_from_slice(line);
+            return;
+        };
+        if partial.is_empty() {
+            f(line);
+        } else {
+            partial.extend_from_slice(line);
+            f(partial);
+            partial.clear();
+        }
+        rest = &rest[nl + 1..];
+    }
+}
+
 /// Why a sink refused bytes.
 #[derive(Debug)]
 pub(crate) enum SinkError {
@@ -347,7 +397,8 @@ pub(crate) enum SinkState {
         failed: bool,
     },
     File {
-        file: File,
+        /// Shared with the other stream's sink when both name the file.
+        file: Arc<File>,
         failed: bool,
         /// Bytes move pipe → file with `splice(2)`, never through us, until
         /// the kernel refuses (an append-mode file, a filesystem without it).
@@ -366,55 +417,6 @@ pub(crate) enum SinkState {
 const PREFAULT_MIN: usize = 64 << 10;
 
 impl SinkState {
-    /// Instantiates `sink` for one run of one stream.
-    pub(crate) fn open(sink: &Sink, stream: StreamName) -> io::Result<SinkState> {
-        Ok(match &sink.0 {
-            SinkKind::Collect { limit, error } => SinkState::Collect {
-                buf: Vec::new(),
-                limit: *limit,
-                error: *error,
-                dropped: 0,
-            },
-            SinkKind::HeadTail { head, tail } => SinkState::HeadTail {
-                head: Vec::new(),
-                head_max: *head,
-                tail: VecDeque::new(),
-                tail_max: *tail,
-                dropped: 0,
-            },
-            SinkKind::Lines(f) => SinkState::Lines {
-                partial: Vec::new(),
-                f: Arc::clone(f),
-            },
-            SinkKind::Writer(w) => SinkState::Writer {
-                w: Arc::clone(w),
-                failed: false,
-            },
-            SinkKind::File { path, append } => {
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .append(*append)
-                    .truncate(!*append)
-                    .open(path)?;
-                SinkState::File {
-                    file,
-                    failed: false,
-                    splice: true,
-                }
-            }
-            SinkKind::Discard => SinkState::Discard,
-            SinkKind::Tee(a, b) => SinkState::Tee(
-                Box::new(SinkState::open(a, stream)?),
-                Box::new(SinkState::open(b, stream)?),
-            ),
-            SinkKind::Log(log) => SinkState::Log {
-                log: log.clone(),
-                stream,
-            },
-        })
-    }
-
     /// The file to `splice(2)` into, for a `file` sink where that works.
     pub(crate) fn splice_target(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         match self {
@@ -422,7 +424,7 @@ impl SinkState {
                 file,
                 failed: false,
                 splice: true,
-            } => Some(std::os::fd::AsFd::as_fd(file)),
+            } => Some(std::os::fd::AsFd::as_fd(&**file)),
             _ => None,
         }
     }
@@ -503,22 +505,7 @@ impl SinkState {
             }
             SinkState::Lines { partial, f } => {
                 let mut f = f.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut rest = data;
-                while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-                    if partial.is_empty() {
-                        f(&rest[..nl]);
-                    } else {
-                        partial.extend_from_slice(&rest[..nl]);
-                        f(partial);
-                        partial.clear();
-                    }
-                    rest = &rest[nl + 1..];
-                }
-                partial.extend_from_slice(rest);
-                while partial.len() >= MAX_LINE {
-                    f(&partial[..MAX_LINE]);
-                    partial.drain(..MAX_LINE);
-                }
+                split_lines(partial, data, &mut *f);
             }
             SinkState::Writer { w, failed } => {
                 if !*failed {
@@ -530,7 +517,7 @@ impl SinkState {
                 }
             }
             SinkState::File { file, failed, .. } => {
-                if !*failed && let Err(e) = file.write_all(data) {
+                if !*failed && let Err(e) = (&**file).write_all(data) {
                     *failed = true;
                     return Err(SinkError::Io(e));
                 }
@@ -680,6 +667,72 @@ mod tests {
                 b"".to_vec(),
                 b"last".to_vec()
             ]
+        );
+    }
+
+    /// The pieces a `lines` sink delivers for `chunks`, fed as separate reads.
+    fn lines_of(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&got);
+        feed(
+            &Sink::lines(move |l| g.lock().unwrap().push(l.to_vec())),
+            chunks,
+        );
+        got.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_line_whose_newline_comes_later_is_one_line() {
+        let line = vec![b'a'; MAX_LINE];
+        let got = lines_of(&[&line, b"\nnext\n"]);
+        assert_eq!(
+            got.len(),
+            2,
+            "pieces of {:?}",
+            got.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        assert_eq!(got[0], line);
+        assert_eq!(got[1], b"next");
+        // Its `\n` alone in the next read, and the line itself in two reads.
+        assert_eq!(lines_of(&[&line, b"\n"]), vec![line.clone()]);
+        let (a, b) = line.split_at(MAX_LINE / 3);
+        assert_eq!(lines_of(&[a, b, b"\n"]), vec![line.clone()]);
+        // Two of them back to back; a genuinely empty line after one stays.
+        assert_eq!(
+            lines_of(&[&line, b"\n", &line, b"\n\n"]),
+            vec![line.clone(), line.clone(), Vec::new()]
+        );
+    }
+
+    #[test]
+    fn long_lines_come_in_max_line_pieces_whatever_the_reads() {
+        let len = 2 * MAX_LINE + 5;
+        let data: Vec<u8> = (0..len)
+            .map(|i| b'a' + (i % 26) as u8)
+            .chain(*b"\nshort\n")
+            .collect();
+        let want = vec![
+            data[..MAX_LINE].to_vec(),
+            data[MAX_LINE..2 * MAX_LINE].to_vec(),
+            data[2 * MAX_LINE..len].to_vec(),
+            b"short".to_vec(),
+        ];
+        for chunk in [
+            1000,
+            MAX_LINE - 1,
+            MAX_LINE,
+            MAX_LINE + 1,
+            2 * MAX_LINE,
+            data.len(),
+        ] {
+            let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
+            assert_eq!(lines_of(&chunks), want, "chunk {chunk}");
+        }
+        // Exactly 2 * MAX_LINE: two pieces, no empty third.
+        let exact = vec![b'x'; 2 * MAX_LINE];
+        assert_eq!(
+            lines_of(&[&exact[..MAX_LINE], &exact[MAX_LINE..], b"\n"]),
+            vec![exact[..MAX_LINE].to_vec(), exact[MAX_LINE..].to_vec()]
         );
     }
 

@@ -41,7 +41,10 @@ fn check_fails_with_status_and_the_tail_of_stderr() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(msg.starts_with("/bin/sh: exit status 3"), "{msg}");
+    assert!(
+        msg.starts_with("sh -c 'echo one >&2; echo two >&2; exit 3': exit status 3"),
+        "{msg}"
+    );
     assert!(msg.ends_with("one\n  two"), "{msg}");
 }
 

@@ -233,6 +233,16 @@ fn a_child_dropped_when_no_fd_is_left_is_still_reaped() {
     scenario(&["nofile-reaper"], &[]);
 }
 
+#[test]
+fn children_dropped_under_a_low_rlimit_nproc_are_reaped() {
+    let ran = run_hostile(helper(&["nproc-reaper"]), Duration::from_secs(120), |_| {});
+    if ran.code == Some(SKIP) {
+        eprintln!("skipped: {}", ran.stdout.trim());
+        return;
+    }
+    ran.ok("nproc-reaper");
+}
+
 // ---------------------------------------------------------------------------
 // No fd reaches a child unasked
 

@@ -4,7 +4,8 @@
 //! - `unsafe` code appears only in spawn-sys, and there each block has a
 //!   `// SAFETY:` line right above it;
 //! - no `#[ignore]` without a reason;
-//! - no stray `.snap.new` files (pending snapshot changes).
+//! - no stray `.snap.new` files (pending snapshot changes);
+//! - every Rust file ARCHITECTURE.md names (a backquoted `*.rs` path) exists.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,48 @@ pub fn stray_snapshots(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The backquoted `*.rs` paths that `doc` names (`` `sink.rs` ``,
+    /// `` `tests/cli.rs` ``): lowercase letters, `_`, `-` and `/` before `.rs`,
+    /// the rule of the before-stop hook. Sorted, each once.
+    pub fn named_rust_files(doc: &str) -> Vec<String> {
+        // What `grep -oE '`[a-z_/-]+\.rs`'` finds: leftmost, not overlapping.
+        let stem = |c: char| c.is_ascii_lowercase() || "_-/".contains(c);
+        let mut v = Vec::new();
+        let mut rest = doc;
+        while let Some(open) = rest.find('`') {
+            let after = &rest[open + 1..];
+            let len = after.find(|c: char| !stem(c)).unwrap_or(after.len());
+            if len > 0
+                && let Some(tail) = after[len..].strip_prefix(".rs`")
+            {
+                v.push(format!("{}.rs", &after[..len]));
+                rest = tail;
+            } else {
+                rest = after;
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The files `doc` names (see [`named_rust_files`]) that are no file of
+    /// the workspace: neither a path from `root` nor the end of one (`sink.rs`
+    /// matches `spawn/src/sink.rs`, not `spawn/src/xsink.rs`).
+    pub fn missing_named_files(root: &Path, doc: &str) -> Vec<String> {
+        let files: Vec<String> = files_with_suffix(root, ".rs")
+            .into_iter()
+            .map(|p| p.strip_prefix(root).unwrap_or(&p).display().to_string())
+            .collect();
+        named_rust_files(doc)
+            .into_iter()
+            .filter(|name| {
+                let tail = format!("/{name}");
+                !files.iter().any(|f| f == name || f.ends_with(&tail))
+            })
+            .collect()
+    }
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,6 +196,45 @@ mod tests {
             bad.is_empty(),
             "`#[ignore]` without a reason:\n{}",
             bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn architecture_names_only_files_that_exist() {
+        let root = root();
+        let doc = fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+        assert!(
+            named_rust_files(&doc).len() > 10,
+            "ARCHITECTURE.md names almost no file: {:?}",
+            named_rust_files(&doc)
+        );
+        let missing = missing_named_files(&root, &doc);
+        assert!(
+            missing.is_empty(),
+            "ARCHITECTURE.md names files that do not exist in the workspace:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_named_file_that_is_gone_is_reported_by_name() {
+        let doc = "The loop is in `driver.rs`, sinks in `spawn/src/sink.rs` and \
+                   `tests/cli.rs`; `engine.rs` is gone, `src/river.rs` never was. \
+                   `Sink::file(p)`, `a.RS`, `x.rs.bak` are no file names.";
+        assert_eq!(
+            named_rust_files(doc),
+            [
+                "driver.rs",
+                "engine.rs",
+                "spawn/src/sink.rs",
+                "src/river.rs",
+                "tests/cli.rs"
+            ]
+        );
+        // `src/river.rs` is not the end of `spawn/src/driver.rs` at a `/`.
+        assert_eq!(
+            missing_named_files(&root(), doc),
+            ["engine.rs", "src/river.rs"]
         );
     }
 

@@ -4,7 +4,8 @@
 //! Each scenario puts this whole process into one hostile state that must not
 //! leak into other tests, because it is process-wide: a lowered
 //! `RLIMIT_NOFILE`, a thread that reaps every child with `waitpid(-1)`,
-//! `SIGCHLD` ignored (inherited from a parent that set it before `exec`), fds
+//! `SIGCHLD` ignored (inherited from a parent that set it before `exec`), a
+//! `RLIMIT_NPROC` that leaves no room for a thread, fds
 //! 0/1/2 closed or replaced, a signal storm aimed at the thread that drives
 //! the children, pidfds turned off (`SPAWN_NO_PIDFD=1`), a pid reused under
 //! our feet. It then drives spawn through that state and checks the results
@@ -73,6 +74,7 @@ fn main() {
         "sigchld-ignored" => vec![reaping::sigchld_ignored(false)],
         "sigchld-ignored-output" => vec![reaping::sigchld_ignored(true)],
         "pidfd-parity" => reaping::pidfd_parity(),
+        "nproc-reaper" => vec![reaping::nproc_reaper()],
         "pid-reuse-signal" => vec![reaping::pid_reuse(false)],
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
         other => {

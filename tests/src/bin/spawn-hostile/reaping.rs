@@ -483,3 +483,159 @@ pub fn pid_reuse(group: bool) -> String {
         results.join(", ")
     )
 }
+
+/// The uid the scenario runs as: a user of its own, so that its
+/// `RLIMIT_NPROC` counts this process's tasks and nothing else.
+const NOBODY: u32 = 65534;
+
+/// Tasks (threads) of every process whose real uid is `uid`: what the
+/// kernel counts against `RLIMIT_NPROC`.
+fn tasks_of(uid: u32) -> u64 {
+    let mut n = 0;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    // Numeric entries only (`/proc/self` is one of them again).
+    for p in procs.flatten().filter(|p| {
+        p.file_name()
+            .to_str()
+            .is_some_and(|s| s.parse::<u32>().is_ok())
+    }) {
+        let Ok(tasks) = std::fs::read_dir(p.path().join("task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let real = std::fs::read_to_string(t.path().join("status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok())
+                });
+            if real == Some(uid) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// This process's thread count.
+fn threads() -> u64 {
+    crate::procfs::status_field("Threads")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The state of our child `pid` (`None`: reaped, no longer our child).
+fn child_state(pid: u32) -> Option<char> {
+    crate::procfs::children_of(std::process::id())
+        .into_iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, s)| s)
+}
+
+/// Waits (bounded) until `done`, observing `/proc`.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Dropped children under a low `RLIMIT_NPROC`, where no thread can be
+/// made. As root (exempt from the limit) the scenario first becomes
+/// `nobody`, a user of its own; otherwise it skips (others of the same user
+/// would share the count).
+///
+/// 1. Only one more task fits: the child takes it, so no reaper thread can
+///    start. The dropped child exits and is a zombie; the next call into
+///    spawn (`Command::run`) reaps it first, freeing its slot for its own
+///    child (which would otherwise fail with `EAGAIN`).
+/// 2. Room for two: the reaper thread starts with the spawn. With the limit
+///    then lowered so that no task at all can be made, the dropped child is
+///    still reaped, with no further call into spawn.
+pub fn nproc_reaper() -> String {
+    use rustix::process::{Gid, Resource, Rlimit, Uid, getrlimit, getuid, setrlimit};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    if !getuid().is_root() {
+        say("skip: needs root, to run as a user of its own");
+        std::process::exit(SKIP);
+    }
+    // No thread exists yet, so these per-thread calls change the process.
+    assert_eq!(threads(), 1, "the scenario must start single-threaded");
+    let (uid, gid) = (Uid::from_raw(NOBODY), Gid::from_raw(NOBODY));
+    if let Err(e) = set_thread_groups(&[])
+        .and_then(|()| set_thread_res_gid(gid, gid, gid))
+        .and_then(|()| set_thread_res_uid(uid, uid, uid))
+    {
+        say(&format!("skip: cannot become uid {NOBODY}: {e}"));
+        std::process::exit(SKIP);
+    }
+    let hard = getrlimit(Resource::Nproc).maximum;
+    let limit = |n: u64| {
+        setrlimit(
+            Resource::Nproc,
+            Rlimit {
+                current: Some(n),
+                maximum: hard,
+            },
+        )
+        .expect("set RLIMIT_NPROC");
+    };
+
+    // 1. No thread can start: the sweeps reap.
+    let n = tasks_of(NOBODY);
+    limit(n + 1);
+    // cat reads a pipe whose writer we hold: it runs until we close it,
+    // after the drop.
+    let (r, w) = spawn_sys::pipe::pipe().expect("pipe");
+    let a = Command::new("cat")
+        .stdin(Stdio::from(r))
+        .spawn()
+        .expect("cat starts in the one slot left");
+    let a_pid = a.pid();
+    drop(a);
+    assert_eq!(child_state(a_pid).map(|_| ()), Some(()), "cat ended early");
+    drop(w); // cat exits: a zombie, with no thread to reap it
+    wait_for("the dropped cat never exited", || {
+        child_state(a_pid).is_some_and(|s| s == 'Z')
+    });
+    assert_eq!(threads(), 1, "a reaper thread started past the limit?");
+    let out = Command::new("true").run();
+    assert!(
+        out.as_ref().is_ok_and(|o| o.status.success()),
+        "the next run found no slot: the dropped child's zombie still held it: {out:?}"
+    );
+    assert_eq!(
+        child_state(a_pid),
+        None,
+        "the dropped child is still a zombie after the next call"
+    );
+    assert_eq!(spawn::diag::reaper_pending(), 0);
+
+    // 2. The thread starts with a child: a drop needs no new one.
+    let n = tasks_of(NOBODY);
+    limit(n + 2);
+    let (r, w) = spawn_sys::pipe::pipe().expect("pipe");
+    let b = Command::new("cat")
+        .stdin(Stdio::from(r))
+        .spawn()
+        .expect("cat starts");
+    assert_eq!(
+        threads(),
+        2,
+        "no reaper thread started with the first child"
+    );
+    let b_pid = b.pid();
+    limit(1);
+    drop(b);
+    drop(w); // cat exits after the drop
+    wait_for(
+        "the dropped child stays a zombie: no reaper thread, and no thread could be made at the drop",
+        || child_state(b_pid).is_none(),
+    );
+    limit(hard.unwrap_or(u64::MAX));
+    "with no thread possible, the next run reaped the dropped child first; with the thread started at the spawn, a drop at the limit was reaped".to_owned()
+}
