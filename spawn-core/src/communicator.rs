@@ -39,6 +39,11 @@ impl Communicator {
         self.sched.handle(event, now);
     }
 
+    /// See [`Scheduler::terminate`].
+    pub fn terminate(&mut self, now: Timestamp) {
+        self.sched.terminate(Self::CHILD, now);
+    }
+
     /// See [`Scheduler::poll`].
     #[must_use]
     pub fn poll(&mut self, now: Timestamp) -> Output {

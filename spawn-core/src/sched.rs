@@ -5,41 +5,46 @@
 //! - a FIFO of pipes ready for a read or a write (each queued at most once,
 //!   thanks to a per-pipe flag; an item whose pipe changed since is skipped
 //!   when it surfaces);
-//! - a FIFO of pending actions (closes, signals, interest changes, finish
-//!   reports), checked again when emitted: a signal for a child that has
-//!   exited since is dropped (its pid may be reused), an interest change
-//!   that was undone is not emitted;
+//! - a FIFO of pending actions (closes, signals, probes, interest changes,
+//!   finish reports), checked again when emitted: a signal for a child that
+//!   has exited since goes to its group only, or is dropped (its pid may be
+//!   reused), an interest change that was undone is not emitted;
 //! - a FIFO of children waiting for a running slot;
-//! - a min-heap of timers with lazy deletion (see `timers.rs`).
+//! - a min-heap of timers with lazy deletion (see `timers.rs`);
+//! - a free list of the slots of removed children.
 //!
 //! Every event and every poll is `O(1)` amortised (`O(log n)` for timers),
-//! whatever the number of children.
+//! whatever the number of children. The process-group teardown is in
+//! `teardown.rs`.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::child::{Child, DRAIN_LIMIT, STDIN, STREAMS, ix};
+use crate::child::{Child, DRAIN_LIMIT};
 use crate::timers::Timers;
 use crate::types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
-    Output, SchedulerConfig, Stream, Timer, Timestamp, WaitReason,
+    Output, PerStream, SchedulerConfig, Stream, Timer, Timestamp, WaitReason,
 };
 
 /// An action decided but not emitted yet.
 #[derive(Clone, Copy, Debug)]
-enum Pending {
+pub(crate) enum Pending {
     Close {
         c: usize,
-        i: usize,
+        s: Stream,
         reason: CloseReason,
     },
     Signal {
         c: usize,
         signal: KillSignal,
     },
+    Probe {
+        c: usize,
+    },
     Interest {
         c: usize,
-        i: usize,
+        s: Stream,
     },
     Finished {
         c: usize,
@@ -50,7 +55,8 @@ enum Pending {
 #[derive(Clone, Copy, Debug)]
 struct Work {
     c: usize,
-    i: usize,
+    epoch: u32,
+    s: Stream,
 }
 
 /// Drives any number of children: decides what to start, read, write,
@@ -59,16 +65,18 @@ struct Work {
 /// # The loop
 ///
 /// 1. [`handle`](Self::handle) every event the driver has (readiness,
-///    exits, answers to actions);
+///    exits, answers to actions), and call [`terminate`](Self::terminate)
+///    for children to stop;
 /// 2. [`poll`](Self::poll) until it returns [`Output::Wait`], doing each
 ///    [`Action`] and handing its answer back with `handle` (at once, before
-///    the next poll, is fine);
+///    the next poll, is fine), and taking each [`Output::Finished`];
 /// 3. wait for readiness, an exit, or the `deadline` of the `Wait`;
 ///    repeat until the `Wait` reason is [`WaitReason::Done`].
 ///
 /// Children start in the order added, at most
 /// [`max_running`](SchedulerConfig::max_running) at a time; a finished
-/// child frees its slot for the next one.
+/// child frees its slot for the next one. A long-lived loop takes finished
+/// children out with [`remove`](Self::remove) so the scheduler does not grow.
 ///
 /// # The contract with the driver
 ///
@@ -76,8 +84,9 @@ struct Work {
 ///   answer for that stream ([`Event::Read`], [`Event::ReadWouldBlock`] or
 ///   [`Event::Eof`]) before it reads that stream again; after
 ///   [`Action::Write`], for one of [`Event::Wrote`],
-///   [`Event::WriteWouldBlock`], [`Event::WriteBroken`]. Other streams and
-///   children go on meanwhile.
+///   [`Event::WriteWouldBlock`], [`Event::WriteBroken`]; after
+///   [`Action::ProbeGroup`], for one of [`Event::GroupEmpty`],
+///   [`Event::GroupLive`]. Other streams and children go on meanwhile.
 /// - Readiness ([`Event::Readable`], [`Event::Writable`]) is an edge: the
 ///   core remembers it and keeps reading (writing) until an answer says it
 ///   would block, so an edge-triggered driver loses nothing. An edge that
@@ -91,22 +100,30 @@ struct Work {
 /// - Reads are fair: at most [`read_budget`](ChildSpec::read_budget)
 ///   reads of one stream in a row, then the stream goes to the back of the
 ///   queue of ready streams; every write goes to the back.
-/// - A [`Signal`](Action::Signal) is never emitted for a child after its
-///   [`Event::Exited`] was handled (its pid may belong to someone else).
+/// - No [`Signal`](Action::Signal) to the child itself after its
+///   [`Event::Exited`] was handled (its pid may belong to someone else);
+///   a child with [`signal_group`](ChildSpec::signal_group) is kept
+///   unreaped by the driver until [`Output::Finished`], so signals to its
+///   group ([`SignalTarget::Group`](crate::SignalTarget::Group)) stay safe
+///   until then, and none comes after.
 /// - Nothing depends on being polled continuously: the driver may stop at
 ///   a deadline of its own and resume later with the same scheduler. Only
 ///   the `now` values must not go backwards.
-/// - Events that do not fit the state (about unknown or finished children,
-///   answers nothing asked for) are ignored.
+/// - Events that do not fit the state (about unknown, finished or removed
+///   children, answers nothing asked for) are ignored.
 #[derive(Clone, Debug, Default)]
 pub struct Scheduler {
     max_running: usize,
-    children: Vec<Child>,
+    pub(crate) children: Vec<Child>,
+    /// Slots of removed children, reused by `add`.
+    free: Vec<usize>,
+    /// Children added and not removed.
+    held: usize,
     start_queue: VecDeque<usize>,
     n_queued: usize,
     work: VecDeque<Work>,
-    pending: VecDeque<Pending>,
-    timers: Timers,
+    pub(crate) pending: VecDeque<Pending>,
+    pub(crate) timers: Timers,
     running: usize,
     finished: usize,
 }
@@ -123,25 +140,62 @@ impl Scheduler {
 
     /// Queues a child; it gets [`Action::Start`] when a running slot is
     /// free, in the order added. Zero `read_chunk`, `write_chunk` or
-    /// `read_budget` are taken as 1.
+    /// `read_budget` are taken as 1; a `member_of` that names no live
+    /// child with `signal_group` is taken as `None`.
+    ///
+    /// The id may be one that [`remove`](Self::remove) freed.
     pub fn add(&mut self, spec: ChildSpec) -> ChildId {
-        let c = self.children.len();
+        let leader = spec.member_of.and_then(|l| {
+            let c = self.index(l)?;
+            let ch = &self.children[c];
+            (ch.leads() && ch.state() != ChildState::Finished).then_some((c, ch.epoch))
+        });
         let spec = ChildSpec {
             read_chunk: spec.read_chunk.max(1),
             write_chunk: spec.write_chunk.max(1),
             read_budget: spec.read_budget.max(1),
+            member_of: leader.map(|(c, _)| ChildId(c)),
             ..spec
         };
-        self.children.push(Child::new(spec));
+        let c = match self.free.pop() {
+            Some(c) => {
+                self.children[c] = Child::reusing(&self.children[c], spec, leader);
+                c
+            }
+            None => {
+                self.children.push(Child::new(spec, leader));
+                self.children.len() - 1
+            }
+        };
+        self.held += 1;
         self.start_queue.push_back(c);
         self.n_queued += 1;
         ChildId(c)
     }
 
-    /// Whether every child added is finished and reported.
+    /// Takes a finished child out, once its [`Output::Finished`] was
+    /// emitted, and returns its outcome; `None` if it is not finished (or
+    /// not reported yet), unknown, or removed already. Its slot is freed
+    /// and its `ChildId` may be handed out again by a later
+    /// [`add`](Self::add): the driver must not send events about a
+    /// removed id. `O(1)`.
+    pub fn remove(&mut self, child: ChildId) -> Option<Outcome> {
+        let c = self.index(child)?;
+        let ch = &mut self.children[c];
+        if ch.state() != ChildState::Finished || !ch.reported {
+            return None;
+        }
+        ch.removed = true;
+        self.held -= 1;
+        self.finished -= 1;
+        self.free.push(c);
+        ch.outcome.take()
+    }
+
+    /// Whether every child held is finished and reported.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.finished == self.children.len() && self.pending.is_empty()
+        self.finished == self.held && self.pending.is_empty()
     }
 
     /// Children started (or starting) and not finished.
@@ -156,41 +210,42 @@ impl Scheduler {
         self.n_queued
     }
 
-    /// Children finished.
+    /// Children finished and not removed.
     #[must_use]
     pub fn finished(&self) -> usize {
         self.finished
     }
 
-    /// Children added.
+    /// Children added and not removed.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.children.len()
+        self.held
     }
 
-    /// Whether no child was added.
+    /// Whether no child is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.children.is_empty()
+        self.held == 0
     }
 
     /// Progress of `child` so far: bytes read and written, and its state.
     #[must_use]
     pub fn stats(&self, child: ChildId) -> Option<&ChildStats> {
-        self.children.get(child.0).map(|c| &c.stats)
+        self.get(child).map(|c| &c.stats)
     }
 
     /// The outcome of `child`, once it is finished (the same value that
-    /// [`Action::Finished`] carries).
+    /// [`Output::Finished`] carries).
     #[must_use]
     pub fn outcome(&self, child: ChildId) -> Option<&Outcome> {
-        self.children.get(child.0)?.outcome.as_ref()
+        self.get(child)?.outcome.as_ref()
     }
 
-    /// The spec `child` was added with (chunk sizes and budget at least 1).
+    /// The spec `child` was added with (chunk sizes and budget at least 1,
+    /// `member_of` as understood).
     #[must_use]
     pub fn spec(&self, child: ChildId) -> Option<&ChildSpec> {
-        self.children.get(child.0).map(|c| &c.spec)
+        self.get(child).map(|c| &c.spec)
     }
 
     /// Takes in what happened. See the type's documentation for the
@@ -200,7 +255,7 @@ impl Scheduler {
             Event::Started { child } => self.started(child, now),
             Event::SpawnFailed { child } => self.spawn_failed(child, now),
             Event::Readable { child, stream } => self.edge(child, output(stream)),
-            Event::Writable { child } => self.edge(child, Some(STDIN)),
+            Event::Writable { child } => self.edge(child, Some(Stream::Stdin)),
             Event::Read {
                 child,
                 stream,
@@ -214,14 +269,46 @@ impl Scheduler {
                 self.would_block(child, output(stream), now);
             }
             Event::Wrote { child, n: 0 } | Event::WriteWouldBlock { child } => {
-                self.would_block(child, Some(STDIN), now);
+                self.would_block(child, Some(Stream::Stdin), now);
             }
             Event::Wrote { child, n } => self.wrote(child, n, now),
             Event::WriteBroken { child } => self.broken(child, now),
             Event::SinkFull { child, stream } => self.sink(child, output(stream), true),
             Event::SinkReady { child, stream } => self.sink(child, output(stream), false),
             Event::Exited { child, status } => self.exited(child, status, now),
-            Event::Terminate { child } => self.terminate(child, now),
+            Event::GroupEmpty { child } => self.group_answer(child, true, now),
+            Event::GroupLive { child } => self.group_answer(child, false, now),
+        }
+    }
+
+    /// Stops `child` (a cancel, Ctrl-C, an overflowing sink): TERM, then
+    /// KILL after the grace, as for a timeout, and `outcome.terminated`.
+    /// A child still queued is finished at once without being started
+    /// (`status: None`, `started_at: None`); one that is starting is
+    /// stopped once started. One that exited already is left alone, except
+    /// a group leader whose group is not known empty: its group is torn
+    /// down (TERM to the group, the grace, KILL...). Repeating it is a
+    /// no-op; an unknown or finished child is ignored.
+    pub fn terminate(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        match ch.state() {
+            ChildState::Queued => {
+                ch.terminated = true;
+                self.finish(c, now);
+            }
+            ChildState::Starting => ch.terminated = true,
+            ChildState::Running => {
+                ch.terminated = true;
+                self.stop(c);
+            }
+            ChildState::Exited if ch.leads() && !ch.group.empty => {
+                ch.terminated = true;
+                if !ch.group.gave_up && !ch.group.left {
+                    self.stop(c);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -234,43 +321,43 @@ impl Scheduler {
             self.fire(e.child, e.timer(), now);
         }
         while let Some(p) = self.pending.pop_front() {
-            if let Some(a) = self.emit(p, now) {
-                return Output::Action(a);
+            if let Some(out) = self.emit(p, now) {
+                return out;
             }
         }
         if self.max_running == 0 || self.running < self.max_running {
             while let Some(c) = self.start_queue.pop_front() {
-                let ch = &mut self.children[c];
-                if ch.state() == ChildState::Queued {
-                    ch.stats.state = ChildState::Starting;
-                    self.n_queued -= 1;
-                    self.running += 1;
+                if self.children[c].state() == ChildState::Queued {
+                    self.start(c, now);
                     return Output::Action(Action::Start { child: ChildId(c) });
                 }
             }
         }
-        while let Some(Work { c, i }) = self.work.pop_front() {
+        while let Some(Work { c, epoch, s }) = self.work.pop_front() {
             let ch = &mut self.children[c];
-            ch.pipes[i].queued = false;
-            if !ch.can_work(i) {
+            if ch.epoch != epoch {
+                continue;
+            }
+            ch.pipes[s].queued = false;
+            if !ch.can_work(s) {
                 continue;
             }
             let child = ChildId(c);
-            if i == STDIN {
+            if s == Stream::Stdin {
                 let len = usize::try_from(ch.input_left())
                     .unwrap_or(usize::MAX)
                     .min(ch.spec.write_chunk);
-                ch.pipes[i].in_flight = Some(len);
+                ch.pipes[s].in_flight = Some(len);
                 return Output::Action(Action::Write {
                     child,
                     offset: ch.stats.input_written,
                     len,
                 });
             }
-            ch.pipes[i].in_flight = Some(ch.spec.read_chunk);
+            ch.pipes[s].in_flight = Some(ch.spec.read_chunk);
             return Output::Action(Action::Read {
                 child,
-                stream: STREAMS[i],
+                stream: s,
                 max: ch.spec.read_chunk,
             });
         }
@@ -299,73 +386,90 @@ impl Scheduler {
         }
     }
 
-    /// Turns a pending action into an action, or drops it if it no longer
-    /// applies.
-    fn emit(&mut self, p: Pending, now: Timestamp) -> Option<Action> {
-        match p {
-            Pending::Close { c, i, reason } => Some(Action::Close {
-                child: ChildId(c),
-                stream: STREAMS[i],
-                reason,
-            }),
-            Pending::Signal { c, signal } => {
-                let ch = &mut self.children[c];
-                if ch.state() != ChildState::Running {
-                    return None;
-                }
-                match signal {
-                    KillSignal::Term => {
-                        ch.signals.term = true;
-                        // The grace runs from when TERM really goes out.
-                        let at = now.saturating_add(ch.spec.kill_grace);
-                        self.timers.arm(c, ch, Timer::KillGrace, at);
-                    }
-                    KillSignal::Kill => ch.signals.kill = true,
-                }
-                Some(Action::Signal {
-                    child: ChildId(c),
-                    signal,
-                    group: ch.spec.signal_group,
-                })
+    /// `c` leaves the start queue for a running slot; a member joins its
+    /// leader's group (and a group found empty is not empty any more).
+    fn start(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        ch.stats.state = ChildState::Starting;
+        self.n_queued -= 1;
+        self.running += 1;
+        if let Some((l, epoch)) = ch.leader {
+            let leader = &self.children[l];
+            let alive = matches!(
+                leader.state(),
+                ChildState::Starting | ChildState::Running | ChildState::Exited
+            );
+            if leader.epoch == epoch && !leader.removed && alive {
+                self.children[c].in_group = true;
+                self.children[l].group.members += 1;
+                self.rejoined(l, now);
             }
-            Pending::Interest { c, i } => {
+        }
+    }
+
+    /// Turns a pending action into an output, or drops it if it no longer
+    /// applies.
+    fn emit(&mut self, p: Pending, now: Timestamp) -> Option<Output> {
+        let action = match p {
+            Pending::Close { c, s, reason } => Action::Close {
+                child: ChildId(c),
+                stream: s,
+                reason,
+            },
+            Pending::Signal { c, signal } => self.emit_signal(c, signal, now)?,
+            Pending::Probe { c } => self.emit_probe(c)?,
+            Pending::Interest { c, s } => {
                 let ch = &mut self.children[c];
-                ch.pipes[i].interest_queued = false;
-                let on = ch.wants_interest(i);
-                let p = &mut ch.pipes[i];
+                ch.pipes[s].interest_queued = false;
+                let on = ch.wants_interest(s);
+                let p = &mut ch.pipes[s];
                 if !p.open || p.interest == on {
                     return None;
                 }
                 p.interest = on;
-                Some(Action::Interest {
+                Action::Interest {
                     child: ChildId(c),
-                    stream: STREAMS[i],
+                    stream: s,
                     on,
-                })
+                }
             }
             Pending::Finished { c } => {
-                let outcome = self.children[c].outcome.clone().unwrap_or_default();
-                Some(Action::Finished {
+                let ch = &mut self.children[c];
+                ch.reported = true;
+                let outcome = ch.outcome.clone().unwrap_or_default();
+                return Some(Output::Finished {
                     child: ChildId(c),
                     outcome,
-                })
+                });
             }
-        }
+        };
+        Some(Output::Action(action))
     }
 
-    /// The index of `child` if it exists.
-    fn index(&self, child: ChildId) -> Option<usize> {
-        (child.0 < self.children.len()).then_some(child.0)
+    /// The index of `child` if it is held.
+    pub(crate) fn index(&self, child: ChildId) -> Option<usize> {
+        self.children
+            .get(child.0)
+            .is_some_and(|c| !c.removed)
+            .then_some(child.0)
     }
 
-    /// Queues pipe `i` of `c` for a read or write if it can work.
-    fn queue(&mut self, c: usize, i: usize, front: bool) {
+    fn get(&self, child: ChildId) -> Option<&Child> {
+        self.index(child).map(|c| &self.children[c])
+    }
+
+    /// Queues pipe `s` of `c` for a read or write if it can work.
+    fn queue(&mut self, c: usize, s: Stream, front: bool) {
         let ch = &mut self.children[c];
-        if !ch.can_work(i) || ch.pipes[i].queued {
+        if !ch.can_work(s) || ch.pipes[s].queued {
             return;
         }
-        ch.pipes[i].queued = true;
-        let w = Work { c, i };
+        ch.pipes[s].queued = true;
+        let w = Work {
+            c,
+            epoch: ch.epoch,
+            s,
+        };
         if front {
             self.work.push_front(w);
         } else {
@@ -373,17 +477,17 @@ impl Scheduler {
         }
     }
 
-    /// Schedules a check of the interest in pipe `i` of `c`.
-    fn interest_changed(&mut self, c: usize, i: usize) {
-        let p = &mut self.children[c].pipes[i];
+    /// Schedules a check of the interest in pipe `s` of `c`.
+    fn interest_changed(&mut self, c: usize, s: Stream) {
+        let p = &mut self.children[c].pipes[s];
         if !p.interest_queued {
             p.interest_queued = true;
-            self.pending.push_back(Pending::Interest { c, i });
+            self.pending.push_back(Pending::Interest { c, s });
         }
     }
 
-    fn close(&mut self, c: usize, i: usize, reason: CloseReason) {
-        let p = &mut self.children[c].pipes[i];
+    fn close(&mut self, c: usize, s: Stream, reason: CloseReason) {
+        let p = &mut self.children[c].pipes[s];
         if !p.open {
             return;
         }
@@ -400,25 +504,16 @@ impl Scheduler {
             CloseReason::Broken | CloseReason::ChildExited => p.broken = true,
             _ => {}
         }
-        self.pending.push_back(Pending::Close { c, i, reason });
+        self.pending.push_back(Pending::Close { c, s, reason });
     }
 
-    fn signal(&mut self, c: usize, signal: KillSignal) {
-        self.pending.push_back(Pending::Signal { c, signal });
-    }
-
-    /// Starts the TERM → KILL escalation (a timeout or a terminate); the
-    /// KILL grace is armed when the TERM is emitted.
-    fn stop(&mut self, c: usize) {
-        let ch = &mut self.children[c];
-        if ch.stopping {
-            return;
+    /// Finishes `c` if it is complete; a group leader that is settled but
+    /// has no answer about its group yet gets a probe.
+    pub(crate) fn maybe_finish(&mut self, c: usize, now: Timestamp) {
+        let ch = &self.children[c];
+        if ch.leads() && ch.settled() && !ch.stopping {
+            self.want_probe(c);
         }
-        ch.stopping = true;
-        self.signal(c, KillSignal::Term);
-    }
-
-    fn maybe_finish(&mut self, c: usize, now: Timestamp) {
         if self.children[c].is_complete() {
             self.finish(c, now);
         }
@@ -444,26 +539,28 @@ impl Scheduler {
                 self.children[c].timed_out = true;
                 self.stop(c);
             }
-            Timer::KillGrace if running => self.signal(c, KillSignal::Kill),
+            Timer::KillGrace => self.kill_grace_ended(c),
             Timer::EofGrace => {
                 // Not closed yet: bytes may sit in the pipe that the driver
                 // did not get to (it was busy, or their edge is still in its
                 // queue). Read until a read would block, then abandon.
                 // A pipe whose sink is full is read once the sink has
                 // room again: the caller's backpressure, not the child's.
-                for i in 1..3 {
-                    let p = &mut self.children[c].pipes[i];
+                for s in Stream::OUTPUTS {
+                    let p = &mut self.children[c].pipes[s];
                     if !p.open || p.draining {
                         continue;
                     }
                     p.draining = true;
                     if p.in_flight.is_none() {
                         p.ready = true;
-                        self.queue(c, i, false);
+                        self.queue(c, s, false);
                     }
                 }
                 self.maybe_finish(c, now);
             }
+            Timer::GroupProbe => self.probe_due(c),
+            Timer::TeardownLimit => self.limit_passed(c),
             _ => {}
         }
     }
@@ -476,21 +573,25 @@ impl Scheduler {
         }
         ch.stats.state = ChildState::Running;
         ch.started_at = Some(now);
-        let held = [ch.spec.stdin, ch.spec.stdout, ch.spec.stderr];
-        for (p, held) in ch.pipes.iter_mut().zip(held) {
-            p.open = held;
+        let held = PerStream::from_fn(|s| match s {
+            Stream::Stdin => ch.spec.stdin,
+            Stream::Stdout => ch.spec.stdout,
+            Stream::Stderr => ch.spec.stderr,
+        });
+        for s in Stream::ALL {
+            ch.pipes[s].open = held[s];
         }
         if let Some(t) = ch.spec.timeout {
             let at = now.saturating_add(t);
             self.timers.arm(c, ch, Timer::Timeout, at);
         }
-        for (i, held) in held.into_iter().enumerate() {
-            if held {
-                self.interest_changed(c, i);
+        for s in Stream::ALL {
+            if held[s] {
+                self.interest_changed(c, s);
             }
         }
         if self.children[c].input_left() == 0 {
-            self.close(c, STDIN, CloseReason::InputDone);
+            self.close(c, Stream::Stdin, CloseReason::InputDone);
         }
         if self.children[c].terminated {
             self.stop(c);
@@ -503,14 +604,15 @@ impl Scheduler {
         if ch.state() == ChildState::Starting {
             ch.spawn_failed = true;
             self.finish(c, now);
+            self.member_gone(c, now);
         }
     }
 
-    fn edge(&mut self, child: ChildId, i: Option<usize>) {
-        let (Some(c), Some(i)) = (self.index(child), i) else {
+    fn edge(&mut self, child: ChildId, s: Option<Stream>) {
+        let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
         };
-        let p = &mut self.children[c].pipes[i];
+        let p = &mut self.children[c].pipes[s];
         if !p.open {
             return;
         }
@@ -518,33 +620,33 @@ impl Scheduler {
             p.edge_in_flight = true;
         } else {
             p.ready = true;
-            self.queue(c, i, false);
+            self.queue(c, s, false);
         }
     }
 
-    fn read(&mut self, child: ChildId, i: Option<usize>, n: usize, now: Timestamp) {
-        let (Some(c), Some(i)) = (self.index(child), i) else {
+    fn read(&mut self, child: ChildId, s: Option<Stream>, n: usize, now: Timestamp) {
+        let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
         };
         let ch = &mut self.children[c];
-        if !ch.pipes[i].open {
+        if !ch.pipes[s].open {
             return;
         }
         let n = n as u64;
-        if i == 1 {
+        if s == Stream::Stdout {
             ch.stats.stdout_bytes += n;
         } else {
             ch.stats.stderr_bytes += n;
         }
         let budget = ch.spec.read_budget;
-        let p = &mut ch.pipes[i];
+        let p = &mut ch.pipes[s];
         p.in_flight = None;
         p.edge_in_flight = false;
         if p.draining {
             p.drained = p.drained.saturating_add(n);
             if p.drained >= DRAIN_LIMIT {
                 p.close_pending = None;
-                self.close(c, i, CloseReason::Abandoned);
+                self.close(c, s, CloseReason::Abandoned);
                 self.maybe_finish(c, now);
                 return;
             }
@@ -554,27 +656,27 @@ impl Scheduler {
         p.ready = true;
         p.streak += 1;
         if p.streak < budget {
-            self.queue(c, i, true);
+            self.queue(c, s, true);
         } else {
             p.streak = 0;
-            self.queue(c, i, false);
+            self.queue(c, s, false);
         }
-        self.settle(c, i, now);
+        self.settle(c, s, now);
     }
 
     /// Does a close that waited for the answer that just came.
-    fn settle(&mut self, c: usize, i: usize, now: Timestamp) {
-        if let Some(reason) = self.children[c].pipes[i].close_pending.take() {
-            self.close(c, i, reason);
+    fn settle(&mut self, c: usize, s: Stream, now: Timestamp) {
+        if let Some(reason) = self.children[c].pipes[s].close_pending.take() {
+            self.close(c, s, reason);
             self.maybe_finish(c, now);
         }
     }
 
-    fn would_block(&mut self, child: ChildId, i: Option<usize>, now: Timestamp) {
-        let (Some(c), Some(i)) = (self.index(child), i) else {
+    fn would_block(&mut self, child: ChildId, s: Option<Stream>, now: Timestamp) {
+        let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
         };
-        let p = &mut self.children[c].pipes[i];
+        let p = &mut self.children[c].pipes[s];
         if !p.open || p.in_flight.is_none() {
             return;
         }
@@ -582,31 +684,34 @@ impl Scheduler {
         p.streak = 0;
         p.ready = p.edge_in_flight;
         p.edge_in_flight = false;
-        if p.draining && !p.ready && i != STDIN {
+        if p.draining && !p.ready && s != Stream::Stdin {
             p.close_pending = None;
-            self.close(c, i, CloseReason::Abandoned);
+            self.close(c, s, CloseReason::Abandoned);
             self.maybe_finish(c, now);
             return;
         }
-        self.queue(c, i, false);
-        self.settle(c, i, now);
+        self.queue(c, s, false);
+        self.settle(c, s, now);
     }
 
-    fn eof(&mut self, child: ChildId, i: Option<usize>, now: Timestamp) {
-        let (Some(c), Some(i)) = (self.index(child), i) else {
+    fn eof(&mut self, child: ChildId, s: Option<Stream>, now: Timestamp) {
+        let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
         };
-        let p = &mut self.children[c].pipes[i];
+        let p = &mut self.children[c].pipes[s];
+        if !p.open {
+            return;
+        }
         p.in_flight = None;
         p.close_pending = None;
-        self.close(c, i, CloseReason::Eof);
+        self.close(c, s, CloseReason::Eof);
         self.maybe_finish(c, now);
     }
 
     fn wrote(&mut self, child: ChildId, n: usize, now: Timestamp) {
         let Some(c) = self.index(child) else { return };
         let ch = &mut self.children[c];
-        let p = &mut ch.pipes[STDIN];
+        let p = &mut ch.pipes.stdin;
         if !p.open {
             return;
         }
@@ -616,36 +721,39 @@ impl Scheduler {
         let n = (n.min(asked) as u64).min(ch.input_left());
         ch.stats.input_written += n;
         if ch.input_left() == 0 {
-            ch.pipes[STDIN].close_pending = None;
-            self.close(c, STDIN, CloseReason::InputDone);
+            ch.pipes.stdin.close_pending = None;
+            self.close(c, Stream::Stdin, CloseReason::InputDone);
             self.maybe_finish(c, now);
         } else {
-            self.queue(c, STDIN, false);
-            self.settle(c, STDIN, now);
+            self.queue(c, Stream::Stdin, false);
+            self.settle(c, Stream::Stdin, now);
         }
     }
 
     fn broken(&mut self, child: ChildId, now: Timestamp) {
         let Some(c) = self.index(child) else { return };
-        let p = &mut self.children[c].pipes[STDIN];
+        let p = &mut self.children[c].pipes.stdin;
+        if !p.open {
+            return;
+        }
         p.in_flight = None;
         p.close_pending = None;
-        self.close(c, STDIN, CloseReason::Broken);
+        self.close(c, Stream::Stdin, CloseReason::Broken);
         self.maybe_finish(c, now);
     }
 
-    fn sink(&mut self, child: ChildId, i: Option<usize>, full: bool) {
-        let (Some(c), Some(i)) = (self.index(child), i) else {
+    fn sink(&mut self, child: ChildId, s: Option<Stream>, full: bool) {
+        let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
         };
-        let p = &mut self.children[c].pipes[i];
+        let p = &mut self.children[c].pipes[s];
         if !p.open || p.paused == full {
             return;
         }
         p.paused = full;
-        self.interest_changed(c, i);
+        self.interest_changed(c, s);
         if !full {
-            self.queue(c, i, false);
+            self.queue(c, s, false);
         }
     }
 
@@ -659,30 +767,35 @@ impl Scheduler {
         ch.status = Some(status);
         ch.exited_at = Some(now);
         Timers::cancel(ch, Timer::Timeout);
-        Timers::cancel(ch, Timer::KillGrace);
-        if ch.pipes[1].open || ch.pipes[2].open {
+        if !ch.leads() {
+            // A leader's grace goes on: its group may outlive it.
+            Timers::cancel(ch, Timer::KillGrace);
+        }
+        if ch.pipes.stdout.open || ch.pipes.stderr.open {
             let at = now.saturating_add(ch.spec.eof_grace);
             self.timers.arm(c, ch, Timer::EofGrace, at);
         }
+        if self.children[c].leads() {
+            self.want_probe(c);
+        }
         // Stdin still open means input is left: nobody will take it.
-        self.close(c, STDIN, CloseReason::ChildExited);
+        self.close(c, Stream::Stdin, CloseReason::ChildExited);
+        self.member_gone(c, now);
         self.maybe_finish(c, now);
     }
 
-    fn terminate(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
+    /// A member of a group exited (or never came to run): its leader may
+    /// be settled now.
+    fn member_gone(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
-        match ch.state() {
-            ChildState::Queued => {
-                ch.terminated = true;
-                self.finish(c, now);
-            }
-            ChildState::Starting => ch.terminated = true,
-            ChildState::Running => {
-                ch.terminated = true;
-                self.stop(c);
-            }
-            _ => {}
+        if !ch.in_group {
+            return;
+        }
+        ch.in_group = false;
+        if let Some((l, _)) = ch.leader {
+            let g = &mut self.children[l].group;
+            g.members = g.members.saturating_sub(1);
+            self.maybe_finish(l, now);
         }
     }
 
@@ -693,10 +806,7 @@ impl Scheduler {
     }
 }
 
-/// The pipe index of an output stream; `None` for stdin.
-fn output(stream: Stream) -> Option<usize> {
-    match ix(stream) {
-        STDIN => None,
-        i => Some(i),
-    }
+/// The output stream `stream` names; `None` for stdin.
+fn output(stream: Stream) -> Option<Stream> {
+    (stream != Stream::Stdin).then_some(stream)
 }

@@ -4,8 +4,11 @@
 //! Arming or cancelling a timer bumps the child's generation for it; an
 //! entry whose generation is no longer current (or whose child finished) is
 //! stale and is dropped when it reaches the top. Each operation is
-//! `O(log n)` in the number of entries, and a child arms each timer at most
-//! once, so the heap never holds more than three entries per child.
+//! `O(log n)` in the number of entries. A child arms each timer at most
+//! once, except the group probe, which is re-armed only after its entry
+//! fired (popped), so the heap holds a few entries per child at most.
+//! Generations are carried over when a removed child's slot is reused, so
+//! its entries stay stale for the successor.
 
 use alloc::collections::BinaryHeap;
 use core::cmp::Reverse;

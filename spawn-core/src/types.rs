@@ -2,7 +2,16 @@
 //! outputs out. Every type is `Debug` (and `Serialize` with the `serde`
 //! feature) so traces, test failures and snapshots speak one language.
 
+use core::ops::{Index, IndexMut};
 use core::time::Duration;
+
+/// The default [`ChildSpec::eof_grace`]: how long, after the exit, the
+/// output pipes get to reach end of file.
+pub const DEFAULT_EOF_GRACE: Duration = Duration::from_millis(200);
+
+/// The default [`ChildSpec::kill_grace`]: the time between TERM and KILL
+/// (and, after KILL, how long a teardown waits for the group to empty).
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Nanoseconds since an epoch the driver chooses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,6 +68,76 @@ pub enum Stream {
     Stderr,
 }
 
+impl Stream {
+    /// Every stream: stdin, stdout, stderr.
+    pub const ALL: [Stream; 3] = [Stream::Stdin, Stream::Stdout, Stream::Stderr];
+    /// The streams the core reads: stdout, stderr.
+    pub const OUTPUTS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
+}
+
+/// One value per standard stream, indexed by [`Stream`].
+///
+/// ```
+/// use spawn_core::{PerStream, Stream};
+///
+/// let mut bytes = PerStream::from_fn(|s| if s == Stream::Stdin { 0 } else { 1 });
+/// bytes[Stream::Stderr] += 1;
+/// assert_eq!(bytes, PerStream { stdin: 0, stdout: 1, stderr: 2 });
+/// assert_eq!(bytes.map(|n| n * 10)[Stream::Stderr], 20);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PerStream<T> {
+    /// The value for stdin.
+    pub stdin: T,
+    /// The value for stdout.
+    pub stdout: T,
+    /// The value for stderr.
+    pub stderr: T,
+}
+
+impl<T> PerStream<T> {
+    /// The value `f(stream)` for each stream, called in [`Stream::ALL`] order.
+    pub fn from_fn(mut f: impl FnMut(Stream) -> T) -> Self {
+        PerStream {
+            stdin: f(Stream::Stdin),
+            stdout: f(Stream::Stdout),
+            stderr: f(Stream::Stderr),
+        }
+    }
+
+    /// Applies `f` to each value, in [`Stream::ALL`] order.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerStream<U> {
+        PerStream {
+            stdin: f(self.stdin),
+            stdout: f(self.stdout),
+            stderr: f(self.stderr),
+        }
+    }
+}
+
+impl<T> Index<Stream> for PerStream<T> {
+    type Output = T;
+
+    fn index(&self, stream: Stream) -> &T {
+        match stream {
+            Stream::Stdin => &self.stdin,
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        }
+    }
+}
+
+impl<T> IndexMut<Stream> for PerStream<T> {
+    fn index_mut(&mut self, stream: Stream) -> &mut T {
+        match stream {
+            Stream::Stdin => &mut self.stdin,
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+}
+
 /// The signals the core asks for when it stops a child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -68,6 +147,24 @@ pub enum KillSignal {
     Term,
     /// `SIGKILL`: stop now.
     Kill,
+}
+
+/// Whom an [`Action::Signal`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum SignalTarget {
+    /// The child process only (a driver with pidfds signals through the
+    /// child's pidfd, so a reused pid is never hit).
+    Child,
+    /// The child's process group only (`kill(-pgid, ..)`). Asked only for a
+    /// child with [`ChildSpec::signal_group`] that exited and that the
+    /// driver has not reaped yet (its zombie pins the pgid).
+    Group,
+    /// Both the child and its group: the child may have left its group
+    /// (`setpgid`), and a member of the group may ignore the signal. Asked
+    /// only while the child runs.
+    ChildAndGroup,
 }
 
 /// What the core needs to know about one child, with defaults for every policy.
@@ -83,19 +180,35 @@ pub struct ChildSpec {
     pub stdout: bool,
     /// The driver holds the read end of the child's stderr.
     pub stderr: bool,
-    /// From `Started`: TERM (to the group with `signal_group`), then KILL
-    /// after `kill_grace`.
+    /// From `Started`: TERM (to the child and its group with
+    /// `signal_group`), then KILL after `kill_grace`. With `signal_group`,
+    /// a timeout also bounds the life of the whole group: members left
+    /// behind by a leader that exited by itself are stopped too (see the
+    /// crate docs, *Process groups*).
     pub timeout: Option<Duration>,
-    /// Time between TERM and KILL. Default 2 s.
+    /// Time between TERM and KILL; with `signal_group`, also how long
+    /// after KILL the teardown waits for the group to empty before it
+    /// gives up ([`GroupOutcome::Left`]). Default
+    /// [`DEFAULT_KILL_GRACE`] (2 s).
     pub kill_grace: Duration,
     /// After the child exited, how long to wait for EOF on stdout/stderr
     /// (a grandchild may hold them) before closing them as abandoned.
     /// When it ends, what is in the pipe is still read, until a read would
     /// block (or 16 MiB more came), so no byte written before is lost.
-    /// Default 100 ms.
+    /// Default [`DEFAULT_EOF_GRACE`] (200 ms).
     pub eof_grace: Duration,
-    /// Signals go to the child's process group.
+    /// The child leads a process group that the run owns: stop signals go
+    /// to the child and its group, and the child is finished only when its
+    /// group is empty (or the teardown gave up). Its [`Event::Exited`]
+    /// means "exited, not reaped" (see the crate docs, *The contract*).
     pub signal_group: bool,
+    /// This child joined the group that the given child (which has
+    /// `signal_group`) leads, as pipeline stages 2..n join stage 1's. Its
+    /// own signals go to it alone ([`SignalTarget::Child`]: the leader's
+    /// teardown covers the group), and the leader is not finished before
+    /// every started member exited. Ignored (taken as `None`) when that
+    /// child is unknown, finished, or has no `signal_group`.
+    pub member_of: Option<ChildId>,
     /// Most bytes per `Read` action. Default 64 KiB.
     pub read_chunk: usize,
     /// Most consecutive reads of one stream before other ready streams get
@@ -113,9 +226,10 @@ impl Default for ChildSpec {
             stdout: false,
             stderr: false,
             timeout: None,
-            kill_grace: Duration::from_secs(2),
-            eof_grace: Duration::from_millis(100),
+            kill_grace: DEFAULT_KILL_GRACE,
+            eof_grace: DEFAULT_EOF_GRACE,
             signal_group: false,
+            member_of: None,
             read_chunk: 64 << 10,
             read_budget: 4,
             write_chunk: 64 << 10,
@@ -210,23 +324,32 @@ pub enum Event {
         /// Stdout or stderr.
         stream: Stream,
     },
-    /// The child exited and was reaped; `status` is the raw wait status.
-    /// From now on the core sends it no signal (its pid may be reused);
-    /// stdin, if still open, is closed ([`CloseReason::ChildExited`]) and
-    /// the outputs get `eof_grace` to reach EOF.
+    /// The child exited; `status` is the raw wait status. From now on the
+    /// core sends no signal to the child itself; stdin, if still open, is
+    /// closed ([`CloseReason::ChildExited`]) and the outputs get
+    /// `eof_grace` to reach EOF.
+    ///
+    /// For a child with [`ChildSpec::signal_group`] it means exited and
+    /// **not reaped**: the driver keeps the zombie (it pins the pid and the
+    /// pgid, so signals to the group stay safe) and reaps it when it gets
+    /// [`Output::Finished`]. Any other child may be reaped at once.
     Exited {
         /// The child.
         child: ChildId,
         /// The raw wait status.
         status: i32,
     },
-    /// Stop the child (a cancel, Ctrl-C, an overflowing sink): TERM, then
-    /// KILL after the grace, as for a timeout, and `outcome.terminated`.
-    /// A child still queued is finished at once without being started
-    /// (`status: None`, `started_at: None`); one that exited already is
-    /// left alone.
-    Terminate {
-        /// The child.
+    /// The answer to [`Action::ProbeGroup`]: nothing but the (exited,
+    /// unreaped) leader is left in the child's group (`kill(-pgid, 0)`
+    /// fails with `ESRCH`, or only the zombie leader is there).
+    GroupEmpty {
+        /// The child that leads the group.
+        child: ChildId,
+    },
+    /// The answer to [`Action::ProbeGroup`]: some process other than the
+    /// leader is still alive in the child's group.
+    GroupLive {
+        /// The child that leads the group.
         child: ChildId,
     },
 }
@@ -249,7 +372,7 @@ pub enum CloseReason {
 }
 
 /// What to do, as the core tells the driver.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Action {
@@ -285,14 +408,25 @@ pub enum Action {
         /// Why.
         reason: CloseReason,
     },
-    /// Send `signal` to the child (or its process group).
+    /// Send `signal` to the child, its process group, or both.
     Signal {
         /// The child.
         child: ChildId,
         /// Which signal.
         signal: KillSignal,
-        /// To the child's process group.
-        group: bool,
+        /// To whom.
+        target: SignalTarget,
+    },
+    /// Is anything but the (exited, unreaped) leader still alive in the
+    /// child's process group? Answer exactly once, at once or later, with
+    /// [`Event::GroupEmpty`] or [`Event::GroupLive`] (`kill(-pgid, 0)`; a
+    /// driver that cannot tell a zombie leader from a live member may
+    /// count members only). At most one probe per child is in flight.
+    /// Only for children with [`ChildSpec::signal_group`], never after
+    /// [`Output::Finished`].
+    ProbeGroup {
+        /// The child that leads the group.
+        child: ChildId,
     },
     /// For level-triggered drivers: watch the stream's fd (`on`) or not.
     /// Emitted when it changes; edge-triggered drivers may ignore it.
@@ -303,13 +437,6 @@ pub enum Action {
         stream: Stream,
         /// Watch it.
         on: bool,
-    },
-    /// The child is done: exited (or never started) and every stream closed.
-    Finished {
-        /// The child.
-        child: ChildId,
-        /// How it went.
-        outcome: Outcome,
     },
 }
 
@@ -323,7 +450,27 @@ pub struct SignalsSent {
     pub kill: bool,
 }
 
-/// How a child's run went: the payload of [`Action::Finished`].
+/// What became of a child's process group (children with
+/// [`ChildSpec::signal_group`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum GroupOutcome {
+    /// The run owns no group: no `signal_group`, or the child never started.
+    #[default]
+    NotOwned,
+    /// The group was empty when the child finished; nothing was stopped.
+    Empty,
+    /// Members were left or the run was stopped (timeout, terminate): a
+    /// TERM went out, and the teardown ended with the group empty.
+    Stopped,
+    /// Members were still alive when the child finished: the teardown gave
+    /// up `kill_grace` after KILL, or (without a timeout or a terminate)
+    /// leftovers are left alone.
+    Left,
+}
+
+/// How a child's run went: the payload of [`Output::Finished`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
@@ -334,7 +481,8 @@ pub struct Outcome {
     pub spawn_failed: bool,
     /// It ran past its timeout (TERM, then KILL after the grace, were due).
     pub timed_out: bool,
-    /// It was asked to stop with [`Event::Terminate`].
+    /// It was asked to stop with
+    /// [`Scheduler::terminate`](crate::Scheduler::terminate).
     pub terminated: bool,
     /// The stop signals actually emitted as [`Action::Signal`].
     pub signals_sent: SignalsSent,
@@ -358,6 +506,8 @@ pub struct Outcome {
     pub exited_at: Option<Timestamp>,
     /// When it finished (the `now` of the call that finished it).
     pub finished_at: Timestamp,
+    /// What became of its process group.
+    pub group: GroupOutcome,
 }
 
 /// Where a child is in its life.
@@ -373,9 +523,11 @@ pub enum ChildState {
     Starting,
     /// Started and not exited.
     Running,
-    /// Exited; waiting for its streams to close (EOF or the EOF grace).
+    /// Exited; waiting for its streams to close (EOF or the EOF grace)
+    /// and, with `signal_group`, for its group to empty and its members
+    /// to exit.
     Exited,
-    /// Done; [`Action::Finished`] was (or is about to be) emitted.
+    /// Done; [`Output::Finished`] was (or is about to be) emitted.
     Finished,
 }
 
@@ -413,6 +565,11 @@ pub enum Timer {
     KillGrace,
     /// Waiting for EOF after exit.
     EofGrace,
+    /// The next probe of the group while a teardown waits for it to empty
+    /// (1 ms, doubling up to 50 ms).
+    GroupProbe,
+    /// After KILL: when the teardown gives up waiting for the group.
+    TeardownLimit,
 }
 
 /// Why the core has nothing to do right now.
@@ -422,7 +579,7 @@ pub enum Timer {
 pub enum WaitReason {
     /// Every child is finished.
     Done,
-    /// Waiting for I/O readiness or an exit.
+    /// Waiting for I/O readiness, an exit, or the answer to a probe.
     Io,
     /// Waiting for a child's timer.
     Deadline {
@@ -436,10 +593,19 @@ pub enum WaitReason {
 /// What [`Scheduler::poll`](crate::Scheduler::poll) returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
 pub enum Output {
     /// Do this, then report what happened and poll again.
     Action(Action),
+    /// The child is done: exited (or never started), every stream closed
+    /// and, with `signal_group`, its group empty (or given up on) and its
+    /// members exited. The driver reaps it now if it was kept unreaped,
+    /// and sends no event about it any more. Poll again.
+    Finished {
+        /// The child.
+        child: ChildId,
+        /// How it went.
+        outcome: Outcome,
+    },
     /// Nothing to do until an event arrives or `deadline` passes.
     Wait {
         /// When to poll again at the latest.

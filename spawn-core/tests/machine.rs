@@ -16,8 +16,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use spawn_core::{
-    Action, ChildId, ChildSpec, CloseReason, Event, KillSignal, Output, Scheduler, SchedulerConfig,
-    Stream, Timestamp,
+    Action, ChildId, ChildSpec, CloseReason, Event, GroupOutcome, KillSignal, Outcome, Output,
+    Scheduler, SchedulerConfig, SignalTarget, Stream, Timestamp,
 };
 
 const CHILDREN: usize = 3;
@@ -99,6 +99,7 @@ fn spec() -> impl Strategy<Value = ChildSpec> {
                     kill_grace: Duration::from_millis(kill),
                     eof_grace: Duration::from_millis(eof),
                     signal_group: group,
+                    member_of: None,
                     read_chunk: rc,
                     read_budget: budget,
                     write_chunk: wc,
@@ -183,6 +184,8 @@ struct Kid {
     written: u64,
     term: Option<u64>,
     kill: Option<u64>,
+    /// A grandchild lives (in the child's group with `signal_group`).
+    gc_alive: bool,
     terminate: Option<u64>,
     finished: bool,
     closed: [Option<CloseReason>; 3],
@@ -226,6 +229,7 @@ impl Harness {
         for _ in 0..10_000 {
             match self.sched.poll(self.at()) {
                 Output::Action(a) => self.act(a),
+                Output::Finished { child, outcome } => self.finished(child.0, &outcome),
                 Output::Wait { deadline, .. } => {
                     if let Some(d) = deadline {
                         assert!(d > self.at(), "a deadline in the past: {d:?}");
@@ -240,7 +244,6 @@ impl Harness {
                     }
                     return;
                 }
-                other => panic!("unknown output {other:?}"),
             }
         }
         panic!("poll never waits");
@@ -397,35 +400,64 @@ impl Harness {
             Action::Signal {
                 child,
                 signal,
-                group,
+                target,
             } => {
                 let c = child.0;
                 let now = self.now;
-                let grace = self.specs[c].kill_grace.as_millis() as u64;
-                assert_eq!(group, self.specs[c].signal_group);
+                let s = self.specs[c];
+                let grace = s.kill_grace.as_millis() as u64;
                 let due = self.term_due(c);
                 let k = &mut self.kids[c];
+                let leads = s.signal_group;
+                // The child itself only until its exit is handled; a
+                // leader's group until it is finished.
+                let ok = match target {
+                    SignalTarget::Child => !leads && k.reaped.is_none(),
+                    SignalTarget::ChildAndGroup => leads && k.reaped.is_none(),
+                    _ => leads && k.reaped.is_some(),
+                };
                 assert!(
-                    k.started && k.reaped.is_none(),
-                    "signal after the exit was handled"
+                    k.started && !k.finished && ok,
+                    "{target:?} after the exit was handled or the child finished: {k:?}"
                 );
                 match signal {
                     KillSignal::Term => {
-                        assert!(k.term.is_none() && due.is_some_and(|d| d <= now));
+                        // Or a leader's leftovers, stopped after its exit.
+                        let leftovers = leads
+                            && k.reaped.is_some()
+                            && (s.timeout.is_some() || k.terminate.is_some());
+                        assert!(k.term.is_none() && (due.is_some_and(|d| d <= now) || leftovers));
                         k.term = Some(now);
                     }
                     _ => {
-                        assert!(k.kill.is_none() && k.term.is_some_and(|t| t + grace <= now));
-                        k.kill = Some(now);
+                        // A leader gets KILL again while its group lives.
+                        assert!(
+                            (k.kill.is_none() || leads) && k.term.is_some_and(|t| t + grace <= now)
+                        );
+                        k.kill.get_or_insert(now);
                     }
                 }
-                if group {
+                if target != SignalTarget::Child {
+                    k.gc_alive = false;
                     for p in &mut k.pipes {
                         p.gc = false;
                     }
                 }
                 let status = if signal == KillSignal::Term { 15 } else { 9 };
-                self.die(c, status);
+                if target != SignalTarget::Group {
+                    self.die(c, status);
+                }
+            }
+            Action::ProbeGroup { child } => {
+                let c = child.0;
+                let k = &self.kids[c];
+                assert!(self.specs[c].signal_group && k.started && !k.finished);
+                let e = if k.gc_alive {
+                    Event::GroupLive { child }
+                } else {
+                    Event::GroupEmpty { child }
+                };
+                self.handle(e);
             }
             Action::Interest { child, stream, on } => {
                 let k = &mut self.kids[child.0];
@@ -436,37 +468,52 @@ impl Harness {
                 );
                 k.interest[i] = on;
             }
-            Action::Finished { child, outcome: o } => {
-                let c = child.0;
-                let k = &mut self.kids[c];
-                assert!(!k.finished, "finished twice");
-                assert!(k.pipes.iter().all(|p| !p.ours), "finished with a pipe open");
-                k.finished = true;
-                if k.started {
-                    self.running -= 1;
-                    assert_eq!(o.status, k.status);
-                    assert!(k.reaped.is_some());
-                } else {
-                    assert!(o.terminated && o.status.is_none());
-                }
-                assert_eq!([o.stdout_bytes, o.stderr_bytes], k.read);
-                assert_eq!(o.input_written, k.written);
-                for i in 1..3 {
-                    if k.closed[i] == Some(CloseReason::Eof) {
-                        assert_eq!(k.read[i - 1], k.pipes[i].total, "bytes lost");
-                    }
-                }
-                let broken = matches!(
-                    k.closed[0],
-                    Some(CloseReason::Broken | CloseReason::ChildExited)
-                );
-                assert_eq!(o.input_broken, broken);
-                assert_eq!(
-                    (o.signals_sent.term, o.signals_sent.kill),
-                    (k.term.is_some(), k.kill.is_some())
-                );
-            }
             other => panic!("unknown action {other:?}"),
+        }
+    }
+
+    fn finished(&mut self, c: usize, o: &Outcome) {
+        let k = &mut self.kids[c];
+        assert!(!k.finished, "finished twice");
+        assert!(k.pipes.iter().all(|p| !p.ours), "finished with a pipe open");
+        k.finished = true;
+        if k.started {
+            self.running -= 1;
+            assert_eq!(o.status, k.status);
+            assert!(k.reaped.is_some());
+        } else {
+            assert!(o.terminated && o.status.is_none());
+        }
+        assert_eq!([o.stdout_bytes, o.stderr_bytes], k.read);
+        assert_eq!(o.input_written, k.written);
+        for i in 1..3 {
+            if k.closed[i] == Some(CloseReason::Eof) {
+                assert_eq!(k.read[i - 1], k.pipes[i].total, "bytes lost");
+            }
+        }
+        let broken = matches!(
+            k.closed[0],
+            Some(CloseReason::Broken | CloseReason::ChildExited)
+        );
+        assert_eq!(o.input_broken, broken);
+        assert_eq!(
+            (o.signals_sent.term, o.signals_sent.kill),
+            (k.term.is_some(), k.kill.is_some())
+        );
+        let s = self.specs[c];
+        let k = &self.kids[c];
+        if s.signal_group && k.started {
+            // Leaders: nothing left of the group, or given up on.
+            assert!(
+                !k.gc_alive || o.group == GroupOutcome::Left,
+                "group left alive: {o:?}"
+            );
+            // With a timeout or a terminate nothing is left: KILL ends it.
+            if s.timeout.is_some() || k.terminate.is_some() {
+                assert_ne!(o.group, GroupOutcome::Left, "{k:?}");
+            }
+        } else {
+            assert_eq!(o.group, GroupOutcome::NotOwned);
         }
     }
 
@@ -511,12 +558,14 @@ impl Harness {
             Step::Fork { c } => {
                 let k = &mut self.kids[c];
                 if k.status.is_none() {
+                    k.gc_alive = true;
                     for p in &mut k.pipes {
                         p.gc |= p.child;
                     }
                 }
             }
             Step::Release { c } => {
+                self.kids[c].gc_alive = false;
                 for p in &mut self.kids[c].pipes {
                     p.gc = false;
                 }
@@ -544,10 +593,12 @@ impl Harness {
                 return;
             }
             Step::Terminate { c } => {
-                if !self.kids[c].finished && self.kids[c].reaped.is_none() {
+                let k = &self.kids[c];
+                if !k.finished && (k.reaped.is_none() || self.specs[c].signal_group) {
                     self.kids[c].terminate = Some(self.now);
                 }
-                self.handle(Event::Terminate { child: ChildId(c) });
+                let now = self.at();
+                self.sched.terminate(ChildId(c), now);
             }
         }
         if !std::mem::take(&mut self.hold) {
@@ -592,6 +643,7 @@ impl Harness {
             }
             for c in 0..CHILDREN {
                 self.die(c, 9);
+                self.kids[c].gc_alive = false;
                 for p in &mut self.kids[c].pipes {
                     p.gc = false;
                 }

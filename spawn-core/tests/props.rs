@@ -98,6 +98,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                         kill_grace: Duration::from_nanos(kill_grace),
                         eof_grace: Duration::from_nanos(eof_grace),
                         signal_group: group,
+                        member_of: None,
                         read_chunk: rc,
                         read_budget: budget,
                         write_chunk: wc,

@@ -6,19 +6,20 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{Report, Sim};
+use super::{Note, Report, Sim};
 use crate::{
-    Action, ChildId, CloseReason, Event, KillSignal, Outcome, Output, SignalsSent, Stream,
-    Timestamp,
+    Action, ChildId, CloseReason, Event, GroupOutcome, KillSignal, Outcome, Output, SignalTarget,
+    SignalsSent, Stream, Timestamp,
 };
 
-const STREAMS: [Stream; 3] = [Stream::Stdin, Stream::Stdout, Stream::Stderr];
+const STREAMS: [Stream; 3] = Stream::ALL;
 
+/// The index of `stream` in the kernel's per-process arrays.
 fn ix(stream: Stream) -> usize {
     match stream {
         Stream::Stdin => 0,
         Stream::Stdout => 1,
-        Stream::Stderr => 2,
+        _ => 2,
     }
 }
 
@@ -26,7 +27,6 @@ fn ix(stream: Stream) -> usize {
 const TURN_LIMIT: usize = 10_000_000;
 
 impl Sim {
-    /// Polls the core until it waits, doing each action.
     /// Polls the core until it waits, doing each action; `None` when the
     /// driver (with [`SimConfig::pauses`](super::SimConfig::pauses)) left
     /// the loop early, to come back later.
@@ -40,6 +40,10 @@ impl Sim {
                     self.report.actions += 1;
                     self.act(a);
                 }
+                Output::Finished { child, outcome } => {
+                    self.report.actions += 1;
+                    self.finished(child.0, outcome);
+                }
                 wait => return Some(wait),
             }
         }
@@ -48,6 +52,13 @@ impl Sim {
     }
 
     fn handle(&mut self, e: Event) {
+        if let Event::GroupEmpty { child } | Event::GroupLive { child } = e {
+            let p = &mut self.procs[child.0];
+            let after_exit = p.probing.take();
+            if after_exit == Some(true) && matches!(e, Event::GroupEmpty { .. }) {
+                p.empty_seen_at.get_or_insert(self.now);
+            }
+        }
         self.sched.handle(e, self.now);
     }
 
@@ -55,7 +66,7 @@ impl Sim {
     /// among the readiness notes.
     fn answer(&mut self, e: Event) {
         if self.cfg.async_answers && self.rng.one_in(2) {
-            self.notes.push(e);
+            self.notes.push(Note::Event(e));
         } else {
             self.handle(e);
         }
@@ -74,10 +85,10 @@ impl Sim {
             Action::Signal {
                 child,
                 signal,
-                group,
-            } => self.signal(child.0, signal, group),
+                target,
+            } => self.signal(child.0, signal, target),
+            Action::ProbeGroup { child } => self.probe(child.0),
             Action::Interest { child, stream, on } => self.interest(child.0, ix(stream), on),
-            Action::Finished { child, outcome } => self.finished(child.0, outcome),
         }
     }
 
@@ -98,8 +109,18 @@ impl Sim {
             return;
         }
         let spec = self.children[c].spec;
+        // A leader leads its group; a member joins its leader's, as the
+        // core understood it, if the leader holds a running slot.
+        let joined = self
+            .sched
+            .spec(child)
+            .and_then(|s| s.member_of)
+            .map(|l| l.0)
+            .filter(|&l| self.procs[l].slot && !self.procs[l].finished);
         let p = &mut self.procs[c];
         p.started = true;
+        p.joined = joined;
+        p.pgroup = if spec.signal_group { Some(c) } else { joined };
         for (i, held) in [spec.stdin, spec.stdout, spec.stderr]
             .into_iter()
             .enumerate()
@@ -250,7 +271,7 @@ impl Sim {
                 // wrote is left in the pipe (the core reads until a read
                 // would block before it abandons).
                 i > 0
-                    && (p.pipes[i].gc
+                    && (p.pipes[i].gc > 0
                         || p.released_at == Some(self.now)
                         || spec.eof_grace.is_zero())
                     && p.exited_at
@@ -291,12 +312,23 @@ impl Sim {
         }
     }
 
-    fn signal(&mut self, c: usize, signal: KillSignal, group: bool) {
+    fn signal(&mut self, c: usize, signal: KillSignal, target: SignalTarget) {
         let spec = self.children[c].spec;
+        let leads = spec.signal_group;
         let p = &self.procs[c];
-        if !p.started || p.exited_at.is_some() || group != spec.signal_group {
+        let exited = p.exited_at.is_some();
+        // To the child only while its exit is not handled; to the group
+        // only for a leader, and not after it finished (reaped).
+        let target_ok = match target {
+            SignalTarget::Child => !leads && !exited,
+            SignalTarget::ChildAndGroup => leads && !exited,
+            SignalTarget::Group => leads && exited,
+        };
+        let finished = p.finished;
+        if !p.started || finished || !target_ok {
             self.violation(format!(
-                "{signal:?} to child {c} (group {group}) after its exit was handled, or unstarted"
+                "{signal:?} to {target:?} of child {c} (leader {leads}, exit handled {exited}, \
+                 finished {finished}): not allowed"
             ));
         }
         let now = self.now;
@@ -304,21 +336,60 @@ impl Sim {
         match signal {
             KillSignal::Term => {
                 let due = self.term_due(c);
-                if p.term_at.is_some() || due != Some(now) {
+                // A leader that exited by itself also gets its leftovers
+                // stopped: only with a timeout or a terminate, once its
+                // pipes are closed and its members exited.
+                let leftovers = leads
+                    && exited
+                    && (spec.timeout.is_some() || p.terminate_at.is_some())
+                    && p.fd_open.iter().all(|&o| !o)
+                    && self
+                        .procs
+                        .iter()
+                        .all(|m| m.joined != Some(c) || m.exited_at.is_some());
+                if p.term_at.is_some() || (due != Some(now) && !leftovers) {
                     self.violation(format!("TERM to child {c} at {now:?}, due {due:?}"));
                 }
                 self.procs[c].term_at = Some(now);
             }
             KillSignal::Kill => {
                 let due = p.term_at.map(|t| t.saturating_add(spec.kill_grace));
-                if p.kill_at.is_some() || due != Some(now) {
+                // A leader gets KILL again while its group lives; the first
+                // one comes at the end of the grace (later only when a late
+                // member joined a group found empty).
+                let on_time = match (p.kill_at, leads) {
+                    (None, false) => due == Some(now),
+                    (None, true) => due.is_some_and(|d| d <= now),
+                    (Some(_), repeat) => repeat,
+                };
+                if !on_time {
                     self.violation(format!("KILL to child {c} at {now:?}, due {due:?}"));
                 }
-                self.procs[c].kill_at = Some(now);
+                self.procs[c].kill_at.get_or_insert(now);
             }
         }
         self.report.signals[c].push((now, signal));
-        self.kill(c, signal, group);
+        self.kill(c, signal, target);
+    }
+
+    /// Answers a probe of `c`'s group, at once or later.
+    fn probe(&mut self, c: usize) {
+        let p = &self.procs[c];
+        let after_exit = p.exited_at.is_some();
+        if !self.children[c].spec.signal_group || !p.started || p.finished || p.probing.is_some() {
+            self.violation(format!(
+                "probe of child {c}: not a started leader, finished, or one in flight"
+            ));
+        }
+        self.procs[c].probing = Some(after_exit);
+        self.report.probes[c] += 1;
+        let child = ChildId(c);
+        let (live, _) = self.group_live(c);
+        self.answer(if live > 0 {
+            Event::GroupLive { child }
+        } else {
+            Event::GroupEmpty { child }
+        });
     }
 
     fn interest(&mut self, c: usize, i: usize, on: bool) {
@@ -394,10 +465,25 @@ impl Sim {
         if o.signals_sent != sent {
             bad.push("signals_sent");
         }
-        // TERM and KILL were sent if due before the exit was handled.
-        let end = p.exited_at.unwrap_or(now);
-        if let Some(due) = self.term_due(c)
-            && due < end
+        // TERM and KILL were sent if due before the exit was handled (for
+        // a leader: before its group was known empty).
+        let leads = spec.signal_group;
+        let end = if leads {
+            p.empty_seen_at.unwrap_or(now)
+        } else {
+            p.exited_at.unwrap_or(now)
+        };
+        // A timeout is cancelled by the exit (a leader's leftovers are
+        // stopped, if at all, by a TERM of their own, checked when sent).
+        let timeout_end = p.exited_at.unwrap_or(now);
+        let timeout_due = started
+            .zip(spec.timeout)
+            .map(|(s, t)| s.saturating_add(t))
+            .filter(|&t| t < timeout_end);
+        let terminate_due = p
+            .terminate_at
+            .filter(|&t| started.is_some_and(|s| t >= s) && t < end);
+        if let Some(due) = [timeout_due, terminate_due].into_iter().flatten().min()
             && p.term_at != Some(due)
         {
             bad.push("TERM missing");
@@ -408,11 +494,38 @@ impl Sim {
         {
             bad.push("KILL missing");
         }
+        if leads && !unstarted && !fails {
+            let (live, stuck) = self.group_live(c);
+            self.report.group_at_finish[c] = Some((live, stuck));
+            let bounded = spec.timeout.is_some() || p.terminate_at.is_some();
+            let ok = match o.group {
+                GroupOutcome::Empty => live == 0 && p.term_at.is_none(),
+                GroupOutcome::Stopped => live == 0 && p.term_at.is_some(),
+                // With a timeout or a terminate, only what KILL cannot end.
+                GroupOutcome::Left => !bounded || live == stuck,
+                _ => false,
+            };
+            if !ok {
+                bad.push("group outcome");
+            }
+            if self
+                .procs
+                .iter()
+                .any(|m| m.joined == Some(c) && m.exited_at.is_none())
+            {
+                bad.push("finished before its members exited");
+            }
+            if p.probing.is_some() {
+                bad.push("finished with a probe in flight");
+            }
+        } else if o.group != GroupOutcome::NotOwned {
+            bad.push("group outcome");
+        }
         // Timed out iff the timeout was due before the exit (either when
         // both happened at the same instant).
         let timeout_at = started.zip(spec.timeout).map(|(s, t)| s.saturating_add(t));
-        let due = timeout_at.is_some_and(|t| t < end);
-        if o.timed_out != due && timeout_at != Some(end) {
+        let due = timeout_at.is_some_and(|t| t < timeout_end);
+        if o.timed_out != due && timeout_at != Some(timeout_end) {
             bad.push("timed_out");
         }
         if o.terminated && p.terminate_at.is_none() {
@@ -455,11 +568,15 @@ impl Sim {
         };
         if self.cfg.level_triggered {
             self.dirty.clear();
-            self.notes
-                .retain(|e| !matches!(e, Event::Readable { .. } | Event::Writable { .. }));
+            self.notes.retain(|e| {
+                !matches!(
+                    e,
+                    Note::Event(Event::Readable { .. } | Event::Writable { .. })
+                )
+            });
             for &(c, i) in &self.watched {
                 if ready(&self.procs[c], i) {
-                    self.notes.push(event(c, i));
+                    self.notes.push(Note::Event(event(c, i)));
                 }
             }
             return;
@@ -470,7 +587,7 @@ impl Sim {
                 let p = &mut self.procs[c];
                 if p.fd_open[i] && p.pipes[i].armed && ready(p, i) {
                     p.pipes[i].armed = false;
-                    self.notes.push(event(c, i));
+                    self.notes.push(Note::Event(event(c, i)));
                 }
             }
         }
@@ -487,7 +604,17 @@ impl Sim {
                 return;
             }
             let k = self.rng.below(self.notes.len());
-            let e = self.notes.swap_remove(k);
+            let e = match self.notes.swap_remove(k) {
+                Note::Event(e) => e,
+                Note::Terminate(c) => {
+                    let p = &mut self.procs[c];
+                    if !p.finished && p.terminate_at.is_none() {
+                        p.terminate_at = Some(self.now);
+                    }
+                    self.sched.terminate(ChildId(c), self.now);
+                    continue;
+                }
+            };
             let now = self.now;
             match e {
                 Event::Readable { child, stream } => {
@@ -506,7 +633,6 @@ impl Sim {
                     p.ready_since[0].get_or_insert(self.turns);
                 }
                 Event::Exited { child, .. } => self.procs[child.0].exited_at = Some(now),
-                Event::Terminate { child } => self.procs[child.0].terminate_at = Some(now),
                 _ => {}
             }
             self.handle(e);

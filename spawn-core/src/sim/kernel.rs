@@ -1,5 +1,15 @@
 //! The kernel side of the simulation: pipes, child processes running their
-//! [`Op`] programs, grandchildren, signals and the sleepers' clock.
+//! [`Op`] programs, grandchildren, process groups, signals and the
+//! sleepers' clock.
+//!
+//! Process groups: a child with `signal_group` leads a group; a child with
+//! `member_of` joins its leader's group when it starts (if the leader
+//! holds a running slot then); a grandchild is in the group of the process
+//! that forked it unless it leaves it ([`Gc::leave_group`]), and a child
+//! may leave its group too ([`Op::LeaveGroup`]). A signal to a group
+//! reaches every live process in it; one that left is missed (only a
+//! signal through the child itself reaches a child that left). A probe
+//! counts the live processes of the group but the leader.
 //!
 //! A pipe holds a range of stream offsets, not bytes: the `k`-th byte
 //! written into a child's output pipe is [`pattern`](super::pattern)`(child,
@@ -11,16 +21,16 @@ use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::time::Duration;
 
-use super::{Op, Sim, SimChild};
-use crate::{CloseReason, Event, KillSignal, Timestamp};
+use super::{Gc, Note, Op, Sim, SimChild};
+use crate::{CloseReason, Event, KillSignal, SignalTarget, Timestamp};
 
 /// What a wake-up is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Wake {
     /// A sleeping child's sleep ends.
     Sleep,
-    /// A grandchild lets go of the output pipes.
-    Release,
+    /// A grandchild (its index) ends.
+    Release(usize),
     /// The user asks to stop the child.
     Terminate,
 }
@@ -35,8 +45,8 @@ pub(super) struct Pipe {
     pub ours: bool,
     /// The child's end is open.
     pub child: bool,
-    /// The grandchild's end is open (output pipes).
-    pub gc: bool,
+    /// Grandchildren holding it open.
+    pub gc: u32,
     /// Edge-triggered: report the next time it is ready.
     pub armed: bool,
 }
@@ -48,7 +58,7 @@ impl Pipe {
 
     /// Someone may still write into (outputs) or read from (stdin) it.
     pub fn theirs(&self) -> bool {
-        self.child || self.gc
+        self.child || self.gc > 0
     }
 }
 
@@ -77,9 +87,14 @@ pub(super) struct Proc {
     pub hang: bool,
     pub ignore_term: bool,
     pub in_runnable: bool,
-    /// A grandchild lives, until this time (`None`: until killed).
-    pub gc_until: Option<Option<Timestamp>>,
-    /// When the grandchild let go of the pipes.
+    /// The group it is in: its leader's index (itself for a leader);
+    /// `None` outside any group of the run.
+    pub pgroup: Option<usize>,
+    /// The leader whose group it joined when it started (a member).
+    pub joined: Option<usize>,
+    /// Its grandchildren, dead or alive.
+    pub gcs: Vec<GcProc>,
+    /// When a grandchild last let go of the pipes.
     pub released_at: Option<Timestamp>,
     /// Stdin, stdout, stderr.
     pub pipes: [Pipe; 3],
@@ -98,6 +113,12 @@ pub(super) struct Proc {
     pub kill_at: Option<Timestamp>,
     /// When a terminate request reached the core.
     pub terminate_at: Option<Timestamp>,
+    /// A probe of its group is in flight: whether it was asked after the
+    /// exit was handled.
+    pub probing: Option<bool>,
+    /// When the core was told, by a probe asked after the exit, that the
+    /// group is empty.
+    pub empty_seen_at: Option<Timestamp>,
     pub finished: bool,
     pub closed: [Option<CloseReason>; 3],
     /// Fairness: the turn at which readiness reached the core.
@@ -120,7 +141,9 @@ impl Proc {
             hang: false,
             ignore_term: false,
             in_runnable: false,
-            gc_until: None,
+            pgroup: None,
+            joined: None,
+            gcs: Vec::new(),
             released_at: None,
             pipes: [Pipe::default(); 3],
             fd_open: [false; 3],
@@ -134,6 +157,8 @@ impl Proc {
             term_at: None,
             kill_at: None,
             terminate_at: None,
+            probing: None,
+            empty_seen_at: None,
             finished: false,
             closed: [None; 3],
             ready_since: [None; 3],
@@ -145,6 +170,17 @@ impl Proc {
     pub fn alive(&self) -> bool {
         self.started && self.status.is_none()
     }
+}
+
+/// A grandchild: what it does and whether it still lives.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GcProc {
+    pub spec: Gc,
+    pub alive: bool,
+    /// It holds stdin, stdout, stderr.
+    pub holds: [bool; 3],
+    /// The group it is in (a leader's index).
+    pub pgroup: Option<usize>,
 }
 
 const SIGPIPE: i32 = 13;
@@ -274,19 +310,21 @@ impl Sim {
                     return true;
                 }
                 Op::Grandchild(life) => {
-                    let until = life.map(|ns| self.now.saturating_add(Duration::from_nanos(ns)));
-                    let p = &mut self.procs[c];
-                    if p.gc_until.is_none() {
-                        p.gc_until = Some(until);
-                        // It inherits every pipe the child still has
-                        // (and never reads stdin).
-                        for pipe in &mut p.pipes {
-                            pipe.gc = pipe.child;
-                        }
-                        if let Some(t) = until {
-                            self.wakeups.push(Reverse((t, c, Wake::Release)));
-                        }
-                    }
+                    self.fork(
+                        c,
+                        Gc {
+                            life,
+                            ..Gc::default()
+                        },
+                    );
+                    self.next_op(c);
+                }
+                Op::Fork(gc) => {
+                    self.fork(c, gc);
+                    self.next_op(c);
+                }
+                Op::LeaveGroup => {
+                    self.procs[c].pgroup = None;
                     self.next_op(c);
                 }
                 Op::IgnoreTerm => {
@@ -323,28 +361,79 @@ impl Sim {
             pipe.child = false;
         }
         self.touch(c);
-        self.notes.push(Event::Exited {
+        self.notes.push(Note::Event(Event::Exited {
             child: crate::ChildId(c),
             status,
-        });
+        }));
     }
 
-    /// The grandchild of `c` is gone (killed, or its time is up).
-    fn release(&mut self, c: usize) {
+    /// `c` forks a grandchild.
+    fn fork(&mut self, c: usize, gc: Gc) {
+        let until = gc
+            .life
+            .map(|ns| self.now.saturating_add(Duration::from_nanos(ns)));
         let p = &mut self.procs[c];
-        p.gc_until = None;
-        p.released_at = Some(self.now);
-        for pipe in &mut p.pipes {
-            pipe.gc = false;
+        // It inherits every pipe the child still has (and never reads
+        // stdin), unless it closes them.
+        let holds = core::array::from_fn(|i| gc.hold_pipes && p.pipes[i].child);
+        for (pipe, &held) in p.pipes.iter_mut().zip(&holds) {
+            pipe.gc += u32::from(held);
+        }
+        let k = p.gcs.len();
+        p.gcs.push(GcProc {
+            spec: gc,
+            alive: true,
+            holds,
+            pgroup: if gc.leave_group { None } else { p.pgroup },
+        });
+        if let Some(t) = until {
+            self.wakeups.push(Reverse((t, c, Wake::Release(k))));
+        }
+    }
+
+    /// Grandchild `k` of `c` is gone (killed, or its time is up).
+    fn gc_dies(&mut self, c: usize, k: usize) {
+        let p = &mut self.procs[c];
+        let gc = &mut p.gcs[k];
+        if !gc.alive {
+            return;
+        }
+        gc.alive = false;
+        let holds = gc.holds;
+        for (pipe, held) in p.pipes.iter_mut().zip(holds) {
+            pipe.gc -= u32::from(held);
+        }
+        if holds.iter().any(|&h| h) {
+            p.released_at = Some(self.now);
         }
         self.touch(c);
     }
 
-    /// Delivers `signal` to `c` (and its grandchild with `group`).
-    pub(super) fn kill(&mut self, c: usize, signal: KillSignal, group: bool) {
-        if group && self.procs[c].gc_until.is_some() {
-            self.release(c);
+    /// Delivers `signal` to `c`, its group, or both.
+    pub(super) fn kill(&mut self, c: usize, signal: KillSignal, target: SignalTarget) {
+        if target != SignalTarget::Group {
+            self.kill_proc(c, signal);
         }
+        if target != SignalTarget::Child {
+            for m in 0..self.procs.len() {
+                if self.procs[m].pgroup == Some(c) {
+                    self.kill_proc(m, signal);
+                }
+                for k in 0..self.procs[m].gcs.len() {
+                    let gc = self.procs[m].gcs[k];
+                    let spared = match signal {
+                        KillSignal::Term => gc.spec.ignore_term,
+                        _ => gc.spec.stuck,
+                    };
+                    if gc.alive && gc.pgroup == Some(c) && !spared {
+                        self.gc_dies(m, k);
+                    }
+                }
+            }
+        }
+    }
+
+    fn kill_proc(&mut self, c: usize, signal: KillSignal) {
         let p = &self.procs[c];
         if !p.alive() || (signal == KillSignal::Term && p.ignore_term) {
             return;
@@ -353,11 +442,29 @@ impl Sim {
         self.die(c, status);
     }
 
+    /// The live processes in the group `c` leads, but `c` itself: (all,
+    /// those that ignore KILL).
+    pub(super) fn group_live(&self, c: usize) -> (usize, usize) {
+        let (mut all, mut stuck) = (0, 0);
+        for (m, p) in self.procs.iter().enumerate() {
+            if m != c && p.alive() && p.pgroup == Some(c) {
+                all += 1;
+            }
+            for gc in &p.gcs {
+                if gc.alive && gc.pgroup == Some(c) {
+                    all += 1;
+                    stuck += usize::from(gc.spec.stuck);
+                }
+            }
+        }
+        (all, stuck)
+    }
+
     fn wakeup_live(&self, t: Timestamp, c: usize, w: Wake) -> bool {
         let p = &self.procs[c];
         match w {
             Wake::Sleep => p.alive() && p.sleep_until == Some(t),
-            Wake::Release => p.gc_until == Some(Some(t)),
+            Wake::Release(k) => p.gcs[k].alive,
             Wake::Terminate => true,
         }
     }
@@ -389,10 +496,8 @@ impl Sim {
                     self.next_op(c);
                     self.make_runnable(c);
                 }
-                Wake::Release => self.release(c),
-                Wake::Terminate => self.notes.push(Event::Terminate {
-                    child: crate::ChildId(c),
-                }),
+                Wake::Release(k) => self.gc_dies(c, k),
+                Wake::Terminate => self.notes.push(Note::Terminate(c)),
             }
         }
     }

@@ -3,8 +3,10 @@
 //!
 //! It has pipes with finite capacity, scripted child programs ([`Op`]:
 //! read k bytes of stdin, write k bytes to stdout or stderr, close a
-//! stream, sleep, exit with a code, die from a signal, leave a grandchild
-//! holding the output pipes, ignore TERM, hang), a virtual clock that jumps
+//! stream, sleep, exit with a code, die from a signal, leave grandchildren
+//! holding the pipes or not, in the process group or not, ignoring TERM or
+//! even KILL, leave the process group, ignore TERM, hang), process groups
+//! (leaders, members, probes), a virtual clock that jumps
 //! to the next wake-up, and sinks that fill up (a limit, then
 //! [`SinkFull`](crate::Event::SinkFull) until a consumer drains them). A
 //! seeded generator picks the order in which runnable children run, the
@@ -27,8 +29,17 @@
 //!   was seen, the child exited, the EOF grace passed with the pipe still
 //!   held), at the exact time for a grace;
 //! - TERM exactly when the timeout (or a [`terminate`](SimChild::terminate_at))
-//!   is due, KILL exactly `kill_grace` later, and no signal ever after the
-//!   exit was handled (the pid may belong to someone else by then);
+//!   is due (or, for a group leader with a timeout or a terminate, when its
+//!   leftovers are stopped), KILL exactly `kill_grace` later (a leader:
+//!   again while its group lives), and no signal to the child itself after
+//!   its exit was handled (the pid may belong to someone else by then), to
+//!   a group only for a leader whose exit was handled and that is not
+//!   finished;
+//! - probes only of started, unfinished leaders, one at a time;
+//! - a leader finishes only after its members exited, with no probe in
+//!   flight, and its [`GroupOutcome`](crate::GroupOutcome) is true: its
+//!   group empty at the finish unless `Left`, and with a timeout or a
+//!   terminate, `Left` only with processes that ignore KILL left in it;
 //! - interest actions only when the interest changes;
 //! - each child finishes once, with every pipe closed, and its
 //!   [`Outcome`] says what really happened (status, byte
@@ -72,13 +83,56 @@ pub enum Op {
     Exit(i32),
     /// Be killed by this signal now.
     Die(i32),
-    /// Leave a grandchild that holds stdout and stderr open for this long
-    /// (`None`: until killed), in the child's process group.
+    /// Leave a grandchild that holds the child's pipes open for this long
+    /// (`None`: until killed), in the child's process group: the same as
+    /// `Fork(Gc { life, ..Gc::default() })`.
     Grandchild(Option<u64>),
+    /// Leave a grandchild that does what [`Gc`] says.
+    Fork(Gc),
+    /// Move to a process group of its own (`setpgid(0, 0)`): signals to
+    /// its old group miss it, probes of it do not count it, and its later
+    /// grandchildren are not in the old group either.
+    LeaveGroup,
     /// Ignore SIGTERM from now on.
     IgnoreTerm,
     /// Wait forever (until killed).
     Hang,
+}
+
+/// A grandchild: how long it lives and how it takes signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gc {
+    /// It lives this many nanoseconds (`None`: until killed).
+    pub life: Option<u64>,
+    /// It holds the pipes the child had open when it forked.
+    pub hold_pipes: bool,
+    /// It ignores SIGTERM.
+    pub ignore_term: bool,
+    /// It ignores SIGKILL too (a process stuck in the kernel): only its
+    /// time ends it.
+    pub stuck: bool,
+    /// It leaves the child's process group at once (`setpgid`).
+    pub leave_group: bool,
+}
+
+impl Default for Gc {
+    fn default() -> Self {
+        Gc {
+            life: None,
+            hold_pipes: true,
+            ignore_term: false,
+            stuck: false,
+            leave_group: false,
+        }
+    }
+}
+
+/// Something the driver has to hand to the core: an event, or a stop
+/// request ([`Scheduler::terminate`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Note {
+    Event(crate::Event),
+    Terminate(usize),
 }
 
 /// The byte at position `i` of `child`'s `stream`: a pattern that lets a
@@ -108,7 +162,7 @@ pub struct SimChild {
     /// The driver fails to start it ([`Event::SpawnFailed`](crate::Event::SpawnFailed)).
     pub spawn_fails: bool,
     /// At this virtual time (nanoseconds), the user asks to stop it
-    /// ([`Event::Terminate`](crate::Event::Terminate)).
+    /// ([`Scheduler::terminate`]).
     pub terminate_at: Option<u64>,
 }
 
@@ -223,6 +277,11 @@ pub struct Report {
     pub signals: Vec<Vec<(Timestamp, KillSignal)>>,
     /// Per child: the time it started.
     pub started: Vec<Option<Timestamp>>,
+    /// Per child: probes of its group the core asked for.
+    pub probes: Vec<usize>,
+    /// Per leader: the live processes in its group when it finished, and
+    /// how many of them ignore KILL.
+    pub group_at_finish: Vec<Option<(usize, usize)>>,
     /// The most children running at once.
     pub max_running_seen: usize,
     /// The most any sink held beyond its limit (0 when the core pauses in
@@ -286,8 +345,9 @@ pub struct Sim {
     runnable: Vec<usize>,
     /// Sleep ends, grandchild releases, terminate requests.
     wakeups: BinaryHeap<Reverse<(Timestamp, usize, Wake)>>,
-    /// Readiness and exits not yet handed to the core.
-    notes: Vec<crate::Event>,
+    /// Readiness, exits, late answers and stop requests not yet handed to
+    /// the core.
+    notes: Vec<Note>,
     /// Children whose pipes changed since the last readiness check.
     dirty: Vec<usize>,
     /// Level-triggered: the pipes the core wants watched.
@@ -344,6 +404,8 @@ impl Sim {
                 written: vec![[0, 0]; n],
                 signals: vec![Vec::new(); n],
                 started: vec![None; n],
+                probes: vec![0; n],
+                group_at_finish: vec![None; n],
                 ..Report::default()
             },
         }
@@ -418,7 +480,7 @@ impl Sim {
         let only_exits = self
             .notes
             .iter()
-            .all(|e| matches!(e, crate::Event::Exited { .. }));
+            .all(|e| matches!(e, Note::Event(crate::Event::Exited { .. })));
         if !self.notes.is_empty() && (!only_exits || self.rng.one_in(2)) {
             self.deliver();
             return None;

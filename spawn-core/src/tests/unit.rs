@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use crate::{
     Action, ChildId, ChildSpec, ChildState, CloseReason, Communicator, Event, KillSignal, Output,
-    Scheduler, SchedulerConfig, SignalsSent, Stream, Timer, Timestamp, WaitReason,
+    Scheduler, SchedulerConfig, SignalTarget, SignalsSent, Stream, Timer, Timestamp, WaitReason,
 };
 
 const C0: ChildId = ChildId(0);
@@ -18,13 +18,13 @@ fn ms(n: u64) -> Timestamp {
     Timestamp::from_nanos(n * 1_000_000)
 }
 
-/// Polls until `Wait`; returns the actions and the wait.
-fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Action>, Output) {
+/// Polls until `Wait`; returns the actions (and finish reports) and the wait.
+fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
     let mut acts = Vec::new();
     loop {
         match s.poll(now) {
-            Output::Action(a) => acts.push(a),
-            w => return (acts, w),
+            w @ Output::Wait { .. } => return (acts, w),
+            a => acts.push(a),
         }
         assert!(acts.len() < 10_000, "poll never waits");
     }
@@ -37,20 +37,24 @@ fn io() -> Output {
     }
 }
 
-fn interest(child: ChildId, stream: Stream, on: bool) -> Action {
-    Action::Interest { child, stream, on }
+fn interest(child: ChildId, stream: Stream, on: bool) -> Output {
+    Output::Action(Action::Interest { child, stream, on })
 }
 
-fn read(child: ChildId, stream: Stream, max: usize) -> Action {
-    Action::Read { child, stream, max }
+fn read(child: ChildId, stream: Stream, max: usize) -> Output {
+    Output::Action(Action::Read { child, stream, max })
 }
 
-fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Action {
-    Action::Close {
+fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Output {
+    Output::Action(Action::Close {
         child,
         stream,
         reason,
-    }
+    })
+}
+
+fn act(a: Action) -> Output {
+    Output::Action(a)
 }
 
 fn out_only() -> ChildSpec {
@@ -78,7 +82,10 @@ fn children_start_in_order_within_max_running() {
     let (acts, wait) = drain(&mut s, ms(0));
     assert_eq!(
         acts,
-        vec![Action::Start { child: C0 }, Action::Start { child: C1 }]
+        vec![
+            act(Action::Start { child: C0 }),
+            act(Action::Start { child: C1 })
+        ]
     );
     assert_eq!(wait, io());
     assert_eq!((s.running(), s.queued(), s.finished()), (2, 1, 0));
@@ -91,8 +98,8 @@ fn children_start_in_order_within_max_running() {
         ms(2),
     );
     let (acts, _) = drain(&mut s, ms(2));
-    assert!(matches!(acts[0], Action::Finished { child: C1, .. }));
-    assert_eq!(acts[1], Action::Start { child: ChildId(2) });
+    assert!(matches!(acts[0], Output::Finished { child: C1, .. }));
+    assert_eq!(acts[1], act(Action::Start { child: ChildId(2) }));
     assert_eq!(acts.len(), 2);
 }
 
@@ -168,7 +175,7 @@ fn reads_until_would_block_rotating_after_the_budget() {
         ms(0),
     );
     for stream in [E, O] {
-        assert_eq!(s.poll(ms(0)), Output::Action(read(C0, stream, 10)));
+        assert_eq!(s.poll(ms(0)), read(C0, stream, 10));
         s.handle(Event::ReadWouldBlock { child: C0, stream }, ms(0));
     }
     assert_eq!(s.poll(ms(0)), io());
@@ -231,7 +238,7 @@ fn writes_walk_the_input_and_close_when_done() {
     s.handle(Event::Wrote { child: C0, n: 1 }, ms(0));
     assert_eq!(
         s.poll(ms(0)),
-        Output::Action(close(C0, Stream::Stdin, CloseReason::InputDone))
+        close(C0, Stream::Stdin, CloseReason::InputDone)
     );
     s.handle(
         Event::Exited {
@@ -240,7 +247,7 @@ fn writes_walk_the_input_and_close_when_done() {
         },
         ms(3),
     );
-    let Output::Action(Action::Finished { outcome, .. }) = s.poll(ms(3)) else {
+    let Output::Finished { outcome, .. } = s.poll(ms(3)) else {
         panic!("expected finished")
     };
     assert_eq!(outcome.input_written, 25);
@@ -352,7 +359,6 @@ fn timeout_sends_term_then_kill_at_exact_times() {
     let mut s = started(ChildSpec {
         timeout: Some(Duration::from_millis(50)),
         kill_grace: Duration::from_millis(20),
-        signal_group: true,
         ..ChildSpec::default()
     });
     let wait = |at, timer| Output::Wait {
@@ -365,7 +371,7 @@ fn timeout_sends_term_then_kill_at_exact_times() {
         Output::Action(Action::Signal {
             child: C0,
             signal,
-            group: true,
+            target: SignalTarget::Child,
         })
     };
     assert_eq!(s.poll(ms(50)), sig(KillSignal::Term));
@@ -380,7 +386,7 @@ fn timeout_sends_term_then_kill_at_exact_times() {
         },
         ms(96),
     );
-    let Output::Action(Action::Finished { outcome, .. }) = s.poll(ms(96)) else {
+    let Output::Finished { outcome, .. } = s.poll(ms(96)) else {
         panic!("expected finished")
     };
     assert!(outcome.timed_out && !outcome.terminated);
@@ -410,7 +416,7 @@ fn exit_before_the_timeout_cancels_it() {
     );
     let (acts, wait) = drain(&mut s, ms(100));
     assert_eq!(acts.len(), 1);
-    let Action::Finished { outcome, .. } = &acts[0] else {
+    let Output::Finished { outcome, .. } = &acts[0] else {
         panic!()
     };
     assert!(!outcome.timed_out);
@@ -427,7 +433,7 @@ fn exit_before_the_timeout_cancels_it() {
 #[test]
 fn no_signal_after_the_exit_was_handled() {
     let mut s = started(ChildSpec::default());
-    s.handle(Event::Terminate { child: C0 }, ms(1));
+    s.terminate(C0, ms(1));
     s.handle(
         Event::Exited {
             child: C0,
@@ -437,7 +443,7 @@ fn no_signal_after_the_exit_was_handled() {
     );
     let (acts, _) = drain(&mut s, ms(1));
     assert_eq!(acts.len(), 1, "{acts:?}");
-    let Action::Finished { outcome, .. } = &acts[0] else {
+    let Output::Finished { outcome, .. } = &acts[0] else {
         panic!()
     };
     assert!(outcome.terminated);
@@ -450,8 +456,8 @@ fn terminating_a_queued_child_finishes_it_unstarted() {
     s.add(ChildSpec::default());
     s.add(ChildSpec::default());
     assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
-    s.handle(Event::Terminate { child: C1 }, ms(0));
-    let Output::Action(Action::Finished { child, outcome }) = s.poll(ms(0)) else {
+    s.terminate(C1, ms(0));
+    let Output::Finished { child, outcome } = s.poll(ms(0)) else {
         panic!()
     };
     assert_eq!(child, C1);
@@ -503,7 +509,7 @@ fn eof_grace_abandons_a_pipe_held_after_exit() {
     assert_eq!(
         wait,
         Output::Wait {
-            deadline: Some(ms(110)),
+            deadline: Some(ms(210)),
             reason: WaitReason::Deadline {
                 child: C0,
                 timer: Timer::EofGrace
@@ -512,12 +518,12 @@ fn eof_grace_abandons_a_pipe_held_after_exit() {
     );
     // The grace ended: what is still in the pipe is read first (the driver
     // may have been too busy to get to it), until a read would block.
-    let read = Action::Read {
+    let read = act(Action::Read {
         child: C0,
         stream: Stream::Stdout,
         max: ChildSpec::default().read_chunk,
-    };
-    let (acts, _) = drain(&mut s, ms(110));
+    });
+    let (acts, _) = drain(&mut s, ms(210));
     assert_eq!(acts, vec![read.clone()]);
     s.handle(
         Event::Read {
@@ -525,20 +531,20 @@ fn eof_grace_abandons_a_pipe_held_after_exit() {
             stream: Stream::Stdout,
             n: 100,
         },
-        ms(111),
+        ms(211),
     );
-    let (acts, _) = drain(&mut s, ms(111));
+    let (acts, _) = drain(&mut s, ms(211));
     assert_eq!(acts, vec![read]);
     s.handle(
         Event::ReadWouldBlock {
             child: C0,
             stream: Stream::Stdout,
         },
-        ms(112),
+        ms(212),
     );
-    let (acts, _) = drain(&mut s, ms(112));
+    let (acts, _) = drain(&mut s, ms(212));
     assert_eq!(acts[0], close(C0, Stream::Stdout, CloseReason::Abandoned));
-    let Action::Finished { outcome, .. } = &acts[1] else {
+    let Output::Finished { outcome, .. } = &acts[1] else {
         panic!()
     };
     assert!(outcome.stdout_abandoned && !outcome.stderr_abandoned);
@@ -560,11 +566,11 @@ fn after_the_eof_grace_a_grandchild_that_keeps_writing_is_cut_off() {
     let _ = drain(&mut s, ms(1));
     let chunk = ChildSpec::default().read_chunk;
     let mut reads = 0u64;
-    let mut now = 101;
+    let mut now = 201;
     loop {
         let (acts, _) = drain(&mut s, ms(now));
         match acts.first() {
-            Some(Action::Read { .. }) => {
+            Some(Output::Action(Action::Read { .. })) => {
                 reads += 1;
                 s.handle(
                     Event::Read {
@@ -606,7 +612,7 @@ fn stdin_left_at_exit_is_closed_as_child_exited() {
     );
     let (acts, _) = drain(&mut s, ms(1));
     assert_eq!(acts[0], close(C0, Stream::Stdin, CloseReason::ChildExited));
-    let Action::Finished { outcome, .. } = &acts[1] else {
+    let Output::Finished { outcome, .. } = &acts[1] else {
         panic!()
     };
     assert!(outcome.input_broken);
@@ -620,12 +626,12 @@ fn spawn_failure_finishes_and_frees_the_slot() {
     assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
     s.handle(Event::SpawnFailed { child: C0 }, ms(0));
     let (acts, _) = drain(&mut s, ms(0));
-    let Action::Finished { child, outcome } = &acts[0] else {
+    let Output::Finished { child, outcome } = &acts[0] else {
         panic!()
     };
     assert_eq!(*child, C0);
     assert!(outcome.spawn_failed && outcome.status.is_none());
-    assert_eq!(acts[1], Action::Start { child: C1 });
+    assert_eq!(acts[1], act(Action::Start { child: C1 }));
 }
 
 #[test]
@@ -695,10 +701,7 @@ fn communicator_runs_one_child() {
     let id = Communicator::CHILD;
     assert_eq!(c.poll(ms(0)), Output::Action(Action::Start { child: id }));
     c.handle(Event::Started { child: id }, ms(0));
-    assert_eq!(
-        c.poll(ms(0)),
-        Output::Action(interest(id, Stream::Stdout, true))
-    );
+    assert_eq!(c.poll(ms(0)), interest(id, Stream::Stdout, true));
     c.handle(
         Event::Readable {
             child: id,
@@ -722,14 +725,8 @@ fn communicator_runs_one_child() {
         },
         ms(2),
     );
-    assert_eq!(
-        c.poll(ms(2)),
-        Output::Action(close(id, Stream::Stdout, CloseReason::Eof))
-    );
-    assert!(matches!(
-        c.poll(ms(2)),
-        Output::Action(Action::Finished { .. })
-    ));
+    assert_eq!(c.poll(ms(2)), close(id, Stream::Stdout, CloseReason::Eof));
+    assert!(matches!(c.poll(ms(2)), Output::Finished { .. }));
     assert!(c.is_done());
     assert_eq!(c.outcome().unwrap().finished_at, ms(2));
 }
@@ -778,7 +775,7 @@ fn communicate_can_stop_and_resume_where_it_left_off() {
                 reads += 1;
                 c.handle(Event::Eof { child: id, stream }, ms(5000));
             }
-            Output::Action(_) => {}
+            Output::Action(_) | Output::Finished { .. } => {}
             Output::Wait { .. } => break,
         }
     }
@@ -792,19 +789,19 @@ fn communicate_can_stop_and_resume_where_it_left_off() {
         ms(5001),
     );
     let (acts, _) = drain_one(&mut c, ms(5001));
-    let Some(Action::Finished { outcome, .. }) = acts.last() else {
+    let Some(Output::Finished { outcome, .. }) = acts.last() else {
         panic!("{acts:?}")
     };
     assert_eq!(outcome.input_written, 30);
     assert!(!outcome.input_broken);
 }
 
-fn drain_one(c: &mut Communicator, now: Timestamp) -> (Vec<Action>, Output) {
+fn drain_one(c: &mut Communicator, now: Timestamp) -> (Vec<Output>, Output) {
     let mut acts = Vec::new();
     loop {
         match c.poll(now) {
-            Output::Action(a) => acts.push(a),
-            w => return (acts, w),
+            w @ Output::Wait { .. } => return (acts, w),
+            a => acts.push(a),
         }
     }
 }

@@ -1,0 +1,230 @@
+//! The stop of a child and the teardown of the process group it leads:
+//! TERM (to the child and its group), the KILL grace with probes of the
+//! group, KILL repeated until the group is empty, and the limit after
+//! which the teardown gives up. See the crate docs, *Process groups*.
+
+use crate::child::{PROBE_FIRST, PROBE_MAX};
+use crate::sched::{Pending, Scheduler};
+use crate::timers::Timers;
+use crate::types::{Action, ChildId, ChildState, KillSignal, SignalTarget, Timer, Timestamp};
+
+impl Scheduler {
+    /// Starts the TERM → KILL escalation (a timeout, a terminate, or a
+    /// leader's leftovers); the KILL grace is armed when the TERM is
+    /// emitted.
+    pub(crate) fn stop(&mut self, c: usize) {
+        let ch = &mut self.children[c];
+        if ch.stopping {
+            return;
+        }
+        ch.stopping = true;
+        self.pending.push_back(Pending::Signal {
+            c,
+            signal: KillSignal::Term,
+        });
+    }
+
+    /// The signal as it goes out now, or `None` if it no longer applies:
+    /// to the child while it runs (and its group, for a leader), to a
+    /// leader's group once it exited and until it is finished, unless the
+    /// group is known empty.
+    pub(crate) fn emit_signal(
+        &mut self,
+        c: usize,
+        signal: KillSignal,
+        now: Timestamp,
+    ) -> Option<Action> {
+        let ch = &mut self.children[c];
+        let target = match ch.state() {
+            ChildState::Running if ch.leads() => SignalTarget::ChildAndGroup,
+            ChildState::Running => SignalTarget::Child,
+            ChildState::Exited if ch.leads() && !ch.group.empty && !ch.group.gave_up => {
+                SignalTarget::Group
+            }
+            _ => return None,
+        };
+        let grace = ch.spec.kill_grace;
+        match signal {
+            KillSignal::Term => {
+                ch.signals.term = true;
+                // The grace runs from when TERM really goes out.
+                self.timers
+                    .arm(c, ch, Timer::KillGrace, now.saturating_add(grace));
+                if ch.leads() {
+                    ch.group.probe_delay = PROBE_FIRST;
+                    self.timers
+                        .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));
+                }
+            }
+            KillSignal::Kill => {
+                let first = !ch.signals.kill;
+                ch.signals.kill = true;
+                if first && ch.leads() {
+                    self.timers
+                        .arm(c, ch, Timer::TeardownLimit, now.saturating_add(grace));
+                    ch.group.probe_delay = PROBE_FIRST;
+                    self.timers
+                        .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));
+                }
+            }
+        }
+        Some(Action::Signal {
+            child: ChildId(c),
+            signal,
+            target,
+        })
+    }
+
+    /// The probe as it goes out now (what it will tell is fixed now), or
+    /// `None` for a child finished meanwhile.
+    pub(crate) fn emit_probe(&mut self, c: usize) -> Option<Action> {
+        let ch = &mut self.children[c];
+        ch.group.probe_queued = false;
+        if !ch.leads() || ch.state() == ChildState::Finished || ch.group.probe.is_some() {
+            return None;
+        }
+        ch.group.probe = Some(ch.probe_now());
+        Some(Action::ProbeGroup { child: ChildId(c) })
+    }
+
+    /// Asks for a probe of `c`'s group whose answer reflects the state of
+    /// now: one is queued, or one in flight was emitted in the same state
+    /// (else it is asked again once that one is answered).
+    pub(crate) fn want_probe(&mut self, c: usize) {
+        let ch = &mut self.children[c];
+        let g = &mut ch.group;
+        if g.empty || g.gave_up || g.left || g.probe_queued {
+            return;
+        }
+        let now = ch.probe_now();
+        let g = &mut ch.group;
+        match g.probe {
+            Some(p) => g.reprobe |= !p.covers(now),
+            None => {
+                g.probe_queued = true;
+                self.pending.push_back(Pending::Probe { c });
+            }
+        }
+    }
+
+    /// The KILL grace ended: KILL, unless the child exited and (for a
+    /// leader) its group is known empty.
+    pub(crate) fn kill_grace_ended(&mut self, c: usize) {
+        let ch = &self.children[c];
+        let due = match ch.state() {
+            ChildState::Running => true,
+            ChildState::Exited => ch.leads() && !ch.group.empty && !ch.group.gave_up,
+            _ => false,
+        };
+        if due {
+            self.pending.push_back(Pending::Signal {
+                c,
+                signal: KillSignal::Kill,
+            });
+        }
+    }
+
+    /// The probe timer of a teardown fired.
+    pub(crate) fn probe_due(&mut self, c: usize) {
+        let ch = &self.children[c];
+        if ch.leads() && ch.stopping && ch.state() != ChildState::Finished {
+            self.want_probe(c);
+        }
+    }
+
+    /// The teardown's limit after KILL passed: the next probe after the
+    /// exit decides (live: give up on the group).
+    pub(crate) fn limit_passed(&mut self, c: usize) {
+        let ch = &mut self.children[c];
+        if !ch.leads() || ch.group.empty || ch.state() == ChildState::Finished {
+            return;
+        }
+        ch.group.limit_passed = true;
+        Timers::cancel(ch, Timer::GroupProbe);
+        if ch.state() == ChildState::Exited {
+            self.want_probe(c);
+        }
+    }
+
+    /// [`Event::GroupEmpty`](crate::Event::GroupEmpty) (`empty`) or
+    /// [`Event::GroupLive`](crate::Event::GroupLive) for `child`.
+    pub(crate) fn group_answer(&mut self, child: ChildId, empty: bool, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        if !ch.leads() || ch.state() == ChildState::Finished {
+            return;
+        }
+        let Some(probe) = ch.group.probe.take() else {
+            return;
+        };
+        if empty && probe.after_exit {
+            // For good: the leader is a zombie and no member is left.
+            ch.group.empty = true;
+            ch.group.reprobe = false;
+            Timers::cancel(ch, Timer::KillGrace);
+            Timers::cancel(ch, Timer::GroupProbe);
+            Timers::cancel(ch, Timer::TeardownLimit);
+        } else if ch.group.gave_up {
+            // Nothing more to do about the group.
+        } else if probe.after_limit && probe.after_exit {
+            // The limit passed, the leader exited, and its group is still
+            // live: give up.
+            ch.group.gave_up = true;
+            ch.group.reprobe = false;
+            Timers::cancel(ch, Timer::GroupProbe);
+        } else if ch.stopping {
+            // Empty while the leader runs is a snapshot: its exit probes
+            // again. Live: probe again later, and KILL again after KILL.
+            if !empty {
+                if ch.signals.kill {
+                    self.pending.push_back(Pending::Signal {
+                        c,
+                        signal: KillSignal::Kill,
+                    });
+                }
+                let ch = &mut self.children[c];
+                let delay = ch.group.probe_delay;
+                ch.group.probe_delay = (delay * 2).min(PROBE_MAX);
+                self.timers
+                    .arm(c, ch, Timer::GroupProbe, now.saturating_add(delay));
+            }
+        } else if probe.settled && !empty {
+            // Leftovers: the leader exited by itself, its pipes are closed,
+            // its members exited, and something is still in its group.
+            if ch.spec.timeout.is_some() || ch.terminated {
+                self.stop(c);
+            } else {
+                ch.group.left = true;
+            }
+        }
+        if core::mem::take(&mut self.children[c].group.reprobe) {
+            self.want_probe(c);
+        }
+        self.maybe_finish(c, now);
+    }
+
+    /// A member joined the group of `c` after it was found empty (it was
+    /// queued behind `max_running`): the group is not empty any more, and
+    /// a teardown that ended goes on (probes, and a fresh grace before
+    /// KILL, or the limit after it).
+    pub(crate) fn rejoined(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        if !ch.group.empty {
+            return;
+        }
+        ch.group.empty = false;
+        if !ch.stopping {
+            return;
+        }
+        let grace = now.saturating_add(ch.spec.kill_grace);
+        let timer = if ch.signals.kill {
+            Timer::TeardownLimit
+        } else {
+            Timer::KillGrace
+        };
+        self.timers.arm(c, ch, timer, grace);
+        ch.group.probe_delay = PROBE_FIRST;
+        self.timers
+            .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));
+    }
+}
