@@ -7,13 +7,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spawn_sys::Pid;
-use spawn_sys::poll::{Epoll, Interest};
-use spawn_sys::wait::WaitResult;
+use spawn_core::{ChildSpec, PerStream};
 
-use crate::driver::{self, Engine, Slot, Source};
-use crate::launch::{self, LaunchOptions, Plan};
-use crate::{Command, Error, ExitStatus, Output, Signal, Stdio};
+use crate::driver::Engine;
+use crate::driver::slot::{self, StagePlumbing};
+use crate::process::{GroupSignalError, Process, Reaped};
+use crate::wiring::{Plan, Wiring};
+use crate::{Command, Error, ExitStatus, Output, Signal, Sink, Stdio};
 
 /// A started child process, as returned by [`Command::spawn`].
 ///
@@ -23,32 +23,48 @@ use crate::{Command, Error, ExitStatus, Output, Signal, Stdio};
 /// [`communicate`](Self::communicate), which feeds input and drains output
 /// together so that neither side blocks.
 ///
+/// Waits and `communicate` go through the same driver as
+/// [`Command::run`]: a [`Command::timeout`] is enforced by them (the stop
+/// signal to the child and its group, the grace, KILL, and
+/// [`Error::Timeout`] with the output so far), and signals given to
+/// [`Command::forward_signals`] are passed on while they run.
+///
 /// Dropping a `Child` never leaves a zombie: a child still running is reaped
-/// in the background when it exits (and killed first with
-/// [`Command::kill_on_drop`]). Signals go through a pidfd where the kernel
-/// has them, so a signal never reaches another process that reused the pid.
+/// in the background when it exits (and killed first, with its group when
+/// it leads one, with [`Command::kill_on_drop`]). Signals go through a pidfd
+/// where the kernel has them, so a signal never reaches another process that
+/// reused the pid.
 ///
 /// # Warning
 /// As with any pipes: writing a lot to `stdin` while not reading `stdout`
-/// can deadlock when the child blocks on a full stdout pipe. `communicate`
-/// avoids this.
+/// can deadlock when the child blocks on a full stdout pipe, and so can
+/// [`wait`](Self::wait) while a piped stdout nobody reads fills up.
+/// `communicate` avoids both.
 pub struct Child {
-    cmd: Command,
     name: String,
-    pid: Pid,
-    pidfd: Option<Arc<OwnedFd>>,
-    pgid: Option<Pid>,
-    /// The group was empty when the child was reaped: its id may be reused,
-    /// so it is never signalled again.
-    group_gone: bool,
+    process: Arc<Process>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
-    wait: Option<WaitResult>,
-    /// A `communicate` that stopped at its timeout, to be resumed.
+    /// Where `communicate` drains stdout and stderr.
+    sinks: PerStream<Option<Sink>>,
+    /// The command's own input, fed by a `communicate` given none.
+    input: Option<Arc<Vec<u8>>>,
+    /// The command's timeout, as a deadline from the start.
+    deadline: Option<Instant>,
+    kill_grace: Duration,
+    eof_grace: Duration,
+    /// The child leads a group the run owns: a timeout tears it down.
+    group_teardown: bool,
+    kill_on_drop: bool,
+    forwarder: Option<crate::Forwarder>,
+    /// A `communicate` that stopped at its own timeout, to be resumed.
     engine: Option<Engine<'static>>,
-    spawn_time: Duration,
-    started: Instant,
+    /// The output of an interrupted `communicate` that a `wait` carried to
+    /// its end: the next `communicate` returns it.
+    finished_output: Option<Output>,
+    /// `wait` closed stdin (input given later has nowhere to go).
+    stdin_closed: bool,
 }
 
 impl fmt::Debug for Child {
@@ -58,7 +74,10 @@ impl fmt::Debug for Child {
             .field("pid", &self.pid())
             .field(
                 "status",
-                &self.wait.as_ref().map(|w| ExitStatus::from_raw(w.status)),
+                &self
+                    .process
+                    .reaped()
+                    .map(|r| ExitStatus::from_raw(r.wait_result().status)),
             )
             .finish_non_exhaustive()
     }
@@ -141,46 +160,46 @@ impl Read for ChildStderr {
     }
 }
 
+fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
 impl Child {
     pub(crate) fn spawn(cmd: &Command) -> Result<Child, Error> {
-        let stdin = match &cmd.stdin {
-            Some(s) => launch::plan_stdio(s),
-            None if cmd.input.is_some() => Plan::Pipe,
-            None => Plan::Inherit,
-        };
-        crate::reaper::prepare();
-        let l = launch::launch(
-            cmd,
-            &LaunchOptions {
-                stdin,
-                stdout: launch::plan_route(cmd.stdout.as_ref()),
-                stderr: launch::plan_route(cmd.stderr.as_ref()),
-                process_group: None,
-                own_group: cmd.timeout.is_some(),
-            },
-        )?;
-        crate::reaper::started();
+        let wiring = Wiring::command(cmd)?;
+        let started =
+            slot::launch_wiring(&wiring, None, &mut StagePlumbing::default(), &Plan::Inherit)?;
+        let deadline = wiring.timeout.and_then(|t| started.started.checked_add(t));
+        let [stdin, stdout, stderr] = [started.fds.stdin, started.fds.stdout, started.fds.stderr];
         Ok(Child {
-            cmd: cmd.clone(),
-            name: cmd.name(),
-            pid: l.pid,
-            pidfd: l.pidfd.map(Arc::new),
-            pgid: l.pgid,
-            group_gone: false,
-            stdin: l.stdin.map(ChildStdin),
-            stdout: l.stdout.map(ChildStdout),
-            stderr: l.stderr.map(ChildStderr),
-            wait: None,
+            name: wiring.name.clone(),
+            process: Arc::new(started.process),
+            stdin: stdin.map(ChildStdin),
+            stdout: stdout.map(ChildStdout),
+            stderr: stderr.map(ChildStderr),
+            sinks: PerStream {
+                stdin: None,
+                stdout: wiring.sinks.stdout.clone(),
+                stderr: wiring.sinks.stderr.clone(),
+            },
+            input: wiring.input.clone(),
+            deadline,
+            kill_grace: wiring.kill_grace,
+            eof_grace: wiring.eof_grace,
+            group_teardown: wiring.owns_group_teardown(false),
+            kill_on_drop: cmd.kill_on_drop,
+            forwarder: cmd.forwarder.clone(),
             engine: None,
-            spawn_time: l.spawn_time,
-            started: l.started,
+            finished_output: None,
+            stdin_closed: false,
         })
+        // `wiring` (and the caller's fds it holds) is dropped here.
     }
 
     /// The child's process id.
     #[must_use]
     pub fn pid(&self) -> u32 {
-        self.pid.as_raw_nonzero().get().unsigned_abs()
+        self.process.pid_u32()
     }
 
     /// Takes the write end of the child's stdin pipe (if stdin was piped and
@@ -217,14 +236,19 @@ impl Child {
     /// Feeds `input` to stdin (then closes it), drains stdout and stderr
     /// (those not taken) into their routes, and waits for the child:
     /// Python's `Popen.communicate`. Stdout and stderr go where the command
-    /// routed them (a [`Sink`](crate::Sink)), else they are collected.
+    /// routed them (a [`Sink`]), else they are collected.
     ///
     /// When the command has [`input`](Command::input) and `input` is empty,
-    /// the command's input is fed.
+    /// the command's input is fed. Input given after the child's stdin was
+    /// closed by [`wait`](Self::wait), or after the child exited, has
+    /// nowhere to go: it is dropped, as Python does (the report says
+    /// `input_broken`).
     ///
     /// # Errors
-    /// `input` given but stdin not piped ([`Error::InvalidInput`]); an I/O
-    /// or sink error.
+    /// `input` given but stdin never piped or taken ([`Error::InvalidInput`]);
+    /// the command's [`timeout`](Command::timeout) passed
+    /// ([`Error::Timeout`], the child and its group stopped); an I/O or
+    /// sink error.
     ///
     /// # Examples
     ///
@@ -246,6 +270,7 @@ impl Child {
     /// input, carries on where this one stopped: the rest of the first
     /// input is still delivered, then stdin is closed, and the call that
     /// completes returns all output since the first call, each byte once.
+    /// A zero `timeout` reads and writes what is ready now, once.
     ///
     /// # Errors
     /// As [`communicate`](Self::communicate), plus [`Error::Timeout`].
@@ -258,154 +283,174 @@ impl Child {
         self.communicate_until(input, Instant::now().checked_add(timeout))
     }
 
+    /// A core spec for this child's teardown and graces (pipes set by the
+    /// engine from what it is given).
+    fn spec(&self, input_len: u64) -> ChildSpec {
+        ChildSpec {
+            input_len,
+            timeout: remaining(self.deadline),
+            kill_grace: self.kill_grace,
+            eof_grace: self.eof_grace,
+            signal_group: self.group_teardown,
+            read_chunk: crate::driver::READ_CHUNK,
+            write_chunk: crate::driver::WRITE_CHUNK,
+            ..ChildSpec::default()
+        }
+    }
+
+    fn engine(&self) -> Result<Engine<'static>, Error> {
+        let mut engine = Engine::new(0, &self.name)?;
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
+        }
+        Ok(engine)
+    }
+
     fn communicate_until(&mut self, input: &[u8], stop: Option<Instant>) -> Result<Output, Error> {
         if self.engine.is_none() {
-            let input: Arc<Vec<u8>> = match (&self.cmd.input, input.is_empty()) {
+            if let Some(out) = self.finished_output.take() {
+                return Ok(out);
+            }
+            let input: Arc<Vec<u8>> = match (&self.input, input.is_empty()) {
                 (Some(i), true) => Arc::clone(i),
                 _ => Arc::new(input.to_vec()),
             };
-            if self.stdin.is_none() && !input.is_empty() {
+            let nowhere = self.stdin_closed || self.process.reaped().is_some();
+            if self.stdin.is_none() && !input.is_empty() && !nowhere {
                 return Err(Error::invalid(
                     &self.name,
                     "input was given but the child's stdin is not a pipe we hold (was it taken, or not piped?)",
                 ));
             }
-            let mut engine = Engine::new(0)
-                .map_err(|e| Error::io(&self.name, "cannot create an epoll set", e))?;
-            let mut slot = Slot::new_running(self.name.clone());
-            slot.pid = Some(self.pid);
-            slot.pidfd = self.pidfd.clone();
-            slot.pgid = self.pgid;
-            slot.spawn_time = self.spawn_time;
-            slot.started = Some(self.started);
-            slot.wait = self.wait;
-            slot.fixed_cap = self.cmd.pipe_capacity.is_some();
-            let has = [
-                self.stdin.is_some(),
-                self.stdout.is_some(),
-                self.stderr.is_some(),
-            ];
-            slot.fds = [
-                self.stdin.take().map(OwnedFd::from),
-                self.stdout.take().map(OwnedFd::from),
-                self.stderr.take().map(OwnedFd::from),
-            ];
-            let spec = driver::running_spec(has[0], input.len() as u64, has[1], has[2], &self.cmd);
-            slot.input = Some(input);
-            let routes = [
-                has[1].then(|| driver::communicate_sink(self.cmd.stdout.as_ref())),
-                has[2].then(|| driver::communicate_sink(self.cmd.stderr.as_ref())),
-            ];
-            engine.add_running(slot, spec, &routes)?;
-            engine.disown();
+            let mut engine = self.engine()?;
+            let fds = PerStream {
+                stdin: self.stdin.take().map(OwnedFd::from),
+                stdout: self.stdout.take().map(OwnedFd::from),
+                stderr: self.stderr.take().map(OwnedFd::from),
+            };
+            let input_len = if fds.stdin.is_some() {
+                input.len() as u64
+            } else {
+                0
+            };
+            let spec = self.spec(input_len);
+            engine.adopt(
+                Arc::clone(&self.process),
+                fds,
+                &self.sinks,
+                spec,
+                Some(input),
+                &self.name,
+            )?;
             self.engine = Some(engine);
         }
         let Some(engine) = self.engine.as_mut() else {
             unreachable!("set above")
         };
-        let done = engine.run(stop)?;
-        let (w, lost) = (engine.slots[0].wait, engine.slots[0].status_lost);
-        if let Some(w) = w
-            && !lost
-        {
-            self.reaped(w);
-        }
-        let Some(engine) = self.engine.as_mut() else {
-            unreachable!("set above")
-        };
-        if done {
+        if engine.run(stop)? {
             let result = engine.result(0);
             self.engine = None;
             result
         } else {
-            let partial = engine.output(0, true);
             Err(Error::Timeout {
                 program: self.name.clone(),
-                elapsed: self.started.elapsed(),
-                partial,
+                elapsed: engine.partial(0).report.wall,
+                partial: engine.partial(0),
             })
         }
     }
 
-    /// The error of a failed `wait4`: with `ECHILD` someone else reaped the
-    /// child and its status is lost.
-    fn wait_error(&self, e: spawn_sys::Errno) -> Error {
-        if e == spawn_sys::Errno::CHILD {
-            return Error::StatusLost {
+    /// Drives the exit alone (no pipes) until it is seen or `stop` passes;
+    /// the command's timeout and the forwarded signals apply.
+    fn wait_until(&mut self, stop: Option<Instant>) -> Result<Option<ExitStatus>, Error> {
+        if let Some(r) = self.process.reaped() {
+            return self.status_of(r).map(Some);
+        }
+        if self.engine.is_some() {
+            // Finish the interrupted communicate; keep its output for the
+            // next communicate (nothing read is lost).
+            match self.communicate_until(&[], stop) {
+                Ok(out) => self.finished_output = Some(out),
+                Err(Error::Timeout { partial, .. })
+                    if self.engine.is_some() && !partial.report.timed_out =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some(r) = self.process.reaped() {
+                return self.status_of(r).map(Some);
+            }
+        }
+        if stop.is_none() {
+            // `wait` closes stdin, so that a child reading to EOF can finish.
+            drop(self.stdin.take());
+            self.stdin_closed = true;
+        }
+        let mut engine = self.engine()?;
+        let spec = self.spec(0);
+        let ix = engine.adopt(
+            Arc::clone(&self.process),
+            PerStream::default(),
+            &PerStream::default(),
+            spec,
+            None,
+            &self.name,
+        )?;
+        if !engine.run(stop)? {
+            return Ok(None);
+        }
+        engine.result(ix).map(|out| Some(out.status))
+    }
+
+    fn status_of(&self, r: Reaped) -> Result<ExitStatus, Error> {
+        match r {
+            Reaped::Status(w) => Ok(ExitStatus::from_raw(w.status)),
+            Reaped::Lost => Err(Error::StatusLost {
                 program: self.name.clone(),
                 partial: Output {
-                    status: ExitStatus::from_raw(255 << 8),
+                    status: ExitStatus::from_raw(crate::process::LOST_STATUS),
                     stdout: Vec::new(),
                     stderr: Vec::new(),
                     report: crate::Report {
                         pid: self.pid(),
-                        spawn_time: self.spawn_time,
-                        wall: self.started.elapsed(),
                         ..crate::Report::default()
                     },
                 },
-            };
+            }),
         }
-        Error::io(
-            &self.name,
-            "waiting for the child",
-            io::Error::from_raw_os_error(e.raw_os_error()),
-        )
-    }
-
-    fn reaped(&mut self, w: WaitResult) -> ExitStatus {
-        if self.wait.is_none()
-            && let Some(pgid) = self.pgid
-        {
-            // While a member lives (a grandchild), the group id stays
-            // allocated and cannot be reused; once empty it may be.
-            self.group_gone = spawn_sys::signal::signal_group(pgid, 0).is_err();
-        }
-        self.wait = Some(w);
-        ExitStatus::from_raw(w.status)
     }
 
     /// Waits for the child to exit and returns its status. Closes stdin
     /// first (if not taken), so that a child reading to EOF can finish. A
-    /// `communicate` interrupted by its timeout is carried to its end first.
+    /// `communicate` interrupted by its timeout is carried to its end first;
+    /// its output is kept for the next [`communicate`](Self::communicate).
     ///
     /// # Errors
-    /// An error from `wait4(2)` (e.g. someone else reaped the child).
+    /// The command's [`timeout`](Command::timeout) passed
+    /// ([`Error::Timeout`]: the child and its group were stopped);
+    /// [`Error::StatusLost`] when someone else reaped the child.
     pub fn wait(&mut self) -> Result<ExitStatus, Error> {
-        if let Some(w) = self.wait {
-            return Ok(ExitStatus::from_raw(w.status));
-        }
-        if self.engine.is_some() {
-            // Finish the interrupted communicate; its output is dropped.
-            let _ = self.communicate_until(&[], None);
-            if let Some(w) = self.wait {
-                return Ok(ExitStatus::from_raw(w.status));
-            }
-        }
-        drop(self.stdin.take());
-        match spawn_sys::wait::wait_pid(self.pid, false) {
-            Ok(Some(w)) => Ok(self.reaped(w)),
-            Ok(None) => Err(Error::io(
+        match self.wait_until(None)? {
+            Some(s) => Ok(s),
+            None => Err(Error::io(
                 &self.name,
                 "waiting for the child",
                 io::ErrorKind::Other.into(),
             )),
-            Err(e) => Err(self.wait_error(e)),
         }
     }
 
     /// The child's status if it has exited, without blocking.
     ///
     /// # Errors
-    /// An error from `wait4(2)`.
+    /// [`Error::StatusLost`] when someone else reaped the child; an error
+    /// from `wait4(2)`.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, Error> {
-        if let Some(w) = self.wait {
-            return Ok(Some(ExitStatus::from_raw(w.status)));
-        }
-        match spawn_sys::wait::wait_pid(self.pid, true) {
-            Ok(Some(w)) => Ok(Some(self.reaped(w))),
+        match self.process.try_reap() {
+            Ok(Some(r)) => self.status_of(r).map(Some),
             Ok(None) => Ok(None),
-            Err(e) => Err(self.wait_error(e)),
+            Err(e) => Err(Error::io(&self.name, "waiting for the child", e)),
         }
     }
 
@@ -414,53 +459,10 @@ impl Child {
     /// a backing-off interval.
     ///
     /// # Errors
-    /// An error from `wait4(2)`.
+    /// As [`wait`](Self::wait).
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            // Longer than `Instant` can count: wait without a deadline.
-            return self.wait().map(Some);
-        };
-        if let Some(s) = self.try_wait()? {
-            return Ok(Some(s));
-        }
-        if let Some(fd) = self.pidfd.clone()
-            && let Ok(ep) = Epoll::new()
-            && ep
-                .add(
-                    fd.as_fd(),
-                    0,
-                    Interest {
-                        readable: true,
-                        writable: false,
-                        edge: false,
-                    },
-                )
-                .is_ok()
-        {
-            let mut ready = Vec::with_capacity(1);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let _ = ep.wait(&mut ready, 1, Some(left));
-                if let Some(s) = self.try_wait()? {
-                    return Ok(Some(s));
-                }
-                if left.is_zero() {
-                    return Ok(None);
-                }
-            }
-        }
-        let mut tick = Duration::from_micros(200);
-        loop {
-            if let Some(s) = self.try_wait()? {
-                return Ok(Some(s));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            std::thread::sleep(tick.min(left));
-            tick = (tick * 2).min(Duration::from_millis(20));
-        }
+        // Longer than `Instant` can count: wait without a deadline.
+        self.wait_until(Instant::now().checked_add(timeout))
     }
 
     /// Sends `signal` to the child (through its pidfd where the kernel has
@@ -470,25 +472,9 @@ impl Child {
     /// # Errors
     /// The kernel refused (e.g. an invalid signal number).
     pub fn send_signal(&mut self, signal: Signal) -> Result<(), Error> {
-        if self.wait.is_some()
-            || self
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.slots[0].wait.is_some())
-        {
-            return Ok(());
-        }
-        let res = match &self.pidfd {
-            Some(fd) => spawn_sys::pidfd::pidfd_send_signal(fd.as_fd(), signal.as_raw()),
-            None => spawn_sys::signal::signal_process(self.pid, signal.as_raw()),
-        };
-        res.map_err(|e| {
-            Error::io(
-                &self.name,
-                "sending a signal to the child",
-                io::Error::from_raw_os_error(e.raw_os_error()),
-            )
-        })
+        self.process
+            .signal(signal)
+            .map_err(|e| Error::io(&self.name, "sending a signal to the child", e))
     }
 
     /// Sends `SIGTERM`: asks the child to stop.
@@ -515,7 +501,7 @@ impl Child {
     /// may lead someone else's group by now).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the child shares the parent's group
+    /// [`Error::InvalidInput`] when the child shares the caller's group
     /// (killing that group would kill the caller); the kernel refused.
     pub fn kill_group(&mut self) -> Result<(), Error> {
         self.signal_group(Signal::KILL)
@@ -527,51 +513,33 @@ impl Child {
     /// # Errors
     /// As [`kill_group`](Self::kill_group).
     pub fn signal_group(&mut self, signal: Signal) -> Result<(), Error> {
-        if self.group_gone {
-            // Empty when the child was reaped: the id may lead another
-            // group by now. Nothing of ours is left to signal.
-            return Ok(());
-        }
-        let Some(pgid) = self.pgid else {
-            return Err(Error::invalid(
+        self.process.signal_group(signal).map_err(|e| match e {
+            GroupSignalError::NotOwn => Error::invalid(
                 &self.name,
-                "the child has no process group of its own (start it with process_group(0) or new_session())",
-            ));
-        };
-        spawn_sys::signal::signal_group(pgid, signal.as_raw()).map_err(|e| {
-            Error::io(
+                "the child is in the caller's own process group (start it with process_group(0) or new_session())",
+            ),
+            GroupSignalError::Os(e) => Error::io(
                 &self.name,
                 "sending a signal to the child's process group",
-                io::Error::from_raw_os_error(e.raw_os_error()),
-            )
+                e,
+            ),
         })
     }
 }
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if self.wait.is_some()
-            || self
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.slots[0].wait.is_some())
-        {
+        if self.process.reaped().is_some() {
             return;
         }
-        if self.cmd.kill_on_drop {
-            let _ = self.kill();
+        if self.kill_on_drop {
+            self.process.kill_all();
         }
         // Close our pipe ends first so a child blocked on them can finish.
         self.stdin = None;
         self.stdout = None;
         self.stderr = None;
         self.engine = None;
-        crate::reaper::reap_later(self.pid, self.pidfd.take());
-    }
-}
-
-impl Slot {
-    pub(crate) fn new_running(name: String) -> Slot {
-        Slot::new_with(Source::Running, name)
+        crate::reaper::reap_later(Arc::clone(&self.process));
     }
 }

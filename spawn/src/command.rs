@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::stdio::StdioKind;
 use crate::{Child, Error, Output, Route, Sink, Stdio};
 
 /// How long a child gets between TERM and KILL when it is stopped (timeout,
@@ -474,7 +473,7 @@ impl Command {
     /// # Ok::<(), spawn::Error>(())
     /// ```
     pub fn run(&self) -> Result<Output, Error> {
-        crate::driver::run_one(self)
+        crate::driver::run_one(self, None)
     }
 
     /// Runs the command like [`run`](Self::run) and fails with
@@ -578,15 +577,6 @@ impl Command {
     /// ```
     pub fn spawn(&self) -> Result<Child, Error> {
         Child::spawn(self)
-    }
-
-    /// Whether stdin is a pipe (asked for, or implied by input).
-    pub(crate) fn stdin_piped(&self) -> bool {
-        match &self.stdin {
-            Some(Stdio(StdioKind::Piped)) => true,
-            Some(_) => false,
-            None => self.input.is_some(),
-        }
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::driver::Engine;
+use crate::wiring::Wiring;
 use crate::{Command, Error, Output};
 
 /// Where a [`Group`] is, for progress displays: counts of children.
@@ -131,11 +132,10 @@ impl Group {
     /// Only when the driver itself cannot work (no epoll set); each child's
     /// own failure is a result in its place.
     pub fn run(&self) -> Result<Vec<Result<Output, Error>>, Error> {
-        let mut engine = Engine::new(self.max_running)
-            .map_err(|e| Error::io("group", "cannot create an epoll set", e))?;
+        let mut engine = Engine::new(self.max_running, "group")?;
         let mut ix: Vec<Result<usize, Error>> = Vec::with_capacity(self.cmds.len());
         for cmd in &self.cmds {
-            ix.push(engine.add_command(cmd.clone(), None, None));
+            ix.push(Wiring::command(cmd).and_then(|w| engine.add(w)));
         }
         if let Some(p) = &self.progress {
             let p = Arc::clone(p);

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use spawn_sys::spawn::{self as sys, FdAction, LookupError, SpawnOptions, SpawnStage};
 use spawn_sys::{Errno, Pid};
 
-use crate::stdio::StdioKind;
-use crate::{Command, Error, Route, Stdio};
+use crate::{Command, Error};
 
 /// How one of the child's fds 0, 1, 2 is set up for one launch.
 pub(crate) enum Plan<'a> {
@@ -29,6 +28,9 @@ pub(crate) enum Plan<'a> {
     Fd(BorrowedFd<'a>),
     /// (stderr only) the same as the child's stdout.
     Merge,
+    /// The parent's own stdout (fd 1), whatever the child's stdout is: a
+    /// pipeline stage's stderr merged into the pipeline's inherited stdout.
+    InheritStdout,
 }
 
 /// A started child, with the parent's ends of its pipes.
@@ -43,25 +45,6 @@ pub(crate) struct Launched {
     pub pgid: Option<Pid>,
     pub spawn_time: Duration,
     pub started: Instant,
-}
-
-/// The default plan for a route: sinks and pipes become pipes.
-pub(crate) fn plan_route(route: Option<&Route>) -> Plan<'_> {
-    match route {
-        None => Plan::Inherit,
-        Some(Route::Sink(_)) => Plan::Pipe,
-        Some(Route::Stdio(s)) => plan_stdio(s),
-    }
-}
-
-pub(crate) fn plan_stdio(s: &Stdio) -> Plan<'_> {
-    match &s.0 {
-        StdioKind::Inherit => Plan::Inherit,
-        StdioKind::Null => Plan::Null,
-        StdioKind::Piped => Plan::Pipe,
-        StdioKind::Merge => Plan::Merge,
-        StdioKind::Fd(_) => s.borrowed_fd().map_or(Plan::Inherit, Plan::Fd),
-    }
 }
 
 /// Options for one launch beyond the command itself.
@@ -226,6 +209,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             Plan::Null => null.as_ref().map(AsFd::as_fd),
             Plan::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
             Plan::Fd(fd) => Some(*fd),
+            Plan::InheritStdout => parent_stdout(&stdout_fd, dst, &mut actions),
             Plan::Merge => {
                 if i != 2 {
                     return Err(bad("Stdio::merge() is only for stderr".into()));
@@ -234,13 +218,8 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                     // The child's stdout is what our fd 1 passes on: only an
                     // fd that exec keeps. A private (close-on-exec) or closed
                     // fd 1 leaves the child's stdout closed, so stderr too.
-                    Plan::Inherit => {
-                        if spawn_sys::fd::is_cloexec(&stdout_fd).unwrap_or(true) {
-                            actions.push(FdAction::Close { dst });
-                            None
-                        } else {
-                            Some(stdout_fd.as_fd())
-                        }
+                    Plan::Inherit | Plan::InheritStdout => {
+                        parent_stdout(&stdout_fd, dst, &mut actions)
                     }
                     Plan::Null => null.as_ref().map(AsFd::as_fd),
                     Plan::Pipe => child_ends[1].as_ref().map(AsFd::as_fd),
@@ -305,6 +284,21 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         spawn_time,
         started,
     })
+}
+
+/// The parent's fd 1 as the source of `dst`: only an fd that exec keeps. A
+/// private (close-on-exec) or closed fd 1 leaves `dst` closed.
+fn parent_stdout<'a>(
+    stdout: &'a io::Stdout,
+    dst: i32,
+    actions: &mut Vec<FdAction<'a>>,
+) -> Option<BorrowedFd<'a>> {
+    if spawn_sys::fd::is_cloexec(stdout).unwrap_or(true) {
+        actions.push(FdAction::Close { dst });
+        None
+    } else {
+        Some(stdout.as_fd())
+    }
 }
 
 fn map_spawn_error(

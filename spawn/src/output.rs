@@ -198,6 +198,11 @@ pub struct Report {
     pub stderr_abandoned: bool,
     /// The child was signalled because its timeout expired.
     pub timed_out: bool,
+    /// The teardown of the child's process group (a timeout, a stop, or
+    /// members left when the leader exited under a timeout) gave up before
+    /// the group was empty: something in it survived KILL for the kill
+    /// grace (a process stuck in the kernel). The run did not wait longer.
+    pub group_left: bool,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -206,7 +211,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 15)?;
+        let mut st = s.serialize_struct("Report", 16)?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("wall_ms", &ms(self.wall))?;
         st.serialize_field("spawn_ms", &ms(self.spawn_time))?;
@@ -222,6 +227,7 @@ impl Serialize for Report {
         st.serialize_field("stdout_abandoned", &self.stdout_abandoned)?;
         st.serialize_field("stderr_abandoned", &self.stderr_abandoned)?;
         st.serialize_field("timed_out", &self.timed_out)?;
+        st.serialize_field("group_left", &self.group_left)?;
         st.end()
     }
 }

@@ -5,20 +5,25 @@ use std::ops::BitOr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::driver::{Engine, StageWiring};
-use crate::error::StreamName;
-use crate::sink::Sink;
+use spawn_core::PerStream;
+
+use crate::driver::{Engine, StageRole};
 use crate::stdio::StdioKind;
-use crate::{Command, Error, Output, PipelineOutput, Route, Stdio};
+use crate::wiring::{GroupPlan, Plan, Wiring, route_sink};
+use crate::{Command, Error, PipelineOutput, Route, Stdio};
 
 /// Commands whose stdout feeds the next one's stdin: `a | b | c`.
 ///
 /// Build one with `|` between [`Command`]s. The stages are connected by
-/// pipes directly (the data never passes through this process). The
-/// pipeline's own `stdin`/`input` go to the first stage, its `stdout` route
-/// takes the last stage's output, and its `stderr` route takes every
-/// stage's stderr (unless a stage routes its own). A stage's own stdin and
-/// stdout routes are ignored.
+/// pipes directly (the data never passes through this process) and run in
+/// one process group of their own, led by the first stage, so that a
+/// timeout stops every stage and everything they started. The pipeline's
+/// own `stdin`/`input` go to the first stage (a first stage's own `input`
+/// is fed when the pipeline has none), its `stdout` route takes the last
+/// stage's output, and its `stderr` route takes every stage's stderr
+/// (unless a stage routes its own); `stderr(Stdio::merge())` sends every
+/// stage's stderr where the last stage's stdout goes, like the shell's
+/// `{ a | b; } 2>&1`.
 ///
 /// # Examples
 ///
@@ -149,87 +154,138 @@ impl Pipeline {
     /// # Errors
     /// A stage could not be started (the other stages still ran, with EOF
     /// or a closed pipe where that stage would have been), the timeout
-    /// expired ([`Error::Timeout`], with the last stage's output so far), or
-    /// a sink failed.
+    /// expired ([`Error::Timeout`], with the last stage's output so far and
+    /// every stage's stderr), a sink overflowed ([`Error::OutputLimit`],
+    /// as for a command), or a sink failed.
     pub fn run(&self) -> Result<PipelineOutput, Error> {
         let name = self.name();
-        let mut engine =
-            Engine::new(0).map_err(|e| Error::io(&name, "cannot create an epoll set", e))?;
-        let shared = match &self.stderr {
-            Some(Route::Sink(s)) => Some(engine.add_shared_sink(s, StreamName::Stderr, &name)?),
-            Some(Route::Stdio(s)) if matches!(s.0, StdioKind::Piped) => {
-                Some(engine.add_shared_sink(&Sink::collect(), StreamName::Stderr, &name)?)
-            }
-            _ => None,
-        };
+        let mut engine = Engine::new(0, &name)?;
+        let ix = self.add_to(&mut engine, &name)?;
+        engine.run(None)?;
+        let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();
+        crate::finish::fold_pipeline(&name, stages)
+    }
+
+    /// The wiring of stage `i`: the stage's own command with the
+    /// pipeline's routes, input, timeout and group.
+    fn stage_wiring(&self, i: usize, shared_stderr: bool) -> Result<Wiring, Error> {
         let n = self.stages.len();
+        let (first, last) = (i == 0, i + 1 == n);
+        let mut cmd = self.stages[i].clone();
+        let stage_name = cmd.name();
+        if first {
+            if self.input.is_some() && cmd.input.is_some() {
+                return Err(Error::invalid(
+                    &stage_name,
+                    "both the pipeline and its first stage have input: give it to one of them",
+                ));
+            }
+            cmd.input = self.input.clone().or(cmd.input);
+            if self.stdin.is_some() {
+                cmd.stdin.clone_from(&self.stdin);
+            }
+        } else {
+            if cmd.input.is_some() {
+                return Err(Error::invalid(
+                    &stage_name,
+                    "only the first stage of a pipeline can have input (the others read the stage before)",
+                ));
+            }
+            cmd.stdin = None;
+        }
+        if last {
+            if self.stdout.is_some() {
+                cmd.stdout.clone_from(&self.stdout);
+            }
+        } else {
+            cmd.stdout = None;
+        }
+        let merged = is_merge(self.stderr.as_ref()) && cmd.stderr.is_none();
+        if cmd.stderr.is_none() && !merged {
+            cmd.stderr.clone_from(&self.stderr);
+        }
+        if let Some(t) = self.timeout {
+            cmd.timeout = Some(t);
+        }
+        if let Some(g) = self.kill_grace {
+            cmd.kill_grace = g;
+        }
+        // Every stage in one group: the first leads, the others join.
+        cmd.process_group = None;
+        cmd.new_session = false;
+        let mut w = Wiring::command(&cmd)?;
+        w.group = if first {
+            GroupPlan::Lead
+        } else {
+            GroupPlan::JoinFirstStage
+        };
+        if !first {
+            w.plans.stdin = Plan::Stage;
+        }
+        if !last {
+            w.plans.stdout = Plan::Stage;
+            w.sinks.stdout = None;
+        } else if is_merge(self.stderr.as_ref()) && matches!(w.plans.stdout, Plan::Pipe) {
+            // The last stage writes into the pipe every stage's stderr shares.
+            w.plans.stdout = Plan::PipelineStdout;
+        }
+        if merged {
+            w.plans.stderr = Plan::PipelineStdout;
+            w.sinks.stderr = None;
+        } else if shared_stderr && self.stages[i].stderr.is_none() {
+            // The pipeline's one stderr sink (set by the engine).
+            w.sinks.stderr = None;
+        }
+        Ok(w)
+    }
+
+    /// Adds every stage to `engine`; returns their slots.
+    fn add_to(&self, engine: &mut Engine<'_>, name: &str) -> Result<Vec<usize>, Error> {
+        // The pipeline's own sinks, opened together: its stderr (shared by
+        // every stage that routes none of its own) and its final stdout.
+        let shared = engine.open_sinks(
+            name,
+            &PerStream {
+                stdin: None,
+                stdout: route_sink(self.stdout.as_ref()),
+                stderr: route_sink(self.stderr.as_ref()),
+            },
+        )?;
+        let n = self.stages.len();
+        let wirings = (0..n)
+            .map(|i| self.stage_wiring(i, shared.stderr.is_some()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(last) = wirings.last() {
+            let final_plan = if matches!(last.plans.stdout, Plan::PipelineStdout) {
+                Plan::Pipe
+            } else {
+                last.plans.stdout.clone()
+            };
+            engine.set_pipeline_stdout(
+                final_plan,
+                matches!(last.plans.stdout, Plan::PipelineStdout),
+                name,
+            )?;
+        }
         let mut ix = Vec::with_capacity(n);
-        for (i, stage) in self.stages.iter().enumerate() {
-            let mut cmd = stage.clone();
-            cmd.input = if i == 0 { self.input.clone() } else { None };
-            if let Some(t) = self.timeout {
-                cmd.timeout = Some(t);
-            }
-            if let Some(g) = self.kill_grace {
-                cmd.kill_grace = g;
-            }
-            let wiring = StageWiring {
+        for (i, w) in wirings.into_iter().enumerate() {
+            let own_stderr = self.stages[i].stderr.is_some();
+            let role = StageRole {
                 index: i,
                 last: i + 1 == n,
-                stdin: self.stdin.clone(),
-                stdout: self.stdout.clone(),
-                stderr: self.stderr.clone(),
             };
-            ix.push(engine.add_command(cmd, Some(wiring), shared)?);
+            let stage_shared = PerStream {
+                stdin: None,
+                stdout: if role.last { shared.stdout } else { None },
+                stderr: if own_stderr { None } else { shared.stderr },
+            };
+            let member_of = if i == 0 { None } else { ix.first().copied() };
+            ix.push(engine.add_stage(w, Some(role), stage_shared, member_of)?);
         }
-        engine.run(None)?;
-        let mut statuses = Vec::with_capacity(n);
-        let mut reports = Vec::with_capacity(n);
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut first_error = None;
-        let mut timed_out = false;
-        for &i in &ix {
-            if let Some(e) = engine.slots[i].error.take() {
-                first_error.get_or_insert(e);
-            }
-            let lost = engine.slots[i].status_lost;
-            let stage = engine.slots[i].name.clone();
-            let out = engine.output(i, false);
-            if lost {
-                first_error.get_or_insert(Error::StatusLost {
-                    program: stage,
-                    partial: out.clone(),
-                });
-            }
-            timed_out |= out.report.timed_out;
-            statuses.push(out.status);
-            stderr.extend_from_slice(&out.stderr);
-            stdout = out.stdout;
-            reports.push(out.report);
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        if timed_out {
-            // The stage the timeout stopped speaks for the pipeline.
-            let stopped = reports.iter().position(|r| r.timed_out).unwrap_or(0);
-            return Err(Error::Timeout {
-                program: name,
-                elapsed: reports.iter().map(|r| r.wall).max().unwrap_or_default(),
-                partial: Output {
-                    status: statuses[stopped],
-                    stdout,
-                    stderr,
-                    report: reports[stopped].clone(),
-                },
-            });
-        }
-        Ok(PipelineOutput {
-            statuses,
-            stdout,
-            stderr,
-            reports,
-        })
+        Ok(ix)
     }
+}
+
+fn is_merge(route: Option<&Route>) -> bool {
+    matches!(route, Some(Route::Stdio(s)) if matches!(s.0, StdioKind::Merge))
 }

@@ -17,22 +17,22 @@
 //! of resources (no fd for the epoll set, no thread) is remembered as
 //! failed: it is tried again on the next spawn or drop.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use spawn_sys::Pid;
 use spawn_sys::poll::{Epoll, Interest};
 
-/// Children waited for, with their pidfd if any.
-static PENDING: Mutex<Vec<(Pid, Option<Arc<OwnedFd>>)>> = Mutex::new(Vec::new());
+use crate::process::Process;
+
+/// Children waited for, and whether their pidfd is in the epoll set.
+static PENDING: Mutex<Vec<(Arc<Process>, bool)>> = Mutex::new(Vec::new());
 /// The epoll set of the pidfds, once one could be made.
 static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
 /// Whether the reaper thread runs.
 static THREAD: AtomicBool = AtomicBool::new(false);
 
-fn pending() -> std::sync::MutexGuard<'static, Vec<(Pid, Option<Arc<OwnedFd>>)>> {
+fn pending() -> std::sync::MutexGuard<'static, Vec<(Arc<Process>, bool)>> {
     PENDING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -52,10 +52,13 @@ fn sweep() -> usize {
         return 0;
     }
     let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    p.retain(|(pid, fd)| {
-        let done = !matches!(spawn_sys::wait::wait_pid(*pid, true), Ok(None));
-        if done && let (Some(ep), Some(fd)) = (&ep, fd) {
-            let _ = ep.delete(fd.as_fd());
+    p.retain(|(process, watched)| {
+        let done = !matches!(process.try_reap(), Ok(None));
+        if done
+            && *watched
+            && let (Some(ep), Some(fd)) = (&ep, process.pidfd())
+        {
+            let _ = ep.delete(fd);
         }
         !done
     });
@@ -101,33 +104,23 @@ fn ensure_thread() {
     }
 }
 
-/// Reaps `pid` once it exits, in the background.
-pub(crate) fn reap_later(pid: Pid, pidfd: Option<Arc<OwnedFd>>) {
+/// Reaps `process` once it exits, in the background.
+pub(crate) fn reap_later(process: Arc<Process>) {
     // Already gone? Then no thread is needed.
-    if let Ok(Some(_)) = spawn_sys::wait::wait_pid(pid, true) {
+    if let Ok(Some(_)) = process.try_reap() {
         return;
     }
-    let mut pidfd = pidfd;
-    if let Some(fd) = &pidfd {
-        let added = epoll().is_some_and(|ep| {
+    let watched = process.pidfd().is_some_and(|fd| {
+        epoll().is_some_and(|ep| {
             let interest = Interest {
                 readable: true,
                 writable: false,
                 edge: false,
             };
-            ep.add(
-                fd.as_fd(),
-                u64::from(pid.as_raw_nonzero().get().unsigned_abs()),
-                interest,
-            )
-            .is_ok()
-        });
-        if !added {
-            // Polled instead.
-            pidfd = None;
-        }
-    }
-    pending().push((pid, pidfd));
+            ep.add(fd, u64::from(process.pid_u32()), interest).is_ok()
+        })
+    });
+    pending().push((process, watched));
     sweep();
     ensure_thread();
 }
@@ -141,7 +134,7 @@ pub fn pending_count() -> usize {
 fn run() {
     let mut ready = Vec::with_capacity(16);
     loop {
-        let polled = pending().iter().any(|(_, fd)| fd.is_none());
+        let polled = pending().iter().any(|(_, watched)| !watched);
         let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let timeout = if polled {
             Duration::from_millis(50)

@@ -2,7 +2,7 @@
 //! [`Route`], what `Command::stdout`/`stderr` accept (a `Stdio` or a [`Sink`]).
 
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use crate::Sink;
@@ -78,13 +78,6 @@ impl Stdio {
     #[must_use]
     pub fn fd(fd: OwnedFd) -> Self {
         Stdio(StdioKind::Fd(Arc::new(fd)))
-    }
-
-    pub(crate) fn borrowed_fd(&self) -> Option<BorrowedFd<'_>> {
-        match &self.0 {
-            StdioKind::Fd(fd) => Some(fd.as_fd()),
-            _ => None,
-        }
     }
 }
 

@@ -49,6 +49,6 @@ impl Command {
     where
         F: FnMut(&Trace<'_>) + Send,
     {
-        crate::driver::run_one_traced(self, f)
+        crate::driver::run_one(self, Some(Box::new(f)))
     }
 }

@@ -365,7 +365,7 @@ fn trace_json_starts_and_finishes() {
     assert_eq!(last["output"]["Wait"]["reason"], "Done", "{last}");
     let finished: Vec<&Value> = steps
         .iter()
-        .filter_map(|s| s["output"]["Action"].get("Finished"))
+        .filter_map(|s| s["output"].get("Finished"))
         .collect();
     assert_eq!(finished.len(), 1, "{}", ran.stdout);
     let outcome = &finished[0]["outcome"];

@@ -126,6 +126,28 @@ fn with_sigchld_ignored(args: &[&str]) -> Hostile {
     run_hostile(cmd, Duration::from_secs(240), |_| {})
 }
 
+/// The same, in a session of its own (python3 calls `setsid` and execs the
+/// helper), so that signalling "the caller's group" by mistake reaches the
+/// helper alone.
+fn in_own_session(args: &[&str]) -> Hostile {
+    let mut cmd = StdCommand::new("python3");
+    cmd.args([
+        "-c",
+        "import os, sys\nos.setsid()\nos.execv(sys.argv[1], sys.argv[1:])",
+        HOSTILE,
+    ])
+    .args(args);
+    run_hostile(cmd, Duration::from_secs(240), |_| {})
+}
+
+/// A group spawn did not create is never torn down: `process_group(own
+/// pgid)` with `kill_group` or a timeout is `InvalidInput`, not a signal to
+/// the caller (issue 12).
+#[test]
+fn the_callers_own_group_is_never_signalled() {
+    in_own_session(&["own-group"]).ok("own-group");
+}
+
 /// Runs `args` while SIGSTOP and SIGCONT hit the helper every millisecond
 /// (each stop awaited in `/proc`): on resume, `epoll_wait` fails with `EINTR`
 /// even without a signal handler (signal(7)). Returns the stop/continue

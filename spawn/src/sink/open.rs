@@ -91,6 +91,7 @@ struct Opened {
 impl SinkState {
     /// Instantiates `sink` for one run of one stream, with nothing shared
     /// (see [`open_pair`] for the two streams of one run).
+    #[cfg(test)]
     pub(crate) fn open(sink: &Sink, stream: StreamName) -> Result<SinkState, SinkOpenError> {
         SinkState::open_with(sink, stream, &mut Vec::new())
     }

@@ -25,6 +25,7 @@
 //! blocks the signal, which is what the storm scenarios rely on.
 
 mod fds;
+mod groups;
 mod load;
 mod reaping;
 
@@ -77,6 +78,7 @@ fn main() {
         "nproc-reaper" => vec![reaping::nproc_reaper()],
         "pid-reuse-signal" => vec![reaping::pid_reuse(false)],
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
+        "own-group" => vec![groups::own_group()],
         other => {
             eprintln!("spawn-hostile: unknown scenario {other:?}");
             std::process::exit(2);

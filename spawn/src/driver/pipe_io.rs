@@ -1,0 +1,265 @@
+//! Pipe I/O of the driver: reads from a child's stdout and stderr into
+//! their sinks (each sink says how it is filled: spliced into a file, read
+//! straight into a collecting buffer, or through the one warm buffer), writes
+//! of the input, closes, and the pipe capacity policy (`crate::pipes`).
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use spawn_core::{ChildId, CloseReason, Event, Stream};
+use spawn_sys::Errno;
+
+use super::slot::PipeCap;
+use super::{Engine, io_err};
+use crate::Error;
+use crate::error::StreamName;
+use crate::sink::{SinkError, SinkState};
+
+/// A read of a pipe that looked empty (into the warm buffer).
+const EMPTY_READ: usize = 64 << 10;
+
+/// Sets up the capacity of a pipe the driver is about to watch.
+pub(super) fn size_pipe(
+    fd: &OwnedFd,
+    stream: Stream,
+    input_len: usize,
+    fixed: bool,
+    cap: &mut PipeCap,
+) {
+    // A command that chose its capacity may have got less than it asked
+    // for: ask the pipe. Others have the default.
+    cap.cap = if fixed {
+        spawn_sys::pipe::pipe_size(fd).unwrap_or_else(|_| crate::pipes::default_capacity())
+    } else {
+        crate::pipes::default_capacity()
+    };
+    // Input larger than the pipe: raise it now.
+    if stream == Stream::Stdin
+        && !fixed
+        && input_len > cap.cap
+        && let Some((new, lease)) = crate::pipes::raise(fd, cap.cap)
+    {
+        cap.cap = new;
+        cap.lease = Some(lease);
+    }
+}
+
+fn stream_name(stream: Stream) -> StreamName {
+    if stream == Stream::Stdout {
+        StreamName::Stdout
+    } else {
+        StreamName::Stderr
+    }
+}
+
+/// What one read did.
+enum ReadResult {
+    Bytes(usize),
+    Eof,
+    WouldBlock,
+}
+
+/// Why the sink did not take bytes it was given (they still count as read).
+enum SinkFailure {
+    /// A bounded sink that errors was full: the limit.
+    Overflow(usize),
+    /// The sink's writer or file failed.
+    Io(std::io::Error),
+}
+
+/// Reads once from `fd` into `sink` (retrying EINTR). A sink that fails is
+/// reported beside the result; the pipe is still drained.
+fn read_into(
+    fd: &OwnedFd,
+    sink: &mut SinkState,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> (ReadResult, Option<SinkFailure>) {
+    let mut failure = None;
+    let res = loop {
+        if let Some(out) = sink.splice_target() {
+            let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
+            match rustix::pipe::splice(fd, None, out, None, max, flags) {
+                Err(Errno::INVAL | Errno::NOSYS | Errno::BADF) => {
+                    sink.no_splice();
+                    continue;
+                }
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => break ReadResult::WouldBlock,
+                Err(e) => {
+                    // The file's side failed (disk full, …): report it, keep
+                    // draining the pipe into nothing.
+                    sink.fail();
+                    failure.get_or_insert(SinkFailure::Io(io_err(e)));
+                    continue;
+                }
+                Ok(0) => break ReadResult::Eof,
+                Ok(n) => break ReadResult::Bytes(n),
+            }
+        }
+        // A plain collecting sink is read into straight, after the bytes
+        // the pipe holds (FIONREAD) are faulted in with one call: the kernel
+        // holds the pipe's lock while it copies, and a fault there keeps the
+        // writer spinning on it. Other sinks get the bytes through the one
+        // warm buffer, as does a read of an empty pipe (EOF, or nothing yet).
+        let avail = sink.unbounded_buffer().map_or(0, |_| {
+            usize::try_from(rustix::io::ioctl_fionread(fd).unwrap_or(0))
+                .unwrap_or(0)
+                .min(max)
+        });
+        let r = if avail > 0
+            && let Some(v) = sink.unbounded_buffer()
+        {
+            v.reserve(avail);
+            spawn_sys::mem::populate_write(&mut v.spare_capacity_mut()[..avail]);
+            rustix::io::read(fd, rustix::buffer::spare_capacity(v))
+        } else {
+            let max = if sink.unbounded_buffer().is_some() {
+                max.min(EMPTY_READ)
+            } else {
+                max
+            };
+            if buf.len() < max {
+                buf.resize(max, 0);
+            }
+            match rustix::io::read(fd, &mut buf[..max]) {
+                Ok(n) if n > 0 => {
+                    match sink.write(&buf[..n]) {
+                        Ok(()) => {}
+                        Err(SinkError::Overflow(limit)) => {
+                            failure.get_or_insert(SinkFailure::Overflow(limit));
+                        }
+                        Err(SinkError::Io(e)) => {
+                            failure.get_or_insert(SinkFailure::Io(e));
+                        }
+                    }
+                    Ok(n)
+                }
+                r => r,
+            }
+        };
+        match r {
+            Err(Errno::INTR) => {}
+            Ok(0) => break ReadResult::Eof,
+            Ok(n) => break ReadResult::Bytes(n),
+            Err(Errno::AGAIN) => break ReadResult::WouldBlock,
+            // Any other read error ends the stream.
+            Err(_) => break ReadResult::Eof,
+        }
+    };
+    (res, failure)
+}
+
+impl Engine<'_> {
+    pub(super) fn read(&mut self, child: usize, stream: Stream, max: usize) {
+        let now = self.now();
+        let id = ChildId(child);
+        let slot = &mut self.slots[child];
+        let (Some(fd), Some(sink_ix)) = (slot.fds[stream].as_ref(), slot.sink_of(stream)) else {
+            self.feed(Event::Eof { child: id, stream }, now);
+            return;
+        };
+        // A read gets at most what the pipe holds: ask for no more (a
+        // collecting sink reserves what is asked for).
+        let cap = slot.caps[stream].cap;
+        let max = if cap > 0 { max.min(cap) } else { max };
+        let (res, failure) = read_into(fd, &mut self.sinks[sink_ix], &mut self.buf, max);
+        match failure {
+            Some(SinkFailure::Overflow(limit)) => {
+                slot.overflow.get_or_insert((stream_name(stream), limit));
+            }
+            Some(SinkFailure::Io(e)) => {
+                slot.error
+                    .get_or_insert_with(|| Error::io(&slot.name, "writing output to its sink", e));
+            }
+            None => {}
+        }
+        match res {
+            ReadResult::Eof => self.feed(Event::Eof { child: id, stream }, now),
+            ReadResult::WouldBlock => {
+                self.feed(Event::ReadWouldBlock { child: id, stream }, now);
+            }
+            ReadResult::Bytes(n) => {
+                // The pipe was full: the child writes faster than we read. A
+                // larger pipe means fewer wake-ups for both.
+                let pc = &mut slot.caps[stream];
+                if n >= cap
+                    && cap > 0
+                    && !slot.fixed_cap
+                    && pc.lease.is_none()
+                    && let Some(fd) = slot.fds[stream].as_ref()
+                    && let Some((new, lease)) = crate::pipes::raise(fd, cap)
+                {
+                    pc.cap = new;
+                    pc.lease = Some(lease);
+                }
+                let overflowed = slot.overflow.is_some() && slot.outcome.is_none();
+                self.feed(
+                    Event::Read {
+                        child: id,
+                        stream,
+                        n,
+                    },
+                    now,
+                );
+                if overflowed {
+                    // An overflowing sink that errors stops the child (once:
+                    // the core ignores a second terminate).
+                    self.sched.terminate(id, now);
+                }
+            }
+        }
+    }
+
+    pub(super) fn write(&mut self, child: usize, offset: u64, len: usize) {
+        let now = self.now();
+        let id = ChildId(child);
+        let slot = &self.slots[child];
+        let (Some(fd), Some(input)) = (slot.fds.stdin.as_ref(), slot.input.as_ref()) else {
+            self.feed(Event::WriteBroken { child: id }, now);
+            return;
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        let end = start.saturating_add(len).min(input.len());
+        let res = loop {
+            let r = rustix::io::write(fd, &input[start..end]);
+            if r != Err(Errno::INTR) {
+                break r;
+            }
+        };
+        let ev = match res {
+            Ok(n) if n > 0 => Event::Wrote { child: id, n },
+            Err(Errno::AGAIN) => Event::WriteWouldBlock { child: id },
+            _ => Event::WriteBroken { child: id },
+        };
+        self.feed(ev, now);
+    }
+
+    pub(super) fn close(&mut self, child: usize, stream: Stream, reason: CloseReason) {
+        let slot = &mut self.slots[child];
+        if let Some(fd) = slot.fds[stream].take() {
+            let _ = self.epoll.delete(fd.as_fd());
+        }
+        slot.caps[stream].lease = None;
+        if stream != Stream::Stdin && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {
+            self.finish_sink(child, stream);
+        }
+        // Without a pidfd, EOF on the output is the best hint of an exit.
+        if self.polled.contains(&child) {
+            let now = self.now();
+            self.check_exit(child, now);
+        }
+    }
+
+    /// Flushes and closes the sink of one output stream.
+    pub(super) fn finish_sink(&mut self, child: usize, stream: Stream) {
+        let slot = &mut self.slots[child];
+        if let Some(s) = slot.sink_of(stream)
+            && let Err(SinkError::Io(e)) = self.sinks[s].finish()
+        {
+            slot.error
+                .get_or_insert_with(|| Error::io(&slot.name, "writing output to its sink", e));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The epoll tokens of the driver: which slot's pipe or pidfd became ready,
+//! or the signal forwarder's pipe. One enum, encoded into epoll's `u64`.
+
+use spawn_core::Stream;
+
+/// What an epoll readiness is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// A pipe of a slot: stdin writable, stdout or stderr readable.
+    Pipe { slot: usize, stream: Stream },
+    /// A slot's pidfd: the child exited.
+    Exit { slot: usize },
+    /// The signal forwarder has signals to pass on.
+    Forwarder,
+}
+
+/// Kinds per slot: stdin, stdout, stderr, exit.
+const KINDS: u64 = 4;
+const FORWARDER: u64 = u64::MAX;
+
+impl Token {
+    pub(crate) fn encode(self) -> u64 {
+        match self {
+            Token::Pipe { slot, stream } => {
+                let kind = match stream {
+                    Stream::Stdin => 0,
+                    Stream::Stdout => 1,
+                    _ => 2,
+                };
+                slot as u64 * KINDS + kind
+            }
+            Token::Exit { slot } => slot as u64 * KINDS + 3,
+            Token::Forwarder => FORWARDER,
+        }
+    }
+
+    pub(crate) fn decode(raw: u64) -> Token {
+        if raw == FORWARDER {
+            return Token::Forwarder;
+        }
+        let slot = usize::try_from(raw / KINDS).unwrap_or(usize::MAX);
+        match raw % KINDS {
+            0 => Token::Pipe {
+                slot,
+                stream: Stream::Stdin,
+            },
+            1 => Token::Pipe {
+                slot,
+                stream: Stream::Stdout,
+            },
+            2 => Token::Pipe {
+                slot,
+                stream: Stream::Stderr,
+            },
+            _ => Token::Exit { slot },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_round_trips() {
+        for slot in [0, 1, 7, 100_000] {
+            for t in [
+                Token::Pipe {
+                    slot,
+                    stream: Stream::Stdin,
+                },
+                Token::Pipe {
+                    slot,
+                    stream: Stream::Stdout,
+                },
+                Token::Pipe {
+                    slot,
+                    stream: Stream::Stderr,
+                },
+                Token::Exit { slot },
+                Token::Forwarder,
+            ] {
+                assert_eq!(Token::decode(t.encode()), t);
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The one finish: a slot of the driver, the core's outcome (or its stats
+//! so far) and the slot's sinks become an [`Output`] or the [`Error`] that
+//! ended the run. `Command::run`, `Group`, `Child::communicate` call
+//! [`finish`]; `Pipeline` folds [`stage`] over its stages with
+//! [`fold_pipeline`], so every entry point answers the same way for the same
+//! sink, status and outcome.
+
+use std::time::{Duration, Instant};
+
+use spawn_core::{ChildStats, GroupOutcome, Stream};
+use spawn_sys::wait::Rusage;
+
+use crate::driver::Slot;
+use crate::process::Reaped;
+use crate::sink::SinkState;
+use crate::{Error, ExitStatus, Output, PipelineOutput, Report};
+
+/// Takes the kept bytes of one stream out of its sink.
+fn take_kept(slot: &Slot, sinks: &mut [SinkState], stream: Stream) -> (Vec<u8>, u64) {
+    let Some(i) = slot.sink_of(stream) else {
+        return (Vec::new(), 0);
+    };
+    (sinks[i].take_kept(), sinks[i].dropped())
+}
+
+/// The output of a slot so far (`stats`: the core's counts, finished or
+/// not), the kept bytes copied so that the sinks keep them.
+pub(crate) fn output(slot: &Slot, sinks: &[SinkState], stats: Option<ChildStats>) -> Output {
+    let peek = |stream| {
+        slot.sink_of(stream).map_or((Vec::new(), 0), |i| {
+            (sinks[i].peek_kept(), sinks[i].dropped())
+        })
+    };
+    build(slot, peek(Stream::Stdout), peek(Stream::Stderr), stats)
+}
+
+fn build(
+    slot: &Slot,
+    (stdout, stdout_dropped): (Vec<u8>, u64),
+    (stderr, stderr_dropped): (Vec<u8>, u64),
+    stats: Option<ChildStats>,
+) -> Output {
+    let wall = slot.started.map_or(Duration::ZERO, |s| {
+        slot.finished
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(s)
+    });
+    let reaped = slot.process.as_ref().and_then(|p| p.reaped());
+    let (status, rusage) = match reaped {
+        Some(r) => {
+            let w = r.wait_result();
+            (w.status, w.rusage)
+        }
+        None => (slot.exit.unwrap_or(0), Rusage::default()),
+    };
+    let mut report = Report {
+        pid: slot.process.as_ref().map_or(0, |p| p.pid_u32()),
+        wall,
+        spawn_time: slot.spawn_time,
+        user_time: rusage.user,
+        system_time: rusage.system,
+        max_rss_bytes: rusage.max_rss_bytes,
+        stdout_dropped,
+        stderr_dropped,
+        ..Report::default()
+    };
+    match &slot.outcome {
+        Some(o) => {
+            report.stdout_bytes = o.stdout_bytes;
+            report.stderr_bytes = o.stderr_bytes;
+            report.stdin_bytes = o.input_written;
+            report.input_broken = o.input_broken;
+            report.stdout_abandoned = o.stdout_abandoned;
+            report.stderr_abandoned = o.stderr_abandoned;
+            report.timed_out = o.timed_out;
+            report.group_left = matches!(o.group, GroupOutcome::Left);
+        }
+        None => {
+            if let Some(s) = stats {
+                report.stdout_bytes = s.stdout_bytes;
+                report.stderr_bytes = s.stderr_bytes;
+                report.stdin_bytes = s.input_written;
+            }
+        }
+    }
+    Output {
+        status: ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+        report,
+    }
+}
+
+/// A finished stage: its output, and the error that ended it if any.
+pub(crate) struct StageResult {
+    pub output: Output,
+    pub error: Option<Error>,
+}
+
+/// A finished slot as output plus the error (not yet chosen over the
+/// output): sink failures, a lost status, an overflow, a timeout, a spawn
+/// failure, in that order of precedence.
+pub(crate) fn stage(
+    slot: &mut Slot,
+    sinks: &mut [SinkState],
+    stats: Option<ChildStats>,
+) -> StageResult {
+    let out = take_kept(slot, sinks, Stream::Stdout);
+    let err = take_kept(slot, sinks, Stream::Stderr);
+    let output = build(slot, out, err, stats);
+    let name = slot.name.clone();
+    let error = if let Some(e) = slot.error.take() {
+        // A spawn failure, or a sink that failed: the error says which.
+        Some(e)
+    } else if slot
+        .process
+        .as_ref()
+        .and_then(|p| p.reaped())
+        .is_some_and(|r| r == Reaped::Lost)
+    {
+        Some(Error::StatusLost {
+            program: name,
+            partial: output.clone(),
+        })
+    } else if let Some((stream, limit)) = slot.overflow {
+        Some(Error::OutputLimit {
+            program: name,
+            stream,
+            limit,
+            partial: output.clone(),
+        })
+    } else if output.report.timed_out {
+        Some(Error::Timeout {
+            program: name,
+            elapsed: output.report.wall,
+            partial: output.clone(),
+        })
+    } else {
+        None
+    };
+    StageResult { output, error }
+}
+
+/// The result of one finished slot.
+pub(crate) fn finish(
+    slot: &mut Slot,
+    sinks: &mut [SinkState],
+    stats: Option<ChildStats>,
+) -> Result<Output, Error> {
+    let r = stage(slot, sinks, stats);
+    match r.error {
+        Some(e) => Err(e),
+        None => Ok(r.output),
+    }
+}
+
+/// Folds the stages of a pipeline into its output, or the first error of a
+/// stage, re-addressed to the pipeline with the pipeline's partial output
+/// (the last stage's stdout, every stage's stderr).
+pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<PipelineOutput, Error> {
+    let n = stages.len();
+    let mut statuses = Vec::with_capacity(n);
+    let mut reports = Vec::with_capacity(n);
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut first_error: Option<(usize, Error)> = None;
+    for (i, s) in stages.into_iter().enumerate() {
+        if let Some(e) = s.error
+            && first_error.is_none()
+        {
+            first_error = Some((i, e));
+        }
+        statuses.push(s.output.status);
+        stderr.extend_from_slice(&s.output.stderr);
+        if i + 1 == n {
+            stdout = s.output.stdout;
+        }
+        reports.push(s.output.report);
+    }
+    let Some((i, e)) = first_error else {
+        return Ok(PipelineOutput {
+            statuses,
+            stdout,
+            stderr,
+            reports,
+        });
+    };
+    let partial = Output {
+        status: statuses[i],
+        stdout,
+        stderr,
+        report: reports[i].clone(),
+    };
+    Err(match e {
+        Error::Timeout { .. } => Error::Timeout {
+            program: name.to_owned(),
+            elapsed: reports.iter().map(|r| r.wall).max().unwrap_or_default(),
+            partial,
+        },
+        Error::OutputLimit { stream, limit, .. } => Error::OutputLimit {
+            program: name.to_owned(),
+            stream,
+            limit,
+            partial,
+        },
+        Error::StatusLost { program, .. } => Error::StatusLost { program, partial },
+        other => other,
+    })
+}

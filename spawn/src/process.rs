@@ -1,0 +1,263 @@
+//! [`Process`]: a started child as the facade holds it: its pid, its pidfd,
+//! the process group it is in, and its status once reaped.
+//!
+//! This is the one place that knows "pidfd or pid": every signal, wait and
+//! group probe of every entry point (`run`, `Group`, `Pipeline`, `Child`,
+//! the drop of a `Child`, the background reaper) goes through it. It keeps
+//! three promises:
+//!
+//! - a signal never reaches a reaped pid (it may belong to someone else by
+//!   then): after the reap, [`Process::signal`] is a harmless `Ok`;
+//! - a signal to a group never reaches the caller's own group, nor a group
+//!   id that may have been reused (`signal_group` refuses pgid ≤ 1 below);
+//! - the status is reaped once and every waiter sees the same one.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use spawn_sys::group::GroupState;
+use spawn_sys::wait::{Rusage, WaitResult};
+use spawn_sys::{Errno, Pid};
+
+use crate::Signal;
+
+/// The process group a child is in, as decided when it was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProcessGroup {
+    /// The caller's group: group signals would reach the caller.
+    Caller,
+    /// A group the child leads (created for it: a timeout, a pipeline,
+    /// `process_group(0)`, `new_session`). The run owns it.
+    Leads(Pid),
+    /// A group the child joined (`process_group(pgid)`, a later pipeline
+    /// stage): signals may reach it, but the child's run does not own it.
+    Joined(Pid),
+}
+
+impl ProcessGroup {
+    /// The group id, when it is not the caller's.
+    pub(crate) fn pgid(self) -> Option<Pid> {
+        match self {
+            ProcessGroup::Caller => None,
+            ProcessGroup::Leads(p) | ProcessGroup::Joined(p) => Some(p),
+        }
+    }
+}
+
+/// Why a signal to a child's group was not sent.
+#[derive(Debug)]
+pub(crate) enum GroupSignalError {
+    /// The child is in the caller's group (or its group is the caller's).
+    NotOwn,
+    /// The kernel refused.
+    Os(io::Error),
+}
+
+/// How the reaped status was learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reaped {
+    /// `wait4` gave it.
+    Status(WaitResult),
+    /// Someone else reaped the child (`waitpid(-1)` elsewhere, or SIGCHLD
+    /// ignored): the status is lost.
+    Lost,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    reaped: Option<Reaped>,
+    /// The group was empty when the child was reaped: its id may be reused,
+    /// so it is never signalled again.
+    group_gone: bool,
+}
+
+/// A started child: see the module docs.
+#[derive(Debug)]
+pub(crate) struct Process {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    group: ProcessGroup,
+    state: Mutex<State>,
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+impl Process {
+    pub(crate) fn new(pid: Pid, pidfd: Option<OwnedFd>, group: ProcessGroup) -> Self {
+        Process {
+            pid,
+            pidfd,
+            group,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pid as a number, for reports.
+    pub(crate) fn pid_u32(&self) -> u32 {
+        self.pid.as_raw_nonzero().get().unsigned_abs()
+    }
+
+    pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    pub(crate) fn group(&self) -> ProcessGroup {
+        self.group
+    }
+
+    /// The status, once reaped.
+    pub(crate) fn reaped(&self) -> Option<Reaped> {
+        self.state().reaped
+    }
+
+    /// Sends `signal` to the child (through its pidfd where there is one).
+    /// `Ok` without sending once the child is reaped.
+    pub(crate) fn signal(&self, signal: Signal) -> io::Result<()> {
+        let st = self.state();
+        if st.reaped.is_some() {
+            return Ok(());
+        }
+        let res = match &self.pidfd {
+            Some(fd) => spawn_sys::pidfd::pidfd_send_signal(fd.as_fd(), signal.as_raw()),
+            None => spawn_sys::signal::signal_process(self.pid, signal.as_raw()),
+        };
+        drop(st);
+        match res {
+            // Exited, not yet reaped: nothing to stop.
+            Ok(()) | Err(Errno::SRCH) => Ok(()),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Sends `signal` to the child's process group. `Ok` without sending
+    /// when the group was empty at the reap (its id may be someone else's
+    /// by now); refused for the caller's own group.
+    pub(crate) fn signal_group(&self, signal: Signal) -> Result<(), GroupSignalError> {
+        let Some(pgid) = self.group.pgid() else {
+            return Err(GroupSignalError::NotOwn);
+        };
+        if pgid == spawn_sys::group::own_process_group() {
+            return Err(GroupSignalError::NotOwn);
+        }
+        let st = self.state();
+        if st.group_gone {
+            return Ok(());
+        }
+        let res = spawn_sys::signal::signal_group(pgid, signal.as_raw());
+        drop(st);
+        match res {
+            Ok(()) | Err(Errno::SRCH) => Ok(()),
+            Err(e) => Err(GroupSignalError::Os(io_err(e))),
+        }
+    }
+
+    /// Whether something other than the (exited, unreaped) child is alive in
+    /// the group it leads. Only meaningful for a group it leads.
+    pub(crate) fn probe_group(&self) -> GroupState {
+        match self.group {
+            ProcessGroup::Leads(pgid) => spawn_sys::group::probe_group(pgid, self.pid),
+            _ => GroupState::Empty,
+        }
+    }
+
+    /// The raw wait status if the child has exited, without reaping it (its
+    /// zombie keeps pinning its pid and group id).
+    pub(crate) fn exited(&self) -> Option<i32> {
+        if let Some(r) = self.reaped() {
+            return Some(match r {
+                Reaped::Status(w) => w.status,
+                Reaped::Lost => LOST_STATUS,
+            });
+        }
+        match spawn_sys::wait::wait_pid_nowait(self.pid) {
+            Ok(s) => s,
+            // ECHILD: reaped elsewhere. Reap (and record the loss) now.
+            Err(_) => self.try_reap().ok().flatten().map(|r| match r {
+                Reaped::Status(w) => w.status,
+                Reaped::Lost => LOST_STATUS,
+            }),
+        }
+    }
+
+    /// Reaps the child if it has exited (`block`: wait until it does).
+    /// Every caller after the first gets the same answer.
+    ///
+    /// # Errors
+    /// `wait4` failed for another reason than `ECHILD`.
+    pub(crate) fn reap(&self, block: bool) -> io::Result<Option<Reaped>> {
+        let mut st = self.state();
+        if let Some(r) = st.reaped {
+            return Ok(Some(r));
+        }
+        if block {
+            // Do not hold the lock while blocked: other threads may signal.
+            drop(st);
+            let res = spawn_sys::wait::wait_pid(self.pid, false);
+            st = self.state();
+            if let Some(r) = st.reaped {
+                return Ok(Some(r));
+            }
+            return self.record(&mut st, res);
+        }
+        let res = spawn_sys::wait::wait_pid(self.pid, true);
+        self.record(&mut st, res)
+    }
+
+    /// As [`reap`](Self::reap) without blocking.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
+        self.reap(false)
+    }
+
+    fn record(
+        &self,
+        st: &mut State,
+        res: rustix::io::Result<Option<WaitResult>>,
+    ) -> io::Result<Option<Reaped>> {
+        let reaped = match res {
+            Ok(Some(w)) => Reaped::Status(w),
+            Ok(None) => return Ok(None),
+            Err(Errno::CHILD) => Reaped::Lost,
+            Err(Errno::INTR) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        if let Some(pgid) = self.group.pgid() {
+            // While a member lives, the group id stays allocated and cannot
+            // be reused; once empty it may be.
+            st.group_gone = spawn_sys::signal::signal_group(pgid, 0).is_err();
+        }
+        st.reaped = Some(reaped);
+        Ok(Some(reaped))
+    }
+
+    /// KILL to the child and, when it leads its own group, to the group.
+    /// For teardowns that cannot wait (a drop, a panic).
+    pub(crate) fn kill_all(&self) {
+        let _ = self.signal(Signal::KILL);
+        if matches!(self.group, ProcessGroup::Leads(_)) {
+            let _ = self.signal_group(Signal::KILL);
+        }
+    }
+}
+
+/// The status recorded for a child whose status was lost.
+pub(crate) const LOST_STATUS: i32 = 255 << 8;
+
+impl Reaped {
+    /// The raw status and resource use (a lost status reads as exit 255).
+    pub(crate) fn wait_result(self) -> WaitResult {
+        match self {
+            Reaped::Status(w) => w,
+            Reaped::Lost => WaitResult {
+                status: LOST_STATUS,
+                rusage: Rusage::default(),
+            },
+        }
+    }
+}
