@@ -12,12 +12,12 @@ use crate::{Child, Error, Output, Route, Sink, Stdio};
 
 /// How long a child gets between TERM and KILL when it is stopped (timeout,
 /// output limit, cancel). Change it with [`Command::kill_grace`].
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+pub const DEFAULT_KILL_GRACE: Duration = spawn_core::DEFAULT_KILL_GRACE;
 
 /// How long, after a child exited, its stdout and stderr are still read while
 /// something else (a grandchild) holds them open. Change it with
 /// [`Command::eof_grace`].
-pub const DEFAULT_EOF_GRACE: Duration = Duration::from_millis(200);
+pub const DEFAULT_EOF_GRACE: Duration = spawn_core::DEFAULT_EOF_GRACE;
 
 /// A program to run, with everything about how to run it.
 ///

@@ -167,31 +167,4 @@ impl Engine<'_> {
         self.polled.retain(|&i| i != child);
         self.report_progress();
     }
-
-    /// Passes the signals the forwarder received on to the running children.
-    pub(super) fn forward_signals(&mut self) {
-        let Some(f) = &self.hooks.forwarder else {
-            return;
-        };
-        for (sig, from_terminal) in f.drain() {
-            let sig = Signal::from_raw(sig);
-            for slot in &self.slots {
-                if slot.exit.is_some() || slot.finished.is_some() {
-                    continue;
-                }
-                let Some(p) = &slot.process else { continue };
-                match p.group() {
-                    // Its own group: the terminal did not reach it.
-                    ProcessGroup::Leads(_) | ProcessGroup::Joined(_) => {
-                        let _ = p.signal_group(sig);
-                    }
-                    // Our group: the terminal's signal reached it already.
-                    ProcessGroup::Caller if from_terminal => {}
-                    ProcessGroup::Caller => {
-                        let _ = p.signal(sig);
-                    }
-                }
-            }
-        }
-    }
 }

@@ -7,8 +7,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spawn_core::{Outcome, PerStream, Stream};
+use spawn_core::{ChildId, Event, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
+use spawn_sys::poll::Interest;
+
+use super::token::Token;
+use super::{Engine, pipe_io};
 
 use crate::Error;
 use crate::error::StreamName;
@@ -243,4 +247,72 @@ pub(crate) fn launch_wiring(
         spawn_time: l.spawn_time,
         started: l.started,
     })
+}
+
+impl Engine<'_> {
+    /// Starts slot `child` (launches its wiring, or registers what an
+    /// adopted child holds) and tells the core.
+    pub(super) fn start(&mut self, child: usize) {
+        let id = ChildId(child);
+        let start = self.slots[child].start.take();
+        if let Some(Start::Launch(wiring)) = start {
+            let stage = self.slots[child].stage;
+            let res = launch_wiring(&wiring, stage, &mut self.plumbing, &self.pipeline_stdout);
+            // The command (and any fd the caller handed in) is dropped here:
+            // the parent keeps no copy it was not asked to keep.
+            drop(wiring);
+            let now = self.now();
+            match res {
+                Ok(s) => {
+                    let slot = &mut self.slots[child];
+                    slot.process = Some(Arc::new(s.process));
+                    slot.fds = s.fds;
+                    slot.spawn_time = s.spawn_time;
+                    slot.started = Some(s.started);
+                    // Pipes the core does not manage (a merged stderr has none).
+                    for stream in [Stream::Stdout, Stream::Stderr] {
+                        if slot.sinks[stream].is_none() {
+                            slot.fds[stream] = None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.slots[child].error = Some(e);
+                    self.feed(Event::SpawnFailed { child: id }, now);
+                    return;
+                }
+            }
+        }
+        self.register(child);
+        let now = self.now();
+        self.feed(Event::Started { child: id }, now);
+        self.watch_exit(child, now);
+    }
+
+    /// Watches the pipes of a started slot.
+    pub(super) fn register(&mut self, child: usize) {
+        let slot = &mut self.slots[child];
+        let input = slot.input.as_ref().map_or(0, |v| v.len());
+        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
+            let Some(fd) = slot.fds[stream].as_ref() else {
+                continue;
+            };
+            pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
+            let _ = spawn_sys::pipe::set_nonblocking(fd, true);
+            let interest = Interest {
+                readable: stream != Stream::Stdin,
+                writable: stream == Stream::Stdin,
+                edge: true,
+            };
+            let _ = self.epoll.add(
+                fd.as_fd(),
+                Token::Pipe {
+                    slot: child,
+                    stream,
+                }
+                .encode(),
+                interest,
+            );
+        }
+    }
 }

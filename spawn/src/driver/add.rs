@@ -1,0 +1,143 @@
+//! What the entry points add to the loop: commands from their wiring
+//! (`run`, `Group`), pipeline stages with what they share (the final
+//! stdout pipe, the stderr sink, the group), and children already running
+//! (`Child`), each with its sinks opened together.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use spawn_core::{ChildId, ChildSpec, PerStream};
+
+use super::slot::{Owner, Slot, StageRole, Start};
+use super::{Engine, READ_CHUNK, WRITE_CHUNK, io_err};
+use crate::process::Process;
+use crate::sink::SinkState;
+use crate::wiring::{Plan, Wiring};
+use crate::{Error, Sink};
+
+impl Engine<'_> {
+    /// Opens the sinks of one run's stdout and stderr together (one file
+    /// shared by both when both name it, like `>p 2>&1`); returns their
+    /// indexes.
+    pub(crate) fn open_sinks(
+        &mut self,
+        name: &str,
+        sinks: &PerStream<Option<Sink>>,
+    ) -> Result<PerStream<Option<usize>>, Error> {
+        let opened = crate::sink::open_pair(sinks.stdout.as_ref(), sinks.stderr.as_ref())
+            .map_err(|e| e.into_error(name))?;
+        let mut push = |st: SinkState| {
+            self.sinks.push(st);
+            self.sinks.len() - 1
+        };
+        Ok(PerStream {
+            stdin: None,
+            stdout: opened.stdout.map(&mut push),
+            stderr: opened.stderr.map(&mut push),
+        })
+    }
+
+    /// Queues a command; returns its slot (results come back in this order).
+    pub(crate) fn add(&mut self, wiring: Wiring) -> Result<usize, Error> {
+        self.add_stage(wiring, None, PerStream::default(), None)
+    }
+
+    /// Queues a command, as a pipeline stage when `stage` says so.
+    /// `shared`: sinks opened already by the pipeline (its final stdout,
+    /// the stderr every stage shares), used instead of the wiring's own;
+    /// `member_of`: the slot whose group this one joins.
+    pub(crate) fn add_stage(
+        &mut self,
+        wiring: Wiring,
+        stage: Option<StageRole>,
+        shared: PerStream<Option<usize>>,
+        member_of: Option<usize>,
+    ) -> Result<usize, Error> {
+        let own = PerStream {
+            stdin: None,
+            stdout: wiring
+                .sinks
+                .stdout
+                .clone()
+                .filter(|_| shared.stdout.is_none()),
+            stderr: wiring
+                .sinks
+                .stderr
+                .clone()
+                .filter(|_| shared.stderr.is_none()),
+        };
+        let mut sinks = self.open_sinks(&wiring.name, &own)?;
+        sinks.stdout = sinks.stdout.or(shared.stdout);
+        sinks.stderr = sinks.stderr.or(shared.stderr);
+        let leader = stage.is_some_and(|s| s.index == 0);
+        let spec = ChildSpec {
+            stdout: sinks.stdout.is_some(),
+            stderr: sinks.stderr.is_some(),
+            signal_group: wiring.owns_group_teardown(leader),
+            member_of: member_of.map(ChildId),
+            ..wiring.spec(READ_CHUNK, WRITE_CHUNK)
+        };
+        let mut slot = Slot::new(wiring.name.clone(), Start::Adopted, Owner::Engine);
+        slot.fixed_cap = wiring.cmd.pipe_capacity.is_some();
+        slot.input = wiring.input.clone();
+        slot.sinks = sinks;
+        slot.stage = stage;
+        slot.keep_unreaped = spec.signal_group;
+        slot.start = Some(Start::Launch(Box::new(wiring)));
+        Ok(self.push(slot, spec))
+    }
+
+    /// Sets where a pipeline's final stdout goes, and makes the pipe that
+    /// its last stage's stdout and the stages' merged stderr share when
+    /// that is a pipe to us.
+    pub(crate) fn set_pipeline_stdout(
+        &mut self,
+        plan: Plan,
+        shared: bool,
+        name: &str,
+    ) -> Result<(), Error> {
+        if shared && matches!(plan, Plan::Pipe) {
+            let (r, w) = spawn_sys::pipe::pipe()
+                .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
+            self.plumbing.final_read = Some(r);
+            self.plumbing.final_write = Some(w);
+        }
+        self.pipeline_stdout = plan;
+        Ok(())
+    }
+
+    /// Adds an already running child (a `Child`'s communicate or wait):
+    /// `fds` are the parent's pipe ends the engine is to drive.
+    pub(crate) fn adopt(
+        &mut self,
+        process: Arc<Process>,
+        fds: PerStream<Option<std::os::fd::OwnedFd>>,
+        sinks: &PerStream<Option<Sink>>,
+        spec: ChildSpec,
+        input: Option<Arc<Vec<u8>>>,
+        name: &str,
+    ) -> Result<usize, Error> {
+        let sink_ix = self.open_sinks(name, sinks)?;
+        let spec = ChildSpec {
+            stdin: fds.stdin.is_some(),
+            stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
+            stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
+            ..spec
+        };
+        let mut slot = Slot::new(name.to_owned(), Start::Adopted, Owner::Child);
+        slot.started = Some(Instant::now());
+        slot.fds = fds;
+        slot.sinks = sink_ix;
+        slot.input = input;
+        slot.keep_unreaped = spec.signal_group;
+        slot.process = Some(process);
+        Ok(self.push(slot, spec))
+    }
+
+    pub(super) fn push(&mut self, slot: Slot, spec: ChildSpec) -> usize {
+        let id = self.sched.add(spec);
+        debug_assert_eq!(id.0, self.slots.len());
+        self.slots.push(slot);
+        id.0
+    }
+}
