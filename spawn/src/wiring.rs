@@ -176,7 +176,8 @@ impl Wiring {
     /// The core's view of this child.
     pub(crate) fn spec(&self, read_chunk: usize, write_chunk: usize) -> ChildSpec {
         ChildSpec {
-            stdin: self.input.is_some() && matches!(self.plans.stdin, Plan::Pipe),
+            // A piped stdin with no input is closed at once (EOF).
+            stdin: matches!(self.plans.stdin, Plan::Pipe),
             input_len: self.input.as_ref().map_or(0, |i| i.len() as u64),
             stdout: self.sinks.stdout.is_some(),
             stderr: self.sinks.stderr.is_some(),

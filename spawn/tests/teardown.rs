@@ -338,3 +338,15 @@ fn forward_signals_reach_a_spawned_child() {
     let status = child.wait_timeout(HANG).unwrap().expect("stopped");
     assert_eq!(status.signal(), Some(Signal::TERM.as_raw()));
 }
+
+#[test]
+fn a_piped_stdin_without_input_reads_eof() {
+    let out = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .timeout(HANG)
+        .run()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+}
