@@ -305,15 +305,28 @@ impl Command {
         self
     }
 
-    /// Stops the child when it runs longer than `timeout`: TERM to its process
-    /// group, then KILL after the [`kill_grace`](Self::kill_grace). The run
-    /// returns [`Error::Timeout`] with everything read so far.
+    /// Stops the child when it runs longer than `timeout`, and with it
+    /// everything in its process group: TERM to the child (through its
+    /// pidfd) and to its group, KILL to both after the
+    /// [`kill_grace`](Self::kill_grace), and KILL again until the group is
+    /// empty. The run returns [`Error::Timeout`] with everything read so
+    /// far, once the teardown has ended.
     ///
-    /// Unless [`process_group`](Self::process_group) or
-    /// [`new_session`](Self::new_session) say otherwise, a child with a
-    /// timeout runs in a new process group of its own, so that its own
-    /// children are stopped too. (It then no longer gets the terminal's
-    /// Ctrl-C; the CLI forwards it.)
+    /// A timeout bounds the life of the whole group: when the child exits
+    /// first and leaves members of its group behind (a background job), they
+    /// are stopped the same way once its pipes are closed, and the run
+    /// returns the child's status.
+    ///
+    /// A child with a timeout runs in a new process group of its own (or
+    /// the new session of [`new_session`](Self::new_session)), so that its
+    /// own children are stopped too. (It then no longer gets the terminal's
+    /// Ctrl-C; the CLI forwards it.) With
+    /// [`process_group(pgid)`](Self::process_group) of an existing group the
+    /// run did not create, a timeout is [`Error::InvalidInput`]: spawn never
+    /// tears down a group it does not own.
+    ///
+    /// A [`spawn`](Self::spawn)ed child's timeout runs from its start and
+    /// is enforced by [`Child::communicate`] and [`Child::wait`].
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
