@@ -198,10 +198,13 @@ pub struct Report {
     pub stderr_abandoned: bool,
     /// The child was signalled because its timeout expired.
     pub timed_out: bool,
-    /// The teardown of the child's process group (a timeout, a stop, or
-    /// members left when the leader exited under a timeout) gave up before
-    /// the group was empty: something in it survived KILL for the kill
-    /// grace (a process stuck in the kernel). The run did not wait longer.
+    /// Members of the process group the child led were still alive when
+    /// the run ended: either the teardown (a timeout, a stop, or leftovers
+    /// of a run with a timeout) gave up on them after they survived KILL for
+    /// the kill grace (a process stuck in the kernel), or the run had no
+    /// timeout and left them alone on purpose (a pipeline's first stage
+    /// that started a background job). Always `false` for a child in the
+    /// caller's group: spawn cannot tell what it left there.
     pub group_left: bool,
 }
 
