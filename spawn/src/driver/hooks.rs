@@ -11,7 +11,7 @@ use spawn_sys::poll::Interest;
 use super::token::Token;
 use super::{Engine, ProgressFn, Tracer};
 use crate::Signal;
-use crate::process::ProcessGroup;
+use crate::process::GroupSignalError;
 
 impl<'t> Engine<'t> {
     pub(crate) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
@@ -132,16 +132,13 @@ impl<'t> Engine<'t> {
                     continue;
                 }
                 let Some(p) = &slot.process else { continue };
-                match p.group() {
-                    // Its own group: the terminal did not reach it.
-                    ProcessGroup::Leads(_) | ProcessGroup::Joined(_) => {
-                        let _ = p.signal_group(sig);
-                    }
-                    // Our group: the terminal's signal reached it already.
-                    ProcessGroup::Caller if from_terminal => {}
-                    ProcessGroup::Caller => {
-                        let _ = p.signal(sig);
-                    }
+                // Its own group: the terminal did not reach it. A group that
+                // turns out to be ours is treated as ours.
+                let own_group = p.group().pgid().is_some()
+                    && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
+                // Our group: the terminal's signal reached it already.
+                if !own_group && !from_terminal {
+                    let _ = p.signal(sig);
                 }
             }
         }
