@@ -226,6 +226,8 @@ fn flagged(flag: &Path) -> Command {
     Command::shell("echo a; while [ ! -e \"$1\" ]; do sleep 0.01; done; echo b")
         .arg(flag)
         .stdout(Stdio::piped())
+        // A failed test must not leave it polling forever.
+        .kill_on_drop(true)
 }
 
 #[test]
