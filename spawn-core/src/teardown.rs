@@ -203,12 +203,19 @@ impl Scheduler {
         self.maybe_finish(c, now);
     }
 
-    /// A member joined the group of `c` after it was found empty (it was
-    /// queued behind `max_running`): the group is not empty any more, and
-    /// a teardown that ended goes on (probes, and a fresh grace before
-    /// KILL, or the limit after it).
+    /// A member joined the group of `c`: a probe in flight may predate it
+    /// (its answer is a snapshot at most), and a group found empty (the
+    /// member was queued behind `max_running`) is not empty any more: a
+    /// teardown that ended goes on (probes, and a fresh grace before KILL,
+    /// or the limit after it).
     pub(crate) fn rejoined(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
+        if let Some(p) = &mut ch.group.probe {
+            // Its answer may predate the member: a snapshot at most.
+            p.after_exit = false;
+            p.settled = false;
+            ch.group.reprobe = true;
+        }
         if !ch.group.empty {
             return;
         }

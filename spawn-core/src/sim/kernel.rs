@@ -422,7 +422,7 @@ impl Sim {
                 for k in 0..self.procs[m].gcs.len() {
                     let gc = self.procs[m].gcs[k];
                     let spared = match signal {
-                        KillSignal::Term => gc.spec.ignore_term,
+                        KillSignal::Term => gc.spec.ignore_term || gc.spec.stuck,
                         _ => gc.spec.stuck,
                     };
                     if gc.alive && gc.pgroup == Some(c) && !spared {

@@ -108,8 +108,8 @@ pub struct Gc {
     pub hold_pipes: bool,
     /// It ignores SIGTERM.
     pub ignore_term: bool,
-    /// It ignores SIGKILL too (a process stuck in the kernel): only its
-    /// time ends it.
+    /// It ignores every signal, SIGKILL too (a process stuck in the
+    /// kernel): only its time ends it.
     pub stuck: bool,
     /// It leaves the child's process group at once (`setpgid`).
     pub leave_group: bool,
