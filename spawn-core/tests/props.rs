@@ -47,7 +47,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// A grandchild: lives a while or until killed, holds the pipes or not,
 /// takes TERM or not, is stuck (ignores KILL) now and then, leaves the
-/// process group now and then.
+/// process group now and then, forks fast enough to escape a KILL or two
+/// now and then.
 fn gc() -> impl Strategy<Value = Gc> {
     (
         prop::option::weighted(0.7, 1u64..400_000_000),
@@ -55,14 +56,18 @@ fn gc() -> impl Strategy<Value = Gc> {
         prop::bool::weighted(0.3),
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.15),
+        prop_oneof![3 => Just(0u8), 1 => 1u8..4],
     )
-        .prop_map(|(life, hold_pipes, ignore_term, stuck, leave_group)| Gc {
-            life,
-            hold_pipes,
-            ignore_term,
-            stuck,
-            leave_group,
-        })
+        .prop_map(
+            |(life, hold_pipes, ignore_term, stuck, leave_group, escapes)| Gc {
+                life,
+                hold_pipes,
+                ignore_term,
+                stuck,
+                leave_group,
+                escapes,
+            },
+        )
 }
 
 /// Programs that play with process groups: forks of every kind, leaving

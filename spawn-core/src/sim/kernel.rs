@@ -427,6 +427,19 @@ impl Sim {
                     };
                     if gc.alive && gc.pgroup == Some(c) && !spared {
                         self.gc_dies(m, k);
+                        if signal == KillSignal::Kill && gc.spec.escapes > 0 {
+                            // The child it was forking escapes this KILL.
+                            self.procs[m].gcs.push(GcProc {
+                                spec: Gc {
+                                    escapes: gc.spec.escapes - 1,
+                                    hold_pipes: false,
+                                    ..gc.spec
+                                },
+                                alive: true,
+                                holds: [false; 3],
+                                pgroup: gc.pgroup,
+                            });
+                        }
                     }
                 }
             }

@@ -113,6 +113,10 @@ pub struct Gc {
     pub stuck: bool,
     /// It leaves the child's process group at once (`setpgid`).
     pub leave_group: bool,
+    /// It forks all the time: a KILL that ends it misses the child it was
+    /// forking at that moment, which lives on in the group (with one
+    /// escape less), so only a KILL repeated ends the line.
+    pub escapes: u8,
 }
 
 impl Default for Gc {
@@ -123,6 +127,7 @@ impl Default for Gc {
             ignore_term: false,
             stuck: false,
             leave_group: false,
+            escapes: 0,
         }
     }
 }
