@@ -285,7 +285,8 @@ pub struct Report {
     /// Per child: probes of its group the core asked for.
     pub probes: Vec<usize>,
     /// Per leader: the live processes in its group when it finished, and
-    /// how many of them ignore KILL.
+    /// how many of them the teardown cannot be blamed for (they ignore
+    /// KILL, or escaped one with too short a KILL grace to catch them).
     pub group_at_finish: Vec<Option<(usize, usize)>>,
     /// The most children running at once.
     pub max_running_seen: usize,
