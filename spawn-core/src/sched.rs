@@ -281,37 +281,6 @@ impl Scheduler {
         }
     }
 
-    /// Stops `child` (a cancel, Ctrl-C, an overflowing sink): TERM, then
-    /// KILL after the grace, as for a timeout, and `outcome.terminated`.
-    /// A child still queued is finished at once without being started
-    /// (`status: None`, `started_at: None`); one that is starting is
-    /// stopped once started. One that exited already is left alone, except
-    /// a group leader whose group is not known empty: its group is torn
-    /// down (TERM to the group, the grace, KILL...). Repeating it is a
-    /// no-op; an unknown or finished child is ignored.
-    pub fn terminate(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        let ch = &mut self.children[c];
-        match ch.state() {
-            ChildState::Queued => {
-                ch.terminated = true;
-                self.finish(c, now);
-            }
-            ChildState::Starting => ch.terminated = true,
-            ChildState::Running => {
-                ch.terminated = true;
-                self.stop(c);
-            }
-            ChildState::Exited if ch.leads() && !ch.group.empty => {
-                ch.terminated = true;
-                if !ch.group.gave_up && !ch.group.left {
-                    self.stop(c);
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// The next thing to do. Call it until it returns [`Output::Wait`]; the
     /// `Wait` names the next deadline (poll again then at the latest) and
     /// why the core waits.
@@ -519,7 +488,7 @@ impl Scheduler {
         }
     }
 
-    fn finish(&mut self, c: usize, now: Timestamp) {
+    pub(crate) fn finish(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
         if ch.state() == ChildState::Queued {
             self.n_queued -= 1;

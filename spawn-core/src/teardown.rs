@@ -9,6 +9,37 @@ use crate::timers::Timers;
 use crate::types::{Action, ChildId, ChildState, KillSignal, SignalTarget, Timer, Timestamp};
 
 impl Scheduler {
+    /// Stops `child` (a cancel, Ctrl-C, an overflowing sink): TERM, then
+    /// KILL after the grace, as for a timeout, and `outcome.terminated`.
+    /// A child still queued is finished at once without being started
+    /// (`status: None`, `started_at: None`); one that is starting is
+    /// stopped once started. One that exited already is left alone, except
+    /// a group leader whose group is not known empty: its group is torn
+    /// down (TERM to the group, the grace, KILL...). Repeating it is a
+    /// no-op; an unknown or finished child is ignored.
+    pub fn terminate(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        match ch.state() {
+            ChildState::Queued => {
+                ch.terminated = true;
+                self.finish(c, now);
+            }
+            ChildState::Starting => ch.terminated = true,
+            ChildState::Running => {
+                ch.terminated = true;
+                self.stop(c);
+            }
+            ChildState::Exited if ch.leads() && !ch.group.empty => {
+                ch.terminated = true;
+                if !ch.group.gave_up && !ch.group.left {
+                    self.stop(c);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Starts the TERM → KILL escalation (a timeout, a terminate, or a
     /// leader's leftovers); the KILL grace is armed when the TERM is
     /// emitted.
@@ -203,12 +234,19 @@ impl Scheduler {
         self.maybe_finish(c, now);
     }
 
-    /// A member joined the group of `c` after it was found empty (it was
-    /// queued behind `max_running`): the group is not empty any more, and
-    /// a teardown that ended goes on (probes, and a fresh grace before
-    /// KILL, or the limit after it).
+    /// A member joined the group of `c`: a probe in flight may predate it
+    /// (its answer is a snapshot at most), and a group found empty (the
+    /// member was queued behind `max_running`) is not empty any more: a
+    /// teardown that ended goes on (probes, and a fresh grace before KILL,
+    /// or the limit after it).
     pub(crate) fn rejoined(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
+        if let Some(p) = &mut ch.group.probe {
+            // Its answer may predate the member: a snapshot at most.
+            p.after_exit = false;
+            p.settled = false;
+            ch.group.reprobe = true;
+        }
         if !ch.group.empty {
             return;
         }

@@ -1,12 +1,15 @@
 //! The classic communicate cases, deterministic, against the simulated
 //! kernel: the deadlock Python's docs warn about, a child closing stdin at
 //! once, a grandchild holding stdout, output then a hang, a child ignoring
-//! TERM, and a thousand children under a running limit.
+//! TERM, a thousand children under a running limit, and the process-group
+//! teardowns of issue 12 (a member ignoring TERM, a leader exiting first
+//! with the pipe held, a pipeline member, a leader leaving its group, a
+//! stuck member).
 
 use std::time::Duration;
 
-use spawn_core::sim::{Op, Report, Sim, SimChild, SimConfig};
-use spawn_core::{ChildSpec, KillSignal, Timestamp};
+use spawn_core::sim::{Gc, Op, Report, Sim, SimChild, SimConfig};
+use spawn_core::{ChildId, ChildSpec, GroupOutcome, KillSignal, Timestamp};
 
 const MIB: usize = 1 << 20;
 
@@ -60,6 +63,7 @@ fn run(children: &[SimChild], max_running: usize) -> Report {
                         o.stderr_abandoned,
                         o.timed_out,
                         o.signals_sent,
+                        o.group,
                     )
                 };
                 assert_eq!(key(a), key(b), "{cfg:?}");
@@ -230,4 +234,140 @@ fn timers_of_finished_children_are_no_ops() {
     );
     assert!(r.signals[0].is_empty());
     assert_eq!(r.outcomes[0].as_ref().unwrap().status, Some(3 << 8));
+}
+
+const SEC: u64 = 1_000_000_000;
+
+fn leader(timeout: Option<Duration>, grace: Duration) -> ChildSpec {
+    ChildSpec {
+        timeout,
+        kill_grace: grace,
+        eof_grace: Duration::from_millis(100),
+        signal_group: true,
+        ..spec()
+    }
+}
+
+/// `sh -c "(trap '' TERM; exec sleep 37) & sleep 30"` with a timeout: the
+/// leader dies of TERM, the member ignores it; the leader's exit does not
+/// cancel the KILL grace, so the member is killed (issue 12).
+#[test]
+fn a_member_ignoring_term_is_killed_after_the_grace_though_the_leader_died_of_term() {
+    let (timeout, grace) = (Duration::from_secs(1), Duration::from_millis(300));
+    let member = Gc {
+        ignore_term: true,
+        life: Some(37 * SEC),
+        ..Gc::default()
+    };
+    let r = one(
+        leader(Some(timeout), grace),
+        vec![Op::Fork(member), Op::Sleep(30 * SEC)],
+    );
+    let o = r.outcomes[0].as_ref().unwrap();
+    let t = Timestamp::ZERO.saturating_add(timeout);
+    assert_eq!(r.signals[0][0], (t, KillSignal::Term));
+    assert_eq!(r.signals[0][1], (t.saturating_add(grace), KillSignal::Kill));
+    assert_eq!(o.status, Some(15));
+    assert_eq!(o.group, GroupOutcome::Stopped);
+    assert_eq!(r.group_at_finish[0], Some((0, 0)));
+    assert!(o.finished_at < t.saturating_add(grace * 2));
+}
+
+/// The leader exits by itself while a member holds the pipe: with a
+/// timeout the member is stopped once the EOF grace abandoned the pipe;
+/// without one it is left alone, and the outcome says so.
+#[test]
+fn a_leader_that_exits_first_has_its_leftovers_stopped_only_with_a_timeout() {
+    let grace = Duration::from_millis(300);
+    let program = vec![Op::Write(false, 10), Op::Fork(Gc::default())];
+    let r = one(leader(Some(Duration::from_secs(5)), grace), program.clone());
+    let o = r.outcomes[0].as_ref().unwrap();
+    let abandoned = o
+        .exited_at
+        .unwrap()
+        .saturating_add(Duration::from_millis(100));
+    assert_eq!(r.signals[0], vec![(abandoned, KillSignal::Term)]);
+    assert_eq!(o.group, GroupOutcome::Stopped);
+    assert!(o.stdout_abandoned && !o.timed_out);
+    assert_eq!((o.status, o.stdout_bytes), (Some(0), 10));
+    assert_eq!(r.group_at_finish[0], Some((0, 0)));
+
+    let r = one(leader(None, grace), program);
+    let o = r.outcomes[0].as_ref().unwrap();
+    assert!(r.signals[0].is_empty());
+    assert_eq!(o.group, GroupOutcome::Left);
+    assert_eq!(r.group_at_finish[0], Some((1, 0)));
+}
+
+/// A pipeline: stage 2 joined stage 1's group and ignores TERM; the
+/// timeout of stage 1 tears the group down, stage 2 is killed after the
+/// grace, and stage 1 finishes only after stage 2 exited.
+#[test]
+fn a_pipeline_member_is_stopped_by_its_leaders_teardown() {
+    let (timeout, grace) = (Duration::from_secs(1), Duration::from_millis(300));
+    let children = [
+        SimChild::new(leader(Some(timeout), grace), vec![Op::Hang]),
+        SimChild::new(
+            ChildSpec {
+                member_of: Some(ChildId(0)),
+                ..spec()
+            },
+            vec![Op::IgnoreTerm, Op::Hang],
+        ),
+    ];
+    let r = run(&children, 0);
+    let (l, m) = (
+        r.outcomes[0].as_ref().unwrap(),
+        r.outcomes[1].as_ref().unwrap(),
+    );
+    let t = Timestamp::ZERO.saturating_add(timeout);
+    assert_eq!(l.status, Some(15));
+    assert_eq!(m.status, Some(9));
+    assert_eq!(l.group, GroupOutcome::Stopped);
+    assert_eq!(m.group, GroupOutcome::NotOwned);
+    assert!(r.signals[1].is_empty(), "the member has no stop of its own");
+    assert_eq!(r.signals[0][1], (t.saturating_add(grace), KillSignal::Kill));
+    assert!(l.finished_at >= m.exited_at.unwrap());
+}
+
+/// The leader moves itself into another group (`setpgid`): the group
+/// signal misses it, the signal through the child itself does not.
+#[test]
+fn a_leader_that_left_its_group_is_still_stopped() {
+    let timeout = Duration::from_secs(1);
+    let r = one(
+        leader(Some(timeout), Duration::from_millis(300)),
+        vec![Op::LeaveGroup, Op::Hang],
+    );
+    let o = r.outcomes[0].as_ref().unwrap();
+    assert_eq!(o.status, Some(15));
+    assert!(o.timed_out);
+    assert_eq!(o.group, GroupOutcome::Stopped);
+    assert_eq!(o.finished_at, Timestamp::ZERO.saturating_add(timeout));
+}
+
+/// A member that even KILL cannot end: the teardown gives up `kill_grace`
+/// after KILL, and says what it left.
+#[test]
+fn a_stuck_member_is_given_up_on_after_the_limit() {
+    let (timeout, grace) = (Duration::from_secs(1), Duration::from_millis(300));
+    let stuck = Gc {
+        stuck: true,
+        hold_pipes: false,
+        ..Gc::default()
+    };
+    let r = one(
+        leader(Some(timeout), grace),
+        vec![Op::Fork(stuck), Op::Hang],
+    );
+    let o = r.outcomes[0].as_ref().unwrap();
+    let kill = Timestamp::ZERO.saturating_add(timeout + grace);
+    assert_eq!(o.group, GroupOutcome::Left);
+    assert_eq!(r.group_at_finish[0], Some((1, 1)));
+    assert!(
+        r.signals[0].len() > 2,
+        "KILL repeated while the group lives"
+    );
+    assert!(o.finished_at >= kill.saturating_add(grace));
+    assert!(o.finished_at <= kill.saturating_add(grace * 2));
 }

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use spawn_core::sim::{Op, Report, Sim, SimChild, SimConfig, input_byte, pattern};
-use spawn_core::{ChildSpec, KillSignal};
+use spawn_core::sim::{Gc, Op, Report, Sim, SimChild, SimConfig, input_byte, pattern};
+use spawn_core::{ChildId, ChildSpec, KillSignal};
 
 fn config(debug_cases: u32) -> ProptestConfig {
     let default = if cfg!(debug_assertions) {
@@ -40,8 +40,63 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::CloseOut),
         1 => (1u64..50_000_000).prop_map(Op::Sleep),
         1 => (1u64..300_000_000).prop_map(|t| Op::Grandchild(Some(t))),
+        1 => gc().prop_map(Op::Fork),
         1 => Just(Op::IgnoreTerm),
     ]
+}
+
+/// A grandchild: lives a while or until killed, holds the pipes or not,
+/// takes TERM or not, is stuck (ignores KILL) now and then, leaves the
+/// process group now and then, forks fast enough to escape a KILL or two
+/// now and then.
+fn gc() -> impl Strategy<Value = Gc> {
+    (
+        prop::option::weighted(0.7, 1u64..400_000_000),
+        any::<bool>(),
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.15),
+        prop_oneof![3 => Just(0u8), 1 => 1u8..4],
+    )
+        .prop_map(
+            |(life, hold_pipes, ignore_term, stuck, leave_group, escapes)| Gc {
+                life,
+                hold_pipes,
+                ignore_term,
+                stuck,
+                leave_group,
+                escapes,
+            },
+        )
+}
+
+/// Programs that play with process groups: forks of every kind, leaving
+/// the group, ignoring TERM, sleeping, writing.
+fn group_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => gc().prop_map(Op::Fork),
+        1 => Just(Op::LeaveGroup),
+        2 => Just(Op::IgnoreTerm),
+        2 => (1u64..50_000_000).prop_map(Op::Sleep),
+        2 => (any::<bool>(), 1usize..10_000).prop_map(|(e, n)| Op::Write(e, n)),
+        1 => any::<bool>().prop_map(Op::CloseOut),
+    ]
+}
+
+/// Children `i > 0` picked by `picks` join the group of an earlier leader
+/// (pipeline stages), and do not lead one of their own.
+fn with_members(
+    mut children: Vec<SimChild>,
+    picks: &[(bool, prop::sample::Index)],
+) -> Vec<SimChild> {
+    for i in 1..children.len() {
+        let (join, which) = &picks[i % picks.len()];
+        let leaders: Vec<usize> = (0..i).filter(|&j| children[j].spec.signal_group).collect();
+        if *join && !leaders.is_empty() && !children[i].spec.signal_group {
+            children[i].spec.member_of = Some(ChildId(leaders[which.index(leaders.len())]));
+        }
+    }
+    children
 }
 
 /// How a program ends.
@@ -218,14 +273,23 @@ fn check(children: &[SimChild], cfg: &SimConfig, r: &Report) -> Result<(), TestC
                 c
             );
         }
-        // Signals: at most TERM then KILL, only with a cause.
+        // Signals: at most TERM then KILL (a leader: KILL again while its
+        // group lives), only with a cause.
         let sigs = &r.signals[c];
-        prop_assert!(sigs.len() <= 2);
+        prop_assert!(sigs.len() <= 2 || ch.spec.signal_group);
         if ch.spec.timeout.is_none() && ch.terminate_at.is_none() {
             prop_assert!(sigs.is_empty(), "signals without a cause: {:?}", sigs);
         }
         if let Some(&(_, s)) = sigs.first() {
             prop_assert_eq!(s, KillSignal::Term);
+        }
+        prop_assert!(sigs.iter().skip(1).all(|&(_, s)| s == KillSignal::Kill));
+        // A bounded leader leaves nothing KILL could end.
+        let bounded = ch.spec.timeout.is_some() || o.terminated;
+        if let Some((live, stuck)) = r.group_at_finish[c]
+            && bounded
+        {
+            prop_assert_eq!(live, stuck, "child {} left its group alive", c);
         }
     }
     Ok(())
@@ -248,8 +312,87 @@ proptest! {
     #[test]
     fn many_children_keep_every_promise_within_the_running_limit(
         children in prop::collection::vec(child(), 1..12),
+        picks in prop::collection::vec((prop::bool::weighted(0.3), any::<prop::sample::Index>()), 1..12),
         cfg in sim_config(),
     ) {
+        let children = with_members(children, &picks);
+        let r = Sim::new(children.clone(), cfg).run();
+        check(&children, &cfg, &r)?;
+    }
+
+    /// Process groups under a timeout or a terminate: whatever the leader
+    /// and its members and grandchildren do (ignore TERM, exit first with
+    /// the pipes held, leave the group, get stuck), at the finish the group
+    /// is empty, or `Left` with only processes that ignore KILL in it; no
+    /// signal reaches a child after its exit, nor a group after the finish;
+    /// a leader finishes only after its members exited; a member that
+    /// ignores TERM is killed after the grace even when the leader died of
+    /// TERM.
+    #[test]
+    fn a_bounded_group_teardown_ends_everything_it_can(
+        leaders in prop::collection::vec(
+            (
+                prop::collection::vec(group_op(), 0..6),
+                prop::option::of(1u64..300_000_000),
+                prop::option::of(1u64..300_000_000),
+                (0u64..100_000_000, 0u64..100_000_000),
+                any::<bool>(),
+            ),
+            1..4,
+        ),
+        members in prop::collection::vec(
+            (prop::collection::vec(group_op(), 0..4), any::<prop::sample::Index>(), any::<bool>()),
+            0..4,
+        ),
+        cfg in sim_config(),
+    ) {
+        let mut children: Vec<SimChild> = leaders
+            .into_iter()
+            .map(|(program, timeout, terminate_at, (kill_grace, eof_grace), hang)| {
+                let mut program = program;
+                if hang {
+                    program.push(Op::Hang);
+                }
+                let timeout = match (timeout, terminate_at) {
+                    (None, None) => Some(100_000_000),
+                    (t, _) => t,
+                };
+                SimChild {
+                    spec: ChildSpec {
+                        stdout: true,
+                        stderr: true,
+                        timeout: timeout.map(Duration::from_nanos),
+                        kill_grace: Duration::from_nanos(kill_grace),
+                        eof_grace: Duration::from_nanos(eof_grace),
+                        signal_group: true,
+                        ..ChildSpec::default()
+                    },
+                    program,
+                    terminate_at,
+                    ..SimChild::default()
+                }
+            })
+            .collect();
+        let n = children.len();
+        for (program, leader, hang) in members {
+            let mut program = program;
+            if hang {
+                program.push(Op::Hang);
+            }
+            let l = leader.index(n);
+            let spec = children[l].spec;
+            children.push(SimChild {
+                spec: ChildSpec {
+                    stdout: true,
+                    signal_group: false,
+                    member_of: Some(ChildId(l)),
+                    ..spec
+                },
+                program,
+                terminate_at: children[l].terminate_at,
+                ..SimChild::default()
+            });
+        }
         let r = Sim::new(children.clone(), cfg).run();
         check(&children, &cfg, &r)?;
     }

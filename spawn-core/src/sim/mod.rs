@@ -108,11 +108,15 @@ pub struct Gc {
     pub hold_pipes: bool,
     /// It ignores SIGTERM.
     pub ignore_term: bool,
-    /// It ignores SIGKILL too (a process stuck in the kernel): only its
-    /// time ends it.
+    /// It ignores every signal, SIGKILL too (a process stuck in the
+    /// kernel): only its time ends it.
     pub stuck: bool,
     /// It leaves the child's process group at once (`setpgid`).
     pub leave_group: bool,
+    /// It forks all the time: a KILL that ends it misses the child it was
+    /// forking at that moment, which lives on in the group (with one
+    /// escape less), so only a KILL repeated ends the line.
+    pub escapes: u8,
 }
 
 impl Default for Gc {
@@ -123,6 +127,7 @@ impl Default for Gc {
             ignore_term: false,
             stuck: false,
             leave_group: false,
+            escapes: 0,
         }
     }
 }
@@ -280,7 +285,8 @@ pub struct Report {
     /// Per child: probes of its group the core asked for.
     pub probes: Vec<usize>,
     /// Per leader: the live processes in its group when it finished, and
-    /// how many of them ignore KILL.
+    /// how many of them the teardown cannot be blamed for (they ignore
+    /// KILL, or escaped one with too short a KILL grace to catch them).
     pub group_at_finish: Vec<Option<(usize, usize)>>,
     /// The most children running at once.
     pub max_running_seen: usize,

@@ -1,4 +1,5 @@
 //! The crate's tests: deterministic unit tests of the scheduler, and
 //! (with the simulated kernel) properties and regression tests.
 
+mod group;
 mod unit;
