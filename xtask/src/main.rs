@@ -167,6 +167,20 @@ fn ci(root: &Path) -> Result<(), String> {
             args: &["doc", "--workspace", "--all-features", "--no-deps"],
             env: doc_env,
         },
+        Step {
+            // The core driven from its docs alone, with std children and poll(2).
+            name: "core example",
+            program: "cargo",
+            args: &[
+                "run",
+                "--quiet",
+                "--package",
+                "spawn-core",
+                "--example",
+                "poll_loop",
+            ],
+            env: &[],
+        },
     ]);
     for step in &steps {
         run_step(root, step)?;
