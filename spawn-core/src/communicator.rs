@@ -1,5 +1,6 @@
-//! [`Communicator`]: the machine for one child alone, what
-//! `Child::communicate` drives.
+//! [`Communicator`]: the machine for one child alone, for a driver that
+//! talks to one child at a time. (spawn's own driver uses a [`Scheduler`]
+//! for every entry point, one child or many.)
 
 use crate::sched::Scheduler;
 use crate::types::{

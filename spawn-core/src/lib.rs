@@ -117,9 +117,10 @@
 //! Leftovers: when a leader that exited by itself is *settled* (its pipes
 //! are closed, by EOF or abandoned after the EOF grace, and its started
 //! members exited), the core probes its group once more. If the group is
-//! live, a leader with a `timeout` (or that was terminated) gets the
-//! teardown above (a timeout bounds the life of everything in the group);
-//! one without is finished and its leftovers left alone
+//! live, a leader with a `timeout` (or that was terminated, or whose spec
+//! says [`end_leftovers`](ChildSpec::end_leftovers)) gets the teardown
+//! above (a timeout bounds the life of everything in the group); one
+//! without is finished and its leftovers left alone
 //! ([`GroupOutcome::Left`]). A leader is never finished before its
 //! started members exited. Members themselves are stopped with
 //! [`SignalTarget::Child`] (the leader's teardown covers the group); give

@@ -222,7 +222,7 @@ impl Scheduler {
         } else if probe.settled && !empty {
             // Leftovers: the leader exited by itself, its pipes are closed,
             // its members exited, and something is still in its group.
-            if ch.spec.timeout.is_some() || ch.terminated {
+            if ch.spec.timeout.is_some() || ch.terminated || ch.spec.end_leftovers {
                 self.stop(c);
             } else {
                 ch.group.left = true;

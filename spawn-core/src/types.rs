@@ -209,6 +209,12 @@ pub struct ChildSpec {
     /// every started member exited. Ignored (taken as `None`) when that
     /// child is unknown, finished, or has no `signal_group`.
     pub member_of: Option<ChildId>,
+    /// With `signal_group`: whatever is left in the child's group when the
+    /// child is done (exited, pipes closed, members exited) is stopped, with
+    /// or without a timeout (a containment that ends everything its run
+    /// started). Without it, leftovers are stopped only under a timeout or
+    /// a terminate.
+    pub end_leftovers: bool,
     /// Most bytes per `Read` action. Default 64 KiB.
     pub read_chunk: usize,
     /// Most consecutive reads of one stream before other ready streams get
@@ -230,6 +236,7 @@ impl Default for ChildSpec {
             eof_grace: DEFAULT_EOF_GRACE,
             signal_group: false,
             member_of: None,
+            end_leftovers: false,
             read_chunk: 64 << 10,
             read_budget: 4,
             write_chunk: 64 << 10,

@@ -100,6 +100,7 @@ fn spec() -> impl Strategy<Value = ChildSpec> {
                     eof_grace: Duration::from_millis(eof),
                     signal_group: group,
                     member_of: None,
+                    end_leftovers: false,
                     read_chunk: rc,
                     read_budget: budget,
                     write_chunk: wc,

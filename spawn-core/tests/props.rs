@@ -154,6 +154,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                         eof_grace: Duration::from_nanos(eof_grace),
                         signal_group: group,
                         member_of: None,
+                        end_leftovers: false,
                         read_chunk: rc,
                         read_budget: budget,
                         write_chunk: wc,

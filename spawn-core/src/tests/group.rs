@@ -199,6 +199,29 @@ fn leftovers_are_stopped_with_a_timeout_and_left_alone_without() {
 }
 
 #[test]
+fn end_leftovers_stops_them_without_a_timeout() {
+    let mut s = started(ChildSpec {
+        end_leftovers: true,
+        ..leader(None)
+    });
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(1),
+    );
+    assert_eq!(drain(&mut s, ms(1)).0, vec![probe()]);
+    s.handle(Event::GroupLive { child: C0 }, ms(1));
+    let (out, _) = drain(&mut s, ms(1));
+    assert_eq!(out, vec![sig(KillSignal::Term, SignalTarget::Group)]);
+    assert_eq!(drain(&mut s, ms(2)).0, vec![probe()]);
+    s.handle(Event::GroupEmpty { child: C0 }, ms(2));
+    let (out, _) = drain(&mut s, ms(2));
+    assert_eq!(finished(&out).group, GroupOutcome::Stopped);
+}
+
+#[test]
 fn an_empty_answer_while_the_leader_runs_is_only_a_snapshot() {
     let mut s = started(leader(None));
     s.terminate(C0, ms(0));

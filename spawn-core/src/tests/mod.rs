@@ -1,5 +1,6 @@
 //! The crate's tests: deterministic unit tests of the scheduler, and
 //! (with the simulated kernel) properties and regression tests.
 
+mod communicator;
 mod group;
 mod unit;

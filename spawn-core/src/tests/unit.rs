@@ -7,19 +7,19 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::{
-    Action, ChildId, ChildSpec, ChildState, CloseReason, Communicator, Event, KillSignal, Output,
-    Scheduler, SchedulerConfig, SignalTarget, SignalsSent, Stream, Timer, Timestamp, WaitReason,
+    Action, ChildId, ChildSpec, ChildState, CloseReason, Event, KillSignal, Output, Scheduler,
+    SchedulerConfig, SignalTarget, SignalsSent, Stream, Timer, Timestamp, WaitReason,
 };
 
-const C0: ChildId = ChildId(0);
+pub(super) const C0: ChildId = ChildId(0);
 const C1: ChildId = ChildId(1);
 
-fn ms(n: u64) -> Timestamp {
+pub(super) fn ms(n: u64) -> Timestamp {
     Timestamp::from_nanos(n * 1_000_000)
 }
 
 /// Polls until `Wait`; returns the actions (and finish reports) and the wait.
-fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
+pub(super) fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
     let mut acts = Vec::new();
     loop {
         match s.poll(now) {
@@ -30,22 +30,22 @@ fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
     }
 }
 
-fn io() -> Output {
+pub(super) fn io() -> Output {
     Output::Wait {
         deadline: None,
         reason: WaitReason::Io,
     }
 }
 
-fn interest(child: ChildId, stream: Stream, on: bool) -> Output {
+pub(super) fn interest(child: ChildId, stream: Stream, on: bool) -> Output {
     Output::Action(Action::Interest { child, stream, on })
 }
 
-fn read(child: ChildId, stream: Stream, max: usize) -> Output {
+pub(super) fn read(child: ChildId, stream: Stream, max: usize) -> Output {
     Output::Action(Action::Read { child, stream, max })
 }
 
-fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Output {
+pub(super) fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Output {
     Output::Action(Action::Close {
         child,
         stream,
@@ -53,11 +53,11 @@ fn close(child: ChildId, stream: Stream, reason: CloseReason) -> Output {
     })
 }
 
-fn act(a: Action) -> Output {
+pub(super) fn act(a: Action) -> Output {
     Output::Action(a)
 }
 
-fn out_only() -> ChildSpec {
+pub(super) fn out_only() -> ChildSpec {
     ChildSpec {
         stdout: true,
         ..ChildSpec::default()
@@ -65,7 +65,7 @@ fn out_only() -> ChildSpec {
 }
 
 /// A scheduler with one started child.
-fn started(spec: ChildSpec) -> Scheduler {
+pub(super) fn started(spec: ChildSpec) -> Scheduler {
     let mut s = Scheduler::new(SchedulerConfig::default());
     s.add(spec);
     assert_eq!(s.poll(ms(0)), Output::Action(Action::Start { child: C0 }));
@@ -693,115 +693,4 @@ fn timers_of_finished_children_are_dropped_lazily() {
             ..
         }
     ));
-}
-
-#[test]
-fn communicator_runs_one_child() {
-    let mut c = Communicator::new(out_only());
-    let id = Communicator::CHILD;
-    assert_eq!(c.poll(ms(0)), Output::Action(Action::Start { child: id }));
-    c.handle(Event::Started { child: id }, ms(0));
-    assert_eq!(c.poll(ms(0)), interest(id, Stream::Stdout, true));
-    c.handle(
-        Event::Readable {
-            child: id,
-            stream: Stream::Stdout,
-        },
-        ms(1),
-    );
-    assert!(matches!(c.poll(ms(1)), Output::Action(Action::Read { .. })));
-    c.handle(
-        Event::Read {
-            child: id,
-            stream: Stream::Stdout,
-            n: 0,
-        },
-        ms(1),
-    );
-    c.handle(
-        Event::Exited {
-            child: id,
-            status: 0,
-        },
-        ms(2),
-    );
-    assert_eq!(c.poll(ms(2)), close(id, Stream::Stdout, CloseReason::Eof));
-    assert!(matches!(c.poll(ms(2)), Output::Finished { .. }));
-    assert!(c.is_done());
-    assert_eq!(c.outcome().unwrap().finished_at, ms(2));
-}
-
-#[test]
-fn communicate_can_stop_and_resume_where_it_left_off() {
-    let mut c = Communicator::new(ChildSpec {
-        stdin: true,
-        input_len: 30,
-        write_chunk: 10,
-        stdout: true,
-        ..ChildSpec::default()
-    });
-    let id = Communicator::CHILD;
-    let _ = c.poll(ms(0));
-    c.handle(Event::Started { child: id }, ms(0));
-    c.handle(Event::Writable { child: id }, ms(0));
-    // First call: one write, then the caller's own deadline: it stops
-    // polling with a stdout edge unhandled by any read yet.
-    let mut writes = Vec::new();
-    while let Output::Action(a) = c.poll(ms(1)) {
-        if let Action::Write { offset, len, .. } = a {
-            writes.push((offset, len));
-            c.handle(Event::Wrote { child: id, n: len }, ms(1));
-            c.handle(
-                Event::Readable {
-                    child: id,
-                    stream: Stream::Stdout,
-                },
-                ms(1),
-            );
-            break;
-        }
-    }
-    assert_eq!(c.stats().input_written, 10);
-    // A second call, much later: the rest of the input, from offset 10,
-    // and the remembered stdout edge.
-    let mut reads = 0;
-    loop {
-        match c.poll(ms(5000)) {
-            Output::Action(Action::Write { offset, len, .. }) => {
-                writes.push((offset, len));
-                c.handle(Event::Wrote { child: id, n: len }, ms(5000));
-            }
-            Output::Action(Action::Read { stream, .. }) => {
-                reads += 1;
-                c.handle(Event::Eof { child: id, stream }, ms(5000));
-            }
-            Output::Action(_) | Output::Finished { .. } => {}
-            Output::Wait { .. } => break,
-        }
-    }
-    assert_eq!(writes, vec![(0, 10), (10, 10), (20, 10)]);
-    assert_eq!(reads, 1);
-    c.handle(
-        Event::Exited {
-            child: id,
-            status: 0,
-        },
-        ms(5001),
-    );
-    let (acts, _) = drain_one(&mut c, ms(5001));
-    let Some(Output::Finished { outcome, .. }) = acts.last() else {
-        panic!("{acts:?}")
-    };
-    assert_eq!(outcome.input_written, 30);
-    assert!(!outcome.input_broken);
-}
-
-fn drain_one(c: &mut Communicator, now: Timestamp) -> (Vec<Output>, Output) {
-    let mut acts = Vec::new();
-    loop {
-        match c.poll(now) {
-            w @ Output::Wait { .. } => return (acts, w),
-            a => acts.push(a),
-        }
-    }
 }
