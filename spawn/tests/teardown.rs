@@ -352,3 +352,18 @@ fn a_piped_stdin_without_input_reads_eof() {
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn run_traced_honours_forward_signals_as_run_does() {
+    let fwd = Forwarder::new().unwrap();
+    fwd.forward(Signal::TERM);
+    let mut steps = 0;
+    let out = Command::new("sleep")
+        .arg("30")
+        .forward_signals(&fwd)
+        .timeout(HANG)
+        .run_traced(|_| steps += 1)
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(Signal::TERM.as_raw()));
+    assert!(steps > 0);
+}
