@@ -29,7 +29,7 @@ fn sys_opts() -> SpawnOptions<'static> {
 }
 
 fn spawn_sys_once(o: &SpawnOptions<'_>) {
-    let pid = spawn_sys::spawn(o).unwrap();
+    let pid = spawn_sys::spawn(o).unwrap().pid;
     let st = spawn_sys::wait_pid(pid, false).unwrap().unwrap();
     assert_eq!(spawn_sys::exit_code(st.status), Some(0));
 }

@@ -1,6 +1,6 @@
 //! The syscall layer of spawn: safe, io-safe wrappers over `posix_spawn`,
-//! pipes, waiting, pidfds, signals and epoll. The only crate of the workspace
-//! with `unsafe`; every block says why it is sound.
+//! `clone3`, pipes, waiting, pidfds, signals, epoll and cgroup v2. The only
+//! crate of the workspace with `unsafe`; every block says why it is sound.
 //!
 //! Errors are [`rustix::io::Result`] (an [`Errno`]) or [`std::io::Result`]
 //! except where a call needs more context ([`SpawnError`] says which step
@@ -8,7 +8,7 @@
 //!
 //! | module        | owns                                                              |
 //! |---------------|-------------------------------------------------------------------|
-//! | [`mod@spawn`] | `posix_spawn`, fd actions, the fork+exec fallback, `PATH` search  |
+//! | [`mod@spawn`] | `posix_spawn`, `clone3`, fd actions, fork+exec, `PATH` search     |
 //! | [`mod@pipe`]  | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                    |
 //! | [`wait`]      | `wait4` for one pid, with rusage; `WNOWAIT` peek; status decoding |
 //! | [`pidfd`]     | `pidfd_open`, `pidfd_send_signal`, support probing                |
@@ -17,6 +17,7 @@
 //! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
+//! | [`cgroup`]    | the caller's cgroup v2, child cgroups, `cgroup.kill`, `populated` |
 //!
 //! Every item is also at the crate root.
 //!
@@ -34,8 +35,9 @@
 //! let mut argv = CStringArray::new();
 //! argv.push(b"true")?;
 //! let envp = env_array([(&b"LC_ALL"[..], &b"C"[..])])?;
-//! let pid = spawn(&SpawnOptions::new(program, argv, envp))?;
-//! let done = wait_pid(pid, false)?.expect("blocking wait");
+//! let child = spawn(&SpawnOptions::new(program, argv, envp))?;
+//! println!("started by {}", child.path); // posix_spawn, with glibc
+//! let done = wait_pid(child.pid, false)?.expect("blocking wait");
 //! assert_eq!(spawn_sys::exit_code(done.status), Some(0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -43,6 +45,7 @@
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 
+pub mod cgroup;
 pub mod fd;
 pub mod group;
 pub mod mem;
@@ -53,6 +56,7 @@ pub mod signal;
 pub mod spawn;
 pub mod wait;
 
+pub use cgroup::{Cgroup, own_cgroup, read_populated};
 pub use fd::{
     dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
     set_nofile_limit,
@@ -65,7 +69,8 @@ pub use poll::{Epoll, Interest, Ready};
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{
     CStringArray, DEFAULT_PATH, EnvError, FdAction, ForkOptions, InteriorNul, LookupError, PreExec,
-    SpawnError, SpawnOptions, SpawnStage, env_array, find_program, find_program_in, spawn,
+    SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
+    find_program_in, spawn,
 };
 pub use wait::{
     Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,

@@ -15,7 +15,7 @@ use rustix::process::PidfdFlags;
 
 use crate::{Errno, Pid};
 
-fn forced_off() -> bool {
+pub(crate) fn forced_off() -> bool {
     static OFF: OnceLock<bool> = OnceLock::new();
     *OFF.get_or_init(|| disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref()))
 }

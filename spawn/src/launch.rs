@@ -252,10 +252,11 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         process_group,
         new_session: cmd.new_session,
         fork,
+        cgroup: None,
     };
 
     let started = Instant::now();
-    let result = sys::spawn(&options);
+    let result = sys::spawn(&options).map(|s| s.pid);
     let spawn_time = started.elapsed();
     let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e, argv_bytes));
     drop(options);

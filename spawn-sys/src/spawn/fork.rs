@@ -1,33 +1,45 @@
 //! The fork+exec fallback, for what `posix_spawn` cannot express (user and
-//! groups, umask, resource limits, a pre-exec hook) and for libcs without
-//! `posix_spawn_file_actions_addclosefrom_np`.
+//! groups, umask, resource limits, a pre-exec hook, a parent death signal,
+//! a cgroup when `clone3` cannot place the child) and for libcs without
+//! `posix_spawn_file_actions_addclosefrom_np`; and the child's steps, which
+//! the `clone3` path runs too.
 //!
 //! The child reports a failure through a close-on-exec pipe as (step,
 //! errno) and `_exit(127)`s; the parent reads the pipe: end of file means
 //! the exec succeeded, 8 bytes mean it did not, and the child is reaped.
+//! (A `CLONE_VM` child writes the same into a word of shared memory
+//! instead, see [`Report`].)
 
 #![allow(unsafe_code)]
 //! # Safety
 //! Between `fork` and `execve` the child of a possibly multi-threaded
 //! parent may only make async-signal-safe calls: no allocation, no lock.
 //! Everything the child reads (the plan, the options, the limits) is
-//! prepared before the fork; the child calls only `sigaction` (and the
-//! raw `rt_sigaction` for the libc's reserved signals),
-//! `pthread_sigmask`, `setsid`, `setpgid`, `dup2`, `open`, `close`,
-//! `close_range`, `setrlimit`, `umask`, `setgroups`, `setgid`, `setuid`,
-//! `chdir`, `write`, `execve` and `_exit`, plus the caller's hook (whose
-//! contract says the same). All signals are blocked around `fork` so no
-//! handler of the parent runs in the child before dispositions are reset.
+//! prepared before the fork; the child calls only `write` (to
+//! `cgroup.procs`), `sigaction` (and the raw `rt_sigaction` for the libc's
+//! reserved signals), `pthread_sigmask`, `setsid`, `setpgid`, `dup2`,
+//! `open`, `close`, `close_range`, `setrlimit`, `umask`, `setgroups`,
+//! `setgid`, `setuid`, `prctl`, `getppid`, `getpid`, `kill`, `chdir`,
+//! `write`, `execve` and `_exit`, plus the caller's hook (whose contract
+//! says the same). All signals are blocked around `fork` so no handler of
+//! the parent runs in the child before dispositions are reset.
+//!
+//! The same steps are sound in a `CLONE_VM | CLONE_VFORK` child (the
+//! `clone3` path): it writes no memory of the parent but its own stack,
+//! the report word and the suspended parent thread's `errno`, and it makes
+//! the credential calls as raw syscalls (glibc's `setuid` & co. would
+//! signal the parent's threads, whose list it shares, and take a lock).
 
 use std::ffi::c_int;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Plan, SpawnError, SpawnOptions, SpawnStage, Step, nonzero_errno};
+use super::{Plan, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, Step, nonzero_errno};
 use crate::{Errno, Pid};
 
 /// The steps as numbers on the error pipe.
-const STAGES: [SpawnStage; 11] = [
+const STAGES: [SpawnStage; 13] = [
     SpawnStage::Exec,
     SpawnStage::Cwd,
     SpawnStage::FdAction,
@@ -39,6 +51,8 @@ const STAGES: [SpawnStage; 11] = [
     SpawnStage::PreExec,
     SpawnStage::Fork,
     SpawnStage::Setup,
+    SpawnStage::Cgroup,
+    SpawnStage::ParentDeathSignal,
 ];
 
 fn stage_index(s: SpawnStage) -> u32 {
@@ -52,16 +66,52 @@ fn stage_of(i: u32) -> SpawnStage {
     STAGES.get(i as usize).copied().unwrap_or(SpawnStage::Setup)
 }
 
+/// The bit that marks a [`Report::Shared`] word as written.
+const FAILED: u64 = 1 << 63;
+
+/// A failed step as one word: [`FAILED`], the step's index, the errno.
+fn encode(stage: SpawnStage, errno: c_int) -> u64 {
+    FAILED | (u64::from(stage_index(stage)) << 32) | u64::from(errno as u32)
+}
+
+/// The error a [`Report::Shared`] word holds, `None` if none was written.
+pub(super) fn decode(word: u64) -> Option<SpawnError> {
+    (word & FAILED != 0).then(|| {
+        SpawnError::new(
+            stage_of(((word & !FAILED) >> 32) as u32),
+            nonzero_errno(word as u32 as i32),
+        )
+    })
+}
+
 #[cfg(target_env = "gnu")]
 type RlimitResource = libc::__rlimit_resource_t;
 #[cfg(not(target_env = "gnu"))]
 type RlimitResource = c_int;
 
+/// Where the child reports the step that failed.
+#[derive(Clone, Copy)]
+pub(super) enum Report<'a> {
+    /// 8 bytes (step, errno) on this close-on-exec pipe, above every
+    /// target; the parent reads end of file when the exec succeeds.
+    Pipe(c_int),
+    /// [`encode`]d into this word of memory shared with the parent (a
+    /// `CLONE_VM` child), which reads it once the child has exec'd or
+    /// exited.
+    #[cfg_attr(
+        not(all(target_os = "linux", target_arch = "x86_64")),
+        allow(dead_code)
+    )]
+    Shared(&'a AtomicU64),
+}
+
 /// What the child needs beyond the options and the plan, computed before
 /// the fork.
-struct Prepared {
-    /// The error pipe's write end (close-on-exec, above every target).
-    err_fd: c_int,
+pub(super) struct Prepared<'a> {
+    /// Where a failure goes.
+    report: Report<'a>,
+    /// An fd to write `"0"` into first thing (`cgroup.procs`), or -1.
+    procs_fd: c_int,
     /// `RLIMIT_NOFILE`'s soft limit: where closing fd by fd stops when the
     /// kernel has no `close_range`.
     nofile: c_int,
@@ -72,31 +122,88 @@ struct Prepared {
     sigrtmin: c_int,
     /// Whether we run as root (then a new uid without groups drops ours).
     root: bool,
+    /// The parent death signal, 0 for none.
+    pdeath_signal: c_int,
+    /// Our pid, which the child's `getppid()` must still return after its
+    /// `prctl(PR_SET_PDEATHSIG)`.
+    parent_pid: libc::pid_t,
+}
+
+impl<'a> Prepared<'a> {
+    /// What the child of `opts` needs, reporting to `report`, writing
+    /// itself into `procs_fd` (-1: not).
+    pub(super) fn new(opts: &SpawnOptions<'_>, report: Report<'a>, procs_fd: c_int) -> Self {
+        let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        Prepared {
+            report,
+            procs_fd,
+            nofile: c_int::try_from(nofile.unwrap_or(u64::MAX)).unwrap_or(c_int::MAX),
+            sigrtmax: libc::SIGRTMAX(),
+            sigrtmin: libc::SIGRTMIN(),
+            root: rustix::process::getuid().is_root(),
+            pdeath_signal: opts.fork.parent_death_signal.unwrap_or(0),
+            parent_pid: rustix::process::getpid().as_raw_nonzero().get(),
+        }
+    }
+}
+
+/// Every signal of this thread blocked until it drops (then the old mask
+/// is back): no handler of the parent runs in a child before it resets
+/// the dispositions.
+pub(super) struct AllBlocked(libc::sigset_t);
+
+impl AllBlocked {
+    pub(super) fn new() -> Self {
+        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: the set is valid for writes; sigfillset initialises it.
+        unsafe { libc::sigfillset(all.as_mut_ptr()) };
+        // SAFETY: `all` is initialised; `old` is valid for writes and
+        // written (pthread_sigmask cannot fail with a valid `how`).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr()) };
+        // SAFETY: written by the pthread_sigmask call above.
+        AllBlocked(unsafe { old.assume_init() })
+    }
+}
+
+impl Drop for AllBlocked {
+    fn drop(&mut self) {
+        // SAFETY: the old mask, initialised in `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+/// `openat(cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC)`, for a child
+/// that writes itself there.
+fn open_procs(opts: &SpawnOptions<'_>) -> Result<Option<OwnedFd>, SpawnError> {
+    let Some(cgroup) = opts.cgroup else {
+        return Ok(None);
+    };
+    rustix::fs::openat(
+        cgroup,
+        c"cgroup.procs",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map(Some)
+    .map_err(|e| SpawnError::new(SpawnStage::Cgroup, e))
 }
 
 /// fork+exec with the options and plan; see [`super::spawn`].
-pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, SpawnError> {
+pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned, SpawnError> {
     let fork_err = |errno| SpawnError::new(SpawnStage::Fork, errno);
+    let procs = open_procs(opts)?;
     // The write end goes above every target so that no step clobbers it.
     let (err_r, first_w) = crate::pipe::pipe().map_err(fork_err)?;
     let err_w = rustix::io::fcntl_dupfd_cloexec(&first_w, plan.close_from).map_err(fork_err)?;
     drop(first_w);
-    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let prepared = Prepared {
-        err_fd: err_w.as_raw_fd(),
-        nofile: c_int::try_from(nofile.unwrap_or(u64::MAX)).unwrap_or(c_int::MAX),
-        sigrtmax: libc::SIGRTMAX(),
-        sigrtmin: libc::SIGRTMIN(),
-        root: rustix::process::getuid().is_root(),
-    };
+    let prepared = Prepared::new(
+        opts,
+        Report::Pipe(err_w.as_raw_fd()),
+        procs.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+    );
 
-    let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: the set is valid for writes; sigfillset initialises it.
-    unsafe { libc::sigfillset(all.as_mut_ptr()) };
-    // SAFETY: `all` is initialised; `old` is valid for writes and written
-    // (pthread_sigmask cannot fail with a valid `how`).
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr()) };
+    let blocked = AllBlocked::new();
     // SAFETY: fork has no memory-safety preconditions; the child below only
     // makes async-signal-safe calls on memory prepared above.
     let pid = unsafe { libc::fork() };
@@ -106,9 +213,9 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, Spa
         unsafe { child(opts, plan, &prepared) }
     }
     let fork_errno = if pid < 0 { Some(last_errno()) } else { None };
-    // SAFETY: `old` was written by the pthread_sigmask call above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut()) };
+    drop(blocked);
     drop(err_w);
+    drop(procs);
     if let Some(errno) = fork_errno {
         return Err(fork_err(errno));
     }
@@ -129,7 +236,11 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, Spa
         }
     }
     if got == 0 {
-        return Ok(child_pid);
+        return Ok(Spawned {
+            pid: child_pid,
+            path: SpawnPath::Fork,
+            pidfd: None,
+        });
     }
     // The child failed and `_exit`ed: reap it (it is ours, and exiting).
     let _ = crate::wait::wait_pid(child_pid, false);
@@ -143,33 +254,39 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, Spa
     ))
 }
 
-fn last_errno() -> Errno {
+pub(super) fn last_errno() -> Errno {
     nonzero_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 
 /// The child side. Never returns: execs or `_exit(127)`s.
 ///
-/// In order: signal dispositions reset; session or process group; fd
-/// steps; every other fd above 2 closed; resource limits and umask (before
-/// dropping privileges, which may forbid raising a hard limit); groups, gid,
-/// uid; working directory (as the new user); an empty signal mask; the
-/// hook; `execve`.
+/// In order: itself into the cgroup (`cgroup.procs`); signal dispositions
+/// reset; session or process group; fd steps; every other fd above 2
+/// closed; resource limits and umask (before dropping privileges, which
+/// may forbid raising a hard limit); groups, gid, uid; the parent death
+/// signal (after the credentials, whose change clears it); working
+/// directory (as the new user); an empty signal mask; the hook; `execve`.
 ///
 /// # Safety
-/// Only in the child of `fork`, with memory prepared before the fork.
+/// Only in the child of `fork`, or of `clone3(CLONE_VM | CLONE_VFORK)`
+/// with [`Report::Shared`] and no hook, with memory prepared before.
 #[allow(clippy::multiple_unsafe_ops_per_block)] // one audited sequence of libc calls
-unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
-    let err_fd = p.err_fd;
+pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared<'_>) -> ! {
+    let report = p.report;
     let fail = |stage: SpawnStage, errno: c_int| -> ! {
-        let mut msg = [0u8; 8];
-        msg[..4].copy_from_slice(&stage_index(stage).to_ne_bytes());
-        msg[4..].copy_from_slice(&errno.to_ne_bytes());
-        // SAFETY: write and _exit are async-signal-safe; `msg` is ours. A
-        // pipe write of 8 bytes is atomic.
-        unsafe {
-            libc::write(err_fd, msg.as_ptr().cast(), msg.len());
-            libc::_exit(127)
+        match report {
+            Report::Pipe(fd) => {
+                let mut msg = [0u8; 8];
+                msg[..4].copy_from_slice(&stage_index(stage).to_ne_bytes());
+                msg[4..].copy_from_slice(&errno.to_ne_bytes());
+                // SAFETY: write is async-signal-safe; `msg` is ours. A pipe
+                // write of 8 bytes is atomic.
+                unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+            }
+            Report::Shared(word) => word.store(encode(stage, errno), Ordering::SeqCst),
         }
+        // SAFETY: _exit is async-signal-safe and ends only this process.
+        unsafe { libc::_exit(127) }
     };
     let errno = || {
         // SAFETY: reading this thread's errno is async-signal-safe.
@@ -178,6 +295,12 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
     // SAFETY: every call below is async-signal-safe and reads only memory
     // prepared before the fork (`opts`, `plan`, `p`); see the module docs.
     unsafe {
+        // Into the cgroup before anything else, so every later step (and
+        // the program's first instruction) happens there.
+        if p.procs_fd >= 0 && libc::write(p.procs_fd, b"0".as_ptr().cast(), 1) < 0 {
+            fail(SpawnStage::Cgroup, errno());
+        }
+
         // Every signal at its default (all are still blocked, so none is
         // delivered to a handler of the parent in between). The libc's
         // `sigaction` refuses its reserved signals (32 up to SIGRTMIN):
@@ -239,8 +362,13 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
         for &(first, last) in &plan.gaps {
             close_range(first, last, p.nofile);
         }
-        close_range(plan.close_from, err_fd - 1, p.nofile);
-        close_range(err_fd + 1, c_int::MAX, p.nofile);
+        match report {
+            Report::Pipe(err_fd) => {
+                close_range(plan.close_from, err_fd - 1, p.nofile);
+                close_range(err_fd + 1, c_int::MAX, p.nofile);
+            }
+            Report::Shared(_) => close_range(plan.close_from, c_int::MAX, p.nofile),
+        }
 
         for &(resource, soft, hard) in &opts.fork.rlimits {
             let lim = libc::rlimit {
@@ -256,10 +384,10 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
         }
 
         let groups_failed = match &opts.fork.groups {
-            Some(g) => libc::setgroups(g.len(), g.as_ptr()) < 0,
+            Some(g) => set_groups(g.len(), g.as_ptr()) < 0,
             // As std: root becoming another user keeps none of root's groups.
             None if opts.fork.uid.is_some() && p.root => {
-                libc::setgroups(0, std::ptr::null());
+                set_groups(0, std::ptr::null());
                 false
             }
             None => false,
@@ -268,14 +396,30 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
             fail(SpawnStage::Credentials, errno());
         }
         if let Some(gid) = opts.fork.gid
-            && libc::setgid(gid) < 0
+            && set_id(SetId::Gid, gid) < 0
         {
             fail(SpawnStage::Credentials, errno());
         }
         if let Some(uid) = opts.fork.uid
-            && libc::setuid(uid) < 0
+            && set_id(SetId::Uid, uid) < 0
         {
             fail(SpawnStage::Credentials, errno());
+        }
+
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if p.pdeath_signal != 0 {
+            let sig = p.pdeath_signal;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0 {
+                fail(SpawnStage::ParentDeathSignal, errno());
+            }
+            // The parent died before the prctl (we were reparented): the
+            // kernel will never send it, so it is due now.
+            if libc::getppid() != p.parent_pid {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                libc::kill(libc::getpid(), sig);
+                libc::_exit(128 + sig);
+            }
         }
 
         if let Some(cwd) = &opts.cwd
@@ -284,8 +428,6 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
             fail(SpawnStage::Cwd, errno());
         }
 
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
 
         if let Some(hook) = &opts.fork.pre_exec
@@ -304,6 +446,68 @@ unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepared) -> ! {
         );
         fail(SpawnStage::Exec, errno())
     }
+}
+
+/// Which id [`set_id`] sets.
+#[derive(Clone, Copy)]
+enum SetId {
+    Uid,
+    Gid,
+}
+
+/// `setuid`/`setgid` as the raw syscall (glibc's wrapper, in a
+/// multi-threaded process, signals every thread it knows and takes a lock:
+/// wrong in a `CLONE_VM` child, which shares the parent's thread list);
+/// returns -1 with `errno` set on failure.
+///
+/// # Safety
+/// Only in the child of fork or clone.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+unsafe fn set_id(which: SetId, id: u32) -> c_int {
+    let nr = match which {
+        SetId::Uid => libc::SYS_setuid,
+        SetId::Gid => libc::SYS_setgid,
+    };
+    // SAFETY: a raw syscall with an integer argument; it changes only the
+    // calling thread's credentials, the whole of a fresh child.
+    unsafe { libc::syscall(nr, libc::c_long::from(id)) as c_int }
+}
+
+/// `setuid`/`setgid` through the libc where the raw syscalls may be the
+/// 16-bit ones; only the fork path runs here (its child has a thread list
+/// of its own).
+///
+/// # Safety
+/// Only in the child of fork.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn set_id(which: SetId, id: u32) -> c_int {
+    // SAFETY: async-signal-safe in the child of fork.
+    unsafe {
+        match which {
+            SetId::Uid => libc::setuid(id),
+            SetId::Gid => libc::setgid(id),
+        }
+    }
+}
+
+/// `setgroups` as the raw syscall; see [`set_id`].
+///
+/// # Safety
+/// Only in the child of fork or clone; `list` valid for `len` gids.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+unsafe fn set_groups(len: usize, list: *const libc::gid_t) -> c_int {
+    // SAFETY: a raw syscall; `list` is valid for `len` reads (contract).
+    unsafe { libc::syscall(libc::SYS_setgroups, len, list) as c_int }
+}
+
+/// `setgroups` through the libc; see [`set_id`].
+///
+/// # Safety
+/// Only in the child of fork; `list` valid for `len` gids.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn set_groups(len: usize, list: *const libc::gid_t) -> c_int {
+    // SAFETY: as above, through the libc (fork path only).
+    unsafe { libc::setgroups(len, list) }
 }
 
 /// The kernel's `struct sigaction` for `rt_sigaction(2)`, all zero: handler
@@ -376,5 +580,16 @@ mod tests {
             assert_eq!(stage_of(stage_index(s)), s);
         }
         assert_eq!(stage_of(999), SpawnStage::Setup);
+    }
+
+    #[test]
+    fn shared_words_decode_to_the_step_and_errno() {
+        assert!(decode(0).is_none());
+        for &s in &STAGES {
+            for errno in [libc::ENOENT, libc::EACCES, 0] {
+                let e = decode(encode(s, errno)).unwrap();
+                assert_eq!((e.stage, e.errno), (s, nonzero_errno(errno)));
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! (everything about one start) and [`spawn`] (the call).
 //!
 //! In every child, whichever way it is started:
+//! 0. it is in its cgroup, if one is asked for ([`SpawnOptions::cgroup`]);
 //! 1. every signal is at its default disposition and the signal mask is
 //!    empty (a Rust parent ignores `SIGPIPE`; the child must not inherit that),
 //!    the libc's reserved signals included (glibc's `posix_spawn` would set
@@ -19,8 +20,26 @@
 //!    fds that other code of the parent opened without close-on-exec;
 //! 5. the working directory is changed, and the program executed.
 //!
+//! On the fork and `clone3` paths, resource limits, umask, groups, gid and
+//! uid are set between 4 and 5, then the parent death signal
+//! ([`ForkOptions::parent_death_signal`]), and the `pre_exec` hook runs
+//! last (fork path only).
+//!
 //! A failure at any step is an error of the [`spawn`] call, with the step
 //! ([`SpawnStage`]) and the child's errno.
+//!
+//! # Which path starts the child
+//! [`spawn`] says which in [`Spawned::path`]:
+//! - [`SpawnPath::PosixSpawn`], glibc's `posix_spawn` (a `vfork`-like clone
+//!   that does not copy the parent's memory): the default;
+//! - [`SpawnPath::Clone3`], `clone3(CLONE_VM | CLONE_VFORK |
+//!   CLONE_INTO_CGROUP)` (x86-64): when [`SpawnOptions::cgroup`] is set and
+//!   there is no [`ForkOptions::pre_exec`] hook; no copy of the parent
+//!   either, and the child is in the cgroup from its first instruction;
+//! - [`SpawnPath::Fork`], `fork` then `execve`: a copy of the parent's page
+//!   tables, for what the others cannot do ([`ForkOptions::fork_reason`]
+//!   names it), or for a cgroup where `clone3` is missing or refused (the
+//!   child then writes itself into `cgroup.procs` before anything else).
 
 use std::ffi::{CStr, CString, c_int};
 use std::fmt;
@@ -32,6 +51,8 @@ use rustix::fs::{Mode, OFlags};
 use crate::{Errno, Pid};
 
 mod args;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod clone3;
 mod fork;
 mod path;
 #[cfg(target_env = "gnu")]
@@ -97,7 +118,8 @@ impl FdAction<'_> {
 /// only make async-signal-safe calls (no allocation, no locks, no `println!`).
 pub type PreExec = Box<dyn Fn() -> io::Result<()> + Send + Sync>;
 
-/// What only fork+exec can do. When any is set, [`spawn`] forks.
+/// What only fork+exec can do. When any is set, [`spawn`] forks (see
+/// [`ForkOptions::fork_reason`]).
 #[derive(Default)]
 pub struct ForkOptions {
     /// `setuid` in the child.
@@ -113,6 +135,30 @@ pub struct ForkOptions {
     pub rlimits: Vec<(i32, u64, u64)>,
     /// A hook run just before exec; see [`PreExec`].
     pub pre_exec: Option<PreExec>,
+    /// `prctl(PR_SET_PDEATHSIG, sig)` in the child: the kernel sends it
+    /// `sig` when the parent dies.
+    ///
+    /// Set after the user and groups change (a change of credentials
+    /// clears it), then the child compares `getppid()` with the parent's
+    /// pid taken before the fork: when they differ, the parent died before
+    /// the `prctl` could take effect, and the child sends itself `sig` at
+    /// once (or exits with `128 + sig` if `sig` does not end it), before
+    /// running a single instruction of the program. A signal number out of
+    /// range is [`SpawnStage::ParentDeathSignal`], `EINVAL`.
+    ///
+    /// # Warning
+    /// The kernel sends it when the *thread* that started the child exits,
+    /// not the process: a child spawned from a short-lived thread (a
+    /// thread pool's worker, a scoped thread) gets `sig` when that thread
+    /// ends, while the parent runs on. Spawn such children from a thread
+    /// that lives as long as the parent should (the main thread, or one
+    /// long-lived spawner thread). The setting is also cleared when the
+    /// child executes a set-user-ID or set-group-ID program or one with
+    /// file capabilities.
+    ///
+    /// # References
+    /// - [Linux `prctl`](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
+    pub parent_death_signal: Option<i32>,
 }
 
 impl fmt::Debug for ForkOptions {
@@ -124,21 +170,92 @@ impl fmt::Debug for ForkOptions {
             .field("umask", &self.umask)
             .field("rlimits", &self.rlimits)
             .field("pre_exec", &self.pre_exec.is_some())
+            .field("parent_death_signal", &self.parent_death_signal)
             .finish()
     }
 }
 
 impl ForkOptions {
-    /// Whether anything here needs fork+exec.
+    /// Whether anything here needs fork+exec: [`ForkOptions::fork_reason`]
+    /// is `Some`.
     #[must_use]
     pub fn needs_fork(&self) -> bool {
-        self.uid.is_some()
-            || self.gid.is_some()
-            || self.groups.is_some()
-            || self.umask.is_some()
-            || !self.rlimits.is_empty()
-            || self.pre_exec.is_some()
+        self.fork_reason().is_some()
     }
+
+    /// The name of the first option that needs fork+exec, in this order:
+    /// `"uid"`, `"gid"`, `"groups"`, `"umask"`, `"rlimit"`, `"pre_exec"`,
+    /// `"parent_death_signal"`; `None` when `posix_spawn` can do it all.
+    ///
+    /// With a [`SpawnOptions::cgroup`] the child is started by `clone3`
+    /// (no copy of the parent) whatever these say, but for `"pre_exec"`;
+    /// where `clone3` is refused it forks.
+    #[must_use]
+    pub fn fork_reason(&self) -> Option<&'static str> {
+        [
+            (self.uid.is_some(), "uid"),
+            (self.gid.is_some(), "gid"),
+            (self.groups.is_some(), "groups"),
+            (self.umask.is_some(), "umask"),
+            (!self.rlimits.is_empty(), "rlimit"),
+            (self.pre_exec.is_some(), "pre_exec"),
+            (self.parent_death_signal.is_some(), "parent_death_signal"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
+}
+
+/// How [`spawn`] started a child; see the [module docs](self#which-path-starts-the-child).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpawnPath {
+    /// `posix_spawn` (glibc's: a `vfork`-like clone, no copy of the
+    /// parent's memory).
+    PosixSpawn,
+    /// `fork` then `execve`: the parent's page tables are copied.
+    Fork,
+    /// `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP)` then `execve`:
+    /// no copy of the parent's memory, the child born in its cgroup.
+    Clone3,
+}
+
+impl SpawnPath {
+    /// A short lowercase name: `"posix_spawn"`, `"fork"`, `"clone3"`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SpawnPath::PosixSpawn => "posix_spawn",
+            SpawnPath::Fork => "fork",
+            SpawnPath::Clone3 => "clone3",
+        }
+    }
+
+    /// Whether this path copies the parent's address space (only
+    /// [`SpawnPath::Fork`]).
+    #[must_use]
+    pub fn copies_parent(self) -> bool {
+        self == SpawnPath::Fork
+    }
+}
+
+impl fmt::Display for SpawnPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A started child, as [`spawn`] returns it.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid (the caller's to reap).
+    pub pid: Pid,
+    /// How it was started.
+    pub path: SpawnPath,
+    /// A pidfd for it when the path got one from the kernel at no extra
+    /// cost (`clone3` with `CLONE_PIDFD`, unless `SPAWN_NO_PIDFD` turns
+    /// pidfds off); else `None`, and [`crate::pidfd_open`] makes one.
+    pub pidfd: Option<OwnedFd>,
 }
 
 /// Everything about starting one program.
@@ -164,6 +281,16 @@ pub struct SpawnOptions<'fd> {
     pub new_session: bool,
     /// What needs fork+exec.
     pub fork: ForkOptions,
+    /// A cgroup v2 directory (an fd opened on it, e.g.
+    /// [`crate::Cgroup::fd`]) the child starts in, before it runs a single
+    /// instruction of the program: `clone3` with `CLONE_INTO_CGROUP`
+    /// ([`SpawnPath::Clone3`]) where it works and no `pre_exec` hook is
+    /// set, else the fork path with the child writing itself into the
+    /// cgroup's `cgroup.procs` first thing ([`SpawnPath::Fork`]). A cgroup
+    /// that cannot take the child is [`SpawnStage::Cgroup`] with the errno
+    /// (`EACCES` without write access to it, `EBUSY`/`EOPNOTSUPP` for a
+    /// cgroup with controllers that cannot hold processes).
+    pub cgroup: Option<BorrowedFd<'fd>>,
 }
 
 impl SpawnOptions<'_> {
@@ -180,6 +307,7 @@ impl SpawnOptions<'_> {
             process_group: None,
             new_session: false,
             fork: ForkOptions::default(),
+            cgroup: None,
         }
     }
 }
@@ -210,6 +338,11 @@ pub enum SpawnStage {
     Fork,
     /// Setting up the spawn attributes in the parent.
     Setup,
+    /// Placing the child in its cgroup ([`SpawnOptions::cgroup`]).
+    Cgroup,
+    /// Setting the parent death signal
+    /// ([`ForkOptions::parent_death_signal`]).
+    ParentDeathSignal,
 }
 
 impl fmt::Display for SpawnStage {
@@ -226,6 +359,8 @@ impl fmt::Display for SpawnStage {
             SpawnStage::PreExec => "the pre-exec hook",
             SpawnStage::Fork => "forking",
             SpawnStage::Setup => "preparing the spawn",
+            SpawnStage::Cgroup => "placing the child in its cgroup",
+            SpawnStage::ParentDeathSignal => "setting the parent death signal",
         })
     }
 }
@@ -280,34 +415,55 @@ pub(crate) fn nonzero_errno(raw: i32) -> Errno {
 const MAX_GAP_CLOSES: usize = 256;
 
 /// `posix_spawn`—Starts `opts.program` as the options say and returns its
-/// pid.
+/// pid and the way it was started.
 ///
 /// What the child gets is in the [module docs](self). `posix_spawn`
 /// (glibc's is a `vfork`-like clone, cheap even from a large parent) is
-/// used unless [`ForkOptions::needs_fork`]; then fork+exec, with the same
-/// semantics plus those options, the child's failure coming back through a
-/// close-on-exec pipe as its real errno and step.
+/// used unless [`ForkOptions::needs_fork`] or [`SpawnOptions::cgroup`];
+/// with a cgroup, `clone3` (no copy of the parent either) unless a
+/// `pre_exec` hook is set or the kernel refuses `clone3`; else fork+exec,
+/// with the same semantics plus those options, the child's failure coming
+/// back through a close-on-exec pipe as its real errno and step.
+/// [`Spawned::path`] says which ran.
 ///
 /// # Errors
 /// The step that failed and its errno. `stage` is [`SpawnStage::Cwd`] when
 /// the working directory is unusable, [`SpawnStage::Exec`] for the program
 /// (`ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG`…), [`SpawnStage::FdAction`] for
 /// an fd action (`EBADF` for a negative `dst` or one at or above
-/// `RLIMIT_NOFILE`, `EMFILE` when the parent has no fd left to prepare it).
+/// `RLIMIT_NOFILE`, `EMFILE` when the parent has no fd left to prepare it),
+/// [`SpawnStage::Cgroup`] for a cgroup that cannot take the child.
 ///
 /// # References
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/posix_spawn.html)
 /// - [Linux](https://man7.org/linux/man-pages/man3/posix_spawn.3.html)
 /// - [Linux `fork`](https://man7.org/linux/man-pages/man2/fork.2.html)
+/// - [Linux `clone3`](https://man7.org/linux/man-pages/man2/clone3.2.html)
 #[doc(alias = "fork")]
 #[doc(alias = "execve")]
-pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Pid, SpawnError> {
+#[doc(alias = "clone3")]
+pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if opts.process_group.is_some_and(|pg| pg < 0) {
         // What `setpgid` says, before anything starts and the same on both
         // paths (glibc's `posix_spawn` would report it as the exec's).
         return Err(SpawnError::new(SpawnStage::ProcessGroup, Errno::INVAL));
     }
+    if let Some(sig) = opts.fork.parent_death_signal
+        && !(1..=libc::SIGRTMAX()).contains(&sig)
+    {
+        return Err(SpawnError::new(SpawnStage::ParentDeathSignal, Errno::INVAL));
+    }
     let plan = Plan::new(&opts.fd_actions)?;
+    if let Some(cgroup) = opts.cgroup {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        if opts.fork.pre_exec.is_none()
+            && let Some(spawned) = clone3::spawn(opts, &plan, cgroup)?
+        {
+            return Ok(spawned);
+        }
+        let _ = cgroup;
+        return fork::spawn(opts, &plan);
+    }
     #[cfg(target_env = "gnu")]
     if !opts.fork.needs_fork() && plan.gap_fds() <= MAX_GAP_CLOSES {
         return posix::spawn(opts, &plan);

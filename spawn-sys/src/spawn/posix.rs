@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 
 use rustix::fs::{Access, FileType};
 
-use super::{Plan, SpawnError, SpawnOptions, SpawnStage, Step, nonzero_errno};
+use super::{Plan, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, Step, nonzero_errno};
 use crate::{Errno, Pid};
 
 struct Attr(libc::posix_spawnattr_t);
@@ -166,7 +166,7 @@ fn file_actions(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Actions, Spa
 }
 
 /// `posix_spawn` with the options and plan; see [`super::spawn`].
-pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, SpawnError> {
+pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned, SpawnError> {
     let attr = attr(opts)?;
     let fa = file_actions(opts, plan)?;
     let mut pid: libc::pid_t = 0;
@@ -187,7 +187,12 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Pid, Spa
     if r != 0 {
         return Err(classify(opts, nonzero_errno(r)));
     }
-    Pid::from_raw(pid).ok_or(SpawnError::new(SpawnStage::Exec, Errno::INVAL))
+    let pid = Pid::from_raw(pid).ok_or(SpawnError::new(SpawnStage::Exec, Errno::INVAL))?;
+    Ok(Spawned {
+        pid,
+        path: SpawnPath::PosixSpawn,
+        pidfd: None,
+    })
 }
 
 /// Errnos that a path lookup gives, from `chdir`, `open` or `execve` alike.

@@ -98,7 +98,9 @@ pub fn run(mut o: SpawnOptions<'_>, fork: bool) -> Outcome {
             fd_actions: actions,
             ..o
         };
-        spawn_sys::spawn(&o).unwrap_or_else(|e| panic!("spawn {:?}: {e}", o.program))
+        spawn_sys::spawn(&o)
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", o.program))
+            .pid
     };
     drop((out_w, err_w));
     let [stdout, stderr] = read_to_end([out_r, err_r], Some(pid));

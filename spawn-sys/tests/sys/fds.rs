@@ -32,7 +32,7 @@ fn helper_swap_parent() {
     if mode == "fork" {
         common::force_fork(&mut o);
     }
-    let pid = spawn(&o).unwrap();
+    let pid = spawn(&o).unwrap().pid;
     let st = wait_pid(pid, false).unwrap().unwrap();
     assert_eq!(spawn_sys::exit_code(st.status), Some(0));
 }
@@ -220,4 +220,153 @@ fn concurrent_spawns_see_none_of_each_others_fds() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+/// Python that reads fds 3 and 5, checks that 4 is closed, then lists its
+/// fds (`listdir` opens the lowest free one, 4, to read the directory).
+const READ_3_5: &str = "import os
+a = os.read(3, 100)
+b = os.read(5, 100)
+try:
+    os.fstat(4)
+    print('4 open')
+except OSError:
+    pass
+print(a.decode(), b.decode())
+print(' '.join(sorted(os.listdir('/proc/self/fd'), key=int)))
+";
+
+#[test]
+fn pipes_passed_as_fd_3_and_5_are_read_and_nothing_else_is_open() {
+    // A non-CLOEXEC fd as careless code leaves: it must not reach the child.
+    let null = spawn_sys::dev_null(false).unwrap();
+    let leaky = spawn_sys::dup_cloexec_from(&null, 4).unwrap();
+    spawn_sys::set_cloexec(&leaky, false).unwrap();
+    both_paths(|fork| {
+        let (r3, w3) = spawn_sys::pipe().unwrap();
+        let (r5, w5) = spawn_sys::pipe().unwrap();
+        rustix::io::write(&w3, b"three").unwrap();
+        rustix::io::write(&w5, b"five").unwrap();
+        drop((w3, w5));
+        let mut o = opts("python3", &[b"-c", READ_3_5.as_bytes()]);
+        o.fd_actions = vec![
+            FdAction::Dup2 {
+                src: r5.as_fd(),
+                dst: 5,
+            },
+            FdAction::Dup2 {
+                src: r3.as_fd(),
+                dst: 3,
+            },
+        ];
+        let r = run(o, fork);
+        assert_eq!(
+            (r.out(), r.code()),
+            ("three five\n0 1 2 3 4 5\n".into(), Some(0)),
+            "fork={fork}: {r:?}"
+        );
+    });
+}
+
+#[test]
+fn high_targets_around_an_fd_of_ours_leave_it_closed() {
+    // Our non-CLOEXEC fd `n` sits between the child's `n - 1` and `n + 1`:
+    // the gap between two targets is closed too.
+    let null = spawn_sys::dev_null(false).unwrap();
+    let leaky = spawn_sys::dup_cloexec_from(&null, 100).unwrap();
+    spawn_sys::set_cloexec(&leaky, false).unwrap();
+    let n = leaky.as_raw_fd();
+    both_paths(|fork| {
+        let mut o = opts("ls", &[b"/proc/self/fd"]);
+        o.fd_actions = vec![
+            FdAction::Dup2 {
+                src: null.as_fd(),
+                dst: n - 1,
+            },
+            FdAction::Dup2 {
+                src: null.as_fd(),
+                dst: n + 1,
+            },
+        ];
+        let fds = fd_numbers(&run(o, fork).stdout);
+        assert_eq!(fds, [0, 1, 2, 3, n - 1, n + 1], "fork={fork}");
+    });
+}
+
+/// Re-run by [`fds_3_and_4_swap_and_3_4_5_rotate`] with pipes A, B, C as
+/// its fds 3, 4, 5: gives its children 3 and 4 swapped, then 3, 4, 5
+/// rotated, each child writing its fd's number to each fd.
+#[test]
+fn helper_swap_34() {
+    let Some(mode) = std::env::var_os("SPAWN_SYS_SWAP34") else {
+        return;
+    };
+    // SAFETY: the parent passed fds 3, 4 and 5 open (checked by fstat just
+    // below, before any use); nothing in this process closes them.
+    let fds = [3, 4, 5].map(|n| unsafe { std::os::fd::BorrowedFd::borrow_raw(n) });
+    for fd in fds {
+        let st = rustix::fs::fstat(fd).unwrap();
+        assert_eq!(
+            rustix::fs::FileType::from_raw_mode(st.st_mode),
+            rustix::fs::FileType::Fifo
+        );
+    }
+    let write_all = "import os
+for n in (3, 4, 5):
+    try:
+        os.write(n, b'%d,' % n)
+    except OSError:
+        pass
+";
+    let [a, b, c] = fds;
+    let cases = [
+        // 3 <-> 4: the child's 3 is our 4 and its 4 our 3.
+        vec![
+            FdAction::Dup2 { src: a, dst: 4 },
+            FdAction::Dup2 { src: b, dst: 3 },
+        ],
+        // 3 -> 4 -> 5 -> 3.
+        vec![
+            FdAction::Dup2 { src: a, dst: 4 },
+            FdAction::Dup2 { src: b, dst: 5 },
+            FdAction::Dup2 { src: c, dst: 3 },
+        ],
+    ];
+    for actions in cases {
+        let mut o = opts("python3", &[b"-c", write_all.as_bytes()]);
+        o.fd_actions = actions;
+        if mode == "fork" {
+            common::force_fork(&mut o);
+        }
+        let pid = spawn(&o).unwrap().pid;
+        let st = wait_pid(pid, false).unwrap().unwrap();
+        assert_eq!(spawn_sys::exit_code(st.status), Some(0));
+    }
+}
+
+#[test]
+fn fds_3_and_4_swap_and_3_4_5_rotate() {
+    both_paths(|fork| {
+        let mode = if fork { "fork" } else { "posix" };
+        let pipes = [(); 3].map(|()| spawn_sys::pipe().unwrap());
+        let mut o = common::rerun_self("fds::helper_swap_34", &[("SPAWN_SYS_SWAP34", mode)]);
+        for (i, (_, w)) in pipes.iter().enumerate() {
+            o.fd_actions.push(FdAction::Dup2 {
+                src: w.as_fd(),
+                dst: 3 + i as i32,
+            });
+        }
+        let r = run(o, false);
+        assert_eq!(r.code(), Some(0), "{r:?}");
+        let got: Vec<String> = pipes
+            .into_iter()
+            .map(|(r, w)| {
+                drop(w);
+                String::from_utf8(read_all(r)).unwrap()
+            })
+            .collect();
+        // Swap: A (helper's 3) is the child's 4, B (4) its 3, C (5) not
+        // passed. Rotation: A is the child's 4, B its 5, C its 3.
+        assert_eq!(got, ["4,4,", "3,5,", "3,"], "mode={mode}");
+    });
 }

@@ -1,9 +1,15 @@
 //! The fork+exec fallback's own options: umask, resource limits, user and
-//! groups, the pre-exec hook; each failing step reported with its errno.
+//! groups, the pre-exec hook, the parent death signal; each failing step
+//! reported with its errno; which option forces the fork, and the path
+//! that `spawn` reports.
 
-use spawn_sys::{Errno, SpawnStage, spawn};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Instant;
 
-use crate::common::{cstring, opts, run, sh};
+use rustix::event::{PollFd, PollFlags};
+use spawn_sys::{Errno, FdAction, ForkOptions, SpawnPath, SpawnStage, spawn, wait_pid};
+
+use crate::common::{self, HANG, cstring, opts, run, sh};
 
 /// A change to options that makes one step fail.
 type Edit = Box<dyn FnMut(&mut spawn_sys::SpawnOptions<'_>)>;
@@ -104,4 +110,185 @@ fn credentials_apply_as_root_or_fail_as_a_user() {
         let e = spawn(&o).unwrap_err();
         assert_eq!((e.stage, e.errno), (SpawnStage::Credentials, Errno::PERM));
     }
+}
+
+#[test]
+fn fork_reason_names_the_first_option_that_needs_fork() {
+    let none = ForkOptions::default();
+    assert_eq!((none.fork_reason(), none.needs_fork()), (None, false));
+    type Set = fn(&mut ForkOptions);
+    let cases: [(Set, &str); 7] = [
+        (|f| f.uid = Some(0), "uid"),
+        (|f| f.gid = Some(0), "gid"),
+        (|f| f.groups = Some(vec![]), "groups"),
+        (|f| f.umask = Some(0o22), "umask"),
+        (
+            |f| f.rlimits = vec![(libc::RLIMIT_CORE as i32, 0, 0)],
+            "rlimit",
+        ),
+        (|f| f.pre_exec = Some(Box::new(|| Ok(()))), "pre_exec"),
+        (
+            |f| f.parent_death_signal = Some(libc::SIGKILL),
+            "parent_death_signal",
+        ),
+    ];
+    for (set, name) in &cases {
+        let mut f = ForkOptions::default();
+        set(&mut f);
+        assert_eq!((f.fork_reason(), f.needs_fork()), (Some(*name), true));
+    }
+    // Several: the first in the documented order.
+    let mut f = ForkOptions::default();
+    for (set, _) in cases.iter().rev() {
+        set(&mut f);
+    }
+    assert_eq!(f.fork_reason(), Some("uid"));
+}
+
+#[test]
+fn spawn_tells_which_path_it_took() {
+    let plain = spawn(&opts("true", &[])).unwrap();
+    assert_eq!(
+        (plain.path, plain.pidfd.is_none()),
+        (SpawnPath::PosixSpawn, true)
+    );
+    let mut o = opts("true", &[]);
+    o.fork.umask = Some(0o22);
+    let forked = spawn(&o).unwrap();
+    assert_eq!(
+        (forked.path, forked.pidfd.is_none()),
+        (SpawnPath::Fork, true)
+    );
+    for pid in [plain.pid, forked.pid] {
+        let st = wait_pid(pid, false).unwrap().unwrap();
+        assert_eq!(spawn_sys::exit_code(st.status), Some(0));
+    }
+    assert_eq!(SpawnPath::PosixSpawn.to_string(), "posix_spawn");
+    assert!(SpawnPath::Fork.copies_parent() && !SpawnPath::Clone3.copies_parent());
+}
+
+#[test]
+fn a_bad_parent_death_signal_is_refused_before_anything_starts() {
+    for sig in [0, -1, 65, i32::MAX] {
+        let mut o = opts("true", &[]);
+        o.fork.parent_death_signal = Some(sig);
+        let e = spawn(&o).unwrap_err();
+        assert_eq!(
+            (e.stage, e.errno),
+            (SpawnStage::ParentDeathSignal, Errno::INVAL),
+            "{sig}"
+        );
+    }
+}
+
+/// Re-run by [`a_child_gets_its_parent_death_signal_when_the_parent_dies`]:
+/// the middle process. Starts two `sleep 60`, the first with
+/// `parent_death_signal(KILL)`, prints their pids, then blocks on its
+/// stdin (never written) until it is killed.
+#[test]
+fn helper_pdeath_middle() {
+    if std::env::var_os("SPAWN_SYS_PDEATH_MIDDLE").is_none() {
+        return;
+    }
+    let mut dies = opts("sleep", &[b"60"]);
+    dies.fork.parent_death_signal = Some(libc::SIGKILL);
+    let dies = spawn(&dies).unwrap();
+    assert_eq!(dies.path, SpawnPath::Fork);
+    let stays = spawn(&opts("sleep", &[b"60"])).unwrap();
+    println!(
+        "pids {} {}",
+        dies.pid.as_raw_nonzero(),
+        stays.pid.as_raw_nonzero()
+    );
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    panic!("stdin was written or closed: the parent should have killed us");
+}
+
+/// Reads `fd` until what it read has `marker` and then `end`; kills `pid`
+/// and fails after [`HANG`] or at end of file.
+fn read_until(fd: &OwnedFd, end: &str, marker: &str, pid: spawn_sys::Pid) -> String {
+    let deadline = Instant::now() + HANG;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(at) = text.find(marker)
+            && text[at..].contains(end)
+        {
+            return text;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        if left.is_zero() || spawn_sys::poll::poll(&mut fds, Some(left)).unwrap() == 0 {
+            let _ = spawn_sys::signal_process(pid, libc::SIGKILL);
+            panic!("no {marker:?} after {HANG:?}: {text:?}");
+        }
+        let n = rustix::io::read(fd, &mut buf).unwrap();
+        if n == 0 {
+            panic!("end of file before {marker:?}: {text:?}");
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Whether `pid` is gone or a zombie (a zombie runs no more).
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            after.starts_with('Z') || after.starts_with('X')
+        }
+    }
+}
+
+#[test]
+fn a_child_gets_its_parent_death_signal_when_the_parent_dies() {
+    let (in_r, in_w) = spawn_sys::pipe().unwrap();
+    let (out_r, out_w) = spawn_sys::pipe().unwrap();
+    let mut o = common::rerun_self(
+        "fork::helper_pdeath_middle",
+        &[("SPAWN_SYS_PDEATH_MIDDLE", "1")],
+    );
+    o.fd_actions = vec![
+        FdAction::Dup2 {
+            src: in_r.as_fd(),
+            dst: 0,
+        },
+        FdAction::Dup2 {
+            src: out_w.as_fd(),
+            dst: 1,
+        },
+    ];
+    let middle = spawn(&o).unwrap().pid;
+    drop((in_r, out_w));
+    // libtest prints `test name ... ` first, on the same line.
+    let said = read_until(&out_r, "\n", "pids ", middle);
+    let pids: Vec<i32> = said
+        .split("pids ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let [dies, stays] = pids[..] else {
+        panic!("{pids:?}")
+    };
+    assert!(!gone(dies) && !gone(stays), "both sleeps start alive");
+    spawn_sys::signal_process(middle, libc::SIGKILL).unwrap();
+    let st = wait_pid(middle, false).unwrap().unwrap();
+    assert_eq!(spawn_sys::term_signal(st.status), Some(libc::SIGKILL));
+    // Bounded poll of /proc: the kernel sends the signal as the middle
+    // process exits, so this ends at once unless the feature is broken.
+    let start = Instant::now();
+    while !gone(dies) {
+        assert!(start.elapsed() < HANG, "{dies} still alive after {HANG:?}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The control: without the option, the other sleep outlived it.
+    let alive = !gone(stays);
+    let _ = spawn_sys::signal_process(spawn_sys::Pid::from_raw(stays).unwrap(), libc::SIGKILL);
+    assert!(alive, "the sleep without a death signal died too");
+    drop(in_w);
 }

@@ -29,7 +29,7 @@ fn until_exited(pid: Pid) {
 fn sleeper(pg: i32) -> Pid {
     let mut o = opts("sleep", &[b"60"]);
     o.process_group = Some(pg);
-    spawn(&o).unwrap()
+    spawn(&o).unwrap().pid
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn own_process_group_is_getpgrp() {
     let pgrp: i32 = after.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(own_process_group().as_raw_nonzero().get(), pgrp);
     // A child of no group of its own is in it.
-    let pid = spawn(&opts("sleep", &[b"60"])).unwrap();
+    let pid = spawn(&opts("sleep", &[b"60"])).unwrap().pid;
     assert_eq!(
         rustix::process::getpgid(Some(pid)).unwrap(),
         own_process_group()
@@ -94,7 +94,7 @@ fn shell_with_grandchild() -> (Pid, Pid) {
         src: std::os::fd::AsFd::as_fd(&w),
         dst: 1,
     });
-    let leader = spawn(&o).unwrap();
+    let leader = spawn(&o).unwrap().pid;
     drop(o);
     drop(w);
     let mut line = Vec::new();
@@ -155,13 +155,13 @@ fn wait_pid_nowait_peeks_without_reaping() {
     // An exit code, and a signal that may dump core: the same encoding as
     // wait4's.
     for script in ["exit 7", "ulimit -c 0; kill -QUIT $$"] {
-        let pid = spawn(&sh(script)).unwrap();
+        let pid = spawn(&sh(script)).unwrap().pid;
         until_exited(pid);
         let peeked = wait_pid_nowait(pid).unwrap().unwrap();
         let reaped = wait_pid(pid, false).unwrap().unwrap().status;
         assert_eq!(peeked, reaped, "{script}");
     }
-    let pid = spawn(&sh("exit 7")).unwrap();
+    let pid = spawn(&sh("exit 7")).unwrap().pid;
     until_exited(pid);
     assert_eq!(exit_code(wait_pid_nowait(pid).unwrap().unwrap()), Some(7));
     wait_pid(pid, false).unwrap();

@@ -14,6 +14,7 @@
 //! `pthread_sigmask` (ignoring `SIGHUP`, blocking a signal in their own
 //! thread), and one pre-exec hook is only an async-signal-safe `chdir`.
 
+mod cgroup;
 mod common;
 mod fds;
 mod fork;

@@ -13,7 +13,7 @@ use crate::common::{self, opts, run};
 fn wait4_reports_status_cpu_and_max_rss() {
     let script =
         b"x = bytearray(100 << 20)\nn = 0\nfor i in range(3000000): n += i\nraise SystemExit(5)";
-    let pid = spawn(&opts("python3", &[b"-c", script])).unwrap();
+    let pid = spawn(&opts("python3", &[b"-c", script])).unwrap().pid;
     let w = wait_pid(pid, false).unwrap().unwrap();
     assert_eq!(spawn_sys::exit_code(w.status), Some(5));
     assert!(w.rusage.max_rss_bytes >= 100 << 20, "{:?}", w.rusage);
@@ -22,7 +22,7 @@ fn wait4_reports_status_cpu_and_max_rss() {
 
 #[test]
 fn wait_pid_without_hanging_and_the_statuses() {
-    let pid = spawn(&opts("sleep", &[b"60"])).unwrap();
+    let pid = spawn(&opts("sleep", &[b"60"])).unwrap().pid;
     assert_eq!(wait_pid(pid, true).unwrap(), None);
     spawn_sys::signal_process(pid, libc::SIGKILL).unwrap();
     let w = wait_pid(pid, false).unwrap().unwrap();
@@ -55,7 +55,7 @@ fn pidfd_notifies_exit_and_signals() {
         return;
     }
     assert!(spawn_sys::pidfd_supported());
-    let pid = spawn(&opts("sleep", &[b"60"])).unwrap();
+    let pid = spawn(&opts("sleep", &[b"60"])).unwrap().pid;
     let pfd = spawn_sys::pidfd_open(pid).unwrap();
     assert!(spawn_sys::is_cloexec(&pfd).unwrap());
     let ep = Epoll::new().unwrap();
@@ -117,7 +117,7 @@ fn signals_to_a_process_and_a_group() {
         src: w.as_fd(),
         dst: 1,
     });
-    let pid = spawn(&o).unwrap();
+    let pid = spawn(&o).unwrap().pid;
     drop(o);
     drop(w);
     let mut line = Vec::new();
@@ -134,7 +134,7 @@ fn signals_to_a_process_and_a_group() {
     let [rest] = common::read_to_end([r], None);
     assert_eq!(rest, b"");
 
-    let pid = spawn(&opts("sleep", &[b"60"])).unwrap();
+    let pid = spawn(&opts("sleep", &[b"60"])).unwrap().pid;
     spawn_sys::signal_process(pid, libc::SIGINT).unwrap();
     let w = wait_pid(pid, false).unwrap().unwrap();
     assert_eq!(spawn_sys::term_signal(w.status), Some(libc::SIGINT));
@@ -156,7 +156,7 @@ fn signal_group_refuses_pgid_1_which_would_mean_every_process() {
     // A real group of ours is still reachable with signal 0.
     let mut o = opts("sleep", &[b"60"]);
     o.process_group = Some(0);
-    let pid = spawn(&o).unwrap();
+    let pid = spawn(&o).unwrap().pid;
     assert_eq!(spawn_sys::signal_group(pid, 0), Ok(()));
     spawn_sys::signal_process(pid, libc::SIGKILL).unwrap();
     wait_pid(pid, false).unwrap();
@@ -184,9 +184,17 @@ fn helper_leak_check() {
     if std::env::var_os("SPAWN_SYS_LEAK_CHECK").is_none() {
         return;
     }
+    // One in six into a cgroup (clone3) where one can be made.
+    let cg = spawn_sys::own_cgroup().ok().and_then(|p| {
+        spawn_sys::Cgroup::create_under(&p, &format!("spawn-sys-leak-{}", std::process::id())).ok()
+    });
     let fds = spawn_sys::open_fd_count().unwrap();
     let z = zombies();
     for i in 0..1200 {
+        let cgroup = cg
+            .as_ref()
+            .filter(|_| i % 6 == 3)
+            .map(spawn_sys::Cgroup::fd);
         let (r, w) = spawn_sys::pipe().unwrap();
         let mut o = opts("true", &[]);
         o.fd_actions.push(FdAction::Dup2 {
@@ -198,7 +206,8 @@ fn helper_leak_check() {
         if fork {
             common::force_fork(&mut o);
         }
-        let pid = spawn(&o).unwrap();
+        o.cgroup = cgroup;
+        let pid = spawn(&o).unwrap().pid;
         drop(o);
         drop((r, w));
         let st = wait_pid(pid, false).unwrap().unwrap();
@@ -209,10 +218,15 @@ fn helper_leak_check() {
         if fork {
             common::force_fork(&mut o);
         }
+        o.cgroup = cgroup;
         assert!(spawn(&o).is_err());
     }
     assert_eq!(spawn_sys::open_fd_count().unwrap(), fds);
     assert_eq!(zombies(), z);
+    if let Some(cg) = cg {
+        assert!(cg.wait_unpopulated(common::HANG).unwrap());
+        cg.remove().unwrap();
+    }
     println!("no leak");
 }
 

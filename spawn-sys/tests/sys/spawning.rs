@@ -156,7 +156,7 @@ fn process_group_and_session_take_effect() {
 fn a_child_joins_an_existing_group_and_a_missing_one_is_an_error() {
     let mut leader = opts("sleep", &[b"60"]);
     leader.process_group = Some(0);
-    let leader = spawn(&leader).unwrap();
+    let leader = spawn(&leader).unwrap().pid;
     both_paths(|fork| {
         let mut o = opts("cat", &[b"/proc/self/stat"]);
         o.process_group = Some(leader.as_raw_nonzero().get());
