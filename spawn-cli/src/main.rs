@@ -306,8 +306,12 @@ fn trace(a: &TraceArgs) -> i32 {
     });
     match &result {
         Ok(o) => {
+            let path = match o.report.fork_reason {
+                Some(why) => format!("{:?} (for {why})", o.report.spawn_path),
+                None => format!("{:?}", o.report.spawn_path),
+            };
             eprintln!(
-                "spawn trace: {} ({} bytes of stdout, {} of stderr)",
+                "spawn trace: {} ({} bytes of stdout, {} of stderr; started by {path})",
                 o.status, o.report.stdout_bytes, o.report.stderr_bytes
             );
             o.status.shell_code()

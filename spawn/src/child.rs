@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use spawn_core::{ChildSpec, PerStream};
 
-use crate::driver::Engine;
 use crate::driver::slot::{self, StagePlumbing};
+use crate::driver::{Adopted, Engine};
 use crate::process::{GroupSignalError, Process, Reaped};
 use crate::wiring::{Plan, Wiring};
 use crate::{Command, Error, ExitStatus, Output, Signal, Sink, Stdio};
@@ -54,8 +54,13 @@ pub struct Child {
     deadline: Option<Instant>,
     kill_grace: Duration,
     eof_grace: Duration,
-    /// The child leads a group the run owns: a timeout tears it down.
+    /// The child leads a group the run owns (or has a cgroup): a timeout
+    /// tears it down.
     group_teardown: bool,
+    /// Whatever is left in its cgroup when it is done is ended.
+    end_leftovers: bool,
+    /// The first signal of its teardown.
+    stop_signal: Signal,
     kill_on_drop: bool,
     forwarder: Option<crate::Forwarder>,
     /// A `communicate` that stopped at its own timeout, to be resumed.
@@ -187,6 +192,8 @@ impl Child {
             kill_grace: wiring.kill_grace,
             eof_grace: wiring.eof_grace,
             group_teardown: wiring.owns_group_teardown(false),
+            end_leftovers: wiring.ends_leftovers(),
+            stop_signal: wiring.stop_signal,
             kill_on_drop: cmd.kill_on_drop,
             forwarder: cmd.forwarder.clone(),
             engine: None,
@@ -292,6 +299,7 @@ impl Child {
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
             signal_group: self.group_teardown,
+            end_leftovers: self.end_leftovers,
             read_chunk: crate::driver::READ_CHUNK,
             write_chunk: crate::driver::WRITE_CHUNK,
             ..ChildSpec::default()
@@ -334,14 +342,15 @@ impl Child {
                 0
             };
             let spec = self.spec(input_len);
-            engine.adopt(
-                Arc::clone(&self.process),
+            engine.adopt(Adopted {
+                process: Arc::clone(&self.process),
                 fds,
-                &self.sinks,
+                sinks: &self.sinks,
                 spec,
-                Some(input),
-                &self.name,
-            )?;
+                input: Some(input),
+                name: &self.name,
+                stop_signal: self.stop_signal,
+            })?;
             self.engine = Some(engine);
         }
         let Some(engine) = self.engine.as_mut() else {
@@ -389,14 +398,15 @@ impl Child {
         }
         let mut engine = self.engine()?;
         let spec = self.spec(0);
-        let ix = engine.adopt(
-            Arc::clone(&self.process),
-            PerStream::default(),
-            &PerStream::default(),
+        let ix = engine.adopt(Adopted {
+            process: Arc::clone(&self.process),
+            fds: PerStream::default(),
+            sinks: &PerStream::default(),
             spec,
-            None,
-            &self.name,
-        )?;
+            input: None,
+            name: &self.name,
+            stop_signal: self.stop_signal,
+        })?;
         if !engine.run(stop)? {
             return Ok(None);
         }

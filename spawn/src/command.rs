@@ -73,6 +73,11 @@ pub struct Command {
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
     pub(crate) forwarder: Option<crate::Forwarder>,
+    pub(crate) stop_signal: crate::Signal,
+    pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
+    pub(crate) parent_death_signal: Option<crate::Signal>,
+    pub(crate) require_posix_spawn: bool,
+    pub(crate) containment: crate::Containment,
 }
 
 impl fmt::Debug for Command {
@@ -172,6 +177,11 @@ impl Command {
             groups: None,
             rlimits: Vec::new(),
             forwarder: None,
+            stop_signal: crate::Signal::TERM,
+            passed_fds: Vec::new(),
+            parent_death_signal: None,
+            require_posix_spawn: false,
+            containment: crate::Containment::ProcessGroup,
         }
     }
 
@@ -390,14 +400,6 @@ impl Command {
         self
     }
 
-    /// Sets the child's umask (starting it with fork+exec, since
-    /// `posix_spawn` cannot).
-    #[must_use]
-    pub fn umask(mut self, mask: u32) -> Self {
-        self.umask = Some(mask);
-        self
-    }
-
     /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to the
     /// child while [`run`](Self::run) drives it; see [`crate::Forwarder`].
     #[must_use]
@@ -406,45 +408,38 @@ impl Command {
         self
     }
 
-    /// Runs the child as user `uid` (`setuid`; needs privilege). Starts it
-    /// with fork+exec.
-    #[must_use]
-    pub fn uid(mut self, uid: u32) -> Self {
-        self.uid = Some(uid);
-        self
-    }
-
-    /// Runs the child with group `gid` (`setgid`; needs privilege). Starts it
-    /// with fork+exec.
-    #[must_use]
-    pub fn gid(mut self, gid: u32) -> Self {
-        self.gid = Some(gid);
-        self
-    }
-
-    /// Sets the child's supplementary groups (`setgroups`; needs
-    /// privilege). Starts it with fork+exec.
-    #[must_use]
-    pub fn groups(mut self, groups: impl Into<Vec<u32>>) -> Self {
-        self.groups = Some(groups.into());
-        self
-    }
-
-    /// Sets a resource limit of the child (`setrlimit(resource, soft,
-    /// hard)`, `resource` one of `libc::RLIMIT_*`). Starts it with fork+exec.
+    /// The first signal of every teardown of this child (a timeout, an
+    /// overflowing sink, a drop with [`kill_on_drop`](Self::kill_on_drop)'s
+    /// group, a cancel): sent to the child and its group, then KILL after
+    /// the [`kill_grace`](Self::kill_grace). Default [`Signal::TERM`](crate::Signal::TERM);
+    /// many programs clean up on [`Signal::INT`](crate::Signal::INT).
     ///
     /// # Examples
     ///
     /// ```
-    /// let out = spawn::Command::shell("ulimit -n").rlimit(libc::RLIMIT_NOFILE as i32, 64, 64)
-    ///     .check_output_string()?;
-    /// assert_eq!(out, "64\n");
-    /// # Ok::<(), spawn::Error>(())
+    /// use spawn::{Command, Error, Signal};
+    /// use std::time::Duration;
+    /// let err = Command::shell("trap 'echo got INT; exit 3' INT; sleep 30 & wait")
+    ///     .stdout(spawn::Stdio::piped())
+    ///     .stop_signal(Signal::INT)
+    ///     .timeout(Duration::from_millis(200))
+    ///     .run()
+    ///     .unwrap_err();
+    /// let Error::Timeout { partial, .. } = err else { panic!() };
+    /// assert_eq!(partial.stdout, b"got INT\n");
     /// ```
     #[must_use]
-    pub fn rlimit(mut self, resource: i32, soft: u64, hard: u64) -> Self {
-        self.rlimits.push((resource, soft, hard));
+    pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
+        self.stop_signal = signal;
         self
+    }
+
+    /// Pipes stdout and stderr and collects both (Python's
+    /// `capture_output=True`): the same as `.stdout(Stdio::piped())
+    /// .stderr(Stdio::piped())`.
+    #[must_use]
+    pub fn capture_output(self) -> Self {
+        self.stdout(Stdio::piped()).stderr(Stdio::piped())
     }
 
     /// The program, as given.

@@ -219,6 +219,28 @@ pub enum Error {
         /// Why it could not be opened.
         source: io::Error,
     },
+    /// [`Command::require_posix_spawn`](crate::Command::require_posix_spawn)
+    /// was asked, and an option of the command needs a fork of the parent;
+    /// nothing was started.
+    #[error(
+        "{program}: {option} needs a fork of the parent (fork+exec), which require_posix_spawn() forbids"
+    )]
+    ForkRequired {
+        /// The program as given.
+        program: String,
+        /// The option that needs the fork (`"uid"`, `"umask"`, …).
+        option: &'static str,
+    },
+    /// [`Containment::Cgroup`](crate::Containment::Cgroup) was asked and
+    /// no cgroup could be made for the child (no cgroup v2 mounted, or no
+    /// right to write under the caller's cgroup); nothing was started.
+    #[error("{program}: cannot contain the child in a cgroup: {reason}")]
+    NoCgroup {
+        /// The program as given.
+        program: String,
+        /// Why, in words (the path tried and the OS error).
+        reason: String,
+    },
 }
 
 /// The last lines of stderr, for `Failed`'s message.
@@ -264,7 +286,9 @@ impl Error {
             | Error::StatusLost { program, .. }
             | Error::Io { program, .. }
             | Error::InterpreterNotFound { program, .. }
-            | Error::SinkFile { program, .. } => program,
+            | Error::SinkFile { program, .. }
+            | Error::ForkRequired { program, .. }
+            | Error::NoCgroup { program, .. } => program,
         }
     }
 
@@ -288,6 +312,8 @@ impl Error {
             Error::Io { .. } => "io",
             Error::InterpreterNotFound { .. } => "interpreter_not_found",
             Error::SinkFile { .. } => "sink_file",
+            Error::ForkRequired { .. } => "fork_required",
+            Error::NoCgroup { .. } => "no_cgroup",
         }
     }
 
@@ -330,6 +356,8 @@ impl Error {
                 | Error::Spawn { .. }
                 | Error::InterpreterNotFound { .. }
                 | Error::SinkFile { .. }
+                | Error::ForkRequired { .. }
+                | Error::NoCgroup { .. }
         )
     }
 
@@ -360,12 +388,13 @@ impl From<Error> for io::Error {
             Error::NotFound { .. } => io::ErrorKind::NotFound,
             Error::InterpreterNotFound { .. } => io::ErrorKind::NotFound,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
-            Error::InvalidInput { .. } | Error::ArgumentListTooLong { .. } => {
-                io::ErrorKind::InvalidInput
-            }
+            Error::InvalidInput { .. }
+            | Error::ArgumentListTooLong { .. }
+            | Error::ForkRequired { .. } => io::ErrorKind::InvalidInput,
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::StatusLost { .. } => io::ErrorKind::NotFound,
+            Error::NoCgroup { .. } => io::ErrorKind::Unsupported,
             Error::BadCwd { source, .. }
             | Error::Spawn { source, .. }
             | Error::Io { source, .. }

@@ -53,8 +53,24 @@ fn build(
         }
         None => (slot.exit.unwrap_or(0), Rusage::default()),
     };
+    let (spawn_path, fork_reason) = slot
+        .process
+        .as_ref()
+        .map_or((crate::SpawnPath::PosixSpawn, None), |p| p.spawn_path());
+    let containment = if slot
+        .process
+        .as_ref()
+        .is_some_and(|p| p.contained_in_cgroup())
+    {
+        crate::Containment::Cgroup
+    } else {
+        crate::Containment::ProcessGroup
+    };
     let mut report = Report {
         pid: slot.process.as_ref().map_or(0, |p| p.pid_u32()),
+        spawn_path,
+        fork_reason,
+        containment,
         wall,
         spawn_time: slot.spawn_time,
         user_time: rusage.user,

@@ -45,6 +45,9 @@ pub(crate) struct Launched {
     pub pgid: Option<Pid>,
     pub spawn_time: Duration,
     pub started: Instant,
+    /// How it was started, and the option that needed fork, if it did.
+    pub path: crate::SpawnPath,
+    pub fork_reason: Option<&'static str>,
 }
 
 /// Options for one launch beyond the command itself.
@@ -57,6 +60,8 @@ pub(crate) struct LaunchOptions<'a> {
     /// Put the child in a group of its own when the command says nothing
     /// (timeouts, pipelines).
     pub own_group: bool,
+    /// The cgroup the child starts in (`Containment::Cgroup`).
+    pub cgroup: Option<BorrowedFd<'a>>,
 }
 
 fn os_bytes(s: &OsStr) -> &[u8] {
@@ -201,7 +206,8 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     }
 
     let stdout_fd = io::stdout();
-    let mut actions: Vec<FdAction<'_>> = Vec::with_capacity(3);
+    let stderr_fd = io::stderr();
+    let mut actions: Vec<FdAction<'_>> = Vec::with_capacity(3 + cmd.passed_fds.len());
     for (i, plan) in plans.iter().enumerate() {
         let dst = i as i32;
         let src: Option<BorrowedFd<'_>> = match plan {
@@ -209,28 +215,41 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             Plan::Null => null.as_ref().map(AsFd::as_fd),
             Plan::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
             Plan::Fd(fd) => Some(*fd),
-            Plan::InheritStdout => parent_stdout(&stdout_fd, dst, &mut actions),
+            Plan::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
             Plan::Merge => {
-                if i != 2 {
-                    return Err(bad("Stdio::merge() is only for stderr".into()));
-                }
-                match plans[1] {
-                    // The child's stdout is what our fd 1 passes on: only an
-                    // fd that exec keeps. A private (close-on-exec) or closed
-                    // fd 1 leaves the child's stdout closed, so stderr too.
-                    Plan::Inherit | Plan::InheritStdout => {
-                        parent_stdout(&stdout_fd, dst, &mut actions)
-                    }
+                // Where the other of stdout and stderr goes (stdin cannot
+                // be merged).
+                let other = match i {
+                    1 => 2,
+                    2 => 1,
+                    _ => return Err(bad("Stdio::merge() is for stdout or stderr".into())),
+                };
+                match plans[other] {
+                    // The other stream is what our own fd passes on: only
+                    // an fd that exec keeps. A private (close-on-exec) or
+                    // closed one leaves this one closed too.
+                    Plan::Inherit if other == 1 => parent_std(&stdout_fd, dst, &mut actions),
+                    Plan::Inherit => parent_std(&stderr_fd, dst, &mut actions),
+                    Plan::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
                     Plan::Null => null.as_ref().map(AsFd::as_fd),
-                    Plan::Pipe => child_ends[1].as_ref().map(AsFd::as_fd),
+                    Plan::Pipe => child_ends[other].as_ref().map(AsFd::as_fd),
                     Plan::Fd(fd) => Some(*fd),
-                    Plan::Merge => return Err(bad("stdout cannot be merged".into())),
+                    Plan::Merge => {
+                        return Err(bad("stdout and stderr cannot both be merged".into()));
+                    }
                 }
             }
         };
         if let Some(src) = src {
             actions.push(FdAction::Dup2 { src, dst });
         }
+    }
+    // Extra fds (`pass_fd`), after 0, 1, 2: each is kept open in the child.
+    for (dst, fd) in &cmd.passed_fds {
+        actions.push(FdAction::Dup2 {
+            src: fd.as_fd(),
+            dst: *dst,
+        });
     }
 
     let fork = spawn_sys::spawn::ForkOptions {
@@ -239,8 +258,10 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         gid: cmd.gid,
         groups: cmd.groups.clone(),
         rlimits: cmd.rlimits.clone(),
+        parent_death_signal: cmd.parent_death_signal.map(crate::Signal::as_raw),
         ..Default::default()
     };
+    let fork_reason = fork.fork_reason();
     let argv_bytes: usize = argv.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>()
         + envp.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>();
     let options = SpawnOptions {
@@ -252,23 +273,25 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         process_group,
         new_session: cmd.new_session,
         fork,
-        cgroup: None,
+        cgroup: opts.cgroup,
     };
 
     let started = Instant::now();
-    let result = sys::spawn(&options).map(|s| s.pid);
+    let result = sys::spawn(&options);
     let spawn_time = started.elapsed();
     let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e, argv_bytes));
     drop(options);
     drop(child_ends);
     drop(null);
-    let pid = result?;
-
-    let pidfd = if spawn_sys::pidfd::pidfd_supported() {
-        spawn_sys::pidfd::pidfd_open(pid).ok()
-    } else {
-        None
-    };
+    let spawned = result?;
+    let pid = spawned.pid;
+    // A path that got a pidfd from the kernel (clone3) hands it over;
+    // otherwise it is opened now.
+    let pidfd = spawned.pidfd.or_else(|| {
+        spawn_sys::pidfd::pidfd_supported()
+            .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
+            .flatten()
+    });
     let pgid = if cmd.new_session || process_group == Some(0) {
         Some(pid)
     } else {
@@ -284,21 +307,26 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         pgid,
         spawn_time,
         started,
+        path: crate::SpawnPath::from_sys(spawned.path),
+        // A cgroup child forks only where the kernel refuses clone3.
+        fork_reason: (spawned.path == spawn_sys::spawn::SpawnPath::Fork)
+            .then(|| fork_reason.or(opts.cgroup.map(|_| "containment")))
+            .flatten(),
     })
 }
 
-/// The parent's fd 1 as the source of `dst`: only an fd that exec keeps. A
-/// private (close-on-exec) or closed fd 1 leaves `dst` closed.
-fn parent_stdout<'a>(
-    stdout: &'a io::Stdout,
+/// The parent's fd 1 or 2 as the source of `dst`: only an fd that exec
+/// keeps. A private (close-on-exec) or closed one leaves `dst` closed.
+fn parent_std<'a>(
+    std_fd: &'a impl AsFd,
     dst: i32,
     actions: &mut Vec<FdAction<'a>>,
 ) -> Option<BorrowedFd<'a>> {
-    if spawn_sys::fd::is_cloexec(stdout).unwrap_or(true) {
+    if spawn_sys::fd::is_cloexec(std_fd).unwrap_or(true) {
         actions.push(FdAction::Close { dst });
         None
     } else {
-        Some(stdout.as_fd())
+        Some(std_fd.as_fd())
     }
 }
 

@@ -61,7 +61,7 @@
 //! | `run(args, check=True)`, `check_call`        | [`Command::check`]                                           |
 //! | `check_output(args)` / `text=True`           | [`Command::check_output`] / [`Command::check_output_string`] |
 //! | `run(cmd, shell=True)`                       | [`Command::shell`] (never implicit)                          |
-//! | `stdout=PIPE`, `capture_output=True`         | [`Stdio::piped`] (or any [`Sink`])                           |
+//! | `stdout=PIPE`, `capture_output=True`         | [`Stdio::piped`] (or any [`Sink`]), [`Command::capture_output`] |
 //! | `stderr=STDOUT`                              | [`Stdio::merge`] (and [`Log`] keeps which stream said what)  |
 //! | `stdout=DEVNULL`                             | [`Stdio::null`]                                              |
 //! | `input=b"…"`                                 | [`Command::input`]                                           |
@@ -75,6 +75,9 @@
 //! | `p.send_signal`, `p.terminate`, `p.kill`     | [`Child::send_signal`], [`Child::terminate`], [`Child::kill`] |
 //! | `start_new_session=True`, `process_group=0`  | [`Command::new_session`], [`Command::process_group`]         |
 //! | `os.killpg(os.getpgid(p.pid), sig)`          | [`Child::kill_group`], [`Child::signal_group`]               |
+//! | `pass_fds=(3,)`                              | [`Command::pass_fd`] (any fd to any number ≥ 3)              |
+//! | `preexec_fn=lambda: prctl(PR_SET_PDEATHSIG)` | [`Command::parent_death_signal`]                             |
+//! | `umask=`, `user=`, `group=`, `extra_groups=` | [`Command::umask`], [`Command::uid`], [`Command::gid`], [`Command::groups`] |
 //! | `p1.stdout` → `Popen(…, stdin=p1.stdout)`     | `Command \| Command` → [`Pipeline`]                          |
 //! | a loop of `communicate()` calls              | [`Group`]: all at once, on one thread                        |
 //!
@@ -120,6 +123,7 @@ mod process;
 mod reaper;
 mod signal;
 mod sink;
+mod startup;
 mod stdio;
 pub mod trace;
 mod wiring;
@@ -133,6 +137,7 @@ pub use output::{ExitStatus, Output, PipelineOutput, Report};
 pub use pipeline::Pipeline;
 pub use signal::Signal;
 pub use sink::{Chunk, Log, MAX_LINE, Sink};
+pub use startup::{Containment, SpawnPath};
 pub use stdio::{Route, Stdio};
 
 /// Diagnostics for tests and soak runs.

@@ -206,6 +206,12 @@ pub struct Report {
     /// that started a background job). Always `false` for a child in the
     /// caller's group: spawn cannot tell what it left there.
     pub group_left: bool,
+    /// How the child was started.
+    pub spawn_path: crate::SpawnPath,
+    /// The option that needed the fork+exec path, when it was taken.
+    pub fork_reason: Option<&'static str>,
+    /// What held the child for its teardown.
+    pub containment: crate::Containment,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -214,7 +220,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 16)?;
+        let mut st = s.serialize_struct("Report", 19)?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("wall_ms", &ms(self.wall))?;
         st.serialize_field("spawn_ms", &ms(self.spawn_time))?;
@@ -231,6 +237,9 @@ impl Serialize for Report {
         st.serialize_field("stderr_abandoned", &self.stderr_abandoned)?;
         st.serialize_field("timed_out", &self.timed_out)?;
         st.serialize_field("group_left", &self.group_left)?;
+        st.serialize_field("spawn_path", &self.spawn_path)?;
+        st.serialize_field("fork_reason", &self.fork_reason)?;
+        st.serialize_field("containment", &self.containment)?;
         st.end()
     }
 }

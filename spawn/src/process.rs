@@ -16,6 +16,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use spawn_sys::cgroup::Cgroup;
 use spawn_sys::group::GroupState;
 use spawn_sys::wait::{Rusage, WaitResult};
 use spawn_sys::{Errno, Pid};
@@ -78,6 +79,12 @@ pub(crate) struct Process {
     pid: Pid,
     pidfd: Option<OwnedFd>,
     group: ProcessGroup,
+    /// The cgroup made for the child ([`Containment::Cgroup`](crate::Containment::Cgroup)),
+    /// removed when the last holder of the process lets go and it is empty.
+    cgroup: Option<Cgroup>,
+    /// How it was started, and the option that needed fork.
+    path: crate::SpawnPath,
+    fork_reason: Option<&'static str>,
     state: Mutex<State>,
 }
 
@@ -86,13 +93,37 @@ fn io_err(e: Errno) -> io::Error {
 }
 
 impl Process {
-    pub(crate) fn new(pid: Pid, pidfd: Option<OwnedFd>, group: ProcessGroup) -> Self {
+    pub(crate) fn new(
+        pid: Pid,
+        pidfd: Option<OwnedFd>,
+        group: ProcessGroup,
+        cgroup: Option<Cgroup>,
+    ) -> Self {
         Process {
             pid,
             pidfd,
             group,
+            cgroup,
+            path: crate::SpawnPath::PosixSpawn,
+            fork_reason: None,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Records how the child was started.
+    pub(crate) fn with_path(
+        mut self,
+        path: crate::SpawnPath,
+        fork_reason: Option<&'static str>,
+    ) -> Self {
+        self.path = path;
+        self.fork_reason = fork_reason;
+        self
+    }
+
+    /// How the child was started, and the option that needed fork.
+    pub(crate) fn spawn_path(&self) -> (crate::SpawnPath, Option<&'static str>) {
+        (self.path, self.fork_reason)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -159,11 +190,56 @@ impl Process {
     }
 
     /// Whether something other than the (exited, unreaped) child is alive in
-    /// the group it leads. Only meaningful for a group it leads.
-    pub(crate) fn probe_group(&self) -> GroupState {
-        match self.group {
+    /// what contains it: the group it leads, and its cgroup.
+    pub(crate) fn probe_contained(&self) -> GroupState {
+        let group = match self.group {
             ProcessGroup::Leads(pgid) => spawn_sys::group::probe_group(pgid, self.pid),
             _ => GroupState::Empty,
+        };
+        // A zombie is no longer in its cgroup: `populated` counts the living.
+        let cgroup = match self.cgroup.as_ref().map(Cgroup::populated) {
+            Some(Ok(true)) => GroupState::Live,
+            Some(Err(_)) => GroupState::Unknown,
+            _ => GroupState::Empty,
+        };
+        match (group, cgroup) {
+            (GroupState::Live, _) | (_, GroupState::Live) => GroupState::Live,
+            (GroupState::Empty, GroupState::Empty) => GroupState::Empty,
+            _ => GroupState::Unknown,
+        }
+    }
+
+    /// Sends `signal` to everything that contains the child for its
+    /// teardown: the group it leads and its cgroup (KILL there is
+    /// `cgroup.kill`). Nothing for a child in a group it does not lead.
+    pub(crate) fn signal_contained(&self, signal: Signal) {
+        if matches!(self.group, ProcessGroup::Leads(_)) {
+            let _ = self.signal_group(signal);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = if signal == Signal::KILL {
+                cg.kill()
+            } else {
+                cg.signal_all(signal.as_raw())
+            };
+        }
+    }
+
+    /// Whether the child has a cgroup of its own.
+    pub(crate) fn contained_in_cgroup(&self) -> bool {
+        self.cgroup.is_some()
+    }
+
+    /// For the background reaper: whether the child's cgroup (if any) is
+    /// empty; a populated one gets `cgroup.kill` again.
+    pub(crate) fn cgroup_drained(&self) -> bool {
+        let Some(cg) = &self.cgroup else { return true };
+        match cg.populated() {
+            Ok(false) | Err(_) => true,
+            Ok(true) => {
+                let _ = cg.kill();
+                false
+            }
         }
     }
 
@@ -236,14 +312,51 @@ impl Process {
         Ok(Some(reaped))
     }
 
-    /// KILL to the child and, when it leads its own group, to the group.
-    /// For teardowns that cannot wait (a drop, a panic).
+    /// KILL to the child and to what contains it (the group it leads, its
+    /// cgroup). For teardowns that cannot wait (a drop, a panic).
     pub(crate) fn kill_all(&self) {
         let _ = self.signal(Signal::KILL);
-        if matches!(self.group, ProcessGroup::Leads(_)) {
-            let _ = self.signal_group(Signal::KILL);
+        self.signal_contained(Signal::KILL);
+    }
+}
+
+impl Drop for Process {
+    /// The last holder let go: a cgroup of the child's is ended and removed
+    /// (it is empty by now unless the teardown gave up, or the child was
+    /// dropped while running without being reaped).
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            if matches!(cg.populated(), Ok(true)) {
+                let _ = cg.kill();
+            }
+            // EBUSY while something still dies in it: nothing more to do
+            // without blocking; the report said what was left.
+            let _ = cg.remove();
         }
     }
+}
+
+/// A fresh cgroup for one child of `program`, under the caller's own
+/// cgroup v2 (`Containment::Cgroup`).
+///
+/// # Errors
+/// [`Error::NoCgroup`](crate::Error::NoCgroup), saying why, when there is no
+/// cgroup v2 or no right to make one there.
+pub(crate) fn new_cgroup(program: &str) -> Result<Cgroup, crate::Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let no = |reason: String| crate::Error::NoCgroup {
+        program: program.to_owned(),
+        reason,
+    };
+    let own = spawn_sys::cgroup::own_cgroup()
+        .map_err(|e| no(format!("no cgroup v2 for this process ({e})")))?;
+    let name = format!(
+        "spawn-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    Cgroup::create_under(&own, &name).map_err(|e| no(e.to_string()))
 }
 
 /// The status recorded for a child whose status was lost.

@@ -53,7 +53,9 @@ fn sweep() -> usize {
     }
     let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
     p.retain(|(process, watched)| {
-        let done = !matches!(process.try_reap(), Ok(None));
+        // Reaped, and (with a cgroup) nothing left alive in its cgroup: a
+        // populated one gets `cgroup.kill` again on every sweep.
+        let done = !matches!(process.try_reap(), Ok(None)) && process.cgroup_drained();
         if done
             && *watched
             && let (Some(ep), Some(fd)) = (&ep, process.pidfd())
@@ -107,7 +109,9 @@ fn ensure_thread() {
 /// Reaps `process` once it exits, in the background.
 pub(crate) fn reap_later(process: Arc<Process>) {
     // Already gone? Then no thread is needed.
-    if let Ok(Some(_)) = process.try_reap() {
+    if let Ok(Some(_)) = process.try_reap()
+        && process.cgroup_drained()
+    {
         return;
     }
     let watched = process.pidfd().is_some_and(|fd| {

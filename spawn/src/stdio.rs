@@ -65,9 +65,11 @@ impl Stdio {
         Stdio(StdioKind::Piped)
     }
 
-    /// For stderr only: send it wherever stdout goes (a pipe, a sink, a
-    /// file, the terminal), like `2>&1`. Order between the two streams is
-    /// kept exactly, since the child writes both into one place.
+    /// On stderr: send it wherever stdout goes (a pipe, a sink, a file, the
+    /// terminal), like `2>&1`. On stdout: send it wherever stderr goes, like
+    /// `1>&2` (duct's `stdout_to_stderr`). Order between the two streams is
+    /// kept exactly, since the child writes both into one place. Not on
+    /// both at once.
     #[must_use]
     pub fn merge() -> Self {
         Stdio(StdioKind::Merge)

@@ -72,6 +72,30 @@ pub(crate) struct Wiring {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub eof_grace: Duration,
+    /// The first signal of a teardown.
+    pub stop_signal: crate::Signal,
+    pub containment: crate::Containment,
+}
+
+/// Extra fds go to numbers 3 and up, each once.
+fn check_passed_fds(cmd: &Command, name: &str) -> Result<(), Error> {
+    for (i, (child_fd, _)) in cmd.passed_fds.iter().enumerate() {
+        if *child_fd < 3 {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "pass_fd({child_fd}, ..): fds 0, 1 and 2 are set with stdin(), stdout() and stderr(); pass_fd is for 3 and up"
+                ),
+            ));
+        }
+        if cmd.passed_fds[..i].iter().any(|(n, _)| n == child_fd) {
+            return Err(Error::invalid(
+                name,
+                format!("pass_fd({child_fd}, ..) was given twice"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The sink that reads a route's pipe, if the route is read through one.
@@ -117,13 +141,22 @@ impl Wiring {
             ));
         }
         let stdout = route_plan(cmd.stdout.as_ref());
-        if matches!(stdout, Plan::Merge) {
+        let stderr = route_plan(cmd.stderr.as_ref());
+        if matches!(stdout, Plan::Merge) && matches!(stderr, Plan::Merge) {
             return Err(Error::invalid(
                 &name,
-                "Stdio::merge() is for stderr (it sends stderr where stdout goes)",
+                "stdout and stderr are both Stdio::merge(): one of them must go somewhere",
             ));
         }
-        let stderr = route_plan(cmd.stderr.as_ref());
+        check_passed_fds(cmd, &name)?;
+        if cmd.require_posix_spawn
+            && let Some(option) = cmd.fork_reason()
+        {
+            return Err(Error::ForkRequired {
+                program: name,
+                option,
+            });
+        }
         let group = match (cmd.new_session, cmd.process_group) {
             (true, _) => GroupPlan::Session,
             (false, Some(0)) => GroupPlan::Lead,
@@ -140,17 +173,23 @@ impl Wiring {
                 ),
             ));
         }
+        // A merged stream has no pipe of its own: the other one reads both.
         let stderr_sink = if matches!(stderr, Plan::Merge) {
             None
         } else {
             route_sink(cmd.stderr.as_ref())
+        };
+        let stdout_sink = if matches!(stdout, Plan::Merge) {
+            None
+        } else {
+            route_sink(cmd.stdout.as_ref())
         };
         Ok(Wiring {
             cmd: cmd.clone(),
             name,
             sinks: PerStream {
                 stdin: None,
-                stdout: route_sink(cmd.stdout.as_ref()),
+                stdout: stdout_sink,
                 stderr: stderr_sink,
             },
             plans: PerStream {
@@ -163,6 +202,8 @@ impl Wiring {
             timeout: cmd.timeout,
             kill_grace: cmd.kill_grace,
             eof_grace: cmd.eof_grace,
+            stop_signal: cmd.stop_signal,
+            containment: cmd.containment,
         })
     }
 
@@ -170,7 +211,13 @@ impl Wiring {
     /// leads a group the run created, and something bounds its life (a
     /// timeout; a pipeline keeps its first stage for the whole pipeline).
     pub(crate) fn owns_group_teardown(&self, pipeline_leader: bool) -> bool {
-        self.group.leads() && (self.timeout.is_some() || pipeline_leader)
+        (self.group.leads() && (self.timeout.is_some() || pipeline_leader)) || self.ends_leftovers()
+    }
+
+    /// Whether what the child leaves behind is ended when it is done, with
+    /// or without a timeout: a cgroup contains everything its run started.
+    pub(crate) fn ends_leftovers(&self) -> bool {
+        self.containment == crate::Containment::Cgroup
     }
 
     /// The core's view of this child.
@@ -185,6 +232,7 @@ impl Wiring {
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
             signal_group: self.owns_group_teardown(false),
+            end_leftovers: self.ends_leftovers(),
             read_chunk,
             write_chunk,
             ..ChildSpec::default()

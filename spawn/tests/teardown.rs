@@ -8,47 +8,14 @@
 //! the pid is gone (or a zombie, if nobody reaps orphans here) by the time
 //! the call returned.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{HANG, alive, first_pid, gone_soon};
 use spawn::{Command, Error, Forwarder, Group, Signal, Sink, Stdio};
-
-/// Generous bound for anything that should end at once.
-const HANG: Duration = Duration::from_secs(20);
-
-/// Whether `pid` is alive (running, sleeping or stopped; not a zombie).
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .unwrap_or("X");
-    !matches!(state, "Z" | "X")
-}
-
-/// Waits (boundedly) until `pid` is gone, for kills that land after the
-/// call that sent them returned.
-fn gone_soon(pid: u32) -> bool {
-    let start = Instant::now();
-    while alive(pid) {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
-}
-
-fn first_pid(bytes: &[u8]) -> u32 {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {:?}", String::from_utf8_lossy(bytes)))
-}
 
 /// A member of the child's group that ignores TERM, then the leader.
 const MEMBER_IGNORES_TERM: &str = "(trap '' TERM; exec sleep 37) & echo $!; exec sleep 30";

@@ -148,6 +148,64 @@ fn the_callers_own_group_is_never_signalled() {
     in_own_session(&["own-group"]).ok("own-group");
 }
 
+/// `parent_death_signal(KILL)`: the helper starts `sleep 60` with it and is
+/// killed; the sleep must die with it (issue 15).
+#[test]
+fn a_child_gets_its_death_signal_when_its_parent_dies() {
+    let mut helper = StdCommand::new(HOSTILE)
+        .arg("death-signal")
+        .stdin(StdStdio::piped())
+        .stdout(StdStdio::piped())
+        .stderr(StdStdio::inherit())
+        .spawn()
+        .expect("the helper starts");
+    let mut out = std::io::BufReader::new(helper.stdout.take().expect("piped"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("the helper says the pid");
+    let pid: u32 = line
+        .trim()
+        .strip_prefix("ok death-signal: ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("helper said {line:?}"));
+    assert!(procfs_alive(pid), "sleep {pid} runs");
+    helper.kill().expect("kill the helper");
+    helper.wait().expect("reap the helper");
+    let start = Instant::now();
+    while procfs_alive(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "sleep {pid} outlived its parent"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Whether `pid` runs (not a zombie).
+fn procfs_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| !matches!(state, "Z" | "X"))
+    })
+}
+
+/// `Containment::Cgroup` without the right to make a cgroup is a clear
+/// error before anything starts (issue 15).
+#[test]
+fn cgroup_containment_without_rights_is_a_clear_error() {
+    let ran = run_hostile(helper(&["cgroup-denied"]), Duration::from_secs(60), |_| {});
+    if ran.code == Some(SKIP) {
+        eprintln!("skipped: {}", ran.stdout.trim());
+        return;
+    }
+    let lines = ran.ok("cgroup-denied");
+    assert!(
+        lines[0].contains("cannot contain the child in a cgroup"),
+        "{}",
+        lines[0]
+    );
+}
+
 /// Runs `args` while SIGSTOP and SIGCONT hit the helper every millisecond
 /// (each stop awaited in `/proc`): on resume, `epoll_wait` fails with `EINTR`
 /// even without a signal handler (signal(7)). Returns the stop/continue

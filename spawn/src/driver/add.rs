@@ -15,6 +15,18 @@ use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
 use crate::{Error, Sink};
 
+/// A child already running, as a `Child` hands it to the engine: the engine
+/// drives `fds` (the parent's pipe ends) into `sinks` with this `spec`.
+pub(crate) struct Adopted<'a> {
+    pub process: Arc<Process>,
+    pub fds: PerStream<Option<std::os::fd::OwnedFd>>,
+    pub sinks: &'a PerStream<Option<Sink>>,
+    pub spec: ChildSpec,
+    pub input: Option<Arc<Vec<u8>>>,
+    pub name: &'a str,
+    pub stop_signal: crate::Signal,
+}
+
 impl Engine<'_> {
     /// Opens the sinks of one run's stdout and stderr together (one file
     /// shared by both when both name it, like `>p 2>&1`); returns their
@@ -83,6 +95,7 @@ impl Engine<'_> {
         slot.sinks = sinks;
         slot.stage = stage;
         slot.keep_unreaped = spec.signal_group;
+        slot.stop_signal = wiring.stop_signal;
         slot.start = Some(Start::Launch(Box::new(wiring)));
         Ok(self.push(slot, spec))
     }
@@ -106,31 +119,24 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Adds an already running child (a `Child`'s communicate or wait):
-    /// `fds` are the parent's pipe ends the engine is to drive.
-    pub(crate) fn adopt(
-        &mut self,
-        process: Arc<Process>,
-        fds: PerStream<Option<std::os::fd::OwnedFd>>,
-        sinks: &PerStream<Option<Sink>>,
-        spec: ChildSpec,
-        input: Option<Arc<Vec<u8>>>,
-        name: &str,
-    ) -> Result<usize, Error> {
-        let sink_ix = self.open_sinks(name, sinks)?;
+    /// Adds an already running child (a `Child`'s communicate or wait).
+    pub(crate) fn adopt(&mut self, child: Adopted<'_>) -> Result<usize, Error> {
+        let sink_ix = self.open_sinks(child.name, child.sinks)?;
+        let fds = child.fds;
         let spec = ChildSpec {
             stdin: fds.stdin.is_some(),
             stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
             stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
-            ..spec
+            ..child.spec
         };
-        let mut slot = Slot::new(name.to_owned(), Start::Adopted, Owner::Child);
+        let mut slot = Slot::new(child.name.to_owned(), Start::Adopted, Owner::Child);
         slot.started = Some(Instant::now());
         slot.fds = fds;
         slot.sinks = sink_ix;
-        slot.input = input;
+        slot.input = child.input;
         slot.keep_unreaped = spec.signal_group;
-        slot.process = Some(process);
+        slot.stop_signal = child.stop_signal;
+        slot.process = Some(child.process);
         Ok(self.push(slot, spec))
     }
 

@@ -18,7 +18,6 @@ use spawn_sys::poll::Interest;
 use super::Engine;
 use super::token::Token;
 use crate::Signal;
-use crate::process::ProcessGroup;
 
 /// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
 pub(super) const MIN_TICK: Duration = Duration::from_micros(500);
@@ -105,9 +104,15 @@ impl Engine<'_> {
         };
         // A stopped process keeps TERM pending until it is continued: send
         // CONT after it, as shells and systemd do.
-        let sigs: &[Signal] = match signal {
-            KillSignal::Term => &[Signal::TERM, Signal::CONT],
-            _ => &[Signal::KILL],
+        let stop = self.slots[child].stop_signal;
+        let sigs: [Signal; 2] = match signal {
+            KillSignal::Term => [stop, Signal::CONT],
+            _ => [Signal::KILL, Signal::KILL],
+        };
+        let sigs = if sigs[0] == sigs[1] {
+            &sigs[..1]
+        } else {
+            &sigs[..]
         };
         let (to_child, to_group) = match target {
             SignalTarget::Child => (true, false),
@@ -118,9 +123,10 @@ impl Engine<'_> {
             if to_child {
                 let _ = p.signal(s);
             }
-            // Only a group the child leads (and the run owns) is torn down.
-            if to_group && matches!(p.group(), ProcessGroup::Leads(_)) {
-                let _ = p.signal_group(s);
+            // Only what the run owns is torn down: the group the child
+            // leads, its cgroup.
+            if to_group {
+                p.signal_contained(s);
             }
         }
     }
@@ -130,7 +136,7 @@ impl Engine<'_> {
             return;
         };
         let id = ChildId(child);
-        let ev = match p.probe_group() {
+        let ev = match p.probe_contained() {
             GroupState::Live => Event::GroupLive { child: id },
             // Unknown (no /proc): nothing more can be learned; the signals
             // went out.

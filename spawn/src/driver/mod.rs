@@ -37,6 +37,7 @@ use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
 use crate::{Error, Output};
 
+pub(crate) use add::Adopted;
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
 use token::Token;

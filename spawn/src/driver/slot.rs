@@ -78,6 +78,8 @@ pub(crate) struct Slot {
     pub caps: PerStream<PipeCap>,
     /// The command chose its pipe capacity: leave it.
     pub fixed_cap: bool,
+    /// The first signal of its teardown.
+    pub stop_signal: crate::Signal,
 }
 
 impl Slot {
@@ -101,6 +103,7 @@ impl Slot {
             keep_unreaped: false,
             caps: PerStream::default(),
             fixed_cap: false,
+            stop_signal: crate::Signal::TERM,
         }
     }
 
@@ -199,6 +202,10 @@ pub(crate) fn launch_wiring(
         ),
     };
     let next_write = next.as_ref().map(|(_, w)| w);
+    let cgroup = match wiring.containment {
+        crate::Containment::Cgroup => Some(crate::process::new_cgroup(&wiring.name)?),
+        _ => None,
+    };
     crate::reaper::prepare();
     let result = {
         let p = &*plumbing;
@@ -213,6 +220,7 @@ pub(crate) fn launch_wiring(
                 stderr,
                 process_group,
                 own_group,
+                cgroup: cgroup.as_ref().map(spawn_sys::cgroup::Cgroup::fd),
             },
         )
     };
@@ -238,7 +246,7 @@ pub(crate) fn launch_wiring(
         stdout = plumbing.final_read.take();
     }
     Ok(Started {
-        process: Process::new(l.pid, l.pidfd, group),
+        process: Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason),
         fds: PerStream {
             stdin: l.stdin,
             stdout,

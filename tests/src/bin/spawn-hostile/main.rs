@@ -28,6 +28,7 @@ mod fds;
 mod groups;
 mod load;
 mod reaping;
+mod startup;
 
 #[path = "../../procfs.rs"]
 mod procfs;
@@ -79,6 +80,8 @@ fn main() {
         "pid-reuse-signal" => vec![reaping::pid_reuse(false)],
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
         "own-group" => vec![groups::own_group()],
+        "death-signal" => vec![startup::death_signal()],
+        "cgroup-denied" => vec![startup::cgroup_denied()],
         other => {
             eprintln!("spawn-hostile: unknown scenario {other:?}");
             std::process::exit(2);
@@ -114,6 +117,26 @@ fn say(line: &str) {
     match std::env::var_os("SPAWN_HOSTILE_REPORT") {
         Some(path) => append(&path, &format!("{line}\n")),
         None => println!("{line}"),
+    }
+}
+
+/// Makes this process (still single-threaded: the calls are per thread) the
+/// user `uid`, with the same gid and no supplementary groups; exits with
+/// [`SKIP`] when it is not root or cannot.
+pub fn become_user(uid: u32) {
+    use rustix::process::{Gid, Uid, getuid};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    if !getuid().is_root() {
+        say("skip: needs root, to run as a user of its own");
+        std::process::exit(SKIP);
+    }
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(uid));
+    if let Err(e) = set_thread_groups(&[])
+        .and_then(|()| set_thread_res_gid(g, g, g))
+        .and_then(|()| set_thread_res_uid(u, u, u))
+    {
+        say(&format!("skip: cannot become uid {uid}: {e}"));
+        std::process::exit(SKIP);
     }
 }
 

@@ -557,22 +557,10 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 ///    then lowered so that no task at all can be made, the dropped child is
 ///    still reaped, with no further call into spawn.
 pub fn nproc_reaper() -> String {
-    use rustix::process::{Gid, Resource, Rlimit, Uid, getrlimit, getuid, setrlimit};
-    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
-    if !getuid().is_root() {
-        say("skip: needs root, to run as a user of its own");
-        std::process::exit(SKIP);
-    }
-    // No thread exists yet, so these per-thread calls change the process.
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // No thread exists yet, so the per-thread calls change the process.
     assert_eq!(threads(), 1, "the scenario must start single-threaded");
-    let (uid, gid) = (Uid::from_raw(NOBODY), Gid::from_raw(NOBODY));
-    if let Err(e) = set_thread_groups(&[])
-        .and_then(|()| set_thread_res_gid(gid, gid, gid))
-        .and_then(|()| set_thread_res_uid(uid, uid, uid))
-    {
-        say(&format!("skip: cannot become uid {NOBODY}: {e}"));
-        std::process::exit(SKIP);
-    }
+    crate::become_user(NOBODY);
     let hard = getrlimit(Resource::Nproc).maximum;
     let limit = |n: u64| {
         setrlimit(

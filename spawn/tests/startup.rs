@@ -1,0 +1,217 @@
+//! Start-up options (issue 15): extra fds, the stop signal, stdout merged
+//! into stderr, the spawn path told and required, and cgroup containment,
+//! against real processes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{HANG, alive, first_pid, gone_soon};
+use spawn::{Command, Containment, Error, Group, Signal, SpawnPath, Stdio};
+
+/// The read end of a pipe that holds `data` (its write end closed).
+fn pipe_with(data: &[u8]) -> std::os::fd::OwnedFd {
+    let (r, w) = spawn_sys::pipe::pipe().unwrap();
+    fs::File::from(w).write_all(data).unwrap();
+    r
+}
+
+#[test]
+fn passed_fds_reach_the_child_and_nothing_else_does() {
+    let out = Command::shell("cat <&3; cat <&5; ls /proc/$$/fd")
+        .pass_fd(3, pipe_with(b"three\n"))
+        .pass_fd(5, pipe_with(b"five\n"))
+        .check_output_string()
+        .unwrap();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("three"));
+    assert_eq!(lines.next(), Some("five"));
+    let fds: BTreeSet<u32> = lines.map(|l| l.parse().unwrap()).collect();
+    assert_eq!(fds, BTreeSet::from([0, 1, 2, 3, 5]), "{out}");
+}
+
+#[test]
+fn pass_fd_below_three_or_twice_is_invalid_input() {
+    let err = Command::new("true")
+        .pass_fd(2, pipe_with(b""))
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert!(err.to_string().contains("pass_fd(2"), "{err}");
+    let err = Command::new("true")
+        .pass_fd(4, pipe_with(b""))
+        .pass_fd(4, pipe_with(b""))
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+}
+
+#[test]
+fn the_stop_signal_comes_first_under_a_timeout() {
+    let err = Command::shell(
+        "trap 'echo got INT; exit 3' INT; trap 'echo got TERM' TERM; sleep 30 & wait",
+    )
+    .stdout(Stdio::piped())
+    .stop_signal(Signal::INT)
+    .timeout(Duration::from_millis(200))
+    .run()
+    .unwrap_err();
+    let Error::Timeout { partial, .. } = err else {
+        panic!("expected a timeout, got {err}")
+    };
+    assert_eq!(partial.stdout, b"got INT\n");
+    assert_eq!(partial.status.code(), Some(3));
+}
+
+#[test]
+fn stdout_merged_goes_where_stderr_goes() {
+    let out = Command::shell("echo out; echo err >&2")
+        .stdout(Stdio::merge())
+        .stderr(Stdio::piped())
+        .run()
+        .unwrap();
+    assert!(out.stdout.is_empty());
+    assert_eq!(out.stderr, b"out\nerr\n");
+    let err = Command::new("true")
+        .stdout(Stdio::merge())
+        .stderr(Stdio::merge())
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+}
+
+#[test]
+fn the_spawn_path_is_told() {
+    let out = Command::new("true").run().unwrap();
+    assert_eq!(out.report.spawn_path, SpawnPath::PosixSpawn);
+    assert_eq!(out.report.fork_reason, None);
+    let me = rustix::process::getuid().as_raw();
+    let out = Command::new("true").uid(me).run().unwrap();
+    assert_eq!(out.report.spawn_path, SpawnPath::Fork);
+    assert_eq!(out.report.fork_reason, Some("uid"));
+}
+
+#[test]
+fn require_posix_spawn_refuses_an_option_that_needs_fork_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let err = Command::shell("touch \"$1\"")
+        .arg(&marker)
+        .umask(0o077)
+        .require_posix_spawn()
+        .run()
+        .unwrap_err();
+    let Error::ForkRequired { option, .. } = &err else {
+        panic!("expected ForkRequired, got {err}")
+    };
+    assert_eq!(*option, "umask");
+    assert!(err.to_string().contains("umask"), "{err}");
+    assert!(!marker.exists(), "nothing may start");
+    // Options the posix_spawn path can do are fine.
+    let out = Command::shell("cat <&3")
+        .pass_fd(3, pipe_with(b"ok"))
+        .stdout(Stdio::piped())
+        .require_posix_spawn()
+        .run()
+        .unwrap();
+    assert_eq!(out.stdout, b"ok");
+}
+
+/// The cgroups spawn made for this test process that are still there.
+fn leftover_cgroups() -> Vec<PathBuf> {
+    let Ok(own) = spawn_sys::cgroup::own_cgroup() else {
+        return Vec::new();
+    };
+    let prefix = format!("spawn-{}-", std::process::id());
+    fs::read_dir(own)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether this machine lets us make cgroups; prints why not.
+fn cgroups_here() -> bool {
+    match Command::new("true").containment(Containment::Cgroup).run() {
+        Ok(_) => true,
+        Err(e @ Error::NoCgroup { .. }) => {
+            eprintln!("skipped: {e}");
+            false
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A child that starts `setsid sleep 60 &`, prints its pid and exits.
+fn escaper() -> Command {
+    Command::shell("setsid sleep 60 & echo $!")
+        .stdout(Stdio::piped())
+        .containment(Containment::Cgroup)
+}
+
+#[test]
+fn a_cgroup_ends_a_descendant_that_escaped_the_group() {
+    if !cgroups_here() {
+        return;
+    }
+    let out = escaper().run().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.report.containment, Containment::Cgroup);
+    // Born in its cgroup by a vfork-style clone3, or (where the kernel
+    // refuses clone3) by fork+exec, which says why.
+    match out.report.spawn_path {
+        SpawnPath::Clone3 => assert_eq!(out.report.fork_reason, None),
+        SpawnPath::Fork => assert_eq!(out.report.fork_reason, Some("containment")),
+        other => panic!("a cgroup child started by {other:?}"),
+    }
+    let sleeper = first_pid(&out.stdout);
+    assert!(
+        !alive(sleeper),
+        "the setsid sleep {sleeper} outlived its run"
+    );
+    // Under a timeout, and in a Group, the same.
+    let err = Command::shell("setsid sleep 60 & echo $!; sleep 30")
+        .stdout(Stdio::piped())
+        .containment(Containment::Cgroup)
+        .timeout(Duration::from_millis(200))
+        .kill_grace(Duration::from_millis(200))
+        .run()
+        .unwrap_err();
+    let Error::Timeout { partial, .. } = err else {
+        panic!("expected a timeout, got {err}")
+    };
+    assert!(!alive(first_pid(&partial.stdout)));
+    let results = Group::new().add(escaper()).add(escaper()).run().unwrap();
+    for r in results {
+        assert!(!alive(first_pid(&r.unwrap().stdout)));
+    }
+    let start = Instant::now();
+    while !leftover_cgroups().is_empty() {
+        assert!(start.elapsed() < HANG, "left: {:?}", leftover_cgroups());
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_dropped_child_in_a_cgroup_takes_its_cgroup_along() {
+    if !cgroups_here() {
+        return;
+    }
+    let mut child = escaper().kill_on_drop(true).spawn().unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.take_stdout().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let sleeper: u32 = line.trim().parse().unwrap();
+    drop(child);
+    assert!(
+        gone_soon(sleeper),
+        "the setsid sleep {sleeper} survived the drop"
+    );
+}
