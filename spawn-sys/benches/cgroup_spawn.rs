@@ -1,7 +1,8 @@
 //! Spawn+wait of `/bin/true` placed in a fresh cgroup v2, the two ways
 //! `spawn` can do it, beside a plain `posix_spawn` (no cgroup):
 //! `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP)` and the fork path
-//! with the child writing itself into `cgroup.procs`. Alternated in one
+//! with the child writing itself into `cgroup.procs` (and the fork path
+//! without a cgroup, to tell the two costs apart). Alternated in one
 //! run, from a small parent and (not with `--smoke`) from one holding
 //! 512 MiB of touched heap, where the fork path also pays for copying page
 //! tables.
@@ -45,12 +46,16 @@ fn measure(label: &str, cg: &Cgroup, rounds: usize, n: usize) {
     fork.cgroup = Some(cg.fd());
     // A hook that does nothing: the fork path, which writes cgroup.procs.
     fork.fork.pre_exec = Some(Box::new(|| Ok(())));
-    let ways: [(&str, &SpawnOptions<'_>, SpawnPath); 3] = [
+    // The fork path alone, to tell its cost from the cgroup.procs write's.
+    let mut fork_only = true_opts();
+    fork_only.fork.pre_exec = Some(Box::new(|| Ok(())));
+    let ways: [(&str, &SpawnOptions<'_>, SpawnPath); 4] = [
         ("posix_spawn, no cgroup", &plain, SpawnPath::PosixSpawn),
         ("clone3 CLONE_INTO_CGROUP", &clone3, SpawnPath::Clone3),
         ("fork + cgroup.procs", &fork, SpawnPath::Fork),
+        ("fork, no cgroup", &fork_only, SpawnPath::Fork),
     ];
-    let mut per: [Vec<Duration>; 3] = Default::default();
+    let mut per: [Vec<Duration>; 4] = Default::default();
     for round in 0..=rounds {
         for (i, (_, o, want)) in ways.iter().enumerate() {
             let t = Instant::now();
