@@ -8,12 +8,17 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The benchmarks: (package, bench target, title).
-const BENCHES: [(&str, &str, &str); 3] = [
+const BENCHES: [(&str, &str, &str); 4] = [
     ("spawn", "peers", "spawn against its peers"),
     (
         "spawn-sys",
         "spawn_true",
         "spawn-sys: posix_spawn+wait against std",
+    ),
+    (
+        "spawn-sys",
+        "cgroup_spawn",
+        "spawn-sys: a child born in a cgroup (clone3) against fork + cgroup.procs",
     ),
     ("spawn-core", "core", "6. The core alone (spawn-core)"),
 ];
