@@ -138,7 +138,11 @@ pub fn pending_count() -> usize {
 fn run() {
     let mut ready = Vec::with_capacity(16);
     loop {
-        let polled = pending().iter().any(|(_, watched)| !watched);
+        // Children without a pidfd in the set, and cgroups still draining
+        // after their child was reaped, are polled.
+        let polled = pending()
+            .iter()
+            .any(|(p, watched)| !watched || p.contained_in_cgroup());
         let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let timeout = if polled {
             Duration::from_millis(50)

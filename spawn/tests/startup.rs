@@ -188,6 +188,12 @@ fn a_cgroup_ends_a_descendant_that_escaped_the_group() {
         panic!("expected a timeout, got {err}")
     };
     assert!(!alive(first_pid(&partial.stdout)));
+    // A child that never starts leaves no cgroup either.
+    let err = Command::new("no-such-program-here")
+        .containment(Containment::Cgroup)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
     let results = Group::new().add(escaper()).add(escaper()).run().unwrap();
     for r in results {
         assert!(!alive(first_pid(&r.unwrap().stdout)));
@@ -214,4 +220,10 @@ fn a_dropped_child_in_a_cgroup_takes_its_cgroup_along() {
         gone_soon(sleeper),
         "the setsid sleep {sleeper} survived the drop"
     );
+    // The background reaper removes the cgroup once it drained.
+    let start = Instant::now();
+    while !leftover_cgroups().is_empty() {
+        assert!(start.elapsed() < HANG, "left: {:?}", leftover_cgroups());
+        std::thread::yield_now();
+    }
 }

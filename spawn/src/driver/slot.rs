@@ -229,7 +229,16 @@ pub(crate) fn launch_wiring(
     if stage.is_some_and(|s| s.last) {
         plumbing.final_write = None;
     }
-    let l = result?;
+    let l = match result {
+        Ok(l) => l,
+        Err(e) => {
+            // Nothing started in it: the cgroup made for the child goes too.
+            if let Some(cg) = cgroup {
+                let _ = cg.remove();
+            }
+            return Err(e);
+        }
+    };
     crate::reaper::started();
     let group = match wiring.group {
         GroupPlan::Caller => ProcessGroup::Caller,
