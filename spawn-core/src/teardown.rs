@@ -237,8 +237,8 @@ impl Scheduler {
     /// A member joined the group of `c`: a probe in flight may predate it
     /// (its answer is a snapshot at most), and a group found empty (the
     /// member was queued behind `max_running`) is not empty any more: a
-    /// teardown that ended goes on (probes, and a fresh grace before KILL,
-    /// or the limit after it).
+    /// teardown that ended, or whose limit passed, goes on (probes, and a
+    /// fresh grace before KILL, or a fresh limit after it).
     pub(crate) fn rejoined(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
         if let Some(p) = &mut ch.group.probe {
@@ -247,20 +247,26 @@ impl Scheduler {
             p.settled = false;
             ch.group.reprobe = true;
         }
-        if !ch.group.empty {
-            return;
-        }
+        let was_empty = ch.group.empty;
         ch.group.empty = false;
         if !ch.stopping {
             return;
         }
         let grace = now.saturating_add(ch.spec.kill_grace);
-        let timer = if ch.signals.kill {
-            Timer::TeardownLimit
+        if ch.signals.kill {
+            // KILLs went out already: the newcomer (and what it forks) gets
+            // a fresh limit, probed from the start, each live answer KILLing
+            // again, before the teardown may give up.
+            ch.group.limit_passed = false;
+            ch.group.gave_up = false;
+            self.timers.arm(c, ch, Timer::TeardownLimit, grace);
+        } else if was_empty {
+            // The TERM phase had ended early: a fresh grace before KILL.
+            self.timers.arm(c, ch, Timer::KillGrace, grace);
         } else {
-            Timer::KillGrace
-        };
-        self.timers.arm(c, ch, timer, grace);
+            // The TERM grace goes on; its probes cover the newcomer.
+            return;
+        }
         ch.group.probe_delay = PROBE_FIRST;
         self.timers
             .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));

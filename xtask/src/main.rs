@@ -102,7 +102,14 @@ fn has_nextest() -> bool {
 
 fn ci(root: &Path) -> Result<(), String> {
     let start = Instant::now();
-    let test_env: &[(&str, &str)] = &[("INSTA_UPDATE", "no"), ("CI", "true")];
+    // Property tests run from one fixed seed here, so that a run of CI is
+    // reproducible; `cargo test` elsewhere draws fresh cases every time
+    // (and records what fails in `*.proptest-regressions`, replayed here).
+    let test_env: &[(&str, &str)] = &[
+        ("INSTA_UPDATE", "no"),
+        ("CI", "true"),
+        ("PROPTEST_RNG_SEED", "20261201"),
+    ];
     let doc_env: &[(&str, &str)] = &[("RUSTDOCFLAGS", "-D warnings")];
     let mut steps = vec![
         Step {

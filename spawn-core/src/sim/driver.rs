@@ -301,7 +301,8 @@ impl Sim {
     fn term_due(&self, c: usize) -> Option<Timestamp> {
         let p = &self.procs[c];
         let started = self.report.started[c]?;
-        // The exit, once handled, cancels the timeout.
+        // The exit, once handled, cancels the timeout (one due at the very
+        // instant of the exit may still fire: see `timeout_at_exit`).
         let timeout = self.children[c]
             .spec
             .timeout
@@ -312,6 +313,15 @@ impl Sim {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// A timeout due at the very instant the exit was handled: events of
+    /// one instant have no order, so it may fire or not (as for
+    /// `timed_out`).
+    fn timeout_at_exit(&self, c: usize) -> Option<Timestamp> {
+        let started = self.report.started[c]?;
+        let t = started.saturating_add(self.children[c].spec.timeout?);
+        (self.procs[c].exited_at == Some(t)).then_some(t)
     }
 
     fn signal(&mut self, c: usize, signal: KillSignal, target: SignalTarget) {
@@ -349,7 +359,9 @@ impl Sim {
                         .procs
                         .iter()
                         .all(|m| m.joined != Some(c) || m.exited_at.is_some());
-                if p.term_at.is_some() || (due != Some(now) && !leftovers) {
+                let optional = self.timeout_at_exit(c) == Some(now);
+                let p = &self.procs[c];
+                if p.term_at.is_some() || (due != Some(now) && !leftovers && !optional) {
                     self.violation(format!("TERM to child {c} at {now:?}, due {due:?}"));
                 }
                 self.procs[c].term_at = Some(now);
@@ -500,7 +512,9 @@ impl Sim {
         if leads && !unstarted && !fails {
             let (live, stuck) = self.group_live(c);
             self.report.group_at_finish[c] = Some((live, stuck));
-            let bounded = spec.timeout.is_some() || p.terminate_at.is_some();
+            // A terminate due at the very instant the leader finished may
+            // come after the finish (events of one instant have no order).
+            let bounded = spec.timeout.is_some() || p.terminate_at.is_some_and(|t| t < end);
             let ok = match o.group {
                 GroupOutcome::Empty => live == 0 && p.term_at.is_none(),
                 GroupOutcome::Stopped => live == 0 && p.term_at.is_some(),
