@@ -254,12 +254,22 @@ impl Scheduler {
         }
         let grace = now.saturating_add(ch.spec.kill_grace);
         if ch.signals.kill {
-            // KILLs went out already: the newcomer (and what it forks) gets
-            // a fresh limit, probed from the start, each live answer KILLing
-            // again, before the teardown may give up.
+            // KILLs went out already: the newcomer joined a group being
+            // killed. It gets a KILL of its own now, then a fresh limit,
+            // probed from the start, each live answer KILLing again, before
+            // the teardown may give up.
             ch.group.limit_passed = false;
             ch.group.gave_up = false;
             self.timers.arm(c, ch, Timer::TeardownLimit, grace);
+            self.pending.push_back(Pending::Signal {
+                c,
+                signal: KillSignal::Kill,
+            });
+            let ch = &mut self.children[c];
+            ch.group.probe_delay = PROBE_FIRST;
+            self.timers
+                .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));
+            return;
         } else if was_empty {
             // The TERM phase had ended early: a fresh grace before KILL.
             self.timers.arm(c, ch, Timer::KillGrace, grace);
