@@ -20,19 +20,24 @@ use spawn::{Command, Error, Forwarder, Group, Signal, Sink, Stdio};
 /// A member of the child's group that ignores TERM, then the leader.
 const MEMBER_IGNORES_TERM: &str = "(trap '' TERM; exec sleep 37) & echo $!; exec sleep 30";
 
+/// The pid a run printed first, from the partial output of its timeout.
+fn pid_after_timeout<T: std::fmt::Debug>(result: Result<T, Error>) -> u32 {
+    match result {
+        Err(Error::Timeout { partial, .. }) => first_pid(&partial.stdout),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_timeout_kills_a_group_member_that_ignores_term() {
     let start = Instant::now();
-    let err = Command::shell(MEMBER_IGNORES_TERM)
-        .stdout(Stdio::piped())
-        .timeout(Duration::from_millis(300))
-        .kill_grace(Duration::from_millis(200))
-        .run()
-        .unwrap_err();
-    let Error::Timeout { partial, .. } = err else {
-        panic!("expected a timeout, got {err}")
-    };
-    let member = first_pid(&partial.stdout);
+    let member = pid_after_timeout(
+        Command::shell(MEMBER_IGNORES_TERM)
+            .stdout(Stdio::piped())
+            .timeout(Duration::from_millis(300))
+            .kill_grace(Duration::from_millis(200))
+            .run(),
+    );
     assert!(!alive(member), "the member {member} outlived the timeout");
     assert!(start.elapsed() < HANG);
 }
@@ -136,16 +141,13 @@ fn a_pipeline_runs_in_one_group_led_by_its_first_stage() {
 
 #[test]
 fn a_pipeline_timeout_reaches_the_children_of_its_stages() {
-    let err = (Command::shell("sleep 100 & echo $!; wait") | Command::new("cat"))
-        .stdout(Stdio::piped())
-        .timeout(Duration::from_millis(300))
-        .kill_grace(Duration::from_millis(200))
-        .run()
-        .unwrap_err();
-    let Error::Timeout { partial, .. } = err else {
-        panic!("expected a timeout, got {err}")
-    };
-    let sleeper = first_pid(&partial.stdout);
+    let sleeper = pid_after_timeout(
+        (Command::shell("sleep 100 & echo $!; wait") | Command::new("cat"))
+            .stdout(Stdio::piped())
+            .timeout(Duration::from_millis(300))
+            .kill_grace(Duration::from_millis(200))
+            .run(),
+    );
     assert!(
         !alive(sleeper),
         "the stage's child {sleeper} outlived the timeout"

@@ -42,6 +42,7 @@ impl Engine<'_> {
                 .is_ok()
         });
         if !watched {
+            self.slots[child].exit_polled = true;
             self.polled.push(child);
         }
         if p.reaped().is_some() {
@@ -72,7 +73,6 @@ impl Engine<'_> {
         if let Some(fd) = p.pidfd() {
             let _ = self.epoll.delete(fd);
         }
-        self.polled.retain(|&i| i != child);
         self.feed(
             Event::Exited {
                 child: ChildId(child),
@@ -82,20 +82,24 @@ impl Engine<'_> {
         );
     }
 
-    /// Polls the children without a pidfd (after each wait).
+    /// Polls the children without a pidfd (after each wait); the list
+    /// drops those whose exit was seen.
     pub(super) fn poll_exits(&mut self, now: Timestamp) {
         if self.polled.is_empty() {
             return;
         }
-        let before = self.polled.len();
-        for i in self.polled.clone() {
+        let mut polled = std::mem::take(&mut self.polled);
+        let before = polled.len();
+        for &i in &polled {
             self.check_exit(i, now);
         }
-        self.tick = if self.polled.len() < before {
+        polled.retain(|&i| self.slots[i].exit.is_none() && self.slots[i].finished.is_none());
+        self.tick = if polled.len() < before {
             MIN_TICK
         } else {
             (self.tick * 2).min(MAX_TICK)
         };
+        self.polled = polled;
     }
 
     pub(super) fn signal(&mut self, child: usize, signal: KillSignal, target: SignalTarget) {
@@ -170,7 +174,6 @@ impl Engine<'_> {
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
-        self.polled.retain(|&i| i != child);
         self.report_progress();
     }
 }

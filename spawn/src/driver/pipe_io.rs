@@ -246,7 +246,7 @@ impl Engine<'_> {
             self.finish_sink(child, stream);
         }
         // Without a pidfd, EOF on the output is the best hint of an exit.
-        if self.polled.contains(&child) {
+        if self.slots[child].exit_polled && self.slots[child].exit.is_none() {
             let now = self.now();
             self.check_exit(child, now);
         }

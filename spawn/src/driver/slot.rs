@@ -80,6 +80,8 @@ pub(crate) struct Slot {
     pub fixed_cap: bool,
     /// The first signal of its teardown.
     pub stop_signal: crate::Signal,
+    /// Its exit is polled (no pidfd in the epoll set).
+    pub exit_polled: bool,
 }
 
 impl Slot {
@@ -104,6 +106,7 @@ impl Slot {
             caps: PerStream::default(),
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
+            exit_polled: false,
         }
     }
 
