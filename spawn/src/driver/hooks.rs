@@ -26,9 +26,8 @@ impl<'t> Engine<'t> {
             edge: false,
         };
         if self
-            .epoll
-            .add(f.fd(), Token::Forwarder.encode(), interest)
-            .is_ok()
+            .ensure_epoll()
+            .is_ok_and(|ep| ep.add(f.fd(), Token::Forwarder.encode(), interest).is_ok())
         {
             self.hooks.forwarder = Some(f.clone());
         }

@@ -70,7 +70,12 @@ pub(crate) struct Engine<'t> {
     sched: Scheduler,
     pub(crate) slots: Vec<Slot>,
     sinks: Vec<SinkState>,
-    epoll: Epoll,
+    /// Made when a second thing is to be watched (see `exits.rs`): a lone
+    /// child without pipes is waited for on its own.
+    epoll: Option<Epoll>,
+    /// Slots whose pidfd is to be watched and is not in the epoll set
+    /// (there is none yet).
+    unwatched: Vec<usize>,
     ready: Vec<Ready>,
     origin: Instant,
     /// The one warm read buffer.
@@ -88,13 +93,13 @@ impl<'t> Engine<'t> {
     /// An engine running at most `max_running` children at once (0: no
     /// limit). `name` is what an error of the engine itself names.
     pub(crate) fn new(max_running: usize, name: &str) -> Result<Self, Error> {
-        let epoll =
-            Epoll::new().map_err(|e| Error::io(name, "cannot create an epoll set", io_err(e)))?;
+        let _ = name;
         Ok(Engine {
             sched: Scheduler::new(SchedulerConfig { max_running }),
             slots: Vec::new(),
             sinks: Vec::new(),
-            epoll,
+            epoll: None,
+            unwatched: Vec::new(),
             ready: Vec::with_capacity(64),
             origin: Instant::now(),
             buf: Vec::new(),
@@ -144,8 +149,16 @@ impl<'t> Engine<'t> {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        if !self.epoll_for_wait()? {
+            self.wait_alone(timeout);
+            return Ok(());
+        }
         let mut ready = std::mem::take(&mut self.ready);
-        if let Err(e) = self.epoll.wait(&mut ready, 256, timeout) {
+        let res = self
+            .epoll
+            .as_ref()
+            .map_or(Ok(()), |ep| ep.wait(&mut ready, 256, timeout));
+        if let Err(e) = res {
             self.ready = ready;
             let name = self
                 .slots

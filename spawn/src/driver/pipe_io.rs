@@ -238,8 +238,8 @@ impl Engine<'_> {
 
     pub(super) fn close(&mut self, child: usize, stream: Stream, reason: CloseReason) {
         let slot = &mut self.slots[child];
-        if let Some(fd) = slot.fds[stream].take() {
-            let _ = self.epoll.delete(fd.as_fd());
+        if let (Some(fd), Some(ep)) = (slot.fds[stream].take(), &self.epoll) {
+            let _ = ep.delete(fd.as_fd());
         }
         slot.caps[stream].lease = None;
         if stream != Stream::Stdin && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {

@@ -82,6 +82,8 @@ pub(crate) struct Slot {
     pub stop_signal: crate::Signal,
     /// Its exit is polled (no pidfd in the epoll set).
     pub exit_polled: bool,
+    /// Its pidfd is in the epoll set.
+    pub pidfd_in_epoll: bool,
 }
 
 impl Slot {
@@ -107,6 +109,7 @@ impl Slot {
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
+            pidfd_in_epoll: false,
         }
     }
 
@@ -275,6 +278,23 @@ impl Engine<'_> {
     pub(super) fn start(&mut self, child: usize) {
         let id = ChildId(child);
         let start = self.slots[child].start.take();
+        // Pipes are watched in the epoll set: made now if this is the first
+        // child that holds one.
+        let holds = self
+            .sched
+            .spec(id)
+            .is_some_and(|s| s.stdin || s.stdout || s.stderr);
+        if holds && let Err(e) = self.ensure_epoll() {
+            let slot = &mut self.slots[child];
+            slot.error = Some(Error::io(
+                &slot.name,
+                "cannot create an epoll set",
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+            ));
+            let now = self.now();
+            self.feed(Event::SpawnFailed { child: id }, now);
+            return;
+        }
         if let Some(Start::Launch(wiring)) = start {
             let stage = self.slots[child].stage;
             let res = launch_wiring(&wiring, stage, &mut self.plumbing, &self.pipeline_stdout);
@@ -311,6 +331,9 @@ impl Engine<'_> {
 
     /// Watches the pipes of a started slot.
     pub(super) fn register(&mut self, child: usize) {
+        let Some(epoll) = self.epoll.as_ref() else {
+            return;
+        };
         let slot = &mut self.slots[child];
         let input = slot.input.as_ref().map_or(0, |v| v.len());
         for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
@@ -324,7 +347,7 @@ impl Engine<'_> {
                 writable: stream == Stream::Stdin,
                 edge: true,
             };
-            let _ = self.epoll.add(
+            let _ = epoll.add(
                 fd.as_fd(),
                 Token::Pipe {
                     slot: child,
