@@ -115,29 +115,53 @@ impl Engine<'_> {
         }
     }
 
-    /// Waits with no epoll set: for the one child whose pidfd is kept
-    /// aside (blocked in `wait4` when there is no deadline and it may be
-    /// reaped, else `poll` on its pidfd), or only for `timeout` (children
-    /// without pidfds are polled after it).
+    /// `timeout`, at most the exit polling tick while children without a
+    /// pidfd are polled.
+    pub(super) fn polled_tick(&self, timeout: Option<Duration>) -> Option<Duration> {
+        if self.polled.is_empty() {
+            timeout
+        } else {
+            Some(timeout.map_or(self.tick, |t| t.min(self.tick)))
+        }
+    }
+
+    /// Waits with no epoll set. The one child whose exit is all there is to
+    /// wait for, with no deadline, is waited for in `wait4` (unless it is
+    /// kept unreaped); otherwise `poll` on the one pidfd kept aside (or on
+    /// nothing) until `timeout` or the polling tick, then the children
+    /// without pidfds are polled.
     pub(super) fn wait_alone(&mut self, timeout: Option<Duration>) {
-        let lone = self.unwatched.first().copied();
-        match lone.and_then(|i| self.slots[i].process.clone().map(|p| (i, p))) {
-            Some((i, p)) => {
-                if timeout.is_none() && !self.slots[i].keep_unreaped {
-                    // EINTR reads as "not yet": the loop comes back here.
-                    let _ = p.reap(true);
-                } else if let Some(fd) = p.pidfd() {
+        let lone = match (&self.unwatched[..], &self.polled[..]) {
+            (&[i], []) | ([], &[i]) => Some(i),
+            _ => None,
+        };
+        if timeout.is_none()
+            && let Some(i) = lone
+            && !self.slots[i].keep_unreaped
+            && let Some(p) = self.slots[i].process.clone()
+        {
+            // EINTR reads as "not yet": the loop comes back here.
+            let _ = p.reap(true);
+        } else {
+            let timeout = self.polled_tick(timeout);
+            let aside = self
+                .unwatched
+                .first()
+                .and_then(|&i| self.slots[i].process.clone());
+            match aside.as_ref().and_then(|p| p.pidfd()) {
+                Some(fd) => {
                     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
                     let _ = spawn_sys::poll::poll(&mut fds, timeout);
                 }
-                let now = self.now();
-                self.check_exit(i, now);
-            }
-            None => {
-                let _ = spawn_sys::poll::poll(&mut [], timeout);
+                None => {
+                    let _ = spawn_sys::poll::poll(&mut [], timeout);
+                }
             }
         }
         let now = self.now();
+        if let Some(&i) = self.unwatched.first() {
+            self.check_exit(i, now);
+        }
         self.poll_exits(now);
     }
 

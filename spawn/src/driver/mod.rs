@@ -138,9 +138,6 @@ impl<'t> Engine<'t> {
                         }
                         timeout = Some(timeout.map_or(left, |t| t.min(left)));
                     }
-                    if !self.polled.is_empty() {
-                        timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
-                    }
                     self.wait(timeout)?;
                     looked = true;
                 }
@@ -153,6 +150,7 @@ impl<'t> Engine<'t> {
             self.wait_alone(timeout);
             return Ok(());
         }
+        let timeout = self.polled_tick(timeout);
         let mut ready = std::mem::take(&mut self.ready);
         let res = self
             .epoll
