@@ -126,6 +126,9 @@ pub struct Scheduler {
     pub(crate) timers: Timers,
     running: usize,
     finished: usize,
+    /// A start was deferred (`StartDeferred`): nothing starts until a
+    /// running child finishes.
+    stalled: bool,
 }
 
 impl Scheduler {
@@ -254,6 +257,7 @@ impl Scheduler {
         match event {
             Event::Started { child } => self.started(child, now),
             Event::SpawnFailed { child } => self.spawn_failed(child, now),
+            Event::StartDeferred { child } => self.start_deferred(child, now),
             Event::Readable { child, stream } => self.edge(child, output(stream)),
             Event::Writable { child } => self.edge(child, Some(Stream::Stdin)),
             Event::Read {
@@ -294,7 +298,7 @@ impl Scheduler {
                 return out;
             }
         }
-        if self.max_running == 0 || self.running < self.max_running {
+        if !self.stalled && (self.max_running == 0 || self.running < self.max_running) {
             while let Some(c) = self.start_queue.pop_front() {
                 if self.children[c].state() == ChildState::Queued {
                     self.start(c, now);
@@ -494,6 +498,8 @@ impl Scheduler {
             self.n_queued -= 1;
         } else {
             self.running -= 1;
+            // What it held is free: a deferred start may work now.
+            self.stalled = false;
         }
         ch.stats.state = ChildState::Finished;
         ch.outcome = Some(ch.outcome(now));
@@ -575,6 +581,32 @@ impl Scheduler {
             self.finish(c, now);
             self.member_gone(c, now);
         }
+    }
+
+    /// See [`Event::StartDeferred`].
+    fn start_deferred(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        if self.children[c].state() != ChildState::Starting {
+            return;
+        }
+        if self.running <= 1 && !self.children[c].terminated {
+            // Nothing running would free what it needs.
+            self.spawn_failed(child, now);
+            return;
+        }
+        // Back in the queue, first: out of its running slot and its group.
+        self.member_gone(c, now);
+        let ch = &mut self.children[c];
+        ch.stats.state = ChildState::Queued;
+        self.running -= 1;
+        self.n_queued += 1;
+        if ch.terminated {
+            // Stopped while it waited: it never runs.
+            self.finish(c, now);
+            return;
+        }
+        self.start_queue.push_front(c);
+        self.stalled = true;
     }
 
     fn edge(&mut self, child: ChildId, s: Option<Stream>) {

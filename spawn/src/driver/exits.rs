@@ -9,6 +9,7 @@
 //! id); it is reaped when the core finishes it.
 
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -292,6 +293,11 @@ impl Engine<'_> {
                 slot.pidfd_in_epoll = false;
                 let _ = ep.delete(fd);
             }
+        }
+        // Reaped and held by the engine alone: its pidfd goes now, so that
+        // fds in use follow the running children, not the finished ones.
+        if let Some(p) = slot.process.as_mut().and_then(Arc::get_mut) {
+            p.close_pidfd();
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);

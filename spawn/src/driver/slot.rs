@@ -144,6 +144,17 @@ pub(crate) struct Started {
     pub started: Instant,
 }
 
+/// Whether a start failed for want of what running children hold and give
+/// back when they finish: fds (`EMFILE`, `ENFILE`) or processes (`EAGAIN`
+/// from fork under `RLIMIT_NPROC`).
+fn lacks_what_children_free(e: &Error) -> bool {
+    match e {
+        Error::TooManyOpenFiles { .. } => true,
+        Error::Spawn { source, .. } => source.raw_os_error() == Some(libc::EAGAIN),
+        _ => false,
+    }
+}
+
 fn launch_plan<'a>(
     plan: &'a Plan,
     stream: Stream,
@@ -278,32 +289,42 @@ impl Engine<'_> {
     pub(super) fn start(&mut self, child: usize) {
         let id = ChildId(child);
         let start = self.slots[child].start.take();
-        // Pipes are watched in the epoll set: made now if this is the first
-        // child that holds one.
+        // A retry after a deferred start: the error that deferred it is
+        // not this start's.
+        self.slots[child].error = None;
+        // Pipes are watched in the epoll set, and so are the exits of
+        // more than one child: made now if this child is the first to
+        // need it (before it starts, so that it waits for the fd if there
+        // is none).
         let holds = self
             .sched
             .spec(id)
             .is_some_and(|s| s.stdin || s.stdout || s.stderr);
-        if holds && let Err(e) = self.ensure_epoll() {
-            let slot = &mut self.slots[child];
-            slot.error = Some(Error::io(
-                &slot.name,
+        let second = self.epoll.is_none()
+            && self
+                .unwatched
+                .iter()
+                .any(|&i| self.slots[i].exit.is_none() && self.slots[i].finished.is_none());
+        if (holds || second)
+            && let Err(e) = self.ensure_epoll()
+        {
+            let e = Error::io(
+                &self.slots[child].name,
                 "cannot create an epoll set",
                 std::io::Error::from_raw_os_error(e.raw_os_error()),
-            ));
-            let now = self.now();
-            self.feed(Event::SpawnFailed { child: id }, now);
+            );
+            self.start_failed(child, start, e);
             return;
         }
         if let Some(Start::Launch(wiring)) = start {
             let stage = self.slots[child].stage;
             let res = launch_wiring(&wiring, stage, &mut self.plumbing, &self.pipeline_stdout);
-            // The command (and any fd the caller handed in) is dropped here:
-            // the parent keeps no copy it was not asked to keep.
-            drop(wiring);
-            let now = self.now();
             match res {
                 Ok(s) => {
+                    // The command (and any fd the caller handed in) is
+                    // dropped here: the parent keeps no copy it was not
+                    // asked to keep.
+                    drop(wiring);
                     let slot = &mut self.slots[child];
                     slot.process = Some(Arc::new(s.process));
                     slot.fds = s.fds;
@@ -317,8 +338,7 @@ impl Engine<'_> {
                     }
                 }
                 Err(e) => {
-                    self.slots[child].error = Some(e);
-                    self.feed(Event::SpawnFailed { child: id }, now);
+                    self.start_failed(child, Some(Start::Launch(wiring)), e);
                     return;
                 }
             }
@@ -327,6 +347,28 @@ impl Engine<'_> {
         let now = self.now();
         self.feed(Event::Started { child: id }, now);
         self.watch_exit(child, now);
+    }
+
+    /// A start that failed: deferred (the wiring kept for the retry) when
+    /// what it lacked is what running children give back as they finish
+    /// (fds, processes) and it is no pipeline stage; else failed. The core
+    /// decides whether a deferral can wait (see `Event::StartDeferred`);
+    /// the error stays for when it cannot.
+    fn start_failed(&mut self, child: usize, start: Option<Start>, e: Error) {
+        let id = ChildId(child);
+        let now = self.now();
+        let slot = &mut self.slots[child];
+        let deferrable = slot.stage.is_none()
+            && matches!(start, Some(Start::Launch(_)))
+            && lacks_what_children_free(&e);
+        slot.error = Some(e);
+        if deferrable {
+            slot.start = start;
+            self.feed(Event::StartDeferred { child: id }, now);
+        } else {
+            drop(start);
+            self.feed(Event::SpawnFailed { child: id }, now);
+        }
     }
 
     /// Watches the pipes of a started slot.
