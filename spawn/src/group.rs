@@ -133,6 +133,7 @@ impl Group {
     /// own failure is a result in its place.
     pub fn run(&self) -> Result<Vec<Result<Output, Error>>, Error> {
         let mut engine = Engine::new(self.max_running, "group")?;
+        engine.take_results_when_finished();
         let mut ix: Vec<Result<usize, Error>> = Vec::with_capacity(self.cmds.len());
         for cmd in &self.cmds {
             ix.push(Wiring::command(cmd).and_then(|w| engine.add(w)));

@@ -18,8 +18,9 @@ use spawn_sys::Errno;
 use spawn_sys::group::GroupState;
 use spawn_sys::poll::{Epoll, Interest};
 
-use super::Engine;
 use super::token::Token;
+use super::{Engine, Owner};
+use crate::sink::SinkState;
 use crate::{Error, Signal};
 
 /// How a pidfd is watched: readable once the child exited.
@@ -301,6 +302,40 @@ impl Engine<'_> {
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
+        self.take_result(child);
         self.report_progress();
+    }
+
+    /// Makes the engine take each child's result when it finishes and
+    /// remove the child from the core (a `Group`): what is left of a
+    /// finished child is its result and an empty slot.
+    pub(crate) fn take_results_when_finished(&mut self) {
+        self.take_results = true;
+    }
+
+    fn take_result(&mut self, child: usize) {
+        let slot = &self.slots[child];
+        if !self.take_results || slot.owner != Owner::Engine || slot.stage.is_some() {
+            return;
+        }
+        let id = ChildId(child);
+        let stats = self.sched.stats(id).copied();
+        let slot = &mut self.slots[child];
+        slot.result = Some(crate::finish::finish(slot, &mut self.sinks, stats));
+        for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
+            // Finished and its bytes taken: what it held (a buffer's
+            // capacity, a file, a writer) goes.
+            self.sinks[i] = SinkState::Collect {
+                buf: Vec::new(),
+                limit: None,
+                error: false,
+                dropped: 0,
+            };
+        }
+        slot.process = None;
+        slot.input = None;
+        if self.sched.remove(id).is_some() {
+            self.removed += 1;
+        }
     }
 }

@@ -40,7 +40,7 @@ impl<'t> Engine<'t> {
     pub(super) fn report_progress(&mut self) {
         if let Some(p) = &mut self.hooks.progress {
             p(crate::group::Progress {
-                done: self.sched.finished(),
+                done: self.sched.finished() + self.removed,
                 running: self.sched.running(),
                 queued: self.sched.queued(),
             });

@@ -76,6 +76,10 @@ pub(crate) struct Engine<'t> {
     /// Slots whose pidfd is to be watched and is not in the epoll set
     /// (there is none yet).
     unwatched: Vec<usize>,
+    /// Results are taken as children finish, and the children removed
+    /// from the core (see `exits.rs`); how many were.
+    take_results: bool,
+    removed: usize,
     ready: Vec<Ready>,
     origin: Instant,
     /// The one warm read buffer.
@@ -100,6 +104,8 @@ impl<'t> Engine<'t> {
             sinks: Vec::new(),
             epoll: None,
             unwatched: Vec::new(),
+            take_results: false,
+            removed: 0,
             ready: Vec::with_capacity(64),
             origin: Instant::now(),
             buf: Vec::new(),
@@ -234,6 +240,9 @@ impl<'t> Engine<'t> {
     /// The result of a finished child: its output, or the error that ended
     /// it. Takes the kept bytes out.
     pub(crate) fn result(&mut self, child: usize) -> Result<Output, Error> {
+        if let Some(r) = self.slots[child].result.take() {
+            return r;
+        }
         let stats = self.sched.stats(ChildId(child)).copied();
         crate::finish::finish(&mut self.slots[child], &mut self.sinks, stats)
     }

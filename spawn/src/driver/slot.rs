@@ -84,6 +84,9 @@ pub(crate) struct Slot {
     pub exit_polled: bool,
     /// Its pidfd is in the epoll set.
     pub pidfd_in_epoll: bool,
+    /// Its result, taken when it finished (a `Group`: see
+    /// `Engine::take_results_when_finished`).
+    pub result: Option<Result<crate::Output, Error>>,
 }
 
 impl Slot {
@@ -110,6 +113,7 @@ impl Slot {
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
             pidfd_in_epoll: false,
+            result: None,
         }
     }
 
