@@ -129,7 +129,15 @@ pub struct Scheduler {
     /// A start was deferred (`StartDeferred`): nothing starts until a
     /// running child finishes.
     stalled: bool,
+    /// Children started since the last `Wait`.
+    starts_in_turn: usize,
 }
+
+/// Children started in one turn at most: then the driver is sent to look
+/// at what is ready (`WaitReason::Starting`) before it starts more, so a
+/// wide group reads and reaps its first children while it starts the
+/// others, instead of starting them all first.
+pub(crate) const START_BATCH: usize = 16;
 
 impl Scheduler {
     /// An empty scheduler.
@@ -298,10 +306,11 @@ impl Scheduler {
                 return out;
             }
         }
-        if !self.stalled && (self.max_running == 0 || self.running < self.max_running) {
+        if self.may_start() && self.starts_in_turn < START_BATCH {
             while let Some(c) = self.start_queue.pop_front() {
                 if self.children[c].state() == ChildState::Queued {
                     self.start(c, now);
+                    self.starts_in_turn += 1;
                     return Output::Action(Action::Start { child: ChildId(c) });
                 }
             }
@@ -334,10 +343,26 @@ impl Scheduler {
                 max: ch.spec.read_chunk,
             });
         }
-        self.wait()
+        self.wait(now)
     }
 
-    fn wait(&mut self) -> Output {
+    /// Whether a running slot is free for a queued child (none is while a
+    /// deferred start waits for a running child to finish).
+    fn may_start(&self) -> bool {
+        !self.stalled
+            && self.n_queued > 0
+            && (self.max_running == 0 || self.running < self.max_running)
+    }
+
+    fn wait(&mut self, now: Timestamp) -> Output {
+        let batch_done = self.starts_in_turn >= START_BATCH;
+        self.starts_in_turn = 0;
+        if batch_done && self.may_start() {
+            return Output::Wait {
+                deadline: Some(now),
+                reason: WaitReason::Starting,
+            };
+        }
         if self.is_done() {
             return Output::Wait {
                 deadline: None,

@@ -606,6 +606,11 @@ pub enum WaitReason {
         /// Which timer.
         timer: Timer,
     },
+    /// More children are to start, but a turn's worth of them started
+    /// already: the deadline is now, so that the driver takes in what is
+    /// ready (output, exits) before the next ones start (see
+    /// [`Scheduler`](crate::Scheduler)).
+    Starting,
 }
 
 /// What [`Scheduler::poll`](crate::Scheduler::poll) returns.
