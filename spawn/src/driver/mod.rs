@@ -80,6 +80,8 @@ pub(crate) struct Engine<'t> {
     /// from the core (see `exits.rs`); how many were.
     take_results: bool,
     removed: usize,
+    /// Waits so far (a turn is the time between two).
+    waits: u64,
     ready: Vec<Ready>,
     origin: Instant,
     /// The one warm read buffer.
@@ -106,6 +108,7 @@ impl<'t> Engine<'t> {
             unwatched: Vec::new(),
             take_results: false,
             removed: 0,
+            waits: 0,
             ready: Vec::with_capacity(64),
             origin: Instant::now(),
             buf: Vec::new(),
@@ -152,6 +155,7 @@ impl<'t> Engine<'t> {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.waits += 1;
         if !self.epoll_for_wait()? {
             self.wait_alone(timeout);
             return Ok(());
@@ -188,13 +192,7 @@ impl<'t> Engine<'t> {
                     },
                     now,
                 ),
-                Token::Pipe { slot, stream } => self.feed(
-                    Event::Readable {
-                        child: ChildId(slot),
-                        stream,
-                    },
-                    now,
-                ),
+                Token::Pipe { slot, stream } => self.readable(slot, stream, now),
                 Token::Exit { slot } => self.check_exit(slot, now),
             }
         }

@@ -42,6 +42,9 @@ pub(crate) struct PipeCap {
     pub cap: usize,
     /// Capacity raised by the driver, held until the pipe is closed.
     pub lease: Option<crate::pipes::Lease>,
+    /// The last read emptied it, in the turn after this many waits, and
+    /// no edge came since.
+    pub drained: Option<u64>,
 }
 
 /// Who ends the process if the engine is dropped before it finished.
