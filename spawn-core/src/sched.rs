@@ -21,6 +21,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::child::{Child, DRAIN_LIMIT};
+use crate::starting::START_BATCH;
 use crate::timers::Timers;
 use crate::types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
@@ -113,31 +114,25 @@ struct Work {
 ///   children, answers nothing asked for) are ignored.
 #[derive(Clone, Debug, Default)]
 pub struct Scheduler {
-    max_running: usize,
+    pub(crate) max_running: usize,
     pub(crate) children: Vec<Child>,
     /// Slots of removed children, reused by `add`.
     free: Vec<usize>,
     /// Children added and not removed.
     held: usize,
-    start_queue: VecDeque<usize>,
-    n_queued: usize,
+    pub(crate) start_queue: VecDeque<usize>,
+    pub(crate) n_queued: usize,
     work: VecDeque<Work>,
     pub(crate) pending: VecDeque<Pending>,
     pub(crate) timers: Timers,
-    running: usize,
+    pub(crate) running: usize,
     finished: usize,
     /// A start was deferred (`StartDeferred`): nothing starts until a
     /// running child finishes.
-    stalled: bool,
+    pub(crate) stalled: bool,
     /// Children started since the last `Wait`.
-    starts_in_turn: usize,
+    pub(crate) starts_in_turn: usize,
 }
-
-/// Children started in one turn at most: then the driver is sent to look
-/// at what is ready (`WaitReason::Starting`) before it starts more, so a
-/// wide group reads and reaps its first children while it starts the
-/// others, instead of starting them all first.
-pub(crate) const START_BATCH: usize = 16;
 
 impl Scheduler {
     /// An empty scheduler.
@@ -346,14 +341,6 @@ impl Scheduler {
         self.wait(now)
     }
 
-    /// Whether a running slot is free for a queued child (none is while a
-    /// deferred start waits for a running child to finish).
-    fn may_start(&self) -> bool {
-        !self.stalled
-            && self.n_queued > 0
-            && (self.max_running == 0 || self.running < self.max_running)
-    }
-
     fn wait(&mut self, now: Timestamp) -> Output {
         let batch_done = self.starts_in_turn >= START_BATCH;
         self.starts_in_turn = 0;
@@ -381,27 +368,6 @@ impl Scheduler {
                 deadline: None,
                 reason: WaitReason::Io,
             },
-        }
-    }
-
-    /// `c` leaves the start queue for a running slot; a member joins its
-    /// leader's group (and a group found empty is not empty any more).
-    fn start(&mut self, c: usize, now: Timestamp) {
-        let ch = &mut self.children[c];
-        ch.stats.state = ChildState::Starting;
-        self.n_queued -= 1;
-        self.running += 1;
-        if let Some((l, epoch)) = ch.leader {
-            let leader = &self.children[l];
-            let alive = matches!(
-                leader.state(),
-                ChildState::Starting | ChildState::Running | ChildState::Exited
-            );
-            if leader.epoch == epoch && !leader.removed && alive {
-                self.children[c].in_group = true;
-                self.children[l].group.members += 1;
-                self.rejoined(l, now);
-            }
         }
     }
 
@@ -598,42 +564,6 @@ impl Scheduler {
         }
     }
 
-    fn spawn_failed(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        let ch = &mut self.children[c];
-        if ch.state() == ChildState::Starting {
-            ch.spawn_failed = true;
-            self.finish(c, now);
-            self.member_gone(c, now);
-        }
-    }
-
-    /// See [`Event::StartDeferred`].
-    fn start_deferred(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        if self.children[c].state() != ChildState::Starting {
-            return;
-        }
-        if self.running <= 1 && !self.children[c].terminated {
-            // Nothing running would free what it needs.
-            self.spawn_failed(child, now);
-            return;
-        }
-        // Back in the queue, first: out of its running slot and its group.
-        self.member_gone(c, now);
-        let ch = &mut self.children[c];
-        ch.stats.state = ChildState::Queued;
-        self.running -= 1;
-        self.n_queued += 1;
-        if ch.terminated {
-            // Stopped while it waited: it never runs.
-            self.finish(c, now);
-            return;
-        }
-        self.start_queue.push_front(c);
-        self.stalled = true;
-    }
-
     fn edge(&mut self, child: ChildId, s: Option<Stream>) {
         let (Some(c), Some(s)) = (self.index(child), s) else {
             return;
@@ -812,7 +742,7 @@ impl Scheduler {
 
     /// A member of a group exited (or never came to run): its leader may
     /// be settled now.
-    fn member_gone(&mut self, c: usize, now: Timestamp) {
+    pub(crate) fn member_gone(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
         if !ch.in_group {
             return;

@@ -711,7 +711,7 @@ fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
                 _ => None,
             })
             .collect();
-        let want = (40 - started).min(crate::sched::START_BATCH);
+        let want = (40 - started).min(crate::starting::START_BATCH);
         assert_eq!(starts.len(), want, "turn {turn}");
         assert_eq!(starts.first(), Some(&ChildId(started)), "in order");
         for &c in &starts {
