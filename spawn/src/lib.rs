@@ -108,6 +108,7 @@
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod cancel;
 mod child;
 mod command;
 mod driver;
@@ -128,6 +129,7 @@ mod stdio;
 pub mod trace;
 mod wiring;
 
+pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
 pub use error::{Error, StreamName};
