@@ -528,7 +528,33 @@ impl Command {
     /// assert_eq!(err.to_string(), "false: exit status 1");
     /// ```
     pub fn check(&self) -> Result<Output, Error> {
-        let out = self.run()?;
+        self.checked(self.run()?)
+    }
+
+    /// Runs the command with stdout collected (unless routed elsewhere),
+    /// checks that it succeeded, and returns stdout (Python's `check_output`).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn check_output(&self) -> Result<Vec<u8>, Error> {
+        let cmd = self.with_default_stdout();
+        Ok(cmd.checked(cmd.run()?)?.stdout)
+    }
+
+    /// As [`check_output`](Self::check_output), as text.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), plus [`Error::NotUtf8`] (which carries
+    /// the output) when stdout is not UTF-8.
+    pub fn check_output_string(&self) -> Result<String, Error> {
+        let cmd = self.with_default_stdout();
+        cmd.stdout_string(cmd.checked(cmd.run()?)?)
+    }
+
+    /// `check`'s verdict on a finished run (shared by the blocking and the
+    /// async entry points): the output, or [`Error::Failed`] unless it
+    /// exited with code 0.
+    pub(crate) fn checked(&self, out: Output) -> Result<Output, Error> {
         if out.status.success() {
             Ok(out)
         } else {
@@ -541,23 +567,9 @@ impl Command {
         }
     }
 
-    /// Runs the command with stdout collected (unless routed elsewhere),
-    /// checks that it succeeded, and returns stdout (Python's `check_output`).
-    ///
-    /// # Errors
-    /// As [`check`](Self::check).
-    pub fn check_output(&self) -> Result<Vec<u8>, Error> {
-        let out = self.with_default_stdout().check()?;
-        Ok(out.stdout)
-    }
-
-    /// As [`check_output`](Self::check_output), as text.
-    ///
-    /// # Errors
-    /// As [`check`](Self::check), plus [`Error::NotUtf8`] (which carries
-    /// the output) when stdout is not UTF-8.
-    pub fn check_output_string(&self) -> Result<String, Error> {
-        let out = self.with_default_stdout().check()?;
+    /// A checked run's stdout as text, or [`Error::NotUtf8`] carrying the
+    /// output (`check_output_string` and its async twin).
+    pub(crate) fn stdout_string(&self, out: Output) -> Result<String, Error> {
         match String::from_utf8(out.stdout) {
             Ok(s) => Ok(s),
             Err(e) => {
@@ -575,7 +587,9 @@ impl Command {
         }
     }
 
-    fn with_default_stdout(&self) -> Command {
+    /// The command the `check_output*` calls run: stdout collected unless
+    /// routed elsewhere.
+    pub(crate) fn with_default_stdout(&self) -> Command {
         let mut cmd = self.clone();
         if cmd.stdout.is_none() {
             cmd.stdout = Some(Route::Sink(Sink::collect()));

@@ -108,6 +108,8 @@
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "tokio")]
+mod async_driver;
 mod cancel;
 mod child;
 mod command;

@@ -139,7 +139,7 @@ impl Pipeline {
     }
 
     /// The pipeline as a shell would show it.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.stages
             .iter()
             .map(Command::name)
@@ -240,7 +240,7 @@ impl Pipeline {
     }
 
     /// Adds every stage to `engine`; returns their slots.
-    fn add_to(&self, engine: &mut Engine<'_>, name: &str) -> Result<Vec<usize>, Error> {
+    pub(crate) fn add_to(&self, engine: &mut Engine<'_>, name: &str) -> Result<Vec<usize>, Error> {
         // The pipeline's own sinks, opened together: its stderr (shared by
         // every stage that routes none of its own) and its final stdout.
         let shared = engine.open_sinks(

@@ -308,6 +308,17 @@ pub(crate) fn run_one<'t>(
     cmd: &crate::Command,
     tracer: Option<Box<Tracer<'t>>>,
 ) -> Result<Output, Error> {
+    let (mut engine, ix) = one(cmd, tracer)?;
+    engine.run(None)?;
+    engine.result(ix)
+}
+
+/// The engine of one command's run, the command added to it; returns its
+/// slot (`run`, `run_traced`, `run_async`).
+pub(crate) fn one<'t>(
+    cmd: &crate::Command,
+    tracer: Option<Box<Tracer<'t>>>,
+) -> Result<(Engine<'t>, usize), Error> {
     let wiring = Wiring::command(cmd)?;
     let mut engine = Engine::new(0, &wiring.name)?;
     if let Some(f) = &cmd.forwarder {
@@ -317,6 +328,5 @@ pub(crate) fn run_one<'t>(
         engine.set_tracer(t);
     }
     let ix = engine.add(wiring)?;
-    engine.run(None)?;
-    engine.result(ix)
+    Ok((engine, ix))
 }

@@ -1,0 +1,6 @@
+//! # Async
+//!
+//! (TODO docs)
+
+mod drive;
+mod run;
