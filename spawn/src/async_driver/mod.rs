@@ -2,5 +2,10 @@
 //!
 //! (TODO docs)
 
+mod child;
 mod drive;
+mod pipe;
 mod run;
+
+pub use child::AsyncChild;
+pub use pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
