@@ -139,7 +139,7 @@ pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
 pub use error::{Error, StreamName};
 pub use forward::Forwarder;
-pub use group::{Group, Progress};
+pub use group::{Group, GroupResults, Progress};
 pub use handle::ChildHandle;
 pub use output::{ExitStatus, Output, PipelineOutput, Report};
 pub use pipeline::Pipeline;
@@ -155,5 +155,12 @@ pub mod diag {
     #[must_use]
     pub fn reaper_pending() -> usize {
         crate::reaper::pending_count()
+    }
+
+    /// How many dropped runs (a `Group::results` iterator, an async future)
+    /// the background reaper still drives through their teardown.
+    #[must_use]
+    pub fn reaper_engines() -> usize {
+        crate::reaper::engine_count()
     }
 }
