@@ -4,6 +4,7 @@
 
 mod child;
 mod drive;
+mod group;
 mod pipe;
 mod run;
 

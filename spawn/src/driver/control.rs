@@ -181,9 +181,19 @@ impl Engine<'_> {
     /// elsewhere (the background reaper, an async runtime) on
     /// [`Engine::epoll_fd`].
     pub(crate) fn drive_now(&mut self) -> Result<Option<Option<Instant>>, crate::Error> {
-        match self.run_until(Some(Instant::now()), Until::AllDone)? {
-            Ran::Done => Ok(None),
-            _ => Ok(Some(self.next_wake)),
+        self.drive_now_until(Until::AllDone)
+    }
+
+    /// As [`drive_now`](Self::drive_now), stopping also when `until` is
+    /// reached (then `None` too): for an async stream of results as they
+    /// finish.
+    pub(crate) fn drive_now_until(
+        &mut self,
+        until: Until,
+    ) -> Result<Option<Option<Instant>>, crate::Error> {
+        match self.run_until(Some(Instant::now()), until)? {
+            Ran::Done | Ran::Reached => Ok(None),
+            Ran::Stopped => Ok(Some(self.next_wake)),
         }
     }
 
@@ -194,7 +204,7 @@ impl Engine<'_> {
     }
 
     /// Whether a child the engine started is not finished.
-    pub(super) fn has_unfinished(&self) -> bool {
+    pub(crate) fn has_unfinished(&self) -> bool {
         self.slots
             .iter()
             .any(|s| s.owner == Owner::Engine && s.finished.is_none())

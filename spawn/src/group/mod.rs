@@ -11,6 +11,7 @@ use crate::{Command, Error, Output};
 
 pub use results::GroupResults;
 use results::LazySource;
+pub(crate) use results::{InOrder, Indexed, Step};
 
 /// Where a [`Group`] is, for progress displays: counts of children.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -208,15 +209,12 @@ impl Group {
             self.lazy.clone(),
             self.max_running,
         );
-        let mut all: Vec<Option<Result<Output, Error>>> = Vec::with_capacity(self.cmds.len());
-        while let Some((index, result)) = results.next_result()? {
-            if all.len() <= index {
-                all.resize_with(index + 1, || None);
-            }
-            all[index] = Some(result);
+        let mut all = InOrder::default();
+        while let Some(r) = results.next_result()? {
+            all.put(r);
         }
         debug_assert_eq!(all.len(), results.taken());
-        Ok(all.into_iter().flatten().collect())
+        Ok(all.into_vec())
     }
 
     /// The results as the children finish: each item is the index of the

@@ -195,32 +195,119 @@ impl<'g> GroupResults<'g> {
     /// what it still held is killed and reaped in the background).
     pub(super) fn next_result(&mut self) -> Result<Option<Indexed>, Error> {
         loop {
+            match self.step() {
+                Step::Item(r) => return Ok(Some(r)),
+                Step::End => return Ok(None),
+                Step::Drive => {
+                    let Some(engine) = self.engine.as_mut() else {
+                        continue;
+                    };
+                    let done = engine.run_until(None, Until::AnyFinished)? == Ran::Done;
+                    self.driven(done);
+                }
+            }
+        }
+    }
+
+    /// What the feeding decides without driving the engine: the next
+    /// result known now, the end, or that the engine must be driven until
+    /// a child finishes (the blocking `next_result` and the async stream
+    /// both take this one step).
+    pub(crate) fn step(&mut self) -> Step {
+        loop {
             self.refill();
             if let Some(r) = self.early.pop_front() {
-                return Ok(Some(r));
+                return Step::Item(r);
             }
             let Some(engine) = self.engine.as_mut() else {
                 if self.drained {
-                    return Ok(None);
+                    return Step::End;
                 }
                 continue;
             };
             if let Some(slot) = engine.next_finished() {
                 self.in_engine -= 1;
                 let index = self.index_of.get(slot).copied().unwrap_or(slot);
-                return Ok(Some((index, engine.result(slot))));
+                return Step::Item((index, engine.result(slot)));
             }
             if self.in_engine == 0 && self.drained {
-                return Ok(None);
+                return Step::End;
             }
-            if engine.run_until(None, Until::AnyFinished)? == Ran::Done
-                && !engine.has_finished_pending()
-            {
-                // Nothing left in the engine (a count gone wrong must not
-                // spin here).
-                self.in_engine = 0;
-            }
+            return Step::Drive;
         }
+    }
+
+    /// The engine to drive on [`Step::Drive`].
+    pub(crate) fn engine_mut(&mut self) -> Option<&mut Engine<'static>> {
+        self.engine.as_mut()
+    }
+
+    /// After driving on [`Step::Drive`]: `all_done` when the engine said
+    /// every child is finished.
+    pub(crate) fn driven(&mut self, all_done: bool) {
+        if all_done
+            && !self
+                .engine
+                .as_ref()
+                .is_some_and(Engine::has_finished_pending)
+        {
+            // Nothing left in the engine (a count gone wrong must not
+            // spin here).
+            self.in_engine = 0;
+        }
+    }
+
+    /// The driver itself failed (`e`): every child it still held gets the
+    /// error in its place, and is killed and reaped; the commands not
+    /// started are never started. Returns the first of those results.
+    pub(crate) fn fail(&mut self, e: Error) -> Option<Indexed> {
+        let kind = std::io::Error::from(e);
+        let engine = self.engine.as_mut()?;
+        for (slot, name) in engine.unfinished() {
+            let index = self.index_of.get(slot).copied().unwrap_or(slot);
+            let source = std::io::Error::new(kind.kind(), kind.to_string());
+            self.early.push_back((
+                index,
+                Err(Error::io(&name, "driving the group's children", source)),
+            ));
+        }
+        engine.kill_unfinished();
+        self.in_engine = 0;
+        self.drained = true;
+        self.early.pop_front()
+    }
+}
+
+/// One step of the feeding: see [`GroupResults::step`].
+#[allow(clippy::large_enum_variant)] // moved out at once, never stored
+pub(crate) enum Step {
+    /// A result.
+    Item(Indexed),
+    /// No more results.
+    End,
+    /// Drive the engine until a child finishes, then step again.
+    Drive,
+}
+
+/// Results put back into the order the commands were added (`Group::run`
+/// and `Group::run_async`).
+#[derive(Default)]
+pub(crate) struct InOrder(Vec<Option<Result<Output, Error>>>);
+
+impl InOrder {
+    pub(crate) fn put(&mut self, (index, result): Indexed) {
+        if self.0.len() <= index {
+            self.0.resize_with(index + 1, || None);
+        }
+        self.0[index] = Some(result);
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<Result<Output, Error>> {
+        self.0.into_iter().flatten().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -230,25 +317,7 @@ impl Iterator for GroupResults<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         match self.next_result() {
             Ok(r) => r,
-            Err(e) => {
-                // The driver itself failed: every child it still held gets
-                // the error in its place, and is killed and reaped; the
-                // commands not started are never started.
-                let kind = std::io::Error::from(e);
-                let engine = self.engine.as_mut()?;
-                for (slot, name) in engine.unfinished() {
-                    let index = self.index_of.get(slot).copied().unwrap_or(slot);
-                    let source = std::io::Error::new(kind.kind(), kind.to_string());
-                    self.early.push_back((
-                        index,
-                        Err(Error::io(&name, "driving the group's children", source)),
-                    ));
-                }
-                engine.kill_unfinished();
-                self.in_engine = 0;
-                self.drained = true;
-                self.early.pop_front()
-            }
+            Err(e) => self.fail(e),
         }
     }
 }

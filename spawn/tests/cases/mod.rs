@@ -129,7 +129,12 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `check` on `got`, catching its panic as the case's failure.
-pub fn checked(case: &'static str, check: Check, got: Got, took: Duration) -> Option<(&'static str, String)> {
+pub fn checked(
+    case: &'static str,
+    check: Check,
+    got: Got,
+    took: Duration,
+) -> Option<(&'static str, String)> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(got, took)))
         .err()
         .map(|p| (case, panic_message(&*p)))
@@ -149,7 +154,10 @@ pub fn run_blocking() {
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect()
     });
     report(failed);
 }
@@ -201,7 +209,9 @@ pub fn all() -> Vec<Case> {
                             other => panic!("{other:?}"),
                         }
                         assert!(
-                            msg.starts_with("sh -c 'echo one >&2; echo two >&2; exit 3': exit status 3"),
+                            msg.starts_with(
+                                "sh -c 'echo one >&2; echo two >&2; exit 3': exit status 3"
+                            ),
                             "{msg}"
                         );
                         assert!(msg.ends_with("one\n  two"), "{msg}");
@@ -262,7 +272,9 @@ pub fn all() -> Vec<Case> {
                     Job::Run(Command::new("spawn-no-such-program")),
                     check(|got, _| {
                         let err = got.err();
-                        assert!(matches!(&err, Error::NotFound { program, .. } if program == "spawn-no-such-program"));
+                        assert!(
+                            matches!(&err, Error::NotFound { program, .. } if program == "spawn-no-such-program")
+                        );
                         let msg = err.to_string();
                         assert!(msg.contains("PATH="), "{msg}");
                         let io: std::io::Error = err.into();
@@ -392,7 +404,11 @@ pub fn all() -> Vec<Case> {
             name: "collect_limit_truncates_and_counts",
             build: || {
                 (
-                    Job::Run(Command::new("seq").arg("1000").stdout(Sink::collect_limit(10))),
+                    Job::Run(
+                        Command::new("seq")
+                            .arg("1000")
+                            .stdout(Sink::collect_limit(10)),
+                    ),
                     check(|got, _| {
                         let out = got.ok();
                         assert_eq!(out.stdout, b"1\n2\n3\n4\n5\n");
@@ -406,7 +422,11 @@ pub fn all() -> Vec<Case> {
             name: "head_tail_keeps_both_ends",
             build: || {
                 (
-                    Job::Run(Command::new("seq").arg("100000").stdout(Sink::head_tail(4, 7))),
+                    Job::Run(
+                        Command::new("seq")
+                            .arg("100000")
+                            .stdout(Sink::head_tail(4, 7)),
+                    ),
                     check(|got, _| assert_eq!(got.ok().stdout, b"1\n2\n100000\n")),
                 )
             },
@@ -434,7 +454,11 @@ pub fn all() -> Vec<Case> {
                 let tmp = tempfile::tempdir().unwrap();
                 let path = tmp.path().join("f");
                 (
-                    Job::Check(sh("echo filed; echo more >&2").stdout(Sink::file(&path)).stderr(Sink::file(&path))),
+                    Job::Check(
+                        sh("echo filed; echo more >&2")
+                            .stdout(Sink::file(&path))
+                            .stderr(Sink::file(&path)),
+                    ),
                     check(move |got, _| {
                         got.ok();
                         let text = std::fs::read_to_string(&path).unwrap();
@@ -458,7 +482,9 @@ pub fn all() -> Vec<Case> {
                         sh("printf 'x\\ny\\nz'")
                             .stdout(Sink::tee(Sink::collect(), Sink::writer(w)))
                             .stderr(Sink::lines(move |l| {
-                                l2.lock().unwrap().push(String::from_utf8_lossy(l).into_owned());
+                                l2.lock()
+                                    .unwrap()
+                                    .push(String::from_utf8_lossy(l).into_owned());
                             }))
                             .env("X", "1"),
                     ),
@@ -477,7 +503,9 @@ pub fn all() -> Vec<Case> {
                 let l2 = Arc::clone(&lines);
                 (
                     Job::Check(sh("printf 'x\\ny\\nz'").stdout(Sink::lines(move |l| {
-                        l2.lock().unwrap().push(String::from_utf8_lossy(l).into_owned());
+                        l2.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(l).into_owned());
                     }))),
                     check(move |got, _| {
                         got.ok();
@@ -491,14 +519,24 @@ pub fn all() -> Vec<Case> {
             build: || {
                 let log = Log::new();
                 (
-                    Job::Check(sh("echo out; echo err >&2").stdout(Sink::log(&log)).stderr(Sink::log(&log))),
+                    Job::Check(
+                        sh("echo out; echo err >&2")
+                            .stdout(Sink::log(&log))
+                            .stderr(Sink::log(&log)),
+                    ),
                     check(move |got, _| {
                         got.ok();
                         let mut chunks = log.take();
                         chunks.sort_by_key(|c| c.stream == StreamName::Stderr);
                         assert_eq!(chunks.len(), 2);
-                        assert_eq!((chunks[0].stream, chunks[0].data.as_slice()), (StreamName::Stdout, &b"out\n"[..]));
-                        assert_eq!((chunks[1].stream, chunks[1].data.as_slice()), (StreamName::Stderr, &b"err\n"[..]));
+                        assert_eq!(
+                            (chunks[0].stream, chunks[0].data.as_slice()),
+                            (StreamName::Stdout, &b"out\n"[..])
+                        );
+                        assert_eq!(
+                            (chunks[1].stream, chunks[1].data.as_slice()),
+                            (StreamName::Stderr, &b"err\n"[..])
+                        );
                     }),
                 )
             },
@@ -507,10 +545,17 @@ pub fn all() -> Vec<Case> {
             name: "collect_limit_can_stop_the_child_with_an_error",
             build: || {
                 (
-                    Job::Run(Command::new("yes").stdout(Sink::collect_limit(1000).error_on_overflow())),
+                    Job::Run(
+                        Command::new("yes").stdout(Sink::collect_limit(1000).error_on_overflow()),
+                    ),
                     check(|got, took| {
                         match got.err() {
-                            Error::OutputLimit { stream, limit, partial, .. } => {
+                            Error::OutputLimit {
+                                stream,
+                                limit,
+                                partial,
+                                ..
+                            } => {
                                 assert_eq!(stream, StreamName::Stdout);
                                 assert_eq!(limit, 1000);
                                 assert_eq!(partial.stdout.len(), 1000);
@@ -545,7 +590,10 @@ pub fn all() -> Vec<Case> {
                         }
                         assert!(took >= Duration::from_millis(300), "{took:?}");
                         assert!(took < SOON, "{took:?}");
-                        assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::TimedOut);
+                        assert_eq!(
+                            std::io::Error::from(err).kind(),
+                            std::io::ErrorKind::TimedOut
+                        );
                     }),
                 )
             },
@@ -554,7 +602,11 @@ pub fn all() -> Vec<Case> {
             name: "timeout_stops_the_whole_process_group",
             build: || {
                 (
-                    Job::Run(sh("sleep 60 & echo $!; wait").stdout(Stdio::piped()).timeout(Duration::from_millis(300))),
+                    Job::Run(
+                        sh("sleep 60 & echo $!; wait")
+                            .stdout(Stdio::piped())
+                            .timeout(Duration::from_millis(300)),
+                    ),
                     check(|got, _| {
                         let partial = got.err().into_output().unwrap();
                         let pid = first_pid(&partial.stdout);
@@ -574,7 +626,9 @@ pub fn all() -> Vec<Case> {
                             .kill_grace(Duration::from_millis(200)),
                     ),
                     check(|got, took| {
-                        let Error::Timeout { partial, .. } = got.err() else { panic!("expected a timeout") };
+                        let Error::Timeout { partial, .. } = got.err() else {
+                            panic!("expected a timeout")
+                        };
                         let member = first_pid(&partial.stdout);
                         assert!(!alive(member), "the member {member} outlived the timeout");
                         assert!(took < SOON);
@@ -587,13 +641,18 @@ pub fn all() -> Vec<Case> {
             build: || {
                 (
                     Job::Run(
-                        Command::new("python3")
-                            .args(["-c", "import signal,time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\nwhile True: time.sleep(1)"])
+                        // The shell ignores TERM before anything else (a slow
+                        // interpreter's start could see TERM first under load).
+                        sh("trap '' TERM; echo ready; exec sleep 60")
                             .stdout(Stdio::piped())
                             .timeout(Duration::from_millis(500))
                             .kill_grace(Duration::from_millis(200)),
                     ),
-                    check(|got, _| assert_eq!(got.err().into_output().unwrap().status.signal(), Some(9))),
+                    check(|got, _| {
+                        let partial = got.err().into_output().unwrap();
+                        assert_eq!(partial.stdout, b"ready\n");
+                        assert_eq!(partial.status.signal(), Some(9));
+                    }),
                 )
             },
         },
@@ -622,7 +681,11 @@ pub fn all() -> Vec<Case> {
             name: "a_grandchild_holding_stdout_does_not_hang_the_caller",
             build: || {
                 (
-                    Job::Run(sh("sleep 60 & echo $!").stdout(Stdio::piped()).eof_grace(Duration::from_millis(100))),
+                    Job::Run(
+                        sh("sleep 60 & echo $!")
+                            .stdout(Stdio::piped())
+                            .eof_grace(Duration::from_millis(100)),
+                    ),
                     check(|got, took| {
                         let out = got.ok();
                         assert!(out.status.success());
@@ -641,7 +704,12 @@ pub fn all() -> Vec<Case> {
                 let token = CancelToken::new();
                 token.cancel();
                 (
-                    Job::Run(Command::new("echo").arg("never").stdout(Stdio::piped()).cancel_on(&token)),
+                    Job::Run(
+                        Command::new("echo")
+                            .arg("never")
+                            .stdout(Stdio::piped())
+                            .cancel_on(&token),
+                    ),
                     check(|got, _| assert!(matches!(got.err(), Error::Cancelled { .. }))),
                 )
             },
@@ -650,7 +718,10 @@ pub fn all() -> Vec<Case> {
             name: "report_has_rusage_and_timings",
             build: || {
                 (
-                    Job::Run(Command::new("python3").args(["-c", "x = bytearray(64 << 20)\nsum(range(2000000))"])),
+                    Job::Run(
+                        Command::new("python3")
+                            .args(["-c", "x = bytearray(64 << 20)\nsum(range(2000000))"]),
+                    ),
                     check(|got, _| {
                         let out = got.ok();
                         assert!(out.report.max_rss_bytes >= 64 << 20, "{:?}", out.report);
@@ -685,7 +756,10 @@ pub fn all() -> Vec<Case> {
             name: "pipeline_sigpipe_upstream_is_a_status",
             build: || {
                 (
-                    Job::Pipeline((Command::new("yes") | Command::new("head").args(["-n", "2"])).stdout(Stdio::piped())),
+                    Job::Pipeline(
+                        (Command::new("yes") | Command::new("head").args(["-n", "2"]))
+                            .stdout(Stdio::piped()),
+                    ),
                     check(|got, _| {
                         let out = got.pipeline().unwrap();
                         assert_eq!(out.stdout, b"y\ny\n");
@@ -724,9 +798,14 @@ pub fn all() -> Vec<Case> {
                             .kill_grace(Duration::from_millis(200)),
                     ),
                     check(|got, took| {
-                        let Err(Error::Timeout { partial, .. }) = got.pipeline() else { panic!("expected a timeout") };
+                        let Err(Error::Timeout { partial, .. }) = got.pipeline() else {
+                            panic!("expected a timeout")
+                        };
                         let sleeper = first_pid(&partial.stdout);
-                        assert!(!alive(sleeper), "the stage's child {sleeper} outlived the timeout");
+                        assert!(
+                            !alive(sleeper),
+                            "the stage's child {sleeper} outlived the timeout"
+                        );
                         assert!(took < SOON);
                     }),
                 )
@@ -739,7 +818,10 @@ pub fn all() -> Vec<Case> {
                     Job::Pipeline(Command::new("echo") | Command::new("spawn-absent-stage")),
                     check(|got, _| {
                         let err = got.pipeline().unwrap_err();
-                        assert!(matches!(err, Error::NotFound { ref program, .. } if program == "spawn-absent-stage"), "{err}");
+                        assert!(
+                            matches!(err, Error::NotFound { ref program, .. } if program == "spawn-absent-stage"),
+                            "{err}"
+                        );
                     }),
                 )
             },
@@ -764,9 +846,10 @@ pub fn all() -> Vec<Case> {
             build: || {
                 (
                     Job::Pipeline(
-                        (Command::shell("echo one; echo err1 >&2") | Command::shell("grep -c .; echo err2 >&2"))
-                            .stdout(Stdio::piped())
-                            .stderr(Stdio::merge()),
+                        (Command::shell("echo one; echo err1 >&2")
+                            | Command::shell("grep -c .; echo err2 >&2"))
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::merge()),
                     ),
                     check(|got, _| {
                         let out = got.pipeline().unwrap();
@@ -778,13 +861,28 @@ pub fn all() -> Vec<Case> {
                 )
             },
         },
+        Case {
+            name: "a_first_stage_input_is_fed",
+            build: || {
+                (
+                    Job::Pipeline(
+                        (Command::new("cat").input("fed\n") | Command::new("cat"))
+                            .stdout(Stdio::piped()),
+                    ),
+                    check(|got, _| assert_eq!(got.pipeline().unwrap().stdout, b"fed\n")),
+                )
+            },
+        },
         // A spawned child's communicate.
         Case {
             name: "communicate_feeds_and_drains",
             build: || {
                 (
                     Job::Communicate(
-                        Command::new("sh").args(["-c", "cat; echo done >&2"]).stdin(Stdio::piped()).capture_output(),
+                        Command::new("sh")
+                            .args(["-c", "cat; echo done >&2"])
+                            .stdin(Stdio::piped())
+                            .capture_output(),
                         vec![b'z'; 3 << 20],
                     ),
                     check(|got, _| {
@@ -800,7 +898,13 @@ pub fn all() -> Vec<Case> {
             name: "communicate_feeds_the_commands_own_input_into_a_sink",
             build: || {
                 (
-                    Job::Communicate(Command::new("tr").args(["a-z", "A-Z"]).input("hello").stdout(Sink::head_tail(2, 2)), Vec::new()),
+                    Job::Communicate(
+                        Command::new("tr")
+                            .args(["a-z", "A-Z"])
+                            .input("hello")
+                            .stdout(Sink::head_tail(2, 2)),
+                        Vec::new(),
+                    ),
                     check(|got, _| {
                         let out = got.ok();
                         assert_eq!(out.stdout, b"HELO");
@@ -821,9 +925,14 @@ pub fn all() -> Vec<Case> {
                         Vec::new(),
                     ),
                     check(|got, took| {
-                        let Error::Timeout { partial, .. } = got.err() else { panic!("expected a timeout") };
+                        let Error::Timeout { partial, .. } = got.err() else {
+                            panic!("expected a timeout")
+                        };
                         let member = first_pid(&partial.stdout);
-                        assert!(gone_soon(member), "the member {member} outlived the timeout");
+                        assert!(
+                            gone_soon(member),
+                            "the member {member} outlived the timeout"
+                        );
                         assert!(took < SOON);
                     }),
                 )
@@ -856,7 +965,10 @@ pub fn all() -> Vec<Case> {
                             match i {
                                 10 => assert!(matches!(r, Err(Error::NotFound { .. }))),
                                 20 => assert_eq!(r.as_ref().unwrap().status.code(), Some(4)),
-                                _ => assert_eq!(r.as_ref().unwrap().stdout, format!("{i}\n").as_bytes()),
+                                _ => assert_eq!(
+                                    r.as_ref().unwrap().stdout,
+                                    format!("{i}\n").as_bytes()
+                                ),
                             }
                         }
                     }),
@@ -894,7 +1006,9 @@ pub fn all() -> Vec<Case> {
             build: || {
                 (
                     Job::Group(Group::new().max_running(3).add_all((0..12).map(|i| {
-                        Command::new("cat").input(vec![b'a' + i as u8; 300_000]).stdout(Sink::head_tail(1, 1))
+                        Command::new("cat")
+                            .input(vec![b'a' + i as u8; 300_000])
+                            .stdout(Sink::head_tail(1, 1))
                     }))),
                     check(|got, _| {
                         for (i, r) in got.group().into_iter().enumerate() {
