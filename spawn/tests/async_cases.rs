@@ -54,7 +54,7 @@ fn run_all_async(rt: &tokio::runtime::Runtime) {
         }
         failed
     });
-    cases::report(failed);
+    cases::report(&failed);
 }
 
 #[test]

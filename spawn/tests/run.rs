@@ -1,11 +1,9 @@
 //! `Command::run` and friends against real processes: defaults, routes,
-//! input, sinks, errors, timeouts, grandchildren, serde.
+//! input, sinks, errors, serde. The behaviour cases that the async driver
+//! must agree on (run, check, sinks, timeouts, grandchildren) are in the
+//! shared table, `tests/cases`, run by `tests/async_cases.rs`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use spawn::{Command, Error, Log, Sink, Stdio, StreamName};
+use spawn::{Command, Error, Sink, Stdio};
 
 fn sh(script: &str) -> Command {
     Command::shell(script)
@@ -150,13 +148,6 @@ fn null_and_files() {
     let input = std::fs::File::open(&path).unwrap();
     let out = Command::new("cat").stdin(input).check_output().unwrap();
     assert_eq!(out, b"to-file\n");
-}
-
-fn alive(pid: &str) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! The teardown that ends everything a run started, and the one path every
-//! entry point takes (issue 12): timeouts that reach a group member that
-//! ignores TERM, a leader that exits first, a child that leaves its group,
+//! entry point takes (issue 12): a child that leaves its group,
 //! `kill_on_drop` of a group leader, pipelines in one group, a `Child`
-//! whose state survives a timed-out `communicate`.
+//! whose state survives a timed-out `communicate`. (Timeouts that reach a
+//! group member that ignores TERM, a leader that exits first, pipeline
+//! teardown and sinks are in the shared case table, `tests/cases`, which
+//! the blocking and the async drivers both run.)
 //!
 //! Grandchildren print their pid first; a test then checks in `/proc` that
 //! the pid is gone (or a zombie, if nobody reaps orphans here) by the time
@@ -14,19 +16,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{HANG, alive, first_pid, gone_soon};
-use spawn::{Command, Error, Forwarder, Group, Signal, Sink, Stdio};
-
-/// A member of the child's group that ignores TERM, then the leader.
-const MEMBER_IGNORES_TERM: &str = "(trap '' TERM; exec sleep 37) & echo $!; exec sleep 30";
-
-/// The pid a run printed first, from the partial output of its timeout.
-fn pid_after_timeout<T: std::fmt::Debug>(result: Result<T, Error>) -> u32 {
-    match result {
-        Err(Error::Timeout { partial, .. }) => first_pid(&partial.stdout),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-}
+use common::{HANG, alive, gone_soon};
+use spawn::{Command, Error, Forwarder, Signal, Stdio};
 
 #[test]
 fn a_child_that_leaves_its_group_is_still_stopped_at_its_timeout() {

@@ -103,10 +103,7 @@ impl AsyncResults {
 
     /// The next result; `Err` when the driver itself failed (`run_async`
     /// returns it, the stream gives every child it held that error).
-    fn poll_result(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<Indexed>, Error>> {
+    fn poll_result(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Indexed>, Error>> {
         loop {
             match self.results.step() {
                 Step::Item(r) => return Poll::Ready(Ok(Some(r))),

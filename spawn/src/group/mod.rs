@@ -10,8 +10,10 @@ use crate::driver::{CancelScope, Engine};
 use crate::{Command, Error, Output};
 
 pub use results::GroupResults;
+pub(crate) use results::InOrder;
 use results::LazySource;
-pub(crate) use results::{InOrder, Indexed, Step};
+#[cfg(feature = "tokio")]
+pub(crate) use results::{Indexed, Step};
 
 /// Where a [`Group`] is, for progress displays: counts of children.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -199,7 +199,7 @@ impl<'g> GroupResults<'g> {
                 Step::Item(r) => return Ok(Some(r)),
                 Step::End => return Ok(None),
                 Step::Drive => {
-                    let Some(engine) = self.engine.as_mut() else {
+                    let Some(engine) = self.engine_mut() else {
                         continue;
                     };
                     let done = engine.run_until(None, Until::AnyFinished)? == Ran::Done;

@@ -4,7 +4,10 @@
 //! run it) and a check of what came back. The two drivers must agree on
 //! every one: the same engine underneath, the same results.
 
-#![allow(dead_code)] // each test binary uses some of the helpers
+#![allow(dead_code)]
+// each test binary uses some of the helpers
+// `Error` carries the child's output by contract; as in the crate.
+#![allow(clippy::result_large_err)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -107,7 +110,7 @@ pub fn blocking(job: Job) -> Got {
 
 /// Runs every case of `cases` through `run` (each on its own thread or
 /// task, as the runner decides) and panics naming each case that failed.
-pub fn report(failed: Vec<(&'static str, String)>) {
+pub fn report(failed: &[(&'static str, String)]) {
     assert!(
         failed.is_empty(),
         "{} case(s) failed:\n{}",
@@ -159,7 +162,7 @@ pub fn run_blocking() {
             .filter_map(|h| h.join().unwrap())
             .collect()
     });
-    report(failed);
+    report(&failed);
 }
 
 fn sh(script: &str) -> Command {
