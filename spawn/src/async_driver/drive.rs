@@ -63,13 +63,20 @@ impl Driver {
         until: Until,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
+        if self.watch.is_none() {
+            // Before anything starts: outside a runtime nothing must.
+            match watch(engine, &self.name) {
+                Ok(w) => self.watch = Some(w),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
         loop {
             let next = match engine.drive_now_until(until) {
                 Ok(None) => return Poll::Ready(Ok(())),
                 Ok(Some(next)) => next,
                 Err(e) => return Poll::Ready(Err(e)),
             };
-            match self.wait(engine, next, cx) {
+            match self.wait(next, cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -79,17 +86,9 @@ impl Driver {
 
     /// `Ready` when the engine has something to do: its set readable, or
     /// `next` passed.
-    fn wait(
-        &mut self,
-        engine: &Engine<'_>,
-        next: Option<Instant>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), Error>> {
-        if self.watch.is_none() {
-            self.watch = Some(watch(engine, &self.name)?);
-        }
+    fn wait(&mut self, next: Option<Instant>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let Some(watch) = &self.watch else {
-            unreachable!("set above")
+            unreachable!("set by poll_drive")
         };
         loop {
             match watch.poll_read_ready(cx) {
