@@ -100,6 +100,10 @@
 //! - [`Output`], [`ExitStatus`], [`Report`], [`PipelineOutput`]: results,
 //!   all `serde::Serialize`.
 //! - [`Error`]: one error type; every message names the program and the cause.
+#![cfg_attr(
+    feature = "tokio",
+    doc = "- [`async_driver`]: **Async** (feature `tokio`): the same runs as futures, `AsyncChild`, and a `tokio::process` → spawn table."
+)]
 //!
 //! The layers below are `spawn-core` (the I/O-free state machine that decides
 //! what to read, write, close and signal) and `spawn-sys` (the syscalls).
@@ -109,7 +113,7 @@
 #![allow(clippy::result_large_err)]
 
 #[cfg(feature = "tokio")]
-mod async_driver;
+pub mod async_driver;
 mod cancel;
 mod child;
 mod command;
