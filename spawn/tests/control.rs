@@ -43,6 +43,19 @@ fn bounded<T: Send + 'static>(
     }
 }
 
+/// Waits (boundedly) until `pid` is gone from `/proc`: not alive, and
+/// not a zombie either (reaped).
+fn reaped_soon(pid: u32) -> bool {
+    let start = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if start.elapsed() > HANG {
+            return false;
+        }
+        thread::yield_now();
+    }
+    true
+}
+
 #[test]
 fn wait_drains_the_pipes_the_child_holds() {
     // More than any pipe holds, and nobody reads it: the old wait blocked
@@ -414,4 +427,115 @@ fn input_after_communication_started_is_refused() {
         move || child.communicate(b"").unwrap(),
     );
     assert_eq!(out.stdout, b"x");
+}
+
+#[test]
+fn a_running_pipeline_read_to_eof() {
+    let mut running = (Command::new("seq").arg("100000")
+        | Command::new("grep").arg("7")
+        | Command::new("sed").arg("s/^/n=/"))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let pids = running.pids();
+    assert_eq!(pids.len(), 3);
+    let mut stdout = running.take_stdout().unwrap();
+    let mut stderr = running.take_stderr().unwrap();
+    assert!(running.take_stdout().is_none());
+    let handle_pids = pids.clone();
+    let (text, errors, statuses) = bounded(
+        "a running pipeline read to EOF",
+        move || {
+            for pid in handle_pids {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).run();
+            }
+        },
+        move || {
+            let mut text = String::new();
+            stdout.read_to_string(&mut text).unwrap();
+            let mut errors = Vec::new();
+            stderr.read_to_end(&mut errors).unwrap();
+            (text, errors, running.wait().unwrap())
+        },
+    );
+    let want: String = (1..=100_000)
+        .filter(|i| i.to_string().contains('7'))
+        .map(|i| format!("n={i}\n"))
+        .collect();
+    assert_eq!(text, want);
+    assert!(errors.is_empty());
+    assert_eq!(statuses.len(), 3);
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    for pid in pids {
+        assert!(!alive(pid));
+    }
+}
+
+#[test]
+fn a_running_pipeline_killed_mid_way_leaves_no_stage_alive() {
+    let mut running = (Command::new("yes") | Command::new("cat"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = running.pids();
+    let mut some = vec![0u8; 1 << 20];
+    let mut stdout = running.take_stdout().unwrap();
+    stdout.read_exact(&mut some).unwrap();
+    assert!(some.chunks(2).all(|c| c == b"y\n"));
+    running.kill().unwrap();
+    let statuses = bounded(
+        "wait after a kill",
+        || {},
+        move || {
+            // Its stdout still held by us: the wait does not need it read.
+            let statuses = running.wait().unwrap();
+            drop(stdout);
+            statuses
+        },
+    );
+    assert_eq!(statuses[1].signal(), Some(Signal::KILL.as_raw()));
+    // `yes` may see its reader die first.
+    assert!(matches!(statuses[0].signal(), Some(9 | 13)), "{statuses:?}");
+    for pid in pids {
+        assert!(gone_soon(pid), "stage {pid} left alive");
+    }
+}
+
+#[test]
+fn a_running_pipelines_wait_drains_what_it_holds_and_feeds_its_input() {
+    // More output than a pipe holds, and more stderr from both stages,
+    // nobody reading: the wait drains them.
+    // The last stage succeeds only if all of the input came through.
+    let last = "n=$(wc -c); seq 100000 >&2; seq 100000; test \"$n\" -eq 1048576";
+    let running = (Command::shell("cat; seq 100000 >&2") | Command::shell(last))
+        .input(vec![b'x'; 1 << 20])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = running.pids();
+    let statuses = bounded(
+        "a pipeline's wait on full pipes",
+        move || {
+            for pid in pids {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).run();
+            }
+        },
+        move || running.wait().unwrap(),
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}
+
+#[test]
+fn a_dropped_running_pipeline_is_reaped_in_the_background() {
+    let running = (Command::new("sleep").arg("30") | Command::new("cat"))
+        .spawn()
+        .unwrap();
+    let pids = running.pids();
+    running.kill().unwrap();
+    drop(running);
+    for pid in pids {
+        assert!(reaped_soon(pid), "stage {pid} left a zombie or alive");
+    }
 }
