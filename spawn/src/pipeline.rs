@@ -286,14 +286,14 @@ impl Pipeline {
     pub fn spawn(&self) -> Result<PipelineChild, Error> {
         let shared_stderr = route_sink(self.stderr.as_ref());
         let (wirings, final_plan, merged) = self.wirings(shared_stderr.is_some())?;
-        let own_stderr = self.stages.iter().map(|c| c.stderr.is_some()).collect();
+        let own_stderr: Vec<bool> = self.stages.iter().map(|c| c.stderr.is_some()).collect();
         crate::pipeline_child::start(
             self.name(),
             wirings,
             &final_plan,
             merged,
             shared_stderr,
-            own_stderr,
+            &own_stderr,
         )
     }
 

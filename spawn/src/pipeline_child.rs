@@ -87,7 +87,7 @@ pub(crate) fn start(
     final_plan: &Plan,
     merged: bool,
     shared_stderr: Option<Sink>,
-    own_stderr: Vec<bool>,
+    own_stderr: &[bool],
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
     let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
@@ -97,11 +97,7 @@ pub(crate) fn start(
         Some(_) => {
             let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(&name, e))?;
             let w = Arc::new(w);
-            for (wiring, _) in wirings
-                .iter_mut()
-                .zip(&own_stderr)
-                .filter(|(_, own)| !**own)
-            {
+            for (wiring, _) in wirings.iter_mut().zip(own_stderr).filter(|(_, own)| !**own) {
                 wiring.plans.stderr = Plan::Fd(Arc::clone(&w));
             }
             Some(r)

@@ -466,7 +466,10 @@ fn a_running_pipeline_read_to_eof() {
     assert_eq!(text, want);
     assert!(errors.is_empty());
     assert_eq!(statuses.len(), 3);
-    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    assert!(
+        statuses.iter().all(spawn::ExitStatus::success),
+        "{statuses:?}"
+    );
     for pid in pids {
         assert!(!alive(pid));
     }
@@ -524,7 +527,10 @@ fn a_running_pipelines_wait_drains_what_it_holds_and_feeds_its_input() {
         },
         move || running.wait().unwrap(),
     );
-    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    assert!(
+        statuses.iter().all(spawn::ExitStatus::success),
+        "{statuses:?}"
+    );
 }
 
 #[test]
