@@ -198,6 +198,12 @@ pub(crate) fn reap_later(process: Arc<Process>) {
     ensure_thread();
 }
 
+/// How many engines are still driven through their teardown.
+#[must_use]
+pub fn engine_count() -> usize {
+    ENGINES.lock().unwrap_or_else(PoisonError::into_inner).len()
+}
+
 /// How many dropped children are still waited for (for tests and the soak).
 #[must_use]
 pub fn pending_count() -> usize {
@@ -212,7 +218,9 @@ fn run() {
         let polled = pending()
             .iter()
             .any(|(p, watched)| !watched || p.contained_in_cgroup());
-        let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        // Made here if no drop made it yet: a thread asleep without the set
+        // would not see the first pidfd or engine handed to it.
+        let ep = epoll();
         let mut timeout = if polled {
             Duration::from_millis(50)
         } else {

@@ -28,6 +28,7 @@ pub(crate) enum Until {
     /// When a child finished (see [`Engine::next_finished`]).
     AnyFinished,
     /// When anything was read from a pipe into a sink.
+    #[allow(dead_code)] // for `Child::lines`
     AnyRead,
 }
 
@@ -158,6 +159,28 @@ impl Engine<'_> {
         self.done.pop_front()
     }
 
+    /// Commands known to come that are not added yet, counted as queued
+    /// in the progress reports (a `Group` adds its commands as there is
+    /// room).
+    pub(crate) fn set_not_added(&mut self, n: usize) {
+        self.not_added = n;
+    }
+
+    /// Whether a finished slot waits to be handed out.
+    pub(crate) fn has_finished_pending(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    /// The unfinished children the engine started: their slots and names.
+    pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.owner == Owner::Engine && s.finished.is_none())
+            .map(|(i, s)| (i, s.name.clone()))
+            .collect()
+    }
+
     /// Drives what is ready now, without blocking: `None` once every child
     /// is finished, else when the engine next needs driving (`Some(None)`:
     /// only when its epoll set is readable). For drivers that wait
@@ -259,6 +282,7 @@ impl Engine<'_> {
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: Some(Instant::now()),
+            not_added: 0,
             abandoned: true,
         })
     }

@@ -93,6 +93,8 @@ pub(crate) struct Engine<'t> {
     /// When the engine next needs to be driven, as of its last turn
     /// (`None`: only when one of its fds is ready).
     next_wake: Option<Instant>,
+    /// Commands to come, not added yet (for progress reports).
+    not_added: usize,
     /// Handed to the background reaper once already: a second drop kills.
     abandoned: bool,
 }
@@ -120,6 +122,7 @@ impl<'t> Engine<'t> {
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: None,
+            not_added: 0,
             abandoned: false,
         })
     }
