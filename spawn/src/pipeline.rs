@@ -310,6 +310,7 @@ impl Pipeline {
             merged,
             shared_stderr,
             &own_stderr,
+            self.cancel.clone(),
         )
     }
 

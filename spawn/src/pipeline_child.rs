@@ -80,7 +80,7 @@ fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
 /// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
 /// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
 /// sink of the stderr the stages without one of their own (`own_stderr`)
-/// share.
+/// share; `cancel` stops every stage (`Pipeline::cancel_on`).
 pub(crate) fn start(
     name: String,
     mut wirings: Vec<Wiring>,
@@ -88,6 +88,7 @@ pub(crate) fn start(
     merged: bool,
     shared_stderr: Option<Sink>,
     own_stderr: &[bool],
+    cancel: Option<crate::CancelToken>,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
     let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
@@ -147,10 +148,9 @@ pub(crate) fn start(
         members[k].sinks.stderr = shared_stderr;
     }
     drop(wirings);
-    Ok(PipelineChild {
-        driver: Driver::new(name, members, pipes, None),
-        stderr_at,
-    })
+    let mut driver = Driver::new(name, members, pipes, None);
+    driver.cancel_all_on(cancel);
+    Ok(PipelineChild { driver, stderr_at })
 }
 
 impl PipelineChild {
@@ -190,11 +190,13 @@ impl PipelineChild {
     /// the pipeline's input), and drains the pipes not taken meanwhile (so
     /// a full pipe cannot block the wait: what it read is dropped with the
     /// `PipelineChild`, or costs memory while it lives; take the pipes, or
-    /// route them elsewhere, to avoid it). The pipeline's timeout applies.
+    /// route them elsewhere, to avoid it). The pipeline's timeout and
+    /// cancel token apply.
     ///
     /// # Errors
     /// The pipeline's timeout passed ([`Error::Timeout`], every stage and
-    /// its group stopped); a stage's status was lost
+    /// its group stopped); its token was cancelled ([`Error::Cancelled`]);
+    /// a stage's status was lost
     /// ([`Error::StatusLost`]); a sink failed.
     pub fn wait(&self) -> Result<Vec<ExitStatus>, Error> {
         match self

@@ -545,3 +545,21 @@ fn a_dropped_running_pipeline_is_reaped_in_the_background() {
         assert!(reaped_soon(pid), "stage {pid} left a zombie or alive");
     }
 }
+
+#[test]
+fn a_running_pipelines_cancel_token_stops_every_stage() {
+    let token = CancelToken::new();
+    let running = (Command::new("sleep").arg("30") | Command::new("sleep").arg("31"))
+        .cancel_on(&token)
+        .spawn()
+        .unwrap();
+    let pids = running.pids();
+    let remote = token.clone();
+    let canceller = thread::spawn(move || remote.cancel());
+    let result = bounded("a cancelled pipeline wait", || {}, move || running.wait());
+    canceller.join().unwrap();
+    assert!(matches!(result, Err(Error::Cancelled { .. })), "{result:?}");
+    for pid in pids {
+        assert!(gone_soon(pid), "stage {pid} left alive");
+    }
+}

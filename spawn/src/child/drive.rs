@@ -110,6 +110,8 @@ pub(crate) struct Driver {
     pub name: String,
     pub members: Vec<Member>,
     forwarder: Option<crate::Forwarder>,
+    /// A token that stops every member (`Pipeline::cancel_on`).
+    cancel_all: Option<CancelToken>,
     state: Mutex<State>,
     idle: Condvar,
 }
@@ -139,12 +141,18 @@ impl Driver {
             name,
             members,
             forwarder,
+            cancel_all: None,
             state: Mutex::new(State {
                 pipes,
                 ..State::default()
             }),
             idle: Condvar::new(),
         }
+    }
+
+    /// Stops every member when `token` is cancelled.
+    pub(crate) fn cancel_all_on(&mut self, token: Option<CancelToken>) {
+        self.cancel_all = token;
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -262,6 +270,9 @@ impl Driver {
         let mut engine = Engine::new(0, &self.name)?;
         if let Some(f) = &self.forwarder {
             engine.set_forwarder(f);
+        }
+        if let Some(token) = &self.cancel_all {
+            engine.cancel_on(token, CancelScope::All);
         }
         for (i, m) in self.members.iter().enumerate() {
             let pipes = &mut st.pipes[i];

@@ -28,7 +28,6 @@ pub(crate) enum Until {
     /// When a child finished (see [`Engine::next_finished`]).
     AnyFinished,
     /// When anything was read from a pipe into a sink.
-    #[allow(dead_code)] // for `Child::lines`
     AnyRead,
 }
 
