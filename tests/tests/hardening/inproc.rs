@@ -917,7 +917,8 @@ fn the_public_types_are_thread_safe() {
     send_sync::<spawn::Route>();
     send_sync::<spawn::Log>();
     send_sync::<spawn::ExitStatus>();
-    send::<Child>();
+    send_sync::<Child>();
+    send_sync::<spawn::PipelineChild>();
     send_sync::<spawn::CancelToken>();
     send_sync::<spawn::ChildHandle>();
     send::<spawn::GroupResults<'static>>();
