@@ -563,3 +563,32 @@ fn a_running_pipelines_cancel_token_stops_every_stage() {
         assert!(gone_soon(pid), "stage {pid} left alive");
     }
 }
+
+#[test]
+fn a_wait_after_lines_returns_the_timeout_that_ended_the_child() {
+    let mut child = Command::shell("echo one; exec sleep 30")
+        .stdout(Stdio::piped())
+        .timeout(std::time::Duration::from_millis(200))
+        .spawn()
+        .unwrap();
+    let handle = child.handle();
+    let (lines, waited, status) = bounded(
+        "lines of a child that times out",
+        move || {
+            let _ = handle.kill();
+        },
+        move || {
+            let lines: Vec<_> = child.lines().map(|l| l.unwrap().data).collect();
+            (lines, child.wait(), child.wait())
+        },
+    );
+    assert_eq!(lines, [b"one".to_vec()]);
+    match waited {
+        Err(Error::Timeout { partial, .. }) => {
+            assert_eq!(partial.status.signal(), Some(Signal::TERM.as_raw()));
+        }
+        other => panic!("expected the timeout, got {other:?}"),
+    }
+    // Every later waiter: the same status.
+    assert_eq!(status.unwrap().signal(), Some(Signal::TERM.as_raw()));
+}

@@ -202,7 +202,9 @@ impl Driver {
                 }
             };
         }
-        if waiting && self.all_reaped() {
+        // Nothing to wait for; an engine still there is driven to its end
+        // (it may hold the timeout or cancel that ended the child).
+        if waiting && st.engine.is_none() && self.all_reaped() {
             return Ok(Drove::Reaped);
         }
         self.prepare(&mut st, feed)?;
