@@ -39,12 +39,15 @@ use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sin
 /// use std::io::Read;
 /// // yes | cat, read a little, then stop both.
 /// let mut running = (Command::new("yes") | Command::new("cat")).stdout(Stdio::piped()).spawn()?;
+/// let mut stdout = running.take_stdout().unwrap();
 /// let mut some = [0u8; 6];
-/// running.take_stdout().unwrap().read_exact(&mut some).unwrap();
+/// stdout.read_exact(&mut some).unwrap();
 /// assert_eq!(&some, b"y\ny\ny\n");
 /// running.kill()?;
 /// let statuses = running.wait()?;
+/// // (`cat` still had a reader: KILL, not SIGPIPE, ended it.)
 /// assert_eq!(statuses[1].signal(), Some(Signal::KILL.as_raw()));
+/// drop(stdout);
 /// # Ok::<(), spawn::Error>(())
 /// ```
 pub struct PipelineChild {
