@@ -22,7 +22,7 @@ use crate::{Error, ExitStatus, Output, Signal};
 ///
 /// ```
 /// use spawn::{Command, Signal};
-/// let mut child = Command::new("sleep").arg("30").spawn()?;
+/// let child = Command::new("sleep").arg("30").spawn()?;
 /// let handle = child.handle();
 /// let killer = std::thread::spawn(move || handle.kill());
 /// let status = child.wait()?;

@@ -460,6 +460,15 @@ impl SinkState {
         }
     }
 
+    /// The buffer of a collecting sink (bounded or not), for
+    /// `Child::lines` to take the lines it hands out from.
+    pub(crate) fn collected_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            SinkState::Collect { buf, .. } => Some(buf),
+            _ => None,
+        }
+    }
+
     /// Consumes `data`. An error is reported once; later bytes are dropped.
     pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), SinkError> {
         match self {

@@ -160,7 +160,7 @@ fn a_spawned_command_with_a_timeout_is_stopped_by_communicate_and_wait() {
         .unwrap();
     let err = child.communicate(b"").unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
-    let mut child = Command::new("sleep")
+    let child = Command::new("sleep")
         .arg("30")
         .timeout(Duration::from_millis(200))
         .spawn()
@@ -190,7 +190,7 @@ fn a_handed_in_fd_is_not_kept_open_by_the_child() {
 #[test]
 fn forward_signals_reach_a_spawned_child() {
     let fwd = Forwarder::new().unwrap();
-    let mut child = Command::new("sleep")
+    let child = Command::new("sleep")
         .arg("30")
         .forward_signals(&fwd)
         .spawn()

@@ -114,12 +114,9 @@ impl Engine<'_> {
         shared: bool,
         name: &str,
     ) -> Result<(), Error> {
-        if shared && matches!(plan, Plan::Pipe) {
-            let (r, w) = spawn_sys::pipe::pipe()
-                .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
-            self.plumbing.final_read = Some(r);
-            self.plumbing.final_write = Some(w);
-        }
+        let p = pipeline_plumbing(&plan, shared, name)?;
+        self.plumbing.final_read = p.final_read;
+        self.plumbing.final_write = p.final_write;
         self.pipeline_stdout = plan;
         Ok(())
     }
@@ -151,4 +148,22 @@ impl Engine<'_> {
         self.slots.push(slot);
         id.0
     }
+}
+
+/// The plumbing a pipeline's stages start with: the pipe its last stage's
+/// stdout and the stages' merged stderr share, when `plan` (where the final
+/// stdout goes) is a pipe to us and `shared` says they share it.
+pub(crate) fn pipeline_plumbing(
+    plan: &Plan,
+    shared: bool,
+    name: &str,
+) -> Result<super::StagePlumbing, Error> {
+    let mut plumbing = super::StagePlumbing::default();
+    if shared && matches!(plan, Plan::Pipe) {
+        let (r, w) = spawn_sys::pipe::pipe()
+            .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
+        plumbing.final_read = Some(r);
+        plumbing.final_write = Some(w);
+    }
+    Ok(plumbing)
 }

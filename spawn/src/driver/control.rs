@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildId, Scheduler, SchedulerConfig, Timestamp};
+use spawn_core::{ChildId, Scheduler, SchedulerConfig, Stream, Timestamp};
 use spawn_sys::poll::{Epoll, Interest};
 
 use super::token::Token;
@@ -28,7 +28,6 @@ pub(crate) enum Until {
     /// When a child finished (see [`Engine::next_finished`]).
     AnyFinished,
     /// When anything was read from a pipe into a sink.
-    #[allow(dead_code)] // for `Child::lines`
     AnyRead,
 }
 
@@ -135,6 +134,12 @@ impl Engine<'_> {
         if slot.cancelled || slot.finished.is_some() {
             return;
         }
+        // An adopted child runs already: stopped before the core started
+        // it, the core would finish it as never started and nobody would
+        // signal it. It is stopped on a later look, once started.
+        if matches!(slot.start, Some(super::slot::Start::Adopted)) {
+            return;
+        }
         slot.cancelled = true;
         self.sched.terminate(ChildId(i), now);
     }
@@ -195,6 +200,22 @@ impl Engine<'_> {
             Ran::Done | Ran::Reached => Ok(None),
             Ran::Stopped => Ok(Some(self.next_wake)),
         }
+    }
+
+    /// The buffer of `slot`'s `stream` when a plain collecting sink reads
+    /// it, for `Child::lines` to cut lines out of (what it leaves is the
+    /// output a later `communicate` returns).
+    pub(crate) fn collected(&mut self, slot: usize, stream: Stream) -> Option<&mut Vec<u8>> {
+        let i = self.slots.get(slot)?.sink_of(stream)?;
+        self.sinks[i].collected_mut()
+    }
+
+    /// Whether `slot`'s `stream` is still read into its sink (not at EOF,
+    /// not abandoned, the slot not finished).
+    pub(crate) fn reading(&self, slot: usize, stream: Stream) -> bool {
+        self.slots.get(slot).is_some_and(|s| {
+            s.finished.is_none() && s.sink_of(stream).is_some() && s.fds[stream].is_some()
+        })
     }
 
     /// The engine's epoll set: readable while one of its fds is ready.

@@ -38,7 +38,7 @@ use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
 use crate::{Error, Output};
 
-pub(crate) use add::Adopted;
+pub(crate) use add::{Adopted, pipeline_plumbing};
 pub(crate) use control::{CancelScope, Ran, Until};
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
