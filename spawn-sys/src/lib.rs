@@ -45,6 +45,8 @@
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 
+#[cfg(feature = "tokio")]
+pub mod async_fd;
 pub mod cgroup;
 pub mod fd;
 pub mod group;

@@ -73,6 +73,7 @@ pub struct Command {
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
     pub(crate) forwarder: Option<crate::Forwarder>,
+    pub(crate) cancel: Option<crate::CancelToken>,
     pub(crate) stop_signal: crate::Signal,
     pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
     pub(crate) parent_death_signal: Option<crate::Signal>,
@@ -177,6 +178,7 @@ impl Command {
             groups: None,
             rlimits: Vec::new(),
             forwarder: None,
+            cancel: None,
             stop_signal: crate::Signal::TERM,
             passed_fds: Vec::new(),
             parent_death_signal: None,
@@ -408,6 +410,32 @@ impl Command {
         self
     }
 
+    /// Cancels the run when `token` is cancelled, from any thread: the
+    /// child is stopped as a [`timeout`](Self::timeout) stops it (the
+    /// [`stop_signal`](Self::stop_signal) to it and its group, the
+    /// [`kill_grace`](Self::kill_grace), KILL) and the run returns
+    /// [`Error::Cancelled`](crate::Error::Cancelled) with the output read so
+    /// far. A token cancelled before the run starts nothing. Applies to
+    /// every way of running the command ([`run`](Self::run), `check*`, a
+    /// [`Group`](crate::Group) or [`Pipeline`](crate::Pipeline) it is in,
+    /// and the waits and `communicate` of a spawned [`Child`](crate::Child)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{CancelToken, Command, Error, Stdio};
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let err = Command::new("echo").arg("never").stdout(Stdio::piped())
+    ///     .cancel_on(&token).run().unwrap_err();
+    /// assert!(matches!(err, Error::Cancelled { .. }));
+    /// ```
+    #[must_use]
+    pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+
     /// The first signal of every teardown of this child (a timeout, an
     /// overflowing sink, a drop with [`kill_on_drop`](Self::kill_on_drop)'s
     /// group, a cancel): sent to the child and its group, then KILL after
@@ -500,7 +528,33 @@ impl Command {
     /// assert_eq!(err.to_string(), "false: exit status 1");
     /// ```
     pub fn check(&self) -> Result<Output, Error> {
-        let out = self.run()?;
+        self.checked(self.run()?)
+    }
+
+    /// Runs the command with stdout collected (unless routed elsewhere),
+    /// checks that it succeeded, and returns stdout (Python's `check_output`).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn check_output(&self) -> Result<Vec<u8>, Error> {
+        let cmd = self.with_default_stdout();
+        Ok(cmd.checked(cmd.run()?)?.stdout)
+    }
+
+    /// As [`check_output`](Self::check_output), as text.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), plus [`Error::NotUtf8`] (which carries
+    /// the output) when stdout is not UTF-8.
+    pub fn check_output_string(&self) -> Result<String, Error> {
+        let cmd = self.with_default_stdout();
+        cmd.stdout_string(cmd.checked(cmd.run()?)?)
+    }
+
+    /// `check`'s verdict on a finished run (shared by the blocking and the
+    /// async entry points): the output, or [`Error::Failed`] unless it
+    /// exited with code 0.
+    pub(crate) fn checked(&self, out: Output) -> Result<Output, Error> {
         if out.status.success() {
             Ok(out)
         } else {
@@ -513,23 +567,9 @@ impl Command {
         }
     }
 
-    /// Runs the command with stdout collected (unless routed elsewhere),
-    /// checks that it succeeded, and returns stdout (Python's `check_output`).
-    ///
-    /// # Errors
-    /// As [`check`](Self::check).
-    pub fn check_output(&self) -> Result<Vec<u8>, Error> {
-        let out = self.with_default_stdout().check()?;
-        Ok(out.stdout)
-    }
-
-    /// As [`check_output`](Self::check_output), as text.
-    ///
-    /// # Errors
-    /// As [`check`](Self::check), plus [`Error::NotUtf8`] (which carries
-    /// the output) when stdout is not UTF-8.
-    pub fn check_output_string(&self) -> Result<String, Error> {
-        let out = self.with_default_stdout().check()?;
+    /// A checked run's stdout as text, or [`Error::NotUtf8`] carrying the
+    /// output (`check_output_string` and its async twin).
+    pub(crate) fn stdout_string(&self, out: Output) -> Result<String, Error> {
         match String::from_utf8(out.stdout) {
             Ok(s) => Ok(s),
             Err(e) => {
@@ -547,7 +587,9 @@ impl Command {
         }
     }
 
-    fn with_default_stdout(&self) -> Command {
+    /// The command the `check_output*` calls run: stdout collected unless
+    /// routed elsewhere.
+    pub(crate) fn with_default_stdout(&self) -> Command {
         let mut cmd = self.clone();
         if cmd.stdout.is_none() {
             cmd.stdout = Some(Route::Sink(Sink::collect()));

@@ -72,6 +72,9 @@
 //! | `p.communicate(input, timeout)`              | [`Child::communicate`], [`Child::communicate_timeout`] (resumable) |
 //! | `p.stdin`, `p.stdout`, `p.stderr`            | [`Child::take_stdin`], [`Child::take_stdout`], [`Child::take_stderr`] |
 //! | `p.wait()`, `p.poll()`, `p.wait(timeout)`    | [`Child::wait`], [`Child::try_wait`], [`Child::wait_timeout`] |
+//! | `p.wait()` in one thread, `p.kill()` in another | the same calls on `&Child` from any thread (`Child: Send + Sync`), or a [`ChildHandle`] ([`Child::handle`]) that outlives it |
+//! | `for line in p.stdout` (and stderr)          | [`Child::lines`]: both streams, tagged, no deadlock; `communicate` gets the rest |
+//! | `p.wait()` with `stdout=PIPE` unread (deadlocks) | [`Child::wait`] drains the pipes it holds; `communicate` returns what it read |
 //! | `p.send_signal`, `p.terminate`, `p.kill`     | [`Child::send_signal`], [`Child::terminate`], [`Child::kill`] |
 //! | `start_new_session=True`, `process_group=0`  | [`Command::new_session`], [`Command::process_group`]         |
 //! | `os.killpg(os.getpgid(p.pid), sig)`          | [`Child::kill_group`], [`Child::signal_group`]               |
@@ -79,7 +82,15 @@
 //! | `preexec_fn=lambda: prctl(PR_SET_PDEATHSIG)` | [`Command::parent_death_signal`]                             |
 //! | `umask=`, `user=`, `group=`, `extra_groups=` | [`Command::umask`], [`Command::uid`], [`Command::gid`], [`Command::groups`] |
 //! | `p1.stdout` → `Popen(…, stdin=p1.stdout)`     | `Command \| Command` → [`Pipeline`]                          |
+//! | `p2 = Popen(…, stdin=p1.stdout)`, still running | [`Pipeline::spawn`] → [`PipelineChild`] (pids, pipe ends, per-stage `wait`, `kill`) |
 //! | a loop of `communicate()` calls              | [`Group`]: all at once, on one thread                        |
+//! | `as_completed(pool.submit(run, …) for …)`    | [`Group::results`]: in completion order, one thread          |
+//! | `p.kill()` from a cancel button's thread     | [`CancelToken`] with [`Command::cancel_on`] → [`Error::Cancelled`] with `partial` output |
+//!
+//! The rows above at work: every example of [PyMOTW's subprocess
+//! chapter](https://pymotw.com/3/subprocess/) has a port in
+//! [`spawn/examples/`](https://example.invalid/spawn/tree/main/spawn/examples)
+//! (`cargo run -p spawn --example popen3`, …), the Python beside it.
 //!
 //! Where spawn differs on purpose: a timeout stops the child's whole process
 //! group, TERM first and KILL after a grace (Python kills only the child,
@@ -90,16 +101,120 @@
 //! `close_fds=True`, without a way to turn it off); a signal is never sent to
 //! a reaped child's pid.
 //!
+//! # Recipes
+//!
+//! ## Stream lines while it runs
+//!
+//! [`Child::lines`] yields every line of the child's stdout and stderr as it
+//! arrives, tagged with its stream. Both pipes are drained together, so a
+//! child that fills one while you wait for the other cannot block; stop
+//! early and [`Child::communicate`] returns the rest, each byte once.
+//!
+//! ```
+//! use spawn::{Command, StreamName};
+//! // A build that reports progress on stdout and warnings on stderr.
+//! let mut child = Command::shell("for i in 1 2 3; do echo step $i; echo warn $i >&2; done; echo done")
+//!     .capture_output()
+//!     .spawn()?;
+//! let mut warnings = 0;
+//! for line in child.lines() {
+//!     let line = line?;
+//!     match line.stream {
+//!         StreamName::Stderr => warnings += 1,
+//!         _ if line.data == b"step 2" => break, // enough: the rest stays in the child
+//!         _ => {}
+//!     }
+//! }
+//! let rest = child.communicate(b"")?;
+//! assert!(rest.stdout.ends_with(b"step 3\ndone\n"));
+//! let total = warnings + rest.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+//! assert_eq!(total, 3);
+//! # Ok::<(), spawn::Error>(())
+//! ```
+//!
+//! ## Kill from another thread
+//!
+//! A [`Child`]'s waits and signals take `&self`: one thread can wait while
+//! another kills, and both see the same status. (A [`ChildHandle`] does the
+//! same for a thread that outlives the borrow, e.g. a watchdog.)
+//!
+//! ```
+//! use spawn::{Command, Signal};
+//! let child = Command::new("sleep").arg("30").spawn()?;
+//! let status = std::thread::scope(|s| {
+//!     let waiter = s.spawn(|| child.wait());
+//!     child.kill()?; // never waits for the waiter
+//!     waiter.join().unwrap()
+//! })?;
+//! assert_eq!(status.signal(), Some(Signal::KILL.as_raw()));
+//! assert_eq!(child.wait()?, status); // every waiter, the same status
+//! # Ok::<(), spawn::Error>(())
+//! ```
+//!
+//! ## Results as they finish
+//!
+//! [`Group::results`] hands out each result as its child finishes, with the
+//! index of its command; the children are driven while you pull. Breaking
+//! out of the loop stops the others (GNU parallel's `--halt now,fail=1`):
+//! the stop signal to each, the grace, KILL, reaped in the background.
+//!
+//! ```
+//! use spawn::{Command, Group, Stdio};
+//! let jobs = ["true", "exit 3", "sleep 30"].map(|s| Command::new("sh").args(["-c", s]).stdout(Stdio::piped()));
+//! let mut first_failure = None;
+//! for (index, result) in Group::new().add_all(jobs).results() {
+//!     if !result?.status.success() {
+//!         first_failure = Some(index);
+//!         break; // the `sleep 30` is stopped here
+//!     }
+//! }
+//! assert_eq!(first_failure, Some(1));
+//! # Ok::<(), spawn::Error>(())
+//! ```
+//!
+//! Commands can come from an iterator that is read only as children start
+//! ([`Group::add_iter`]): a million lines of input start running before the
+//! last is read.
+//!
+//! ## Cancel a run
+//!
+//! A [`CancelToken`] given to a [`Command`], [`Group`] or [`Pipeline`] with
+//! `cancel_on` stops it from any thread, as a timeout would, and the run
+//! returns [`Error::Cancelled`] with the output read so far; in a group,
+//! the finished children keep their results.
+//!
+//! ```
+//! use spawn::{CancelToken, Command, Error, Sink};
+//! let token = CancelToken::new();
+//! let on_line = token.clone();
+//! // Stop as soon as the child says it is ready (here from the driving
+//! // thread; `cancel` works from any thread).
+//! let err = Command::new("sh").args(["-c", "echo ready; exec sleep 30"])
+//!     .stdout(Sink::lines(move |line| if line == b"ready" { on_line.cancel() }))
+//!     .cancel_on(&token)
+//!     .run()
+//!     .unwrap_err();
+//! assert!(matches!(err, Error::Cancelled { .. }));
+//! ```
+//!
 //! # Where things are
 //!
 //! - [`Command`]: the builder, and `run`/`check`/`check_output`/`spawn`.
 //! - [`Stdio`], [`Route`], [`Sink`], [`Log`]: where streams go.
 //! - [`Child`]: a running child (`Popen`): interactive pipes,
-//!   `communicate`, waits and signals.
-//! - [`Group`]: many children on one thread. [`Pipeline`]: `a | b | c`.
+//!   `communicate`, `lines`, waits and signals from any thread.
+//!   [`PipelineChild`]: a running pipeline.
+//! - [`Group`]: many children on one thread, [`GroupResults`] as they
+//!   finish. [`Pipeline`]: `a | b | c`.
+//! - [`CancelToken`]: stop a run from anywhere; [`ChildHandle`]: a child's
+//!   waits and signals from any thread.
 //! - [`Output`], [`ExitStatus`], [`Report`], [`PipelineOutput`]: results,
 //!   all `serde::Serialize`.
 //! - [`Error`]: one error type; every message names the program and the cause.
+#![cfg_attr(
+    feature = "tokio",
+    doc = "- [`async_driver`]: **Async** (feature `tokio`): the same runs as futures, `AsyncChild`, and a `tokio::process` → spawn table."
+)]
 //!
 //! The layers below are `spawn-core` (the I/O-free state machine that decides
 //! what to read, write, close and signal) and `spawn-sys` (the syscalls).
@@ -108,6 +223,9 @@
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "tokio")]
+pub mod async_driver;
+mod cancel;
 mod child;
 mod command;
 mod driver;
@@ -115,9 +233,11 @@ mod error;
 mod finish;
 mod forward;
 mod group;
+mod handle;
 mod launch;
 mod output;
 mod pipeline;
+mod pipeline_child;
 mod pipes;
 mod process;
 mod reaper;
@@ -128,13 +248,18 @@ mod stdio;
 pub mod trace;
 mod wiring;
 
+#[cfg(feature = "tokio")]
+pub use async_driver::{AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
+pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
 pub use error::{Error, StreamName};
 pub use forward::Forwarder;
-pub use group::{Group, Progress};
+pub use group::{Group, GroupResults, Progress};
+pub use handle::ChildHandle;
 pub use output::{ExitStatus, Output, PipelineOutput, Report};
 pub use pipeline::Pipeline;
+pub use pipeline_child::PipelineChild;
 pub use signal::Signal;
 pub use sink::{Chunk, Log, MAX_LINE, Sink};
 pub use startup::{Containment, SpawnPath};
@@ -147,5 +272,12 @@ pub mod diag {
     #[must_use]
     pub fn reaper_pending() -> usize {
         crate::reaper::pending_count()
+    }
+
+    /// How many dropped runs (a `Group::results` iterator, an async future)
+    /// the background reaper still drives through their teardown.
+    #[must_use]
+    pub fn reaper_engines() -> usize {
+        crate::reaper::engine_count()
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use spawn_core::PerStream;
 
-use crate::driver::{Engine, StageRole};
+use crate::driver::{CancelScope, Engine, StageRole};
 use crate::stdio::StdioKind;
 use crate::wiring::{GroupPlan, Plan, Wiring, route_sink};
-use crate::{Command, Error, PipelineOutput, Route, Stdio};
+use crate::{Command, Error, PipelineChild, PipelineOutput, Route, Stdio};
 
 /// Commands whose stdout feeds the next one's stdin: `a | b | c`.
 ///
@@ -49,6 +49,7 @@ pub struct Pipeline {
     input: Option<Arc<Vec<u8>>>,
     timeout: Option<Duration>,
     kill_grace: Option<Duration>,
+    cancel: Option<crate::CancelToken>,
 }
 
 impl BitOr<Command> for Command {
@@ -77,6 +78,7 @@ impl Pipeline {
             input: None,
             timeout: None,
             kill_grace: None,
+            cancel: None,
         }
     }
 
@@ -138,8 +140,19 @@ impl Pipeline {
         self
     }
 
+    /// Cancels the run when `token` is cancelled: every stage is stopped as
+    /// a [`timeout`](Self::timeout) stops them (the stop signal to the
+    /// pipeline's group, the grace, KILL) and the run returns
+    /// [`Error::Cancelled`] with the output so far. See
+    /// [`CancelToken`](crate::CancelToken).
+    #[must_use]
+    pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+
     /// The pipeline as a shell would show it.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.stages
             .iter()
             .map(Command::name)
@@ -160,6 +173,9 @@ impl Pipeline {
     pub fn run(&self) -> Result<PipelineOutput, Error> {
         let name = self.name();
         let mut engine = Engine::new(0, &name)?;
+        if let Some(token) = &self.cancel {
+            engine.cancel_on(token, CancelScope::All);
+        }
         let ix = self.add_to(&mut engine, &name)?;
         engine.run(None)?;
         let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();
@@ -239,8 +255,67 @@ impl Pipeline {
         Ok(w)
     }
 
+    /// Every stage's wiring, where the final stdout goes, and whether the
+    /// stages' merged stderr shares the pipe of the last stage's stdout
+    /// (`Pipeline::run` and `Pipeline::spawn` start the stages from these).
+    fn wirings(&self, shared_stderr: bool) -> Result<(Vec<Wiring>, Plan, bool), Error> {
+        let wirings = (0..self.stages.len())
+            .map(|i| self.stage_wiring(i, shared_stderr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (final_plan, merged) = match wirings.last().map(|w| &w.plans.stdout) {
+            Some(Plan::PipelineStdout) => (Plan::Pipe, true),
+            Some(plan) => (plan.clone(), false),
+            None => (Plan::Inherit, false),
+        };
+        Ok((wirings, final_plan, merged))
+    }
+
+    /// Starts every stage and returns at once, for control while the
+    /// pipeline runs (duct's `start`): its pipe ends, its pids, a
+    /// [`wait`](PipelineChild::wait) for every stage's status, a
+    /// [`kill`](PipelineChild::kill) of every stage and what they started.
+    /// The stages are wired, grouped and started as [`run`](Self::run)
+    /// does; the pipeline's piped stdin, stdout and stderr (one pipe every
+    /// stage's stderr goes into) are the [`PipelineChild`]'s to take.
+    ///
+    /// # Errors
+    /// A stage could not be started: the stages started before it are
+    /// killed (with their group) and reaped in the background.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Stdio};
+    /// use std::io::Read;
+    /// // seq 1000 | grep 7 | wc -l, read while it runs
+    /// let mut running = (Command::new("seq").arg("1000") | Command::new("grep").arg("7")
+    ///     | Command::new("wc").arg("-l"))
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// assert_eq!(running.pids().len(), 3);
+    /// let mut count = String::new();
+    /// running.take_stdout().unwrap().read_to_string(&mut count).unwrap();
+    /// assert_eq!(count.trim(), "271");
+    /// assert!(running.wait()?.iter().all(|s| s.success()));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    pub fn spawn(&self) -> Result<PipelineChild, Error> {
+        let shared_stderr = route_sink(self.stderr.as_ref());
+        let (wirings, final_plan, merged) = self.wirings(shared_stderr.is_some())?;
+        let own_stderr: Vec<bool> = self.stages.iter().map(|c| c.stderr.is_some()).collect();
+        crate::pipeline_child::start(
+            self.name(),
+            wirings,
+            &final_plan,
+            merged,
+            shared_stderr,
+            &own_stderr,
+            self.cancel.clone(),
+        )
+    }
+
     /// Adds every stage to `engine`; returns their slots.
-    fn add_to(&self, engine: &mut Engine<'_>, name: &str) -> Result<Vec<usize>, Error> {
+    pub(crate) fn add_to(&self, engine: &mut Engine<'_>, name: &str) -> Result<Vec<usize>, Error> {
         // The pipeline's own sinks, opened together: its stderr (shared by
         // every stage that routes none of its own) and its final stdout.
         let shared = engine.open_sinks(
@@ -252,21 +327,8 @@ impl Pipeline {
             },
         )?;
         let n = self.stages.len();
-        let wirings = (0..n)
-            .map(|i| self.stage_wiring(i, shared.stderr.is_some()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(last) = wirings.last() {
-            let final_plan = if matches!(last.plans.stdout, Plan::PipelineStdout) {
-                Plan::Pipe
-            } else {
-                last.plans.stdout.clone()
-            };
-            engine.set_pipeline_stdout(
-                final_plan,
-                matches!(last.plans.stdout, Plan::PipelineStdout),
-                name,
-            )?;
-        }
+        let (wirings, final_plan, merged) = self.wirings(shared.stderr.is_some())?;
+        engine.set_pipeline_stdout(final_plan, merged, name)?;
         let mut ix = Vec::with_capacity(n);
         for (i, w) in wirings.into_iter().enumerate() {
             let own_stderr = self.stages[i].stderr.is_some();

@@ -141,8 +141,9 @@ impl Sink {
     /// without one is delivered at EOF). Lines longer than [`MAX_LINE`] come
     /// in pieces. Nothing is kept in `Output`.
     ///
-    /// `f` runs on the thread driving the child; keep it short, the child's
-    /// other streams wait meanwhile.
+    /// `f` runs on the thread driving the child (with the async API, a
+    /// runtime thread); keep it short, the child's other streams wait
+    /// meanwhile.
     #[must_use]
     pub fn lines<F>(f: F) -> Self
     where
@@ -155,6 +156,12 @@ impl Sink {
     /// `Vec`, a socket or `io::stderr()`). An error from `w` stops writing to
     /// it; the rest of the stream is read and dropped, and the run returns
     /// [`Error::Io`](crate::Error::Io).
+    ///
+    /// # Warning
+    /// `w` is written on the thread driving the child: with the async API
+    /// (feature `tokio`) that is a runtime thread, and a slow writer
+    /// **blocks it** (every task on that thread waits). Give the async
+    /// runs a bounded in-memory sink or a file instead.
     #[must_use]
     pub fn writer<W>(w: W) -> Self
     where
@@ -449,6 +456,15 @@ impl SinkState {
             SinkState::Collect {
                 buf, limit: None, ..
             } => Some(buf),
+            _ => None,
+        }
+    }
+
+    /// The buffer of a collecting sink (bounded or not), for
+    /// `Child::lines` to take the lines it hands out from.
+    pub(crate) fn collected_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            SinkState::Collect { buf, .. } => Some(buf),
             _ => None,
         }
     }

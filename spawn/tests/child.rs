@@ -112,7 +112,7 @@ fn communicate_timeout_resumes_where_it_stopped() {
 
 #[test]
 fn waits_and_signals() {
-    let mut child = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
+    let child = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
     assert!(child.try_wait().unwrap().is_none());
     assert!(
         child
@@ -130,7 +130,7 @@ fn waits_and_signals() {
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(15));
 
-    let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+    let child = Command::new("sleep").arg("60").spawn().unwrap();
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(9));
 }
@@ -172,7 +172,7 @@ fn kill_group_reaches_the_grandchildren() {
     eventually("grandchild killed", || !alive(grandchild));
 
     // Without a group of its own, kill_group refuses (it would hit us).
-    let mut child = Command::new("true").spawn().unwrap();
+    let child = Command::new("true").spawn().unwrap();
     assert!(matches!(
         child.kill_group(),
         Err(Error::InvalidInput { .. })

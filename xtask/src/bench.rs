@@ -115,6 +115,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
             let _ = writeln!(doc, "```\n{}\n```", text.trim());
         }
     }
+    crate::bench_async::run(root, smoke, &mut doc)?;
     println!("==> bench: ok ({:.1}s)", start.elapsed().as_secs_f64());
     if !smoke {
         std::fs::write(root.join("BENCHMARKS.md"), doc)

@@ -7,6 +7,7 @@
 //! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
 
 mod bench;
+mod bench_async;
 mod soak;
 mod tidy;
 

@@ -96,8 +96,13 @@ impl Engine<'_> {
         slot.stage = stage;
         slot.keep_unreaped = spec.signal_group;
         slot.stop_signal = wiring.stop_signal;
+        let cancel = wiring.cmd.cancel.clone();
         slot.start = Some(Start::Launch(Box::new(wiring)));
-        Ok(self.push(slot, spec))
+        let ix = self.push(slot, spec);
+        if let Some(token) = cancel {
+            self.cancel_on(&token, super::CancelScope::Slot(ix));
+        }
+        Ok(ix)
     }
 
     /// Sets where a pipeline's final stdout goes, and makes the pipe that
@@ -109,12 +114,9 @@ impl Engine<'_> {
         shared: bool,
         name: &str,
     ) -> Result<(), Error> {
-        if shared && matches!(plan, Plan::Pipe) {
-            let (r, w) = spawn_sys::pipe::pipe()
-                .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
-            self.plumbing.final_read = Some(r);
-            self.plumbing.final_write = Some(w);
-        }
+        let p = pipeline_plumbing(&plan, shared, name)?;
+        self.plumbing.final_read = p.final_read;
+        self.plumbing.final_write = p.final_write;
         self.pipeline_stdout = plan;
         Ok(())
     }
@@ -142,8 +144,31 @@ impl Engine<'_> {
 
     pub(super) fn push(&mut self, slot: Slot, spec: ChildSpec) -> usize {
         let id = self.sched.add(spec);
-        debug_assert_eq!(id.0, self.slots.len());
-        self.slots.push(slot);
+        if id.0 < self.slots.len() {
+            // The slot of a removed child (`Engine::remove`).
+            self.slots[id.0] = slot;
+        } else {
+            debug_assert_eq!(id.0, self.slots.len());
+            self.slots.push(slot);
+        }
         id.0
     }
+}
+
+/// The plumbing a pipeline's stages start with: the pipe its last stage's
+/// stdout and the stages' merged stderr share, when `plan` (where the final
+/// stdout goes) is a pipe to us and `shared` says they share it.
+pub(crate) fn pipeline_plumbing(
+    plan: &Plan,
+    shared: bool,
+    name: &str,
+) -> Result<super::StagePlumbing, Error> {
+    let mut plumbing = super::StagePlumbing::default();
+    if shared && matches!(plan, Plan::Pipe) {
+        let (r, w) = spawn_sys::pipe::pipe()
+            .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
+        plumbing.final_read = Some(r);
+        plumbing.final_write = Some(w);
+    }
+    Ok(plumbing)
 }

@@ -18,8 +18,9 @@ use spawn_sys::Errno;
 use spawn_sys::group::GroupState;
 use spawn_sys::poll::{Epoll, Interest};
 
+use super::slot::Start;
 use super::token::Token;
-use super::{Engine, Owner};
+use super::{Engine, Owner, Slot};
 use crate::sink::SinkState;
 use crate::{Error, Signal};
 
@@ -302,28 +303,23 @@ impl Engine<'_> {
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
-        self.take_result(child);
+        self.done.push_back(child);
         self.report_progress();
     }
 
-    /// Makes the engine take each child's result when it finishes and
-    /// remove the child from the core (a `Group`): what is left of a
-    /// finished child is its result and an empty slot.
-    pub(crate) fn take_results_when_finished(&mut self) {
-        self.take_results = true;
-    }
-
-    fn take_result(&mut self, child: usize) {
-        let slot = &self.slots[child];
-        if !self.take_results || slot.owner != Owner::Engine || slot.stage.is_some() {
+    /// Takes a finished child whose result was taken out of the engine
+    /// (a `Group` hands each result out as it finishes): the core forgets
+    /// it (`Scheduler::remove`) and a later `add` reuses its slot, so the
+    /// engine holds only the children it runs and queues, whatever the
+    /// number that went through it.
+    pub(crate) fn remove(&mut self, child: usize) {
+        if self.sched.remove(ChildId(child)).is_none() {
             return;
         }
-        let id = ChildId(child);
-        let stats = self.sched.stats(id).copied();
+        self.removed += 1;
         let slot = &mut self.slots[child];
-        slot.result = Some(crate::finish::finish(slot, &mut self.sinks, stats));
         for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
-            // Finished and its bytes taken: what it held (a buffer's
+            // Its bytes were taken: what the sink held (a buffer's
             // capacity, a file, a writer) goes.
             self.sinks[i] = SinkState::Collect {
                 buf: Vec::new(),
@@ -332,10 +328,8 @@ impl Engine<'_> {
                 dropped: 0,
             };
         }
-        slot.process = None;
-        slot.input = None;
-        if self.sched.remove(id).is_some() {
-            self.removed += 1;
-        }
+        *slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
+        slot.finished = Some(Instant::now());
+        slot.start = None;
     }
 }

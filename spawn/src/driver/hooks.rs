@@ -42,7 +42,7 @@ impl<'t> Engine<'t> {
             p(crate::group::Progress {
                 done: self.sched.finished() + self.removed,
                 running: self.sched.running(),
-                queued: self.sched.queued(),
+                queued: self.sched.queued() + self.not_added,
             });
         }
     }

@@ -87,9 +87,10 @@ pub(crate) struct Slot {
     pub exit_polled: bool,
     /// Its pidfd is in the epoll set.
     pub pidfd_in_epoll: bool,
-    /// Its result, taken when it finished (a `Group`: see
-    /// `Engine::take_results_when_finished`).
-    pub result: Option<Result<crate::Output, Error>>,
+    /// A [`CancelToken`](crate::CancelToken) it was given was cancelled
+    /// before it finished: it was asked to stop, and a stop ends it with
+    /// `Error::Cancelled`.
+    pub cancelled: bool,
 }
 
 impl Slot {
@@ -116,7 +117,7 @@ impl Slot {
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
             pidfd_in_epoll: false,
-            result: None,
+            cancelled: false,
         }
     }
 

@@ -886,7 +886,7 @@ fn huge_durations_on_commands_mean_no_limit() {
 
 #[test]
 fn huge_durations_on_a_child_never_panic() {
-    let mut child = Command::new("true").spawn().expect("spawn");
+    let child = Command::new("true").spawn().expect("spawn");
     let status = child.wait_timeout(Duration::MAX).expect("wait_timeout");
     assert!(status.is_some_and(|s| s.success()));
     let mut child = Command::new("echo")
@@ -917,7 +917,11 @@ fn the_public_types_are_thread_safe() {
     send_sync::<spawn::Route>();
     send_sync::<spawn::Log>();
     send_sync::<spawn::ExitStatus>();
-    send::<Child>();
+    send_sync::<Child>();
+    send_sync::<spawn::PipelineChild>();
+    send_sync::<spawn::CancelToken>();
+    send_sync::<spawn::ChildHandle>();
+    send::<spawn::GroupResults<'static>>();
     send::<spawn::ChildStdin>();
     send::<spawn::ChildStdout>();
     send::<spawn::ChildStderr>();
@@ -938,7 +942,7 @@ fn the_public_types_are_thread_safe() {
     assert_eq!(*lines.lock().expect("count"), 16);
     let child = Command::new("true").spawn().expect("spawn");
     let status = std::thread::spawn(move || {
-        let mut child = child;
+        let child = child;
         child.wait().expect("wait")
     })
     .join()

@@ -473,7 +473,7 @@ fn child_fds(cmd: Command) -> (BTreeMap<i32, String>, Child) {
     (fd_table(Some(child.pid())), child)
 }
 
-fn finish(mut child: Child) {
+fn finish(child: &Child) {
     child.kill().expect("kill");
     assert_eq!(child.wait().expect("wait").signal(), Some(9));
 }
@@ -500,7 +500,7 @@ pub fn stdio_closed() -> String {
         show(&t)
     );
     assert!(t.values().all(|v| v == "/dev/null"), "{}", show(&t));
-    finish(c);
+    finish(&c);
     // Pipes, and stderr merged into stdout.
     let (t, c) = child_fds(
         Command::new("sleep")
@@ -520,7 +520,7 @@ pub fn stdio_closed() -> String {
         show(&t)
     );
     assert_eq!(t[&1], t[&2], "merge: {}", show(&t));
-    finish(c);
+    finish(&c);
     // Data both ways.
     let out = Command::new("sh")
         .args(["-c", "cat; echo err >&2"])
@@ -578,14 +578,14 @@ pub fn stdio_private(merge: bool) -> String {
             "stderr is not where stdout is: {}",
             show(&t)
         );
-        finish(c);
+        finish(&c);
         return "stdout inherited + stderr merged gave the child nothing private".to_owned();
     }
     // All inherited: the private fds are close-on-exec, the child has none.
     let (t, c) = child_fds(Command::new("sleep"));
     assert!(!leaked(&t), "inherit: {}", show(&t));
     assert!(t.is_empty(), "inherit: {}", show(&t));
-    finish(c);
+    finish(&c);
     // Pipes and a merge onto a pipe.
     let (t, c) = child_fds(
         Command::new("sleep")
@@ -602,12 +602,12 @@ pub fn stdio_private(merge: bool) -> String {
     );
     assert_eq!(t[&0], "/dev/null");
     assert_eq!(t[&1], t[&2]);
-    finish(c);
+    finish(&c);
     // stdout piped, stderr inherited: closed.
     let (t, c) = child_fds(Command::new("sleep").stdout(Stdio::piped()));
     assert!(!leaked(&t), "stderr inherited: {}", show(&t));
     assert_eq!(t.keys().copied().collect::<Vec<_>>(), [1], "{}", show(&t));
-    finish(c);
+    finish(&c);
     // Data both ways.
     let out = Command::new("sh")
         .args(["-c", "cat; echo err >&2"])

@@ -17,7 +17,7 @@ pub fn own_group() -> String {
         rustix::process::getpid(),
         "the helper must lead its own group (start it in a new session)"
     );
-    let mut child = Command::new("sleep")
+    let child = Command::new("sleep")
         .arg("30")
         .process_group(own_raw)
         .spawn()

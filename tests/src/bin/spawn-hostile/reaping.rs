@@ -77,11 +77,11 @@ fn every_way_of_waiting(tally: &mut Tally) {
         tally.run("group", r, 3, &format!("out {i}\n"));
     }
     for _ in 0..10 {
-        let mut child = sh("exit 4", &[]).spawn().expect("spawn");
+        let child = sh("exit 4", &[]).spawn().expect("spawn");
         tally.status("wait", child.wait(), 4);
     }
     for _ in 0..10 {
-        let mut child = sh("exit 4", &[]).spawn().expect("spawn");
+        let child = sh("exit 4", &[]).spawn().expect("spawn");
         let start = Instant::now();
         match child.wait_timeout(Duration::from_secs(60)) {
             Ok(Some(s)) => tally.status("wait_timeout", Ok(s), 4),
@@ -94,7 +94,7 @@ fn every_way_of_waiting(tally: &mut Tally) {
         );
     }
     for _ in 0..5 {
-        let mut child = sh("exit 4", &[]).spawn().expect("spawn");
+        let child = sh("exit 4", &[]).spawn().expect("spawn");
         let start = Instant::now();
         loop {
             match child.try_wait() {
@@ -209,7 +209,7 @@ pub fn sigchld_ignored(strict: bool) -> String {
             Some("kept\n".to_owned()),
             "the output read before the error is lost: {e:?}"
         );
-        let mut child = sh("exit 4", &[]).spawn().expect("spawn");
+        let child = sh("exit 4", &[]).spawn().expect("spawn");
         let e = child.wait().expect_err("no status can be had");
         assert!(
             e.to_string().contains("reaped"),
@@ -333,7 +333,7 @@ pub fn pidfd_parity() -> Vec<String> {
         t.push(format!("group {i}: {line}"));
     }
     // Child: wait_timeout on a running, a killed and an exited child.
-    let mut child = Command::new("sleep").arg("10").spawn().expect("spawn");
+    let child = Command::new("sleep").arg("10").spawn().expect("spawn");
     let start = Instant::now();
     let running = child
         .wait_timeout(Duration::from_millis(100))
@@ -343,7 +343,7 @@ pub fn pidfd_parity() -> Vec<String> {
     let killed = child
         .wait_timeout(Duration::from_secs(30))
         .expect("wait_timeout");
-    let mut child = sh("exit 5", &[]).spawn().expect("spawn");
+    let child = sh("exit 5", &[]).spawn().expect("spawn");
     let exited = child
         .wait_timeout(Duration::from_secs(30))
         .expect("wait_timeout");
@@ -352,7 +352,7 @@ pub fn pidfd_parity() -> Vec<String> {
         "wait_timeout: running={running:?} killed={killed:?} exited={exited:?}"
     ));
     // Child: try_wait until it settles, then signals after the reap are no-ops.
-    let mut child = sh("exit 6", &[]).spawn().expect("spawn");
+    let child = sh("exit 6", &[]).spawn().expect("spawn");
     let status = loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
             break s;
@@ -441,7 +441,7 @@ pub fn pid_reuse(group: bool) -> String {
     } else {
         Command::new("true")
     };
-    let mut a = cmd.spawn().expect("spawn");
+    let a = cmd.spawn().expect("spawn");
     let pid = a.pid();
     assert!(a.wait().expect("wait").success());
     let Some(mut b) = process_with_pid(pid, group) else {

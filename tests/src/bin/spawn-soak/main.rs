@@ -129,7 +129,7 @@ fn one(k: usize) -> usize {
             check(out == b"checked\n", || "check_output".to_owned());
         }
         4 => {
-            let mut child = Command::new("true")
+            let child = Command::new("true")
                 .spawn()
                 .unwrap_or_else(|e| fail(&format!("spawn: {e}")));
             let status = child.wait().unwrap_or_else(|e| fail(&format!("wait: {e}")));

@@ -1,0 +1,343 @@
+//! [`Driver`]: how a started [`Child`](crate::Child), or every stage of a
+//! started [`PipelineChild`](crate::PipelineChild), is driven once it runs:
+//! its processes are adopted into one [`Engine`] (the same loop `run`
+//! uses), with the pipe ends it still holds drained into its sinks, its
+//! input fed, its timeout, cancel token and forwarded signals applied.
+//!
+//! The engine is made by the first call that drives (a wait,
+//! `communicate`, `lines`) and kept across calls until every process is
+//! finished, so a call stopped by its own deadline or by a line ready is
+//! resumed by the next one, and nothing read is lost between them.
+//!
+//! The state sits behind a mutex so that waits take `&self` from any
+//! thread: one thread drives at a time (the engine is taken out of the
+//! mutex while it runs), the others wait on a condition variable for it to
+//! be done (or for their own deadline), then look again. Signals never take
+//! this lock: they go to the [`Process`] directly.
+
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use spawn_core::{ChildSpec, PerStream};
+
+use super::pipes::HeldPipes;
+use crate::driver::{Adopted, CancelScope, Engine, Ran, Until};
+use crate::finish::StageResult;
+use crate::process::Process;
+use crate::{CancelToken, Error, Output, Signal, Sink};
+
+/// One started process, as a `Child` (or a pipeline stage) keeps it for
+/// its engine.
+pub(crate) struct Member {
+    pub name: String,
+    pub process: Arc<Process>,
+    /// The core's view of it, from its wiring; the timeout is replaced by
+    /// what is left of `deadline` whenever an engine adopts it.
+    pub spec: ChildSpec,
+    pub deadline: Option<Instant>,
+    pub sinks: PerStream<Option<Sink>>,
+    pub input: Option<Arc<Vec<u8>>>,
+    pub stop_signal: Signal,
+    pub cancel: Option<CancelToken>,
+}
+
+impl Member {
+    /// A member from the wiring it was launched with; `spec` is the core's
+    /// view (`wiring.spec(..)` with its group role).
+    pub(crate) fn new(
+        wiring: &crate::wiring::Wiring,
+        process: Arc<Process>,
+        started: Instant,
+        spec: ChildSpec,
+    ) -> Self {
+        Member {
+            name: wiring.name.clone(),
+            process,
+            spec,
+            deadline: wiring.timeout.and_then(|t| started.checked_add(t)),
+            sinks: wiring.sinks.clone(),
+            input: wiring.input.clone(),
+            stop_signal: wiring.stop_signal,
+            cancel: wiring.cmd.cancel.clone(),
+        }
+    }
+}
+
+/// What a drive does with the stdin the first member still holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Feed<'a> {
+    /// Feed this input (empty: the command's own, if any), then close it
+    /// (`communicate`, `wait`, `lines`).
+    Input(&'a [u8]),
+    /// Feed the command's own input if it has one (then close it), else
+    /// leave the stdin open in the `Child` for the caller to write to
+    /// (`wait_timeout`).
+    LeaveOpen,
+}
+
+/// What a drive came to.
+pub(crate) enum Drove {
+    /// Every member was reaped already; nothing was driven (waits only).
+    Reaped,
+    /// Every member is finished; the results, when asked for.
+    Done(Option<Vec<StageResult>>),
+    /// The `until` condition was reached (the engine is kept).
+    Reached,
+    /// The deadline passed (the engine is kept).
+    Stopped,
+}
+
+/// The mutable part: see the module docs.
+#[derive(Default)]
+pub(crate) struct State {
+    /// The pipe ends not taken and not yet given to the engine, per member.
+    pub pipes: Vec<HeldPipes>,
+    /// The engine the members are adopted into, once something drove them.
+    pub engine: Option<Engine<'static>>,
+    /// A thread drives the engine outside the lock.
+    busy: bool,
+    /// The result of a drive a wait carried to its end, for the next
+    /// `communicate` (or `lines`).
+    pub finished: Option<Result<Output, Error>>,
+    /// The stdin was given to an engine or closed: input given later has
+    /// nowhere to go.
+    pub stdin_closed: bool,
+}
+
+/// See the module docs.
+pub(crate) struct Driver {
+    pub name: String,
+    pub members: Vec<Member>,
+    forwarder: Option<crate::Forwarder>,
+    /// A token that stops every member (`Pipeline::cancel_on`).
+    cancel_all: Option<CancelToken>,
+    state: Mutex<State>,
+    idle: Condvar,
+}
+
+/// Resets `busy` and wakes the waiters, also when a drive panics.
+struct Busy<'a>(&'a Driver);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.state().busy = false;
+        self.0.idle.notify_all();
+    }
+}
+
+fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+impl Driver {
+    pub(crate) fn new(
+        name: String,
+        members: Vec<Member>,
+        pipes: Vec<HeldPipes>,
+        forwarder: Option<crate::Forwarder>,
+    ) -> Self {
+        Driver {
+            name,
+            members,
+            forwarder,
+            cancel_all: None,
+            state: Mutex::new(State {
+                pipes,
+                ..State::default()
+            }),
+            idle: Condvar::new(),
+        }
+    }
+
+    /// Stops every member when `token` is cancelled.
+    pub(crate) fn cancel_all_on(&mut self, token: Option<CancelToken>) {
+        self.cancel_all = token;
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state, for callers that hold the `Child` mutably (no other
+    /// thread can be in it).
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        self.state.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn all_reaped(&self) -> bool {
+        self.members.iter().all(|m| m.process.reaped().is_some())
+    }
+
+    /// Drives the members until every one is finished, `until` is reached
+    /// or `stop` passes; see [`Drove`]. `waiting`: a wait, which returns
+    /// [`Drove::Reaped`] at once when there is nothing to wait for, and
+    /// waits for another thread that drives meanwhile. `take`: on
+    /// [`Drove::Done`], take the results (and the engine) out.
+    ///
+    /// # Errors
+    /// Input given after driving started (or stdin not held); the engine
+    /// could not be made or failed.
+    pub(crate) fn drive(
+        &self,
+        feed: Feed<'_>,
+        stop: Option<Instant>,
+        until: Until,
+        waiting: bool,
+        take: bool,
+    ) -> Result<Drove, Error> {
+        let mut st = self.state();
+        while st.busy {
+            st = match stop {
+                None => self.idle.wait(st).unwrap_or_else(PoisonError::into_inner),
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(Drove::Stopped);
+                    }
+                    self.idle
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        // Nothing to wait for; an engine still there is driven to its end
+        // (it may hold the timeout or cancel that ended the child).
+        if waiting && st.engine.is_none() && self.all_reaped() {
+            return Ok(Drove::Reaped);
+        }
+        self.prepare(&mut st, feed)?;
+        let Some(mut engine) = st.engine.take() else {
+            unreachable!("prepared above")
+        };
+        st.busy = true;
+        drop(st);
+        let busy = Busy(self);
+        let ran = engine.run_until(stop, until);
+        let mut st = self.state();
+        let drove = match ran {
+            Ok(Ran::Done) if take => {
+                let stages = (0..self.members.len())
+                    .map(|i| engine.stage_result(i))
+                    .collect();
+                Ok(Drove::Done(Some(stages)))
+            }
+            Ok(Ran::Done) => Ok(Drove::Done(None)),
+            Ok(Ran::Reached) => Ok(Drove::Reached),
+            Ok(Ran::Stopped) => Ok(Drove::Stopped),
+            Err(e) => Err(e),
+        };
+        if !matches!(drove, Ok(Drove::Done(Some(_)))) {
+            st.engine = Some(engine);
+        }
+        drop(st);
+        drop(busy);
+        drove
+    }
+
+    /// Makes the engine if there is none yet: every member adopted with
+    /// the pipe ends it holds, the first one's stdin fed as `feed` says.
+    fn prepare(&self, st: &mut State, feed: Feed<'_>) -> Result<(), Error> {
+        let first = &self.members[0];
+        if st.engine.is_some() {
+            if let Feed::Input(i) = feed {
+                if !i.is_empty() {
+                    return Err(Error::invalid(
+                        &self.name,
+                        "cannot send input after communication started (a communicate_timeout, \
+                         wait_timeout or lines drives the child already): call communicate with \
+                         empty input to carry on, or write to take_stdin()",
+                    ));
+                }
+                // Nothing more to feed: close the stdin still held.
+                if st.pipes[0].stdin.take().is_some() {
+                    st.stdin_closed = true;
+                }
+            }
+            return Ok(());
+        }
+        let (input, explicit): (Arc<Vec<u8>>, bool) = match feed {
+            Feed::Input(i) if !i.is_empty() => (Arc::new(i.to_vec()), true),
+            _ => (first.input.clone().unwrap_or_default(), false),
+        };
+        let nowhere = st.stdin_closed || first.process.reaped().is_some();
+        if explicit && st.pipes[0].stdin.is_none() && !nowhere {
+            return Err(Error::invalid(
+                &self.name,
+                "input was given but the child's stdin is not a pipe we hold (was it taken, or not piped?)",
+            ));
+        }
+        let give_stdin = !(matches!(feed, Feed::LeaveOpen) && input.is_empty());
+        let mut engine = Engine::new(0, &self.name)?;
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
+        }
+        if let Some(token) = &self.cancel_all {
+            engine.cancel_on(token, CancelScope::All);
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            let pipes = &mut st.pipes[i];
+            let stdin = if i == 0 && give_stdin {
+                pipes.stdin.take().map(OwnedFd::from)
+            } else {
+                None
+            };
+            let fds = PerStream {
+                stdin,
+                stdout: pipes.stdout.take().map(OwnedFd::from),
+                stderr: pipes.stderr.take().map(OwnedFd::from),
+            };
+            let input_len = if fds.stdin.is_some() {
+                input.len() as u64
+            } else {
+                0
+            };
+            let spec = ChildSpec {
+                input_len,
+                timeout: remaining(m.deadline),
+                ..m.spec
+            };
+            let ix = engine.adopt(Adopted {
+                process: Arc::clone(&m.process),
+                fds,
+                sinks: &m.sinks,
+                spec,
+                input: (i == 0).then(|| Arc::clone(&input)),
+                name: &m.name,
+                stop_signal: m.stop_signal,
+            })?;
+            if let Some(token) = &m.cancel {
+                engine.cancel_on(token, CancelScope::Slot(ix));
+            }
+        }
+        if give_stdin {
+            st.stdin_closed = true;
+        }
+        st.engine = Some(engine);
+        Ok(())
+    }
+
+    /// Keeps the result of a drive a wait finished, for `communicate`.
+    pub(crate) fn keep(&self, result: Result<Output, Error>) {
+        self.state().finished = Some(result);
+    }
+
+    /// The owner let go: closes the pipes, drops the engine, and hands
+    /// every member not reaped to the background reaper (KILLed first,
+    /// with what contains it, when `kill`).
+    pub(crate) fn release(&mut self, kill: bool) {
+        let st = self.state_mut();
+        st.pipes.clear();
+        st.engine = None;
+        for m in &self.members {
+            if m.process.reaped().is_some() {
+                continue;
+            }
+            if kill {
+                m.process.kill_all();
+            }
+            crate::reaper::reap_later(Arc::clone(&m.process));
+        }
+    }
+}

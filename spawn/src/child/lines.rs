@@ -1,0 +1,205 @@
+//! [`Child::lines`]: the lines of a running child's stdout and stderr as
+//! they arrive, read through the child's one engine (both pipes drained
+//! together, [`Until::AnyRead`] after each read). The lines are cut
+//! straight out of the engine's collecting sinks, so whatever was read and
+//! not handed out stays there for a later `communicate`.
+
+use spawn_core::Stream;
+
+use super::Child;
+use super::drive::{Drove, Feed, State};
+use crate::driver::Until;
+use crate::{Chunk, Error, MAX_LINE, StreamName};
+
+const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
+
+/// The iterator of [`Child::lines`].
+struct Lines<'c> {
+    child: &'c mut Child,
+    /// Per stream (stdout, stderr): bytes at the front of its buffer
+    /// already handed out, and bytes after them searched for `\n` in vain.
+    used: [usize; 2],
+    searched: [usize; 2],
+    /// The iterator has ended.
+    done: bool,
+}
+
+/// The buffer a stream's lines are cut from: the engine's collecting sink
+/// while one runs, else what a finished wait kept.
+fn buffer(st: &mut State, stream: Stream) -> Option<&mut Vec<u8>> {
+    if let Some(e) = st.engine.as_mut() {
+        return e.collected(0, stream);
+    }
+    match st.finished.as_mut() {
+        Some(Ok(out)) => Some(if stream == Stream::Stdout {
+            &mut out.stdout
+        } else {
+            &mut out.stderr
+        }),
+        _ => None,
+    }
+}
+
+/// Whether more may still be read into the stream's buffer.
+fn reading(st: &State, stream: Stream) -> bool {
+    st.engine.as_ref().is_some_and(|e| e.reading(0, stream))
+}
+
+impl Lines<'_> {
+    /// The next line already in a buffer, if any.
+    fn cut(&mut self) -> Option<Chunk> {
+        let st = self.child.driver.state_mut();
+        for (k, &stream) in STREAMS.iter().enumerate() {
+            let open = reading(st, stream);
+            let Some(buf) = buffer(st, stream) else {
+                continue;
+            };
+            let rest = &buf[self.used[k]..];
+            // A line of exactly MAX_LINE bytes and its `\n` is one line.
+            let window = rest.len().min(MAX_LINE + 1);
+            let from = self.searched[k].min(window);
+            let found = rest[from..window]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|p| p + from);
+            let (line, step) = match found {
+                Some(nl) => (&rest[..nl], nl + 1),
+                None if rest.len() > MAX_LINE => (&rest[..MAX_LINE], MAX_LINE),
+                None if !open && !rest.is_empty() => (rest, rest.len()),
+                None => {
+                    self.searched[k] = window;
+                    continue;
+                }
+            };
+            let chunk = Chunk {
+                stream: if stream == Stream::Stdout {
+                    StreamName::Stdout
+                } else {
+                    StreamName::Stderr
+                },
+                at: self.child.started.elapsed(),
+                data: line.to_vec(),
+            };
+            self.used[k] += step;
+            self.searched[k] = 0;
+            return Some(chunk);
+        }
+        None
+    }
+
+    /// Drops the lines handed out from the front of the buffers.
+    fn compact(&mut self) {
+        let st = self.child.driver.state_mut();
+        for (k, &stream) in STREAMS.iter().enumerate() {
+            if self.used[k] > 0
+                && let Some(buf) = buffer(st, stream)
+            {
+                buf.drain(..self.used[k].min(buf.len()));
+            }
+            self.used[k] = 0;
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Result<Chunk, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(chunk) = self.cut() {
+                return Some(Ok(chunk));
+            }
+            if self.done {
+                return None;
+            }
+            let st = self.child.driver.state_mut();
+            let held = st.pipes[0].stdout.is_some() || st.pipes[0].stderr.is_some();
+            let more = match &st.engine {
+                Some(_) => STREAMS.iter().any(|&s| reading(st, s)),
+                // Nothing was driven yet: only pipes we hold can have lines.
+                None => st.finished.is_none() && held,
+            };
+            if !more {
+                // Both streams are at their end (partial last lines were
+                // cut above, `open` being false): done, without waiting for
+                // the exit.
+                self.done = true;
+                continue;
+            }
+            // The engine's sink may be bounded: give it back the room of
+            // the lines handed out before it reads more.
+            self.compact();
+            match self
+                .child
+                .driver
+                .drive(Feed::Input(&[]), None, Until::AnyRead, false, false)
+            {
+                Ok(Drove::Reached | Drove::Stopped | Drove::Reaped) => {}
+                Ok(Drove::Done(_)) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Lines<'_> {
+    fn drop(&mut self) {
+        self.compact();
+    }
+}
+
+impl Child {
+    /// Every line of the child's piped stdout and stderr as it arrives:
+    /// [`Chunk::stream`] says which, [`Chunk::data`] is the line without
+    /// its `\n` (a last line without one comes at EOF; a line longer than
+    /// [`MAX_LINE`] comes in pieces), [`Chunk::at`] is when it was cut,
+    /// since the child started. Both pipes are drained together, so
+    /// neither can block the child, through the same driver as
+    /// [`communicate`](Self::communicate) (the command's timeout, token and
+    /// forwarded signals apply). As `communicate(b"")` does, the command's
+    /// own [`input`](crate::Command::input) is fed and the stdin the
+    /// `Child` holds is closed (take it first to keep writing).
+    ///
+    /// What the iterator has read and not yielded stays in the `Child`:
+    /// break out of the loop, and a later `communicate` (or the next
+    /// `lines`) returns the rest, each byte once. The iterator ends when
+    /// both streams are at EOF; then [`wait`](Self::wait) gives the status
+    /// (or the timeout or cancel that ended the child). Streams routed to a
+    /// sink other than a collecting one ([`Stdio::piped`](crate::Stdio::piped),
+    /// [`Sink::collect`](crate::Sink::collect)) yield no lines: their bytes go
+    /// to that sink.
+    ///
+    /// # Errors
+    /// An item is an error when the driver failed (e.g. `epoll_wait`); the
+    /// iterator ends after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, StreamName};
+    /// let mut child = Command::shell("echo one; echo two >&2; echo three")
+    ///     .capture_output()
+    ///     .spawn()?;
+    /// let mut out = Vec::new();
+    /// for line in child.lines() {
+    ///     let line = line?;
+    ///     if line.stream == StreamName::Stdout {
+    ///         out.push(String::from_utf8(line.data).unwrap());
+    ///     }
+    /// }
+    /// assert_eq!(out, ["one", "three"]);
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    pub fn lines(&mut self) -> impl Iterator<Item = Result<Chunk, Error>> + '_ {
+        Lines {
+            child: self,
+            used: [0; 2],
+            searched: [0; 2],
+            done: false,
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! [`PipelineChild`]: a pipeline started by [`Pipeline::spawn`](crate::Pipeline::spawn)
+//! and running: its stages' pids, its pipe ends, waits and kills.
+//!
+//! The stages start as `Pipeline::run` starts them (the same wirings, the
+//! same launch and plumbing between stages, one process group led by the
+//! first stage), and are driven as a [`Child`](crate::Child) is: adopted
+//! into one engine by the first wait, with the pipe ends still held
+//! drained into their sinks (`crate::child::Driver`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use spawn_core::{ChildId, ChildSpec};
+
+use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
+use crate::driver::slot::launch_wiring;
+use crate::driver::{StageRole, Until};
+use crate::wiring::{Plan, Wiring};
+use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sink};
+
+/// A running pipeline, as returned by [`Pipeline::spawn`](crate::Pipeline::spawn):
+/// `Send + Sync`, its waits and kill on `&self`.
+///
+/// Its piped ends are there to take: the first stage's stdin
+/// ([`take_stdin`](Self::take_stdin)), the last stage's stdout
+/// ([`take_stdout`](Self::take_stdout)), and one pipe that every stage's
+/// stderr goes into ([`take_stderr`](Self::take_stderr)), when the
+/// pipeline routed them to pipes. [`wait`](Self::wait) drains the ones
+/// not taken (as [`Child::wait`](crate::Child::wait) does) and returns
+/// every stage's status.
+///
+/// Dropping it never leaves a zombie: stages still running are reaped in
+/// the background when they exit.
+///
+/// # Examples
+///
+/// ```
+/// use spawn::{Command, Signal, Stdio};
+/// use std::io::Read;
+/// // yes | cat, read a little, then stop both.
+/// let mut running = (Command::new("yes") | Command::new("cat")).stdout(Stdio::piped()).spawn()?;
+/// let mut stdout = running.take_stdout().unwrap();
+/// let mut some = [0u8; 6];
+/// stdout.read_exact(&mut some).unwrap();
+/// assert_eq!(&some, b"y\ny\ny\n");
+/// running.kill()?;
+/// let statuses = running.wait()?;
+/// // (`cat` still had a reader: KILL, not SIGPIPE, ended it.)
+/// assert_eq!(statuses[1].signal(), Some(Signal::KILL.as_raw()));
+/// drop(stdout);
+/// # Ok::<(), spawn::Error>(())
+/// ```
+pub struct PipelineChild {
+    driver: Driver,
+    /// The stage whose slot reads the stderr pipe the stages share.
+    stderr_at: Option<usize>,
+}
+
+// The contract: a running pipeline can be shared by threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<PipelineChild>();
+};
+
+impl fmt::Debug for PipelineChild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineChild")
+            .field("pipeline", &self.driver.name)
+            .field("pids", &self.pids())
+            .finish_non_exhaustive()
+    }
+}
+
+fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
+    Error::io(
+        name,
+        "cannot create a pipe",
+        std::io::Error::from_raw_os_error(e.raw_os_error()),
+    )
+}
+
+/// Starts the stages of a pipeline (see [`Pipeline::spawn`](crate::Pipeline::spawn)):
+/// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
+/// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
+/// sink of the stderr the stages without one of their own (`own_stderr`)
+/// share; `cancel` stops every stage (`Pipeline::cancel_on`).
+pub(crate) fn start(
+    name: String,
+    mut wirings: Vec<Wiring>,
+    final_plan: &Plan,
+    merged: bool,
+    shared_stderr: Option<Sink>,
+    own_stderr: &[bool],
+    cancel: Option<crate::CancelToken>,
+) -> Result<PipelineChild, Error> {
+    let n = wirings.len();
+    let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
+    // One pipe for the stderr the stages share, so that there is one end
+    // to hand out (`Pipeline::run` reads a pipe per stage into one sink).
+    let shared_read = match &shared_stderr {
+        Some(_) => {
+            let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(&name, e))?;
+            let w = Arc::new(w);
+            for (wiring, _) in wirings.iter_mut().zip(own_stderr).filter(|(_, own)| !**own) {
+                wiring.plans.stderr = Plan::Fd(Arc::clone(&w));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let mut members: Vec<Member> = Vec::with_capacity(n);
+    let mut pipes = Vec::with_capacity(n);
+    for (i, w) in wirings.iter().enumerate() {
+        let role = StageRole {
+            index: i,
+            last: i + 1 == n,
+        };
+        let started = match launch_wiring(w, Some(role), &mut plumbing, final_plan) {
+            Ok(s) => s,
+            Err(e) => {
+                for m in &members {
+                    m.process.kill_all();
+                    crate::reaper::reap_later(Arc::clone(&m.process));
+                }
+                return Err(e);
+            }
+        };
+        // The core's view, as `Pipeline::run` gives it: the first stage
+        // owns the group's teardown, the others are members of it.
+        let spec = ChildSpec {
+            signal_group: w.owns_group_teardown(i == 0),
+            member_of: (i > 0).then_some(ChildId(0)),
+            ..w.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK)
+        };
+        members.push(Member::new(
+            w,
+            Arc::new(started.process),
+            started.started,
+            spec,
+        ));
+        pipes.push(HeldPipes::new(started.fds));
+    }
+    // The shared stderr is read by the slot of the last stage that shares
+    // it (the stages' own pipes close with them, this one with the last).
+    let stderr_at = own_stderr
+        .iter()
+        .rposition(|own| !own)
+        .filter(|_| shared_read.is_some());
+    if let (Some(k), Some(r)) = (stderr_at, shared_read) {
+        pipes[k].stderr = Some(ChildStderr(r));
+        members[k].sinks.stderr = shared_stderr;
+    }
+    drop(wirings);
+    let mut driver = Driver::new(name, members, pipes, None);
+    driver.cancel_all_on(cancel);
+    Ok(PipelineChild { driver, stderr_at })
+}
+
+impl PipelineChild {
+    /// Every stage's process id, in pipeline order.
+    #[must_use]
+    pub fn pids(&self) -> Vec<u32> {
+        self.driver
+            .members
+            .iter()
+            .map(|m| m.process.pid_u32())
+            .collect()
+    }
+
+    /// Takes the write end of the first stage's stdin pipe (when the
+    /// pipeline's stdin was piped, and not taken or closed by a wait yet).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.driver.state_mut().pipes[0].stdin.take()
+    }
+
+    /// Takes the read end of the last stage's stdout pipe (when the
+    /// pipeline's stdout was piped, and not taken or drained by a wait).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.driver.state_mut().pipes.last_mut()?.stdout.take()
+    }
+
+    /// Takes the read end of the one pipe every stage's stderr goes into
+    /// (the stages that route no stderr of their own), when the
+    /// pipeline's stderr was piped.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        let k = self.stderr_at?;
+        self.driver.state_mut().pipes[k].stderr.take()
+    }
+
+    /// Waits for every stage to finish and returns their statuses, in
+    /// pipeline order; from any thread, every waiter gets the same ones.
+    /// Closes the first stage's stdin first (if not taken; after feeding
+    /// the pipeline's input), and drains the pipes not taken meanwhile (so
+    /// a full pipe cannot block the wait: what it read is dropped with the
+    /// `PipelineChild`, or costs memory while it lives; take the pipes, or
+    /// route them elsewhere, to avoid it). The pipeline's timeout and
+    /// cancel token apply.
+    ///
+    /// # Errors
+    /// The pipeline's timeout passed ([`Error::Timeout`], every stage and
+    /// its group stopped); its token was cancelled ([`Error::Cancelled`]);
+    /// a stage's status was lost
+    /// ([`Error::StatusLost`]); a sink failed.
+    pub fn wait(&self) -> Result<Vec<ExitStatus>, Error> {
+        match self
+            .driver
+            .drive(Feed::Input(&[]), None, Until::AllDone, true, true)?
+        {
+            Drove::Done(Some(stages)) => {
+                crate::finish::fold_pipeline(&self.driver.name, stages).map(|out| out.statuses)
+            }
+            _ => self.statuses(),
+        }
+    }
+
+    /// The statuses of the reaped stages.
+    fn statuses(&self) -> Result<Vec<ExitStatus>, Error> {
+        self.driver
+            .members
+            .iter()
+            .map(|m| {
+                let pid = m.process.pid_u32();
+                match m.process.reaped() {
+                    Some(r) => crate::handle::status_of(&m.name, pid, r),
+                    None => crate::ChildHandle::new(&m.name, Arc::clone(&m.process)).wait(),
+                }
+            })
+            .collect()
+    }
+
+    /// Sends `SIGKILL` to every stage and to everything they started (the
+    /// stages' process group, and their cgroups with
+    /// [`Containment::Cgroup`](crate::Containment::Cgroup)). Stages already
+    /// reaped are not signalled; the group still is while a member is left
+    /// in it. Never waits for a wait running on another thread.
+    ///
+    /// # Errors
+    /// The kernel refused.
+    pub fn kill(&self) -> Result<(), Error> {
+        for m in &self.driver.members {
+            m.process.kill_all();
+        }
+        let leader = &self.driver.members[0];
+        crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
+    }
+}
+
+impl Drop for PipelineChild {
+    fn drop(&mut self) {
+        self.driver.release(false);
+    }
+}
