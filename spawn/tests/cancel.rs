@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{HANG, gone_soon};
+use common::{HANG, gone_soon, reaped_soon};
 use spawn::{CancelToken, Command, Error, Group, Sink, Stdio};
 
 /// A command that prints `line` and then waits until it is stopped (a
@@ -44,19 +44,6 @@ fn sleepers(marker: u32) -> Vec<u32> {
         }
     }
     pids
-}
-
-/// Waits (boundedly) until `pid` is gone from `/proc` altogether: dead and
-/// reaped, no zombie.
-fn reaped_soon(pid: u32) -> bool {
-    let start = Instant::now();
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
 }
 
 #[test]

@@ -323,10 +323,31 @@ impl Driver {
         self.state().finished = Some(result);
     }
 
-    /// The owner let go: closes the pipes, drops the engine, and hands
-    /// every member not reaped to the background reaper (KILLed first,
-    /// with what contains it, when `kill`).
+    /// The owner let go: closes the pipes, and hands every member not
+    /// reaped to the background reaper (KILLed first, with what contains
+    /// it, when `kill`). A member whose command has a timeout is handed
+    /// over in its engine (made now if no call drove it yet), which the
+    /// reaper drives to its end: the timeout and its teardown still apply
+    /// after the drop, also to a teardown already under way.
     pub(crate) fn release(&mut self, kill: bool) {
+        let timed = self
+            .members
+            .iter()
+            .any(|m| m.deadline.is_some() && m.process.reaped().is_none());
+        if timed && !kill {
+            let mut st = self.state();
+            // The command's input is fed, then the stdin closed, as the
+            // drop of our end would close it.
+            if self.prepare(&mut st, Feed::Input(&[])).is_ok()
+                && let Some(mut engine) = st.engine.take()
+            {
+                st.pipes.clear();
+                drop(st);
+                engine.own_children();
+                crate::reaper::drive_later(engine);
+                return;
+            }
+        }
         let st = self.state_mut();
         st.pipes.clear();
         st.engine = None;

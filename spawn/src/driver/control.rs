@@ -165,6 +165,14 @@ impl Engine<'_> {
         self.not_added = n;
     }
 
+    /// Takes over the children adopted from a `Child` being dropped: the
+    /// engine's now, so that its drop or failure stops them too.
+    pub(crate) fn own_children(&mut self) {
+        for s in &mut self.slots {
+            s.owner = Owner::Engine;
+        }
+    }
+
     /// Whether a finished slot waits to be handed out.
     pub(crate) fn has_finished_pending(&self) -> bool {
         !self.done.is_empty()
