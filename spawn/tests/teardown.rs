@@ -244,7 +244,7 @@ fn a_child_dropped_during_its_teardown_is_killed_after_the_grace() {
     // The wait stops in the grace: TERM was sent (and ignored), KILL is due.
     let waited = child.wait_timeout(Duration::from_millis(200)).unwrap();
     assert!(waited.is_none());
-    assert!(common::alive(pid));
+    assert!(alive(pid));
     drop(child);
     assert!(common::reaped_soon(pid), "{pid} outlived its teardown");
 }
