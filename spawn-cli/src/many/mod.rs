@@ -114,11 +114,7 @@ pub(crate) struct ManyArgs {
     #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
     max_args: usize,
     /// The commands, or a template and its `:::` lists; none: one command per line of stdin.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     commands: Vec<OsString>,
 }
 
