@@ -3,7 +3,7 @@
 //! deadline never turns into a busy loop of zero-length waits.
 
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
@@ -15,6 +15,15 @@ use crate::Errno;
 #[derive(Debug)]
 pub struct Epoll {
     fd: OwnedFd,
+}
+
+/// The epoll set's own fd: readable while any fd in the set is ready, so
+/// one set can be watched from another (a background thread's, an async
+/// runtime's).
+impl AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 /// Most fds reported by one [`Epoll::wait`]; more stay ready for the next.

@@ -78,6 +78,28 @@ pub fn wait_pid(pid: Pid, nohang: bool) -> rustix::io::Result<Option<WaitResult>
     }
 }
 
+/// Blocks until `pid` has exited, leaving it unreaped (`waitid` with
+/// `WEXITED | WNOWAIT`): several threads may wait at once, and each then
+/// reaps (or finds reaped) under its own lock, so none of them sees the
+/// `ECHILD` of another's reap as a lost status.
+///
+/// # Errors
+/// `ECHILD` when `pid` is not a child of ours (or was reaped already).
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/waitid.2.html)
+#[doc(alias = "waitid")]
+pub fn wait_exited_nowait(pid: Pid) -> rustix::io::Result<()> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    loop {
+        match waitid(WaitId::Pid(pid), options) {
+            Err(Errno::INTR) => {}
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
 /// `waitid(P_PID, pid, WEXITED | WNOHANG | WNOWAIT)`—The raw wait status
 /// of the child `pid` if it has exited, **without reaping it**: it stays a
 /// zombie (its pid and process group stay taken) and a later [`wait_pid`]

@@ -209,6 +209,13 @@ impl Child {
         self.process.pid_u32()
     }
 
+    /// A handle for other threads: waits and signals on `&self`, and it
+    /// outlives the `Child`; see [`ChildHandle`](crate::ChildHandle).
+    #[must_use]
+    pub fn handle(&self) -> crate::ChildHandle {
+        crate::ChildHandle::new(&self.name, Arc::clone(&self.process))
+    }
+
     /// Takes the write end of the child's stdin pipe (if stdin was piped and
     /// not taken yet). Drop it to close the child's stdin.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {

@@ -73,6 +73,7 @@ pub struct Command {
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
     pub(crate) forwarder: Option<crate::Forwarder>,
+    pub(crate) cancel: Option<crate::CancelToken>,
     pub(crate) stop_signal: crate::Signal,
     pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
     pub(crate) parent_death_signal: Option<crate::Signal>,
@@ -177,6 +178,7 @@ impl Command {
             groups: None,
             rlimits: Vec::new(),
             forwarder: None,
+            cancel: None,
             stop_signal: crate::Signal::TERM,
             passed_fds: Vec::new(),
             parent_death_signal: None,
@@ -405,6 +407,32 @@ impl Command {
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
         self.forwarder = Some(forwarder.clone());
+        self
+    }
+
+    /// Cancels the run when `token` is cancelled, from any thread: the
+    /// child is stopped as a [`timeout`](Self::timeout) stops it (the
+    /// [`stop_signal`](Self::stop_signal) to it and its group, the
+    /// [`kill_grace`](Self::kill_grace), KILL) and the run returns
+    /// [`Error::Cancelled`](crate::Error::Cancelled) with the output read so
+    /// far. A token cancelled before the run starts nothing. Applies to
+    /// every way of running the command ([`run`](Self::run), `check*`, a
+    /// [`Group`](crate::Group) or [`Pipeline`](crate::Pipeline) it is in,
+    /// and the waits and `communicate` of a spawned [`Child`](crate::Child)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{CancelToken, Command, Error, Stdio};
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let err = Command::new("echo").arg("never").stdout(Stdio::piped())
+    ///     .cancel_on(&token).run().unwrap_err();
+    /// assert!(matches!(err, Error::Cancelled { .. }));
+    /// ```
+    #[must_use]
+    pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
+        self.cancel = Some(token.clone());
         self
     }
 

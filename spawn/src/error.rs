@@ -146,6 +146,19 @@ pub enum Error {
         /// Everything read until the child was stopped, and how it ended.
         partial: Output,
     },
+    /// The run was cancelled through a [`CancelToken`](crate::CancelToken)
+    /// it was given ([`Command::cancel_on`](crate::Command::cancel_on)): the
+    /// child was stopped as a timeout stops it (the stop signal to it and
+    /// its group, the grace, KILL). `partial` holds everything read before.
+    #[error("{program}: cancelled ({})", partial.status)]
+    Cancelled {
+        /// The program as given.
+        program: String,
+        /// Everything read until the child was stopped, and how it ended
+        /// (a child cancelled before it started has no output and the
+        /// status of one that never ran).
+        partial: Output,
+    },
     /// A [`Sink::collect_limit`](crate::Sink::collect_limit) set to error
     /// overflowed: the child was stopped. `partial` holds what was kept.
     #[error("{program}: {stream} exceeded the limit of {limit} bytes; the child was stopped")]
@@ -281,6 +294,7 @@ impl Error {
             | Error::Spawn { program, .. }
             | Error::Failed { program, .. }
             | Error::Timeout { program, .. }
+            | Error::Cancelled { program, .. }
             | Error::OutputLimit { program, .. }
             | Error::NotUtf8 { program, .. }
             | Error::StatusLost { program, .. }
@@ -306,6 +320,7 @@ impl Error {
             Error::Spawn { .. } => "spawn",
             Error::Failed { .. } => "failed",
             Error::Timeout { .. } => "timeout",
+            Error::Cancelled { .. } => "cancelled",
             Error::OutputLimit { .. } => "output_limit",
             Error::NotUtf8 { .. } => "not_utf8",
             Error::StatusLost { .. } => "status_lost",
@@ -318,12 +333,14 @@ impl Error {
     }
 
     /// The output the child produced, when the error came after it ran
-    /// (`Failed`, `Timeout`, `OutputLimit`, `NotUtf8`, `StatusLost`).
+    /// (`Failed`, `Timeout`, `Cancelled`, `OutputLimit`, `NotUtf8`,
+    /// `StatusLost`).
     #[must_use]
     pub fn output(&self) -> Option<&Output> {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
             Error::Timeout { partial, .. }
+            | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
             | Error::StatusLost { partial, .. } => Some(partial),
             _ => None,
@@ -336,6 +353,7 @@ impl Error {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
             Error::Timeout { partial, .. }
+            | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
             | Error::StatusLost { partial, .. } => Some(partial),
             _ => None,
@@ -392,6 +410,7 @@ impl From<Error> for io::Error {
             | Error::ArgumentListTooLong { .. }
             | Error::ForkRequired { .. } => io::ErrorKind::InvalidInput,
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::Cancelled { .. } => io::ErrorKind::Interrupted,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::StatusLost { .. } => io::ErrorKind::NotFound,
             Error::NoCgroup { .. } => io::ErrorKind::Unsupported,

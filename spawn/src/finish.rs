@@ -151,6 +151,11 @@ pub(crate) fn stage(
             elapsed: output.report.wall,
             partial: output.clone(),
         })
+    } else if slot.cancelled && slot.outcome.as_ref().is_some_and(|o| o.terminated) {
+        Some(Error::Cancelled {
+            program: name,
+            partial: output.clone(),
+        })
     } else {
         None
     };
@@ -217,6 +222,10 @@ pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<Pipe
             program: name.to_owned(),
             stream,
             limit,
+            partial,
+        },
+        Error::Cancelled { .. } => Error::Cancelled {
+            program: name.to_owned(),
             partial,
         },
         Error::StatusLost { program, .. } => Error::StatusLost { program, partial },

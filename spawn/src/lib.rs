@@ -80,6 +80,8 @@
 //! | `umask=`, `user=`, `group=`, `extra_groups=` | [`Command::umask`], [`Command::uid`], [`Command::gid`], [`Command::groups`] |
 //! | `p1.stdout` → `Popen(…, stdin=p1.stdout)`     | `Command \| Command` → [`Pipeline`]                          |
 //! | a loop of `communicate()` calls              | [`Group`]: all at once, on one thread                        |
+//! | `as_completed(pool.submit(run, …) for …)`    | [`Group::results`]: in completion order, one thread          |
+//! | `p.kill()` from a cancel button's thread     | [`CancelToken`] with [`Command::cancel_on`] → [`Error::Cancelled`] with `partial` output |
 //!
 //! Where spawn differs on purpose: a timeout stops the child's whole process
 //! group, TERM first and KILL after a grace (Python kills only the child,
@@ -90,13 +92,64 @@
 //! `close_fds=True`, without a way to turn it off); a signal is never sent to
 //! a reaped child's pid.
 //!
+//! # Recipes
+//!
+//! ## Results as they finish
+//!
+//! [`Group::results`] hands out each result as its child finishes, with the
+//! index of its command; the children are driven while you pull. Breaking
+//! out of the loop stops the others (GNU parallel's `--halt now,fail=1`):
+//! the stop signal to each, the grace, KILL, reaped in the background.
+//!
+//! ```
+//! use spawn::{Command, Group, Stdio};
+//! let jobs = ["true", "exit 3", "sleep 30"].map(|s| Command::new("sh").args(["-c", s]).stdout(Stdio::piped()));
+//! let mut first_failure = None;
+//! for (index, result) in Group::new().add_all(jobs).results() {
+//!     if !result?.status.success() {
+//!         first_failure = Some(index);
+//!         break; // the `sleep 30` is stopped here
+//!     }
+//! }
+//! assert_eq!(first_failure, Some(1));
+//! # Ok::<(), spawn::Error>(())
+//! ```
+//!
+//! Commands can come from an iterator that is read only as children start
+//! ([`Group::add_iter`]): a million lines of input start running before the
+//! last is read.
+//!
+//! ## Cancel a run
+//!
+//! A [`CancelToken`] given to a [`Command`], [`Group`] or [`Pipeline`] with
+//! `cancel_on` stops it from any thread, as a timeout would, and the run
+//! returns [`Error::Cancelled`] with the output read so far; in a group,
+//! the finished children keep their results.
+//!
+//! ```
+//! use spawn::{CancelToken, Command, Error, Sink};
+//! let token = CancelToken::new();
+//! let on_line = token.clone();
+//! // Stop as soon as the child says it is ready (here from the driving
+//! // thread; `cancel` works from any thread).
+//! let err = Command::new("sh").args(["-c", "echo ready; exec sleep 30"])
+//!     .stdout(Sink::lines(move |line| if line == b"ready" { on_line.cancel() }))
+//!     .cancel_on(&token)
+//!     .run()
+//!     .unwrap_err();
+//! assert!(matches!(err, Error::Cancelled { .. }));
+//! ```
+//!
 //! # Where things are
 //!
 //! - [`Command`]: the builder, and `run`/`check`/`check_output`/`spawn`.
 //! - [`Stdio`], [`Route`], [`Sink`], [`Log`]: where streams go.
 //! - [`Child`]: a running child (`Popen`): interactive pipes,
 //!   `communicate`, waits and signals.
-//! - [`Group`]: many children on one thread. [`Pipeline`]: `a | b | c`.
+//! - [`Group`]: many children on one thread, [`GroupResults`] as they
+//!   finish. [`Pipeline`]: `a | b | c`.
+//! - [`CancelToken`]: stop a run from anywhere; [`ChildHandle`]: a child's
+//!   waits and signals from any thread.
 //! - [`Output`], [`ExitStatus`], [`Report`], [`PipelineOutput`]: results,
 //!   all `serde::Serialize`.
 //! - [`Error`]: one error type; every message names the program and the cause.
@@ -108,6 +161,7 @@
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod cancel;
 mod child;
 mod command;
 mod driver;
@@ -115,6 +169,7 @@ mod error;
 mod finish;
 mod forward;
 mod group;
+mod handle;
 mod launch;
 mod output;
 mod pipeline;
@@ -128,11 +183,13 @@ mod stdio;
 pub mod trace;
 mod wiring;
 
+pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
 pub use error::{Error, StreamName};
 pub use forward::Forwarder;
-pub use group::{Group, Progress};
+pub use group::{Group, GroupResults, Progress};
+pub use handle::ChildHandle;
 pub use output::{ExitStatus, Output, PipelineOutput, Report};
 pub use pipeline::Pipeline;
 pub use signal::Signal;
@@ -147,5 +204,12 @@ pub mod diag {
     #[must_use]
     pub fn reaper_pending() -> usize {
         crate::reaper::pending_count()
+    }
+
+    /// How many dropped runs (a `Group::results` iterator, an async future)
+    /// the background reaper still drives through their teardown.
+    #[must_use]
+    pub fn reaper_engines() -> usize {
+        crate::reaper::engine_count()
     }
 }

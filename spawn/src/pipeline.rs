@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use spawn_core::PerStream;
 
-use crate::driver::{Engine, StageRole};
+use crate::driver::{CancelScope, Engine, StageRole};
 use crate::stdio::StdioKind;
 use crate::wiring::{GroupPlan, Plan, Wiring, route_sink};
 use crate::{Command, Error, PipelineOutput, Route, Stdio};
@@ -49,6 +49,7 @@ pub struct Pipeline {
     input: Option<Arc<Vec<u8>>>,
     timeout: Option<Duration>,
     kill_grace: Option<Duration>,
+    cancel: Option<crate::CancelToken>,
 }
 
 impl BitOr<Command> for Command {
@@ -77,6 +78,7 @@ impl Pipeline {
             input: None,
             timeout: None,
             kill_grace: None,
+            cancel: None,
         }
     }
 
@@ -138,6 +140,17 @@ impl Pipeline {
         self
     }
 
+    /// Cancels the run when `token` is cancelled: every stage is stopped as
+    /// a [`timeout`](Self::timeout) stops them (the stop signal to the
+    /// pipeline's group, the grace, KILL) and the run returns
+    /// [`Error::Cancelled`] with the output so far. See
+    /// [`CancelToken`](crate::CancelToken).
+    #[must_use]
+    pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+
     /// The pipeline as a shell would show it.
     fn name(&self) -> String {
         self.stages
@@ -160,6 +173,9 @@ impl Pipeline {
     pub fn run(&self) -> Result<PipelineOutput, Error> {
         let name = self.name();
         let mut engine = Engine::new(0, &name)?;
+        if let Some(token) = &self.cancel {
+            engine.cancel_on(token, CancelScope::All);
+        }
         let ix = self.add_to(&mut engine, &name)?;
         engine.run(None)?;
         let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();

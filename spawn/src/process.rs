@@ -273,13 +273,19 @@ impl Process {
             return Ok(Some(r));
         }
         if block {
-            // Do not hold the lock while blocked: other threads may signal.
+            // Block without the lock and without reaping (other threads may
+            // signal, or wait too), then reap under the lock: every waiter
+            // gets the one status, none sees another's reap as `ECHILD`.
             drop(st);
-            let res = spawn_sys::wait::wait_pid(self.pid, false);
+            let waited = spawn_sys::wait::wait_exited_nowait(self.pid);
             st = self.state();
             if let Some(r) = st.reaped {
                 return Ok(Some(r));
             }
+            let res = match waited {
+                Ok(()) => spawn_sys::wait::wait_pid(self.pid, true),
+                Err(e) => Err(e),
+            };
             return self.record(&mut st, res);
         }
         let res = spawn_sys::wait::wait_pid(self.pid, true);

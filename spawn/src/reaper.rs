@@ -1,6 +1,10 @@
 //! The background reaper: children whose [`Child`](crate::Child) was dropped
 //! while they still ran are waited for here, so none becomes a zombie and the
-//! dropping thread never blocks.
+//! dropping thread never blocks; and engines dropped before their children
+//! finished (a `Group::results` iterator, a future of the async API, an
+//! early return) are driven here through the teardown the core started for
+//! them (the stop signal, the grace, KILL, the group) until every child is
+//! finished and reaped.
 //!
 //! One thread waits on the children's pidfds in an epoll set (or polls
 //! `wait4(WNOHANG)` every 50 ms for children without a pidfd, or when no
@@ -19,16 +23,21 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spawn_sys::poll::{Epoll, Interest};
 
+use crate::driver::Engine;
 use crate::process::Process;
 
 /// Children waited for, and whether their pidfd is in the epoll set.
 static PENDING: Mutex<Vec<(Arc<Process>, bool)>> = Mutex::new(Vec::new());
 /// The epoll set of the pidfds, once one could be made.
 static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
+/// Engines driven through their teardown.
+static ENGINES: Mutex<Vec<Engine<'static>>> = Mutex::new(Vec::new());
+/// When the earliest of them next needs driving.
+static ENGINES_WAKE: Mutex<Option<Instant>> = Mutex::new(None);
 /// Whether the reaper thread runs.
 static THREAD: AtomicBool = AtomicBool::new(false);
 
@@ -67,12 +76,71 @@ fn sweep() -> usize {
     p.len()
 }
 
+/// Drives every engine handed over once, without blocking; keeps those
+/// with children not finished and records when they next need driving.
+fn sweep_engines() {
+    let mut engines = std::mem::take(&mut *ENGINES.lock().unwrap_or_else(PoisonError::into_inner));
+    if engines.is_empty() {
+        return;
+    }
+    let mut wake: Option<Instant> = None;
+    engines.retain_mut(|engine| {
+        let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.drive_now()));
+        match driven {
+            Ok(Ok(Some(next))) => {
+                // `None`: only its fds wake it; polled children and
+                // deadlines give a time.
+                if let Some(at) = next {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                }
+                true
+            }
+            Ok(Ok(None)) => false,
+            // The engine cannot go on (epoll failed, a sink panicked):
+            // KILL what is left, reaped as dropped children are.
+            _ => {
+                engine.kill_unfinished();
+                false
+            }
+        }
+    });
+    let mut all = ENGINES.lock().unwrap_or_else(PoisonError::into_inner);
+    if !all.is_empty() {
+        // Handed over meanwhile: drive them at once.
+        wake = Some(Instant::now());
+    }
+    all.append(&mut engines);
+    *ENGINES_WAKE.lock().unwrap_or_else(PoisonError::into_inner) =
+        if all.is_empty() { None } else { wake };
+}
+
+/// Drives `engine` through the teardown its drop started, to the end, in
+/// the background (see the module docs).
+pub(crate) fn drive_later(engine: Engine<'static>) {
+    if let Some(ep) = epoll() {
+        let interest = Interest {
+            readable: true,
+            writable: false,
+            edge: false,
+        };
+        // Not in the set: the thread drives it on its next wake (below).
+        let _ = ep.add(engine.epoll_fd(), 0, interest);
+    }
+    ENGINES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(engine);
+    sweep_engines();
+    ensure_thread();
+}
+
 /// Called by every spawn before it starts a child: reaps the dropped
 /// children that have exited meanwhile (a mutex and an empty list when
 /// there are none), so that no zombie waits for the reaper thread, which
 /// may not exist, and their process slots are free for the new child.
 pub(crate) fn prepare() {
     sweep();
+    sweep_engines();
 }
 
 /// Called by every spawn once a child was started: makes sure the reaper
@@ -126,7 +194,14 @@ pub(crate) fn reap_later(process: Arc<Process>) {
     });
     pending().push((process, watched));
     sweep();
+    sweep_engines();
     ensure_thread();
+}
+
+/// How many engines are still driven through their teardown.
+#[must_use]
+pub fn engine_count() -> usize {
+    ENGINES.lock().unwrap_or_else(PoisonError::into_inner).len()
 }
 
 /// How many dropped children are still waited for (for tests and the soak).
@@ -143,12 +218,17 @@ fn run() {
         let polled = pending()
             .iter()
             .any(|(p, watched)| !watched || p.contained_in_cgroup());
-        let ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let timeout = if polled {
+        // Made here if no drop made it yet: a thread asleep without the set
+        // would not see the first pidfd or engine handed to it.
+        let ep = epoll();
+        let mut timeout = if polled {
             Duration::from_millis(50)
         } else {
             Duration::from_secs(1)
         };
+        if let Some(at) = *ENGINES_WAKE.lock().unwrap_or_else(PoisonError::into_inner) {
+            timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+        }
         match ep {
             Some(ep) => {
                 let _ = ep.wait(&mut ready, 64, Some(timeout));
@@ -156,5 +236,6 @@ fn run() {
             None => std::thread::sleep(timeout),
         }
         sweep();
+        sweep_engines();
     }
 }

@@ -96,8 +96,13 @@ impl Engine<'_> {
         slot.stage = stage;
         slot.keep_unreaped = spec.signal_group;
         slot.stop_signal = wiring.stop_signal;
+        let cancel = wiring.cmd.cancel.clone();
         slot.start = Some(Start::Launch(Box::new(wiring)));
-        Ok(self.push(slot, spec))
+        let ix = self.push(slot, spec);
+        if let Some(token) = cancel {
+            self.cancel_on(&token, super::CancelScope::Slot(ix));
+        }
+        Ok(ix)
     }
 
     /// Sets where a pipeline's final stdout goes, and makes the pipe that

@@ -174,6 +174,7 @@ impl Engine<'_> {
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
+        self.done.push_back(child);
         self.report_progress();
     }
 }

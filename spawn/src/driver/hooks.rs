@@ -43,7 +43,7 @@ impl<'t> Engine<'t> {
             p(crate::group::Progress {
                 done: self.sched.finished(),
                 running: self.sched.running(),
-                queued: self.sched.queued(),
+                queued: self.sched.queued() + self.not_added,
             });
         }
     }

@@ -17,6 +17,7 @@
 //!   `crate::finish`.
 
 mod add;
+mod control;
 mod exits;
 mod hooks;
 mod pipe_io;
@@ -38,6 +39,7 @@ use crate::wiring::{Plan, Wiring};
 use crate::{Error, Output};
 
 pub(crate) use add::Adopted;
+pub(crate) use control::{CancelScope, Ran, Until};
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
 use token::Token;
@@ -82,6 +84,19 @@ pub(crate) struct Engine<'t> {
     /// Where a pipeline's final stdout goes (for stages' merged stderr).
     pipeline_stdout: Plan,
     hooks: Hooks<'t>,
+    /// The cancel tokens the engine watches.
+    cancels: Vec<control::Watched>,
+    /// Slots finished and not yet handed out by [`Engine::next_finished`].
+    done: std::collections::VecDeque<usize>,
+    /// A read happened since the last [`Until::AnyRead`] stop.
+    read_seen: bool,
+    /// When the engine next needs to be driven, as of its last turn
+    /// (`None`: only when one of its fds is ready).
+    next_wake: Option<Instant>,
+    /// Commands to come, not added yet (for progress reports).
+    not_added: usize,
+    /// Handed to the background reaper once already: a second drop kills.
+    abandoned: bool,
 }
 
 impl<'t> Engine<'t> {
@@ -103,6 +118,12 @@ impl<'t> Engine<'t> {
             plumbing: StagePlumbing::default(),
             pipeline_stdout: Plan::Inherit,
             hooks: Hooks::default(),
+            cancels: Vec::new(),
+            done: std::collections::VecDeque::new(),
+            read_seen: false,
+            next_wake: None,
+            not_added: 0,
+            abandoned: false,
         })
     }
 
@@ -114,27 +135,54 @@ impl<'t> Engine<'t> {
     /// passes (`Ok(false)`, state intact, to be resumed). Even with
     /// `stop_at` already past, what is ready now is read and written once.
     pub(crate) fn run(&mut self, stop_at: Option<Instant>) -> Result<bool, Error> {
+        Ok(matches!(
+            self.run_until(stop_at, Until::AllDone)?,
+            Ran::Done
+        ))
+    }
+
+    /// Drives the children until every one is finished ([`Ran::Done`]),
+    /// `until` is reached ([`Ran::Reached`]) or `stop_at` passes
+    /// ([`Ran::Stopped`]); the state is kept for the next call either way.
+    /// It stops only where the core says to wait, so that every action due
+    /// now was taken.
+    pub(crate) fn run_until(
+        &mut self,
+        stop_at: Option<Instant>,
+        until: Until,
+    ) -> Result<Ran, Error> {
         let mut looked = false;
         loop {
             let now = self.now();
+            self.check_cancels(now);
             match self.poll_core(now) {
                 CoreOutput::Action(a) => self.act(a),
                 CoreOutput::Finished { child, outcome } => self.finished(child.0, outcome),
                 CoreOutput::Wait { deadline, reason } => {
                     if matches!(reason, WaitReason::Done) || self.sched.is_done() {
-                        return Ok(true);
+                        self.next_wake = None;
+                        return Ok(Ran::Done);
                     }
                     let mut timeout: Option<Duration> = deadline
                         .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
+                    if !self.polled.is_empty() {
+                        timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
+                    }
+                    if self.cancels_polled() {
+                        timeout = Some(
+                            timeout.map_or(control::CANCEL_TICK, |t| t.min(control::CANCEL_TICK)),
+                        );
+                    }
+                    self.next_wake = timeout.and_then(|t| Instant::now().checked_add(t));
+                    if self.reached(until) {
+                        return Ok(Ran::Reached);
+                    }
                     if let Some(stop) = stop_at {
                         let left = stop.saturating_duration_since(Instant::now());
                         if left.is_zero() && looked {
-                            return Ok(false);
+                            return Ok(Ran::Stopped);
                         }
                         timeout = Some(timeout.map_or(left, |t| t.min(left)));
-                    }
-                    if !self.polled.is_empty() {
-                        timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
                     }
                     self.wait(timeout)?;
                     looked = true;
@@ -179,6 +227,7 @@ impl<'t> Engine<'t> {
                     now,
                 ),
                 Token::Exit { slot } => self.check_exit(slot, now),
+                Token::Cancel(_) => self.check_cancels(now),
             }
         }
         self.ready = ready;
@@ -235,20 +284,25 @@ impl<'t> Engine<'t> {
 }
 
 impl Drop for Engine<'_> {
-    /// An engine dropped before its children finished (a panic in a sink
-    /// callback, an early return) stops and reaps the children it started,
-    /// their groups too: none is left running unobserved, none becomes a
-    /// zombie.
+    /// An engine dropped before its children finished (a future or an
+    /// iterator dropped, an early return) stops them with the normal
+    /// teardown (the stop signal to each child and its group, the grace,
+    /// KILL) and hands itself to the background reaper, which drives that
+    /// teardown to its end and reaps them: none is left running unobserved,
+    /// none becomes a zombie, and the dropping thread does not block. In a
+    /// panic (a sink callback's) it cannot be trusted to run on: KILL to
+    /// every child and its group, reaped in the background.
     fn drop(&mut self) {
-        for s in &mut self.slots {
-            if s.owner != Owner::Engine || s.finished.is_some() {
-                continue;
-            }
-            if let Some(p) = s.process.take() {
-                p.kill_all();
-                crate::reaper::reap_later(p);
+        if !self.has_unfinished() {
+            return;
+        }
+        if !self.abandoned && !std::thread::panicking() {
+            if let Some(engine) = self.abandon() {
+                crate::reaper::drive_later(engine);
+                return;
             }
         }
+        self.kill_unfinished();
     }
 }
 

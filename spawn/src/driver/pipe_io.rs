@@ -163,6 +163,7 @@ impl Engine<'_> {
         let cap = slot.caps[stream].cap;
         let max = if cap > 0 { max.min(cap) } else { max };
         let (res, failure) = read_into(fd, &mut self.sinks[sink_ix], &mut self.buf, max);
+        self.read_seen = true;
         match failure {
             Some(SinkFailure::Overflow(limit)) => {
                 slot.overflow.get_or_insert((stream_name(stream), limit));

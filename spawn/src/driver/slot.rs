@@ -82,6 +82,10 @@ pub(crate) struct Slot {
     pub stop_signal: crate::Signal,
     /// Its exit is polled (no pidfd in the epoll set).
     pub exit_polled: bool,
+    /// A [`CancelToken`](crate::CancelToken) it was given was cancelled
+    /// before it finished: it was asked to stop, and a stop ends it with
+    /// `Error::Cancelled`.
+    pub cancelled: bool,
 }
 
 impl Slot {
@@ -107,6 +111,7 @@ impl Slot {
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
+            cancelled: false,
         }
     }
 

@@ -12,11 +12,17 @@ pub(crate) enum Token {
     Exit { slot: usize },
     /// The signal forwarder has signals to pass on.
     Forwarder,
+    /// The eventfd of the engine's `n`th cancel token.
+    Cancel(usize),
 }
 
 /// Kinds per slot: stdin, stdout, stderr, exit.
 const KINDS: u64 = 4;
 const FORWARDER: u64 = u64::MAX;
+/// Cancel tokens count down from below the forwarder's token; slots count
+/// up from 0 and never reach them.
+const CANCEL_LAST: u64 = u64::MAX - 1;
+const CANCELS: u64 = 1 << 32;
 
 impl Token {
     pub(crate) fn encode(self) -> u64 {
@@ -31,12 +37,16 @@ impl Token {
             }
             Token::Exit { slot } => slot as u64 * KINDS + 3,
             Token::Forwarder => FORWARDER,
+            Token::Cancel(n) => CANCEL_LAST - n as u64,
         }
     }
 
     pub(crate) fn decode(raw: u64) -> Token {
         if raw == FORWARDER {
             return Token::Forwarder;
+        }
+        if raw <= CANCEL_LAST && raw > CANCEL_LAST - CANCELS {
+            return Token::Cancel(usize::try_from(CANCEL_LAST - raw).unwrap_or(usize::MAX));
         }
         let slot = usize::try_from(raw / KINDS).unwrap_or(usize::MAX);
         match raw % KINDS {
@@ -79,6 +89,7 @@ mod tests {
                 },
                 Token::Exit { slot },
                 Token::Forwarder,
+                Token::Cancel(slot),
             ] {
                 assert_eq!(Token::decode(t.encode()), t);
             }

@@ -918,6 +918,9 @@ fn the_public_types_are_thread_safe() {
     send_sync::<spawn::Log>();
     send_sync::<spawn::ExitStatus>();
     send::<Child>();
+    send_sync::<spawn::CancelToken>();
+    send_sync::<spawn::ChildHandle>();
+    send::<spawn::GroupResults<'static>>();
     send::<spawn::ChildStdin>();
     send::<spawn::ChildStdout>();
     send::<spawn::ChildStderr>();

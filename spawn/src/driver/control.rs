@@ -1,0 +1,267 @@
+//! Control of a running engine from outside its loop: the stop conditions
+//! of [`Engine::run_until`] (for results as they finish and lines as they
+//! arrive), cancel tokens, and the hand-over of an engine dropped before
+//! its children finished to the background reaper.
+//!
+//! A cancel and a drop end children through the same mechanism as a
+//! timeout: [`spawn_core::Scheduler::terminate`], which sends the stop
+//! signal to the child and its group, waits the grace with probes, and
+//! sends KILL until the group is empty.
+
+use std::time::{Duration, Instant};
+
+use spawn_core::{ChildId, Scheduler, SchedulerConfig, Timestamp};
+use spawn_sys::poll::{Epoll, Interest};
+
+use super::token::Token;
+use super::{Engine, Hooks, Owner};
+use crate::CancelToken;
+
+/// How often a cancel token without an eventfd is looked at.
+pub(super) const CANCEL_TICK: Duration = Duration::from_millis(10);
+
+/// What [`Engine::run_until`] stops at, besides every child finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Only when every child is finished.
+    AllDone,
+    /// When a child finished (see [`Engine::next_finished`]).
+    AnyFinished,
+    /// When anything was read from a pipe into a sink.
+    #[allow(dead_code)] // for `Child::lines`
+    AnyRead,
+}
+
+/// Why [`Engine::run_until`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ran {
+    /// Every child is finished.
+    Done,
+    /// The `until` condition was reached.
+    Reached,
+    /// `stop_at` passed.
+    Stopped,
+}
+
+/// Which children a cancel token stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CancelScope {
+    /// Every child of the engine, also those added later (`Group::cancel_on`,
+    /// `Pipeline::cancel_on`).
+    All,
+    /// One slot (`Command::cancel_on`).
+    Slot(usize),
+}
+
+/// A cancel token the engine watches.
+pub(super) struct Watched {
+    token: CancelToken,
+    scope: CancelScope,
+    /// Its eventfd is in the epoll set (else the flag is polled).
+    in_epoll: bool,
+    /// It was seen cancelled and its children were asked to stop.
+    applied: bool,
+}
+
+impl Engine<'_> {
+    /// Stops the children of `scope` when `token` is cancelled (at once if
+    /// it is already).
+    pub(crate) fn cancel_on(&mut self, token: &CancelToken, scope: CancelScope) {
+        if self
+            .cancels
+            .iter()
+            .any(|w| w.token == *token && w.scope == scope)
+        {
+            return;
+        }
+        let n = self.cancels.len();
+        let in_epoll = token.fd().is_some_and(|fd| {
+            let interest = Interest {
+                readable: true,
+                writable: false,
+                edge: false,
+            };
+            self.epoll
+                .add(fd, Token::Cancel(n).encode(), interest)
+                .is_ok()
+        });
+        self.cancels.push(Watched {
+            token: token.clone(),
+            scope,
+            in_epoll,
+            applied: false,
+        });
+    }
+
+    /// Whether a watched token has no eventfd and must be looked at on a
+    /// tick.
+    pub(super) fn cancels_polled(&self) -> bool {
+        self.cancels.iter().any(|w| !w.in_epoll && !w.applied)
+    }
+
+    /// Applies the tokens cancelled since the last look: their children not
+    /// finished are asked to stop and will end with `Error::Cancelled`. A
+    /// token applied to the whole engine also stops children added later.
+    pub(super) fn check_cancels(&mut self, now: Timestamp) {
+        for n in 0..self.cancels.len() {
+            let w = &self.cancels[n];
+            let fresh = !w.applied && w.token.is_cancelled();
+            if fresh {
+                if w.in_epoll
+                    && let Some(fd) = w.token.fd()
+                {
+                    let _ = self.epoll.delete(fd);
+                }
+                self.cancels[n].applied = true;
+            }
+            if !self.cancels[n].applied {
+                continue;
+            }
+            match self.cancels[n].scope {
+                CancelScope::Slot(i) => self.cancel_slot(i, now),
+                CancelScope::All => {
+                    for i in 0..self.slots.len() {
+                        self.cancel_slot(i, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn cancel_slot(&mut self, i: usize, now: Timestamp) {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        if slot.cancelled || slot.finished.is_some() {
+            return;
+        }
+        slot.cancelled = true;
+        self.sched.terminate(ChildId(i), now);
+    }
+
+    pub(super) fn reached(&mut self, until: Until) -> bool {
+        match until {
+            Until::AllDone => false,
+            Until::AnyFinished => !self.done.is_empty(),
+            Until::AnyRead => std::mem::take(&mut self.read_seen),
+        }
+    }
+
+    /// The next finished slot not handed out yet, in the order they
+    /// finished.
+    pub(crate) fn next_finished(&mut self) -> Option<usize> {
+        self.done.pop_front()
+    }
+
+    /// Commands known to come that are not added yet, counted as queued
+    /// in the progress reports (a `Group` adds its commands as there is
+    /// room).
+    pub(crate) fn set_not_added(&mut self, n: usize) {
+        self.not_added = n;
+    }
+
+    /// Whether a finished slot waits to be handed out.
+    pub(crate) fn has_finished_pending(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    /// The unfinished children the engine started: their slots and names.
+    pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.owner == Owner::Engine && s.finished.is_none())
+            .map(|(i, s)| (i, s.name.clone()))
+            .collect()
+    }
+
+    /// Drives what is ready now, without blocking: `None` once every child
+    /// is finished, else when the engine next needs driving (`Some(None)`:
+    /// only when its epoll set is readable). For drivers that wait
+    /// elsewhere (the background reaper, an async runtime) on
+    /// [`Engine::epoll_fd`].
+    pub(crate) fn drive_now(&mut self) -> Result<Option<Option<Instant>>, crate::Error> {
+        match self.run_until(Some(Instant::now()), Until::AllDone)? {
+            Ran::Done => Ok(None),
+            _ => Ok(Some(self.next_wake)),
+        }
+    }
+
+    /// The engine's epoll set: readable while one of its fds is ready.
+    pub(crate) fn epoll_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.epoll.as_fd()
+    }
+
+    /// Whether a child the engine started is not finished.
+    pub(super) fn has_unfinished(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.owner == Owner::Engine && s.finished.is_none())
+    }
+
+    /// KILL to every unfinished child the engine started and to what
+    /// contains it, reaped in the background.
+    pub(crate) fn kill_unfinished(&mut self) {
+        for s in &mut self.slots {
+            if s.owner != Owner::Engine || s.finished.is_some() {
+                continue;
+            }
+            if let Some(p) = s.process.take() {
+                p.kill_all();
+                crate::reaper::reap_later(p);
+            }
+        }
+    }
+
+    /// Asks the core to stop every unfinished child and moves the engine's
+    /// state into an engine of its own (without the hooks that borrow from
+    /// the caller), for the background reaper to drive. `None` when no new
+    /// epoll set could be made for the empty shell left behind.
+    pub(super) fn abandon(&mut self) -> Option<Engine<'static>> {
+        let shell = Epoll::new().ok()?;
+        let now = self.now();
+        for i in 0..self.slots.len() {
+            if self.slots[i].owner == Owner::Engine && self.slots[i].finished.is_none() {
+                self.sched.terminate(ChildId(i), now);
+            }
+        }
+        // Tokens no longer matter: everything is stopping. Their eventfds
+        // must not keep the set readable.
+        for w in self.cancels.drain(..) {
+            if w.in_epoll
+                && let Some(fd) = w.token.fd()
+            {
+                let _ = self.epoll.delete(fd);
+            }
+        }
+        let hooks = Hooks {
+            tracer: None,
+            forwarder: self.hooks.forwarder.take(),
+            progress: None,
+        };
+        Some(Engine {
+            sched: std::mem::replace(&mut self.sched, Scheduler::new(SchedulerConfig::default())),
+            slots: std::mem::take(&mut self.slots),
+            sinks: std::mem::take(&mut self.sinks),
+            epoll: std::mem::replace(&mut self.epoll, shell),
+            ready: std::mem::take(&mut self.ready),
+            origin: self.origin,
+            buf: std::mem::take(&mut self.buf),
+            polled: std::mem::take(&mut self.polled),
+            tick: self.tick,
+            plumbing: std::mem::take(&mut self.plumbing),
+            pipeline_stdout: std::mem::replace(
+                &mut self.pipeline_stdout,
+                crate::wiring::Plan::Inherit,
+            ),
+            hooks,
+            cancels: Vec::new(),
+            done: std::collections::VecDeque::new(),
+            read_seen: false,
+            next_wake: Some(Instant::now()),
+            not_added: 0,
+            abandoned: true,
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! [`Group`]: many commands at once, driven by one thread, with their
+//! results as they finish ([`GroupResults`]) or all at the end.
+
+mod results;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::driver::{CancelScope, Engine};
+use crate::{Command, Error, Output};
+
+pub use results::GroupResults;
+use results::LazySource;
+
+/// Where a [`Group`] is, for progress displays: counts of children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Finished (successfully or not).
+    pub done: usize,
+    /// Started and not finished.
+    pub running: usize,
+    /// Waiting for a running slot.
+    pub queued: usize,
+}
+
+type ProgressFn = Arc<Mutex<dyn FnMut(Progress) + Send>>;
+
+/// Many commands run at once by one thread, with at most
+/// [`max_running`](Self::max_running) alive at a time. Each child's input is
+/// fed and its output drained as in [`Command::run`], with no deadlock and no
+/// child waiting behind another's endless output.
+///
+/// Results come back in the order the commands were added. One child failing
+/// (not found, timed out, …) is an `Err` in its place, not the end of the
+/// group.
+///
+/// # Examples
+///
+/// ```
+/// use spawn::{Command, Group, Stdio};
+/// let results = Group::new()
+///     .max_running(4)
+///     .add_all((1..=8).map(|i| Command::new("echo").arg(i.to_string()).stdout(Stdio::piped())))
+///     .add(Command::new("no-such-program"))
+///     .run()?;
+/// assert_eq!(results.len(), 9);
+/// assert_eq!(results[7].as_ref().unwrap().stdout, b"8\n");
+/// assert!(matches!(results[8], Err(spawn::Error::NotFound { .. })));
+/// # Ok::<(), spawn::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Group {
+    cmds: Vec<Command>,
+    lazy: Option<LazySource>,
+    max_running: usize,
+    progress: Option<ProgressFn>,
+    forwarder: Option<crate::Forwarder>,
+    cancel: Option<crate::CancelToken>,
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("cmds", &self.cmds)
+            .field("max_running", &self.max_running)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// An empty group with no limit on how many children run at once.
+    #[must_use]
+    pub fn new() -> Self {
+        Group::default()
+    }
+
+    /// Runs at most `n` children at once (`0`: no limit); the others wait
+    /// their turn in the order added.
+    #[must_use]
+    pub fn max_running(mut self, n: usize) -> Self {
+        self.max_running = n;
+        self
+    }
+
+    /// Adds a command.
+    #[allow(clippy::should_implement_trait)] // the contract's name; not addition
+    #[must_use]
+    pub fn add(mut self, cmd: impl Into<Command>) -> Self {
+        self.cmds.push(cmd.into());
+        self
+    }
+
+    /// Adds commands.
+    #[must_use]
+    pub fn add_all<I>(mut self, cmds: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Command>,
+    {
+        self.cmds.extend(cmds.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds the commands of `cmds` lazily: each is taken from the iterator
+    /// only when there is room to start it (within twice
+    /// [`max_running`](Self::max_running) of the running ones), so a long
+    /// or endless source (lines of stdin, a generator) starts running
+    /// before its end is read, and memory does not grow with its length.
+    /// They come after the commands given with [`add`](Self::add), in the
+    /// iterator's order. A clone of the group shares the iterator: each
+    /// command runs in whichever group takes it first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Group, Stdio};
+    /// let endless = (0..).map(|i| Command::new("echo").arg(i.to_string()).stdout(Stdio::piped()));
+    /// let first: Vec<_> = Group::new().max_running(4).add_iter(endless).results().take(10).collect();
+    /// assert_eq!(first.len(), 10);
+    /// ```
+    #[must_use]
+    pub fn add_iter<I>(mut self, cmds: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Command> + 'static,
+        I::IntoIter: Send + 'static,
+    {
+        let more: Box<dyn Iterator<Item = Command> + Send> =
+            Box::new(cmds.into_iter().map(Into::into));
+        self.lazy = Some(Arc::new(Mutex::new(match self.lazy.take() {
+            // A second lazy source comes after the first.
+            Some(first) => Box::new(ChainShared {
+                first,
+                done: false,
+                more,
+            }),
+            None => more,
+        })));
+        self
+    }
+
+    /// Cancels the group when `token` is cancelled: every running child is
+    /// stopped as a timeout stops it (the stop signal to it and its group,
+    /// the grace, KILL), every child not finished gets
+    /// [`Error::Cancelled`] in its place (those never started have no
+    /// output), and the finished ones keep their results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{CancelToken, Command, Error, Group};
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let results = Group::new().add(Command::new("true")).cancel_on(&token).run()?;
+    /// assert!(matches!(results[0], Err(Error::Cancelled { .. })));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+
+    /// Calls `f` whenever a child starts or finishes, with the counts (for
+    /// a progress line). `f` runs on the driving thread: keep it short.
+    #[must_use]
+    pub fn on_progress<F>(mut self, f: F) -> Self
+    where
+        F: FnMut(Progress) + Send + 'static,
+    {
+        self.progress = Some(Arc::new(Mutex::new(f)));
+        self
+    }
+
+    /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to every
+    /// running child; see [`crate::Forwarder`].
+    #[must_use]
+    pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
+        self.forwarder = Some(forwarder.clone());
+        self
+    }
+
+    /// How many commands were added with [`add`](Self::add) and
+    /// [`add_all`](Self::add_all) (those of [`add_iter`](Self::add_iter)
+    /// are not counted: they are not read yet).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// Whether no command was added (with [`add`](Self::add),
+    /// [`add_all`](Self::add_all) or [`add_iter`](Self::add_iter)).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty() && self.lazy.is_none()
+    }
+
+    /// Runs every command and returns one result per command, in the order
+    /// added. The same driving as [`results`](Self::results), collected.
+    ///
+    /// # Errors
+    /// Only when the driver itself cannot work (no epoll set, `epoll_wait`
+    /// failed); each child's own failure is a result in its place.
+    pub fn run(&self) -> Result<Vec<Result<Output, Error>>, Error> {
+        let mut results = GroupResults::borrowed(
+            self.engine()?,
+            &self.cmds,
+            self.lazy.clone(),
+            self.max_running,
+        );
+        let mut all: Vec<Option<Result<Output, Error>>> = Vec::with_capacity(self.cmds.len());
+        while let Some((index, result)) = results.next_result()? {
+            if all.len() <= index {
+                all.resize_with(index + 1, || None);
+            }
+            all[index] = Some(result);
+        }
+        debug_assert_eq!(all.len(), results.taken());
+        Ok(all.into_iter().flatten().collect())
+    }
+
+    /// The results as the children finish: each item is the index of the
+    /// command (in the order added) and its result. Children are driven
+    /// while the caller pulls (between two calls of `next` nothing is read,
+    /// and a child blocked on a full pipe waits), so handling a result can
+    /// take its time. Breaking out of the loop, or dropping the iterator,
+    /// stops the children still running with the normal teardown (the stop
+    /// signal to each child and its group, the grace, KILL: GNU parallel's
+    /// `--halt now`) and reaps them in the background; the commands not
+    /// started never start.
+    ///
+    /// When the driver itself fails (`epoll_wait`), every child it held
+    /// gets that error as its result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Group, Stdio};
+    /// let group = Group::new()
+    ///     .max_running(8)
+    ///     .add_all(["3", "1", "2"].map(|s| Command::new("sh").args(["-c", "echo $0", s]).stdout(Stdio::piped())));
+    /// for (index, result) in group.results() {
+    ///     let out = result?;
+    ///     println!("command {index} finished: {}", String::from_utf8_lossy(&out.stdout));
+    /// }
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn results(self) -> GroupResults<'static> {
+        let max = self.max_running;
+        match self.engine() {
+            Ok(engine) => GroupResults::owned(engine, self.cmds, self.lazy, max),
+            Err(e) => GroupResults::failed(e, self.cmds, self.lazy),
+        }
+    }
+
+    /// The engine this group's children are driven by, with its hooks.
+    fn engine(&self) -> Result<Engine<'static>, Error> {
+        let mut engine = Engine::new(self.max_running, "group")?;
+        if let Some(p) = &self.progress {
+            let p = Arc::clone(p);
+            engine.set_progress(Box::new(move |pr| {
+                (p.lock().unwrap_or_else(PoisonError::into_inner))(pr);
+            }));
+        }
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
+        }
+        if let Some(token) = &self.cancel {
+            engine.cancel_on(token, CancelScope::All);
+        }
+        Ok(engine)
+    }
+}
+
+/// Two lazy sources one after the other, the first shared with clones made
+/// before the second was added.
+struct ChainShared {
+    first: LazySource,
+    done: bool,
+    more: Box<dyn Iterator<Item = Command> + Send>,
+}
+
+impl Iterator for ChainShared {
+    type Item = Command;
+    fn next(&mut self) -> Option<Command> {
+        if !self.done {
+            let next = self
+                .first
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .next();
+            if next.is_some() {
+                return next;
+            }
+            self.done = true;
+        }
+        self.more.next()
+    }
+}

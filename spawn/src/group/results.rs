@@ -1,0 +1,254 @@
+//! [`GroupResults`]: a [`Group`](super::Group)'s results in the order the
+//! children finish, driven while the caller pulls. [`Group::run`](super::Group::run)
+//! is this iterator collected into the order added: one way of driving a
+//! group, not two.
+//!
+//! Commands are added to the engine as there is room for them (a window of
+//! twice `max_running`, or [`UNLIMITED_WINDOW`] without a limit), so a lazy
+//! source ([`Group::add_iter`](super::Group::add_iter)) is read only as fast
+//! as children start, and the engine's state does not grow with the number
+//! of commands.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::driver::{Engine, Ran, Until};
+use crate::wiring::Wiring;
+use crate::{Command, Error, Output};
+
+/// Children in the engine at once when the group has no `max_running`.
+pub(crate) const UNLIMITED_WINDOW: usize = 4096;
+
+/// A lazy source of commands, shared by clones of a group.
+pub(crate) type LazySource = Arc<Mutex<Box<dyn Iterator<Item = Command> + Send>>>;
+
+/// One result: the command's index (in the order added) and what it gave.
+pub(crate) type Indexed = (usize, Result<Output, Error>);
+
+/// Where the commands come from: the group's own list (borrowed by
+/// `run`, owned by `results`), then its lazy source.
+enum Listed<'g> {
+    Borrowed(std::slice::Iter<'g, Command>),
+    Owned(std::vec::IntoIter<Command>),
+}
+
+/// The results of a [`Group`](super::Group) as its children finish: see
+/// [`Group::results`](super::Group::results). Each item is the index of the
+/// command (in the order added) and its result. Dropping it stops the
+/// children still running with the normal teardown (the stop signal to each
+/// child and its group, the grace, KILL) and reaps them in the background;
+/// the commands not started are never started.
+pub struct GroupResults<'g> {
+    /// `None`: no engine could be made; every command gets `broken`.
+    engine: Option<Engine<'static>>,
+    broken: Option<std::io::Error>,
+    listed: Listed<'g>,
+    lazy: Option<LazySource>,
+    /// The command index of each slot of the engine.
+    index_of: Vec<usize>,
+    /// Commands taken from the source so far.
+    taken: usize,
+    /// In the engine and not handed out.
+    in_engine: usize,
+    window: usize,
+    /// The source has no more commands.
+    drained: bool,
+    /// Results known before their child started (a wiring refused).
+    early: VecDeque<Indexed>,
+}
+
+impl std::fmt::Debug for GroupResults<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupResults")
+            .field("started", &self.taken)
+            .field("unfinished", &self.in_engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'g> GroupResults<'g> {
+    fn new(
+        engine: Option<Engine<'static>>,
+        listed: Listed<'g>,
+        lazy: Option<LazySource>,
+        max_running: usize,
+    ) -> Self {
+        let window = if max_running == 0 {
+            UNLIMITED_WINDOW
+        } else {
+            max_running.saturating_mul(2)
+        };
+        GroupResults {
+            engine,
+            broken: None,
+            listed,
+            lazy,
+            index_of: Vec::new(),
+            taken: 0,
+            in_engine: 0,
+            window,
+            drained: false,
+            early: VecDeque::new(),
+        }
+    }
+
+    pub(super) fn borrowed(
+        engine: Engine<'static>,
+        cmds: &'g [Command],
+        lazy: Option<LazySource>,
+        max_running: usize,
+    ) -> Self {
+        Self::new(
+            Some(engine),
+            Listed::Borrowed(cmds.iter()),
+            lazy,
+            max_running,
+        )
+    }
+
+    pub(super) fn owned(
+        engine: Engine<'static>,
+        cmds: Vec<Command>,
+        lazy: Option<LazySource>,
+        max_running: usize,
+    ) -> GroupResults<'static> {
+        GroupResults::new(
+            Some(engine),
+            Listed::Owned(cmds.into_iter()),
+            lazy,
+            max_running,
+        )
+    }
+
+    /// No engine could be made (`error`): every command gets that error as
+    /// its result, nothing starts.
+    pub(super) fn failed(
+        error: Error,
+        cmds: Vec<Command>,
+        lazy: Option<LazySource>,
+    ) -> GroupResults<'static> {
+        let mut r = GroupResults::new(None, Listed::Owned(cmds.into_iter()), lazy, 1);
+        r.broken = Some(std::io::Error::from(error));
+        r
+    }
+
+    /// How many commands were taken from the source so far.
+    pub(super) fn taken(&self) -> usize {
+        self.taken
+    }
+
+    fn next_command(&mut self) -> Option<Command> {
+        let listed = match &mut self.listed {
+            Listed::Borrowed(it) => it.next().cloned(),
+            Listed::Owned(it) => it.next(),
+        };
+        listed.or_else(|| {
+            self.lazy
+                .as_ref()?
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .next()
+        })
+    }
+
+    /// Adds commands while there is room in the window.
+    fn refill(&mut self) {
+        while !self.drained && self.in_engine < self.window {
+            let Some(cmd) = self.next_command() else {
+                self.drained = true;
+                break;
+            };
+            let index = self.taken;
+            self.taken += 1;
+            let Some(engine) = self.engine.as_mut() else {
+                let broken = self.broken.as_ref().map_or_else(
+                    || std::io::Error::other("no driver"),
+                    |b| std::io::Error::new(b.kind(), b.to_string()),
+                );
+                self.early.push_back((
+                    index,
+                    Err(Error::io(&cmd.name(), "cannot drive the group", broken)),
+                ));
+                continue;
+            };
+            match Wiring::command(&cmd).and_then(|w| engine.add(w)) {
+                Ok(slot) => {
+                    if self.index_of.len() <= slot {
+                        self.index_of.resize(slot + 1, usize::MAX);
+                    }
+                    self.index_of[slot] = index;
+                    self.in_engine += 1;
+                }
+                Err(e) => self.early.push_back((index, Err(e))),
+            }
+        }
+        let listed = match &self.listed {
+            Listed::Borrowed(it) => it.len(),
+            Listed::Owned(it) => it.len(),
+        };
+        if let Some(engine) = self.engine.as_mut() {
+            engine.set_not_added(listed);
+        }
+    }
+
+    /// The next result, or the error that stopped the engine itself (then
+    /// what it still held is killed and reaped in the background).
+    pub(super) fn next_result(&mut self) -> Result<Option<Indexed>, Error> {
+        loop {
+            self.refill();
+            if let Some(r) = self.early.pop_front() {
+                return Ok(Some(r));
+            }
+            let Some(engine) = self.engine.as_mut() else {
+                if self.drained {
+                    return Ok(None);
+                }
+                continue;
+            };
+            if let Some(slot) = engine.next_finished() {
+                self.in_engine -= 1;
+                let index = self.index_of.get(slot).copied().unwrap_or(slot);
+                return Ok(Some((index, engine.result(slot))));
+            }
+            if self.in_engine == 0 && self.drained {
+                return Ok(None);
+            }
+            if engine.run_until(None, Until::AnyFinished)? == Ran::Done
+                && !engine.has_finished_pending()
+            {
+                // Nothing left in the engine (a count gone wrong must not
+                // spin here).
+                self.in_engine = 0;
+            }
+        }
+    }
+}
+
+impl Iterator for GroupResults<'_> {
+    type Item = (usize, Result<Output, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_result() {
+            Ok(r) => r,
+            Err(e) => {
+                // The driver itself failed: every child it still held gets
+                // the error in its place, and is killed and reaped; the
+                // commands not started are never started.
+                let kind = std::io::Error::from(e);
+                let engine = self.engine.as_mut()?;
+                for (slot, name) in engine.unfinished() {
+                    let index = self.index_of.get(slot).copied().unwrap_or(slot);
+                    let source = std::io::Error::new(kind.kind(), kind.to_string());
+                    self.early.push_back((
+                        index,
+                        Err(Error::io(&name, "driving the group's children", source)),
+                    ));
+                }
+                engine.kill_unfinished();
+                self.in_engine = 0;
+                self.drained = true;
+                self.early.pop_front()
+            }
+        }
+    }
+}
