@@ -49,9 +49,7 @@ enum Cmd {
     /// Run a pipeline: stages separated by `::`, connected stdout to stdin.
     Pipe(pipe::PipeArgs),
     /// Run one command and print every event and action of the core.
-    #[command(
-        after_help = "Example:\n  spawn trace --data -- sh -c 'echo hello; echo oops >&2'"
-    )]
+    #[command(after_help = "Example:\n  spawn trace --data -- sh -c 'echo hello; echo oops >&2'")]
     Trace(trace::TraceArgs),
 }
 

@@ -12,7 +12,8 @@ const AFTER_HELP: &str = "\
 Exit status: as a shell's with `set -o pipefail`: that of the last stage that
 failed (128+N for a stage killed by signal N), 0 when every stage succeeded. A
 stage killed by SIGPIPE because a later one stopped reading counts as success
-(`yes :: head -n 1` succeeds).
+(`yes :: head -n 1` succeeds). Ctrl-C, TERM or HUP stop every stage (TERM to
+their process group, KILL after 2 s) and exit with 128+N.
 
 Example:
   spawn pipe -- cat /etc/passwd :: grep root :: cut -d: -f1";
@@ -41,7 +42,9 @@ pub(crate) struct PipeArgs {
 pub(crate) fn pipe(a: &PipeArgs) -> i32 {
     let stages: Vec<&[OsString]> = a.argv.split(|s| s == "::").collect();
     if stages.iter().any(|s| s.is_empty()) {
-        return crate::usage_error("empty pipeline stage (two `::` in a row, or one at either end)");
+        return crate::usage_error(
+            "empty pipeline stage (two `::` in a row, or one at either end)",
+        );
     }
     let mut cmds = stages.iter().map(|s| Command::new(&s[0]).args(&s[1..]));
     let Some(first) = cmds.next() else {
@@ -60,7 +63,20 @@ pub(crate) fn pipe(a: &PipeArgs) -> i32 {
     if a.json {
         p = p.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let result = p.run();
+    // INT, TERM or HUP stop every stage (the stop signal to their group,
+    // the grace, KILL); the tool exits after them with 128+N.
+    let token = spawn::CancelToken::new();
+    if let Some(i) = crate::signals::interrupts() {
+        let t = token.clone();
+        i.on_signal(move |_, _| t.cancel());
+    }
+    let result = p.cancel_on(&token).run();
+    if let Some(sig) = crate::signals::interrupts().and_then(|i| i.first()) {
+        if let Err(e) = &result {
+            screen().note(&format!("spawn: {e}"));
+        }
+        return 128 + sig.as_raw();
+    }
     if a.json {
         if let Err(f) = crate::json::print_line(&crate::json::pipe_json(&stages, &result)) {
             return failure_code(&f);

@@ -93,7 +93,12 @@ pub(crate) fn trace(a: &TraceArgs) -> i32 {
         Err(m) => return crate::usage_error(&m),
     };
     cmd = if a.data {
-        let data = |stream| Sink::writer(Data { stream, json: a.json });
+        let data = |stream| {
+            Sink::writer(Data {
+                stream,
+                json: a.json,
+            })
+        };
         cmd.stdout(data("stdout")).stderr(data("stderr"))
     } else {
         cmd.stdout(Sink::discard()).stderr(Sink::discard())

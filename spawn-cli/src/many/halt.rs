@@ -149,10 +149,19 @@ mod tests {
         assert!(h.triggered(5, 2));
         let h = parse("soon,success=1").expect("ok").0.expect("some");
         assert!(h.triggered(1, 0) && !h.triggered(1, 1));
-        assert_eq!(parse("2").expect("ok").0.expect("some").to_string(), "now,fail=1");
+        assert_eq!(
+            parse("2").expect("ok").0.expect("some").to_string(),
+            "now,fail=1"
+        );
         let h = parse("soon,fail=50%").expect("ok").0.expect("some");
         assert!(h.triggered(2, 1) && !h.triggered(3, 1));
-        for bad in ["now", "later,fail=1", "now,fail=0", "now,oops=1", "soon,fail=x"] {
+        for bad in [
+            "now",
+            "later,fail=1",
+            "now,fail=0",
+            "now,oops=1",
+            "soon,fail=x",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

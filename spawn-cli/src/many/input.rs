@@ -271,8 +271,17 @@ mod tests {
     #[test]
     fn words_with_a_replacement_string_are_one_template() {
         let p = plan(&os(&["wc", "-l", "{}"]), false);
-        assert!(matches!(p.source, Source::Stdin { delim: b'\n', skip_blank: false }));
-        assert_eq!(p.template.expand(&[b"x y".to_vec()], 1, p.quote), b"wc -l 'x y'");
+        assert!(matches!(
+            p.source,
+            Source::Stdin {
+                delim: b'\n',
+                skip_blank: false
+            }
+        ));
+        assert_eq!(
+            p.template.expand(&[b"x y".to_vec()], 1, p.quote),
+            b"wc -l 'x y'"
+        );
         let p = plan(&os(&["echo one", "echo two"]), false);
         assert!(!p.quote);
         assert_eq!(p.source.len(), Some(2));
@@ -281,7 +290,10 @@ mod tests {
     #[test]
     fn chunks_of_n() {
         let r: Records = Box::new((0..5).map(|i| Ok(vec![vec![b'0' + i]])));
-        assert_eq!(all(chunked(r, 2)), vec![vec!["0", "1"], vec!["2", "3"], vec!["4"]]);
+        assert_eq!(
+            all(chunked(r, 2)),
+            vec![vec!["0", "1"], vec!["2", "3"], vec!["4"]]
+        );
     }
 
     #[test]
@@ -293,6 +305,13 @@ mod tests {
             done: false,
         };
         let got: Vec<Inputs> = r.map(|r| r.expect("read")).collect();
-        assert_eq!(got, [vec![b"a\xff".to_vec()], vec![Vec::new()], vec![b"b".to_vec()]]);
+        assert_eq!(
+            got,
+            [
+                vec![b"a\xff".to_vec()],
+                vec![Vec::new()],
+                vec![b"b".to_vec()]
+            ]
+        );
     }
 }

@@ -31,12 +31,12 @@ use std::time::SystemTime;
 use clap::Args;
 use spawn::Command;
 
+use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
 use input::{Records, Source};
 use job::{Job, Launch};
 use output::{Done, Mode, Printer};
 use progress::{Counts, Ticker};
-use crate::screen::{failure_code, screen};
 
 const AFTER_HELP: &str = "\
 Inputs:
@@ -154,7 +154,12 @@ struct Jobs {
 
 impl Jobs {
     fn next_job(&mut self) -> Option<Job> {
-        if let Some(j) = self.retry.lock().unwrap_or_else(PoisonError::into_inner).pop_front() {
+        if let Some(j) = self
+            .retry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
+        {
             return Some(j);
         }
         match self.records.as_mut()?.next() {
@@ -189,7 +194,12 @@ impl Iterator for Jobs {
             self.done = true;
             return None;
         };
-        let cmd = output::route(self.mode, self.launch.command(&job), &mut job, &self.control);
+        let cmd = output::route(
+            self.mode,
+            self.launch.command(&job),
+            &mut job,
+            &self.control,
+        );
         self.pulled
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -263,7 +273,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let mut joblog = match a.joblog.as_deref().map(joblog::Joblog::create).transpose() {
         Ok(j) => j,
         Err(e) => {
-            let path = a.joblog.as_deref().unwrap_or_else(|| std::path::Path::new(""));
+            let path = a
+                .joblog
+                .as_deref()
+                .unwrap_or_else(|| std::path::Path::new(""));
             screen().note(&format!(
                 "spawn many: --joblog {}: cannot write: {e}",
                 path.display()
@@ -286,13 +299,14 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     if let Some(i) = crate::signals::interrupts() {
         let (c, f) = (Arc::clone(&control), forwarder.clone());
         i.on_signal(move |sig, n| {
-            // First: no job starts any more (before the running ones get
-            // the signal and free their slots), and they get it. Second:
-            // stop them.
-            c.stop(Stop::Signal(sig), n > 1);
-            if n == 1
-                && let Some(f) = &f
-            {
+            // First no job starts any more (none of those the group holds
+            // ready to start either: a job ended by the signal must not
+            // make room for one) and the running ones are stopped (the stop
+            // signal, the grace, KILL); then they get the signal too.
+            if n == 1 {
+                c.stop(Stop::Signal(sig), true);
+            }
+            if let Some(f) = &f {
                 f.forward(sig);
             }
         });
@@ -304,6 +318,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut records = Some(records);
     let mut joblog_failed = false;
+    let mut not_started = 0u64;
     loop {
         let pulled = Arc::new(Mutex::new(HashMap::new()));
         let source = Jobs {
@@ -320,15 +335,29 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         };
         let results = runner::results(source, jobs, control.cancel_token(), forwarder.as_ref());
         for (ix, result) in results {
-            let taken = pulled.lock().unwrap_or_else(PoisonError::into_inner).remove(&ix);
+            let taken = pulled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&ix);
             let Some((mut job, start)) = taken else {
                 continue;
             };
+            if let Err(spawn::Error::Cancelled { partial, .. }) = &result
+                && partial.report.pid == 0
+            {
+                // Stopped before it started: it never ran.
+                counts.started.fetch_sub(1, Ordering::Relaxed);
+                not_started += 1;
+                continue;
+            }
             let ok = matches!(&result, Ok(o) if o.status.success());
             if !ok && job.tries + 1 < a.retries && !control.stopping() {
                 job.tries += 1;
                 counts.started.fetch_sub(1, Ordering::Relaxed);
-                retry.lock().unwrap_or_else(PoisonError::into_inner).push_back(job);
+                retry
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back(job);
                 continue;
             }
             let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -355,7 +384,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             }
             screen().progress(counts.text());
         }
-        let more = !retry.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
+        let more = !retry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
         if !more || control.stopping() {
             break;
         }
@@ -364,9 +396,14 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     printer.flush();
     let done = counts.done.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
-    let summary = |extra: &str| {
+    let summary = |why: &str| {
+        let skipped = if not_started > 0 {
+            format!(", {not_started} not started")
+        } else {
+            String::new()
+        };
         screen().note(&format!(
-            "spawn many: {done} job{}, {failed} failed{extra}",
+            "spawn many: {done} job{}, {failed} failed{skipped}{why}",
             plural(done)
         ));
     };
@@ -374,7 +411,8 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let code = match control.why() {
         Some(Stop::Output(f)) => return failure_code(&f),
         Some(Stop::Signal(sig)) => {
-            summary(&format!("; stopped by {sig}"));
+            let name = sig.name().map_or_else(|| sig.to_string(), str::to_owned);
+            summary(&format!("; stopped by {name}"));
             return 128 + sig.as_raw();
         }
         Some(Stop::Input(m)) => {
@@ -394,5 +432,9 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             normal
         }
     };
-    if joblog_failed && code == 0 { 125 } else { code }
+    if joblog_failed && code == 0 {
+        125
+    } else {
+        code
+    }
 }

@@ -250,10 +250,18 @@ impl Printer {
                 }
             }
         }
+        // Jobs we stopped (Ctrl-C, --halt now, a closed stdout) are
+        // counted in the summary, not named one by one.
+        if self.control.why().is_some() && matches!(d.result, Err(Error::Cancelled { .. })) {
+            return;
+        }
         let cmd = String::from_utf8_lossy(&d.job.line);
         match &d.result {
             Ok(o) if !o.status.success() => {
-                screen().note(&format!("spawn many: job {} ({cmd}): {}", d.job.seq, o.status));
+                screen().note(&format!(
+                    "spawn many: job {} ({cmd}): {}",
+                    d.job.seq, o.status
+                ));
             }
             Err(e) => screen().note(&format!("spawn many: job {} ({cmd}): {e}", d.job.seq)),
             Ok(_) => {}

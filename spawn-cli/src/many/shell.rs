@@ -31,11 +31,53 @@ pub(crate) fn quote(arg: &[u8]) -> Vec<u8> {
 /// Words that mean something to the shell as the first word of a command,
 /// and builtins with no program of that name: these always go through `sh`.
 const SHELL_FIRST_WORDS: &[&[u8]] = &[
-    b"if", b"then", b"else", b"elif", b"fi", b"for", b"while", b"until", b"do", b"done",
-    b"case", b"esac", b"in", b"!", b"{", b"}", b".", b":", b"break", b"continue", b"eval",
-    b"exec", b"exit", b"export", b"readonly", b"return", b"set", b"shift", b"times", b"trap",
-    b"unset", b"cd", b"alias", b"unalias", b"read", b"wait", b"umask", b"ulimit", b"getopts",
-    b"command", b"type", b"hash", b"fg", b"bg", b"jobs", b"local", b"source",
+    b"if",
+    b"then",
+    b"else",
+    b"elif",
+    b"fi",
+    b"for",
+    b"while",
+    b"until",
+    b"do",
+    b"done",
+    b"case",
+    b"esac",
+    b"in",
+    b"!",
+    b"{",
+    b"}",
+    b".",
+    b":",
+    b"break",
+    b"continue",
+    b"eval",
+    b"exec",
+    b"exit",
+    b"export",
+    b"readonly",
+    b"return",
+    b"set",
+    b"shift",
+    b"times",
+    b"trap",
+    b"unset",
+    b"cd",
+    b"alias",
+    b"unalias",
+    b"read",
+    b"wait",
+    b"umask",
+    b"ulimit",
+    b"getopts",
+    b"command",
+    b"type",
+    b"hash",
+    b"fg",
+    b"bg",
+    b"jobs",
+    b"local",
+    b"source",
 ];
 
 /// The words of `line` when it is only words (plain, `'single'`- or
@@ -80,8 +122,8 @@ pub(crate) fn plain_words(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             }
             b'#' | b'~' if word.is_none() => return None,
             b'=' if words.is_empty() => return None,
-            b'|' | b'&' | b';' | b'<' | b'>' | b'(' | b')' | b'$' | b'`' | b'*' | b'?'
-            | b'[' | b']' | b'{' | b'}' | b'\n' | b'\r' | b'!' => return None,
+            b'|' | b'&' | b';' | b'<' | b'>' | b'(' | b')' | b'$' | b'`' | b'*' | b'?' | b'['
+            | b']' | b'{' | b'}' | b'\n' | b'\r' | b'!' => return None,
             _ => word.get_or_insert_with(Vec::new).push(b),
         }
         i += 1;
@@ -118,10 +160,18 @@ mod tests {
 
     #[test]
     fn plain_words_splits_like_sh() {
-        assert_eq!(words(b"wc -l a.py"), Some(vec!["wc".into(), "-l".into(), "a.py".into()]));
+        assert_eq!(
+            words(b"wc -l a.py"),
+            Some(vec!["wc".into(), "-l".into(), "a.py".into()])
+        );
         assert_eq!(
             words(b"echo 'a b' \"c d\" e\\ f"),
-            Some(vec!["echo".into(), "a b".into(), "c d".into(), "e f".into()])
+            Some(vec![
+                "echo".into(),
+                "a b".into(),
+                "c d".into(),
+                "e f".into()
+            ])
         );
         assert_eq!(words(b"echo ''"), Some(vec!["echo".into(), String::new()]));
     }
@@ -149,10 +199,20 @@ mod tests {
     /// A quoted input of any bytes splits back into those bytes.
     #[test]
     fn quoting_round_trips_through_plain_words() {
-        for arg in [&b"plain"[..], b"it's", b"a b\tc", b"$(rm -rf /)", b"\xff\xfe", b"''"] {
+        for arg in [
+            &b"plain"[..],
+            b"it's",
+            b"a b\tc",
+            b"$(rm -rf /)",
+            b"\xff\xfe",
+            b"''",
+        ] {
             let mut line = b"echo ".to_vec();
             line.extend(quote(arg));
-            assert_eq!(plain_words(&line), Some(vec![b"echo".to_vec(), arg.to_vec()]));
+            assert_eq!(
+                plain_words(&line),
+                Some(vec![b"echo".to_vec(), arg.to_vec()])
+            );
         }
     }
 }

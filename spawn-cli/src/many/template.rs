@@ -125,7 +125,9 @@ impl Template {
 }
 
 fn base(s: &[u8]) -> &[u8] {
-    s.iter().rposition(|&b| b == b'/').map_or(s, |i| &s[i + 1..])
+    s.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(s, |i| &s[i + 1..])
 }
 
 fn no_ext(s: &[u8]) -> &[u8] {
