@@ -71,7 +71,7 @@ pub(crate) fn pipe(a: &PipeArgs) -> i32 {
         i.on_signal(move |_, _| t.cancel());
     }
     let result = p.cancel_on(&token).run();
-    if let Some(sig) = crate::signals::interrupts().and_then(|i| i.first()) {
+    if let Some(sig) = crate::signals::interrupts().and_then(crate::signals::Interrupts::first) {
         if let Err(e) = &result {
             screen().note(&format!("spawn: {e}"));
         }
