@@ -44,7 +44,7 @@ enum Cmd {
         after_help = "Example:\n  spawn run --capture --json -- sh -c 'echo out; echo err >&2; exit 3'"
     )]
     Run(run::RunArgs),
-    /// Run many jobs at once, GNU parallel's way (xargs -P with whole lines and a summary).
+    /// Run many jobs at once, GNU parallel's way: inputs, templates, output modes, --halt, --joblog.
     Many(many::ManyArgs),
     /// Run a pipeline: stages separated by `::`, connected stdout to stdin.
     Pipe(pipe::PipeArgs),

@@ -53,10 +53,13 @@ Output: --group (default) prints each job's output when it ends; --line-buffer
   --json prints one JSON object per job. On a terminal a progress line is shown
   on stderr, always below the output.
 
+Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
+  running jobs get the signal and are stopped (TERM to their process groups,
+  KILL after 2 s).
+
 Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
   with --halt on failures, that of the job that triggered it; 128+N when
-  stopped by signal N (130 for Ctrl-C: no job starts after the first Ctrl-C,
-  a second one stops the running jobs); 141 when stdout is a closed pipe; 125
+  stopped by signal N (130 for Ctrl-C); 141 when stdout is a closed pipe; 125
   when stdin cannot be read or stdout written; 2 for bad options.
 
 Example:
