@@ -245,9 +245,29 @@ fn group_keeps_each_jobs_output_together() {
     );
 }
 
+/// Writes `go` into `fifo` once a job has it open for reading (within
+/// [`LIMIT`]); whether one did.
+fn release(fifo: &str) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let start = Instant::now();
+    while start.elapsed() < LIMIT {
+        // Without blocking: with no reader the open fails (ENXIO).
+        let open = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+        if let Ok(mut f) = open {
+            return f.write_all(b"go\n").is_ok();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
 /// Starts the CLI with stdout piped, waits until a line of it contains
 /// `want`, then writes `go` into `fifo` and returns the lines before and
-/// the rest.
+/// the rest. If `want` has not come after [`LIMIT`], a watchdog kills the
+/// CLI and releases the job, so that the test fails instead of hanging.
 fn release_after(args: &[&str], want: &str, fifo: &str) -> (Vec<String>, String, ExitStatus) {
     let mut child = cli_command(args)
         .stdin(Stdio::null())
@@ -255,6 +275,16 @@ fn release_after(args: &[&str], want: &str, fifo: &str) -> (Vec<String>, String,
         .stderr(Stdio::null())
         .spawn()
         .expect("start spawn");
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
+    let (pid, fifo_path) = (child.id().to_string(), fifo.to_owned());
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = seen_rx.recv_timeout(LIMIT) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            release(&fifo_path);
+        }
+    });
     let mut out = BufReader::new(child.stdout.take().expect("piped"));
     let mut before = Vec::new();
     loop {
@@ -270,7 +300,9 @@ fn release_after(args: &[&str], want: &str, fifo: &str) -> (Vec<String>, String,
             break;
         }
     }
-    std::fs::write(fifo, "go\n").expect("write fifo");
+    let _ = seen_tx.send(());
+    let _ = watchdog.join();
+    assert!(release(fifo), "no job read {fifo}");
     let mut rest = String::new();
     let _ = out.read_to_string(&mut rest);
     (before, rest, wait(&mut child))
