@@ -628,3 +628,59 @@ fn pipe_rejects_an_empty_stage() {
     let ran = cli(["pipe", "--", "echo", "x", "::", "::", "cat"]);
     assert_eq!(ran.code(), 2, "{ran:?}");
 }
+
+/// `pipe` is quiet on success (it printed a status line per stage before);
+/// `--verbose` prints them.
+#[test]
+fn pipe_quiet_on_success_unless_verbose() {
+    let ran = cli(["pipe", "--", "echo", "x", "::", "cat"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!((ran.stdout.as_str(), ran.stderr.as_str()), ("x\n", ""));
+    let ran = cli(["pipe", "-v", "--", "echo", "x", "::", "cat"]);
+    assert_eq!(
+        ran.stderr,
+        "spawn pipe: stage 0 (echo): exit status 0\nspawn pipe: stage 1 (cat): exit status 0\n"
+    );
+}
+
+/// `trace --data` shows the bytes of each read, escaped, and cuts long
+/// ones; `--json` gives them as `data` steps.
+#[test]
+fn trace_data_shows_the_bytes_read() {
+    let ran = cli([
+        "trace",
+        "--data",
+        "--",
+        "sh",
+        "-c",
+        "echo hello; printf 'tab\\there' >&2",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(
+        ran.stdout.contains("stdout 6 bytes: \"hello\\n\""),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("stderr 8 bytes: \"tab\\there\""),
+        "{}",
+        ran.stdout
+    );
+    let ran = cli(["trace", "--data", "--", "sh", "-c", "printf '%0100d' 0"]);
+    assert!(
+        ran.stdout.contains(&format!(
+            "stdout 100 bytes: \"{}\" (+36 bytes)",
+            "0".repeat(64)
+        )),
+        "{}",
+        ran.stdout
+    );
+    let ran = cli(["trace", "--json", "--data", "--", "echo", "hi"]);
+    let data: Vec<Value> = json_lines(&ran.stdout)
+        .into_iter()
+        .filter(|v| v["kind"] == "data")
+        .collect();
+    assert_eq!(data.len(), 1, "{}", ran.stdout);
+    assert_eq!(data[0]["stream"], "stdout");
+    assert_eq!(data[0]["data"], "hi\n");
+}
