@@ -121,6 +121,42 @@ fn template_takes_lines_of_stdin_quoted() {
     assert_eq!(ran.stdout, "a.py|\nit's b.py|\n$(echo no)|\n");
 }
 
+/// Input is streamed: the job of the first line of stdin runs (and its
+/// line comes out) while stdin is still open, with no more lines written.
+#[test]
+fn stdin_is_streamed() {
+    for args in [
+        &["many", "--line-buffer"][..],
+        &["many", "--", "echo", "{}"],
+    ] {
+        let mut child = cli_command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start spawn");
+        let mut stdin = child.stdin.take().expect("piped");
+        let line = if args.len() == 2 {
+            "echo first\n"
+        } else {
+            "first\n"
+        };
+        stdin.write_all(line.as_bytes()).expect("write");
+        let out = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = String::new();
+            let _ = BufReader::new(out).read_line(&mut first);
+            let _ = tx.send(first);
+        });
+        let first = rx.recv_timeout(LIMIT);
+        drop(stdin);
+        let status = wait(&mut child);
+        assert_eq!(first.as_deref(), Ok("first\n"), "{args:?}: not streamed");
+        assert!(status.success(), "{args:?}");
+    }
+}
+
 /// GNU parallel's replacement strings, as `--dry-run` shows them.
 #[test]
 fn replacement_strings() {

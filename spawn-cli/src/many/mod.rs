@@ -33,7 +33,7 @@ use spawn::Command;
 
 use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
-use input::{Records, Source};
+use input::{Feed, Next, Records, Source};
 use job::{Job, Launch};
 use output::{Done, Mode, Printer};
 use progress::{Counts, Ticker};
@@ -142,7 +142,7 @@ fn note_unread_stdin() {
 /// Jobs, pulled by the runner one at a time when there is room: retries
 /// first, then the next input; none once the run is stopping.
 struct Jobs {
-    records: Option<Records>,
+    feed: Arc<Feed>,
     launch: Arc<Launch>,
     mode: Mode,
     control: Arc<Control>,
@@ -165,19 +165,27 @@ impl Jobs {
         {
             return Some(j);
         }
-        match self.records.as_mut()?.next() {
-            Some(Ok(inputs)) => {
+        let running = !self
+            .pulled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        // With jobs running, wait for input only briefly: this pull holds
+        // up their driving. With none, nothing waits on us.
+        match self.feed.next(running.then_some(input::GAP)) {
+            Next::Record(Ok(inputs)) => {
                 let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
                 Some(self.launch.job(seq, &inputs))
             }
-            Some(Err(e)) => {
-                self.records = None;
+            Next::Record(Err(e)) => {
                 self.control
                     .stop(Stop::Input(format!("cannot read stdin: {e}")), false);
                 None
             }
-            None => {
-                self.records = None;
+            // This group ends with its running jobs; the next one takes the
+            // input that comes.
+            Next::NotYet => None,
+            Next::Ended => {
                 self.counts.set_total(self.seq.load(Ordering::Relaxed));
                 None
             }
@@ -319,13 +327,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control));
     let retry = Arc::new(Mutex::new(VecDeque::new()));
     let seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut records = Some(records);
+    let feed = Arc::new(Feed::start(records));
     let mut joblog_failed = false;
     let mut not_started = 0u64;
     loop {
         let pulled = Arc::new(Mutex::new(HashMap::new()));
         let source = Jobs {
-            records: records.take(),
+            feed: Arc::clone(&feed),
             launch: Arc::clone(&launch),
             mode,
             control: Arc::clone(&control),
@@ -387,10 +395,11 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             }
             screen().progress(counts.text());
         }
-        let more = !retry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty();
+        let more = !feed.ended()
+            || !retry
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty();
         if !more || control.stopping() {
             break;
         }
