@@ -435,6 +435,20 @@ fn halt_now_stops_running_jobs() {
     assert_eq!(ran.code(), 7, "{ran:?}");
     assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
     assert!(ran.stderr.contains("halted (--halt now,fail=1)"), "{ran:?}");
+    // Stopped by the halt is not failed: once one succeeds, the run did.
+    let ran = cli([
+        "many",
+        "-j",
+        "2",
+        "--halt",
+        "now,success=1",
+        "--",
+        "sleep 30",
+        "true",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
+    assert!(ran.stderr.contains("0 failed, 1 stopped"), "{ran:?}");
 }
 
 /// `--halt soon,fail=1`: no job starts after the failure; the running ones

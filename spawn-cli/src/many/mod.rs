@@ -330,6 +330,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let feed = Arc::new(Feed::start(records));
     let mut joblog_failed = false;
     let mut not_started = 0u64;
+    let mut stopped = 0u64;
     loop {
         let pulled = Arc::new(Mutex::new(HashMap::new()));
         let source = Jobs {
@@ -371,8 +372,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
                     .push_back(job);
                 continue;
             }
+            // A job we stopped (Ctrl-C, --halt now, a closed stdout) did
+            // not fail on its own: it is counted as stopped.
+            let ours =
+                control.why().is_some() && matches!(result, Err(spawn::Error::Cancelled { .. }));
+            stopped += u64::from(ours);
             let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
-            let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok);
+            let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
             counts.failed.store(failed, Ordering::Relaxed);
             if let Some(log) = &mut joblog
                 && let Err(e) = log.record(&job, start, &result)
@@ -409,11 +415,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let done = counts.done.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
     let summary = |why: &str| {
-        let skipped = if not_started > 0 {
-            format!(", {not_started} not started")
-        } else {
-            String::new()
-        };
+        let mut skipped = String::new();
+        if stopped > 0 {
+            skipped += &format!(", {stopped} stopped");
+        }
+        if not_started > 0 {
+            skipped += &format!(", {not_started} not started");
+        }
         screen().note(&format!(
             "spawn many: {done} job{}, {failed} failed{skipped}{why}",
             plural(done)
