@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use insta::{assert_json_snapshot, assert_snapshot};
 use serde_json::Value;
-use spawn_tests::{Ran, cli, cli_command, cli_with_input, filters};
+use spawn_tests::{Ran, cli, cli_with_input, filters};
 
 /// Runs `f` with the text filters of [`filters`] applied to snapshots.
 fn with_filters(f: impl FnOnce()) {
