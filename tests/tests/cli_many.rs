@@ -699,3 +699,26 @@ fn full_disk_is_an_error() {
         );
     }
 }
+
+/// Many more jobs than the fd limit allows open at once: every job runs
+/// (with 2,048 fds, 5,000 jobs of one group ran out of them: the library's
+/// group keeps a pidfd per finished child until it ends).
+#[test]
+fn more_jobs_than_fds() {
+    let script = format!(
+        "ulimit -n 2048 && seq 5000 | {} many -j 8 -- true {{}}",
+        spawn_tests::spawn_cli().display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        &err[..err.len().min(400)]
+    );
+}

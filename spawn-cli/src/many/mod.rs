@@ -197,7 +197,7 @@ impl Iterator for Jobs {
     type Item = Command;
 
     fn next(&mut self) -> Option<Command> {
-        if self.done || self.control.stopping() {
+        if self.done || self.control.stopping() || self.index >= runner::GROUP_JOBS {
             self.done = true;
             return None;
         }
