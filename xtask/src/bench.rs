@@ -115,11 +115,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
             let _ = writeln!(doc, "```\n{}\n```", text.trim());
         }
     }
-<<<<<<< HEAD
     crate::bench_async::run(root, smoke, &mut doc)?;
-=======
     doc.push_str(&crate::bench_cli::cli_rows(root, smoke)?);
->>>>>>> h-cli
     println!("==> bench: ok ({:.1}s)", start.elapsed().as_secs_f64());
     if !smoke {
         std::fs::write(root.join("BENCHMARKS.md"), doc)
