@@ -340,6 +340,7 @@ impl Driver {
         Ok(ix)
     }
 
+    #[cfg(feature = "tokio")]
     /// For a caller that holds the driver mutably and drives elsewhere (the
     /// async `communicate`): makes the engine if there is none, as a drive
     /// does, and lends it.
@@ -354,6 +355,7 @@ impl Driver {
         }
     }
 
+    #[cfg(feature = "tokio")]
     /// An engine that watches the first member's exit alone (no pipes), for
     /// waits that run beside each other (the async `wait`): its timeout,
     /// teardown and cancel token apply. Returns the member's slot.
@@ -363,6 +365,7 @@ impl Driver {
         Ok((engine, ix))
     }
 
+    #[cfg(feature = "tokio")]
     /// Gives the first member's pipe ends back to the driver (the async
     /// child holds them registered with its runtime until a drive needs
     /// them).
@@ -374,12 +377,14 @@ impl Driver {
         held.stderr = held.stderr.take().or(new.stderr);
     }
 
+    #[cfg(feature = "tokio")]
     /// Whether an engine drives the members (a drive was stopped or dropped
     /// before its end).
     pub(crate) fn has_engine(&mut self) -> bool {
         self.state_mut().engine.is_some()
     }
 
+    #[cfg(feature = "tokio")]
     /// Takes the first member's result out of a finished engine and drops
     /// the engine.
     pub(crate) fn finish_first(&mut self) -> Option<Result<Output, Error>> {
