@@ -148,6 +148,7 @@ mod sched;
 #[cfg(any(test, feature = "sim"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
+mod starting;
 mod teardown;
 mod timers;
 mod types;

@@ -21,6 +21,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::child::{Child, DRAIN_LIMIT};
+use crate::starting::START_BATCH;
 use crate::timers::Timers;
 use crate::types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
@@ -113,19 +114,24 @@ struct Work {
 ///   children, answers nothing asked for) are ignored.
 #[derive(Clone, Debug, Default)]
 pub struct Scheduler {
-    max_running: usize,
+    pub(crate) max_running: usize,
     pub(crate) children: Vec<Child>,
     /// Slots of removed children, reused by `add`.
     free: Vec<usize>,
     /// Children added and not removed.
     held: usize,
-    start_queue: VecDeque<usize>,
-    n_queued: usize,
+    pub(crate) start_queue: VecDeque<usize>,
+    pub(crate) n_queued: usize,
     work: VecDeque<Work>,
     pub(crate) pending: VecDeque<Pending>,
     pub(crate) timers: Timers,
-    running: usize,
+    pub(crate) running: usize,
     finished: usize,
+    /// A start was deferred (`StartDeferred`): nothing starts until a
+    /// running child finishes.
+    pub(crate) stalled: bool,
+    /// Children started since the last `Wait`.
+    pub(crate) starts_in_turn: usize,
 }
 
 impl Scheduler {
@@ -254,6 +260,7 @@ impl Scheduler {
         match event {
             Event::Started { child } => self.started(child, now),
             Event::SpawnFailed { child } => self.spawn_failed(child, now),
+            Event::StartDeferred { child } => self.start_deferred(child, now),
             Event::Readable { child, stream } => self.edge(child, output(stream)),
             Event::Writable { child } => self.edge(child, Some(Stream::Stdin)),
             Event::Read {
@@ -294,10 +301,11 @@ impl Scheduler {
                 return out;
             }
         }
-        if self.max_running == 0 || self.running < self.max_running {
+        if self.may_start() && self.starts_in_turn < START_BATCH {
             while let Some(c) = self.start_queue.pop_front() {
                 if self.children[c].state() == ChildState::Queued {
                     self.start(c, now);
+                    self.starts_in_turn += 1;
                     return Output::Action(Action::Start { child: ChildId(c) });
                 }
             }
@@ -330,10 +338,18 @@ impl Scheduler {
                 max: ch.spec.read_chunk,
             });
         }
-        self.wait()
+        self.wait(now)
     }
 
-    fn wait(&mut self) -> Output {
+    fn wait(&mut self, now: Timestamp) -> Output {
+        let batch_done = self.starts_in_turn >= START_BATCH;
+        self.starts_in_turn = 0;
+        if batch_done && self.may_start() {
+            return Output::Wait {
+                deadline: Some(now),
+                reason: WaitReason::Starting,
+            };
+        }
         if self.is_done() {
             return Output::Wait {
                 deadline: None,
@@ -352,27 +368,6 @@ impl Scheduler {
                 deadline: None,
                 reason: WaitReason::Io,
             },
-        }
-    }
-
-    /// `c` leaves the start queue for a running slot; a member joins its
-    /// leader's group (and a group found empty is not empty any more).
-    fn start(&mut self, c: usize, now: Timestamp) {
-        let ch = &mut self.children[c];
-        ch.stats.state = ChildState::Starting;
-        self.n_queued -= 1;
-        self.running += 1;
-        if let Some((l, epoch)) = ch.leader {
-            let leader = &self.children[l];
-            let alive = matches!(
-                leader.state(),
-                ChildState::Starting | ChildState::Running | ChildState::Exited
-            );
-            if leader.epoch == epoch && !leader.removed && alive {
-                self.children[c].in_group = true;
-                self.children[l].group.members += 1;
-                self.rejoined(l, now);
-            }
         }
     }
 
@@ -494,6 +489,8 @@ impl Scheduler {
             self.n_queued -= 1;
         } else {
             self.running -= 1;
+            // What it held is free: a deferred start may work now.
+            self.stalled = false;
         }
         ch.stats.state = ChildState::Finished;
         ch.outcome = Some(ch.outcome(now));
@@ -564,16 +561,6 @@ impl Scheduler {
         }
         if self.children[c].terminated {
             self.stop(c);
-        }
-    }
-
-    fn spawn_failed(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        let ch = &mut self.children[c];
-        if ch.state() == ChildState::Starting {
-            ch.spawn_failed = true;
-            self.finish(c, now);
-            self.member_gone(c, now);
         }
     }
 
@@ -755,7 +742,7 @@ impl Scheduler {
 
     /// A member of a group exited (or never came to run): its leader may
     /// be settled now.
-    fn member_gone(&mut self, c: usize, now: Timestamp) {
+    pub(crate) fn member_gone(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
         if !ch.in_group {
             return;

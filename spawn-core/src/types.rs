@@ -259,6 +259,17 @@ pub enum Event {
         /// The child.
         child: ChildId,
     },
+    /// The driver could not start the child for want of something running
+    /// children hold and give back when they finish (fds: `EMFILE`,
+    /// `ENFILE`; processes: `EAGAIN` from fork). The child goes back to the
+    /// front of the start queue, and nothing more starts until a running
+    /// child finishes; then it is started again. With no other child
+    /// running, nothing would free what it needs: it is finished as
+    /// [`SpawnFailed`](Event::SpawnFailed) (the driver keeps the error).
+    StartDeferred {
+        /// The child.
+        child: ChildId,
+    },
     /// The stream became readable (or hung up): an edge. The core
     /// remembers it until a read answers [`Event::ReadWouldBlock`] or
     /// [`Event::Eof`]; repeating it (a level-triggered driver) is harmless.
@@ -383,7 +394,7 @@ pub enum CloseReason {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Action {
-    /// Start the child; answer `Started` or `SpawnFailed`.
+    /// Start the child; answer `Started`, `SpawnFailed` or `StartDeferred`.
     Start {
         /// The child.
         child: ChildId,
@@ -595,6 +606,11 @@ pub enum WaitReason {
         /// Which timer.
         timer: Timer,
     },
+    /// More children are to start, but a turn's worth of them started
+    /// already: the deadline is now, so that the driver takes in what is
+    /// ready (output, exits) before the next ones start (see
+    /// [`Scheduler`](crate::Scheduler)).
+    Starting,
 }
 
 /// What [`Scheduler::poll`](crate::Scheduler::poll) returns.

@@ -162,6 +162,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                     program,
                     sink_limit: sink,
                     spawn_fails,
+                    start_deferrals: 0,
                     terminate_at,
                 }
             },
@@ -216,7 +217,7 @@ fn check(children: &[SimChild], cfg: &SimConfig, r: &Report) -> Result<(), TestC
         // Results per ChildId.
         let o = r.outcomes[c].as_ref().expect("finished");
         if o.spawn_failed {
-            prop_assert!(ch.spawn_fails);
+            prop_assert!(ch.spawn_fails || ch.start_deferrals > 0);
         } else if o.started_at.is_none() {
             // Terminated while queued: never started.
             prop_assert!(o.terminated && o.status.is_none() && ch.terminate_at.is_some());
@@ -319,6 +320,33 @@ proptest! {
         let children = with_members(children, &picks);
         let r = Sim::new(children.clone(), cfg).run();
         check(&children, &cfg, &r)?;
+    }
+
+    /// Starts deferred for want of fds (`StartDeferred`): each such child
+    /// goes back to the front of the queue, nothing starts until a running
+    /// child finished, then it starts again; it fails only when a deferral
+    /// came with no other child running. Every other promise holds, the
+    /// running limit too.
+    #[test]
+    fn deferred_starts_wait_for_a_running_child_to_finish(
+        children in prop::collection::vec((child(), 0u8..4), 1..12),
+        picks in prop::collection::vec((prop::bool::weighted(0.3), any::<prop::sample::Index>()), 1..12),
+        cfg in sim_config(),
+    ) {
+        let children: Vec<SimChild> = children
+            .into_iter()
+            .map(|(ch, d)| SimChild { start_deferrals: d, ..ch })
+            .collect();
+        let children = with_members(children, &picks);
+        let r = Sim::new(children.clone(), cfg).run();
+        check(&children, &cfg, &r)?;
+        // A child deferred and then run got every byte like any other.
+        for (c, ch) in children.iter().enumerate() {
+            let o = r.outcomes[c].as_ref().expect("finished");
+            if ch.start_deferrals > 0 && !o.spawn_failed && !ch.spawn_fails {
+                prop_assert!(o.started_at.is_some() || o.terminated);
+            }
+        }
     }
 
     /// Process groups under a timeout or a terminate: whatever the leader

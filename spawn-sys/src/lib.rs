@@ -70,8 +70,8 @@ pub use pipe::{max_pipe_size, pipe, pipe_size, set_nonblocking, set_pipe_size};
 pub use poll::{Epoll, Interest, Ready};
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{
-    CStringArray, DEFAULT_PATH, EnvError, FdAction, ForkOptions, InteriorNul, LookupError, PreExec,
-    SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
+    CStringArray, DEFAULT_PATH, EnvError, Envp, FdAction, ForkOptions, InteriorNul, LookupError,
+    PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
     find_program_in, spawn,
 };
 pub use wait::{

@@ -11,7 +11,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use spawn_sys::spawn::{self as sys, FdAction, LookupError, SpawnOptions, SpawnStage};
+use spawn_sys::spawn::{
+    self as sys, CStringArray, FdAction, LookupError, SpawnOptions, SpawnStage,
+};
 use spawn_sys::{Errno, Pid};
 
 use crate::{Command, Error};
@@ -68,21 +70,33 @@ fn os_bytes(s: &OsStr) -> &[u8] {
     s.as_bytes()
 }
 
-/// The environment the child will get, as bytes pairs.
-fn child_env(cmd: &Command) -> Vec<(OsString, OsString)> {
-    let mut vars: Vec<(OsString, OsString)> = if cmd.env_clear {
-        Vec::new()
-    } else {
-        std::env::vars_os()
-            .filter(|(k, _)| !cmd.env.contains_key(k))
-            .collect()
-    };
-    vars.extend(
-        cmd.env
+/// The environment the child will get when the command changes it: the
+/// caller's (unless cleared) with the command's changes, built in one pass.
+/// A bad variable is named in the error.
+fn changed_env(cmd: &Command) -> Result<CStringArray, (String, sys::EnvError)> {
+    let inherited = (!cmd.env_clear)
+        .then(std::env::vars_os)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !cmd.env.contains_key(k));
+    let own = cmd
+        .env
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())));
+    let vars: Vec<(OsString, OsString)> = inherited.chain(own).collect();
+    sys::env_array(vars.iter().map(|(k, v)| (os_bytes(k), os_bytes(v)))).map_err(|e| {
+        let key = vars
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))),
-    );
-    vars
+            .find(|(k, v)| {
+                k.is_empty()
+                    || k.as_bytes().contains(&b'=')
+                    || k.as_bytes().contains(&0)
+                    || v.as_bytes().contains(&0)
+            })
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (key, e)
+    })
 }
 
 /// Starts the child of `cmd` as `opts` says.
@@ -91,7 +105,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let bad = |reason: String| Error::invalid(&program, reason);
 
     // argv: argv[0] then the arguments.
-    let mut argv = sys::CStringArray::new();
+    let mut argv = CStringArray::new();
     match &cmd.arg0 {
         Some(arg0) => argv.push(os_bytes(arg0)).map_err(|_| {
             bad(format!(
@@ -113,26 +127,22 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         })?;
     }
 
-    // envp, and the PATH the program is searched in.
-    let vars = child_env(cmd);
-    let path_var = vars
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| os_bytes(v));
-    let envp =
-        sys::env_array(vars.iter().map(|(k, v)| (os_bytes(k), os_bytes(v)))).map_err(|e| {
-            let key = vars
-                .iter()
-                .find(|(k, v)| {
-                    k.is_empty()
-                        || k.as_bytes().contains(&b'=')
-                        || k.as_bytes().contains(&0)
-                        || v.as_bytes().contains(&0)
-                })
-                .map(|(k, _)| k.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            bad(format!("environment variable {key:?}: {e}"))
-        })?;
+    // envp, and the PATH the program is searched in. An environment left
+    // alone is the caller's own, read at the spawn (no copy).
+    let path_own;
+    let (envp, path_var) = if !cmd.env_clear && cmd.env.is_empty() {
+        path_own = std::env::var_os("PATH");
+        (sys::Envp::Inherit, path_own.as_deref().map(os_bytes))
+    } else {
+        let envp = changed_env(cmd)
+            .map_err(|(key, e)| bad(format!("environment variable {key:?}: {e}")))?;
+        let path = cmd.env.get(OsStr::new("PATH")).map_or_else(
+            || std::env::var_os("PATH").filter(|_| !cmd.env_clear),
+            Clone::clone,
+        );
+        path_own = path;
+        (sys::Envp::Exactly(envp), path_own.as_deref().map(os_bytes))
+    };
 
     let cwd = match &cmd.cwd {
         None => None,
@@ -262,8 +272,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         ..Default::default()
     };
     let fork_reason = fork.fork_reason();
-    let argv_bytes: usize = argv.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>()
-        + envp.iter().map(|a| a.to_bytes().len() + 1).sum::<usize>();
     let options = SpawnOptions {
         program: resolved,
         argv,
@@ -279,7 +287,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let started = Instant::now();
     let result = sys::spawn(&options);
     let spawn_time = started.elapsed();
-    let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e, argv_bytes));
+    let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e));
     drop(options);
     drop(child_ends);
     drop(null);
@@ -335,7 +343,6 @@ fn map_spawn_error(
     program: &str,
     options: &SpawnOptions<'_>,
     e: &spawn_sys::spawn::SpawnError,
-    argv_bytes: usize,
 ) -> Error {
     let source = io::Error::from_raw_os_error(e.errno.raw_os_error());
     let program = program.to_owned();
@@ -368,7 +375,7 @@ fn map_spawn_error(
         }
         _ if e.errno == Errno::TOOBIG => Error::ArgumentListTooLong {
             program,
-            bytes: argv_bytes,
+            bytes: argv_env_bytes(&options.argv, &options.envp),
         },
         SpawnStage::Exec | SpawnStage::Setup | SpawnStage::Fork => Error::Spawn { program, source },
         stage => {
@@ -392,6 +399,19 @@ fn map_spawn_error(
             }
         }
     }
+}
+
+/// The bytes of argv and envp, terminators included (for the error of an
+/// exec that found them too long).
+fn argv_env_bytes(argv: &CStringArray, envp: &sys::Envp) -> usize {
+    let len = |a: &CStr| a.to_bytes().len() + 1;
+    let env: usize = match envp {
+        sys::Envp::Exactly(v) => v.iter().map(len).sum(),
+        _ => std::env::vars_os()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum(),
+    };
+    argv.iter().map(len).sum::<usize>() + env
 }
 
 /// The interpreter named by the `#!` line of `program` when `program`

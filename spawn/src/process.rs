@@ -143,6 +143,14 @@ impl Process {
         self.group
     }
 
+    /// Closes the pidfd of a reaped child (nothing is signalled or waited
+    /// for through it any more): a finished child holds no fd.
+    pub(crate) fn close_pidfd(&mut self) {
+        if self.reaped().is_some() {
+            self.pidfd = None;
+        }
+    }
+
     /// The status, once reaped.
     pub(crate) fn reaped(&self) -> Option<Reaped> {
         self.state().reaped

@@ -116,7 +116,7 @@ fn sweep_engines() {
 
 /// Drives `engine` through the teardown its drop started, to the end, in
 /// the background (see the module docs).
-pub(crate) fn drive_later(engine: Engine<'static>) {
+pub(crate) fn drive_later(mut engine: Engine<'static>) {
     if let Some(ep) = epoll() {
         let interest = Interest {
             readable: true,
@@ -124,7 +124,9 @@ pub(crate) fn drive_later(engine: Engine<'static>) {
             edge: false,
         };
         // Not in the set: the thread drives it on its next wake (below).
-        let _ = ep.add(engine.epoll_fd(), 0, interest);
+        if let Ok(fd) = engine.epoll_fd() {
+            let _ = ep.add(fd, 0, interest);
+        }
     }
     ENGINES
         .lock()

@@ -309,6 +309,11 @@ fn fd_limit_lowered_mid_group_fails_only_the_children_started_meanwhile() {
 }
 
 #[test]
+fn a_group_wider_than_the_fd_limit_waits_for_fds_and_completes_every_child() {
+    scenario(&["nofile-wide-group", "2000", "256"], &[]);
+}
+
+#[test]
 fn a_child_dropped_when_no_fd_is_left_is_still_reaped() {
     scenario(&["nofile-reaper"], &[]);
 }

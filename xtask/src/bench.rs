@@ -55,6 +55,13 @@ fn sh(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The load averages from `/proc/loadavg`.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn machine() -> String {
     let glibc = sh("ldd", &["--version"]);
     let glibc = glibc.lines().next().unwrap_or("?");
@@ -83,6 +90,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         "Written by `cargo xtask bench` from one run on this machine. Contenders alternate (A B A B …) over the counted rounds after a warm-up; each measurement of `spawn` vs the peers runs in a fresh process so that its peak RSS (VmHWM) is its own. Ratios compare medians of the same run.\n"
     );
     let _ = writeln!(doc, "## Machine\n\n{}", machine());
+    let load_start = load();
+    let load_at = doc.len() - 1;
     doc.push_str(NOTES);
     for (pkg, bench, title) in BENCHES {
         let mut a = vec!["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
@@ -118,6 +127,14 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     crate::bench_async::run(root, smoke, &mut doc)?;
     doc.push_str(&crate::bench_cli::cli_rows(root, smoke)?);
     println!("==> bench: ok ({:.1}s)", start.elapsed().as_secs_f64());
+    // The machine is shared: say how loaded it was, before the tables.
+    doc.insert_str(
+        load_at,
+        &format!(
+            "- load average (1, 5, 15 min) at the start: {load_start}; at the end: {} (2 cores, shared with other builds: ratios near a target may move between runs)\n",
+            load()
+        ),
+    );
     if !smoke {
         std::fs::write(root.join("BENCHMARKS.md"), doc)
             .map_err(|e| format!("cannot write BENCHMARKS.md: {e}"))?;

@@ -104,6 +104,29 @@ impl Sim {
             self.violation(format!("{} children running", self.running));
         }
         let child = ChildId(c);
+        if self.stalled {
+            self.violation(format!(
+                "child {c} started after a deferred start before any running child finished"
+            ));
+        }
+        if self.procs[c].deferred < self.children[c].start_deferrals {
+            // Out of fds: back in the queue until a running child frees
+            // some; with none running, a failure.
+            let p = &mut self.procs[c];
+            p.deferred += 1;
+            p.slot = false;
+            self.running -= 1;
+            self.last_started = c.checked_sub(1);
+            if self.running == 0 {
+                self.procs[c].defer_failed = true;
+                self.procs[c].slot = true;
+                self.running += 1;
+            } else {
+                self.stalled = true;
+            }
+            self.handle(Event::StartDeferred { child });
+            return;
+        }
         if self.children[c].spawn_fails {
             self.handle(Event::SpawnFailed { child });
             return;
@@ -443,7 +466,7 @@ impl Sim {
             bad.push("status");
         }
         // A child terminated while queued never gets to fail.
-        if o.spawn_failed != (fails && p.slot) {
+        if o.spawn_failed != ((fails && p.slot) || p.defer_failed) {
             bad.push("spawn_failed");
         }
         let received = [p.sinks[0].received, p.sinks[1].received];
@@ -556,6 +579,7 @@ impl Sim {
         }
         if self.procs[c].slot {
             self.running -= 1;
+            self.stalled = false;
         }
         self.procs[c].finished = true;
         self.report.outcomes[c] = Some(o);

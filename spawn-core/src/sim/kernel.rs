@@ -81,6 +81,11 @@ pub(super) struct Proc {
     pub started: bool,
     /// The core emitted `Start` for it (it holds a running slot).
     pub slot: bool,
+    /// Starts the driver deferred so far.
+    pub deferred: u8,
+    /// A start was deferred with no other child running: it must finish
+    /// as a failed spawn.
+    pub defer_failed: bool,
     /// Raw wait status once dead.
     pub status: Option<i32>,
     pub sleep_until: Option<Timestamp>,
@@ -136,6 +141,8 @@ impl Proc {
             left: None,
             started: false,
             slot: false,
+            deferred: 0,
+            defer_failed: false,
             status: None,
             sleep_until: None,
             hang: false,

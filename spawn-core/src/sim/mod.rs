@@ -166,6 +166,10 @@ pub struct SimChild {
     pub sink_limit: Option<usize>,
     /// The driver fails to start it ([`Event::SpawnFailed`](crate::Event::SpawnFailed)).
     pub spawn_fails: bool,
+    /// The driver defers its start this many times first
+    /// ([`Event::StartDeferred`](crate::Event::StartDeferred): out of fds);
+    /// a deferral with no other child running fails it.
+    pub start_deferrals: u8,
     /// At this virtual time (nanoseconds), the user asks to stop it
     /// ([`Scheduler::terminate`]).
     pub terminate_at: Option<u64>,
@@ -363,6 +367,8 @@ pub struct Sim {
     /// The last child started (they must start in order).
     last_started: Option<usize>,
     running: usize,
+    /// A start was deferred: none may come before a running child finished.
+    stalled: bool,
     /// Reads and writes emitted so far (the clock of fairness).
     turns: usize,
     report: Report,
@@ -399,6 +405,7 @@ impl Sim {
             full_sinks: Vec::new(),
             last_started: None,
             running: 0,
+            stalled: false,
             turns: 0,
             report: Report {
                 sinks: vec![[Vec::new(), Vec::new()]; n],

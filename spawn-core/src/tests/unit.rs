@@ -694,3 +694,43 @@ fn timers_of_finished_children_are_dropped_lazily() {
         }
     ));
 }
+
+#[test]
+fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
+    let mut s = Scheduler::new(SchedulerConfig { max_running: 0 });
+    for _ in 0..40 {
+        s.add(ChildSpec::default());
+    }
+    let mut started = 0;
+    for turn in 0..3 {
+        let (acts, wait) = drain(&mut s, ms(0));
+        let starts: Vec<ChildId> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Output::Action(Action::Start { child }) => Some(*child),
+                _ => None,
+            })
+            .collect();
+        let want = (40 - started).min(crate::starting::START_BATCH);
+        assert_eq!(starts.len(), want, "turn {turn}");
+        assert_eq!(starts.first(), Some(&ChildId(started)), "in order");
+        for &c in &starts {
+            s.handle(Event::Started { child: c }, ms(0));
+        }
+        started += starts.len();
+        let more = started < 40;
+        assert_eq!(
+            wait,
+            if more {
+                Output::Wait {
+                    deadline: Some(ms(0)),
+                    reason: WaitReason::Starting,
+                }
+            } else {
+                io()
+            },
+            "turn {turn}"
+        );
+    }
+    assert_eq!(s.running(), 40);
+}

@@ -135,6 +135,39 @@ impl CStringArray {
     }
 }
 
+/// The environment a child gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Envp {
+    /// The caller's own, as it is when the child starts (`environ`, read
+    /// at the spawn as `execvp` and `posix_spawnp` do: no copy is made).
+    Inherit,
+    /// Exactly these `KEY=VALUE` strings (see [`env_array`]).
+    Exactly(CStringArray),
+}
+
+impl From<CStringArray> for Envp {
+    fn from(v: CStringArray) -> Self {
+        Envp::Exactly(v)
+    }
+}
+
+impl Envp {
+    /// The NULL-terminated pointer array `execve` reads: `environ` now, or
+    /// the owned one (valid while `self` is neither changed nor dropped).
+    pub(crate) fn as_ptr(&self) -> *const *const c_char {
+        match self {
+            // SAFETY: a read of the C library's `environ` pointer. std's
+            // contract for `set_var` (unsafe; in a multi-threaded program
+            // only sound if no other thread reads the environment by any
+            // other means, which C libraries do everywhere) makes a
+            // concurrent change the caller's undefined behaviour, not ours;
+            // glibc's `execvp` and std's own spawn read it the same way.
+            Envp::Inherit => unsafe { libc::environ.cast_const().cast() },
+            Envp::Exactly(v) => v.as_ptr(),
+        }
+    }
+}
+
 /// Why an environment could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -58,7 +58,7 @@ mod path;
 #[cfg(target_env = "gnu")]
 mod posix;
 
-pub use args::{CStringArray, EnvError, InteriorNul, env_array};
+pub use args::{CStringArray, EnvError, Envp, InteriorNul, env_array};
 pub use path::{DEFAULT_PATH, LookupError, find_program, find_program_in};
 
 /// What happens to one fd of the child before it runs the program; the
@@ -267,7 +267,7 @@ pub struct SpawnOptions<'fd> {
     /// The arguments, `argv[0]` first.
     pub argv: CStringArray,
     /// The environment.
-    pub envp: CStringArray,
+    pub envp: Envp,
     /// The working directory, if not ours.
     pub cwd: Option<CString>,
     /// What happens to the child's fds, in order. Fds 0, 1, 2 not named here
@@ -297,11 +297,11 @@ impl SpawnOptions<'_> {
     /// Options to run `program` with `argv` and `envp`, and nothing else
     /// changed.
     #[must_use]
-    pub fn new(program: CString, argv: CStringArray, envp: CStringArray) -> Self {
+    pub fn new(program: CString, argv: CStringArray, envp: impl Into<Envp>) -> Self {
         SpawnOptions {
             program,
             argv,
-            envp,
+            envp: envp.into(),
             cwd: None,
             fd_actions: Vec::new(),
             process_group: None,

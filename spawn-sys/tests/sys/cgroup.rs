@@ -190,7 +190,9 @@ fn the_clone3_child_gets_the_same_setup_as_the_others() {
 
         // A session, a cwd, an environment and a resource limit.
         let mut o = sh("read -r a < /proc/$$/stat; set -- $a; echo $1 $6; pwd; echo $X; ulimit -n");
-        o.envp = spawn_sys::env_array([(&b"X"[..], &b"x y"[..]), (b"PATH", common::PATH)]).unwrap();
+        o.envp = spawn_sys::env_array([(&b"X"[..], &b"x y"[..]), (b"PATH", common::PATH)])
+            .unwrap()
+            .into();
         o.cwd = Some(cstring("/usr"));
         o.new_session = true;
         o.fork.rlimits = vec![(libc::RLIMIT_NOFILE as i32, 64, 64)];

@@ -85,9 +85,24 @@ fn argv_and_env_bytes_round_trip_including_non_utf8() {
         let script = b"printf '%s|%s|%s' \"$1\" \"$X\" \"$#\"";
         let mut o = sh("");
         o.argv = common::argv(&[b"sh", b"-c", script, b"sh", b"\xff\xfe arg", b""]);
-        o.envp = env_array([(&b"X"[..], &b"\x80v=1 \n"[..])]).unwrap();
+        o.envp = env_array([(&b"X"[..], &b"\x80v=1 \n"[..])]).unwrap().into();
         let r = run(o, fork);
         assert_eq!(r.stdout, b"\xff\xfe arg|\x80v=1 \n|2", "fork={fork}");
+    });
+}
+
+#[test]
+fn an_inherited_environment_is_the_callers_own() {
+    both_paths(|fork| {
+        let mut o = sh("printf '%s|%s' \"$PATH\" \"$HOME\"");
+        o.envp = spawn_sys::Envp::Inherit;
+        let r = run(o, fork);
+        let want = format!(
+            "{}|{}",
+            std::env::var("PATH").unwrap_or_default(),
+            std::env::var("HOME").unwrap_or_default()
+        );
+        assert_eq!(r.out(), want, "fork={fork}");
     });
 }
 
@@ -95,7 +110,7 @@ fn argv_and_env_bytes_round_trip_including_non_utf8() {
 fn an_empty_environment_reaches_the_child_empty() {
     both_paths(|fork| {
         let mut o = opts("env", &[]);
-        o.envp = CStringArray::new();
+        o.envp = CStringArray::new().into();
         let r = run(o, fork);
         assert_eq!((r.out(), r.code()), (String::new(), Some(0)));
     });

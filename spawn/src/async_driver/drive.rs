@@ -130,10 +130,10 @@ impl Driver {
 
 /// The engine's epoll set in the runtime's reactor, through a duplicate fd
 /// of the same set (so the engine stays free to be driven meanwhile).
-fn watch(engine: &Engine<'_>, name: &str) -> Result<Registered, Error> {
+fn watch(engine: &mut Engine<'_>, name: &str) -> Result<Registered, Error> {
     let fd = engine
         .epoll_fd()
-        .try_clone_to_owned()
+        .and_then(|fd| fd.try_clone_to_owned())
         .map_err(|e| Error::io(name, "cannot duplicate the epoll set's fd", e))?;
     Registered::new(fd, Interest::READABLE)
         .map_err(|e| Error::io(name, "cannot watch the epoll set", e))

@@ -144,8 +144,13 @@ impl Engine<'_> {
 
     pub(super) fn push(&mut self, slot: Slot, spec: ChildSpec) -> usize {
         let id = self.sched.add(spec);
-        debug_assert_eq!(id.0, self.slots.len());
-        self.slots.push(slot);
+        if id.0 < self.slots.len() {
+            // The slot of a removed child (`Engine::remove`).
+            self.slots[id.0] = slot;
+        } else {
+            debug_assert_eq!(id.0, self.slots.len());
+            self.slots.push(slot);
+        }
         id.0
     }
 }

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use spawn_core::{ChildId, Scheduler, SchedulerConfig, Stream, Timestamp};
-use spawn_sys::poll::{Epoll, Interest};
+use spawn_sys::poll::Interest;
 
 use super::token::Token;
 use super::{Engine, Hooks, Owner};
@@ -80,9 +80,8 @@ impl Engine<'_> {
                 writable: false,
                 edge: false,
             };
-            self.epoll
-                .add(fd, Token::Cancel(n).encode(), interest)
-                .is_ok()
+            self.ensure_epoll()
+                .is_ok_and(|ep| ep.add(fd, Token::Cancel(n).encode(), interest).is_ok())
         });
         self.cancels.push(Watched {
             token: token.clone(),
@@ -107,9 +106,9 @@ impl Engine<'_> {
             let fresh = !w.applied && w.token.is_cancelled();
             if fresh {
                 if w.in_epoll
-                    && let Some(fd) = w.token.fd()
+                    && let (Some(fd), Some(ep)) = (w.token.fd(), &self.epoll)
                 {
-                    let _ = self.epoll.delete(fd);
+                    let _ = ep.delete(fd);
                 }
                 self.cancels[n].applied = true;
             }
@@ -227,9 +226,16 @@ impl Engine<'_> {
     }
 
     /// The engine's epoll set: readable while one of its fds is ready.
-    pub(crate) fn epoll_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    /// Made now if there is none yet (an engine waited for elsewhere
+    /// watches everything in it, the exit of a lone child too).
+    ///
+    /// # Errors
+    /// The set cannot be made (out of fds).
+    pub(crate) fn epoll_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        self.epoll.as_fd()
+        self.ensure_epoll()
+            .map(AsFd::as_fd)
+            .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
     }
 
     /// Whether a child the engine started is not finished.
@@ -258,7 +264,8 @@ impl Engine<'_> {
     /// the caller), for the background reaper to drive. `None` when no new
     /// epoll set could be made for the empty shell left behind.
     pub(super) fn abandon(&mut self) -> Option<Engine<'static>> {
-        let shell = Epoll::new().ok()?;
+        // The background reaper waits on the set: everything must be in it.
+        self.ensure_epoll().ok()?;
         let now = self.now();
         for i in 0..self.slots.len() {
             if self.slots[i].owner == Owner::Engine && self.slots[i].finished.is_none() {
@@ -269,9 +276,9 @@ impl Engine<'_> {
         // must not keep the set readable.
         for w in self.cancels.drain(..) {
             if w.in_epoll
-                && let Some(fd) = w.token.fd()
+                && let (Some(fd), Some(ep)) = (w.token.fd(), &self.epoll)
             {
-                let _ = self.epoll.delete(fd);
+                let _ = ep.delete(fd);
             }
         }
         let hooks = Hooks {
@@ -283,7 +290,10 @@ impl Engine<'_> {
             sched: std::mem::replace(&mut self.sched, Scheduler::new(SchedulerConfig::default())),
             slots: std::mem::take(&mut self.slots),
             sinks: std::mem::take(&mut self.sinks),
-            epoll: std::mem::replace(&mut self.epoll, shell),
+            epoll: self.epoll.take(),
+            unwatched: std::mem::take(&mut self.unwatched),
+            removed: 0,
+            waits: self.waits,
             ready: std::mem::take(&mut self.ready),
             origin: self.origin,
             buf: std::mem::take(&mut self.buf),

@@ -9,38 +9,55 @@
 //! id); it is reaped when the core finishes it.
 
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags};
 use spawn_core::{ChildId, Event, KillSignal, Outcome, SignalTarget, Stream, Timestamp};
+use spawn_sys::Errno;
 use spawn_sys::group::GroupState;
-use spawn_sys::poll::Interest;
+use spawn_sys::poll::{Epoll, Interest};
 
-use super::Engine;
+use super::slot::Start;
 use super::token::Token;
-use crate::Signal;
+use super::{Engine, Owner, Slot};
+use crate::sink::SinkState;
+use crate::{Error, Signal};
+
+/// How a pidfd is watched: readable once the child exited.
+const EXIT: Interest = Interest {
+    readable: true,
+    writable: false,
+    edge: true,
+};
 
 /// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
 pub(super) const MIN_TICK: Duration = Duration::from_micros(500);
 const MAX_TICK: Duration = Duration::from_millis(20);
 
 impl Engine<'_> {
-    /// Starts watching for the exit of a started slot: its pidfd in the
-    /// epoll set, else the polled list. An adopted child that exited
-    /// already is told at once.
+    /// Starts watching for the exit of a started slot: its pidfd (in the
+    /// epoll set if there is one, else kept aside: see [`Self::wait_alone`]),
+    /// else the polled list. An adopted child that exited already is told at
+    /// once.
     pub(super) fn watch_exit(&mut self, child: usize, now: Timestamp) {
         let Some(p) = self.slots[child].process.clone() else {
             return;
         };
-        let watched = p.pidfd().is_some_and(|fd| {
-            let interest = Interest {
-                readable: true,
-                writable: false,
-                edge: true,
-            };
-            self.epoll
-                .add(fd.as_fd(), Token::Exit { slot: child }.encode(), interest)
-                .is_ok()
-        });
+        let watched = match (p.pidfd(), &self.epoll) {
+            (None, _) => false,
+            (Some(fd), Some(ep)) => {
+                let ok = ep
+                    .add(fd.as_fd(), Token::Exit { slot: child }.encode(), EXIT)
+                    .is_ok();
+                self.slots[child].pidfd_in_epoll = ok;
+                ok
+            }
+            (Some(_), None) => {
+                self.unwatched.push(child);
+                true
+            }
+        };
         if !watched {
             self.slots[child].exit_polled = true;
             self.polled.push(child);
@@ -48,6 +65,107 @@ impl Engine<'_> {
         if p.reaped().is_some() {
             self.check_exit(child, now);
         }
+    }
+
+    /// The epoll set, made now (with every pidfd kept aside added to it)
+    /// if there is none.
+    ///
+    /// # Errors
+    /// The set cannot be made (out of fds).
+    pub(super) fn ensure_epoll(&mut self) -> Result<&Epoll, Errno> {
+        if self.epoll.is_none() {
+            let ep = Epoll::new()?;
+            for i in std::mem::take(&mut self.unwatched) {
+                let slot = &mut self.slots[i];
+                if slot.exit.is_some() || slot.finished.is_some() {
+                    continue;
+                }
+                let fd = slot.process.as_ref().and_then(|p| p.pidfd());
+                slot.pidfd_in_epoll =
+                    fd.is_some_and(|fd| ep.add(fd, Token::Exit { slot: i }.encode(), EXIT).is_ok());
+                if !slot.pidfd_in_epoll {
+                    slot.exit_polled = true;
+                    self.polled.push(i);
+                }
+            }
+            self.epoll = Some(ep);
+        }
+        Ok(self.epoll.as_ref().unwrap_or_else(|| unreachable!()))
+    }
+
+    /// Whether the wait needs the epoll set (made now if so): not while at
+    /// most one pidfd is to be watched and nothing else.
+    pub(super) fn epoll_for_wait(&mut self) -> Result<bool, Error> {
+        if self.epoll.is_some() {
+            return Ok(true);
+        }
+        let slots = &self.slots;
+        self.unwatched
+            .retain(|&i| slots[i].exit.is_none() && slots[i].finished.is_none());
+        if self.unwatched.len() <= 1 {
+            return Ok(false);
+        }
+        match self.ensure_epoll() {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let name = self.slots.first().map_or("", |s| s.name.as_str());
+                Err(Error::io(
+                    name,
+                    "cannot create an epoll set",
+                    super::io_err(e),
+                ))
+            }
+        }
+    }
+
+    /// `timeout`, at most the exit polling tick while children without a
+    /// pidfd are polled.
+    pub(super) fn polled_tick(&self, timeout: Option<Duration>) -> Option<Duration> {
+        if self.polled.is_empty() {
+            timeout
+        } else {
+            Some(timeout.map_or(self.tick, |t| t.min(self.tick)))
+        }
+    }
+
+    /// Waits with no epoll set. The one child whose exit is all there is to
+    /// wait for, with no deadline, is waited for in `wait4` (unless it is
+    /// kept unreaped); otherwise `poll` on the one pidfd kept aside (or on
+    /// nothing) until `timeout` or the polling tick, then the children
+    /// without pidfds are polled.
+    pub(super) fn wait_alone(&mut self, timeout: Option<Duration>) {
+        let lone = match (&self.unwatched[..], &self.polled[..]) {
+            (&[i], []) | ([], &[i]) => Some(i),
+            _ => None,
+        };
+        if timeout.is_none()
+            && let Some(i) = lone
+            && !self.slots[i].keep_unreaped
+            && let Some(p) = self.slots[i].process.clone()
+        {
+            // EINTR reads as "not yet": the loop comes back here.
+            let _ = p.reap(true);
+        } else {
+            let timeout = self.polled_tick(timeout);
+            let aside = self
+                .unwatched
+                .first()
+                .and_then(|&i| self.slots[i].process.clone());
+            match aside.as_ref().and_then(|p| p.pidfd()) {
+                Some(fd) => {
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                    let _ = spawn_sys::poll::poll(&mut fds, timeout);
+                }
+                None => {
+                    let _ = spawn_sys::poll::poll(&mut [], timeout);
+                }
+            }
+        }
+        let now = self.now();
+        if let Some(&i) = self.unwatched.first() {
+            self.check_exit(i, now);
+        }
+        self.poll_exits(now);
     }
 
     /// Tells the core of the slot's exit if it has exited: reaped, or only
@@ -70,8 +188,11 @@ impl Engine<'_> {
         };
         let Some(status) = status else { return };
         slot.exit = Some(status);
-        if let Some(fd) = p.pidfd() {
-            let _ = self.epoll.delete(fd);
+        if slot.pidfd_in_epoll
+            && let (Some(fd), Some(ep)) = (p.pidfd(), &self.epoll)
+        {
+            slot.pidfd_in_epoll = false;
+            let _ = ep.delete(fd);
         }
         self.feed(
             Event::Exited {
@@ -155,8 +276,8 @@ impl Engine<'_> {
     pub(super) fn finished(&mut self, child: usize, outcome: Outcome) {
         let slot = &mut self.slots[child];
         for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            if let Some(fd) = slot.fds[stream].take() {
-                let _ = self.epoll.delete(fd.as_fd());
+            if let (Some(fd), Some(ep)) = (slot.fds[stream].take(), &self.epoll) {
+                let _ = ep.delete(fd.as_fd());
             }
             slot.caps[stream].lease = None;
         }
@@ -168,13 +289,47 @@ impl Engine<'_> {
             if slot.exit.is_some() {
                 let _ = p.try_reap();
             }
-            if let Some(fd) = p.pidfd() {
-                let _ = self.epoll.delete(fd);
+            if slot.pidfd_in_epoll
+                && let (Some(fd), Some(ep)) = (p.pidfd(), &self.epoll)
+            {
+                slot.pidfd_in_epoll = false;
+                let _ = ep.delete(fd);
             }
+        }
+        // Reaped and held by the engine alone: its pidfd goes now, so that
+        // fds in use follow the running children, not the finished ones.
+        if let Some(p) = slot.process.as_mut().and_then(Arc::get_mut) {
+            p.close_pidfd();
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
         self.done.push_back(child);
         self.report_progress();
+    }
+
+    /// Takes a finished child whose result was taken out of the engine
+    /// (a `Group` hands each result out as it finishes): the core forgets
+    /// it (`Scheduler::remove`) and a later `add` reuses its slot, so the
+    /// engine holds only the children it runs and queues, whatever the
+    /// number that went through it.
+    pub(crate) fn remove(&mut self, child: usize) {
+        if self.sched.remove(ChildId(child)).is_none() {
+            return;
+        }
+        self.removed += 1;
+        let slot = &mut self.slots[child];
+        for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
+            // Its bytes were taken: what the sink held (a buffer's
+            // capacity, a file, a writer) goes.
+            self.sinks[i] = SinkState::Collect {
+                buf: Vec::new(),
+                limit: None,
+                error: false,
+                dropped: 0,
+            };
+        }
+        *slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
+        slot.finished = Some(Instant::now());
+        slot.start = None;
     }
 }

@@ -26,9 +26,8 @@ impl<'t> Engine<'t> {
             edge: false,
         };
         if self
-            .epoll
-            .add(f.fd(), Token::Forwarder.encode(), interest)
-            .is_ok()
+            .ensure_epoll()
+            .is_ok_and(|ep| ep.add(f.fd(), Token::Forwarder.encode(), interest).is_ok())
         {
             self.hooks.forwarder = Some(f.clone());
         }
@@ -41,7 +40,7 @@ impl<'t> Engine<'t> {
     pub(super) fn report_progress(&mut self) {
         if let Some(p) = &mut self.hooks.progress {
             p(crate::group::Progress {
-                done: self.sched.finished(),
+                done: self.sched.finished() + self.removed,
                 running: self.sched.running(),
                 queued: self.sched.queued() + self.not_added,
             });

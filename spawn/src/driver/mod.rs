@@ -72,7 +72,16 @@ pub(crate) struct Engine<'t> {
     sched: Scheduler,
     pub(crate) slots: Vec<Slot>,
     sinks: Vec<SinkState>,
-    epoll: Epoll,
+    /// Made when a second thing is to be watched (see `exits.rs`): a lone
+    /// child without pipes is waited for on its own.
+    epoll: Option<Epoll>,
+    /// Slots whose pidfd is to be watched and is not in the epoll set
+    /// (there is none yet).
+    unwatched: Vec<usize>,
+    /// Finished children removed (see `Engine::remove`).
+    removed: usize,
+    /// Waits so far (a turn is the time between two).
+    waits: u64,
     ready: Vec<Ready>,
     origin: Instant,
     /// The one warm read buffer.
@@ -103,13 +112,15 @@ impl<'t> Engine<'t> {
     /// An engine running at most `max_running` children at once (0: no
     /// limit). `name` is what an error of the engine itself names.
     pub(crate) fn new(max_running: usize, name: &str) -> Result<Self, Error> {
-        let epoll =
-            Epoll::new().map_err(|e| Error::io(name, "cannot create an epoll set", io_err(e)))?;
+        let _ = name;
         Ok(Engine {
             sched: Scheduler::new(SchedulerConfig { max_running }),
             slots: Vec::new(),
             sinks: Vec::new(),
-            epoll,
+            epoll: None,
+            unwatched: Vec::new(),
+            removed: 0,
+            waits: 0,
             ready: Vec::with_capacity(64),
             origin: Instant::now(),
             buf: Vec::new(),
@@ -165,15 +176,16 @@ impl<'t> Engine<'t> {
                     }
                     let mut timeout: Option<Duration> = deadline
                         .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
-                    if !self.polled.is_empty() {
-                        timeout = Some(timeout.map_or(self.tick, |t| t.min(self.tick)));
-                    }
                     if self.cancels_polled() {
                         timeout = Some(
                             timeout.map_or(control::CANCEL_TICK, |t| t.min(control::CANCEL_TICK)),
                         );
                     }
-                    self.next_wake = timeout.and_then(|t| Instant::now().checked_add(t));
+                    // Children without a pidfd are polled on a tick (`wait`
+                    // applies it, but to a lone child's blocking wait).
+                    self.next_wake = self
+                        .polled_tick(timeout)
+                        .and_then(|t| Instant::now().checked_add(t));
                     if self.reached(until) {
                         return Ok(Ran::Reached);
                     }
@@ -192,8 +204,18 @@ impl<'t> Engine<'t> {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.waits += 1;
+        if !self.epoll_for_wait()? {
+            self.wait_alone(timeout);
+            return Ok(());
+        }
+        let timeout = self.polled_tick(timeout);
         let mut ready = std::mem::take(&mut self.ready);
-        if let Err(e) = self.epoll.wait(&mut ready, 256, timeout) {
+        let res = self
+            .epoll
+            .as_ref()
+            .map_or(Ok(()), |ep| ep.wait(&mut ready, 256, timeout));
+        if let Err(e) = res {
             self.ready = ready;
             let name = self
                 .slots
@@ -219,13 +241,7 @@ impl<'t> Engine<'t> {
                     },
                     now,
                 ),
-                Token::Pipe { slot, stream } => self.feed(
-                    Event::Readable {
-                        child: ChildId(slot),
-                        stream,
-                    },
-                    now,
-                ),
+                Token::Pipe { slot, stream } => self.readable(slot, stream, now),
                 Token::Exit { slot } => self.check_exit(slot, now),
                 Token::Cancel(_) => self.check_cancels(now),
             }

@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use spawn_core::{ChildId, CloseReason, Event, Stream};
+use spawn_core::{ChildId, CloseReason, Event, Stream, Timestamp};
 use spawn_sys::Errno;
 
 use super::slot::PipeCap;
@@ -53,7 +53,12 @@ fn stream_name(stream: Stream) -> StreamName {
 
 /// What one read did.
 enum ReadResult {
-    Bytes(usize),
+    /// `n` bytes; `short`: fewer than asked for, so the pipe was empty
+    /// after the read.
+    Bytes {
+        n: usize,
+        short: bool,
+    },
     Eof,
     WouldBlock,
 }
@@ -93,24 +98,36 @@ fn read_into(
                     continue;
                 }
                 Ok(0) => break ReadResult::Eof,
-                Ok(n) => break ReadResult::Bytes(n),
+                Ok(n) => break ReadResult::Bytes { n, short: n < max },
             }
         }
-        // A plain collecting sink is read into straight, after the bytes
-        // the pipe holds (FIONREAD) are faulted in with one call: the kernel
+        // A plain collecting sink that holds bytes already (the child
+        // writes a lot) is read into straight. From a raised pipe, the bytes
+        // it holds (FIONREAD) are faulted in first with one call: the kernel
         // holds the pipe's lock while it copies, and a fault there keeps the
-        // writer spinning on it. Other sinks get the bytes through the one
-        // warm buffer, as does a read of an empty pipe (EOF, or nothing yet).
-        let avail = sink.unbounded_buffer().map_or(0, |_| {
-            usize::try_from(rustix::io::ioctl_fionread(fd).unwrap_or(0))
+        // writer spinning on it. Other sinks, and a first read (most
+        // outputs are small: the buffer gets their size), get the bytes
+        // through the one warm buffer, as does a read of an empty pipe.
+        let big = max > crate::pipes::default_capacity();
+        let direct = sink
+            .unbounded_buffer()
+            .is_some_and(|v| big || !v.is_empty());
+        let want = match (direct, big) {
+            (false, _) => 0,
+            (true, false) => max,
+            (true, true) => usize::try_from(rustix::io::ioctl_fionread(fd).unwrap_or(0))
                 .unwrap_or(0)
-                .min(max)
-        });
-        let r = if avail > 0
+                .min(max),
+        };
+        let asked;
+        let r = if want > 0
             && let Some(v) = sink.unbounded_buffer()
         {
-            v.reserve(avail);
-            spawn_sys::mem::populate_write(&mut v.spare_capacity_mut()[..avail]);
+            v.reserve(want);
+            if big {
+                spawn_sys::mem::populate_write(&mut v.spare_capacity_mut()[..want]);
+            }
+            asked = v.capacity() - v.len();
             rustix::io::read(fd, rustix::buffer::spare_capacity(v))
         } else {
             let max = if sink.unbounded_buffer().is_some() {
@@ -118,6 +135,7 @@ fn read_into(
             } else {
                 max
             };
+            asked = max;
             if buf.len() < max {
                 buf.resize(max, 0);
             }
@@ -140,7 +158,12 @@ fn read_into(
         match r {
             Err(Errno::INTR) => {}
             Ok(0) => break ReadResult::Eof,
-            Ok(n) => break ReadResult::Bytes(n),
+            Ok(n) => {
+                break ReadResult::Bytes {
+                    n,
+                    short: n < asked,
+                };
+            }
             Err(Errno::AGAIN) => break ReadResult::WouldBlock,
             // Any other read error ends the stream.
             Err(_) => break ReadResult::Eof,
@@ -158,6 +181,15 @@ impl Engine<'_> {
             self.feed(Event::Eof { child: id, stream }, now);
             return;
         };
+        if slot.caps[stream].drained == Some(self.waits) && slot.exit.is_none() {
+            // The last read, in this turn, emptied the pipe: whatever came
+            // since is an edge in the epoll set (the next write, or the
+            // hangup), seen at the next wait. A read now would only say
+            // "would block". (After the exit, the EOF grace wants a real
+            // read.)
+            self.feed(Event::ReadWouldBlock { child: id, stream }, now);
+            return;
+        }
         // A read gets at most what the pipe holds: ask for no more (a
         // collecting sink reserves what is asked for).
         let cap = slot.caps[stream].cap;
@@ -179,7 +211,8 @@ impl Engine<'_> {
             ReadResult::WouldBlock => {
                 self.feed(Event::ReadWouldBlock { child: id, stream }, now);
             }
-            ReadResult::Bytes(n) => {
+            ReadResult::Bytes { n, short } => {
+                slot.caps[stream].drained = short.then_some(self.waits);
                 // The pipe was full: the child writes faster than we read. A
                 // larger pipe means fewer wake-ups for both.
                 let pc = &mut slot.caps[stream];
@@ -211,6 +244,21 @@ impl Engine<'_> {
         }
     }
 
+    /// An edge of an output pipe: bytes (or the hangup) came since the
+    /// last read.
+    pub(super) fn readable(&mut self, child: usize, stream: Stream, now: Timestamp) {
+        if let Some(slot) = self.slots.get_mut(child) {
+            slot.caps[stream].drained = None;
+        }
+        self.feed(
+            Event::Readable {
+                child: ChildId(child),
+                stream,
+            },
+            now,
+        );
+    }
+
     pub(super) fn write(&mut self, child: usize, offset: u64, len: usize) {
         let now = self.now();
         let id = ChildId(child);
@@ -239,8 +287,8 @@ impl Engine<'_> {
 
     pub(super) fn close(&mut self, child: usize, stream: Stream, reason: CloseReason) {
         let slot = &mut self.slots[child];
-        if let Some(fd) = slot.fds[stream].take() {
-            let _ = self.epoll.delete(fd.as_fd());
+        if let (Some(fd), Some(ep)) = (slot.fds[stream].take(), &self.epoll) {
+            let _ = ep.delete(fd.as_fd());
         }
         slot.caps[stream].lease = None;
         if stream != Stream::Stdin && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {

@@ -42,6 +42,9 @@ pub(crate) struct PipeCap {
     pub cap: usize,
     /// Capacity raised by the driver, held until the pipe is closed.
     pub lease: Option<crate::pipes::Lease>,
+    /// The last read emptied it, in the turn after this many waits, and
+    /// no edge came since.
+    pub drained: Option<u64>,
 }
 
 /// Who ends the process if the engine is dropped before it finished.
@@ -82,6 +85,8 @@ pub(crate) struct Slot {
     pub stop_signal: crate::Signal,
     /// Its exit is polled (no pidfd in the epoll set).
     pub exit_polled: bool,
+    /// Its pidfd is in the epoll set.
+    pub pidfd_in_epoll: bool,
     /// A [`CancelToken`](crate::CancelToken) it was given was cancelled
     /// before it finished: it was asked to stop, and a stop ends it with
     /// `Error::Cancelled`.
@@ -111,6 +116,7 @@ impl Slot {
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
+            pidfd_in_epoll: false,
             cancelled: false,
         }
     }
@@ -144,6 +150,17 @@ pub(crate) struct Started {
     pub fds: PerStream<Option<OwnedFd>>,
     pub spawn_time: Duration,
     pub started: Instant,
+}
+
+/// Whether a start failed for want of what running children hold and give
+/// back when they finish: fds (`EMFILE`, `ENFILE`) or processes (`EAGAIN`
+/// from fork under `RLIMIT_NPROC`).
+fn lacks_what_children_free(e: &Error) -> bool {
+    match e {
+        Error::TooManyOpenFiles { .. } => true,
+        Error::Spawn { source, .. } => source.raw_os_error() == Some(libc::EAGAIN),
+        _ => false,
+    }
 }
 
 fn launch_plan<'a>(
@@ -280,15 +297,42 @@ impl Engine<'_> {
     pub(super) fn start(&mut self, child: usize) {
         let id = ChildId(child);
         let start = self.slots[child].start.take();
+        // A retry after a deferred start: the error that deferred it is
+        // not this start's.
+        self.slots[child].error = None;
+        // Pipes are watched in the epoll set, and so are the exits of
+        // more than one child: made now if this child is the first to
+        // need it (before it starts, so that it waits for the fd if there
+        // is none).
+        let holds = self
+            .sched
+            .spec(id)
+            .is_some_and(|s| s.stdin || s.stdout || s.stderr);
+        let second = self.epoll.is_none()
+            && self
+                .unwatched
+                .iter()
+                .any(|&i| self.slots[i].exit.is_none() && self.slots[i].finished.is_none());
+        if (holds || second)
+            && let Err(e) = self.ensure_epoll()
+        {
+            let e = Error::io(
+                &self.slots[child].name,
+                "cannot create an epoll set",
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+            );
+            self.start_failed(child, start, e);
+            return;
+        }
         if let Some(Start::Launch(wiring)) = start {
             let stage = self.slots[child].stage;
             let res = launch_wiring(&wiring, stage, &mut self.plumbing, &self.pipeline_stdout);
-            // The command (and any fd the caller handed in) is dropped here:
-            // the parent keeps no copy it was not asked to keep.
-            drop(wiring);
-            let now = self.now();
             match res {
                 Ok(s) => {
+                    // The command (and any fd the caller handed in) is
+                    // dropped here: the parent keeps no copy it was not
+                    // asked to keep.
+                    drop(wiring);
                     let slot = &mut self.slots[child];
                     slot.process = Some(Arc::new(s.process));
                     slot.fds = s.fds;
@@ -302,8 +346,7 @@ impl Engine<'_> {
                     }
                 }
                 Err(e) => {
-                    self.slots[child].error = Some(e);
-                    self.feed(Event::SpawnFailed { child: id }, now);
+                    self.start_failed(child, Some(Start::Launch(wiring)), e);
                     return;
                 }
             }
@@ -314,8 +357,33 @@ impl Engine<'_> {
         self.watch_exit(child, now);
     }
 
+    /// A start that failed: deferred (the wiring kept for the retry) when
+    /// what it lacked is what running children give back as they finish
+    /// (fds, processes) and it is no pipeline stage; else failed. The core
+    /// decides whether a deferral can wait (see `Event::StartDeferred`);
+    /// the error stays for when it cannot.
+    fn start_failed(&mut self, child: usize, start: Option<Start>, e: Error) {
+        let id = ChildId(child);
+        let now = self.now();
+        let slot = &mut self.slots[child];
+        let deferrable = slot.stage.is_none()
+            && matches!(start, Some(Start::Launch(_)))
+            && lacks_what_children_free(&e);
+        slot.error = Some(e);
+        if deferrable {
+            slot.start = start;
+            self.feed(Event::StartDeferred { child: id }, now);
+        } else {
+            drop(start);
+            self.feed(Event::SpawnFailed { child: id }, now);
+        }
+    }
+
     /// Watches the pipes of a started slot.
     pub(super) fn register(&mut self, child: usize) {
+        let Some(epoll) = self.epoll.as_ref() else {
+            return;
+        };
         let slot = &mut self.slots[child];
         let input = slot.input.as_ref().map_or(0, |v| v.len());
         for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
@@ -329,7 +397,7 @@ impl Engine<'_> {
                 writable: stream == Stream::Stdin,
                 edge: true,
             };
-            let _ = self.epoll.add(
+            let _ = epoll.add(
                 fd.as_fd(),
                 Token::Pipe {
                     slot: child,

@@ -228,7 +228,10 @@ impl<'g> GroupResults<'g> {
             if let Some(slot) = engine.next_finished() {
                 self.in_engine -= 1;
                 let index = self.index_of.get(slot).copied().unwrap_or(slot);
-                return Step::Item((index, engine.result(slot)));
+                let result = engine.result(slot);
+                // Only its result is kept: the engine reuses its slot.
+                engine.remove(slot);
+                return Step::Item((index, result));
             }
             if self.in_engine == 0 && self.drained {
                 return Step::End;

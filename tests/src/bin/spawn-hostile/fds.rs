@@ -196,6 +196,49 @@ struct Lowering {
 /// before keep running and deliver everything; those started while it was
 /// low fail with "too many open files" naming their program (some after
 /// half their pipes were made); nothing leaks; the next group works.
+/// A `Group` with no running limit of `count` children, each with its
+/// stdout piped, under an fd limit far below what starting them all at once
+/// takes: the children that find no fd wait for running ones to finish and
+/// give theirs back, so every one completes with its own output, and no fd
+/// is left behind.
+pub fn nofile_wide_group(count: usize, limit: u64) -> String {
+    warm_up();
+    let before = fd_table(None);
+    let (soft, _) = nofile_limit().expect("getrlimit");
+    set_nofile_limit(limit.min(soft)).expect("lower RLIMIT_NOFILE");
+    let results = Group::new()
+        .add_all((0..count).map(|i| sh("echo $1", &[&i.to_string()]).stdout(Stdio::piped())))
+        .run()
+        .expect("the group runs");
+    set_nofile_limit(soft).expect("restore RLIMIT_NOFILE");
+    assert_eq!(results.len(), count);
+    let failed: Vec<String> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Ok(out) if out.status.success() && out.stdout == format!("{i}\n").as_bytes() => None,
+            Ok(out) => Some(format!("{i}: {} {:?}", out.status, out.stdout)),
+            Err(e) => Some(format!("{i}: {e}")),
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {count} children failed under RLIMIT_NOFILE={limit}, first: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(
+        show(&fd_table(None)),
+        show(&before),
+        "fds leaked by the group"
+    );
+    format!("{count} children under RLIMIT_NOFILE={limit}: all completed")
+}
+
+/// `RLIMIT_NOFILE` lowered to the lowest free fd in the middle of a
+/// `Group` (4 at a time, each with three pipes), then restored: the
+/// children that find no fd wait while others run, fail only once nothing
+/// running can free one, and those after the restore work; nothing leaks.
 pub fn nofile_group() -> String {
     warm_up();
     let before = fd_table(None);
@@ -247,6 +290,9 @@ pub fn nofile_group() -> String {
             }
         }
     }
+    // The limit is the lowest free fd: below it, every fd is one of ours
+    // or a running child's, so once nothing runs, a child that still finds
+    // no fd fails.
     assert!(!refused.is_empty(), "no child was refused");
     assert!(
         results[35..].iter().all(Result::is_ok),

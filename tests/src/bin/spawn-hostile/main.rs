@@ -67,6 +67,10 @@ fn main() {
         "bounded-memory" => vec![load::bounded_memory()],
         "nofile-spawn" => vec![fds::nofile_spawn()],
         "nofile-group" => vec![fds::nofile_group()],
+        "nofile-wide-group" => vec![fds::nofile_wide_group(
+            arg(rest, 0, 2000),
+            arg(rest, 1, 256) as u64,
+        )],
         "nofile-reaper" => vec![fds::nofile_reaper()],
         "threads" => vec![fds::threads(arg(rest, 0, 16), arg(rest, 1, 25))],
         "stdio-closed" => vec![fds::stdio_closed()],

@@ -1,0 +1,80 @@
+//! How children start: in the order added, under `max_running`, at most
+//! [`START_BATCH`] per turn, and what happens to a start the driver could
+//! not make (failed, or deferred until a running child frees what it
+//! lacks: `Event::StartDeferred`).
+
+use crate::sched::Scheduler;
+use crate::types::{ChildId, ChildState, Timestamp};
+
+/// Children started in one turn at most: then the driver is sent to look
+/// at what is ready (`WaitReason::Starting`) before it starts more, so a
+/// wide group reads and reaps its first children while it starts the
+/// others, instead of starting them all first.
+pub(crate) const START_BATCH: usize = 16;
+
+impl Scheduler {
+    /// Whether a running slot is free for a queued child (none is while a
+    /// deferred start waits for a running child to finish).
+    pub(crate) fn may_start(&self) -> bool {
+        !self.stalled
+            && self.n_queued > 0
+            && (self.max_running == 0 || self.running < self.max_running)
+    }
+
+    /// `c` leaves the start queue for a running slot; a member joins its
+    /// leader's group (and a group found empty is not empty any more).
+    pub(crate) fn start(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        ch.stats.state = ChildState::Starting;
+        self.n_queued -= 1;
+        self.running += 1;
+        if let Some((l, epoch)) = ch.leader {
+            let leader = &self.children[l];
+            let alive = matches!(
+                leader.state(),
+                ChildState::Starting | ChildState::Running | ChildState::Exited
+            );
+            if leader.epoch == epoch && !leader.removed && alive {
+                self.children[c].in_group = true;
+                self.children[l].group.members += 1;
+                self.rejoined(l, now);
+            }
+        }
+    }
+
+    pub(crate) fn spawn_failed(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        let ch = &mut self.children[c];
+        if ch.state() == ChildState::Starting {
+            ch.spawn_failed = true;
+            self.finish(c, now);
+            self.member_gone(c, now);
+        }
+    }
+
+    /// See [`Event::StartDeferred`].
+    pub(crate) fn start_deferred(&mut self, child: ChildId, now: Timestamp) {
+        let Some(c) = self.index(child) else { return };
+        if self.children[c].state() != ChildState::Starting {
+            return;
+        }
+        if self.running <= 1 && !self.children[c].terminated {
+            // Nothing running would free what it needs.
+            self.spawn_failed(child, now);
+            return;
+        }
+        // Back in the queue, first: out of its running slot and its group.
+        self.member_gone(c, now);
+        let ch = &mut self.children[c];
+        ch.stats.state = ChildState::Queued;
+        self.running -= 1;
+        self.n_queued += 1;
+        if ch.terminated {
+            // Stopped while it waited: it never runs.
+            self.finish(c, now);
+            return;
+        }
+        self.start_queue.push_front(c);
+        self.stalled = true;
+    }
+}
