@@ -68,6 +68,7 @@ impl fmt::Debug for CommandFeed {
 }
 
 /// What the group found in the feed.
+#[allow(clippy::large_enum_variant)] // moved out at once, never stored
 pub(crate) enum Taken {
     /// The next command.
     Command(Command),

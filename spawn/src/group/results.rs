@@ -340,6 +340,7 @@ impl<'g> GroupResults<'g> {
 
 /// One step of the feeding: see [`GroupResults::step`].
 /// What the sources have next.
+#[allow(clippy::large_enum_variant)] // moved out at once, never stored
 enum Next {
     Command(Command),
     /// Nothing yet: the feed is open and empty.
