@@ -1,15 +1,16 @@
 //! Why and how a `spawn many` run stops early: one place that Ctrl-C, a
 //! broken stdout, `--halt` and a failed read of stdin all go through.
-//! Stopping *soon* means no job starts any more; stopping *now* also stops
-//! the running ones (their stop signal, the grace, then KILL, as a timeout
-//! does).
+//! Stopping *soon* means no job starts any more and the running ones
+//! finish (the group's [`stop_starting_on`](spawn::Group::stop_starting_on));
+//! stopping *now* also stops the running ones (their stop signal, the
+//! grace, then KILL, as a timeout does: the group's
+//! [`cancel_on`](spawn::Group::cancel_on)).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use spawn::Signal;
+use spawn::{CancelToken, Signal};
 
-use super::runner::Cancel;
 use crate::screen::Failure;
 
 /// Why the run stopped early.
@@ -28,7 +29,10 @@ pub(crate) enum Stop {
 /// The stop state of one run.
 pub(crate) struct Control {
     stopping: AtomicBool,
-    cancel: Cancel,
+    /// Cancelled to stop soon: no job starts any more.
+    soon: CancelToken,
+    /// Cancelled to stop now: the running jobs are stopped too.
+    now: CancelToken,
     why: Mutex<Option<Stop>>,
 }
 
@@ -36,7 +40,8 @@ impl Control {
     pub(crate) fn new() -> Control {
         Control {
             stopping: AtomicBool::new(false),
-            cancel: Cancel::new(),
+            soon: CancelToken::new(),
+            now: CancelToken::new(),
             why: Mutex::new(None),
         }
     }
@@ -51,8 +56,9 @@ impl Control {
             }
         }
         self.stopping.store(true, Ordering::SeqCst);
+        self.soon.cancel();
         if now {
-            self.cancel.cancel();
+            self.now.cancel();
         }
     }
 
@@ -69,8 +75,13 @@ impl Control {
             .clone()
     }
 
-    /// The token that stops the running jobs.
-    pub(crate) fn cancel_token(&self) -> &Cancel {
-        &self.cancel
+    /// The token cancelled when no job may start any more.
+    pub(crate) fn soon_token(&self) -> &CancelToken {
+        &self.soon
+    }
+
+    /// The token cancelled when the running jobs are to be stopped.
+    pub(crate) fn now_token(&self) -> &CancelToken {
+        &self.now
     }
 }

@@ -2,15 +2,13 @@
 //! NUL-separated records, `-0`) of stdin, or `:::` argument lists; and how
 //! they become one template and a stream of inputs, `-n` at a time.
 //!
-//! Stdin is read lazily, one record when the runner has room for a job, so
-//! a million lines start running before the last is read and memory does not
-//! grow with the input.
+//! Stdin is read as a stream (by the reader of [`super::feeder`], a bounded
+//! number of records ahead of the running jobs), so a million lines start
+//! running before the last is read and memory does not grow with the input.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError, mpsc};
 
 use super::template::{Template, has_replacement};
 
@@ -162,85 +160,6 @@ pub(crate) fn chunked(records: Records, n: usize) -> Records {
         }
         (!job.is_empty()).then_some(Ok(job))
     }))
-}
-
-/// How long the runner's pull may wait for the next record while jobs run
-/// (it holds up the driving of those jobs meanwhile).
-pub(crate) const GAP: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Records read ahead on a thread of their own, so that waiting for a slow
-/// input (`tail -f`, a slow `find`) never holds up the running jobs longer
-/// than [`GAP`]: the group pulls its commands on the thread that drives its
-/// children, and a pull that blocked on stdin would stall them all.
-pub(crate) struct Feed {
-    rx: Mutex<mpsc::Receiver<io::Result<Inputs>>>,
-    ended: AtomicBool,
-}
-
-/// What [`Feed::next`] found.
-pub(crate) enum Next {
-    /// A record (or the read error that ends the input).
-    Record(io::Result<Inputs>),
-    /// Nothing within the wait; more may come.
-    NotYet,
-    /// The input ended.
-    Ended,
-}
-
-impl Feed {
-    /// Starts reading `records` ahead (at most 1,024 records: memory does not
-    /// grow with the input).
-    pub(crate) fn start(records: Records) -> Feed {
-        let (tx, rx) = mpsc::sync_channel(1024);
-        let spawned = std::thread::Builder::new()
-            .name("spawn-many-input".into())
-            .spawn(move || {
-                for r in records {
-                    if tx.send(r).is_err() {
-                        break;
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            // No thread: the input ends with the reason.
-            let (tx, rx2) = mpsc::sync_channel(1);
-            let _ = tx.send(Err(e));
-            return Feed {
-                rx: Mutex::new(rx2),
-                ended: AtomicBool::new(false),
-            };
-        }
-        Feed {
-            rx: Mutex::new(rx),
-            ended: AtomicBool::new(false),
-        }
-    }
-
-    /// The next record: waiting for it as long as it takes (`None`) or at
-    /// most `wait`.
-    pub(crate) fn next(&self, wait: Option<std::time::Duration>) -> Next {
-        if self.ended() {
-            return Next::Ended;
-        }
-        let rx = self.rx.lock().unwrap_or_else(PoisonError::into_inner);
-        let got = match wait {
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            Some(w) => rx.recv_timeout(w),
-        };
-        match got {
-            Ok(r) => Next::Record(r),
-            Err(mpsc::RecvTimeoutError::Timeout) => Next::NotYet,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                self.ended.store(true, Ordering::Relaxed);
-                Next::Ended
-            }
-        }
-    }
-
-    /// Whether the input ended.
-    pub(crate) fn ended(&self) -> bool {
-        self.ended.load(Ordering::Relaxed)
-    }
 }
 
 struct StdinRecords<R> {

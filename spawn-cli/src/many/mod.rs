@@ -1,15 +1,17 @@
 //! `spawn many`: many jobs at once, GNU parallel's way (its option names
-//! where it has them), through one [`spawn::Group`] fed lazily from the
-//! input: commands as arguments or lines of stdin, or a template with
+//! where it has them), through one [`spawn::Group`] per run, fed from the
+//! input as it is read: commands as arguments or lines of stdin, or a template with
 //! `{}`-style replacement strings filled from stdin or `:::` lists.
 //!
 //! The parts, one concept each: [`input`] (where jobs come from),
 //! [`template`] and [`shell`] (their command lines), [`job`] (the command
-//! that runs one), [`output`] (the output modes), [`progress`] (the
+//! that runs one), [`feeder`] (the input read into the group's feed,
+//! bounded), [`output`] (the output modes), [`progress`] (the
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
 
 mod control;
+mod feeder;
 mod halt;
 mod input;
 mod job;
@@ -20,21 +22,20 @@ mod runner;
 mod shell;
 mod template;
 
-use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use clap::Args;
-use spawn::Command;
 
 use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
-use input::{Feed, Next, Records, Source};
-use job::{Job, Launch};
+use feeder::Jobs;
+use input::{Records, Source};
+use job::Launch;
 use output::{Done, Mode, Printer};
 use progress::{Counts, Ticker};
 
@@ -54,8 +55,8 @@ Output: --group (default) prints each job's output when it ends; --line-buffer
   on stderr, always below the output.
 
 Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
-  running jobs get the signal and are stopped (TERM to their process groups,
-  KILL after 2 s).
+  running jobs get the signal and spawn many exits after them. A second one
+  stops them (TERM to their process groups, KILL after 2 s).
 
 Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
   with --halt on failures, that of the job that triggered it; 128+N when
@@ -136,88 +137,6 @@ fn note_unread_stdin() {
             "spawn many: note: stdin is not read: the arguments are the commands \
              (put {} in a template to run it for each line of stdin)",
         );
-    }
-}
-
-/// Jobs, pulled by the runner one at a time when there is room: retries
-/// first, then the next input; none once the run is stopping.
-struct Jobs {
-    feed: Arc<Feed>,
-    launch: Arc<Launch>,
-    mode: Mode,
-    control: Arc<Control>,
-    counts: Arc<Counts>,
-    retry: Arc<Mutex<VecDeque<Job>>>,
-    /// The jobs handed to the runner and not finished, by runner index.
-    pulled: Arc<Mutex<HashMap<usize, (Job, SystemTime)>>>,
-    index: usize,
-    seq: Arc<std::sync::atomic::AtomicU64>,
-    done: bool,
-}
-
-impl Jobs {
-    fn next_job(&mut self) -> Option<Job> {
-        if let Some(j) = self
-            .retry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front()
-        {
-            return Some(j);
-        }
-        let running = !self
-            .pulled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty();
-        // With jobs running, wait for input only briefly: this pull holds
-        // up their driving. With none, nothing waits on us.
-        match self.feed.next(running.then_some(input::GAP)) {
-            Next::Record(Ok(inputs)) => {
-                let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                Some(self.launch.job(seq, &inputs))
-            }
-            Next::Record(Err(e)) => {
-                self.control
-                    .stop(Stop::Input(format!("cannot read stdin: {e}")), false);
-                None
-            }
-            // This group ends with its running jobs; the next one takes the
-            // input that comes.
-            Next::NotYet => None,
-            Next::Ended => {
-                self.counts.set_total(self.seq.load(Ordering::Relaxed));
-                None
-            }
-        }
-    }
-}
-
-impl Iterator for Jobs {
-    type Item = Command;
-
-    fn next(&mut self) -> Option<Command> {
-        if self.done || self.control.stopping() || self.index >= runner::GROUP_JOBS {
-            self.done = true;
-            return None;
-        }
-        let Some(mut job) = self.next_job() else {
-            self.done = true;
-            return None;
-        };
-        let cmd = output::route(
-            self.mode,
-            self.launch.command(&job),
-            &mut job,
-            &self.control,
-        );
-        self.pulled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(self.index, (job, SystemTime::now()));
-        self.index += 1;
-        self.counts.started.fetch_add(1, Ordering::Relaxed);
-        Some(cmd)
     }
 }
 
@@ -302,7 +221,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     } else {
         Mode::Group
     };
-    let jobs = a
+    let max_running = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
     let control = Arc::new(Control::new());
@@ -310,14 +229,15 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     if let Some(i) = crate::signals::interrupts() {
         let (c, f) = (Arc::clone(&control), forwarder.clone());
         i.on_signal(move |sig, n| {
-            // First no job starts any more (none of those the group holds
-            // ready to start either: a job ended by the signal must not
-            // make room for one) and the running ones are stopped (the stop
-            // signal, the grace, KILL); then they get the signal too.
-            if n == 1 {
-                c.stop(Stop::Signal(sig), true);
-            }
-            if let Some(f) = &f {
+            // The first: no job starts any more (none of those queued
+            // either: a job ended by the signal must not make room for
+            // one), then the running ones get the signal and finish as it
+            // makes them. The second stops them (the stop signal, the
+            // grace, KILL).
+            c.stop(Stop::Signal(sig), n > 1);
+            if n == 1
+                && let Some(f) = &f
+            {
                 f.forward(sig);
             }
         });
@@ -325,91 +245,78 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
     let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control));
-    let retry = Arc::new(Mutex::new(VecDeque::new()));
-    let seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let feed = Arc::new(Feed::start(records));
+    let jobs = Arc::new(Jobs::new(
+        Arc::clone(&launch),
+        mode,
+        Arc::clone(&control),
+        max_running,
+    ));
+    jobs.start_reading(records, &counts);
     let mut joblog_failed = false;
     let mut not_started = 0u64;
     let mut stopped = 0u64;
-    loop {
-        let pulled = Arc::new(Mutex::new(HashMap::new()));
-        let source = Jobs {
-            feed: Arc::clone(&feed),
-            launch: Arc::clone(&launch),
-            mode,
-            control: Arc::clone(&control),
-            counts: Arc::clone(&counts),
-            retry: Arc::clone(&retry),
-            pulled: Arc::clone(&pulled),
-            index: 0,
-            seq: Arc::clone(&seq),
-            done: false,
+    let hooks = runner::Hooks {
+        soon: control.soon_token(),
+        now: control.now_token(),
+        forwarder: forwarder.as_ref(),
+        progress: {
+            let counts = Arc::clone(&counts);
+            Box::new(move |p| {
+                counts.running.store(p.running as u64, Ordering::Relaxed);
+            })
+        },
+    };
+    for (ix, result) in runner::results(jobs.feed(), max_running, hooks) {
+        let ended = SystemTime::now();
+        if let Err(spawn::Error::Cancelled { partial, .. }) = &result
+            && partial.report.pid == 0
+        {
+            // Stopped before it started: it never ran.
+            let _ = jobs.finish(ix, |_| false);
+            not_started += 1;
+            continue;
+        }
+        let ok = matches!(&result, Ok(o) if o.status.success());
+        let retry = |job: &job::Job| !ok && job.tries + 1 < a.retries && !control.stopping();
+        let Some(job) = jobs.finish(ix, retry) else {
+            continue;
         };
-        let results = runner::results(source, jobs, control.cancel_token(), forwarder.as_ref());
-        for (ix, result) in results {
-            let taken = pulled
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&ix);
-            let Some((mut job, start)) = taken else {
-                continue;
+        // A job we stopped (Ctrl-C, --halt now, a closed stdout) did
+        // not fail on its own: it is counted as stopped.
+        let ours = control.why().is_some() && matches!(result, Err(spawn::Error::Cancelled { .. }));
+        stopped += u64::from(ours);
+        let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
+        counts.failed.store(failed, Ordering::Relaxed);
+        if let Some(log) = &mut joblog {
+            let wall = match &result {
+                Ok(o) => Some(o.report.wall),
+                Err(e) => e.output().map(|o| o.report.wall),
             };
-            if let Err(spawn::Error::Cancelled { partial, .. }) = &result
-                && partial.report.pid == 0
-            {
-                // Stopped before it started: it never ran.
-                counts.started.fetch_sub(1, Ordering::Relaxed);
-                not_started += 1;
-                continue;
-            }
-            let ok = matches!(&result, Ok(o) if o.status.success());
-            if !ok && job.tries + 1 < a.retries && !control.stopping() {
-                job.tries += 1;
-                counts.started.fetch_sub(1, Ordering::Relaxed);
-                retry
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push_back(job);
-                continue;
-            }
-            // A job we stopped (Ctrl-C, --halt now, a closed stdout) did
-            // not fail on its own: it is counted as stopped.
-            let ours =
-                control.why().is_some() && matches!(result, Err(spawn::Error::Cancelled { .. }));
-            stopped += u64::from(ours);
-            let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
-            let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
-            counts.failed.store(failed, Ordering::Relaxed);
-            if let Some(log) = &mut joblog
-                && let Err(e) = log.record(&job, start, &result)
+            let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
+            if let Err(e) = log.record(&job, start, &result)
                 && !joblog_failed
             {
                 joblog_failed = true;
                 screen().note(&format!("spawn many: --joblog: cannot write: {e}"));
             }
-            let code = match &result {
-                Ok(o) => o.status.shell_code(),
-                Err(e) => crate::error_code(e),
-            };
-            printer.finished(Done { job, result });
-            if let Some(h) = &a.halt.0
-                && !control.stopping()
-                && h.triggered(done, failed)
-            {
-                let code = h.on_failures().then_some(code);
-                control.stop(Stop::Halt(code), h.when == halt::When::Now);
-            }
-            screen().progress(counts.text());
         }
-        let more = !feed.ended()
-            || !retry
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_empty();
-        if !more || control.stopping() {
-            break;
+        let code = match &result {
+            Ok(o) => o.status.shell_code(),
+            Err(e) => crate::error_code(e),
+        };
+        printer.finished(Done { job, result });
+        if let Some(h) = &a.halt.0
+            && !control.stopping()
+            && h.triggered(done, failed)
+        {
+            let code = h.on_failures().then_some(code);
+            control.stop(Stop::Halt(code), h.when == halt::When::Now);
         }
+        screen().progress(counts.text());
     }
+    // Read and never taken by the group: the run stopped first.
+    not_started += jobs.never_taken() as u64;
     drop(ticker);
     printer.flush();
     let done = counts.done.load(Ordering::Relaxed);

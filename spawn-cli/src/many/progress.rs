@@ -15,7 +15,8 @@ const UNKNOWN: u64 = u64::MAX;
 
 /// The counts of a run, updated by the runner.
 pub(crate) struct Counts {
-    pub started: AtomicU64,
+    /// Running now (as the group says).
+    pub running: AtomicU64,
     pub done: AtomicU64,
     pub failed: AtomicU64,
     total: AtomicU64,
@@ -25,7 +26,7 @@ pub(crate) struct Counts {
 impl Counts {
     pub(crate) fn new(total: Option<u64>) -> Counts {
         Counts {
-            started: AtomicU64::new(0),
+            running: AtomicU64::new(0),
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             total: AtomicU64::new(total.unwrap_or(UNKNOWN)),
@@ -40,11 +41,10 @@ impl Counts {
 
     /// The progress text.
     pub(crate) fn text(&self) -> String {
-        let started = self.started.load(Ordering::Relaxed);
+        let running = self.running.load(Ordering::Relaxed);
         let done = self.done.load(Ordering::Relaxed);
         let failed = self.failed.load(Ordering::Relaxed);
         let total = self.total.load(Ordering::Relaxed);
-        let running = started.saturating_sub(done);
         let mut s = if total == UNKNOWN {
             format!("[{done} done")
         } else {

@@ -1,41 +1,41 @@
-//! The one place `spawn many` hands its jobs to the library: a
-//! [`spawn::Group`] fed lazily from an iterator ([`Group::add_iter`]: a job
-//! is built only when there is room for it), its results taken in
-//! completion order ([`Group::results`]), stopped by a [`CancelToken`].
+//! The one place `spawn many` hands its jobs to the library: ONE
+//! [`spawn::Group`] per run, taking its commands from a [`CommandFeed`]
+//! as the input reader pushes them ([`Group::add_feed`]: the group never
+//! blocks on the input), its results taken in completion order
+//! ([`Group::results`]), stopped soon ([`Group::stop_starting_on`]) or now
+//! ([`Group::cancel_on`]).
 
-use spawn::{CancelToken, Command, Error, Forwarder, Group, Output};
+use spawn::{CancelToken, CommandFeed, Error, Forwarder, Group, Output, Progress};
 
-/// The most jobs one group runs; the next group takes the rest of the
-/// input. A group's engine keeps every finished child's slot (and its
-/// pidfd) until the group ends, and some of its work per event grows with
-/// them: 10,000 jobs in one group took 6 times as long per job as 1,000,
-/// and 20,000 ran out of fds. Until the engine recycles finished slots, a
-/// group is ended after this many; the cost is that the last jobs of a
-/// group run with fewer beside them while the group winds down.
-pub(crate) const GROUP_JOBS: usize = 1024;
+/// How the run's group is stopped and watched.
+pub(crate) struct Hooks<'a> {
+    /// Cancelled: no job starts any more; the running ones finish.
+    pub soon: &'a CancelToken,
+    /// Cancelled: the running jobs are stopped too (stop signal, grace,
+    /// KILL).
+    pub now: &'a CancelToken,
+    /// Signals it gets are passed on to the running jobs.
+    pub forwarder: Option<&'a Forwarder>,
+    /// Called as jobs start and end.
+    pub progress: Box<dyn FnMut(Progress) + Send>,
+}
 
-/// Stops the running jobs of a run (stop signal, grace, KILL); the jobs
-/// not started never start.
-pub(crate) type Cancel = CancelToken;
-
-/// Runs `cmds`, at most `max_running` at once (0: no limit), each pulled
-/// only when there is room for it; yields `(index, result)` as each ends,
-/// `index` counting the commands pulled from 0. Signals `forwarder` gets
-/// are passed on to the running jobs.
-pub(crate) fn results<I>(
-    cmds: I,
+/// Runs the commands pushed to `feed`, at most `max_running` at once (0:
+/// no limit), until the feed is closed and every one is done or the run is
+/// stopped; yields `(index, result)` as each ends, `index` counting the
+/// commands in the order pushed, from 0.
+pub(crate) fn results(
+    feed: &CommandFeed,
     max_running: usize,
-    cancel: &Cancel,
-    forwarder: Option<&Forwarder>,
-) -> impl Iterator<Item = (usize, Result<Output, Error>)>
-where
-    I: Iterator<Item = Command> + Send + 'static,
-{
+    hooks: Hooks<'_>,
+) -> impl Iterator<Item = (usize, Result<Output, Error>)> {
     let mut g = Group::new()
         .max_running(max_running)
-        .cancel_on(cancel)
-        .add_iter(cmds);
-    if let Some(f) = forwarder {
+        .add_feed(feed)
+        .stop_starting_on(hooks.soon)
+        .cancel_on(hooks.now)
+        .on_progress(hooks.progress);
+    if let Some(f) = hooks.forwarder {
         g = g.forward_signals(f);
     }
     g.results()
