@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             many::many(&a)
         }
         Cmd::Pipe(a) => {
-            let _ = signals::interrupts();
+            let _ = signals::forwarder();
             pipe::pipe(&a)
         }
         Cmd::Trace(a) => {

@@ -12,8 +12,8 @@ const AFTER_HELP: &str = "\
 Exit status: as a shell's with `set -o pipefail`: that of the last stage that
 failed (128+N for a stage killed by signal N), 0 when every stage succeeded. A
 stage killed by SIGPIPE because a later one stopped reading counts as success
-(`yes :: head -n 1` succeeds). Ctrl-C, TERM or HUP stop every stage (TERM to
-their process group, KILL after 2 s) and exit with 128+N.
+(`yes :: head -n 1` succeeds). Ctrl-C, TERM or HUP are passed on to every stage
+as they are, and spawn pipe exits after the stages with 128+N.
 
 Example:
   spawn pipe -- cat /etc/passwd :: grep root :: cut -d: -f1";
@@ -63,15 +63,14 @@ pub(crate) fn pipe(a: &PipeArgs) -> i32 {
     if a.json {
         p = p.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    // INT, TERM or HUP stop every stage (the stop signal to their group,
-    // the grace, KILL); the tool exits after them with 128+N.
-    let token = spawn::CancelToken::new();
-    if let Some(i) = crate::signals::interrupts() {
-        let t = token.clone();
-        i.on_signal(move |_, _| t.cancel());
+    // INT, TERM or HUP reach every stage as they are (as with `run`); the
+    // tool exits after the stages with 128+N.
+    let forwarder = crate::signals::forwarder();
+    if let Some(f) = forwarder {
+        p = p.forward_signals(f);
     }
-    let result = p.cancel_on(&token).run();
-    if let Some(sig) = crate::signals::interrupts().and_then(crate::signals::Interrupts::first) {
+    let result = p.run();
+    if let Some(sig) = forwarder.and_then(spawn::Forwarder::received) {
         if let Err(e) = &result {
             screen().note(&format!("spawn: {e}"));
         }

@@ -2,7 +2,7 @@
 //! normal delivery at the top of `main`, before any thread exists, so that
 //! the tool can pass them on to its children and exit after them.
 //!
-//! `run` and `trace` use the library's [`spawn::Forwarder`] as it is (a
+//! `run`, `pipe` and `trace` use the library's [`spawn::Forwarder`] as it is (a
 //! terminal's Ctrl-C reaches a child in our process group by itself, so it
 //! is forwarded only to children in groups of their own). `many` counts
 //! them instead ([`Interrupts`]): the first stops launching and is

@@ -53,15 +53,20 @@ impl Drop for TempDir {
 
 /// Waits for `child` at most [`LIMIT`] (then kills it and fails).
 fn wait(child: &mut Child) -> ExitStatus {
+    wait_at_most(child, LIMIT)
+}
+
+/// Waits for `child` at most `limit` (then kills it and fails).
+fn wait_at_most(child: &mut Child, limit: Duration) -> ExitStatus {
     let start = Instant::now();
     loop {
         if let Some(s) = child.try_wait().expect("wait") {
             return s;
         }
-        if start.elapsed() > LIMIT {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("spawn ran longer than {LIMIT:?}");
+            panic!("spawn ran longer than {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -451,9 +456,9 @@ fn halt_now_stops_running_jobs() {
     assert!(ran.stderr.contains("0 failed, 1 stopped"), "{ran:?}");
 }
 
-/// `--halt soon,fail=1`: no job starts after the failure; the running ones
-/// finish. (The group holds up to `-j` jobs ready behind the running ones;
-/// those still run: here `echo b`. The ones after them never start.)
+/// `--halt soon,fail=1`: no job starts after the failure, not even those
+/// the group held queued (here `echo b` ran before: a `soon` halt let the
+/// group's queue run).
 #[test]
 fn halt_soon_starts_no_more_jobs() {
     let ran = cli([
@@ -471,13 +476,11 @@ fn halt_soon_starts_no_more_jobs() {
         "echo e",
     ]);
     assert_eq!(ran.code(), 1, "{ran:?}");
-    assert!(ran.stdout.starts_with("a\n"), "{ran:?}");
-    for late in ["c\n", "d\n", "e\n"] {
-        assert!(
-            !ran.stdout.contains(late),
-            "{late:?} ran after the halt: {ran:?}"
-        );
-    }
+    assert_eq!(ran.stdout, "a\n", "a job started after the halt: {ran:?}");
+    assert!(
+        ran.stderr.contains("halted (--halt soon,fail=1)"),
+        "{ran:?}"
+    );
     let ran = cli([
         "many",
         "-j",
@@ -491,7 +494,43 @@ fn halt_soon_starts_no_more_jobs() {
         "echo z",
     ]);
     assert_eq!(ran.code(), 0, "{ran:?}");
-    assert!(!ran.stdout.contains('z'), "{ran:?}");
+    assert_eq!(ran.stdout, "", "a job started after the halt: {ran:?}");
+}
+
+/// `--halt soon`: the job running when the halt is seen finishes (its
+/// output is printed), and none of the queued ones starts, also when the
+/// running one ends after the halt and makes room. The failing job's output
+/// is printed just before the halt is decided, on the thread that drives
+/// the jobs: the test releases the running one only after reading it.
+#[test]
+fn halt_soon_lets_the_running_jobs_finish() {
+    let dir = TempDir::new("halt-soon");
+    let fifo = dir.fifo("go");
+    let slow = format!("read x < {fifo}; echo slow-finished");
+    let (before, rest, status) = release_after(
+        &[
+            "many",
+            "-j",
+            "2",
+            "--halt",
+            "soon,fail=1",
+            "--",
+            &slow,
+            "echo failing; exit 3",
+            "echo queued-1",
+            "echo queued-2",
+            "echo queued-3",
+            "echo queued-4",
+        ],
+        "failing",
+        &fifo,
+    );
+    assert_eq!(status.code(), Some(3), "{before:?} {rest:?}");
+    assert_eq!(rest, "slow-finished\n", "{before:?}");
+    assert!(
+        !before.concat().contains("queued"),
+        "a queued job ran: {before:?}"
+    );
 }
 
 /// `--retries N`: a failing job runs up to N times in all; one that
@@ -700,9 +739,9 @@ fn full_disk_is_an_error() {
     }
 }
 
-/// Many more jobs than the fd limit allows open at once: every job runs
-/// (with 2,048 fds, 5,000 jobs of one group ran out of them: the library's
-/// group keeps a pidfd per finished child until it ends).
+/// Many more jobs than the fd limit allows open at once: every job runs,
+/// in one group (with 2,048 fds, 5,000 jobs of one group ran out of them:
+/// the library's group kept a pidfd per finished child until it ended).
 #[test]
 fn more_jobs_than_fds() {
     let script = format!(
@@ -721,4 +760,36 @@ fn more_jobs_than_fds() {
         out.status,
         &err[..err.len().min(400)]
     );
+}
+
+/// 20,000 jobs at `-j 200` under `ulimit -n 256`: the running jobs need
+/// more fds than there are (a pidfd and two pipes each), and the group
+/// waits for fds instead of failing jobs; every job runs once.
+#[test]
+fn twenty_thousand_jobs_in_256_fds() {
+    let script = format!(
+        "ulimit -n 256 && seq 20000 | {} many -j 200 -- echo {{}}",
+        spawn_tests::spawn_cli().display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    let mut err = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        String::from_utf8_lossy(&v).into_owned()
+    });
+    let mut out = String::new();
+    let _ = child.stdout.take().expect("piped").read_to_string(&mut out);
+    let status = wait_at_most(&mut child, Duration::from_secs(600));
+    let err = reader.join().expect("stderr");
+    assert!(status.success(), "{status}: {}", &err[..err.len().min(400)]);
+    let mut seen: Vec<u32> = out.lines().map(|l| l.parse().expect("a number")).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20_000).collect::<Vec<u32>>(), "{err}");
 }

@@ -213,3 +213,221 @@ fn trace_forwards_signals_to_the_child() {
         assert_eq!(status.code(), Some(code), "{sig}: {status:?}");
     }
 }
+
+/// A Python program that says `got-<SIGNAL>` for each INT, TERM or HUP it
+/// gets (and goes on), says `ready`, then reads the FIFO `argv[1]` (when
+/// given) and says `survived`; without one it waits for signals forever.
+const SIGNAL_REPORTER: &str = r#"
+import os, signal, sys
+def said(n, _):
+    print("got-" + signal.Signals(n).name, flush=True)
+    if len(sys.argv) < 2:
+        os._exit(0)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, said)
+print("ready", flush=True)
+if len(sys.argv) < 2:
+    while True:
+        signal.pause()
+with open(sys.argv[1]) as f:
+    f.read()
+print("survived", flush=True)
+"#;
+
+/// A directory with the reporter script and a FIFO, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("spawn-sig-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("reporter.py"), SIGNAL_REPORTER).expect("script");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.join("go"))
+            .status()
+            .expect("mkfifo");
+        assert!(ok.success());
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The CLI with its stdout read line by line on a thread.
+struct Watched {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watched {
+    fn start(args: &[&str]) -> Watched {
+        use std::io::BufRead;
+        let mut child = cli_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start spawn");
+        let out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one is `want` (fails after 10 s, or at the end).
+    fn until(&mut self, want: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line == want;
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("no {want:?} line ({e}); saw {:?}", self.seen);
+                }
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let kill = std::process::Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success());
+    }
+
+    /// Waits (at most 10 s) for the CLI to end; its status and the lines
+    /// it printed since the last [`until`](Self::until).
+    fn end(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("spawn did not end within 10 s; saw {:?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        (status, self.lines.iter().collect())
+    }
+}
+
+/// Writes a line into `fifo` (blocks until a reader opens it).
+fn release(fifo: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .expect("open fifo");
+    f.write_all(b"go\n").expect("write fifo");
+}
+
+/// A first Ctrl-C on `spawn many` is passed on to the running job and
+/// stops launching, but lets the running job finish as the signal makes it
+/// (here it goes on and says `survived`; before, it was stopped with TERM
+/// at once); no queued job starts when it ends; the exit code is 130.
+#[test]
+fn many_first_ctrl_c_lets_running_jobs_finish() {
+    let dir = Scratch::new("first-int");
+    let job = format!("python3 {} {}", dir.path("reporter.py"), dir.path("go"));
+    let mut cli = Watched::start(&[
+        "many",
+        "--line-buffer",
+        "-j",
+        "1",
+        "--",
+        &job,
+        "echo queued-1",
+        "echo queued-2",
+    ]);
+    cli.until("ready");
+    cli.signal("INT");
+    // The job got the INT: the run stopped launching before passing it on.
+    cli.until("got-SIGINT");
+    release(&dir.path("go"));
+    let (status, rest) = cli.end();
+    assert_eq!(status.code(), Some(130), "{status:?} {rest:?}");
+    assert_eq!(rest, ["survived"], "{status:?}");
+}
+
+/// A second Ctrl-C stops the running jobs (the stop signal, the grace,
+/// KILL) that the first let run; exit 130, no queued job started.
+#[test]
+fn many_second_ctrl_c_stops_running_jobs() {
+    let dir = Scratch::new("second-int");
+    let job = format!("python3 {} {}", dir.path("reporter.py"), dir.path("go"));
+    let mut cli = Watched::start(&[
+        "many",
+        "--line-buffer",
+        "-j",
+        "1",
+        "--",
+        &job,
+        "echo queued-1",
+    ]);
+    cli.until("ready");
+    cli.signal("INT");
+    cli.until("got-SIGINT");
+    cli.signal("INT");
+    // The stop signal (TERM) reaches it: it says so and goes on; KILL ends
+    // it after the grace.
+    cli.until("got-SIGTERM");
+    let token = dir.path("go");
+    let (status, rest) = cli.end();
+    assert_eq!(status.code(), Some(130), "{status:?} {rest:?}");
+    assert!(
+        rest.iter()
+            .all(|l| l != "survived" && !l.contains("queued")),
+        "{rest:?}"
+    );
+    assert!(
+        processes_with(&token).is_empty(),
+        "the job outlived spawn many"
+    );
+}
+
+/// `spawn pipe` passes INT, TERM and HUP on to the stages as they are (as
+/// `run` does; before, every stage got TERM whatever came) and exits
+/// 128+N.
+#[test]
+fn pipe_passes_the_exact_signal_to_its_stages() {
+    for (sig, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let (status, rest) = signal_when_ready(
+            sig,
+            &["pipe", "--", "true", "::", "python3", "-c", SIGNAL_REPORTER],
+        );
+        assert_eq!(status.code(), Some(code), "{sig}: {status:?}");
+        assert_eq!(rest.trim(), format!("got-SIG{sig}"), "{sig}");
+    }
+}

@@ -3,11 +3,18 @@
 //! job and pushed into the group's [`CommandFeed`], so that waiting for a
 //! slow input (`tail -f`, a slow `find`) never holds up the running jobs.
 //!
-//! The reader is bounded: it waits while a bound of jobs are pushed
-//! and not finished (a few times `-j`), so memory does not grow with the
-//! input. The runner hands each result back ([`Jobs::finish`]), which makes
-//! room, and pushes a failed job again for `--retries`. The feed is closed
-//! once the input has ended and no job is left that could be tried again.
+//! The reader is bounded: it waits while `-j` jobs are pushed and not
+//! finished, so memory does not grow with the input. The runner takes each
+//! finished job back ([`Jobs::finish`]), pushing a failed one again for
+//! `--retries`, and makes room for the next only once it has decided on the
+//! result ([`Jobs::release`]: after `--halt`).
+//!
+//! The bound is `-j` and not more because the group starts a queued command
+//! in the slot a finished one freed before it hands out that one's result:
+//! with commands queued ahead, a `--halt soon` decided on the result would
+//! come one job late in each slot. With none queued, no job starts after
+//! the halt but those running when it was decided. The feed is closed once
+//! the input has ended and no job is left that could be tried again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -20,9 +27,6 @@ use super::job::{Job, Launch};
 use super::output::{self, Mode};
 use super::progress::Counts;
 
-/// Jobs pushed per running slot before the reader waits.
-const AHEAD: usize = 4;
-
 /// The bound when `-j 0` (no limit on running jobs).
 const UNLIMITED_BOUND: usize = 8192;
 
@@ -32,6 +36,8 @@ struct State {
     next_index: usize,
     /// The jobs pushed and not finished, by their index in the group.
     pending: HashMap<usize, Job>,
+    /// Finished jobs handed to the runner and not released.
+    deciding: usize,
     /// The input has ended (or its reading stopped).
     input_ended: bool,
 }
@@ -59,7 +65,7 @@ impl Jobs {
         let bound = if max_running == 0 {
             UNLIMITED_BOUND
         } else {
-            max_running.saturating_mul(AHEAD).max(16)
+            max_running
         };
         Jobs {
             feed: CommandFeed::new(),
@@ -120,7 +126,7 @@ impl Jobs {
                 }
             };
             let mut state = self.state();
-            while state.pending.len() >= self.bound && !self.control.stopping() {
+            while state.pending.len() + state.deciding >= self.bound && !self.control.stopping() {
                 state = self
                     .room
                     .wait(state)
@@ -161,22 +167,29 @@ impl Jobs {
 
     /// The job of the group's result `index`, now finished; `retry` says
     /// whether it is to run again (then it is pushed again, with one more
-    /// try, and `None` is returned).
+    /// try, and `None` is returned). A job returned holds its room until
+    /// [`release`](Self::release)d.
     pub(crate) fn finish(&self, index: usize, retry: impl FnOnce(&Job) -> bool) -> Option<Job> {
         let mut state = self.state();
         let job = state.pending.remove(&index)?;
-        let out = if retry(&job) {
+        if retry(&job) {
             let mut again = job;
             again.tries += 1;
             self.push(&mut state, again);
-            None
-        } else {
-            Some(job)
-        };
+            return None;
+        }
+        state.deciding += 1;
         self.settle(&state);
+        Some(job)
+    }
+
+    /// The runner has decided on a job [`finish`](Self::finish) gave it (and
+    /// stopped the run if it had to): the next job may be pushed.
+    pub(crate) fn release(&self) {
+        let mut state = self.state();
+        state.deciding = state.deciding.saturating_sub(1);
         drop(state);
         self.room.notify_one();
-        out
     }
 
     /// The jobs pushed that never got a result (the run stopped before

@@ -272,7 +272,9 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             && partial.report.pid == 0
         {
             // Stopped before it started: it never ran.
-            let _ = jobs.finish(ix, |_| false);
+            if jobs.finish(ix, |_| false).is_some() {
+                jobs.release();
+            }
             not_started += 1;
             continue;
         }
@@ -313,6 +315,8 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             let code = h.on_failures().then_some(code);
             control.stop(Stop::Halt(code), h.when == halt::When::Now);
         }
+        // Decided: the next job may come (none once the run stops).
+        jobs.release();
         screen().progress(counts.text());
     }
     // Read and never taken by the group: the run stopped first.
