@@ -267,6 +267,7 @@ struct Watched {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
 }
 
 impl Watched {
@@ -275,9 +276,15 @@ impl Watched {
         let mut child = cli_command(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start spawn");
+        let mut err = child.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut s);
+            s
+        });
         let out = std::io::BufReader::new(child.stdout.take().expect("piped"));
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -291,6 +298,7 @@ impl Watched {
             child,
             lines,
             seen: Vec::new(),
+            stderr,
         }
     }
 
@@ -326,7 +334,13 @@ impl Watched {
 
     /// Waits (at most 10 s) for the CLI to end; its status and the lines
     /// it printed since the last [`until`](Self::until).
-    fn end(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    fn end(self) -> (std::process::ExitStatus, Vec<String>) {
+        let (status, rest, _) = self.end_with_stderr();
+        (status, rest)
+    }
+
+    /// [`end`](Self::end), and all the CLI wrote on stderr.
+    fn end_with_stderr(mut self) -> (std::process::ExitStatus, Vec<String>, String) {
         let start = std::time::Instant::now();
         let status = loop {
             if let Some(s) = self.child.try_wait().expect("wait") {
@@ -339,7 +353,8 @@ impl Watched {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        (status, self.lines.iter().collect())
+        let rest = self.lines.iter().collect();
+        (status, rest, self.stderr.join().expect("stderr"))
     }
 }
 
@@ -379,6 +394,36 @@ fn many_first_ctrl_c_lets_running_jobs_finish() {
     let (status, rest) = cli.end();
     assert_eq!(status.code(), Some(130), "{status:?} {rest:?}");
     assert_eq!(rest, ["survived"], "{status:?}");
+}
+
+/// A job that Ctrl-C (passed on to it) ends is counted as stopped, not
+/// failed, and not named as a failure: the run's stop ended it.
+#[test]
+fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
+    let sleep = format!("sleep 30.{:07}9", std::process::id());
+    let job = format!("sh -c 'echo ready; exec {sleep}'");
+    let mut cli = Watched::start(&[
+        "many",
+        "--line-buffer",
+        "-j",
+        "2",
+        "--",
+        &job,
+        "true",
+    ]);
+    cli.until("ready");
+    cli.signal("INT");
+    let (status, rest, stderr) = cli.end_with_stderr();
+    assert_eq!(status.code(), Some(130), "{status:?} {rest:?} {stderr}");
+    assert!(
+        processes_with(&sleep).is_empty(),
+        "the job outlived spawn many"
+    );
+    assert!(
+        stderr.contains("0 failed, 1 stopped; stopped by SIGINT"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("killed by signal"), "{stderr}");
 }
 
 /// A second Ctrl-C stops the running jobs (the stop signal, the grace,

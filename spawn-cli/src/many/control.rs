@@ -75,6 +75,18 @@ impl Control {
             .clone()
     }
 
+    /// Whether the run's stop ended the job that gave `result` (it did not
+    /// fail on its own): stopped by us (Ctrl-C's second, `--halt now`, a
+    /// closed stdout), or killed by the signal passed on to it.
+    pub(crate) fn ended_it(&self, result: &Result<spawn::Output, spawn::Error>) -> bool {
+        match (self.why(), result) {
+            (None, _) => false,
+            (Some(_), Err(spawn::Error::Cancelled { .. })) => true,
+            (Some(Stop::Signal(sig)), Ok(o)) => o.status.signal() == Some(sig.as_raw()),
+            (Some(_), _) => false,
+        }
+    }
+
     /// The token cancelled when no job may start any more.
     pub(crate) fn soon_token(&self) -> &CancelToken {
         &self.soon

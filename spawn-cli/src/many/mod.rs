@@ -285,7 +285,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         };
         // A job we stopped (Ctrl-C, --halt now, a closed stdout) did
         // not fail on its own: it is counted as stopped.
-        let ours = control.why().is_some() && matches!(result, Err(spawn::Error::Cancelled { .. }));
+        let ours = control.ended_it(&result);
         stopped += u64::from(ours);
         let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
         let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);

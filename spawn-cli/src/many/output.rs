@@ -252,7 +252,7 @@ impl Printer {
         }
         // Jobs we stopped (Ctrl-C, --halt now, a closed stdout) are
         // counted in the summary, not named one by one.
-        if self.control.why().is_some() && matches!(d.result, Err(Error::Cancelled { .. })) {
+        if self.control.ended_it(&d.result) {
             return;
         }
         let cmd = String::from_utf8_lossy(&d.job.line);
