@@ -402,15 +402,7 @@ fn many_first_ctrl_c_lets_running_jobs_finish() {
 fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
     let sleep = format!("sleep 30.{:07}9", std::process::id());
     let job = format!("sh -c 'echo ready; exec {sleep}'");
-    let mut cli = Watched::start(&[
-        "many",
-        "--line-buffer",
-        "-j",
-        "2",
-        "--",
-        &job,
-        "true",
-    ]);
+    let mut cli = Watched::start(&["many", "--line-buffer", "-j", "2", "--", &job, "true"]);
     cli.until("ready");
     cli.signal("INT");
     let (status, rest, stderr) = cli.end_with_stderr();
