@@ -3,17 +3,19 @@
 //! `message`) and the text form of trace steps.
 
 use std::ffi::OsString;
-use std::io::Write;
 
 use serde_json::{Value, json};
 use spawn::trace::{Trace, What};
 use spawn::{Error, Output, PipelineOutput};
 
-/// Prints one JSON value on its own line.
-pub(crate) fn print_line(v: &Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, v);
-    let _ = writeln!(out);
+/// Prints one JSON value on its own line (through the [`screen`](crate::screen)).
+///
+/// # Errors
+/// Writing stdout failed.
+pub(crate) fn print_line(v: &Value) -> Result<(), crate::screen::Failure> {
+    let mut line = v.to_string().into_bytes();
+    line.push(b'\n');
+    crate::screen::screen().out(&line)
 }
 
 fn argv_json(argv: &[OsString]) -> Value {
@@ -79,8 +81,10 @@ pub(crate) fn pipe_json(stages: &[&[OsString]], r: &Result<PipelineOutput, Error
     }
 }
 
-/// `many --json`: one object per command.
-pub(crate) fn many_json(index: usize, command: &str, r: &Result<Output, Error>) -> Value {
+/// `many --json`: one object per job; `index` counts from 0 in input order
+/// (the job number `{#}` less one).
+pub(crate) fn many_json(seq: u64, command: &str, r: &Result<Output, Error>) -> Value {
+    let index = seq.saturating_sub(1);
     let (out, err) = match r {
         Ok(o) => (Some(o), None),
         Err(e) => (e.output(), Some(e)),

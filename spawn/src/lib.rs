@@ -255,7 +255,7 @@ pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};
 pub use error::{Error, StreamName};
 pub use forward::Forwarder;
-pub use group::{Group, GroupResults, Progress};
+pub use group::{CommandFeed, Group, GroupResults, Progress};
 pub use handle::ChildHandle;
 pub use output::{ExitStatus, Output, PipelineOutput, Report};
 pub use pipeline::Pipeline;

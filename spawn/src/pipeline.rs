@@ -50,6 +50,7 @@ pub struct Pipeline {
     timeout: Option<Duration>,
     kill_grace: Option<Duration>,
     cancel: Option<crate::CancelToken>,
+    forwarder: Option<crate::Forwarder>,
 }
 
 impl BitOr<Command> for Command {
@@ -79,6 +80,7 @@ impl Pipeline {
             timeout: None,
             kill_grace: None,
             cancel: None,
+            forwarder: None,
         }
     }
 
@@ -151,6 +153,15 @@ impl Pipeline {
         self
     }
 
+    /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to every
+    /// running stage while the pipeline runs (its group, as the shell's job
+    /// control does); see [`crate::Forwarder`].
+    #[must_use]
+    pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
+        self.forwarder = Some(forwarder.clone());
+        self
+    }
+
     /// The pipeline as a shell would show it.
     pub(crate) fn name(&self) -> String {
         self.stages
@@ -171,15 +182,34 @@ impl Pipeline {
     /// every stage's stderr), a sink overflowed ([`Error::OutputLimit`],
     /// as for a command), or a sink failed.
     pub fn run(&self) -> Result<PipelineOutput, Error> {
+        let (mut engine, ix) = self.engine()?;
+        engine.run(None)?;
+        self.fold(&mut engine, ix)
+    }
+
+    /// The engine that runs this pipeline, every stage added, with its
+    /// cancel token and forwarded signals: for `run` and `run_async`.
+    pub(crate) fn engine(&self) -> Result<(Engine<'static>, Vec<usize>), Error> {
         let name = self.name();
         let mut engine = Engine::new(0, &name)?;
         if let Some(token) = &self.cancel {
             engine.cancel_on(token, CancelScope::All);
         }
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
+        }
         let ix = self.add_to(&mut engine, &name)?;
-        engine.run(None)?;
+        Ok((engine, ix))
+    }
+
+    /// The pipeline's result, once `engine` finished every stage.
+    pub(crate) fn fold(
+        &self,
+        engine: &mut Engine<'_>,
+        ix: Vec<usize>,
+    ) -> Result<PipelineOutput, Error> {
         let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();
-        crate::finish::fold_pipeline(&name, stages)
+        crate::finish::fold_pipeline(&self.name(), stages)
     }
 
     /// The wiring of stage `i`: the stage's own command with the
@@ -310,7 +340,10 @@ impl Pipeline {
             merged,
             shared_stderr,
             &own_stderr,
-            self.cancel.clone(),
+            crate::pipeline_child::StageControl {
+                cancel: self.cancel.clone(),
+                forwarder: self.forwarder.clone(),
+            },
         )
     }
 

@@ -79,11 +79,19 @@ fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
     )
 }
 
+/// What reaches every stage of a started pipeline from outside.
+pub(crate) struct StageControl {
+    /// Stops every stage (`Pipeline::cancel_on`).
+    pub cancel: Option<crate::CancelToken>,
+    /// Signals passed on (`Pipeline::forward_signals`).
+    pub forwarder: Option<crate::Forwarder>,
+}
+
 /// Starts the stages of a pipeline (see [`Pipeline::spawn`](crate::Pipeline::spawn)):
 /// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
 /// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
 /// sink of the stderr the stages without one of their own (`own_stderr`)
-/// share; `cancel` stops every stage (`Pipeline::cancel_on`).
+/// share; `control` what stops them or passes signals on.
 pub(crate) fn start(
     name: String,
     mut wirings: Vec<Wiring>,
@@ -91,7 +99,7 @@ pub(crate) fn start(
     merged: bool,
     shared_stderr: Option<Sink>,
     own_stderr: &[bool],
-    cancel: Option<crate::CancelToken>,
+    control: StageControl,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
     let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
@@ -151,8 +159,8 @@ pub(crate) fn start(
         members[k].sinks.stderr = shared_stderr;
     }
     drop(wirings);
-    let mut driver = Driver::new(name, members, pipes, None);
-    driver.cancel_all_on(cancel);
+    let mut driver = Driver::new(name, members, pipes, control.forwarder);
+    driver.cancel_all_on(control.cancel);
     Ok(PipelineChild { driver, stderr_at })
 }
 

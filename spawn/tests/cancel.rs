@@ -6,13 +6,12 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{HANG, gone_soon};
-use spawn::{CancelToken, Command, Error, Group, Sink, Stdio};
+use common::{HANG, gone_soon, reaped_soon};
+use spawn::{CancelToken, Command, CommandFeed, Error, Group, Sink, Stdio};
 
 /// A command that prints `line` and then waits until it is stopped (a
 /// `sleep` whose argument marks it in `/proc`).
@@ -44,19 +43,6 @@ fn sleepers(marker: u32) -> Vec<u32> {
         }
     }
     pids
-}
-
-/// Waits (boundedly) until `pid` is gone from `/proc` altogether: dead and
-/// reaped, no zombie.
-fn reaped_soon(pid: u32) -> bool {
-    let start = Instant::now();
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
 }
 
 #[test]
@@ -330,4 +316,121 @@ fn results_come_in_completion_order() {
     let (i, r) = results.next().unwrap();
     assert_eq!((i, r.unwrap().stdout), (0, b"late\n".to_vec()));
     assert!(results.next().is_none());
+}
+
+#[test]
+fn a_feed_is_read_without_blocking_the_running_children() {
+    let feed = CommandFeed::new();
+    // 8 MiB: far more than a pipe holds, so the child ends only if it is
+    // drained while the feed is open and empty.
+    feed.push(
+        Command::new("head")
+            .args(["-c", "8388608", "/dev/zero"])
+            .stdout(Stdio::piped()),
+    );
+    let mut results = Group::new().add_feed(&feed).results();
+    let (i, r) = results.next().unwrap();
+    assert_eq!((i, r.unwrap().stdout.len()), (0, 8 << 20));
+    // More come later, from another thread.
+    let pusher = feed.clone();
+    let producer = std::thread::spawn(move || {
+        pusher.push(Command::new("echo").arg("late").stdout(Stdio::piped()));
+        pusher.close();
+    });
+    let (i, r) = results.next().unwrap();
+    assert_eq!((i, r.unwrap().stdout), (1, b"late\n".to_vec()));
+    assert!(results.next().is_none(), "the closed feed ends the group");
+    producer.join().unwrap();
+    assert!(
+        !feed.push(Command::new("true")),
+        "a closed feed takes nothing"
+    );
+}
+
+#[test]
+fn stop_starting_lets_the_running_finish_and_cancels_the_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("go");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .run()
+            .unwrap()
+            .status
+            .success()
+    );
+    let halt = CancelToken::new();
+    let mut results = Group::new()
+        .max_running(2)
+        .add(Command::new("sh").args(["-c", "exit 1"]))
+        .add(Command::new("cat").arg(&fifo).stdout(Stdio::piped()))
+        .add_all((0..5).map(|i| Command::new("echo").arg(i.to_string())))
+        .stop_starting_on(&halt)
+        .results();
+    let (i, r) = results.next().unwrap();
+    assert_eq!((i, r.unwrap().status.code()), (0, Some(1)));
+    halt.cancel();
+    fs::write(&fifo, "still running\n").unwrap();
+    let rest: Vec<_> = results.collect();
+    assert_eq!(rest.len(), 6, "{rest:?}");
+    for (i, r) in rest {
+        match i {
+            1 => assert_eq!(r.unwrap().stdout, b"still running\n"),
+            // Started in the turn the first one finished, before the halt.
+            2 => assert!(r.is_ok() || matches!(r, Err(Error::Cancelled { .. }))),
+            _ => assert!(matches!(r, Err(Error::Cancelled { .. })), "{i}: {r:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_cancelled_group_stops_reading_an_endless_source() {
+    let token = CancelToken::new();
+    let t = token.clone();
+    let endless = (0..).map(|i: u64| Command::new("echo").arg(i.to_string()));
+    let results: Vec<_> = Group::new()
+        .max_running(2)
+        .add_iter(endless)
+        .on_progress(move |p| {
+            if p.done == 3 {
+                t.cancel();
+            }
+        })
+        .cancel_on(&token)
+        .results()
+        .collect();
+    assert!(results.len() < 20, "{}", results.len());
+}
+
+#[test]
+fn a_finished_childs_token_does_not_cancel_the_child_after_it() {
+    // One running at a time, two in the engine: the third child reuses the
+    // first's slot once its result is handed out.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("go");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .run()
+            .unwrap()
+            .status
+            .success()
+    );
+    let first = CancelToken::new();
+    let mut results = Group::new()
+        .max_running(1)
+        .add(Command::new("true").cancel_on(&first))
+        .add(Command::new("true"))
+        .add(Command::new("cat").arg(&fifo).stdout(Stdio::piped()))
+        .results();
+    let (i, r) = results.next().unwrap();
+    assert_eq!(i, 0);
+    r.unwrap();
+    first.cancel();
+    let (i, r) = results.next().unwrap();
+    assert_eq!(i, 1);
+    r.unwrap();
+    fs::write(&fifo, "mine\n").unwrap();
+    let (i, r) = results.next().unwrap();
+    assert_eq!((i, r.unwrap().stdout), (2, b"mine\n".to_vec()));
 }

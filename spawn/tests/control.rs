@@ -17,7 +17,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::thread;
 
-use common::{HANG, alive, first_pid, gone_soon};
+use common::{HANG, alive, first_pid, gone_soon, reaped_soon};
 use spawn::{CancelToken, Command, Error, Signal, Stdio, StreamName};
 
 /// Runs `f` on a thread of its own; kills `child_pid`'s handle holder's
@@ -41,19 +41,6 @@ fn bounded<T: Send + 'static>(
             panic!("{what}: still blocked after {HANG:?}");
         }
     }
-}
-
-/// Waits (boundedly) until `pid` is gone from `/proc`: not alive, and
-/// not a zombie either (reaped).
-fn reaped_soon(pid: u32) -> bool {
-    let start = std::time::Instant::now();
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        if start.elapsed() > HANG {
-            return false;
-        }
-        thread::yield_now();
-    }
-    true
 }
 
 #[test]

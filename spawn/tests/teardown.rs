@@ -214,3 +214,37 @@ fn run_traced_honours_forward_signals_as_run_does() {
     assert_eq!(out.status.signal(), Some(Signal::TERM.as_raw()));
     assert!(steps > 0);
 }
+
+/// A child that ignores TERM (the disposition survives the `exec`).
+fn ignores_term() -> Command {
+    Command::new("sh").args(["-c", "trap '' TERM; exec sleep 3010"])
+}
+
+#[test]
+fn a_dropped_child_is_still_stopped_at_its_timeout() {
+    let child = ignores_term()
+        .timeout(Duration::from_millis(100))
+        .kill_grace(Duration::from_millis(100))
+        .spawn()
+        .unwrap();
+    let pid = child.pid();
+    drop(child);
+    // The reaper drives its teardown: TERM (ignored), the grace, KILL.
+    assert!(common::reaped_soon(pid), "{pid} outlived its timeout");
+}
+
+#[test]
+fn a_child_dropped_during_its_teardown_is_killed_after_the_grace() {
+    let child = ignores_term()
+        .timeout(Duration::from_millis(50))
+        .kill_grace(Duration::from_millis(500))
+        .spawn()
+        .unwrap();
+    let pid = child.pid();
+    // The wait stops in the grace: TERM was sent (and ignored), KILL is due.
+    let waited = child.wait_timeout(Duration::from_millis(200)).unwrap();
+    assert!(waited.is_none());
+    assert!(alive(pid));
+    drop(child);
+    assert!(common::reaped_soon(pid), "{pid} outlived its teardown");
+}

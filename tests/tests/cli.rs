@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use insta::{assert_json_snapshot, assert_snapshot};
 use serde_json::Value;
-use spawn_tests::{Ran, cli, cli_command, cli_with_input, filters};
+use spawn_tests::{Ran, cli, cli_with_input, filters};
 
 /// Runs `f` with the text filters of [`filters`] applied to snapshots.
 fn with_filters(f: impl FnOnce()) {
@@ -182,7 +182,8 @@ fn many_tag_one_at_a_time() {
         "no-such-program-for-spawn",
         "echo 'last one'",
     ]);
-    assert_eq!(ran.code(), 1, "{ran:?}");
+    // Two failed: the exit code is the number of failed jobs.
+    assert_eq!(ran.code(), 2, "{ran:?}");
     assert_snapshot!(ran.render());
 }
 
@@ -226,9 +227,11 @@ fn many_json() {
         "sh -c 'echo bad >&2; exit 2'",
         "no-such-program-for-spawn",
     ]);
-    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert_eq!(ran.code(), 2, "{ran:?}");
+    // One object per job as it ends: in completion order, sorted here.
     let mut values = json_lines(&ran.stdout);
     values.iter_mut().for_each(redact);
+    values.sort_by_key(|v| v["index"].as_u64());
     with_filters(|| assert_json_snapshot!(values));
     assert_snapshot!("many_json_stderr", ran.stderr);
 }
@@ -482,14 +485,17 @@ fn many_fails_when_one_fails_and_prints_a_summary() {
     let ran = cli(["many", "-j", "2", "--", "true", "false", "true"]);
     assert_eq!(ran.code(), 1, "{ran:?}");
     assert!(
-        ran.stderr.contains("3 commands, 1 failed"),
+        ran.stderr.contains("3 jobs, 1 failed"),
         "no summary: {ran:?}"
     );
     // Not a terminal: no live progress line.
     assert!(!ran.stderr.contains('\r'), "{ran:?}");
+    // Off a terminal, a run where every job succeeded says nothing.
     let ok = cli(["many", "-j", "2", "--", "true", "true"]);
     assert_eq!(ok.code(), 0, "{ok:?}");
-    assert!(ok.stderr.contains("2 commands, 0 failed"), "{ok:?}");
+    assert_eq!(ok.stderr, "", "{ok:?}");
+    let one = cli(["many", "--", "false"]);
+    assert!(one.stderr.contains("1 job, 1 failed"), "{one:?}");
 }
 
 #[test]
@@ -501,8 +507,12 @@ fn many_reads_commands_from_stdin() {
     assert_eq!(ran.code(), 0, "{ran:?}");
     let mut lines: Vec<&str> = ran.stdout.lines().collect();
     lines.sort_unstable();
-    assert_eq!(lines, ["[0] first", "[1] second one"]);
-    assert!(ran.stderr.contains("3 commands, 0 failed"), "{ran:?}");
+    // `--tag`: the job's input (here its command line) and a TAB.
+    assert_eq!(
+        lines,
+        ["echo 'second one'\tsecond one", "echo first\tfirst"]
+    );
+    assert_eq!(ran.stderr, "", "{ran:?}");
 }
 
 #[test]
@@ -541,8 +551,9 @@ fn many_runs_commands_at_once() {
 }
 
 /// 4 children print 2,000 lines of 1,000 bytes each, at once, in chunks
-/// that do not end at line ends (awk's buffered output): every line comes
-/// out whole, with the tag of its own command, and none is lost.
+/// that do not end at line ends (awk's buffered output): with
+/// `--line-buffer` every line comes out whole, with the tag of its own job
+/// (`--tagstring '[{#}]'`), and none is lost.
 #[test]
 fn many_lines_are_never_torn() {
     const LINES: usize = 2000;
@@ -559,7 +570,9 @@ fn many_lines_are_never_torn() {
         "many".to_owned(),
         "-j".into(),
         "4".into(),
-        "--tag".into(),
+        "--line-buffer".into(),
+        "--tagstring".into(),
+        "[{#}]".into(),
         "--".into(),
     ];
     args.extend(cmds);
@@ -568,11 +581,12 @@ fn many_lines_are_never_torn() {
     let mut seen = [0usize; 4];
     for line in ran.stdout.lines() {
         let (tag, rest) = line
-            .split_once("] ")
+            .split_once("]\t")
             .unwrap_or_else(|| panic!("untagged line: {line:.80}"));
         let id: usize = tag
             .strip_prefix('[')
-            .and_then(|t| t.parse().ok())
+            .and_then(|t| t.parse::<usize>().ok())
+            .map(|seq| seq - 1)
             .unwrap_or_else(|| panic!("bad tag: {line:.80}"));
         let (n, body) = rest
             .split_once(':')
@@ -615,116 +629,58 @@ fn pipe_rejects_an_empty_stage() {
     assert_eq!(ran.code(), 2, "{ran:?}");
 }
 
-/// The pids of the processes whose command line contains `token`.
-fn processes_with(token: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        cmdline.contains(token).then_some(pid)
-    })
-    .collect()
-}
-
-/// Starts the CLI with `args`, in which `{sleep}` stands for a `sleep` of 30
-/// seconds that no other process runs, waits for its first line of stdout (a
-/// child saying `ready`), sends SIGINT to the CLI alone (as a terminal's
-/// Ctrl-C would reach it, since its children run in process groups of their
-/// own), and returns how the CLI ended. Fails if the CLI or any of the
-/// `sleep`s is alive 10 s later (and then kills them).
-fn interrupt_when_ready(args: &[&str]) -> std::process::ExitStatus {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    const LIMIT: Duration = Duration::from_secs(10);
-    // A duration no other test uses, to find our sleeps by their command line.
-    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let sleep = format!("sleep 30.{:07}{call}", std::process::id());
-    let args: Vec<String> = args.iter().map(|a| a.replace("{sleep}", &sleep)).collect();
-    let mut child = cli_command(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start spawn");
-    let start = std::time::Instant::now();
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read ready");
-    assert!(line.ends_with("ready\n"), "{line:?}");
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("spawn {args:?} did not end 10 s after SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let survivors = loop {
-        let left = processes_with(&sleep);
-        if left.is_empty() || start.elapsed() > LIMIT {
-            break left;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    for pid in &survivors {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-    }
-    assert!(
-        survivors.is_empty(),
-        "children of spawn {args:?} outlived it after SIGINT (spawn: {status:?})"
-    );
-    status
-}
-
-/// Ctrl-C on `spawn run` reaches the child (here `sleep`, in a process
-/// group of its own because of `--timeout`), and `spawn` exits after it,
-/// with 128 + SIGINT.
+/// `pipe` is quiet on success (it printed a status line per stage before);
+/// `--verbose` prints them.
 #[test]
-fn run_forwards_sigint_to_the_child() {
-    let status = interrupt_when_ready(&[
-        "run",
-        "--timeout",
-        "60",
+fn pipe_quiet_on_success_unless_verbose() {
+    let ran = cli(["pipe", "--", "echo", "x", "::", "cat"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!((ran.stdout.as_str(), ran.stderr.as_str()), ("x\n", ""));
+    let ran = cli(["pipe", "-v", "--", "echo", "x", "::", "cat"]);
+    assert_eq!(
+        ran.stderr,
+        "spawn pipe: stage 0 (echo): exit status 0\nspawn pipe: stage 1 (cat): exit status 0\n"
+    );
+}
+
+/// `trace --data` shows the bytes of each read, escaped, and cuts long
+/// ones; `--json` gives them as `data` steps.
+#[test]
+fn trace_data_shows_the_bytes_read() {
+    let ran = cli([
+        "trace",
+        "--data",
         "--",
         "sh",
         "-c",
-        "echo ready; exec {sleep}",
+        "echo hello; printf 'tab\\there' >&2",
     ]);
-    assert_eq!(status.code(), Some(130), "{status:?}");
-}
-
-/// Ctrl-C on `spawn many` reaches every child, and `spawn` exits after them,
-/// with a failure.
-#[test]
-fn many_forwards_sigint_to_the_children() {
-    let status = interrupt_when_ready(&[
-        "many",
-        "-j",
-        "3",
-        "--timeout",
-        "60",
-        "--",
-        "sh -c 'echo ready; exec {sleep}'",
-        "{sleep}",
-        "{sleep}",
-    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
     assert!(
-        status.code().is_some_and(|c| c != 0),
-        "spawn many should exit with a failure code after Ctrl-C: {status:?}"
+        ran.stdout.contains("stdout 6 bytes: \"hello\\n\""),
+        "{}",
+        ran.stdout
     );
+    assert!(
+        ran.stdout.contains("stderr 8 bytes: \"tab\\there\""),
+        "{}",
+        ran.stdout
+    );
+    let ran = cli(["trace", "--data", "--", "sh", "-c", "printf '%0100d' 0"]);
+    assert!(
+        ran.stdout.contains(&format!(
+            "stdout 100 bytes: \"{}\" (+36 bytes)",
+            "0".repeat(64)
+        )),
+        "{}",
+        ran.stdout
+    );
+    let ran = cli(["trace", "--json", "--data", "--", "echo", "hi"]);
+    let data: Vec<Value> = json_lines(&ran.stdout)
+        .into_iter()
+        .filter(|v| v["kind"] == "data")
+        .collect();
+    assert_eq!(data.len(), 1, "{}", ran.stdout);
+    assert_eq!(data[0]["stream"], "stdout");
+    assert_eq!(data[0]["data"], "hi\n");
 }

@@ -125,6 +125,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         }
     }
     crate::bench_async::run(root, smoke, &mut doc)?;
+    doc.push_str(&crate::bench_cli::cli_rows(root, smoke)?);
     println!("==> bench: ok ({:.1}s)", start.elapsed().as_secs_f64());
     // The machine is shared: say how loaded it was, before the tables.
     doc.insert_str(

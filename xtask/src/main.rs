@@ -4,10 +4,13 @@
 //!   naming the step that failed.
 //! - `cargo xtask snapshots` runs the snapshot tests and lists pending changes.
 //! - `cargo xtask bench [--smoke]` runs the benchmarks against the peers.
+//! - `cargo xtask bench-cli [--smoke]` prints only the rows of `spawn many`
+//!   against `xargs -P` and GNU parallel.
 //! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
 
 mod bench;
 mod bench_async;
+mod bench_cli;
 mod soak;
 mod tidy;
 
@@ -23,6 +26,8 @@ fn main() -> ExitCode {
         Some("ci") => ci(&root),
         Some("snapshots") => snapshots(&root),
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("bench-cli") => bench_cli::cli_rows(&root, args.iter().any(|a| a == "--smoke"))
+            .map(|doc| print!("{doc}")),
         Some("soak") => soak::soak(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

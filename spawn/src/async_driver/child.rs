@@ -1,26 +1,28 @@
 //! [`AsyncChild`]: a started child on tokio (`Command::spawn_async`), with
 //! async pipe ends, `communicate`, and waits and signals on `&self`.
 //!
-//! Its `communicate` and `wait` go through the same engine as
-//! [`Child`](crate::Child)'s (the child adopted into it, driven by the
-//! async driver): the command's timeout, its group teardown and the
-//! forwarded signals apply to them as they do to the blocking ones.
+//! It is a [`Child`](crate::Child) driven elsewhere: the same
+//! driver (`child/drive.rs`: the child adopted into an
+//! engine with what is left of its timeout, its graces, group teardown,
+//! cancel token and forwarded signals; the same drop, which hands a child
+//! with a timeout pending to the background reaper), and the same
+//! [`ChildHandle`] for its pid, `try_wait` and signals. Only the waiting
+//! differs: the engine is driven by the async driver, and the pipe ends
+//! are registered with tokio's reactor until a `communicate` needs them.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
-use spawn_core::{ChildSpec, PerStream};
+use spawn_core::PerStream;
 use tokio::io::Interest;
 
 use super::drive::drive;
 use super::pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, register};
+use crate::child::{Driver, Feed, HeldPipes, Member};
 use crate::driver::slot::{self, StagePlumbing};
-use crate::driver::{Adopted, Engine};
-use crate::handle::{signal_group, status_of};
-use crate::process::Process;
 use crate::wiring::{Plan, Wiring};
-use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal, Sink};
+use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 
 /// A started child process on tokio, as returned by
 /// [`Command::spawn_async`]: tokio's `Child`, with spawn's teardown.
@@ -56,34 +58,19 @@ use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal, Sink};
 /// # }
 /// ```
 pub struct AsyncChild {
-    name: String,
-    process: Arc<Process>,
+    handle: ChildHandle,
+    driver: Driver,
     /// In a mutex so that `wait(&self)` can close it.
     stdin: Mutex<Option<AsyncChildStdin>>,
     stdout: Option<AsyncChildStdout>,
     stderr: Option<AsyncChildStderr>,
-    /// Where `communicate` drains stdout and stderr.
-    sinks: PerStream<Option<Sink>>,
-    /// The command's own input, fed by a `communicate` given none.
-    input: Option<Arc<Vec<u8>>>,
-    /// The command's timeout, as a deadline from the start.
-    deadline: Option<Instant>,
-    kill_grace: Duration,
-    eof_grace: Duration,
-    group_teardown: bool,
-    end_leftovers: bool,
-    stop_signal: Signal,
     kill_on_drop: bool,
-    forwarder: Option<crate::Forwarder>,
-    /// A `communicate` whose future was dropped, to be resumed (in a mutex
-    /// only so that `AsyncChild` is `Sync`; reached through `get_mut`).
-    engine: Mutex<Option<Engine<'static>>>,
 }
 
 impl fmt::Debug for AsyncChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncChild")
-            .field("program", &self.name)
+            .field("program", &self.driver.name)
             .field("pid", &self.pid())
             .finish_non_exhaustive()
     }
@@ -119,28 +106,21 @@ impl AsyncChild {
         let wiring = Wiring::command(cmd)?;
         let started =
             slot::launch_wiring(&wiring, None, &mut StagePlumbing::default(), &Plan::Inherit)?;
-        let deadline = wiring.timeout.and_then(|t| started.started.checked_add(t));
+        let process = Arc::new(started.process);
+        let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
+        let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);
         let mut child = AsyncChild {
-            name: wiring.name.clone(),
-            process: Arc::new(started.process),
+            handle: ChildHandle::new(&wiring.name, process),
+            driver: Driver::new(
+                wiring.name.clone(),
+                vec![member],
+                vec![HeldPipes::new(PerStream::default())],
+                cmd.forwarder.clone(),
+            ),
             stdin: Mutex::new(None),
             stdout: None,
             stderr: None,
-            sinks: PerStream {
-                stdin: None,
-                stdout: wiring.sinks.stdout.clone(),
-                stderr: wiring.sinks.stderr.clone(),
-            },
-            input: wiring.input.clone(),
-            deadline,
-            kill_grace: wiring.kill_grace,
-            eof_grace: wiring.eof_grace,
-            group_teardown: wiring.owns_group_teardown(false),
-            end_leftovers: wiring.ends_leftovers(),
-            stop_signal: wiring.stop_signal,
             kill_on_drop: cmd.kill_on_drop,
-            forwarder: cmd.forwarder.clone(),
-            engine: Mutex::new(None),
         };
         // From here a failure drops `child`, which reaps (or kills) it.
         let fds = started.fds;
@@ -166,14 +146,14 @@ impl AsyncChild {
     /// The child's process id.
     #[must_use]
     pub fn pid(&self) -> u32 {
-        self.process.pid_u32()
+        self.handle.pid()
     }
 
     /// A handle for other tasks and threads: waits (blocking) and signals
     /// on `&self`, outliving the `AsyncChild`; see [`ChildHandle`].
     #[must_use]
     pub fn handle(&self) -> ChildHandle {
-        ChildHandle::new(&self.name, Arc::clone(&self.process))
+        self.handle.clone()
     }
 
     /// Takes the write end of the child's stdin pipe (if piped and not
@@ -222,85 +202,24 @@ impl AsyncChild {
     /// # }
     /// ```
     pub async fn communicate(&mut self, input: &[u8]) -> Result<Output, Error> {
-        if self.engine_mut().is_none() {
-            let engine = self.communicate_engine(input)?;
-            *self.engine_mut() = Some(engine);
+        if !self.driver.has_engine() {
+            // The pipe ends leave the reactor for the engine's epoll set.
+            let fds = PerStream {
+                stdin: self.take_stdin().map(OwnedFd::from),
+                stdout: self.stdout.take().map(OwnedFd::from),
+                stderr: self.stderr.take().map(OwnedFd::from),
+            };
+            self.driver.hold(fds);
         }
-        let name = self.name.clone();
-        let Some(engine) = self.engine_mut().as_mut() else {
-            unreachable!("set above")
-        };
+        let name = self.driver.name.clone();
+        // Kept in the driver while it runs: a dropped call leaves it there,
+        // and the next one carries on.
+        let engine = self.driver.engine_mut(Feed::Input(input))?;
         drive(engine, &name).await?;
-        let result = engine.result(0);
-        *self.engine_mut() = None;
-        result
-    }
-
-    fn engine_mut(&mut self) -> &mut Option<Engine<'static>> {
-        self.engine
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The engine of a new `communicate`: the child adopted with its pipes.
-    fn communicate_engine(&mut self, input: &[u8]) -> Result<Engine<'static>, Error> {
-        let input: Arc<Vec<u8>> = match (&self.input, input.is_empty()) {
-            (Some(i), true) => Arc::clone(i),
-            _ => Arc::new(input.to_vec()),
-        };
-        let stdin = self.take_stdin();
-        if stdin.is_none() && !input.is_empty() && self.process.reaped().is_none() {
-            return Err(Error::invalid(
-                &self.name,
-                "input was given but the child's stdin is not a pipe we hold (was it taken, or not piped?)",
-            ));
+        match self.driver.finish_first() {
+            Some(result) => result,
+            None => unreachable!("driven above"),
         }
-        let fds = PerStream {
-            stdin: stdin.map(Into::into),
-            stdout: self.stdout.take().map(Into::into),
-            stderr: self.stderr.take().map(Into::into),
-        };
-        let input_len = if fds.stdin.is_some() {
-            input.len() as u64
-        } else {
-            0
-        };
-        let mut engine = self.engine()?;
-        engine.adopt(Adopted {
-            process: Arc::clone(&self.process),
-            fds,
-            sinks: &self.sinks,
-            spec: self.spec(input_len),
-            input: Some(input),
-            name: &self.name,
-            stop_signal: self.stop_signal,
-        })?;
-        Ok(engine)
-    }
-
-    /// A core spec for this child's teardown and graces.
-    fn spec(&self, input_len: u64) -> ChildSpec {
-        ChildSpec {
-            input_len,
-            timeout: self
-                .deadline
-                .map(|d| d.saturating_duration_since(Instant::now())),
-            kill_grace: self.kill_grace,
-            eof_grace: self.eof_grace,
-            signal_group: self.group_teardown,
-            end_leftovers: self.end_leftovers,
-            read_chunk: crate::driver::READ_CHUNK,
-            write_chunk: crate::driver::WRITE_CHUNK,
-            ..ChildSpec::default()
-        }
-    }
-
-    fn engine(&self) -> Result<Engine<'static>, Error> {
-        let mut engine = Engine::new(0, &self.name)?;
-        if let Some(f) = &self.forwarder {
-            engine.set_forwarder(f);
-        }
-        Ok(engine)
     }
 
     /// Waits for the child to exit and returns its status; closes stdin
@@ -320,8 +239,8 @@ impl AsyncChild {
     /// [`Error::Timeout`]; [`Error::StatusLost`] when someone else reaped
     /// the child.
     pub async fn wait(&self) -> Result<ExitStatus, Error> {
-        if let Some(r) = self.process.reaped() {
-            return status_of(&self.name, self.pid(), r);
+        if let Some(status) = self.handle.try_wait()? {
+            return Ok(status);
         }
         drop(
             self.stdin
@@ -329,17 +248,8 @@ impl AsyncChild {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
-        let mut engine = self.engine()?;
-        let ix = engine.adopt(Adopted {
-            process: Arc::clone(&self.process),
-            fds: PerStream::default(),
-            sinks: &PerStream::default(),
-            spec: self.spec(0),
-            input: None,
-            name: &self.name,
-            stop_signal: self.stop_signal,
-        })?;
-        drive(&mut engine, &self.name).await?;
+        let (mut engine, ix) = self.driver.exit_engine()?;
+        drive(&mut engine, &self.driver.name).await?;
         engine.result(ix).map(|out| out.status)
     }
 
@@ -349,11 +259,7 @@ impl AsyncChild {
     /// [`Error::StatusLost`] when someone else reaped the child; an error
     /// from `wait4(2)`.
     pub fn try_wait(&self) -> Result<Option<ExitStatus>, Error> {
-        match self.process.try_reap() {
-            Ok(Some(r)) => status_of(&self.name, self.pid(), r).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(Error::io(&self.name, "waiting for the child", e)),
-        }
+        self.handle.try_wait()
     }
 
     /// Sends `signal` to the child (through its pidfd where the kernel has
@@ -362,9 +268,7 @@ impl AsyncChild {
     /// # Errors
     /// The kernel refused (e.g. an invalid signal number).
     pub fn send_signal(&self, signal: Signal) -> Result<(), Error> {
-        self.process
-            .signal(signal)
-            .map_err(|e| Error::io(&self.name, "sending a signal to the child", e))
+        self.handle.send_signal(signal)
     }
 
     /// Sends `SIGTERM`: asks the child to stop.
@@ -372,7 +276,7 @@ impl AsyncChild {
     /// # Errors
     /// As [`send_signal`](Self::send_signal).
     pub fn terminate(&self) -> Result<(), Error> {
-        self.send_signal(Signal::TERM)
+        self.handle.terminate()
     }
 
     /// Sends `SIGKILL`: stops the child at once.
@@ -380,7 +284,7 @@ impl AsyncChild {
     /// # Errors
     /// As [`send_signal`](Self::send_signal).
     pub fn kill(&self) -> Result<(), Error> {
-        self.send_signal(Signal::KILL)
+        self.handle.kill()
     }
 
     /// Sends `SIGKILL` to the child's process group, when it has one of its
@@ -390,7 +294,7 @@ impl AsyncChild {
     /// [`Error::InvalidInput`] when the child shares the caller's group;
     /// the kernel refused.
     pub fn kill_group(&self) -> Result<(), Error> {
-        self.signal_group(Signal::KILL)
+        self.handle.kill_group()
     }
 
     /// Sends `signal` to the child's process group; see
@@ -399,27 +303,22 @@ impl AsyncChild {
     /// # Errors
     /// As [`kill_group`](Self::kill_group).
     pub fn signal_group(&self, signal: Signal) -> Result<(), Error> {
-        signal_group(&self.name, &self.process, signal)
+        self.handle.signal_group(signal)
     }
 }
 
 impl Drop for AsyncChild {
+    /// As a [`Child`](crate::Child)'s drop: our pipe ends close first, then
+    /// the child is reaped in the background (KILLed first with
+    /// [`Command::kill_on_drop`]; with a timeout pending, its engine is
+    /// driven by the reaper to the end of its teardown).
     fn drop(&mut self) {
-        if self.process.reaped().is_some() {
-            return;
-        }
-        if self.kill_on_drop {
-            self.process.kill_all();
-        }
-        // Close our pipe ends first so a child blocked on them can finish.
         drop(self.take_stdin());
         self.stdout = None;
         self.stderr = None;
-        *self.engine_mut() = None;
-        crate::reaper::reap_later(Arc::clone(&self.process));
+        self.driver.release(self.kill_on_drop);
     }
 }
-
 #[cfg(test)]
 mod tests {
     fn send_sync<T: Send + Sync>() {}

@@ -135,12 +135,9 @@ impl Pipeline {
     ) -> impl Future<Output = Result<PipelineOutput, Error>> + Send + 'static {
         let pipeline = self.clone();
         async move {
-            let name = pipeline.name();
-            let mut engine: Engine<'static> = Engine::new(0, &name)?;
-            let ix = pipeline.add_to(&mut engine, &name)?;
-            drive(&mut engine, &name).await?;
-            let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();
-            crate::finish::fold_pipeline(&name, stages)
+            let (mut engine, ix) = pipeline.engine()?;
+            drive(&mut engine, &pipeline.name()).await?;
+            pipeline.fold(&mut engine, ix)
         }
     }
 }

@@ -269,14 +269,8 @@ impl Driver {
             ));
         }
         let give_stdin = !(matches!(feed, Feed::LeaveOpen) && input.is_empty());
-        let mut engine = Engine::new(0, &self.name)?;
-        if let Some(f) = &self.forwarder {
-            engine.set_forwarder(f);
-        }
-        if let Some(token) = &self.cancel_all {
-            engine.cancel_on(token, CancelScope::All);
-        }
-        for (i, m) in self.members.iter().enumerate() {
+        let mut engine = self.new_engine()?;
+        for i in 0..self.members.len() {
             let pipes = &mut st.pipes[i];
             let stdin = if i == 0 && give_stdin {
                 pipes.stdin.take().map(OwnedFd::from)
@@ -288,28 +282,8 @@ impl Driver {
                 stdout: pipes.stdout.take().map(OwnedFd::from),
                 stderr: pipes.stderr.take().map(OwnedFd::from),
             };
-            let input_len = if fds.stdin.is_some() {
-                input.len() as u64
-            } else {
-                0
-            };
-            let spec = ChildSpec {
-                input_len,
-                timeout: remaining(m.deadline),
-                ..m.spec
-            };
-            let ix = engine.adopt(Adopted {
-                process: Arc::clone(&m.process),
-                fds,
-                sinks: &m.sinks,
-                spec,
-                input: (i == 0).then(|| Arc::clone(&input)),
-                name: &m.name,
-                stop_signal: m.stop_signal,
-            })?;
-            if let Some(token) = &m.cancel {
-                engine.cancel_on(token, CancelScope::Slot(ix));
-            }
+            let input = (i == 0).then(|| Arc::clone(&input));
+            self.adopt_member(&mut engine, i, fds, input)?;
         }
         if give_stdin {
             st.stdin_closed = true;
@@ -318,15 +292,138 @@ impl Driver {
         Ok(())
     }
 
+    /// An engine with the driver's forwarder and cancel token, no member
+    /// in it yet.
+    fn new_engine(&self) -> Result<Engine<'static>, Error> {
+        let mut engine = Engine::new(0, &self.name)?;
+        if let Some(f) = &self.forwarder {
+            engine.set_forwarder(f);
+        }
+        if let Some(token) = &self.cancel_all {
+            engine.cancel_on(token, CancelScope::All);
+        }
+        Ok(engine)
+    }
+
+    /// Adopts member `i` into `engine` with the pipe ends `fds` (and its
+    /// input, fed to its stdin when `fds` has it): what is left of its
+    /// timeout, its graces, group teardown and cancel token apply.
+    fn adopt_member(
+        &self,
+        engine: &mut Engine<'static>,
+        i: usize,
+        fds: PerStream<Option<OwnedFd>>,
+        input: Option<Arc<Vec<u8>>>,
+    ) -> Result<usize, Error> {
+        let m = &self.members[i];
+        let input_len = match (&fds.stdin, &input) {
+            (Some(_), Some(input)) => input.len() as u64,
+            _ => 0,
+        };
+        let spec = ChildSpec {
+            input_len,
+            timeout: remaining(m.deadline),
+            ..m.spec
+        };
+        let ix = engine.adopt(Adopted {
+            process: Arc::clone(&m.process),
+            fds,
+            sinks: &m.sinks,
+            spec,
+            input,
+            name: &m.name,
+            stop_signal: m.stop_signal,
+        })?;
+        if let Some(token) = &m.cancel {
+            engine.cancel_on(token, CancelScope::Slot(ix));
+        }
+        Ok(ix)
+    }
+
+    #[cfg(feature = "tokio")]
+    /// For a caller that holds the driver mutably and drives elsewhere (the
+    /// async `communicate`): makes the engine if there is none, as a drive
+    /// does, and lends it.
+    pub(crate) fn engine_mut(&mut self, feed: Feed<'_>) -> Result<&mut Engine<'static>, Error> {
+        let mut st = std::mem::take(self.state_mut());
+        let prepared = self.prepare(&mut st, feed);
+        *self.state_mut() = st;
+        prepared?;
+        match self.state_mut().engine.as_mut() {
+            Some(engine) => Ok(engine),
+            None => unreachable!("prepared above"),
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    /// An engine that watches the first member's exit alone (no pipes), for
+    /// waits that run beside each other (the async `wait`): its timeout,
+    /// teardown and cancel token apply. Returns the member's slot.
+    pub(crate) fn exit_engine(&self) -> Result<(Engine<'static>, usize), Error> {
+        let mut engine = self.new_engine()?;
+        let ix = self.adopt_member(&mut engine, 0, PerStream::default(), None)?;
+        Ok((engine, ix))
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Gives the first member's pipe ends back to the driver (the async
+    /// child holds them registered with its runtime until a drive needs
+    /// them).
+    pub(crate) fn hold(&mut self, fds: PerStream<Option<OwnedFd>>) {
+        let held = &mut self.state_mut().pipes[0];
+        let new = HeldPipes::new(fds);
+        held.stdin = held.stdin.take().or(new.stdin);
+        held.stdout = held.stdout.take().or(new.stdout);
+        held.stderr = held.stderr.take().or(new.stderr);
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Whether an engine drives the members (a drive was stopped or dropped
+    /// before its end).
+    pub(crate) fn has_engine(&mut self) -> bool {
+        self.state_mut().engine.is_some()
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Takes the first member's result out of a finished engine and drops
+    /// the engine.
+    pub(crate) fn finish_first(&mut self) -> Option<Result<Output, Error>> {
+        let st = self.state_mut();
+        let mut engine = st.engine.take()?;
+        let result = engine.result(0);
+        Some(result)
+    }
+
     /// Keeps the result of a drive a wait finished, for `communicate`.
     pub(crate) fn keep(&self, result: Result<Output, Error>) {
         self.state().finished = Some(result);
     }
 
-    /// The owner let go: closes the pipes, drops the engine, and hands
-    /// every member not reaped to the background reaper (KILLed first,
-    /// with what contains it, when `kill`).
+    /// The owner let go: closes the pipes, and hands every member not
+    /// reaped to the background reaper (KILLed first, with what contains
+    /// it, when `kill`). A member whose command has a timeout is handed
+    /// over in its engine (made now if no call drove it yet), which the
+    /// reaper drives to its end: the timeout and its teardown still apply
+    /// after the drop, also to a teardown already under way.
     pub(crate) fn release(&mut self, kill: bool) {
+        let timed = self
+            .members
+            .iter()
+            .any(|m| m.deadline.is_some() && m.process.reaped().is_none());
+        if timed && !kill {
+            let mut st = self.state();
+            // The command's input is fed, then the stdin closed, as the
+            // drop of our end would close it.
+            if self.prepare(&mut st, Feed::Input(&[])).is_ok()
+                && let Some(mut engine) = st.engine.take()
+            {
+                st.pipes.clear();
+                drop(st);
+                engine.own_children();
+                crate::reaper::drive_later(engine);
+                return;
+            }
+        }
         let st = self.state_mut();
         st.pipes.clear();
         st.engine = None;

@@ -50,6 +50,9 @@ pub(crate) enum CancelScope {
     All,
     /// One slot (`Command::cancel_on`).
     Slot(usize),
+    /// The children not started yet, also those added later
+    /// (`Group::stop_starting_on`): the running ones go on.
+    Queued,
 }
 
 /// A cancel token the engine watches.
@@ -74,15 +77,18 @@ impl Engine<'_> {
             return;
         }
         let n = self.cancels.len();
-        let in_epoll = token.fd().is_some_and(|fd| {
-            let interest = Interest {
-                readable: true,
-                writable: false,
-                edge: false,
-            };
-            self.ensure_epoll()
-                .is_ok_and(|ep| ep.add(fd, Token::Cancel(n).encode(), interest).is_ok())
-        });
+        // One registration per token: an fd is in an epoll set once.
+        let shared = self.cancels.iter().any(|w| w.token == *token && w.in_epoll);
+        let in_epoll = shared
+            || token.fd().is_some_and(|fd| {
+                let interest = Interest {
+                    readable: true,
+                    writable: false,
+                    edge: false,
+                };
+                self.ensure_epoll()
+                    .is_ok_and(|ep| ep.add(fd, Token::Cancel(n).encode(), interest).is_ok())
+            });
         self.cancels.push(Watched {
             token: token.clone(),
             scope,
@@ -118,8 +124,20 @@ impl Engine<'_> {
             match self.cancels[n].scope {
                 CancelScope::Slot(i) => self.cancel_slot(i, now),
                 CancelScope::All => {
+                    self.stop_starting = true;
                     for i in 0..self.slots.len() {
                         self.cancel_slot(i, now);
+                    }
+                }
+                CancelScope::Queued => {
+                    self.stop_starting = true;
+                    for i in 0..self.slots.len() {
+                        let slot = &self.slots[i];
+                        let queued = slot.process.is_none()
+                            && matches!(slot.start, Some(super::slot::Start::Launch(_)));
+                        if queued {
+                            self.cancel_slot(i, now);
+                        }
                     }
                 }
             }
@@ -143,10 +161,77 @@ impl Engine<'_> {
         self.sched.terminate(ChildId(i), now);
     }
 
+    /// Forgets the cancel tokens of a removed slot (its index is reused).
+    pub(super) fn forget_cancels_of(&mut self, child: usize) {
+        let scope = CancelScope::Slot(child);
+        let mut gone = Vec::new();
+        self.cancels.retain(|w| {
+            if w.scope == scope {
+                gone.push(w.token.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for token in gone {
+            let still = self.cancels.iter().any(|w| w.token == token);
+            if !still && let (Some(fd), Some(ep)) = (token.fd(), &self.epoll) {
+                let _ = ep.delete(fd);
+            }
+        }
+    }
+
+    /// Whether a token of the whole engine ([`CancelScope::All`] or
+    /// [`CancelScope::Queued`]) was cancelled: nothing more is to be started
+    /// (a group stops taking commands).
+    pub(crate) fn stops_starting(&self) -> bool {
+        self.stop_starting
+    }
+
+    /// Takes commands from `feed` (a group's `add_feed`): its eventfd wakes
+    /// [`Until::AnyFinished`] when commands come (without one, a tick
+    /// does), and until it is closed the engine is not done when its
+    /// children are: it waits for more.
+    pub(crate) fn watch_feed(&mut self, feed: &crate::CommandFeed) {
+        let interest = Interest {
+            readable: true,
+            writable: false,
+            edge: false,
+        };
+        // The set is made even when the feed has no eventfd: waits with
+        // nothing else to watch then sleep on its tick there.
+        let set = self.ensure_epoll().ok();
+        self.feed_in_epoll = match (feed.fd(), set) {
+            (Some(fd), Some(ep)) => ep.add(fd, Token::Feed.encode(), interest).is_ok(),
+            _ => false,
+        };
+        self.feed = Some(feed.clone());
+    }
+
+    /// The feed's eventfd was readable: commands (or its close) came.
+    pub(super) fn feed_ready(&mut self) {
+        if let Some(feed) = &self.feed {
+            feed.acknowledge();
+        }
+        self.fed = true;
+    }
+
+    /// Whether the feed has no eventfd in the set and is looked at on a
+    /// tick.
+    pub(super) fn feed_polled(&self) -> bool {
+        self.feed.is_some() && !self.feed_in_epoll
+    }
+
+    /// Whether more commands may come from the feed: the engine is not done
+    /// when its children are.
+    pub(super) fn awaits_feed(&self) -> bool {
+        !self.stop_starting && self.feed.as_ref().is_some_and(|f| !f.is_closed())
+    }
+
     pub(super) fn reached(&mut self, until: Until) -> bool {
         match until {
             Until::AllDone => false,
-            Until::AnyFinished => !self.done.is_empty(),
+            Until::AnyFinished => !self.done.is_empty() || std::mem::take(&mut self.fed),
             Until::AnyRead => std::mem::take(&mut self.read_seen),
         }
     }
@@ -162,6 +247,14 @@ impl Engine<'_> {
     /// room).
     pub(crate) fn set_not_added(&mut self, n: usize) {
         self.not_added = n;
+    }
+
+    /// Takes over the children adopted from a `Child` being dropped: the
+    /// engine's now, so that its drop or failure stops them too.
+    pub(crate) fn own_children(&mut self) {
+        for s in &mut self.slots {
+            s.owner = Owner::Engine;
+        }
     }
 
     /// Whether a finished slot waits to be handed out.
@@ -264,8 +357,14 @@ impl Engine<'_> {
                 self.sched.terminate(ChildId(i), now);
             }
         }
-        // Tokens no longer matter: everything is stopping. Their eventfds
-        // must not keep the set readable.
+        // Tokens and feeds no longer matter: everything is stopping. Their
+        // eventfds must not keep the set readable.
+        if let (Some(feed), Some(ep)) = (self.feed.take(), &self.epoll)
+            && self.feed_in_epoll
+            && let Some(fd) = feed.fd()
+        {
+            let _ = ep.delete(fd);
+        }
         for w in self.cancels.drain(..) {
             if w.in_epoll
                 && let (Some(fd), Some(ep)) = (w.token.fd(), &self.epoll)
@@ -298,6 +397,10 @@ impl Engine<'_> {
             ),
             hooks,
             cancels: Vec::new(),
+            stop_starting: false,
+            feed: None,
+            fed: false,
+            feed_in_epoll: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: Some(Instant::now()),

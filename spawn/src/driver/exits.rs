@@ -317,6 +317,7 @@ impl Engine<'_> {
             return;
         }
         self.removed += 1;
+        self.forget_cancels_of(child);
         let slot = &mut self.slots[child];
         for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
             // Its bytes were taken: what the sink held (a buffer's

@@ -95,6 +95,15 @@ pub(crate) struct Engine<'t> {
     hooks: Hooks<'t>,
     /// The cancel tokens the engine watches.
     cancels: Vec<control::Watched>,
+    /// A `CancelScope::Queued` token was cancelled: nothing more starts.
+    stop_starting: bool,
+    /// The command feed a group takes commands from, when its eventfd is
+    /// in the set.
+    feed: Option<crate::CommandFeed>,
+    /// The feed said commands came since the last `AnyFinished` stop.
+    fed: bool,
+    /// The feed's eventfd is in the set (else it is looked at on a tick).
+    feed_in_epoll: bool,
     /// Slots finished and not yet handed out by [`Engine::next_finished`].
     done: std::collections::VecDeque<usize>,
     /// A read happened since the last [`Until::AnyRead`] stop.
@@ -130,6 +139,10 @@ impl<'t> Engine<'t> {
             pipeline_stdout: Plan::Inherit,
             hooks: Hooks::default(),
             cancels: Vec::new(),
+            stop_starting: false,
+            feed: None,
+            fed: false,
+            feed_in_epoll: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: None,
@@ -170,13 +183,15 @@ impl<'t> Engine<'t> {
                 CoreOutput::Action(a) => self.act(a),
                 CoreOutput::Finished { child, outcome } => self.finished(child.0, outcome),
                 CoreOutput::Wait { deadline, reason } => {
-                    if matches!(reason, WaitReason::Done) || self.sched.is_done() {
+                    if (matches!(reason, WaitReason::Done) || self.sched.is_done())
+                        && !self.awaits_feed()
+                    {
                         self.next_wake = None;
                         return Ok(Ran::Done);
                     }
                     let mut timeout: Option<Duration> = deadline
                         .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
-                    if self.cancels_polled() {
+                    if self.cancels_polled() || self.feed_polled() {
                         timeout = Some(
                             timeout.map_or(control::CANCEL_TICK, |t| t.min(control::CANCEL_TICK)),
                         );
@@ -198,6 +213,11 @@ impl<'t> Engine<'t> {
                     }
                     self.wait(timeout)?;
                     looked = true;
+                    if self.feed_polled() {
+                        // No eventfd for the feed: look at it after each
+                        // wait (on the cancel tick at the latest).
+                        self.fed = true;
+                    }
                 }
             }
         }
@@ -244,6 +264,7 @@ impl<'t> Engine<'t> {
                 Token::Pipe { slot, stream } => self.readable(slot, stream, now),
                 Token::Exit { slot } => self.check_exit(slot, now),
                 Token::Cancel(_) => self.check_cancels(now),
+                Token::Feed => self.feed_ready(),
             }
         }
         self.ready = ready;

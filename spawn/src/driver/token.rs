@@ -14,6 +14,8 @@ pub(crate) enum Token {
     Forwarder,
     /// The eventfd of the engine's `n`th cancel token.
     Cancel(usize),
+    /// The eventfd of the command feed a group takes commands from.
+    Feed,
 }
 
 /// Kinds per slot: stdin, stdout, stderr, exit.
@@ -23,6 +25,8 @@ const FORWARDER: u64 = u64::MAX;
 /// up from 0 and never reach them.
 const CANCEL_LAST: u64 = u64::MAX - 1;
 const CANCELS: u64 = 1 << 32;
+/// Just below the cancel tokens.
+const FEED: u64 = CANCEL_LAST - CANCELS;
 
 impl Token {
     pub(crate) fn encode(self) -> u64 {
@@ -38,12 +42,16 @@ impl Token {
             Token::Exit { slot } => slot as u64 * KINDS + 3,
             Token::Forwarder => FORWARDER,
             Token::Cancel(n) => CANCEL_LAST - n as u64,
+            Token::Feed => FEED,
         }
     }
 
     pub(crate) fn decode(raw: u64) -> Token {
         if raw == FORWARDER {
             return Token::Forwarder;
+        }
+        if raw == FEED {
+            return Token::Feed;
         }
         if raw <= CANCEL_LAST && raw > CANCEL_LAST - CANCELS {
             return Token::Cancel(usize::try_from(CANCEL_LAST - raw).unwrap_or(usize::MAX));
@@ -90,6 +98,7 @@ mod tests {
                 Token::Exit { slot },
                 Token::Forwarder,
                 Token::Cancel(slot),
+                Token::Feed,
             ] {
                 assert_eq!(Token::decode(t.encode()), t);
             }

@@ -1,6 +1,7 @@
 //! [`Group`]: many commands at once, driven by one thread, with their
 //! results as they finish ([`GroupResults`]) or all at the end.
 
+mod feed;
 mod results;
 
 use std::fmt;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::driver::{CancelScope, Engine};
 use crate::{Command, Error, Output};
 
+pub use feed::CommandFeed;
 pub use results::GroupResults;
 pub(crate) use results::InOrder;
 use results::LazySource;
@@ -59,6 +61,8 @@ pub struct Group {
     progress: Option<ProgressFn>,
     forwarder: Option<crate::Forwarder>,
     cancel: Option<crate::CancelToken>,
+    stop_starting: Option<crate::CancelToken>,
+    feed: Option<CommandFeed>,
 }
 
 impl fmt::Debug for Group {
@@ -164,6 +168,46 @@ impl Group {
         self
     }
 
+    /// Takes commands pushed to `feed` while the group runs, after the
+    /// others (see [`CommandFeed`]): the group starts them as they come
+    /// and there is room, never blocks on the feed, and ends once the feed
+    /// is closed and every command is done. A second feed replaces the
+    /// first.
+    #[must_use]
+    pub fn add_feed(mut self, feed: &CommandFeed) -> Self {
+        self.feed = Some(feed.clone());
+        self
+    }
+
+    /// Stops starting commands when `token` is cancelled, and lets the
+    /// running ones finish (GNU parallel's `--halt soon`; a first Ctrl-C):
+    /// the commands not started yet get [`Error::Cancelled`] in their place
+    /// (they have no output), and no more are taken from the sources. For
+    /// stopping the running ones too, see [`cancel_on`](Self::cancel_on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{CancelToken, Command, Error, Group};
+    /// let token = CancelToken::new();
+    /// let halt = token.clone();
+    /// let results = Group::new()
+    ///     .max_running(1)
+    ///     .add(Command::new("sh").args(["-c", "exit 1"]))
+    ///     .add(Command::new("true"))
+    ///     .on_progress(move |p| if p.done == 1 { halt.cancel() })
+    ///     .stop_starting_on(&token)
+    ///     .run()?;
+    /// assert_eq!(results[0].as_ref().unwrap().status.code(), Some(1));
+    /// assert!(matches!(results[1], Err(Error::Cancelled { .. })));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stop_starting_on(mut self, token: &crate::CancelToken) -> Self {
+        self.stop_starting = Some(token.clone());
+        self
+    }
+
     /// Calls `f` whenever a child starts or finishes, with the counts (for
     /// a progress line). `f` runs on the driving thread: keep it short.
     #[must_use]
@@ -195,7 +239,7 @@ impl Group {
     /// [`add_all`](Self::add_all) or [`add_iter`](Self::add_iter)).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.cmds.is_empty() && self.lazy.is_none()
+        self.cmds.is_empty() && self.lazy.is_none() && self.feed.is_none()
     }
 
     /// Runs every command and returns one result per command, in the order
@@ -210,7 +254,8 @@ impl Group {
             &self.cmds,
             self.lazy.clone(),
             self.max_running,
-        );
+        )
+        .with_feed(self.feed.clone());
         let mut all = InOrder::default();
         while let Some(r) = results.next_result()? {
             all.put(r);
@@ -249,7 +294,9 @@ impl Group {
     pub fn results(self) -> GroupResults<'static> {
         let max = self.max_running;
         match self.engine() {
-            Ok(engine) => GroupResults::owned(engine, self.cmds, self.lazy, max),
+            Ok(engine) => {
+                GroupResults::owned(engine, self.cmds, self.lazy, max).with_feed(self.feed)
+            }
             Err(e) => GroupResults::failed(e, self.cmds, self.lazy),
         }
     }
@@ -268,6 +315,12 @@ impl Group {
         }
         if let Some(token) = &self.cancel {
             engine.cancel_on(token, CancelScope::All);
+        }
+        if let Some(token) = &self.stop_starting {
+            engine.cancel_on(token, CancelScope::Queued);
+        }
+        if let Some(feed) = &self.feed {
+            engine.watch_feed(feed);
         }
         Ok(engine)
     }

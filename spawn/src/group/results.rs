@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::feed::Taken;
 use crate::driver::{Engine, Ran, Until};
 use crate::wiring::Wiring;
 use crate::{Command, Error, Output};
@@ -53,6 +54,9 @@ pub struct GroupResults<'g> {
     window: usize,
     /// The source has no more commands.
     drained: bool,
+    /// Commands pushed while the group runs (`Group::add_feed`), after the
+    /// others.
+    feed: Option<crate::CommandFeed>,
     /// Results known before their child started (a wiring refused).
     early: VecDeque<Indexed>,
 }
@@ -88,6 +92,7 @@ impl<'g> GroupResults<'g> {
             in_engine: 0,
             window,
             drained: false,
+            feed: None,
             early: VecDeque::new(),
         }
     }
@@ -137,26 +142,78 @@ impl<'g> GroupResults<'g> {
         self.taken
     }
 
-    fn next_command(&mut self) -> Option<Command> {
+    /// Takes commands from `feed` after the others (see
+    /// [`Group::add_feed`](super::Group::add_feed)).
+    pub(super) fn with_feed(mut self, feed: Option<crate::CommandFeed>) -> Self {
+        self.feed = feed;
+        self
+    }
+
+    fn next_command(&mut self) -> Next {
         let listed = match &mut self.listed {
             Listed::Borrowed(it) => it.next().cloned(),
             Listed::Owned(it) => it.next(),
         };
-        listed.or_else(|| {
+        let lazy = listed.or_else(|| {
             self.lazy
                 .as_ref()?
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .next()
-        })
+        });
+        if let Some(cmd) = lazy {
+            return Next::Command(cmd);
+        }
+        match self.feed.as_ref().map(crate::CommandFeed::take) {
+            Some(Taken::Command(cmd)) => Next::Command(cmd),
+            Some(Taken::Empty) => Next::Later,
+            Some(Taken::Closed) | None => Next::End,
+        }
+    }
+
+    /// Every listed command not taken yet is cancelled in its place.
+    fn cancel_listed(&mut self) {
+        loop {
+            let cmd = match &mut self.listed {
+                Listed::Borrowed(it) => it.next().cloned(),
+                Listed::Owned(it) => it.next(),
+            };
+            let Some(cmd) = cmd else { break };
+            let index = self.taken;
+            self.taken += 1;
+            self.early.push_back((
+                index,
+                Err(Error::Cancelled {
+                    program: cmd.name(),
+                    partial: Output {
+                        status: crate::ExitStatus::from_raw(0),
+                        stdout: Vec::new(),
+                        stderr: Vec::new(),
+                        report: crate::Report::default(),
+                    },
+                }),
+            ));
+        }
     }
 
     /// Adds commands while there is room in the window.
     fn refill(&mut self) {
         while !self.drained && self.in_engine < self.window {
-            let Some(cmd) = self.next_command() else {
+            if self.engine.as_ref().is_some_and(Engine::stops_starting) {
+                // Cancelled, or `Group::stop_starting_on`: the listed
+                // commands get their place, cancelled without starting; the
+                // lazy source and the feed are not read any more.
+                self.cancel_listed();
                 self.drained = true;
                 break;
+            }
+            let cmd = match self.next_command() {
+                Next::Command(cmd) => cmd,
+                Next::Later => break,
+                Next::End => {
+                    self.drained = true;
+                    break;
+                }
             };
             let index = self.taken;
             self.taken += 1;
@@ -282,6 +339,16 @@ impl<'g> GroupResults<'g> {
 }
 
 /// One step of the feeding: see [`GroupResults::step`].
+/// What the sources have next.
+#[allow(clippy::large_enum_variant)] // moved out at once, never stored
+enum Next {
+    Command(Command),
+    /// Nothing yet: the feed is open and empty.
+    Later,
+    /// Every source is exhausted.
+    End,
+}
+
 #[allow(clippy::large_enum_variant)] // moved out at once, never stored
 pub(crate) enum Step {
     /// A result.

@@ -144,5 +144,24 @@ pub(super) fn cases() -> Vec<Case> {
                 )
             },
         },
+        Case {
+            name: "pipeline_cancelled_keeps_its_output",
+            build: || {
+                let token = CancelToken::new();
+                let on_line = token.clone();
+                (
+                    Job::Pipeline(
+                        (Command::new("sh").args(["-c", "echo a; exec sleep 3011"])
+                            | Command::new("cat"))
+                        .stdout(Sink::lines(move |_| on_line.cancel()))
+                        .cancel_on(&token),
+                    ),
+                    check(|got, _| {
+                        let err = got.pipeline().unwrap_err();
+                        assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+                    }),
+                )
+            },
+        },
     ]
 }

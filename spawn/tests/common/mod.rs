@@ -41,3 +41,16 @@ pub fn first_pid(bytes: &[u8]) -> u32 {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or_else(|| panic!("no pid in {:?}", String::from_utf8_lossy(bytes)))
 }
+
+/// Waits (boundedly) until `pid` is gone from `/proc` altogether: dead and
+/// reaped, no zombie.
+pub fn reaped_soon(pid: u32) -> bool {
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if start.elapsed() > HANG {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}

@@ -1,0 +1,317 @@
+//! Where `spawn many`'s jobs come from: the command arguments, lines (or
+//! NUL-separated records, `-0`) of stdin, or `:::` argument lists; and how
+//! they become one template and a stream of inputs, `-n` at a time.
+//!
+//! Stdin is read as a stream (by the reader of [`super::feeder`], a bounded
+//! number of records ahead of the running jobs), so a million lines start
+//! running before the last is read and memory does not grow with the input.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+
+use super::template::{Template, has_replacement};
+
+/// The inputs of one job.
+pub(crate) type Inputs = Vec<Vec<u8>>;
+
+/// A stream of jobs' inputs; an `Err` is a failure to read stdin (the end).
+pub(crate) type Records = Box<dyn Iterator<Item = io::Result<Inputs>> + Send>;
+
+/// What the arguments of `spawn many` say to run.
+pub(crate) struct Plan {
+    /// The command line of each job, from its inputs.
+    pub template: Template,
+    /// Whether inputs are shell-quoted into the template (no for whole
+    /// commands, which are run as they are).
+    pub quote: bool,
+    /// Where the inputs come from.
+    pub source: Source,
+}
+
+/// Where the inputs come from.
+pub(crate) enum Source {
+    /// One job per argument (each a whole command).
+    Args(Vec<Vec<u8>>),
+    /// One job per record of stdin.
+    Stdin {
+        /// Records end with this byte (`\n`, or NUL with `-0`).
+        delim: u8,
+        /// Whether records of blanks are skipped (for whole commands).
+        skip_blank: bool,
+    },
+    /// One job per combination of one argument of each `:::` list.
+    Lists(Vec<Vec<Vec<u8>>>),
+}
+
+fn bytes(s: &OsString) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// Reads the command-line words after `--`.
+///
+/// - Words with a `:::` among them: the words before the first `:::` are the
+///   template (joined with spaces; ` {}` is added when it has no
+///   replacement string; none at all: each input is a whole command), and
+///   each `:::` starts a list of inputs.
+/// - Else, words with a replacement string (`{}`, `{#}`…): one template, the
+///   inputs are the records of stdin.
+/// - Else, words: each one whole command (stdin is not read).
+/// - No words: each record of stdin is a whole command.
+pub(crate) fn plan(words: &[OsString], null: bool) -> Plan {
+    let delim = if null { 0 } else { b'\n' };
+    let mut parts = words.split(|w| w == ":::");
+    let head = parts.next().unwrap_or_default();
+    let lists: Vec<Vec<Vec<u8>>> = parts.map(|l| l.iter().map(bytes).collect()).collect();
+    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
+    if !lists.is_empty() {
+        if head.is_empty() {
+            return Plan {
+                template: Template::input_only(),
+                quote: false,
+                source: Source::Lists(lists),
+            };
+        }
+        let mut template = Template::parse(&joined);
+        if !template.has_input() {
+            template.append_input();
+        }
+        return Plan {
+            template,
+            quote: true,
+            source: Source::Lists(lists),
+        };
+    }
+    if head.iter().any(|w| has_replacement(w.as_bytes())) {
+        return Plan {
+            template: Template::parse(&joined),
+            quote: true,
+            source: Source::Stdin {
+                delim,
+                skip_blank: false,
+            },
+        };
+    }
+    if head.is_empty() {
+        return Plan {
+            template: Template::input_only(),
+            quote: false,
+            source: Source::Stdin {
+                delim,
+                skip_blank: true,
+            },
+        };
+    }
+    Plan {
+        template: Template::input_only(),
+        quote: false,
+        source: Source::Args(head.iter().map(bytes).collect()),
+    }
+}
+
+impl Source {
+    /// How many records there are, when known before reading any.
+    pub(crate) fn len(&self) -> Option<u64> {
+        match self {
+            Source::Args(a) => Some(a.len() as u64),
+            Source::Stdin { .. } => None,
+            Source::Lists(l) => Some(l.iter().map(|l| l.len() as u64).product()),
+        }
+    }
+
+    /// The records, each the inputs of one job (before `-n`).
+    pub(crate) fn records(self) -> Records {
+        match self {
+            Source::Args(a) => Box::new(a.into_iter().map(|a| Ok(vec![a]))),
+            Source::Stdin { delim, skip_blank } => Box::new(StdinRecords {
+                reader: BufReader::with_capacity(1 << 16, io::stdin()),
+                delim,
+                skip_blank,
+                done: false,
+            }),
+            Source::Lists(lists) => Box::new(Product::new(lists).map(Ok)),
+        }
+    }
+}
+
+/// Groups `records` `n` at a time (the last group may be shorter).
+pub(crate) fn chunked(records: Records, n: usize) -> Records {
+    if n <= 1 {
+        return records;
+    }
+    let mut records = records.fuse();
+    // A read error after some records of a group: that group first, then it.
+    let mut pending: Option<io::Error> = None;
+    Box::new(std::iter::from_fn(move || {
+        if let Some(e) = pending.take() {
+            return Some(Err(e));
+        }
+        let mut job = Vec::new();
+        for _ in 0..n {
+            match records.next() {
+                Some(Ok(r)) => job.extend(r),
+                Some(Err(e)) if job.is_empty() => return Some(Err(e)),
+                Some(Err(e)) => {
+                    pending = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        (!job.is_empty()).then_some(Ok(job))
+    }))
+}
+
+struct StdinRecords<R> {
+    reader: BufReader<R>,
+    delim: u8,
+    skip_blank: bool,
+    done: bool,
+}
+
+impl<R: Read> Iterator for StdinRecords<R> {
+    type Item = io::Result<Inputs>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let mut rec = Vec::new();
+            match self.reader.read_until(self.delim, &mut rec) {
+                Ok(0) => self.done = true,
+                Ok(_) => {
+                    if rec.last() == Some(&self.delim) {
+                        rec.pop();
+                    }
+                    if self.skip_blank && rec.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    return Some(Ok(vec![rec]));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Every combination of one element of each list, the last list varying
+/// fastest (GNU parallel's order).
+struct Product {
+    lists: Vec<Vec<Vec<u8>>>,
+    at: Vec<usize>,
+    done: bool,
+}
+
+impl Product {
+    fn new(lists: Vec<Vec<Vec<u8>>>) -> Product {
+        let done = lists.iter().any(Vec::is_empty);
+        let at = vec![0; lists.len()];
+        Product { lists, at, done }
+    }
+}
+
+impl Iterator for Product {
+    type Item = Inputs;
+
+    fn next(&mut self) -> Option<Inputs> {
+        if self.done {
+            return None;
+        }
+        let item = self
+            .at
+            .iter()
+            .zip(&self.lists)
+            .map(|(&i, l)| l[i].clone())
+            .collect();
+        self.done = true;
+        for k in (0..self.at.len()).rev() {
+            self.at[k] += 1;
+            if self.at[k] < self.lists[k].len() {
+                self.done = false;
+                break;
+            }
+            self.at[k] = 0;
+        }
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn all(r: Records) -> Vec<Vec<String>> {
+        r.map(|r| {
+            r.expect("no error")
+                .iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect()
+        })
+        .collect()
+    }
+
+    #[test]
+    fn lists_combine_last_fastest() {
+        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), false);
+        assert!(p.quote);
+        assert_eq!(p.source.len(), Some(4));
+        assert_eq!(
+            all(p.source.records()),
+            [["a", "1"], ["a", "2"], ["b", "1"], ["b", "2"]]
+        );
+    }
+
+    #[test]
+    fn words_with_a_replacement_string_are_one_template() {
+        let p = plan(&os(&["wc", "-l", "{}"]), false);
+        assert!(matches!(
+            p.source,
+            Source::Stdin {
+                delim: b'\n',
+                skip_blank: false
+            }
+        ));
+        assert_eq!(
+            p.template.expand(&[b"x y".to_vec()], 1, p.quote),
+            b"wc -l 'x y'"
+        );
+        let p = plan(&os(&["echo one", "echo two"]), false);
+        assert!(!p.quote);
+        assert_eq!(p.source.len(), Some(2));
+    }
+
+    #[test]
+    fn chunks_of_n() {
+        let r: Records = Box::new((0..5).map(|i| Ok(vec![vec![b'0' + i]])));
+        assert_eq!(
+            all(chunked(r, 2)),
+            vec![vec!["0", "1"], vec!["2", "3"], vec!["4"]]
+        );
+    }
+
+    #[test]
+    fn stdin_records_keep_bytes_and_split_on_the_delimiter() {
+        let r = StdinRecords {
+            reader: BufReader::new(&b"a\xff\0\0b"[..]),
+            delim: 0,
+            skip_blank: false,
+            done: false,
+        };
+        let got: Vec<Inputs> = r.map(|r| r.expect("read")).collect();
+        assert_eq!(
+            got,
+            [
+                vec![b"a\xff".to_vec()],
+                vec![Vec::new()],
+                vec![b"b".to_vec()]
+            ]
+        );
+    }
+}

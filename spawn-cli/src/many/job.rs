@@ -1,0 +1,79 @@
+//! One job of `spawn many`: its number, inputs, command line and tag, and
+//! the [`Command`] that runs it.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+use spawn::{Command, Stdio};
+
+use super::input::Inputs;
+use super::shell::plain_words;
+use super::template::Template;
+
+/// One job.
+#[derive(Clone)]
+pub(crate) struct Job {
+    /// Its number, from 1, in input order (`{#}`, the joblog's `Seq`).
+    pub seq: u64,
+    /// The command line (bytes, as `sh -c` gets them).
+    pub line: Vec<u8>,
+    /// What goes before each of its output lines with `--tag`/`--tagstring`.
+    pub tag: Option<Vec<u8>>,
+    /// How many times it ran before (`--retries`).
+    pub tries: u32,
+    /// Its output held back until it ends (`--group`), once it runs.
+    pub held: Option<std::sync::Arc<super::output::Held>>,
+}
+
+/// How jobs are made from inputs and started.
+pub(crate) struct Launch {
+    pub template: Template,
+    /// Whether inputs are shell-quoted into the template.
+    pub quote: bool,
+    /// `--tag`/`--tagstring`: the tag template (inputs not quoted).
+    pub tag: Option<Template>,
+    /// `--shell`: always run `/bin/sh -c`, even for plain words.
+    pub shell: bool,
+    pub timeout: Option<Duration>,
+}
+
+impl Launch {
+    /// The job number `seq` for `inputs`.
+    pub(crate) fn job(&self, seq: u64, inputs: &Inputs) -> Job {
+        let tag = self.tag.as_ref().map(|t| {
+            let mut tag = t.expand(inputs, seq, false);
+            tag.push(b'\t');
+            tag
+        });
+        Job {
+            seq,
+            line: self.template.expand(inputs, seq, self.quote),
+            tag,
+            tries: 0,
+            held: None,
+        }
+    }
+
+    /// The command that runs `job`: its words executed directly when they
+    /// are plain words, else `/bin/sh -c` with the line; stdin from
+    /// `/dev/null` (stdin may be our input); in a process group of its own
+    /// (a Ctrl-C is passed on once, and a stop reaches all it started).
+    pub(crate) fn command(&self, job: &Job) -> Command {
+        let words = if self.shell {
+            None
+        } else {
+            plain_words(&job.line)
+        };
+        let cmd = match words {
+            Some(w) => Command::new(OsStr::from_bytes(&w[0]))
+                .args(w[1..].iter().map(|a| OsStr::from_bytes(a))),
+            None => Command::shell(OsStr::from_bytes(&job.line)),
+        };
+        let cmd = cmd.stdin(Stdio::null()).process_group(0);
+        match self.timeout {
+            Some(t) => cmd.timeout(t),
+            None => cmd,
+        }
+    }
+}

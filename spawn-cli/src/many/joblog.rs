@@ -1,0 +1,84 @@
+//! `--joblog FILE`: one line per finished job in GNU parallel's
+//! tab-separated format, written as each job ends (shown here with
+//! spaces for the TABs):
+//!
+//! ```text
+//! Seq  Host  Starttime  JobRuntime  Send  Receive  Exitval  Signal  Command
+//! 1  :  1764626400.123       0.004  0  6  0  0  echo hello
+//! ```
+//!
+//! `Host` is `:` (this machine), `Starttime` seconds since the epoch,
+//! `JobRuntime` seconds, `Send` the bytes of input given (always 0: jobs
+//! read `/dev/null`), `Receive` the bytes of stdout and stderr read,
+//! `Exitval` the exit code (0 when killed by a signal; 126 or 127 when it
+//! could not be started, as a shell says), `Signal` the signal that
+//! killed it (0 when none).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use spawn::{Error, Output};
+
+use super::job::Job;
+
+const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+
+/// An open joblog.
+pub(crate) struct Joblog {
+    file: File,
+}
+
+impl Joblog {
+    /// Creates (or truncates) `path` and writes the header.
+    ///
+    /// # Errors
+    /// The file cannot be created or written.
+    pub(crate) fn create(path: &Path) -> io::Result<Joblog> {
+        let mut file = File::create(path)?;
+        file.write_all(HEADER.as_bytes())?;
+        Ok(Joblog { file })
+    }
+
+    /// Writes the line of a finished job that started at `start`.
+    ///
+    /// # Errors
+    /// The write failed.
+    pub(crate) fn record(
+        &mut self,
+        job: &Job,
+        start: SystemTime,
+        result: &Result<Output, Error>,
+    ) -> io::Result<()> {
+        let out = match result {
+            Ok(o) => Some(o),
+            Err(e) => e.output(),
+        };
+        let (exitval, signal) = match (result, out) {
+            (_, Some(o)) => (o.status.code().unwrap_or(0), o.status.signal().unwrap_or(0)),
+            (Err(e), None) => (crate::error_code(e), 0),
+            (Ok(_), None) => (0, 0),
+        };
+        let (runtime, receive) = out.map_or((0.0, 0), |o| {
+            (
+                o.report.wall.as_secs_f64(),
+                o.report.stdout_bytes + o.report.stderr_bytes,
+            )
+        });
+        let started = start
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut line = format!(
+            "{}\t:\t{started:.3}\t{runtime:10.3}\t0\t{receive}\t{exitval}\t{signal}\t",
+            job.seq
+        )
+        .into_bytes();
+        line.extend(job.line.iter().map(|&b| match b {
+            b'\n' | b'\t' => b' ',
+            b => b,
+        }));
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+}

@@ -1,0 +1,371 @@
+//! `spawn many`: many jobs at once, GNU parallel's way (its option names
+//! where it has them), through one [`spawn::Group`] per run, fed from the
+//! input as it is read: commands as arguments or lines of stdin, or a template with
+//! `{}`-style replacement strings filled from stdin or `:::` lists.
+//!
+//! The parts, one concept each: [`input`] (where jobs come from),
+//! [`template`] and [`shell`] (their command lines), [`job`] (the command
+//! that runs one), [`feeder`] (the input read into the group's feed,
+//! bounded), [`output`] (the output modes), [`progress`] (the
+//! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
+//! a broken stdout, `--halt`) and [`runner`] (the library's group).
+
+mod control;
+mod feeder;
+mod halt;
+mod input;
+mod job;
+mod joblog;
+mod output;
+mod progress;
+mod runner;
+mod shell;
+mod template;
+
+use std::ffi::OsString;
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use clap::Args;
+
+use crate::screen::{failure_code, screen};
+use control::{Control, Stop};
+use feeder::Jobs;
+use input::{Records, Source};
+use job::Launch;
+use output::{Done, Mode, Printer};
+use progress::{Counts, Ticker};
+
+const AFTER_HELP: &str = "\
+Inputs:
+  spawn many -- 'cmd 1' 'cmd 2'      each argument is one command
+  printf 'cmd 1\\ncmd 2\\n' | spawn many each line of stdin is one command
+  ls *.py | spawn many -- wc -l {}   a template: one job per line of stdin
+  spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
+  Replacement strings: {} the input (shell-quoted), {.} without extension,
+  {/} basename, {//} directory, {/.} basename without extension, {#} job number.
+  A command of plain words runs directly; anything else runs with /bin/sh -c.
+
+Output: --group (default) prints each job's output when it ends; --line-buffer
+  prints whole lines as they come; --keep-order prints jobs in input order;
+  --json prints one JSON object per job. On a terminal a progress line is shown
+  on stderr, always below the output.
+
+Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
+  running jobs get the signal and spawn many exits after them. A second one
+  stops them (TERM to their process groups, KILL after 2 s).
+
+Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
+  with --halt on failures, that of the job that triggered it; 128+N when
+  stopped by signal N (130 for Ctrl-C); 141 when stdout is a closed pipe; 125
+  when stdin cannot be read or stdout written; 2 for bad options.
+
+Example:
+  spawn many -j 4 --tag -- 'echo one' 'sleep 1' 'ls /'
+  find . -name '*.log' -print0 | spawn many -0 --joblog jobs.tsv -- gzip {}
+  spawn many --halt now,fail=1 --retries 3 -- ./test.sh {} ::: 1 2 3 4";
+
+/// `spawn many`'s options.
+#[derive(Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct ManyArgs {
+    /// Run at most N jobs at once (0: no limit) [default: the number of CPUs].
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    jobs: Option<usize>,
+    /// Print each job's output together when it ends (the default).
+    #[arg(long, conflicts_with_all = ["line_buffer", "json"])]
+    group: bool,
+    /// Print whole lines as they come (lines of different jobs interleave, never torn).
+    #[arg(long, conflicts_with_all = ["keep_order", "json"])]
+    line_buffer: bool,
+    /// Print the jobs' output in the order of the input.
+    #[arg(short = 'k', long)]
+    keep_order: bool,
+    /// Print one JSON object per job (index, command, status, stdout, stderr, report, error) as it ends.
+    #[arg(long)]
+    json: bool,
+    /// Put the job's input (or command) and a TAB before each line of its output.
+    #[arg(long)]
+    tag: bool,
+    /// Put STR (with replacement strings) and a TAB before each line of output.
+    #[arg(long, value_name = "STR")]
+    tagstring: Option<String>,
+    /// Run every command with `/bin/sh -c`, even when it is plain words.
+    #[arg(long)]
+    shell: bool,
+    /// Stop each job after this many seconds (TERM to its group, KILL after the grace).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// When to stop early: never, now|soon,fail=N|success=N|done=N (N or N%).
+    #[arg(long, value_name = "POLICY", value_parser = halt::parse, default_value = "never")]
+    halt: halt::Policy,
+    /// Run a failing job up to N times in all.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    retries: u32,
+    /// Write a line per finished job to FILE (GNU parallel's tab-separated format).
+    #[arg(long, value_name = "FILE")]
+    joblog: Option<PathBuf>,
+    /// Print the commands that would run, one per line, and run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Inputs on stdin end with NUL instead of newline (`find -print0`).
+    #[arg(short = '0', long = "null")]
+    null: bool,
+    /// Give each job N inputs (joined by spaces in `{}`).
+    #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
+    max_args: usize,
+    /// The commands, or a template and its `:::` lists; none: one command per line of stdin.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
+    commands: Vec<OsString>,
+}
+
+/// Says that stdin will not be read when it is a pipe or a file and the
+/// arguments are whole commands (a template with `{}` reads it).
+fn note_unread_stdin() {
+    use std::os::fd::AsFd;
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return;
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return;
+    };
+    if meta.file_type().is_fifo() || (meta.is_file() && meta.len() > 0) {
+        screen().note(
+            "spawn many: note: stdin is not read: the arguments are the commands \
+             (put {} in a template to run it for each line of stdin)",
+        );
+    }
+}
+
+fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
+    let timeout = a.timeout.map(crate::secs).transpose()?;
+    let tag = match (&a.tagstring, a.tag) {
+        (Some(t), _) => Some(template::Template::parse(t.as_bytes())),
+        (None, true) => Some(template::Template::input_only()),
+        (None, false) => None,
+    };
+    Ok(Launch {
+        template,
+        quote,
+        tag,
+        shell: a.shell,
+        timeout,
+    })
+}
+
+/// `--dry-run`: the command lines, one per line.
+fn dry_run(launch: &Launch, records: Records) -> i32 {
+    for (k, r) in records.enumerate() {
+        match r {
+            Ok(inputs) => {
+                let mut line = launch.job(k as u64 + 1, &inputs).line;
+                line.push(b'\n');
+                if let Err(f) = screen().out(&line) {
+                    return failure_code(&f);
+                }
+            }
+            Err(e) => {
+                screen().note(&format!("spawn many: cannot read stdin: {e}"));
+                return 125;
+            }
+        }
+    }
+    0
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Runs `spawn many`; returns the exit code.
+pub(crate) fn many(a: &ManyArgs) -> i32 {
+    let input::Plan {
+        template,
+        quote,
+        source,
+    } = input::plan(&a.commands, a.null);
+    if matches!(source, Source::Args(_)) && !a.dry_run {
+        note_unread_stdin();
+    }
+    let max_args = a.max_args.max(1);
+    let total = source.len().map(|n| n.div_ceil(max_args as u64));
+    let records = input::chunked(source.records(), max_args);
+    let launch = match launch(a, template, quote) {
+        Ok(l) => Arc::new(l),
+        Err(m) => return crate::usage_error(&m),
+    };
+    if a.dry_run {
+        return dry_run(&launch, records);
+    }
+    let mut joblog = match a.joblog.as_deref().map(joblog::Joblog::create).transpose() {
+        Ok(j) => j,
+        Err(e) => {
+            let path = a
+                .joblog
+                .as_deref()
+                .unwrap_or_else(|| std::path::Path::new(""));
+            screen().note(&format!(
+                "spawn many: --joblog {}: cannot write: {e}",
+                path.display()
+            ));
+            return 125;
+        }
+    };
+    let mode = if a.json {
+        Mode::Json
+    } else if a.line_buffer {
+        Mode::LineBuffer
+    } else {
+        Mode::Group
+    };
+    let max_running = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
+    let control = Arc::new(Control::new());
+    let forwarder = spawn::Forwarder::new().ok();
+    if let Some(i) = crate::signals::interrupts() {
+        let (c, f) = (Arc::clone(&control), forwarder.clone());
+        i.on_signal(move |sig, n| {
+            // The first: no job starts any more (none of those queued
+            // either: a job ended by the signal must not make room for
+            // one), then the running ones get the signal and finish as it
+            // makes them. The second stops them (the stop signal, the
+            // grace, KILL).
+            c.stop(Stop::Signal(sig), n > 1);
+            if n == 1
+                && let Some(f) = &f
+            {
+                f.forward(sig);
+            }
+        });
+    }
+    let counts = Arc::new(Counts::new(total));
+    let ticker = Ticker::start(&counts);
+    let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control));
+    let jobs = Arc::new(Jobs::new(
+        Arc::clone(&launch),
+        mode,
+        Arc::clone(&control),
+        max_running,
+    ));
+    jobs.start_reading(records, &counts);
+    let mut joblog_failed = false;
+    let mut not_started = 0u64;
+    let mut stopped = 0u64;
+    let hooks = runner::Hooks {
+        soon: control.soon_token(),
+        now: control.now_token(),
+        forwarder: forwarder.as_ref(),
+        progress: {
+            let counts = Arc::clone(&counts);
+            Box::new(move |p| {
+                counts.running.store(p.running as u64, Ordering::Relaxed);
+            })
+        },
+    };
+    for (ix, result) in runner::results(jobs.feed(), max_running, hooks) {
+        let ended = SystemTime::now();
+        if let Err(spawn::Error::Cancelled { partial, .. }) = &result
+            && partial.report.pid == 0
+        {
+            // Stopped before it started: it never ran.
+            if jobs.finish(ix, |_| false).is_some() {
+                jobs.release();
+            }
+            not_started += 1;
+            continue;
+        }
+        let ok = matches!(&result, Ok(o) if o.status.success());
+        let retry = |job: &job::Job| !ok && job.tries + 1 < a.retries && !control.stopping();
+        let Some(job) = jobs.finish(ix, retry) else {
+            continue;
+        };
+        // A job we stopped (Ctrl-C, --halt now, a closed stdout) did
+        // not fail on its own: it is counted as stopped.
+        let ours = control.ended_it(&result);
+        stopped += u64::from(ours);
+        let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
+        counts.failed.store(failed, Ordering::Relaxed);
+        if let Some(log) = &mut joblog {
+            let wall = match &result {
+                Ok(o) => Some(o.report.wall),
+                Err(e) => e.output().map(|o| o.report.wall),
+            };
+            let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
+            if let Err(e) = log.record(&job, start, &result)
+                && !joblog_failed
+            {
+                joblog_failed = true;
+                screen().note(&format!("spawn many: --joblog: cannot write: {e}"));
+            }
+        }
+        let code = match &result {
+            Ok(o) => o.status.shell_code(),
+            Err(e) => crate::error_code(e),
+        };
+        printer.finished(Done { job, result });
+        if let Some(h) = &a.halt.0
+            && !control.stopping()
+            && h.triggered(done, failed)
+        {
+            let code = h.on_failures().then_some(code);
+            control.stop(Stop::Halt(code), h.when == halt::When::Now);
+        }
+        // Decided: the next job may come (none once the run stops).
+        jobs.release();
+        screen().progress(counts.text());
+    }
+    // Read and never taken by the group: the run stopped first.
+    not_started += jobs.never_taken() as u64;
+    drop(ticker);
+    printer.flush();
+    let done = counts.done.load(Ordering::Relaxed);
+    let failed = counts.failed.load(Ordering::Relaxed);
+    let summary = |why: &str| {
+        let mut skipped = String::new();
+        if stopped > 0 {
+            skipped += &format!(", {stopped} stopped");
+        }
+        if not_started > 0 {
+            skipped += &format!(", {not_started} not started");
+        }
+        screen().note(&format!(
+            "spawn many: {done} job{}, {failed} failed{skipped}{why}",
+            plural(done)
+        ));
+    };
+    let normal = i32::try_from(failed.min(101)).unwrap_or(101);
+    let code = match control.why() {
+        Some(Stop::Output(f)) => return failure_code(&f),
+        Some(Stop::Signal(sig)) => {
+            let name = sig.name().map_or_else(|| sig.to_string(), str::to_owned);
+            summary(&format!("; stopped by {name}"));
+            return 128 + sig.as_raw();
+        }
+        Some(Stop::Input(m)) => {
+            summary("");
+            screen().note(&format!("spawn many: {m}"));
+            return 125;
+        }
+        Some(Stop::Halt(code)) => {
+            let policy = a.halt.0.map(|h| h.to_string()).unwrap_or_default();
+            summary(&format!("; halted (--halt {policy})"));
+            code.unwrap_or(normal)
+        }
+        None => {
+            if failed > 0 || screen().is_terminal() {
+                summary("");
+            }
+            normal
+        }
+    };
+    if joblog_failed && code == 0 {
+        125
+    } else {
+        code
+    }
+}

@@ -1,0 +1,285 @@
+//! Where the output of `spawn many`'s jobs goes, in one of GNU parallel's
+//! modes:
+//!
+//! - `--group` (the default): each job's stdout and stderr are collected
+//!   and printed together when it ends, so jobs never mix;
+//! - `--line-buffer`: whole lines as they come, lines of different jobs
+//!   interleaved but never torn (each read's complete lines in one write);
+//!   `--group` streams so too the output of a job past [`GROUP_LIMIT`];
+//! - `--keep-order`: as `--group`, in the order of the input;
+//! - `--json`: one JSON object per job (status, output, report) as it ends.
+//!
+//! `--tag`/`--tagstring` put the job's tag and a TAB before each line.
+//! Everything is written through [`screen`], which sees write errors
+//! and keeps the progress line out of the way.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use spawn::{Command, Error, Sink, Stdio};
+
+use super::control::{Control, Stop};
+use super::job::Job;
+use crate::screen::screen;
+
+/// How job output is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Each job's output together, when it ends.
+    Group,
+    /// Whole lines as they come.
+    LineBuffer,
+    /// One JSON object per job.
+    Json,
+}
+
+/// Which of our streams a job's stream goes to.
+#[derive(Clone, Copy)]
+enum Ours {
+    Out,
+    Err,
+}
+
+/// `data` with `tag` before each line (a last line without `\n` gets one).
+fn tagged(tag: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) {
+    let Some(tag) = tag else {
+        out.extend_from_slice(data);
+        return;
+    };
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(tag);
+        out.extend_from_slice(line);
+        if line.last() != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    }
+}
+
+fn write(to: Ours, data: &[u8], control: &Control) {
+    if data.is_empty() {
+        return;
+    }
+    match to {
+        Ours::Out => {
+            if let Err(f) = screen().out(data) {
+                control.stop(Stop::Output(f), true);
+            }
+        }
+        Ours::Err => screen().err(data),
+    }
+}
+
+/// A job's output held back by `--group` beyond this many bytes of one
+/// stream is streamed instead (whole lines, as `--line-buffer` does), so
+/// that a job with endless output (`yes`) costs bounded memory and still
+/// meets a closed stdout.
+pub(crate) const GROUP_LIMIT: usize = 8 << 20;
+
+/// What a job's stream has produced and not printed.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    /// Printing as lines come (`--line-buffer`, or past [`GROUP_LIMIT`]).
+    streaming: bool,
+}
+
+/// The output of one job held back for `--group`: its stdout and stderr.
+#[derive(Default)]
+pub(crate) struct Held {
+    out: Mutex<Pending>,
+    err: Mutex<Pending>,
+}
+
+impl Held {
+    fn pending(&self, to: Ours) -> std::sync::MutexGuard<'_, Pending> {
+        let m = match to {
+            Ours::Out => &self.out,
+            Ours::Err => &self.err,
+        };
+        m.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take(&self, to: Ours) -> Vec<u8> {
+        std::mem::take(&mut self.pending(to).buf)
+    }
+}
+
+/// The sink of one job's stream: held in [`Held`] until the job ends
+/// (`--group`), or streamed, each chunk's complete lines in one write (the
+/// rest waits for its `\n`, the end, or 1 MiB).
+struct JobStream {
+    to: Ours,
+    tag: Option<Vec<u8>>,
+    held: Arc<Held>,
+    control: Arc<Control>,
+}
+
+impl JobStream {
+    fn emit(&self, lines: &[u8]) {
+        let mut buf = Vec::with_capacity(lines.len() + 64);
+        tagged(self.tag.as_deref(), lines, &mut buf);
+        write(self.to, &buf, &self.control);
+    }
+}
+
+impl io::Write for JobStream {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut p = self.held.pending(self.to);
+        p.buf.extend_from_slice(data);
+        if !p.streaming && p.buf.len() > GROUP_LIMIT {
+            p.streaming = true;
+        }
+        if p.streaming {
+            let whole = match p.buf.iter().rposition(|&b| b == b'\n') {
+                Some(end) => {
+                    let rest = p.buf.split_off(end + 1);
+                    std::mem::replace(&mut p.buf, rest)
+                }
+                None if p.buf.len() >= spawn::MAX_LINE => std::mem::take(&mut p.buf),
+                None => return Ok(data.len()),
+            };
+            drop(p);
+            self.emit(&whole);
+        }
+        Ok(data.len())
+    }
+
+    /// Called at the end of the stream: a streamed stream's last line
+    /// (without a `\n`); a held one waits for the job's end.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut p = self.held.pending(self.to);
+        if p.streaming && !p.buf.is_empty() {
+            let rest = std::mem::take(&mut p.buf);
+            drop(p);
+            self.emit(&rest);
+        }
+        Ok(())
+    }
+}
+
+/// Sets where the stdout and stderr of `cmd`, which runs `job`, go in
+/// `mode` (and gives `job` its [`Held`] output).
+pub(crate) fn route(mode: Mode, cmd: Command, job: &mut Job, control: &Arc<Control>) -> Command {
+    if mode == Mode::Json {
+        return cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let held = Arc::new(Held::default());
+    if mode == Mode::LineBuffer {
+        held.pending(Ours::Out).streaming = true;
+        held.pending(Ours::Err).streaming = true;
+    }
+    job.held = Some(Arc::clone(&held));
+    let sink = |to| {
+        Sink::writer(JobStream {
+            to,
+            tag: job.tag.clone(),
+            held: Arc::clone(&held),
+            control: Arc::clone(control),
+        })
+    };
+    cmd.stdout(sink(Ours::Out)).stderr(sink(Ours::Err))
+}
+
+/// A finished job, as the printer needs it.
+pub(crate) struct Done {
+    pub job: Job,
+    pub result: Result<spawn::Output, Error>,
+}
+
+/// Routes jobs' output and prints finished jobs.
+pub(crate) struct Printer {
+    mode: Mode,
+    keep_order: bool,
+    control: Arc<Control>,
+    /// With `--keep-order`: the next job number to print, and the jobs
+    /// finished before their turn.
+    next: u64,
+    held: BTreeMap<u64, Done>,
+}
+
+impl Printer {
+    pub(crate) fn new(mode: Mode, keep_order: bool, control: Arc<Control>) -> Printer {
+        Printer {
+            mode,
+            keep_order,
+            control,
+            next: 1,
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// A job is finished: prints it now, or holds it until its turn with
+    /// `--keep-order`.
+    pub(crate) fn finished(&mut self, done: Done) {
+        if !self.keep_order {
+            self.print(&done);
+            return;
+        }
+        self.held.insert(done.job.seq, done);
+        while let Some(d) = self.held.remove(&self.next) {
+            self.print(&d);
+            self.next += 1;
+        }
+    }
+
+    /// Prints the jobs still held (after a halt or a Ctrl-C left gaps).
+    pub(crate) fn flush(&mut self) {
+        for (_, d) in std::mem::take(&mut self.held) {
+            self.print(&d);
+        }
+    }
+
+    fn print(&self, d: &Done) {
+        match self.mode {
+            Mode::Json => {
+                let cmd = String::from_utf8_lossy(&d.job.line);
+                let v = crate::json::many_json(d.job.seq, &cmd, &d.result);
+                let mut line = v.to_string().into_bytes();
+                line.push(b'\n');
+                write(Ours::Out, &line, &self.control);
+                return;
+            }
+            Mode::Group | Mode::LineBuffer => {
+                if let Some(held) = &d.job.held {
+                    for to in [Ours::Out, Ours::Err] {
+                        let mut buf = Vec::new();
+                        tagged(d.job.tag.as_deref(), &held.take(to), &mut buf);
+                        write(to, &buf, &self.control);
+                    }
+                }
+            }
+        }
+        // Jobs we stopped (Ctrl-C, --halt now, a closed stdout) are
+        // counted in the summary, not named one by one.
+        if self.control.ended_it(&d.result) {
+            return;
+        }
+        let cmd = String::from_utf8_lossy(&d.job.line);
+        match &d.result {
+            Ok(o) if !o.status.success() => {
+                screen().note(&format!(
+                    "spawn many: job {} ({cmd}): {}",
+                    d.job.seq, o.status
+                ));
+            }
+            Err(e) => screen().note(&format!("spawn many: job {} ({cmd}): {e}", d.job.seq)),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_go_before_every_line() {
+        let mut out = Vec::new();
+        tagged(Some(b"a\t"), b"1\n2\n3", &mut out);
+        assert_eq!(out, b"a\t1\na\t2\na\t3\n");
+        out.clear();
+        tagged(None, b"1\n2", &mut out);
+        assert_eq!(out, b"1\n2");
+    }
+}
