@@ -261,7 +261,7 @@ impl<'t> Engine<'t> {
                     },
                     now,
                 ),
-                Token::Pipe { slot, stream } => self.readable(slot, stream, now),
+                Token::Pipe { slot, stream } => self.readable(slot, stream, r.hangup, now),
                 Token::Exit { slot } => self.check_exit(slot, now),
                 Token::Cancel(_) => self.check_cancels(now),
                 Token::Feed => self.feed_ready(),

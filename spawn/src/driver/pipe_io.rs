@@ -181,12 +181,14 @@ impl Engine<'_> {
             self.feed(Event::Eof { child: id, stream }, now);
             return;
         };
-        if slot.caps[stream].drained == Some(self.waits) && slot.exit.is_none() {
+        let pc = &slot.caps[stream];
+        if pc.drained == Some(self.waits) && !pc.hung_up && slot.exit.is_none() {
             // The last read, in this turn, emptied the pipe: whatever came
             // since is an edge in the epoll set (the next write, or the
             // hangup), seen at the next wait. A read now would only say
-            // "would block". (After the exit, the EOF grace wants a real
-            // read.)
+            // "would block". (Not after a hangup: the edge that said so was
+            // the last, and the next read says EOF. Not after the exit: the
+            // EOF grace wants a real read.)
             self.feed(Event::ReadWouldBlock { child: id, stream }, now);
             return;
         }
@@ -246,9 +248,13 @@ impl Engine<'_> {
 
     /// An edge of an output pipe: bytes (or the hangup) came since the
     /// last read.
-    pub(super) fn readable(&mut self, child: usize, stream: Stream, now: Timestamp) {
+    /// `hangup`: the writers are gone (no edge comes after this one, so
+    /// every later read is a real one: the next says EOF).
+    pub(super) fn readable(&mut self, child: usize, stream: Stream, hangup: bool, now: Timestamp) {
         if let Some(slot) = self.slots.get_mut(child) {
-            slot.caps[stream].drained = None;
+            let cap = &mut slot.caps[stream];
+            cap.drained = None;
+            cap.hung_up |= hangup;
         }
         self.feed(
             Event::Readable {

@@ -45,6 +45,8 @@ pub(crate) struct PipeCap {
     /// The last read emptied it, in the turn after this many waits, and
     /// no edge came since.
     pub drained: Option<u64>,
+    /// An edge said its writers are gone (`EPOLLHUP`).
+    pub hung_up: bool,
 }
 
 /// Who ends the process if the engine is dropped before it finished.
