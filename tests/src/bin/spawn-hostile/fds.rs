@@ -248,6 +248,8 @@ pub fn nofile_group() -> String {
         ..Lowering::default()
     }));
     let st = Arc::clone(&state);
+    // Every fd below it is open before the group starts.
+    let baseline = lowest_free_fd();
     let program = |i: usize| if i % 2 == 0 { "cat" } else { "sh" };
     let cmds = (0..40).map(|i| {
         let cmd = if i % 2 == 0 {
@@ -263,7 +265,10 @@ pub fn nofile_group() -> String {
         .on_progress(move |p: Progress| {
             let mut s = st.lock().expect("state");
             if p.done >= 10 && s.lowered_at.is_none() {
-                set_nofile_limit(lowest_free_fd()).expect("lower RLIMIT_NOFILE");
+                // Below the limit every fd was open before the group: the
+                // running children's fds free up above it, so once they are
+                // done a child waiting for fds is refused.
+                set_nofile_limit(baseline).expect("lower RLIMIT_NOFILE");
                 s.lowered_at = Some(p.done);
             } else if p.done >= 30 && s.lowered_at.is_some() && !s.restored {
                 set_nofile_limit(s.soft).expect("restore RLIMIT_NOFILE");
@@ -290,9 +295,8 @@ pub fn nofile_group() -> String {
             }
         }
     }
-    // The limit is the lowest free fd: below it, every fd is one of ours
-    // or a running child's, so once nothing runs, a child that still finds
-    // no fd fails.
+    // Below the limit every fd was open before the group (and stays so):
+    // once nothing runs, a child that still finds no fd fails.
     assert!(!refused.is_empty(), "no child was refused");
     assert!(
         results[35..].iter().all(Result::is_ok),
