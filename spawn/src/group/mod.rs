@@ -195,7 +195,7 @@ impl Group {
     ///     .max_running(1)
     ///     .add(Command::new("sh").args(["-c", "exit 1"]))
     ///     .add(Command::new("true"))
-    ///     .on_progress(move |p| if p.done == 1 { halt.cancel() })
+    ///     .on_progress(move |p| if p.done >= 1 { halt.cancel() })
     ///     .stop_starting_on(&token)
     ///     .run()?;
     /// assert_eq!(results[0].as_ref().unwrap().status.code(), Some(1));
