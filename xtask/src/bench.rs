@@ -94,26 +94,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     let load_at = doc.len() - 1;
     doc.push_str(NOTES);
     for (pkg, bench, title) in BENCHES {
-        let mut a = vec!["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
-        if smoke {
-            a.push("--smoke");
-        }
-        println!("==> bench: cargo {}", a.join(" "));
-        let t = Instant::now();
-        let out = Command::new("cargo")
-            .args(&a)
-            .current_dir(root)
-            .output()
-            .map_err(|e| format!("step `bench`: cannot run cargo: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!(
-                "step `bench`: {pkg}/{bench} failed ({})\n{text}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        println!("    {pkg}/{bench}: ok ({:.1}s)", t.elapsed().as_secs_f64());
+        let a = ["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
+        let text = cargo_bench(root, &a, smoke, &format!("{pkg}/{bench}"))?;
         let _ = writeln!(
             doc,
             "\n# {title}\n\nCommand: `cargo bench -p {pkg} --bench {bench}`\n"
@@ -141,4 +123,31 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         println!("wrote BENCHMARKS.md");
     }
     Ok(())
+}
+
+/// Runs `cargo <args>` (a bench, `--smoke` appended when `smoke`) in
+/// `root`, says how long it took under `label`, and returns its stdout
+/// (the tables); a failure is the step's error with both outputs.
+pub fn cargo_bench(root: &Path, args: &[&str], smoke: bool, label: &str) -> Result<String, String> {
+    let mut a = args.to_vec();
+    if smoke {
+        a.push("--smoke");
+    }
+    println!("==> bench: cargo {}", a.join(" "));
+    let t = Instant::now();
+    let out = Command::new("cargo")
+        .args(&a)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("step `bench`: cannot run cargo: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "step `bench`: {label} failed ({})\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    println!("    {label}: ok ({:.1}s)", t.elapsed().as_secs_f64());
+    Ok(text)
 }

@@ -4,13 +4,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
 
 /// Runs the async peers benchmark (`--smoke`: once, at small sizes) and
 /// appends its tables to `doc`.
 pub fn run(root: &Path, smoke: bool, doc: &mut String) -> Result<(), String> {
-    let mut args = vec![
+    let args = [
         "bench",
         "--quiet",
         "--package",
@@ -21,28 +19,7 @@ pub fn run(root: &Path, smoke: bool, doc: &mut String) -> Result<(), String> {
         "async_peers",
         "--",
     ];
-    if smoke {
-        args.push("--smoke");
-    }
-    println!("==> bench: cargo {}", args.join(" "));
-    let t = Instant::now();
-    let out = Command::new("cargo")
-        .args(&args)
-        .current_dir(root)
-        .output()
-        .map_err(|e| format!("step `bench`: cannot run cargo: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!(
-            "step `bench`: spawn/async_peers failed ({})\n{text}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    println!(
-        "    spawn/async_peers: ok ({:.1}s)",
-        t.elapsed().as_secs_f64()
-    );
+    let text = crate::bench::cargo_bench(root, &args, smoke, "spawn/async_peers")?;
     let _ = writeln!(
         doc,
         "\n# Async: spawn on tokio against tokio::process and async-process\n\nCommand: `cargo bench -p spawn --features tokio --bench async_peers`\n"

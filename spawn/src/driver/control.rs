@@ -236,6 +236,12 @@ impl Engine<'_> {
         }
     }
 
+    /// Queues finished slots for [`next_finished`](Self::next_finished)
+    /// from now on (and [`Until::AnyFinished`] stops at them).
+    pub(crate) fn track_finished(&mut self) {
+        self.track_finished = true;
+    }
+
     /// The next finished slot not handed out yet, in the order they
     /// finished.
     pub(crate) fn next_finished(&mut self) -> Option<usize> {
@@ -401,6 +407,7 @@ impl Engine<'_> {
             feed: None,
             fed: false,
             feed_in_epoll: false,
+            track_finished: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: Some(Instant::now()),

@@ -303,7 +303,9 @@ impl Engine<'_> {
         }
         self.finish_sink(child, Stream::Stdout);
         self.finish_sink(child, Stream::Stderr);
-        self.done.push_back(child);
+        if self.track_finished {
+            self.done.push_back(child);
+        }
         self.report_progress();
     }
 

@@ -104,6 +104,9 @@ pub(crate) struct Engine<'t> {
     fed: bool,
     /// The feed's eventfd is in the set (else it is looked at on a tick).
     feed_in_epoll: bool,
+    /// Finished slots are queued for [`Engine::next_finished`] (a group's
+    /// results); other runs keep no queue (no allocation per run).
+    track_finished: bool,
     /// Slots finished and not yet handed out by [`Engine::next_finished`].
     done: std::collections::VecDeque<usize>,
     /// A read happened since the last [`Until::AnyRead`] stop.
@@ -143,6 +146,7 @@ impl<'t> Engine<'t> {
             feed: None,
             fed: false,
             feed_in_epoll: false,
+            track_finished: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
             next_wake: None,

@@ -82,6 +82,10 @@ impl<'g> GroupResults<'g> {
         } else {
             max_running.saturating_mul(2)
         };
+        let mut engine = engine;
+        if let Some(e) = engine.as_mut() {
+            e.track_finished();
+        }
         GroupResults {
             engine,
             broken: None,
