@@ -243,9 +243,17 @@ impl Printer {
             Mode::Group | Mode::LineBuffer => {
                 if let Some(held) = &d.job.held {
                     for to in [Ours::Out, Ours::Err] {
-                        let mut buf = Vec::new();
-                        tagged(d.job.tag.as_deref(), &held.take(to), &mut buf);
-                        write(to, &buf, &self.control);
+                        let data = held.take(to);
+                        // Untagged, the held bytes go out as they are (no
+                        // second copy of a job's whole output).
+                        match d.job.tag.as_deref() {
+                            None => write(to, &data, &self.control),
+                            Some(tag) => {
+                                let mut buf = Vec::with_capacity(data.len() + 64);
+                                tagged(Some(tag), &data, &mut buf);
+                                write(to, &buf, &self.control);
+                            }
+                        }
                     }
                 }
             }
