@@ -6,31 +6,18 @@
 //! prints Markdown tables; `cargo xtask bench` puts them in BENCHMARKS.md.
 //! Each measurement runs in a fresh child process of this binary
 //! (`--one BENCH CONTENDER SIZE`) so that its peak RSS (VmHWM) is its own;
-//! contenders alternate A B A B … over the counted rounds after a warm-up.
+//! contenders alternate A B A B … over the counted rounds after a warm-up
+//! (the harness in `harness/mod.rs`, shared with `peers.rs`; here `--one`
+//! runs its sample inside a tokio runtime).
+
+mod harness;
 
 use std::time::Instant;
 
+use harness::{Cols, med_of, run, table, target};
 use spawn::{Command, Group, Sink, Stdio};
 
 const MIB: usize = 1 << 20;
-
-/// One measured run: seconds of the measured part, peak RSS, and the RSS
-/// before it.
-#[derive(Clone, Copy, Debug, Default)]
-struct Sample {
-    secs: f64,
-    hwm_kib: u64,
-    base_kib: u64,
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -146,226 +133,102 @@ async fn roundtrip(who: &str, data: Vec<u8>) -> usize {
     }
 }
 
-/// Runs one measurement in this process. `size` means bytes, or a count.
-fn one(bench: &str, who: &str, size: usize) -> Sample {
-    if let Ok((_, hard)) = spawn_sys::fd::nofile_limit() {
-        let _ = spawn_sys::fd::set_nofile_limit(hard.min(1 << 20));
-    }
+/// Runs one measurement in this process, inside a tokio runtime. `size`
+/// means bytes, or a count.
+fn one(bench: &str, who: &str, size: usize) -> harness::Sample {
+    harness::raise_fd_limit();
     let rt = runtime();
-    let base_kib = status_kib("VmRSS:");
-    let secs = rt.block_on(async {
-        match bench {
-            "spawn_true" => {
-                let t = Instant::now();
-                for _ in 0..size {
-                    let ok = match who {
-                        "spawn" => Command::new("/bin/true")
-                            .run_async()
-                            .await
-                            .unwrap()
-                            .status
-                            .success(),
-                        "tokio" => tokio::process::Command::new("/bin/true")
-                            .status()
-                            .await
-                            .unwrap()
-                            .success(),
-                        "async-process" => async_process::Command::new("/bin/true")
-                            .status()
-                            .await
-                            .unwrap()
-                            .success(),
-                        _ => unreachable!("{who}"),
-                    };
-                    assert!(ok);
-                }
-                t.elapsed().as_secs_f64() / size as f64
-            }
-            "many" => {
-                let t = Instant::now();
-                let total = many(who, size, MIB).await;
-                assert_eq!(total, size * MIB);
-                t.elapsed().as_secs_f64()
-            }
-            "roundtrip" => {
-                let data = vec![b'x'; size];
-                let t = Instant::now();
-                assert_eq!(roundtrip(who, data).await, size);
-                t.elapsed().as_secs_f64()
-            }
-            "bounded" => {
-                let arg = size.to_string();
-                let t = Instant::now();
-                let n = match who {
-                    "spawn-bounded" => {
-                        let out = Command::new("head")
-                            .args(["-c", &arg, "/dev/zero"])
-                            .stdout(Sink::head_tail(4 << 10, 4 << 10))
-                            .run_async()
-                            .await
-                            .unwrap();
-                        assert_eq!(out.stdout.len(), 8 << 10);
-                        out.report.stdout_bytes as usize
-                    }
-                    "tokio" => tokio::process::Command::new("head")
-                        .args(["-c", &arg, "/dev/zero"])
-                        .output()
+    harness::sample(|| rt.block_on(measured(bench, who, size)))
+}
+
+/// The measured part of [`one`]: returns its seconds.
+async fn measured(bench: &str, who: &str, size: usize) -> f64 {
+    match bench {
+        "spawn_true" => {
+            let t = Instant::now();
+            for _ in 0..size {
+                let ok = match who {
+                    "spawn" => Command::new("/bin/true")
+                        .run_async()
                         .await
                         .unwrap()
-                        .stdout
-                        .len(),
+                        .status
+                        .success(),
+                    "tokio" => tokio::process::Command::new("/bin/true")
+                        .status()
+                        .await
+                        .unwrap()
+                        .success(),
+                    "async-process" => async_process::Command::new("/bin/true")
+                        .status()
+                        .await
+                        .unwrap()
+                        .success(),
                     _ => unreachable!("{who}"),
                 };
-                assert_eq!(n, size);
-                t.elapsed().as_secs_f64()
+                assert!(ok);
             }
-            _ => panic!("unknown bench {bench}"),
+            t.elapsed().as_secs_f64() / size as f64
         }
-    });
-    Sample {
-        secs,
-        hwm_kib: status_kib("VmHWM:"),
-        base_kib,
-    }
-}
-
-/// One measurement in a fresh process.
-fn measure(bench: &str, who: &str, size: usize) -> Sample {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args(["--one", bench, who, &size.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{bench} {who}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<f64> = text
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(f64::NAN))
-        .collect();
-    Sample {
-        secs: v[0],
-        hwm_kib: v[1] as u64,
-        base_kib: v[2] as u64,
-    }
-}
-
-struct Row {
-    who: String,
-    samples: Vec<Sample>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-impl Row {
-    fn med(&self) -> f64 {
-        median(self.samples.iter().map(|s| s.secs).collect())
-    }
-    fn hwm(&self) -> u64 {
-        self.samples.iter().map(|s| s.hwm_kib).max().unwrap_or(0)
-    }
-    /// The largest growth of the peak over the RSS before the measured part.
-    fn growth(&self) -> u64 {
-        self.samples
-            .iter()
-            .map(|s| s.hwm_kib.saturating_sub(s.base_kib))
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// Alternates the contenders over `rounds` counted rounds after a warm-up.
-fn run(bench: &str, who: &[&str], size: usize, rounds: usize) -> Vec<Row> {
-    let mut rows: Vec<Row> = who
-        .iter()
-        .map(|w| Row {
-            who: (*w).to_owned(),
-            samples: Vec::new(),
-        })
-        .collect();
-    for r in 0..=rounds {
-        for row in &mut rows {
-            let s = measure(bench, &row.who, size);
-            if r > 0 {
-                row.samples.push(s);
-            }
+        "many" => {
+            let t = Instant::now();
+            let total = many(who, size, MIB).await;
+            assert_eq!(total, size * MIB);
+            t.elapsed().as_secs_f64()
         }
+        "roundtrip" => {
+            let data = vec![b'x'; size];
+            let t = Instant::now();
+            assert_eq!(roundtrip(who, data).await, size);
+            t.elapsed().as_secs_f64()
+        }
+        "bounded" => {
+            let arg = size.to_string();
+            let t = Instant::now();
+            let n = match who {
+                "spawn-bounded" => {
+                    let out = Command::new("head")
+                        .args(["-c", &arg, "/dev/zero"])
+                        .stdout(Sink::head_tail(4 << 10, 4 << 10))
+                        .run_async()
+                        .await
+                        .unwrap();
+                    assert_eq!(out.stdout.len(), 8 << 10);
+                    out.report.stdout_bytes as usize
+                }
+                "tokio" => tokio::process::Command::new("head")
+                    .args(["-c", &arg, "/dev/zero"])
+                    .output()
+                    .await
+                    .unwrap()
+                    .stdout
+                    .len(),
+                _ => unreachable!("{who}"),
+            };
+            assert_eq!(n, size);
+            t.elapsed().as_secs_f64()
+        }
+        _ => panic!("unknown bench {bench}"),
     }
-    rows
-}
-
-fn fmt_secs(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.3} s")
-    }
-}
-
-fn med_of(rows: &[Row], who: &str) -> f64 {
-    rows.iter()
-        .find(|r| r.who == who)
-        .map_or(f64::NAN, Row::med)
-}
-
-/// Prints a table of `rows`, with each median's speed against `base`'s.
-fn table(title: &str, rows: &[Row], base: &str) {
-    println!("\n### {title}\n");
-    let b = med_of(rows, base);
-    println!("| contender | min | median | max | speed vs {base} | peak RSS | RSS growth |");
-    println!("|---|---|---|---|---|---|---|");
-    for r in rows {
-        let mut v: Vec<f64> = r.samples.iter().map(|s| s.secs).collect();
-        v.sort_by(f64::total_cmp);
-        let m = r.med();
-        println!(
-            "| {} | {} | {} | {} | {:.2}× | {:.1} MiB | {:.1} MiB |",
-            r.who,
-            fmt_secs(v[0]),
-            fmt_secs(m),
-            fmt_secs(v[v.len() - 1]),
-            b / m,
-            r.hwm() as f64 / 1024.0,
-            r.growth() as f64 / 1024.0,
-        );
-    }
-}
-
-fn target(what: &str, ok: bool, detail: impl std::fmt::Display) {
-    println!(
-        "- {} {what}: {detail}",
-        if ok { "**MET**" } else { "**MISSED**" }
-    );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--one") {
-        let s = one(&args[i + 1], &args[i + 2], args[i + 3].parse().unwrap());
-        println!("{} {} {}", s.secs, s.hwm_kib, s.base_kib);
+    if harness::serve_one(&args, one) {
         return;
     }
-    let smoke = args.iter().any(|a| a == "--smoke")
-        || std::env::var_os("SPAWN_BENCH_SMOKE").is_some_and(|v| v != "0");
+    let smoke = harness::smoke(&args);
     let rounds = if smoke { 1 } else { 5 };
     let peers = ["spawn", "tokio", "async-process"];
     println!("All contenders run on a multi-thread tokio runtime with 2 workers.");
 
     println!("\n## A1. Spawn+wait of /bin/true, awaited one after another\n");
     let n = if smoke { 5 } else { 200 };
-    let rows = run("spawn_true", &peers, n, rounds);
+    let rows = run(harness::fresh, "spawn_true", &peers, n, rounds);
     table(
         &format!("{n} spawns per sample, time per spawn"),
         &rows,
-        "tokio",
+        &Cols::speed_vs("tokio"),
     );
     let r = med_of(&rows, "spawn") / med_of(&rows, "tokio");
     target(
@@ -377,12 +240,17 @@ fn main() {
     println!("\n## A2. Many children at once, every output collected\n");
     let n = if smoke { 10 } else { 500 };
     let rows = run(
+        harness::fresh,
         "many",
         &["spawn-group", "spawn-joinset", "tokio", "async-process"],
         n,
         rounds,
     );
-    table(&format!("{n} children × 1 MiB"), &rows, "tokio");
+    table(
+        &format!("{n} children × 1 MiB"),
+        &rows,
+        &Cols::speed_vs("tokio"),
+    );
     let r = med_of(&rows, "tokio") / med_of(&rows, "spawn-group");
     target(
         "Group::run_async ≥ 1.3× tokio::process's speed",
@@ -394,8 +262,12 @@ fn main() {
 
     println!("\n## A3. Round trip through cat (input fed while output is read)\n");
     let size = if smoke { 4 * MIB } else { 256 * MIB };
-    let rows = run("roundtrip", &peers, size, rounds);
-    table(&format!("{} MiB", size / MIB), &rows, "tokio");
+    let rows = run(harness::fresh, "roundtrip", &peers, size, rounds);
+    table(
+        &format!("{} MiB", size / MIB),
+        &rows,
+        &Cols::speed_vs("tokio"),
+    );
     let r = med_of(&rows, "tokio") / med_of(&rows, "spawn");
     target(
         "run_async ≥ 1.2× tokio::process's speed",
@@ -416,8 +288,12 @@ fn main() {
         } else {
             &["spawn-bounded"]
         };
-        let rows = run("bounded", who, size, rounds.min(3));
-        table(&format!("{} MiB of output", size / MIB), &rows, who[0]);
+        let rows = run(harness::fresh, "bounded", who, size, rounds.min(3));
+        table(
+            &format!("{} MiB of output", size / MIB),
+            &rows,
+            &Cols::speed_vs(who[0]),
+        );
         growth.push(rows[0].growth());
     }
     let (g_small, g_large) = (growth[0] as f64 / 1024.0, growth[1] as f64 / 1024.0);

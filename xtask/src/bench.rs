@@ -33,6 +33,10 @@ const NOTES: &str = "## How to read the tables
   1 MiB buffer (one thread, poll), the physical limit the targets name; a
   contender can beat it where it does less work than the loop (fewer wake-ups,
   no output copy).
+- `raw-collect` (round trip, one way) is the same raw loop keeping the
+  output in a `Vec<u8>` (`extend_from_slice` from the read buffer, nothing
+  reserved), as a user would: what collecting costs by hand;
+  `collect vs raw-collect` is informational, not a target.
 - In the many-children tables every contender keeps every output, as
   `Group` returns them all; `spawn-bounded` keeps 8 KiB of each
   (`head_tail(4 KiB, 4 KiB)`). `std-seq` is `output()` in a loop,
