@@ -301,13 +301,25 @@ impl Scheduler {
                 return out;
             }
         }
-        if self.may_start() && self.starts_in_turn < START_BATCH {
-            while let Some(c) = self.start_queue.pop_front() {
-                if self.children[c].state() == ChildState::Queued {
-                    self.start(c, now);
-                    self.starts_in_turn += 1;
-                    return Output::Action(Action::Start { child: ChildId(c) });
+        if self.may_start() {
+            while let Some(&c) = self.start_queue.front() {
+                if self.children[c].state() != ChildState::Queued {
+                    self.start_queue.pop_front();
+                    continue;
                 }
+                // A member of a group (a pipeline's later stage) starts in
+                // its leader's turn, whatever the batch: between turns the
+                // leader may exit and be reaped, and its group id with it.
+                let member = self.children[c].leader.is_some();
+                if !member && self.starts_in_turn >= START_BATCH {
+                    break;
+                }
+                self.start_queue.pop_front();
+                self.start(c, now);
+                if !member {
+                    self.starts_in_turn += 1;
+                }
+                return Output::Action(Action::Start { child: ChildId(c) });
             }
         }
         while let Some(Work { c, epoch, s }) = self.work.pop_front() {

@@ -17,14 +17,7 @@ fn ms(n: u64) -> Timestamp {
 }
 
 fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
-    let mut out = Vec::new();
-    loop {
-        match s.poll(now) {
-            w @ Output::Wait { .. } => return (out, w),
-            o => out.push(o),
-        }
-        assert!(out.len() < 1000, "poll never waits");
-    }
+    super::unit::drain(s, now)
 }
 
 fn sig(signal: KillSignal, target: SignalTarget) -> Output {
@@ -362,4 +355,43 @@ fn removed_children_free_their_slot_and_their_id() {
         }
     ));
     let _ = b;
+}
+
+#[test]
+fn a_leader_and_its_members_start_in_one_turn() {
+    // A pipeline: its stages join the first one's group. They start
+    // before the driver looks at what is ready: in between, the leader could
+    // exit and be reaped, and a member's `setpgid` would fail.
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    s.add(leader(None));
+    let members: Vec<ChildId> = (0..3)
+        .map(|_| {
+            s.add(ChildSpec {
+                member_of: Some(C0),
+                ..ChildSpec::default()
+            })
+        })
+        .collect();
+    // A second pipeline's leader waits for the next turn.
+    let next = s.add(leader(None));
+    let (acts, wait) = super::unit::turn(&mut s, ms(0));
+    let starts: Vec<ChildId> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Output::Action(Action::Start { child }) => Some(*child),
+            _ => None,
+        })
+        .collect();
+    let mut want = vec![C0];
+    want.extend(&members);
+    assert_eq!(starts, want);
+    assert!(matches!(
+        wait,
+        Output::Wait {
+            reason: WaitReason::Starting,
+            ..
+        }
+    ));
+    let (acts, _) = super::unit::turn(&mut s, ms(0));
+    assert!(acts.contains(&Output::Action(Action::Start { child: next })));
 }
