@@ -793,3 +793,25 @@ fn twenty_thousand_jobs_in_256_fds() {
     seen.sort_unstable();
     assert_eq!(seen, (1..=20_000).collect::<Vec<u32>>(), "{err}");
 }
+
+#[test]
+fn each_job_prints_only_its_own_output_when_buffers_are_reused() {
+    // One job at a time (-j 1), big then small then big outputs, on both
+    // streams: a job's output is held in a buffer a printed job gave back,
+    // and nothing of the earlier job may show through.
+    let input = b"head -c 300000 /dev/zero | tr '\\0' a; echo; echo E1 >&2\n\
+echo b; echo E2 >&2\n\
+head -c 200000 /dev/zero | tr '\\0' c; echo\n\
+echo d\n";
+    let (code, out, err) = raw(&["many", "-j", "1"], input);
+    assert_eq!(code, 0, "stderr: {err}");
+    let mut want = Vec::new();
+    want.extend(std::iter::repeat_n(b'a', 300_000));
+    want.extend_from_slice(b"\nb\n");
+    want.extend(std::iter::repeat_n(b'c', 200_000));
+    want.extend_from_slice(b"\nd\n");
+    assert_eq!(out.len(), want.len());
+    let first_diff = out.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "outputs mixed");
+    assert_eq!(err, "E1\nE2\n");
+}

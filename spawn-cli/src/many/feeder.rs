@@ -24,7 +24,7 @@ use spawn::CommandFeed;
 use super::control::{Control, Stop};
 use super::input::Records;
 use super::job::{Job, Launch};
-use super::output::{self, Mode};
+use super::output::{self, BufPool, Mode};
 use super::progress::Counts;
 
 /// The bound when `-j 0` (no limit on running jobs).
@@ -51,6 +51,8 @@ pub(crate) struct Jobs {
     launch: Arc<Launch>,
     mode: Mode,
     control: Arc<Control>,
+    /// The buffers jobs hold their output in (`--group`).
+    pool: Arc<BufPool>,
 }
 
 impl Jobs {
@@ -60,6 +62,7 @@ impl Jobs {
         launch: Arc<Launch>,
         mode: Mode,
         control: Arc<Control>,
+        pool: Arc<BufPool>,
         max_running: usize,
     ) -> Jobs {
         let bound = if max_running == 0 {
@@ -75,6 +78,7 @@ impl Jobs {
             launch,
             mode,
             control,
+            pool,
         }
     }
 
@@ -96,6 +100,7 @@ impl Jobs {
             self.launch.command(&job),
             &mut job,
             &self.control,
+            &self.pool,
         );
         if self.feed.push(cmd) {
             state.pending.insert(state.next_index, job);

@@ -244,11 +244,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     }
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
-    let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control));
+    let pool = Arc::new(output::BufPool::default());
+    let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control), Arc::clone(&pool));
     let jobs = Arc::new(Jobs::new(
         Arc::clone(&launch),
         mode,
         Arc::clone(&control),
+        pool,
         max_running,
     ));
     jobs.start_reading(records, &counts);
