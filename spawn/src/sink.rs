@@ -450,16 +450,6 @@ impl SinkState {
         }
     }
 
-    /// A plain `collect()`: the driver may read straight into its buffer.
-    pub(crate) fn unbounded_buffer(&mut self) -> Option<&mut Vec<u8>> {
-        match self {
-            SinkState::Collect {
-                buf, limit: None, ..
-            } => Some(buf),
-            _ => None,
-        }
-    }
-
     /// The buffer of a collecting sink (bounded or not), for
     /// `Child::lines` to take the lines it hands out from.
     pub(crate) fn collected_mut(&mut self) -> Option<&mut Vec<u8>> {
