@@ -89,8 +89,8 @@
 //!
 //! The rows above at work: every example of [PyMOTW's subprocess
 //! chapter](https://pymotw.com/3/subprocess/) has a port in
-//! [`spawn/examples/`](https://example.invalid/spawn/tree/main/spawn/examples)
-//! (`cargo run -p spawn --example popen3`, …), the Python beside it.
+//! `spawn/examples/` of the source tree (`cargo run -p spawn --example
+//! popen3`, …), the Python beside it.
 //!
 //! Where spawn differs on purpose: a timeout stops the child's whole process
 //! group, TERM first and KILL after a grace (Python kills only the child,
