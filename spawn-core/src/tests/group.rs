@@ -375,13 +375,7 @@ fn a_leader_and_its_members_start_in_one_turn() {
     // A second pipeline's leader waits for the next turn.
     let next = s.add(leader(None));
     let (acts, wait) = super::unit::turn(&mut s, ms(0));
-    let starts: Vec<ChildId> = acts
-        .iter()
-        .filter_map(|a| match a {
-            Output::Action(Action::Start { child }) => Some(*child),
-            _ => None,
-        })
-        .collect();
+    let starts = super::unit::starts(&acts);
     let mut want = vec![C0];
     want.extend(&members);
     assert_eq!(starts, want);

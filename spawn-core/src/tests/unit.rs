@@ -42,6 +42,16 @@ pub(super) fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) 
     }
 }
 
+/// The children that `acts` start, in order.
+pub(super) fn starts(acts: &[Output]) -> Vec<ChildId> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Output::Action(Action::Start { child }) => Some(*child),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One turn: polls until the first `Wait`, whatever its reason.
 pub(super) fn turn(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
     let mut acts = Vec::new();
@@ -728,13 +738,7 @@ fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
     let mut started = 0;
     for turn_no in 0..40_usize.div_ceil(crate::starting::START_BATCH) {
         let (acts, wait) = turn(&mut s, ms(0));
-        let starts: Vec<ChildId> = acts
-            .iter()
-            .filter_map(|a| match a {
-                Output::Action(Action::Start { child }) => Some(*child),
-                _ => None,
-            })
-            .collect();
+        let starts = starts(&acts);
         let want = (40 - started).min(crate::starting::START_BATCH);
         assert_eq!(starts.len(), want, "turn {turn_no}");
         assert_eq!(starts.first(), Some(&ChildId(started)), "in order");

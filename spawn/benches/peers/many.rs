@@ -11,6 +11,16 @@ use spawn::{Command, Group, Sink, Stdio};
 
 use crate::MIB;
 
+/// What `std::process::Command::output()` collects of `head -c EACH
+/// /dev/zero`: the std contenders' one child.
+fn std_head(each: &str) -> Vec<u8> {
+    std::process::Command::new("head")
+        .args(["-c", each, "/dev/zero"])
+        .output()
+        .unwrap()
+        .stdout
+}
+
 /// `bench` is `many` (1 MiB per child) or `many16` (16 MiB); `n` children
 /// of `head -c EACH /dev/zero` by `who`; returns the seconds.
 pub fn many(bench: &str, who: &str, n: usize) -> f64 {
@@ -36,28 +46,14 @@ pub fn many(bench: &str, who: &str, n: usize) -> f64 {
             .map(|r| r.as_ref().unwrap().report.stdout_bytes as usize)
             .sum(),
         "std-seq" => {
-            let outs: Vec<Vec<u8>> = (0..n)
-                .map(|_| {
-                    std::process::Command::new("head")
-                        .args(["-c", &each_s, "/dev/zero"])
-                        .output()
-                        .unwrap()
-                        .stdout
-                })
-                .collect();
+            let outs: Vec<Vec<u8>> = (0..n).map(|_| std_head(&each_s)).collect();
             outs.iter().map(Vec::len).sum()
         }
         "std-threads" => {
             let hs: Vec<_> = (0..n)
                 .map(|_| {
                     let each_s = each_s.clone();
-                    std::thread::spawn(move || {
-                        std::process::Command::new("head")
-                            .args(["-c", &each_s, "/dev/zero"])
-                            .output()
-                            .unwrap()
-                            .stdout
-                    })
+                    std::thread::spawn(move || std_head(&each_s))
                 })
                 .collect();
             let outs: Vec<Vec<u8>> = hs.into_iter().map(|h| h.join().unwrap()).collect();
@@ -77,13 +73,7 @@ pub fn width(who: &str, n: usize) -> f64 {
     let t = Instant::now();
     let total: usize = match who {
         "std-seq" => (0..n)
-            .map(|_| {
-                std::process::Command::new("head")
-                    .args(["-c", "1048576", "/dev/zero"])
-                    .output()
-                    .unwrap()
-                    .stdout
-            })
+            .map(|_| std_head("1048576"))
             .collect::<Vec<_>>()
             .iter()
             .map(Vec::len)
