@@ -300,6 +300,22 @@ impl Process {
         self.record(&mut st, res)
     }
 
+    /// As [`reap`](Self::reap) with `block`, for the one holder of the
+    /// process (`&mut`: no other thread can wait for it or signal it): one
+    /// blocking `wait4`, without the `WNOWAIT` wait that lets other waiters
+    /// share the status.
+    ///
+    /// # Errors
+    /// `wait4` failed for another reason than `ECHILD`.
+    pub(crate) fn reap_alone(&mut self) -> io::Result<Option<Reaped>> {
+        let mut st = self.state();
+        if let Some(r) = st.reaped {
+            return Ok(Some(r));
+        }
+        let res = spawn_sys::wait::wait_pid(self.pid, false);
+        self.record(&mut st, res)
+    }
+
     /// As [`reap`](Self::reap) without blocking.
     pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
         self.reap(false)

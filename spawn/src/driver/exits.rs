@@ -141,10 +141,22 @@ impl Engine<'_> {
         if timeout.is_none()
             && let Some(i) = lone
             && !self.slots[i].keep_unreaped
-            && let Some(p) = self.slots[i].process.clone()
+            && self.slots[i].process.is_some()
         {
-            // EINTR reads as "not yet": the loop comes back here.
-            let _ = p.reap(true);
+            // EINTR reads as "not yet": the loop comes back here. Held by
+            // the engine alone (a `run()`), one `wait4`; shared (a `Child`,
+            // whose handles may wait too), the wait that shares the status.
+            let slot = &mut self.slots[i];
+            match slot.process.as_mut().and_then(Arc::get_mut) {
+                Some(p) => {
+                    let _ = p.reap_alone();
+                }
+                None => {
+                    if let Some(p) = slot.process.clone() {
+                        let _ = p.reap(true);
+                    }
+                }
+            }
         } else {
             let timeout = self.polled_tick(timeout);
             let aside = self
