@@ -38,9 +38,17 @@ impl Engine<'_> {
     ) -> Result<PerStream<Option<usize>>, Error> {
         let opened = crate::sink::open_pair(sinks.stdout.as_ref(), sinks.stderr.as_ref())
             .map_err(|e| e.into_error(name))?;
-        let mut push = |st: SinkState| {
-            self.sinks.push(st);
-            self.sinks.len() - 1
+        // A removed child's place is taken first: the table holds the
+        // sinks of the children held, not of every one that went through.
+        let mut push = |st: SinkState| match self.free_sinks.pop() {
+            Some(i) => {
+                self.sinks[i] = st;
+                i
+            }
+            None => {
+                self.sinks.push(st);
+                self.sinks.len() - 1
+            }
         };
         Ok(PerStream {
             stdin: None,

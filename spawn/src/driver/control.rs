@@ -387,6 +387,7 @@ impl Engine<'_> {
             sched: std::mem::replace(&mut self.sched, Scheduler::new(SchedulerConfig::default())),
             slots: std::mem::take(&mut self.slots),
             sinks: std::mem::take(&mut self.sinks),
+            free_sinks: std::mem::take(&mut self.free_sinks),
             epoll: self.epoll.take(),
             unwatched: std::mem::take(&mut self.unwatched),
             removed: 0,

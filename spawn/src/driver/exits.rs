@@ -342,6 +342,7 @@ impl Engine<'_> {
                 error: false,
                 dropped: 0,
             };
+            self.free_sinks.push(i);
         }
         *slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
         slot.finished = Some(Instant::now());

@@ -72,6 +72,9 @@ pub(crate) struct Engine<'t> {
     sched: Scheduler,
     pub(crate) slots: Vec<Slot>,
     sinks: Vec<SinkState>,
+    /// Indexes in `sinks` of removed children, for the next ones to open
+    /// theirs in (see `Engine::remove`).
+    free_sinks: Vec<usize>,
     /// Made when a second thing is to be watched (see `exits.rs`): a lone
     /// child without pipes is waited for on its own.
     epoll: Option<Epoll>,
@@ -129,6 +132,7 @@ impl<'t> Engine<'t> {
             sched: Scheduler::new(SchedulerConfig { max_running }),
             slots: Vec::new(),
             sinks: Vec::new(),
+            free_sinks: Vec::new(),
             epoll: None,
             unwatched: Vec::new(),
             removed: 0,
@@ -373,4 +377,47 @@ pub(crate) fn one<'t>(
     }
     let ix = engine.add(wiring)?;
     Ok((engine, ix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, Ran, Until};
+    use crate::wiring::Wiring;
+    use crate::{Command, Stdio};
+
+    /// A group takes results out and removes their children: what the
+    /// engine holds follows the children it runs, not the count that went
+    /// through it (its slots and its sink table alike).
+    #[test]
+    fn removed_children_leave_their_slots_and_sinks_for_the_next() {
+        let mut engine = Engine::new(2, "sh").expect("engine");
+        engine.track_finished();
+        let cmd = |i: usize| {
+            Command::new("sh")
+                .args(["-c", "echo $1; echo e$1 >&2", "sh", &i.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+        };
+        let (mut added, mut done) = (0, 0);
+        while done < 40 {
+            while added < 40 && added - done < 2 {
+                engine
+                    .add(Wiring::command(&cmd(added)).expect("wiring"))
+                    .expect("added");
+                added += 1;
+            }
+            match engine.run_until(None, Until::AnyFinished).expect("runs") {
+                Ran::Done | Ran::Reached => {}
+                Ran::Stopped => panic!("no deadline was set"),
+            }
+            while let Some(slot) = engine.next_finished() {
+                let out = engine.result(slot).expect("result");
+                assert!(out.status.success());
+                engine.remove(slot);
+                done += 1;
+            }
+        }
+        assert!(engine.slots.len() <= 3, "slots: {}", engine.slots.len());
+        assert!(engine.sinks.len() <= 6, "sinks: {}", engine.sinks.len());
+    }
 }
