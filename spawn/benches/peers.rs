@@ -95,6 +95,9 @@ fn main() {
         println!("## 1. Spawn+wait of /bin/true\n");
         let n = if smoke { 5 } else { 200 };
         let peers = ["spawn", "std", "subprocess", "duct", "python"];
+        // A sample is a fraction of a second: three times the rounds, for
+        // medians that noise moves less.
+        let rounds = if smoke { 1 } else { 3 * rounds };
         let small = run("spawn_true", &peers, n, rounds);
         table(
             &format!("small parent ({n} spawns per sample, time per spawn)"),
@@ -267,7 +270,14 @@ fn main() {
                     "raw-poll",
                 ],
                 n,
-                if smoke { 1 } else { 5 },
+                // Small runs take milliseconds and vary most: more rounds.
+                match (smoke, n) {
+                    (true, _) => 1,
+                    (false, 1) => 25,
+                    (false, 10) => 15,
+                    (false, 100) => 9,
+                    _ => 5,
+                },
             );
             table(
                 &format!("{n} children"),

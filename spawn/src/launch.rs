@@ -64,6 +64,21 @@ pub(crate) struct LaunchOptions<'a> {
     pub own_group: bool,
     /// The cgroup the child starts in (`Containment::Cgroup`).
     pub cgroup: Option<BorrowedFd<'a>>,
+    /// Whether the child's pidfd is opened at its start.
+    pub pidfd: PidfdPlan,
+}
+
+/// When a child started by `posix_spawn` gets its pidfd (a `clone3` start
+/// gets one from the kernel either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PidfdPlan {
+    /// At once: its exit is watched in an epoll set, or it is signalled
+    /// (a timeout, a `Child`'s handles, a group, a pipeline).
+    Now,
+    /// When something first needs it (see `Process::open_late_pidfd`): the
+    /// lone child of an engine that waits for nothing but its exit, in one
+    /// blocking `wait4`, needs none (two syscalls less per `run()`).
+    Later,
 }
 
 fn os_bytes(s: &OsStr) -> &[u8] {
@@ -294,9 +309,9 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let spawned = result?;
     let pid = spawned.pid;
     // A path that got a pidfd from the kernel (clone3) hands it over;
-    // otherwise it is opened now.
+    // otherwise it is opened now, unless the plan says later.
     let pidfd = spawned.pidfd.or_else(|| {
-        spawn_sys::pidfd::pidfd_supported()
+        (opts.pidfd == PidfdPlan::Now && spawn_sys::pidfd::pidfd_supported())
             .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
             .flatten()
     });

@@ -143,6 +143,29 @@ impl Process {
         self.group
     }
 
+    /// Opens the pidfd of a child started without one ([`PidfdPlan::Later`](crate::launch::PidfdPlan::Later)),
+    /// now that something is to watch or signal it; whether it has one
+    /// after. A child already reaped gets none. The pid is still ours while
+    /// we have not reaped it (unless `SIGCHLD` is ignored and the kernel
+    /// reaped it), so the new pidfd is checked to name a child of ours
+    /// before it is kept: `waitid` on the pid says `ECHILD` for any other.
+    pub(crate) fn open_late_pidfd(&mut self) -> bool {
+        if self.pidfd.is_some() {
+            return true;
+        }
+        if self.reaped().is_some() || !spawn_sys::pidfd::pidfd_supported() {
+            return false;
+        }
+        let Ok(fd) = spawn_sys::pidfd::pidfd_open(self.pid) else {
+            return false;
+        };
+        if spawn_sys::wait::wait_pid_nowait(self.pid).is_err() {
+            return false;
+        }
+        self.pidfd = Some(fd);
+        true
+    }
+
     /// Closes the pidfd of a reaped child (nothing is signalled or waited
     /// for through it any more): a finished child holds no fd.
     pub(crate) fn close_pidfd(&mut self) {

@@ -45,6 +45,12 @@ impl Engine<'_> {
             return;
         };
         let watched = match (p.pidfd(), &self.epoll) {
+            // Started without its pidfd: kept aside as if it had one, and
+            // given it if a second thing is to be watched.
+            (None, None) if self.slots[child].pidfd_later => {
+                self.unwatched.push(child);
+                true
+            }
             (None, _) => false,
             (Some(fd), Some(ep)) => {
                 let ok = ep
@@ -76,10 +82,11 @@ impl Engine<'_> {
         if self.epoll.is_none() {
             let ep = Epoll::new()?;
             for i in std::mem::take(&mut self.unwatched) {
-                let slot = &mut self.slots[i];
-                if slot.exit.is_some() || slot.finished.is_some() {
+                if self.slots[i].exit.is_some() || self.slots[i].finished.is_some() {
                     continue;
                 }
+                self.open_late_pidfd(i);
+                let slot = &mut self.slots[i];
                 let fd = slot.process.as_ref().and_then(|p| p.pidfd());
                 slot.pidfd_in_epoll =
                     fd.is_some_and(|fd| ep.add(fd, Token::Exit { slot: i }.encode(), EXIT).is_ok());
@@ -91,6 +98,24 @@ impl Engine<'_> {
             self.epoll = Some(ep);
         }
         Ok(self.epoll.as_ref().unwrap_or_else(|| unreachable!()))
+    }
+
+    /// Gives a slot started without its pidfd ([`PidfdPlan::Later`]) its
+    /// pidfd, now that something is to watch it besides one blocking wait:
+    /// whether it has one.
+    ///
+    /// [`PidfdPlan::Later`]: crate::launch::PidfdPlan::Later
+    fn open_late_pidfd(&mut self, child: usize) -> bool {
+        let slot = &mut self.slots[child];
+        let Some(process) = slot.process.as_mut() else {
+            return false;
+        };
+        if process.pidfd().is_some() || !slot.pidfd_later {
+            return process.pidfd().is_some();
+        }
+        slot.pidfd_later = false;
+        // Only the engine holds the process of a child started so.
+        Arc::get_mut(process).is_some_and(crate::process::Process::open_late_pidfd)
     }
 
     /// Whether the wait needs the epoll set (made now if so): not while at
@@ -158,6 +183,15 @@ impl Engine<'_> {
                 }
             }
         } else {
+            // A wait with a deadline watches the child kept aside through
+            // its pidfd; one that has none (it was refused) is polled.
+            if let Some(&i) = self.unwatched.first()
+                && !self.open_late_pidfd(i)
+            {
+                self.unwatched.retain(|&u| u != i);
+                self.slots[i].exit_polled = true;
+                self.polled.push(i);
+            }
             let timeout = self.polled_tick(timeout);
             let aside = self
                 .unwatched

@@ -420,4 +420,59 @@ mod tests {
         assert!(engine.slots.len() <= 3, "slots: {}", engine.slots.len());
         assert!(engine.sinks.len() <= 6, "sinks: {}", engine.sinks.len());
     }
+
+    /// An engine with `sh -c 'read x; exit 3'` started in it (its stdin
+    /// inherited, so it waits for nothing but its exit: the test closes
+    /// nothing, `read` sees EOF at once from /dev/null) and driven once.
+    fn lone_started() -> (Engine<'static>, usize) {
+        let cmd = Command::new("sh")
+            .args(["-c", "read x; exit 3"])
+            .stdin(Stdio::null());
+        let mut engine = Engine::new(0, "sh").expect("engine");
+        let ix = engine
+            .add(Wiring::command(&cmd).expect("wiring"))
+            .expect("added");
+        let now = std::time::Instant::now();
+        let _ = engine.run_until(Some(now), Until::AllDone).expect("runs");
+        assert!(engine.slots[ix].process.is_some(), "started");
+        (engine, ix)
+    }
+
+    fn has_pidfd(engine: &Engine<'_>, ix: usize) -> bool {
+        engine.slots[ix]
+            .process
+            .as_ref()
+            .is_some_and(|p| p.pidfd().is_some())
+    }
+
+    /// A `run()` of a command without pipes or deadline waits in one
+    /// blocking `wait4`: no pidfd is opened for it.
+    #[test]
+    fn a_lone_child_with_nothing_but_its_exit_to_wait_for_gets_no_pidfd() {
+        let (mut engine, ix) = lone_started();
+        assert!(!has_pidfd(&engine, ix));
+        engine.run(None).expect("runs");
+        assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));
+    }
+
+    /// A driver that waits on the engine's epoll set from outside (the
+    /// reaper, tokio) makes the set after the start: the child kept aside
+    /// gets its pidfd then, and its exit wakes the set.
+    #[test]
+    fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
+        let (mut engine, ix) = lone_started();
+        let fd = engine
+            .epoll_fd()
+            .expect("set")
+            .try_clone_to_owned()
+            .expect("dup");
+        assert_eq!(has_pidfd(&engine, ix), spawn_sys::pidfd::pidfd_supported());
+        let bound = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while engine.drive_now().expect("driven").is_some() {
+            assert!(std::time::Instant::now() < bound, "hung");
+            let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+            let _ = spawn_sys::poll::poll(&mut fds, Some(std::time::Duration::from_millis(50)));
+        }
+        assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));
+    }
 }

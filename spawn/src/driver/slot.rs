@@ -15,6 +15,7 @@ use super::token::Token;
 use super::{Engine, pipe_io};
 
 use crate::Error;
+use crate::launch::PidfdPlan;
 use crate::error::StreamName;
 use crate::launch::{self, LaunchOptions};
 use crate::process::{Process, ProcessGroup};
@@ -89,6 +90,9 @@ pub(crate) struct Slot {
     pub exit_polled: bool,
     /// Its pidfd is in the epoll set.
     pub pidfd_in_epoll: bool,
+    /// It was started without its pidfd ([`PidfdPlan::Later`]): opened
+    /// when something first needs it (see `Engine::open_late_pidfd`).
+    pub pidfd_later: bool,
     /// A [`CancelToken`](crate::CancelToken) it was given was cancelled
     /// before it finished: it was asked to stop, and a stop ends it with
     /// `Error::Cancelled`.
@@ -119,6 +123,7 @@ impl Slot {
             stop_signal: crate::Signal::TERM,
             exit_polled: false,
             pidfd_in_epoll: false,
+            pidfd_later: false,
             cancelled: false,
         }
     }
@@ -202,6 +207,7 @@ pub(crate) fn launch_wiring(
     stage: Option<StageRole>,
     plumbing: &mut StagePlumbing,
     pipeline_stdout: &Plan,
+    pidfd: PidfdPlan,
 ) -> Result<Started, Error> {
     // The pipe to the next stage.
     let next = match stage {
@@ -248,6 +254,7 @@ pub(crate) fn launch_wiring(
                 process_group,
                 own_group,
                 cgroup: cgroup.as_ref().map(spawn_sys::cgroup::Cgroup::fd),
+                pidfd,
             },
         )
     };
@@ -326,9 +333,32 @@ impl Engine<'_> {
             self.start_failed(child, start, e);
             return;
         }
+        // The engine's only child, with nothing to wait for but its exit
+        // (no pipe, no deadline, no epoll set: no cancel token, forwarder
+        // or outside driver) and nobody to signal it, is waited for in one
+        // blocking `wait4`: its pidfd is opened only if that changes.
+        let pidfd = if self.epoll.is_none()
+            && self.slots.len() == 1
+            && self.cancels.is_empty()
+            && !self.slots[child].keep_unreaped
+            && self
+                .sched
+                .spec(id)
+                .is_some_and(|s| s.timeout.is_none() && !s.signal_group)
+        {
+            PidfdPlan::Later
+        } else {
+            PidfdPlan::Now
+        };
         if let Some(Start::Launch(wiring)) = start {
             let stage = self.slots[child].stage;
-            let res = launch_wiring(&wiring, stage, &mut self.plumbing, &self.pipeline_stdout);
+            let res = launch_wiring(
+                &wiring,
+                stage,
+                &mut self.plumbing,
+                &self.pipeline_stdout,
+                pidfd,
+            );
             match res {
                 Ok(s) => {
                     // The command (and any fd the caller handed in) is
@@ -336,6 +366,7 @@ impl Engine<'_> {
                     // asked to keep.
                     drop(wiring);
                     let slot = &mut self.slots[child];
+                    slot.pidfd_later = pidfd == PidfdPlan::Later;
                     slot.process = Some(Arc::new(s.process));
                     slot.fds = s.fds;
                     slot.spawn_time = s.spawn_time;
