@@ -14,8 +14,8 @@ use spawn_core::{ChildId, ChildSpec};
 
 use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
 use crate::driver::slot::launch_wiring;
-use crate::launch::PidfdPlan;
 use crate::driver::{StageRole, Until};
+use crate::launch::PidfdPlan;
 use crate::wiring::{Plan, Wiring};
 use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sink};
 
@@ -124,7 +124,8 @@ pub(crate) fn start(
             index: i,
             last: i + 1 == n,
         };
-        let started = match launch_wiring(w, Some(role), &mut plumbing, final_plan, PidfdPlan::Now) {
+        let started = match launch_wiring(w, Some(role), &mut plumbing, final_plan, PidfdPlan::Now)
+        {
             Ok(s) => s,
             Err(e) => {
                 for m in &members {

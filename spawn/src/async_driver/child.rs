@@ -104,14 +104,13 @@ impl AsyncChild {
             ));
         }
         let wiring = Wiring::command(cmd)?;
-        let started =
-            slot::launch_wiring(
-                &wiring,
-                None,
-                &mut StagePlumbing::default(),
-                &Plan::Inherit,
-                crate::launch::PidfdPlan::Now,
-            )?;
+        let started = slot::launch_wiring(
+            &wiring,
+            None,
+            &mut StagePlumbing::default(),
+            &Plan::Inherit,
+            crate::launch::PidfdPlan::Now,
+        )?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
         let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);

@@ -414,6 +414,7 @@ impl Engine<'_> {
             next_wake: Some(Instant::now()),
             not_added: 0,
             abandoned: true,
+            spawner: self.spawner.take(),
         })
     }
 }

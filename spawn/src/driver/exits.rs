@@ -184,8 +184,10 @@ impl Engine<'_> {
             }
         } else {
             // A wait with a deadline watches the child kept aside through
-            // its pidfd; one that has none (it was refused) is polled.
-            if let Some(&i) = self.unwatched.first()
+            // its pidfd; one that has none (it was refused) is polled. A
+            // look without waiting needs none.
+            if timeout.is_some_and(|t| !t.is_zero())
+                && let Some(&i) = self.unwatched.first()
                 && !self.open_late_pidfd(i)
             {
                 self.unwatched.retain(|&u| u != i);

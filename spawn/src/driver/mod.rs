@@ -22,6 +22,7 @@ mod exits;
 mod hooks;
 mod pipe_io;
 pub(crate) mod slot;
+mod spawner;
 mod token;
 
 use std::io;
@@ -121,6 +122,8 @@ pub(crate) struct Engine<'t> {
     not_added: usize,
     /// Handed to the background reaper once already: a second drop kills.
     abandoned: bool,
+    /// Makes the starts while children run (see `spawner.rs`), once needed.
+    spawner: Option<spawner::Spawner>,
 }
 
 impl<'t> Engine<'t> {
@@ -156,6 +159,7 @@ impl<'t> Engine<'t> {
             next_wake: None,
             not_added: 0,
             abandoned: false,
+            spawner: None,
         })
     }
 
@@ -273,6 +277,7 @@ impl<'t> Engine<'t> {
                 Token::Exit { slot } => self.check_exit(slot, now),
                 Token::Cancel(_) => self.check_cancels(now),
                 Token::Feed => self.feed_ready(),
+                Token::Spawned => self.spawned_ready(),
             }
         }
         self.ready = ready;
@@ -421,23 +426,6 @@ mod tests {
         assert!(engine.sinks.len() <= 6, "sinks: {}", engine.sinks.len());
     }
 
-    /// An engine with `sh -c 'read x; exit 3'` started in it (its stdin
-    /// inherited, so it waits for nothing but its exit: the test closes
-    /// nothing, `read` sees EOF at once from /dev/null) and driven once.
-    fn lone_started() -> (Engine<'static>, usize) {
-        let cmd = Command::new("sh")
-            .args(["-c", "read x; exit 3"])
-            .stdin(Stdio::null());
-        let mut engine = Engine::new(0, "sh").expect("engine");
-        let ix = engine
-            .add(Wiring::command(&cmd).expect("wiring"))
-            .expect("added");
-        let now = std::time::Instant::now();
-        let _ = engine.run_until(Some(now), Until::AllDone).expect("runs");
-        assert!(engine.slots[ix].process.is_some(), "started");
-        (engine, ix)
-    }
-
     fn has_pidfd(engine: &Engine<'_>, ix: usize) -> bool {
         engine.slots[ix]
             .process
@@ -446,31 +434,49 @@ mod tests {
     }
 
     /// A `run()` of a command without pipes or deadline waits in one
-    /// blocking `wait4`: no pidfd is opened for it.
+    /// blocking `wait4`: no pidfd is opened for it (the child looks at
+    /// its parent's fds, from the moment it runs until it exits).
     #[test]
     fn a_lone_child_with_nothing_but_its_exit_to_wait_for_gets_no_pidfd() {
-        let (mut engine, ix) = lone_started();
-        assert!(!has_pidfd(&engine, ix));
-        engine.run(None).expect("runs");
-        assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));
+        let script = r#"for f in /proc/$PPID/fd/*; do
+                [ "$(readlink "$f")" = "anon_inode:[pidfd]" ] && exit 1
+            done; exit 0"#;
+        let out = Command::new("sh").args(["-c", script]).run().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "the parent held a pidfd");
     }
 
     /// A driver that waits on the engine's epoll set from outside (the
     /// reaper, tokio) makes the set after the start: the child kept aside
-    /// gets its pidfd then, and its exit wakes the set.
+    /// without its pidfd gets it then, and its exit wakes the set.
     #[test]
     fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
-        let (mut engine, ix) = lone_started();
+        let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
+        let cmd = Command::new("sh")
+            .args(["-c", "read x; exit 3"])
+            .stdin(Stdio::fd(held));
+        let mut engine = Engine::new(0, "sh").expect("engine");
+        let ix = engine
+            .add(Wiring::command(&cmd).expect("wiring"))
+            .expect("added");
+        drop(cmd);
+        // Started, and looked at once without waiting: no pidfd yet.
+        let driven = engine.drive_now().expect("driven");
+        assert!(driven.is_some(), "finished: {:?}", engine.result(ix));
+        assert!(!has_pidfd(&engine, ix));
         let fd = engine
             .epoll_fd()
             .expect("set")
             .try_clone_to_owned()
             .expect("dup");
         assert_eq!(has_pidfd(&engine, ix), spawn_sys::pidfd::pidfd_supported());
+        drop(release);
         let bound = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while engine.drive_now().expect("driven").is_some() {
             assert!(std::time::Instant::now() < bound, "hung");
-            let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+            let mut fds = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
             let _ = spawn_sys::poll::poll(&mut fds, Some(std::time::Duration::from_millis(50)));
         }
         assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));

@@ -11,12 +11,13 @@ use spawn_core::{ChildId, Event, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
 use spawn_sys::poll::Interest;
 
+use super::spawner::{Job, Spawner};
 use super::token::Token;
 use super::{Engine, pipe_io};
 
 use crate::Error;
-use crate::launch::PidfdPlan;
 use crate::error::StreamName;
+use crate::launch::PidfdPlan;
 use crate::launch::{self, LaunchOptions};
 use crate::process::{Process, ProcessGroup};
 use crate::wiring::{GroupPlan, Plan, Wiring};
@@ -350,44 +351,108 @@ impl Engine<'_> {
         } else {
             PidfdPlan::Now
         };
-        if let Some(Start::Launch(wiring)) = start {
-            let stage = self.slots[child].stage;
-            let res = launch_wiring(
-                &wiring,
-                stage,
-                &mut self.plumbing,
-                &self.pipeline_stdout,
-                pidfd,
-            );
-            match res {
-                Ok(s) => {
-                    // The command (and any fd the caller handed in) is
-                    // dropped here: the parent keeps no copy it was not
-                    // asked to keep.
-                    drop(wiring);
-                    let slot = &mut self.slots[child];
-                    slot.pidfd_later = pidfd == PidfdPlan::Later;
-                    slot.process = Some(Arc::new(s.process));
-                    slot.fds = s.fds;
-                    slot.spawn_time = s.spawn_time;
-                    slot.started = Some(s.started);
-                    // Pipes the core does not manage (a merged stderr has none).
-                    for stream in [Stream::Stdout, Stream::Stderr] {
-                        if slot.sinks[stream].is_none() {
-                            slot.fds[stream] = None;
-                        }
+        match start {
+            Some(Start::Launch(wiring)) => {
+                let stage = self.slots[child].stage;
+                // With a running child to look after, the start is made on
+                // the spawner thread (see `spawner.rs`); a stage starts in
+                // place, in its leader's turn.
+                if stage.is_none() && self.sched.running() > 1 && self.spawner().is_some() {
+                    if let Some(sp) = self.spawner.as_mut() {
+                        sp.submit(Job {
+                            slot: child,
+                            wiring,
+                            pidfd,
+                        });
                     }
-                }
-                Err(e) => {
-                    self.start_failed(child, Some(Start::Launch(wiring)), e);
                     return;
                 }
+                let res = launch_wiring(
+                    &wiring,
+                    stage,
+                    &mut self.plumbing,
+                    &self.pipeline_stdout,
+                    pidfd,
+                );
+                self.launched(child, wiring, pidfd, res);
             }
+            Some(Start::Adopted) | None => self.now_started(child),
         }
+    }
+
+    /// The second half of a start, in place or on the spawner thread: the
+    /// slot takes what the launch gave, or the start failed.
+    pub(super) fn launched(
+        &mut self,
+        child: usize,
+        wiring: Box<Wiring>,
+        pidfd: PidfdPlan,
+        res: Result<Started, Error>,
+    ) {
+        match res {
+            Ok(s) => {
+                // The command (and any fd the caller handed in) is
+                // dropped here: the parent keeps no copy it was not
+                // asked to keep.
+                drop(wiring);
+                let slot = &mut self.slots[child];
+                slot.pidfd_later = pidfd == PidfdPlan::Later;
+                slot.process = Some(Arc::new(s.process));
+                slot.fds = s.fds;
+                slot.spawn_time = s.spawn_time;
+                slot.started = Some(s.started);
+                // Pipes the core does not manage (a merged stderr has none).
+                for stream in [Stream::Stdout, Stream::Stderr] {
+                    if slot.sinks[stream].is_none() {
+                        slot.fds[stream] = None;
+                    }
+                }
+                self.now_started(child);
+            }
+            Err(e) => self.start_failed(child, Some(Start::Launch(wiring)), e),
+        }
+    }
+
+    /// A slot holds its running child: its pipes and exit are watched and
+    /// the core is told.
+    fn now_started(&mut self, child: usize) {
         self.register(child);
         let now = self.now();
-        self.feed(Event::Started { child: id }, now);
+        self.feed(
+            Event::Started {
+                child: ChildId(child),
+            },
+            now,
+        );
         self.watch_exit(child, now);
+    }
+
+    /// The engine's spawner, made now (its eventfd in the epoll set) if
+    /// there is none; `None` when none can be had.
+    fn spawner(&mut self) -> Option<&mut Spawner> {
+        if self.spawner.is_none() {
+            let sp = Spawner::new()?;
+            let interest = Interest {
+                readable: true,
+                writable: false,
+                edge: false,
+            };
+            let ep = self.ensure_epoll().ok()?;
+            ep.add(sp.fd(), Token::Spawned.encode(), interest).ok()?;
+            self.spawner = Some(sp);
+        }
+        self.spawner.as_mut()
+    }
+
+    /// The spawner's eventfd was readable: the starts it made are finished
+    /// here, in the order made.
+    pub(super) fn spawned_ready(&mut self) {
+        let Some(sp) = self.spawner.as_mut() else {
+            return;
+        };
+        for done in sp.take_done() {
+            self.launched(done.slot, done.wiring, done.pidfd, done.result);
+        }
     }
 
     /// A start that failed: deferred (the wiring kept for the retry) when

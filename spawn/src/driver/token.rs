@@ -16,6 +16,8 @@ pub(crate) enum Token {
     Cancel(usize),
     /// The eventfd of the command feed a group takes commands from.
     Feed,
+    /// The eventfd of the engine's spawner: starts were made.
+    Spawned,
 }
 
 /// Kinds per slot: stdin, stdout, stderr, exit.
@@ -27,6 +29,7 @@ const CANCEL_LAST: u64 = u64::MAX - 1;
 const CANCELS: u64 = 1 << 32;
 /// Just below the cancel tokens.
 const FEED: u64 = CANCEL_LAST - CANCELS;
+const SPAWNED: u64 = FEED - 1;
 
 impl Token {
     pub(crate) fn encode(self) -> u64 {
@@ -43,6 +46,7 @@ impl Token {
             Token::Forwarder => FORWARDER,
             Token::Cancel(n) => CANCEL_LAST - n as u64,
             Token::Feed => FEED,
+            Token::Spawned => SPAWNED,
         }
     }
 
@@ -52,6 +56,9 @@ impl Token {
         }
         if raw == FEED {
             return Token::Feed;
+        }
+        if raw == SPAWNED {
+            return Token::Spawned;
         }
         if raw <= CANCEL_LAST && raw > CANCEL_LAST - CANCELS {
             return Token::Cancel(usize::try_from(CANCEL_LAST - raw).unwrap_or(usize::MAX));
@@ -99,6 +106,7 @@ mod tests {
                 Token::Forwarder,
                 Token::Cancel(slot),
                 Token::Feed,
+                Token::Spawned,
             ] {
                 assert_eq!(Token::decode(t.encode()), t);
             }

@@ -1,0 +1,173 @@
+//! [`Spawner`]: an engine's starts made on a thread of their own while the
+//! engine goes on reading, writing and reaping its running children.
+//!
+//! A start blocks the thread that makes it until the child has exec'd
+//! (`posix_spawn` is a `vfork`): a few hundred microseconds, more when the
+//! CPUs are busy with the children already running, since the new child
+//! needs one to get to its `exec`. On the driving thread that is time in
+//! which no pipe is read: 500 children × 1 MiB spent a third of their wall
+//! time there. So once an engine has a running child to look after, its
+//! next starts go to its spawner thread (one per engine, made on the first
+//! such start, in the order the core asked for them), and each result
+//! comes back through an eventfd in the engine's epoll set
+//! (`Token::Spawned`) to the same second half of the start the engine
+//! runs for a start made in place (`Engine::launched`). A lone child, or a
+//! pipeline stage (stages start in their leader's turn, with its pid),
+//! starts in place.
+//!
+//! Dropping the spawner stops its thread after the start in progress;
+//! starts not made yet are not made, and a child started but not yet taken
+//! by the engine is killed and reaped in the background (the engine that
+//! owned it is gone or unwinding).
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use super::slot::{StagePlumbing, Started, launch_wiring};
+use crate::Error;
+use crate::launch::PidfdPlan;
+use crate::wiring::{Plan, Wiring};
+
+/// A start for the spawner thread: the slot it is for and its wiring.
+pub(super) struct Job {
+    pub slot: usize,
+    pub wiring: Box<Wiring>,
+    pub pidfd: PidfdPlan,
+}
+
+/// A start made: the wiring back (for a deferred start's retry) and what
+/// the launch gave.
+pub(super) struct Done {
+    pub slot: usize,
+    pub wiring: Box<Wiring>,
+    pub pidfd: PidfdPlan,
+    pub result: Result<Started, Error>,
+}
+
+#[derive(Default)]
+struct Queues {
+    jobs: VecDeque<Job>,
+    done: Vec<Done>,
+    closed: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    /// Signalled when a job comes or the spawner closes.
+    job_came: Condvar,
+    /// Readable while `done` has results (nonblocking, close-on-exec).
+    done_fd: OwnedFd,
+}
+
+impl Shared {
+    fn queues(&self) -> MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An engine's spawner thread: see the module docs.
+pub(crate) struct Spawner {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Spawner {
+    /// A spawner with its thread running; `None` when no eventfd or thread
+    /// can be had (the engine then starts in place).
+    pub(super) fn new() -> Option<Spawner> {
+        let done_fd = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )
+        .ok()?;
+        let shared = Arc::new(Shared {
+            queues: Mutex::new(Queues::default()),
+            job_came: Condvar::new(),
+            done_fd,
+        });
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("spawn-starter".into())
+            .spawn(move || serve(&theirs))
+            .ok()?;
+        Some(Spawner {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The eventfd the engine watches: readable while results wait.
+    pub(super) fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.done_fd.as_fd()
+    }
+
+    /// Hands a start to the thread.
+    pub(super) fn submit(&mut self, job: Job) {
+        self.shared.queues().jobs.push_back(job);
+        self.shared.job_came.notify_one();
+    }
+
+    /// The starts made since the last call, in the order made.
+    pub(super) fn take_done(&mut self) -> Vec<Done> {
+        let mut count = [0u8; 8];
+        let _ = rustix::io::read(&self.shared.done_fd, &mut count);
+        std::mem::take(&mut self.shared.queues().done)
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.shared.queues().closed = true;
+        self.shared.job_came.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // Started for an engine that is gone: nobody will watch them.
+        for done in std::mem::take(&mut self.shared.queues().done) {
+            if let Ok(started) = done.result {
+                let process = Arc::new(started.process);
+                process.kill_all();
+                crate::reaper::reap_later(process);
+            }
+        }
+    }
+}
+
+/// The spawner thread: takes jobs in order until closed, starts each as the
+/// engine would in place, and posts the result.
+fn serve(shared: &Shared) {
+    loop {
+        let job = {
+            let mut q = shared.queues();
+            loop {
+                if q.closed {
+                    return;
+                }
+                if let Some(job) = q.jobs.pop_front() {
+                    break job;
+                }
+                q = shared
+                    .job_came
+                    .wait(q)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let result = launch_wiring(
+            &job.wiring,
+            None,
+            &mut StagePlumbing::default(),
+            &Plan::Inherit,
+            job.pidfd,
+        );
+        shared.queues().done.push(Done {
+            slot: job.slot,
+            wiring: job.wiring,
+            pidfd: job.pidfd,
+            result,
+        });
+        // Nonblocking: the counter only overflows after 2^64 - 1 writes.
+        let _ = rustix::io::write(&shared.done_fd, &1u64.to_ne_bytes());
+    }
+}
