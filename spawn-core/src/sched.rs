@@ -132,6 +132,9 @@ pub struct Scheduler {
     pub(crate) stalled: bool,
     /// Children started since the last `Wait`.
     pub(crate) starts_in_turn: usize,
+    /// Starts not answered yet (`Started`, `SpawnFailed`, `StartDeferred`):
+    /// while one is out, no other starts (see `starting.rs`).
+    pub(crate) unanswered: usize,
 }
 
 impl Scheduler {
@@ -311,7 +314,7 @@ impl Scheduler {
                 // its leader's turn, whatever the batch: between turns the
                 // leader may exit and be reaped, and its group id with it.
                 let member = self.children[c].leader.is_some();
-                if !member && self.starts_in_turn >= START_BATCH {
+                if !member && (self.starts_in_turn >= START_BATCH || self.unanswered > 0) {
                     break;
                 }
                 self.start_queue.pop_front();
@@ -356,7 +359,9 @@ impl Scheduler {
     fn wait(&mut self, now: Timestamp) -> Output {
         let batch_done = self.starts_in_turn >= START_BATCH;
         self.starts_in_turn = 0;
-        if batch_done && self.may_start() {
+        // A start not answered yet holds the next back: its answer wakes
+        // the driver, not a deadline.
+        if batch_done && self.unanswered == 0 && self.may_start() {
             return Output::Wait {
                 deadline: Some(now),
                 reason: WaitReason::Starting,
@@ -549,6 +554,8 @@ impl Scheduler {
         if ch.state() != ChildState::Starting {
             return;
         }
+        self.unanswered -= 1;
+        let ch = &mut self.children[c];
         ch.stats.state = ChildState::Running;
         ch.started_at = Some(now);
         let held = PerStream::from_fn(|s| match s {

@@ -1,7 +1,15 @@
 //! How children start: in the order added, under `max_running`, at most
-//! [`START_BATCH`] per turn, and what happens to a start the driver could
-//! not make (failed, or deferred until a running child frees what it
-//! lacks: `Event::StartDeferred`).
+//! [`START_BATCH`] per turn, one at a time, and what happens to a start the
+//! driver could not make (failed, or deferred until a running child frees
+//! what it lacks: `Event::StartDeferred`).
+//!
+//! One at a time: a `Start` not answered yet (`Started`, `SpawnFailed`,
+//! `StartDeferred`) holds the next one back, members of a group in their
+//! leader's turn aside. A driver that starts in place answers before it
+//! polls again, so this costs it nothing; one that starts on another
+//! thread (the facade's spawner) keeps one start in flight, and every
+//! child it was not handed is still queued here, where a cancel, a halt or
+//! a drop finds it: it never starts.
 
 use crate::sched::Scheduler;
 use crate::types::{ChildId, ChildState, Timestamp};
@@ -36,6 +44,7 @@ impl Scheduler {
     pub(crate) fn start(&mut self, c: usize, now: Timestamp) {
         let ch = &mut self.children[c];
         ch.stats.state = ChildState::Starting;
+        self.unanswered += 1;
         self.n_queued -= 1;
         self.running += 1;
         if let Some((l, epoch)) = ch.leader {
@@ -56,6 +65,8 @@ impl Scheduler {
         let Some(c) = self.index(child) else { return };
         let ch = &mut self.children[c];
         if ch.state() == ChildState::Starting {
+            self.unanswered -= 1;
+            let ch = &mut self.children[c];
             ch.spawn_failed = true;
             self.finish(c, now);
             self.member_gone(c, now);
@@ -74,6 +85,7 @@ impl Scheduler {
             return;
         }
         // Back in the queue, first: out of its running slot and its group.
+        self.unanswered -= 1;
         self.member_gone(c, now);
         let ch = &mut self.children[c];
         ch.stats.state = ChildState::Queued;

@@ -21,7 +21,7 @@
 //! of resources (no fd for the epoll set, no thread) is remembered as
 //! failed: it is tried again on the next spawn or drop.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,9 @@ static PENDING: Mutex<Vec<(Arc<Process>, bool)>> = Mutex::new(Vec::new());
 static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
 /// Engines driven through their teardown.
 static ENGINES: Mutex<Vec<Engine<'static>>> = Mutex::new(Vec::new());
+/// Engines handed over and not dropped yet: those in `ENGINES` and those a
+/// sweep holds while it drives them (the list is empty meanwhile).
+static ENGINES_HELD: AtomicUsize = AtomicUsize::new(0);
 /// When the earliest of them next needs driving.
 static ENGINES_WAKE: Mutex<Option<Instant>> = Mutex::new(None);
 /// Whether the reaper thread runs.
@@ -83,6 +86,7 @@ fn sweep_engines() {
     if engines.is_empty() {
         return;
     }
+    let taken = engines.len();
     let mut wake: Option<Instant> = None;
     engines.retain_mut(|engine| {
         let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.drive_now()));
@@ -104,6 +108,8 @@ fn sweep_engines() {
             }
         }
     });
+    // The engines `retain_mut` let go of are dropped by now.
+    ENGINES_HELD.fetch_sub(taken - engines.len(), Ordering::SeqCst);
     let mut all = ENGINES.lock().unwrap_or_else(PoisonError::into_inner);
     if !all.is_empty() {
         // Handed over meanwhile: drive them at once.
@@ -128,6 +134,7 @@ pub(crate) fn drive_later(mut engine: Engine<'static>) {
             let _ = ep.add(fd, 0, interest);
         }
     }
+    ENGINES_HELD.fetch_add(1, Ordering::SeqCst);
     ENGINES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -203,7 +210,7 @@ pub(crate) fn reap_later(process: Arc<Process>) {
 /// How many engines are still driven through their teardown.
 #[must_use]
 pub fn engine_count() -> usize {
-    ENGINES.lock().unwrap_or_else(PoisonError::into_inner).len()
+    ENGINES_HELD.load(Ordering::SeqCst)
 }
 
 /// How many dropped children are still waited for (for tests and the soak).

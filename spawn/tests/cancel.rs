@@ -239,6 +239,36 @@ fn dropping_results_stops_children_with_the_stop_signal_first() {
     }
 }
 
+/// The starts a group makes while children run are made on its starter
+/// thread, in order: dropped while most are still to be made, the group
+/// makes no more, and every child those starts made is stopped and reaped.
+#[test]
+fn dropping_results_while_starts_are_being_made_leaves_no_child_behind() {
+    let marker = 3007;
+    let group = Group::new()
+        .add(Command::new("sh").args(["-c", "exit 3"]))
+        .add_all((0..300).map(|_| {
+            Command::new("sleep")
+                .arg(marker.to_string())
+                .stdout(Stdio::piped())
+        }));
+    let mut results = group.results();
+    let (index, first) = results.next().expect("a result");
+    assert_eq!(index, 0);
+    assert_eq!(first.unwrap().status.code(), Some(3));
+    drop(results);
+    let start = Instant::now();
+    while spawn::diag::reaper_engines() > 0 || !sleepers(marker).is_empty() {
+        assert!(start.elapsed() < HANG, "{:?} still there", sleepers(marker));
+        std::thread::yield_now();
+    }
+    // The engine is gone, and its starter thread with it: nothing starts
+    // any more (the core hands that thread one start at a time, so the
+    // starts not made at the drop are queued in the core, and never made:
+    // `spawn-core`'s `a_start_not_answered_holds_the_next_back`).
+    assert!(sleepers(marker).is_empty());
+}
+
 #[test]
 fn a_cancelled_pipeline_is_stopped_and_keeps_its_output() {
     let token = CancelToken::new();

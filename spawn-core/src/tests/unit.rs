@@ -42,6 +42,43 @@ pub(super) fn drain(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) 
     }
 }
 
+/// One turn of a driver that starts in place: every `Start` is answered
+/// with `Started` before the next poll (a start not answered holds the
+/// next back).
+pub(super) fn turn_answered(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
+    let mut acts = Vec::new();
+    loop {
+        match s.poll(now) {
+            w @ Output::Wait { .. } => return (acts, w),
+            a => {
+                if let Output::Action(Action::Start { child }) = a {
+                    s.handle(Event::Started { child }, now);
+                }
+                acts.push(a);
+            }
+        }
+    }
+}
+
+/// [`drain`] for a driver that starts in place (see [`turn_answered`]).
+pub(super) fn drain_answered(s: &mut Scheduler, now: Timestamp) -> (Vec<Output>, Output) {
+    let mut acts = Vec::new();
+    loop {
+        let (more, w) = turn_answered(s, now);
+        acts.extend(more);
+        if !matches!(
+            w,
+            Output::Wait {
+                reason: WaitReason::Starting,
+                ..
+            }
+        ) {
+            return (acts, w);
+        }
+        assert!(acts.len() < 10_000, "poll never waits");
+    }
+}
+
 /// The children that `acts` start, in order.
 pub(super) fn starts(acts: &[Output]) -> Vec<ChildId> {
     acts.iter()
@@ -113,7 +150,7 @@ fn children_start_in_order_within_max_running() {
     for _ in 0..3 {
         s.add(ChildSpec::default());
     }
-    let (acts, wait) = drain(&mut s, ms(0));
+    let (acts, wait) = drain_answered(&mut s, ms(0));
     assert_eq!(
         acts,
         vec![
@@ -706,9 +743,8 @@ fn timers_of_finished_children_are_dropped_lazily() {
             ..ChildSpec::default()
         });
     }
-    let _ = drain(&mut s, ms(0));
+    let _ = drain_answered(&mut s, ms(0));
     for c in 0..3 {
-        s.handle(Event::Started { child: ChildId(c) }, ms(0));
         s.handle(
             Event::Exited {
                 child: ChildId(c),
@@ -737,14 +773,11 @@ fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
     }
     let mut started = 0;
     for turn_no in 0..40_usize.div_ceil(crate::starting::START_BATCH) {
-        let (acts, wait) = turn(&mut s, ms(0));
+        let (acts, wait) = turn_answered(&mut s, ms(0));
         let starts = starts(&acts);
         let want = (40 - started).min(crate::starting::START_BATCH);
         assert_eq!(starts.len(), want, "turn {turn_no}");
         assert_eq!(starts.first(), Some(&ChildId(started)), "in order");
-        for &c in &starts {
-            s.handle(Event::Started { child: c }, ms(0));
-        }
         started += starts.len();
         let more = started < 40;
         assert_eq!(
@@ -761,4 +794,33 @@ fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
         );
     }
     assert_eq!(s.running(), 40);
+}
+
+/// A driver that starts on another thread answers later: until it does,
+/// nothing else starts, so every child not handed to the driver is still
+/// queued, and a terminate finds it there (it never starts).
+#[test]
+fn a_start_not_answered_holds_the_next_back() {
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    for _ in 0..3 {
+        s.add(ChildSpec::default());
+    }
+    let (acts, wait) = drain(&mut s, ms(0));
+    assert_eq!(starts(&acts), vec![C0]);
+    assert_eq!(wait, io(), "waits for the answer, not on a deadline");
+    assert_eq!((s.running(), s.queued()), (1, 2));
+    s.terminate(ChildId(2), ms(1));
+    assert_eq!(s.queued(), 1);
+    s.handle(Event::Started { child: C0 }, ms(1));
+    let (acts, _) = drain(&mut s, ms(1));
+    assert_eq!(starts(&acts), vec![C1]);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Output::Finished { child, .. } if *child == ChildId(2)))
+    );
+    s.handle(Event::SpawnFailed { child: C1 }, ms(2));
+    assert!(
+        starts(&drain(&mut s, ms(2)).0).is_empty(),
+        "nothing is left"
+    );
 }
