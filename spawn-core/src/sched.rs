@@ -21,7 +21,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::child::{Child, DRAIN_LIMIT};
-use crate::starting::START_BATCH;
+use crate::starting::{START_BATCH, STARTS_OUT};
 use crate::timers::Timers;
 use crate::types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, Event, KillSignal, Outcome,
@@ -133,7 +133,7 @@ pub struct Scheduler {
     /// Children started since the last `Wait`.
     pub(crate) starts_in_turn: usize,
     /// Starts not answered yet (`Started`, `SpawnFailed`, `StartDeferred`):
-    /// while one is out, no other starts (see `starting.rs`).
+    /// at most [`STARTS_OUT`] (see `starting.rs`).
     pub(crate) unanswered: usize,
 }
 
@@ -314,7 +314,8 @@ impl Scheduler {
                 // its leader's turn, whatever the batch: between turns the
                 // leader may exit and be reaped, and its group id with it.
                 let member = self.children[c].leader.is_some();
-                if !member && (self.starts_in_turn >= START_BATCH || self.unanswered > 0) {
+                if !member && (self.starts_in_turn >= START_BATCH || self.unanswered >= STARTS_OUT)
+                {
                     break;
                 }
                 self.start_queue.pop_front();
@@ -359,9 +360,9 @@ impl Scheduler {
     fn wait(&mut self, now: Timestamp) -> Output {
         let batch_done = self.starts_in_turn >= START_BATCH;
         self.starts_in_turn = 0;
-        // A start not answered yet holds the next back: its answer wakes
-        // the driver, not a deadline.
-        if batch_done && self.unanswered == 0 && self.may_start() {
+        // With `STARTS_OUT` starts not answered yet, the next waits: an
+        // answer wakes the driver, not a deadline.
+        if batch_done && self.unanswered < STARTS_OUT && self.may_start() {
             return Output::Wait {
                 deadline: Some(now),
                 reason: WaitReason::Starting,

@@ -1,15 +1,7 @@
 //! How children start: in the order added, under `max_running`, at most
-//! [`START_BATCH`] per turn, one at a time, and what happens to a start the
-//! driver could not make (failed, or deferred until a running child frees
-//! what it lacks: `Event::StartDeferred`).
-//!
-//! One at a time: a `Start` not answered yet (`Started`, `SpawnFailed`,
-//! `StartDeferred`) holds the next one back, members of a group in their
-//! leader's turn aside. A driver that starts in place answers before it
-//! polls again, so this costs it nothing; one that starts on another
-//! thread (the facade's spawner) keeps one start in flight, and every
-//! child it was not handed is still queued here, where a cancel, a halt or
-//! a drop finds it: it never starts.
+//! [`START_BATCH`] per turn and [`STARTS_OUT`] not answered yet, and what
+//! happens to a start the driver could not make (failed, or deferred until
+//! a running child frees what it lacks: `Event::StartDeferred`).
 
 use crate::sched::Scheduler;
 use crate::types::{ChildId, ChildState, Timestamp};
@@ -29,6 +21,16 @@ use crate::types::{ChildId, ChildState, Timestamp};
 /// std). A turn without anything ready costs one `epoll_wait` that
 /// returns at once, next to a spawn's hundreds of microseconds.
 pub(crate) const START_BATCH: usize = 1;
+
+/// Starts not answered yet (`Started`, `SpawnFailed`, `StartDeferred`) at
+/// most: the next one waits for an answer (members of a group, in their
+/// leader's turn, aside). A driver that starts in place answers before it
+/// polls again, so this costs it nothing. One that starts on another
+/// thread (the facade's spawner) has two in flight, the one being made
+/// and the next, so that thread never waits for the driver's answer; and
+/// every child it was not handed is still queued here, where a cancel, a
+/// halt or a drop finds it: it never starts.
+pub(crate) const STARTS_OUT: usize = 2;
 
 impl Scheduler {
     /// Whether a running slot is free for a queued child (none is while a

@@ -263,9 +263,9 @@ fn dropping_results_while_starts_are_being_made_leaves_no_child_behind() {
         std::thread::yield_now();
     }
     // The engine is gone, and its starter thread with it: nothing starts
-    // any more (the core hands that thread one start at a time, so the
+    // any more (the core hands that thread two starts at a time, so the
     // starts not made at the drop are queued in the core, and never made:
-    // `spawn-core`'s `a_start_not_answered_holds_the_next_back`).
+    // `spawn-core`'s `starts_not_answered_hold_the_next_back`).
     assert!(sleepers(marker).is_empty());
 }
 

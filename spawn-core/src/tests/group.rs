@@ -317,13 +317,6 @@ fn removed_children_free_their_slot_and_their_id() {
     let _ = drain(&mut s, ms(0));
     assert_eq!(s.remove(a), None, "not finished");
     s.handle(Event::Started { child: a }, ms(0));
-    // One start out at a time: b's comes once a's was answered.
-    assert_eq!(
-        super::unit::starts(&drain(&mut s, ms(0)).0),
-        vec![b],
-        "b starts after a's answer"
-    );
-    s.handle(Event::Started { child: b }, ms(0));
     s.handle(
         Event::Exited {
             child: a,
@@ -386,8 +379,8 @@ fn a_leader_and_its_members_start_in_one_turn() {
     let mut want = vec![C0];
     want.extend(&members);
     assert_eq!(starts, want);
-    // The next leader waits for these starts to be answered (one start
-    // out at a time, members aside), then for the next turn.
+    // The next leader waits for these starts to be answered (at most
+    // `STARTS_OUT` out, members aside), then for the next turn.
     assert!(!matches!(
         wait,
         Output::Wait {

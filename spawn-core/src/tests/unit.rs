@@ -796,29 +796,35 @@ fn a_wide_group_starts_a_batch_per_turn_and_looks_at_what_is_ready_between() {
     assert_eq!(s.running(), 40);
 }
 
-/// A driver that starts on another thread answers later: until it does,
-/// nothing else starts, so every child not handed to the driver is still
-/// queued, and a terminate finds it there (it never starts).
+/// A driver that starts on another thread answers later: with
+/// `STARTS_OUT` starts unanswered nothing else starts, so every child not
+/// handed to the driver is still queued, and a terminate finds it there
+/// (it never starts).
 #[test]
-fn a_start_not_answered_holds_the_next_back() {
+fn starts_not_answered_hold_the_next_back() {
+    let out = crate::starting::STARTS_OUT;
     let mut s = Scheduler::new(SchedulerConfig::default());
-    for _ in 0..3 {
+    for _ in 0..out + 2 {
         s.add(ChildSpec::default());
     }
     let (acts, wait) = drain(&mut s, ms(0));
-    assert_eq!(starts(&acts), vec![C0]);
-    assert_eq!(wait, io(), "waits for the answer, not on a deadline");
-    assert_eq!((s.running(), s.queued()), (1, 2));
-    s.terminate(ChildId(2), ms(1));
+    let first: Vec<ChildId> = (0..out).map(ChildId).collect();
+    assert_eq!(starts(&acts), first);
+    assert_eq!(wait, io(), "waits for an answer, not on a deadline");
+    assert_eq!((s.running(), s.queued()), (out, 2));
+    let last = ChildId(out + 1);
+    s.terminate(last, ms(1));
     assert_eq!(s.queued(), 1);
     s.handle(Event::Started { child: C0 }, ms(1));
     let (acts, _) = drain(&mut s, ms(1));
-    assert_eq!(starts(&acts), vec![C1]);
+    assert_eq!(starts(&acts), vec![ChildId(out)]);
     assert!(
         acts.iter()
-            .any(|a| matches!(a, Output::Finished { child, .. } if *child == ChildId(2)))
+            .any(|a| matches!(a, Output::Finished { child, .. } if *child == last))
     );
-    s.handle(Event::SpawnFailed { child: C1 }, ms(2));
+    for c in 1..=out {
+        s.handle(Event::SpawnFailed { child: ChildId(c) }, ms(2));
+    }
     assert!(
         starts(&drain(&mut s, ms(2)).0).is_empty(),
         "nothing is left"

@@ -126,20 +126,32 @@ impl<'t> Engine<'t> {
         };
         for (sig, from_terminal) in f.drain() {
             let sig = Signal::from_raw(sig);
-            for slot in &self.slots {
+            for slot in &mut self.slots {
                 if slot.exit.is_some() || slot.finished.is_some() {
                     continue;
                 }
-                let Some(p) = &slot.process else { continue };
-                // Its own group: the terminal did not reach it. A group that
-                // turns out to be ours is treated as ours.
-                let own_group = p.group().pgid().is_some()
-                    && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
-                // Our group: the terminal's signal reached it already.
-                if !own_group && !from_terminal {
-                    let _ = p.signal(sig);
+                if slot.starting_elsewhere {
+                    // Being started on the spawner thread: it gets the
+                    // signal once it has started (`Engine::launched`).
+                    slot.held_signals.push((sig, from_terminal));
+                    continue;
+                }
+                if let Some(p) = &slot.process {
+                    forward_to(p, sig, from_terminal);
                 }
             }
         }
+    }
+}
+
+/// Passes a received signal on to one child: to its own group (which the
+/// terminal did not reach), or to the child alone when it is in ours and
+/// the signal did not come from the terminal (which reached it already).
+pub(super) fn forward_to(p: &crate::process::Process, sig: Signal, from_terminal: bool) {
+    // A group that turns out to be ours is treated as ours.
+    let own_group =
+        p.group().pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
+    if !own_group && !from_terminal {
+        let _ = p.signal(sig);
     }
 }

@@ -94,6 +94,11 @@ pub(crate) struct Slot {
     /// It was started without its pidfd ([`PidfdPlan::Later`]): opened
     /// when something first needs it (see `Engine::open_late_pidfd`).
     pub pidfd_later: bool,
+    /// Its start is being made on the spawner thread.
+    pub starting_elsewhere: bool,
+    /// Signals the forwarder received meanwhile (number, from the
+    /// terminal), passed on once it has started.
+    pub held_signals: Vec<(crate::Signal, bool)>,
     /// A [`CancelToken`](crate::CancelToken) it was given was cancelled
     /// before it finished: it was asked to stop, and a stop ends it with
     /// `Error::Cancelled`.
@@ -125,6 +130,8 @@ impl Slot {
             exit_polled: false,
             pidfd_in_epoll: false,
             pidfd_later: false,
+            starting_elsewhere: false,
+            held_signals: Vec::new(),
             cancelled: false,
         }
     }
@@ -354,10 +361,14 @@ impl Engine<'_> {
         match start {
             Some(Start::Launch(wiring)) => {
                 let stage = self.slots[child].stage;
-                // With a running child to look after, the start is made on
-                // the spawner thread (see `spawner.rs`); a stage starts in
-                // place, in its leader's turn.
-                if stage.is_none() && self.sched.running() > 1 && self.spawner().is_some() {
+                // With running children to look after and pipes to read,
+                // the start is made on the spawner thread (see
+                // `spawner.rs`); children without pipes (nothing to read
+                // meanwhile: the hand-over would only add wake-ups), a lone
+                // child and a stage (in its leader's turn) start in place.
+                if holds && stage.is_none() && self.sched.running() > 1 && self.spawner().is_some()
+                {
+                    self.slots[child].starting_elsewhere = true;
                     if let Some(sp) = self.spawner.as_mut() {
                         sp.submit(Job {
                             slot: child,
@@ -389,6 +400,8 @@ impl Engine<'_> {
         pidfd: PidfdPlan,
         res: Result<Started, Error>,
     ) {
+        self.slots[child].starting_elsewhere = false;
+        let held = std::mem::take(&mut self.slots[child].held_signals);
         match res {
             Ok(s) => {
                 // The command (and any fd the caller handed in) is
@@ -408,6 +421,11 @@ impl Engine<'_> {
                     }
                 }
                 self.now_started(child);
+                if let Some(p) = &self.slots[child].process {
+                    for (sig, from_terminal) in held {
+                        super::hooks::forward_to(p, sig, from_terminal);
+                    }
+                }
             }
             Err(e) => self.start_failed(child, Some(Start::Launch(wiring)), e),
         }
