@@ -324,6 +324,13 @@ impl Watched {
         }
     }
 
+    /// [`until`](Self::until), unless `want` was seen already.
+    fn seen_or_until(&mut self, want: &str) {
+        if !self.seen.iter().any(|l| l == want) {
+            self.until(want);
+        }
+    }
+
     fn signal(&self, sig: &str) {
         let kill = std::process::Command::new("kill")
             .args([format!("-{sig}"), self.child.id().to_string()])
@@ -402,8 +409,20 @@ fn many_first_ctrl_c_lets_running_jobs_finish() {
 fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
     let sleep = format!("sleep 30.{:07}9", std::process::id());
     let job = format!("sh -c 'echo ready; exec {sleep}'");
-    let mut cli = Watched::start(&["many", "--line-buffer", "-j", "2", "--", &job, "true"]);
-    cli.until("ready");
+    // The second job has ended (it printed its line and exits at once)
+    // before the Ctrl-C: it is not stopped. (With `true`, it could still be
+    // starting when the signal came, and be stopped by it.)
+    let mut cli = Watched::start(&[
+        "many",
+        "--line-buffer",
+        "-j",
+        "2",
+        "--",
+        &job,
+        "echo second-done",
+    ]);
+    cli.seen_or_until("ready");
+    cli.seen_or_until("second-done");
     cli.signal("INT");
     let (status, rest, stderr) = cli.end_with_stderr();
     assert_eq!(status.code(), Some(130), "{status:?} {rest:?} {stderr}");

@@ -20,8 +20,8 @@ use tokio::io::Interest;
 use super::drive::drive;
 use super::pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, register};
 use crate::child::{Driver, Feed, HeldPipes, Member};
-use crate::driver::slot::{self, StagePlumbing};
-use crate::wiring::{Plan, Wiring};
+use crate::driver::slot;
+use crate::wiring::Wiring;
 use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 
 /// A started child process on tokio, as returned by
@@ -104,13 +104,7 @@ impl AsyncChild {
             ));
         }
         let wiring = Wiring::command(cmd)?;
-        let started = slot::launch_wiring(
-            &wiring,
-            None,
-            &mut StagePlumbing::default(),
-            &Plan::Inherit,
-            crate::launch::PidfdPlan::Now,
-        )?;
+        let started = slot::launch_alone(&wiring, crate::launch::PidfdPlan::Now)?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
         let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);

@@ -19,8 +19,8 @@ pub(crate) use pipes::HeldPipes;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 
 use crate::driver::Until;
-use crate::driver::slot::{self, StagePlumbing};
-use crate::wiring::{Plan, Wiring};
+use crate::driver::slot;
+use crate::wiring::Wiring;
 use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 
 /// A started child process, as returned by [`Command::spawn`].
@@ -99,13 +99,7 @@ impl fmt::Debug for Child {
 impl Child {
     pub(crate) fn spawn(cmd: &Command) -> Result<Child, Error> {
         let wiring = Wiring::command(cmd)?;
-        let started = slot::launch_wiring(
-            &wiring,
-            None,
-            &mut StagePlumbing::default(),
-            &Plan::Inherit,
-            crate::launch::PidfdPlan::Now,
-        )?;
+        let started = slot::launch_alone(&wiring, crate::launch::PidfdPlan::Now)?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
         let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);

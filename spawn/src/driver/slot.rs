@@ -308,6 +308,18 @@ pub(crate) fn launch_wiring(
     })
 }
 
+/// Launches a wiring that is no pipeline stage (a `Child`, an `AsyncChild`,
+/// a start on the spawner thread): no plumbing, its own stdout plan.
+pub(crate) fn launch_alone(wiring: &Wiring, pidfd: PidfdPlan) -> Result<Started, Error> {
+    launch_wiring(
+        wiring,
+        None,
+        &mut StagePlumbing::default(),
+        &Plan::Inherit,
+        pidfd,
+    )
+}
+
 impl Engine<'_> {
     /// Starts slot `child` (launches its wiring, or registers what an
     /// adopted child holds) and tells the core.

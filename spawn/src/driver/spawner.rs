@@ -28,10 +28,10 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use super::slot::{StagePlumbing, Started, launch_wiring};
+use super::slot::{Started, launch_alone};
 use crate::Error;
 use crate::launch::PidfdPlan;
-use crate::wiring::{Plan, Wiring};
+use crate::wiring::Wiring;
 
 /// A start for the spawner thread: the slot it is for and its wiring.
 pub(super) struct Job {
@@ -157,13 +157,7 @@ fn serve(shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = launch_wiring(
-            &job.wiring,
-            None,
-            &mut StagePlumbing::default(),
-            &Plan::Inherit,
-            job.pidfd,
-        );
+        let result = launch_alone(&job.wiring, job.pidfd);
         shared.queues().done.push(Done {
             slot: job.slot,
             wiring: job.wiring,
