@@ -361,7 +361,7 @@ fn map_spawn_error(
 ) -> Error {
     let source = io::Error::from_raw_os_error(e.errno.raw_os_error());
     let program = program.to_owned();
-    if e.errno == Errno::MFILE || e.errno == Errno::NFILE {
+    if e.errno == Errno::MFILE || e.errno == Errno::NFILE || above_fd_limit(options, e) {
         return Error::TooManyOpenFiles { program };
     }
     match e.stage {
@@ -414,6 +414,25 @@ fn map_spawn_error(
             }
         }
     }
+}
+
+/// Whether a file action failed with `EBADF` because one of our fds is at
+/// or above `RLIMIT_NOFILE`: the limit was lowered (by another thread)
+/// after the fds were made, which glibc checks each action against. That
+/// is the fd limit, not a bad fd.
+fn above_fd_limit(options: &SpawnOptions<'_>, e: &spawn_sys::spawn::SpawnError) -> bool {
+    if e.errno != Errno::BADF || e.stage != SpawnStage::FdAction {
+        return false;
+    }
+    let Ok((soft, _)) = spawn_sys::fd::nofile_limit() else {
+        return false;
+    };
+    options.fd_actions.iter().any(|a| match a {
+        FdAction::Dup2 { src, .. } => {
+            u64::try_from(std::os::fd::AsRawFd::as_raw_fd(src)).is_ok_and(|fd| fd >= soft)
+        }
+        _ => false,
+    })
 }
 
 /// The bytes of argv and envp, terminators included (for the error of an
