@@ -17,8 +17,7 @@ use super::{Engine, pipe_io};
 
 use crate::Error;
 use crate::error::StreamName;
-use crate::launch::PidfdPlan;
-use crate::launch::{self, LaunchOptions};
+use crate::launch::{self, LaunchOptions, PidfdPlan};
 use crate::process::{Process, ProcessGroup};
 use crate::wiring::{GroupPlan, Plan, Wiring};
 
