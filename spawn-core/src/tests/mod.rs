@@ -3,4 +3,5 @@
 
 mod communicator;
 mod group;
+mod starting;
 mod unit;

@@ -479,8 +479,12 @@ impl Engine<'_> {
         let Some(sp) = self.spawner.as_mut() else {
             return;
         };
-        for done in sp.take_done() {
+        let mut made = sp.take_done();
+        for done in made.drain(..) {
             self.launched(done.slot, done.wiring, done.pidfd, done.result);
+        }
+        if let Some(sp) = self.spawner.as_mut() {
+            sp.give_back(made);
         }
     }
 

@@ -74,6 +74,9 @@ impl Shared {
 pub(crate) struct Spawner {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// An empty list with capacity, swapped for the thread's results (the
+    /// two lists change hands; no allocation per start).
+    spare: Vec<Done>,
 }
 
 impl Spawner {
@@ -98,6 +101,7 @@ impl Spawner {
         Some(Spawner {
             shared,
             thread: Some(thread),
+            spare: Vec::new(),
         })
     }
 
@@ -113,10 +117,19 @@ impl Spawner {
     }
 
     /// The starts made since the last call, in the order made.
+    /// Hand the list back empty with [`give_back`](Self::give_back).
     pub(super) fn take_done(&mut self) -> Vec<Done> {
         let mut count = [0u8; 8];
         let _ = rustix::io::read(&self.shared.done_fd, &mut count);
-        std::mem::take(&mut self.shared.queues().done)
+        let mut done = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut done, &mut self.shared.queues().done);
+        done
+    }
+
+    /// A list [`take_done`](Self::take_done) gave, emptied, for the next.
+    pub(super) fn give_back(&mut self, mut done: Vec<Done>) {
+        done.clear();
+        self.spare = done;
     }
 }
 
