@@ -239,17 +239,23 @@ fn dropping_results_stops_children_with_the_stop_signal_first() {
     }
 }
 
-/// The starts a group makes while children run are made on its starter
-/// thread, in order: dropped while most are still to be made, the group
-/// makes no more, and every child those starts made is stopped and reaped.
+/// The starts a group makes while output streams in are made on its
+/// starter thread, in order (each child here prints 100 KB before it
+/// sleeps: more than the engine's `BULK_READ` between two starts): dropped
+/// while most are still to be made, the group makes no more, and every
+/// child those starts made is stopped and reaped.
 #[test]
 fn dropping_results_while_starts_are_being_made_leaves_no_child_behind() {
     let marker = 3007;
     let group = Group::new()
         .add(Command::new("sh").args(["-c", "exit 3"]))
         .add_all((0..300).map(|_| {
-            Command::new("sleep")
-                .arg(marker.to_string())
+            Command::new("sh")
+                .args([
+                    "-c",
+                    "head -c 100000 /dev/zero; exec sleep \"$0\"",
+                    &marker.to_string(),
+                ])
                 .stdout(Stdio::piped())
         }));
     let mut results = group.results();

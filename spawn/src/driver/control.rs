@@ -411,6 +411,7 @@ impl Engine<'_> {
             track_finished: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
+            read_since_start: 0,
             next_wake: Some(Instant::now()),
             not_added: 0,
             abandoned: true,

@@ -124,6 +124,9 @@ pub(crate) struct Engine<'t> {
     abandoned: bool,
     /// Makes the starts while children run (see `spawner.rs`), once needed.
     spawner: Option<spawner::Spawner>,
+    /// Bytes read from children's pipes since the last start: whether
+    /// output is streaming in (see [`spawner::BULK_READ`]).
+    read_since_start: usize,
 }
 
 impl<'t> Engine<'t> {
@@ -156,6 +159,7 @@ impl<'t> Engine<'t> {
             track_finished: false,
             done: std::collections::VecDeque::new(),
             read_seen: false,
+            read_since_start: 0,
             next_wake: None,
             not_added: 0,
             abandoned: false,
@@ -389,6 +393,45 @@ mod tests {
     use super::{Engine, Ran, Until};
     use crate::wiring::Wiring;
     use crate::{Command, Stdio};
+
+    /// Runs `n` commands `cmd(i)`, at most `width` at once, through one
+    /// engine; returns whether it made its spawner thread.
+    fn made_a_spawner(n: usize, width: usize, cmd: impl Fn(usize) -> Command) -> bool {
+        let mut engine = Engine::new(width, "sh").expect("engine");
+        for i in 0..n {
+            engine
+                .add(Wiring::command(&cmd(i)).expect("wiring"))
+                .expect("added");
+        }
+        match engine.run_until(None, Until::AllDone).expect("runs") {
+            Ran::Done | Ran::Reached => {}
+            Ran::Stopped => panic!("no deadline was set"),
+        }
+        for i in 0..n {
+            assert!(engine.result(i).expect("result").status.success());
+        }
+        engine.spawner.is_some()
+    }
+
+    /// Starts go to the spawner thread only while output streams in: with
+    /// children that print a line, every start is made in place; once a
+    /// child's 1 MiB has been read since the last start, the next start
+    /// (with children still running) is made on the thread.
+    #[test]
+    fn starts_move_to_the_spawner_only_while_output_streams_in() {
+        let quiet = made_a_spawner(40, 4, |i| {
+            Command::new("echo")
+                .arg(i.to_string())
+                .stdout(Stdio::piped())
+        });
+        assert!(!quiet, "quiet pipes: every start is made in place");
+        let streaming = made_a_spawner(12, 4, |_| {
+            Command::new("head")
+                .args(["-c", "1048576", "/dev/zero"])
+                .stdout(Stdio::piped())
+        });
+        assert!(streaming, "1 MiB per child: the starts go to the spawner");
+    }
 
     /// A group takes results out and removes their children: what the
     /// engine holds follows the children it runs, not the count that went

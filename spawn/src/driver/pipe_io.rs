@@ -189,6 +189,7 @@ impl Engine<'_> {
                 self.feed(Event::ReadWouldBlock { child: id, stream }, now);
             }
             ReadResult::Bytes { n, short } => {
+                self.read_since_start = self.read_since_start.saturating_add(n);
                 slot.caps[stream].drained = short.then_some(self.waits);
                 // The pipe was full: the child writes faster than we read. A
                 // larger pipe means fewer wake-ups for both.

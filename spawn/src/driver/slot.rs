@@ -11,7 +11,7 @@ use spawn_core::{ChildId, Event, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
 use spawn_sys::poll::Interest;
 
-use super::spawner::{Job, Spawner};
+use super::spawner::{self, Job, Spawner};
 use super::token::Token;
 use super::{Engine, pipe_io};
 
@@ -372,12 +372,20 @@ impl Engine<'_> {
         match start {
             Some(Start::Launch(wiring)) => {
                 let stage = self.slots[child].stage;
-                // With running children to look after and pipes to read,
-                // the start is made on the spawner thread (see
-                // `spawner.rs`); children without pipes (nothing to read
-                // meanwhile: the hand-over would only add wake-ups), a lone
-                // child and a stage (in its leader's turn) start in place.
-                if holds && stage.is_none() && self.sched.running() > 1 && self.spawner().is_some()
+                // While output streams in from running children (at least
+                // `BULK_READ` bytes read since the last start), a child with
+                // pipes starts on the spawner thread (see `spawner.rs`), so
+                // that the pipes are read during its `posix_spawn`. Else it
+                // starts in place: a child without pipes, a lone child, a
+                // stage (in its leader's turn), and any start while the
+                // pipes are quiet (`true`, `echo`: nothing to read
+                // meanwhile, and the hand-over would only add two wake-ups).
+                let streaming = std::mem::take(&mut self.read_since_start) >= spawner::BULK_READ;
+                if holds
+                    && streaming
+                    && stage.is_none()
+                    && self.sched.running() > 1
+                    && self.spawner().is_some()
                 {
                     self.slots[child].starting_elsewhere = true;
                     if let Some(sp) = self.spawner.as_mut() {
