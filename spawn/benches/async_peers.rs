@@ -239,7 +239,9 @@ fn main() {
 
     println!("\n## A1. Spawn+wait of /bin/true, awaited one after another\n");
     let n = if smoke { 5 } else { 200 };
-    let rows = run(harness::fresh, "spawn_true", &peers, n, rounds);
+    // A sample is a fraction of a second: three times the rounds, for
+    // medians that noise moves less (as the blocking bench's section 1).
+    let rows = run(harness::fresh, "spawn_true", &peers, n, 3 * rounds);
     table(
         &format!("{n} spawns per sample, time per spawn"),
         &rows,

@@ -233,14 +233,15 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
     // 16,384 lines of 64 bytes: 1 MiB.
     let line = format!("{}\n", "x".repeat(63));
     std::fs::write(&file, line.repeat(16_384)).map_err(|e| format!("{}: {e}", file.display()))?;
-    let rounds = if smoke { 1 } else { 3 };
+    let rounds = if smoke { 1 } else { 5 };
     let installed = if smoke { None } else { install_parallel() };
     let mut doc = String::new();
     let _ = writeln!(
         doc,
         "\n# spawn many against xargs -P and GNU parallel\n\n\
          Command: `cargo xtask bench` (xtask/src/bench_cli.rs). Each row runs the shell \
-         command shown (output to /dev/null), median wall time of {rounds} round(s), \
+         command shown (output to /dev/null), median wall time of {rounds} round(s) \
+         (the contenders alternate), \
          peak RSS of the largest process (`/usr/bin/time -f %M`). `spawn many` runs \
          `true {{}}` and `cat FILE` (one command per line of stdin) itself: plain \
          words, no shell; its default `--group` mode holds each job's output until \
@@ -265,6 +266,8 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
             big_n = n;
         }
         for j in [4, 64] {
+            // The contenders that can run, with their scripts.
+            let mut runnable = Vec::new();
             for c in &contenders {
                 let label = format!("| {n} × {title} | {j} | {} |", c.name);
                 if c.needs != "spawn" && !on_path(c.needs) {
@@ -277,13 +280,18 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
                     .replace("{file}", &file.display().to_string())
                     .replace("{n}", &n.to_string())
                     .replace("{j}", &j.to_string());
-                let mut times = Vec::new();
-                let mut rss = 0;
-                for _ in 0..rounds {
-                    let (t, r) = measure(&script)?;
+                runnable.push((c, label, script, Vec::new(), 0));
+            }
+            // Rounds alternate the contenders (A B C A B C …), so that a
+            // slow spell of the machine falls on all of them alike.
+            for _ in 0..rounds {
+                for (_, _, script, times, rss) in &mut runnable {
+                    let (t, r) = measure(script)?;
                     times.push(t);
-                    rss = rss.max(r);
+                    *rss = (*rss).max(r);
                 }
+            }
+            for (c, label, _, mut times, rss) in runnable {
                 let t = median(&mut times);
                 #[allow(clippy::cast_precision_loss)] // job counts
                 let rate = n as f64 / t;
