@@ -363,6 +363,43 @@ fn line_buffer_prints_lines_as_they_come() {
     assert_eq!(rest, "second\n");
 }
 
+/// `--group` holds a job's output up to 8 MiB, then streams it as
+/// `--line-buffer` does: every byte comes out once, in order, across the
+/// change (`seq 1500000` prints about 10.4 MB).
+#[test]
+fn group_output_past_its_limit_comes_out_whole() {
+    let ran = cli(["many", "--", "seq 1500000"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let want: String = (1..=1_500_000).map(|i| format!("{i}\n")).collect();
+    assert!(
+        ran.stdout == want,
+        "{} bytes, want {}",
+        ran.stdout.len(),
+        want.len()
+    );
+}
+
+/// `--line-buffer`: half a line waits for its end; another job's whole
+/// line, printed meanwhile, comes out before it and never inside it (the
+/// jobs take turns through FIFOs), with `--tag` too.
+#[test]
+fn line_buffer_holds_half_a_line_until_its_end() {
+    let dir = TempDir::new("halfline");
+    let (f1, f2) = (dir.fifo("f1"), dir.fifo("f2"));
+    let a = format!("printf a-start; echo go > {f1}; read x < {f2}; echo ' a-end'; echo a2");
+    let b = format!("read x < {f1}; echo b-line; echo go > {f2}");
+    let ran = cli(["many", "--line-buffer", "-j", "2", "--", &a, &b]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "b-line\na-start a-end\na2\n", "{ran:?}");
+    let ran = cli(["many", "--line-buffer", "--tag", "-j", "2", "--", &a, &b]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(
+        ran.stdout,
+        format!("{b}\tb-line\n{a}\ta-start a-end\n{a}\ta2\n"),
+        "{ran:?}"
+    );
+}
+
 /// `--json`: one object per job, written as each job ends (the first one's
 /// while the second still runs).
 #[test]

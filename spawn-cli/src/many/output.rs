@@ -164,34 +164,64 @@ struct JobStream {
 }
 
 impl JobStream {
+    /// Writes whole lines out (tagged, if the job has a tag).
     fn emit(&self, lines: &[u8]) {
-        let mut buf = Vec::with_capacity(lines.len() + 64);
-        tagged(self.tag.as_deref(), lines, &mut buf);
-        write(self.to, &buf, &self.control);
+        match self.tag.as_deref() {
+            // Untagged, the bytes go out as they came: no copy.
+            None => write(self.to, lines, &self.control),
+            Some(tag) => {
+                let mut buf = Vec::with_capacity(lines.len() + 64);
+                tagged(Some(tag), lines, &mut buf);
+                write(self.to, &buf, &self.control);
+            }
+        }
+    }
+
+    /// Streams `data` (after what `pending` holds): its complete lines
+    /// in one write, the rest kept until its `\n`, the end, or
+    /// [`spawn::MAX_LINE`] bytes. Only the bytes of a line not finished
+    /// yet are copied.
+    fn stream(&self, pending: &mut Pending, data: &[u8]) {
+        let buf = &mut pending.buf;
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                if buf.is_empty() {
+                    self.emit(&data[..=end]);
+                } else {
+                    buf.extend_from_slice(&data[..=end]);
+                    self.emit(buf);
+                    buf.clear();
+                }
+                buf.extend_from_slice(&data[end + 1..]);
+            }
+            None => {
+                buf.extend_from_slice(data);
+                if buf.len() >= spawn::MAX_LINE {
+                    self.emit(buf);
+                    buf.clear();
+                }
+            }
+        }
     }
 }
 
 impl io::Write for JobStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut p = self.held.pending(self.to);
-        if p.buf.capacity() == 0 && !p.streaming {
+        if p.streaming {
+            self.stream(&mut p, data);
+            return Ok(data.len());
+        }
+        if p.buf.capacity() == 0 {
             p.buf = self.pool.take();
         }
         p.buf.extend_from_slice(data);
-        if !p.streaming && p.buf.len() > GROUP_LIMIT {
+        if p.buf.len() > GROUP_LIMIT {
+            // Past the limit, the held bytes go out as a stream too.
             p.streaming = true;
-        }
-        if p.streaming {
-            let whole = match p.buf.iter().rposition(|&b| b == b'\n') {
-                Some(end) => {
-                    let rest = p.buf.split_off(end + 1);
-                    std::mem::replace(&mut p.buf, rest)
-                }
-                None if p.buf.len() >= spawn::MAX_LINE => std::mem::take(&mut p.buf),
-                None => return Ok(data.len()),
-            };
-            drop(p);
-            self.emit(&whole);
+            let held = std::mem::take(&mut p.buf);
+            self.stream(&mut p, &held);
+            self.pool.give(held);
         }
         Ok(data.len())
     }
