@@ -116,7 +116,7 @@ fn main() {
                 // subprocess forks the whole heap (a quarter of a second per
                 // spawn at 8 GiB): a tenth of the spawns per sample, and the
                 // usual rounds (the time is per spawn, so the rows compare).
-                rows.extend(run(b, &["subprocess"], n / 10, rounds / 3));
+                rows.extend(run(b, &["subprocess"], n / 10, 5));
                 table(
                     &format!(
                         "parent with {label} of touched heap (subprocess: {} spawns per sample)",

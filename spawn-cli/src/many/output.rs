@@ -207,6 +207,9 @@ impl JobStream {
 
 impl io::Write for JobStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // The stream's pending lock is held while its lines are written:
+        // only this stream and the printer (at the job's end) take it, and
+        // nothing takes it while holding the screen's lock.
         let mut p = self.held.pending(self.to);
         if p.streaming {
             self.stream(&mut p, data);

@@ -34,14 +34,14 @@ use std::thread::JoinHandle;
 
 use super::slot::{Started, launch_alone};
 use crate::Error;
+use crate::launch::PidfdPlan;
+use crate::wiring::Wiring;
 
 /// Bytes read since the engine's last start at or above which its next
 /// start is made on the spawner thread: a default pipe's capacity, so
 /// output that would fill a pipe per start (1 MiB per child) is read during
 /// the starts, and a job's few lines (`echo`) are not.
 pub(super) const BULK_READ: usize = 64 << 10;
-use crate::launch::PidfdPlan;
-use crate::wiring::Wiring;
 
 /// A start for the spawner thread: the slot it is for and its wiring.
 pub(super) struct Job {
