@@ -66,7 +66,9 @@ pub use fd::{
 pub use group::{GroupState, own_process_group, probe_group};
 pub use mem::populate_write;
 pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
-pub use pipe::{max_pipe_size, pipe, pipe_size, set_nonblocking, set_pipe_size};
+pub use pipe::{
+    max_pipe_size, pipe, pipe_size, set_new_pipe_nonblocking, set_nonblocking, set_pipe_size,
+};
 pub use poll::{Epoll, Interest, Ready};
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{

@@ -36,6 +36,17 @@ pub fn set_nonblocking(fd: impl AsFd, on: bool) -> rustix::io::Result<()> {
     rustix::fs::fcntl_setfl(fd, new)
 }
 
+/// `fcntl(F_SETFL, O_NONBLOCK)`—Turns nonblocking mode on for an end of a
+/// pipe made by [`pipe`], in one call: such an end has no other status flag
+/// to keep (`F_SETFL` leaves the access mode alone), so its flags need not
+/// be read first as [`set_nonblocking`] does.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+pub fn set_new_pipe_nonblocking(fd: impl AsFd) -> rustix::io::Result<()> {
+    rustix::fs::fcntl_setfl(fd, OFlags::NONBLOCK)
+}
+
 /// `fcntl(F_GETPIPE_SZ)`—The capacity of the pipe, in bytes.
 ///
 /// # References

@@ -3,18 +3,23 @@
 //! job and pushed into the group's [`CommandFeed`], so that waiting for a
 //! slow input (`tail -f`, a slow `find`) never holds up the running jobs.
 //!
-//! The reader is bounded: it waits while `-j` jobs are pushed and not
-//! finished, so memory does not grow with the input. The runner takes each
-//! finished job back ([`Jobs::finish`]), pushing a failed one again for
-//! `--retries`, and makes room for the next only once it has decided on the
-//! result ([`Jobs::release`]: after `--halt`).
+//! The reader is bounded: it waits while [`Lookahead`] allows no more jobs
+//! pushed and not finished, so memory does not grow with the input. The
+//! runner takes each finished job back ([`Jobs::finish`]), pushing a failed
+//! one again for `--retries`, and makes room for the next only once it has
+//! decided on the result ([`Jobs::release`]: after `--halt`).
 //!
-//! The bound is `-j` and not more because the group starts a queued command
-//! in the slot a finished one freed before it hands out that one's result:
-//! with commands queued ahead, a `--halt soon` decided on the result would
-//! come one job late in each slot. With none queued, no job starts after
-//! the halt but those running when it was decided. The feed is closed once
-//! the input has ended and no job is left that could be tried again.
+//! The group starts a queued command in the slot a finished one freed
+//! before it hands out that one's result. So with `-j` (at least 16) jobs queued
+//! ahead of the running ones ([`Lookahead::Slots`], the default), a freed
+//! slot is filled at once by the group's driving thread; with none queued,
+//! it stays empty until the runner has decided, the reader has woken and
+//! pushed, and the driver has woken again: three thread wake-ups per job,
+//! each waiting for a core the running jobs hold. With `--halt`, a job
+//! queued ahead would start in a slot after the result that halts the run
+//! ([`Lookahead::Decided`]: none queued, so no job starts after the halt
+//! but those running when it was decided). The feed is closed once the
+//! input has ended and no job is left that could be tried again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -30,6 +35,22 @@ use super::progress::Counts;
 /// The bound when `-j 0` (no limit on running jobs).
 const UNLIMITED_BOUND: usize = 8192;
 
+/// The fewest jobs [`Lookahead::Slots`] queues ahead, so that even at a
+/// small `-j` the reader is woken once per several jobs, not once per job.
+const MIN_AHEAD: usize = 16;
+
+/// How many jobs the reader pushes ahead of the running ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookahead {
+    /// As many as may run (`-j`, at least [`MIN_AHEAD`]), queued in the
+    /// group: a slot freed is filled without waiting for the runner or the
+    /// reader.
+    Slots,
+    /// None: the next job is pushed only once a finished one's result is
+    /// decided (`--halt`: no job may start after the result that halts).
+    Decided,
+}
+
 #[derive(Default)]
 struct State {
     /// The index the group gives the next command pushed.
@@ -40,6 +61,15 @@ struct State {
     deciding: usize,
     /// The input has ended (or its reading stopped).
     input_ended: bool,
+    /// The reader waits for room.
+    reader_waits: bool,
+}
+
+impl State {
+    /// The jobs that hold room: pushed and not finished, or being decided.
+    fn unfinished(&self) -> usize {
+        self.pending.len() + self.deciding
+    }
 }
 
 /// The jobs of one run (see the module docs).
@@ -47,7 +77,11 @@ pub(crate) struct Jobs {
     feed: CommandFeed,
     state: Mutex<State>,
     room: Condvar,
+    /// The reader waits when this many jobs are unfinished...
     bound: usize,
+    /// ...until no more than this many are: with jobs queued ahead, it is
+    /// woken once per half a round of them, not once per job.
+    resume_at: usize,
     launch: Arc<Launch>,
     mode: Mode,
     control: Arc<Control>,
@@ -57,24 +91,29 @@ pub(crate) struct Jobs {
 
 impl Jobs {
     /// The jobs of a run of `launch` in `mode`, at most `max_running` at
-    /// once (0: no limit).
+    /// once (0: no limit), `lookahead` more pushed ahead of them.
     pub(crate) fn new(
         launch: Arc<Launch>,
         mode: Mode,
         control: Arc<Control>,
         pool: Arc<BufPool>,
         max_running: usize,
+        lookahead: Lookahead,
     ) -> Jobs {
-        let bound = if max_running == 0 {
-            UNLIMITED_BOUND
-        } else {
-            max_running
+        let (bound, resume_at) = match (max_running, lookahead) {
+            (0, _) => (UNLIMITED_BOUND, UNLIMITED_BOUND / 2),
+            (j, Lookahead::Decided) => (j, j - 1),
+            (j, Lookahead::Slots) => {
+                let ahead = j.max(MIN_AHEAD);
+                (j.saturating_add(ahead), j.saturating_add(ahead / 2))
+            }
         };
         Jobs {
             feed: CommandFeed::new(),
             state: Mutex::new(State::default()),
             room: Condvar::new(),
             bound,
+            resume_at,
             launch,
             mode,
             control,
@@ -116,7 +155,8 @@ impl Jobs {
     }
 
     /// Reads `records` to their end (or until the run stops), pushing a job
-    /// for each, never more than the bound unfinished; then
+    /// for each, never more than the bound unfinished (then waiting until
+    /// they are down to `resume_at`); then
     /// says the input ended (its count in `counts`). A read error stops the
     /// run soon.
     pub(crate) fn read(&self, records: Records, counts: &Counts) {
@@ -131,11 +171,15 @@ impl Jobs {
                 }
             };
             let mut state = self.state();
-            while state.pending.len() + state.deciding >= self.bound && !self.control.stopping() {
-                state = self
-                    .room
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+            if state.unfinished() >= self.bound {
+                state.reader_waits = true;
+                while state.unfinished() > self.resume_at && !self.control.stopping() {
+                    state = self
+                        .room
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                state.reader_waits = false;
             }
             if self.control.stopping() {
                 break;
@@ -193,8 +237,12 @@ impl Jobs {
     pub(crate) fn release(&self) {
         let mut state = self.state();
         state.deciding = state.deciding.saturating_sub(1);
+        let wake =
+            state.reader_waits && (state.unfinished() <= self.resume_at || self.control.stopping());
         drop(state);
-        self.room.notify_one();
+        if wake {
+            self.room.notify_one();
+        }
     }
 
     /// The jobs pushed that never got a result (the run stopped before
@@ -203,5 +251,71 @@ impl Jobs {
         let n = self.state().pending.len();
         self.room.notify_all();
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::super::template::Template;
+    use super::*;
+
+    fn jobs(max_running: usize, lookahead: Lookahead) -> Arc<Jobs> {
+        let launch = Launch {
+            template: Template::parse(b"true {}"),
+            quote: true,
+            tag: None,
+            shell: false,
+            timeout: None,
+        };
+        Arc::new(Jobs::new(
+            Arc::new(launch),
+            Mode::Group,
+            Arc::new(Control::new()),
+            Arc::new(BufPool::default()),
+            max_running,
+            lookahead,
+        ))
+    }
+
+    /// Records that say on `pulled` each time one is taken.
+    fn counted(n: u8, pulled: mpsc::Sender<u8>) -> Records {
+        Box::new((1..=n).map(move |i| {
+            let _ = pulled.send(i);
+            Ok(vec![vec![b'0' + i]])
+        }))
+    }
+
+    #[test]
+    fn without_halt_the_reader_queues_a_round_of_jobs_ahead_of_the_running_ones() {
+        let j = jobs(2, Lookahead::Slots);
+        let (tx, rx) = mpsc::channel();
+        let reader = {
+            let j = Arc::clone(&j);
+            std::thread::spawn(move || j.read(counted(40, tx), &Counts::new(None)))
+        };
+        // Nothing finishes, yet 2 running + 16 queued are pushed: the 19th
+        // record is taken (and waits for room).
+        for want in 1..=19 {
+            let got = rx.recv_timeout(Duration::from_secs(60));
+            assert_eq!(got, Ok(want), "record {want} not taken");
+        }
+        assert_eq!(j.state().pending.len(), 18);
+        // The reader is woken when half the jobs ahead are done (8), and
+        // then fills the room up again: 8 more come.
+        for ix in 0..8 {
+            let job = j.finish(ix, |_| false).map(|job| job.seq);
+            assert_eq!(job, Some(ix as u64 + 1));
+            j.release();
+        }
+        for want in 20..=27 {
+            let got = rx.recv_timeout(Duration::from_secs(60));
+            assert_eq!(got, Ok(want), "record {want} not taken");
+        }
+        j.control.stop(Stop::Input(String::new()), false);
+        j.never_taken();
+        reader.join().expect("the reader ends once the run stops");
     }
 }

@@ -33,7 +33,7 @@ use clap::Args;
 
 use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
-use feeder::Jobs;
+use feeder::{Jobs, Lookahead};
 use input::{Records, Source};
 use job::Launch;
 use output::{Done, Mode, Printer};
@@ -252,6 +252,11 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Arc::clone(&control),
         pool,
         max_running,
+        if a.halt.0.is_some() {
+            Lookahead::Decided
+        } else {
+            Lookahead::Slots
+        },
     ));
     jobs.start_reading(records, &counts);
     let mut joblog_failed = false;

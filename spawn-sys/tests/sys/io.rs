@@ -25,6 +25,25 @@ fn pipes_are_close_on_exec_and_nonblocking_on_request() {
 }
 
 #[test]
+fn a_new_pipe_end_turns_nonblocking_in_one_call_and_keeps_its_other_flags() {
+    let (r, w) = pipe().unwrap();
+    spawn_sys::set_new_pipe_nonblocking(&r).unwrap();
+    let flags = rustix::fs::fcntl_getfl(&r).unwrap();
+    assert!(flags.contains(rustix::fs::OFlags::NONBLOCK));
+    assert!(
+        spawn_sys::is_cloexec(&r).unwrap(),
+        "FD_CLOEXEC is not a status flag"
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(rustix::io::read(&r, &mut buf), Err(Errno::AGAIN));
+    // The other end is left as it was: a child's end stays blocking.
+    let flags = rustix::fs::fcntl_getfl(&w).unwrap();
+    assert!(!flags.contains(rustix::fs::OFlags::NONBLOCK));
+    rustix::io::write(&w, b"x").unwrap();
+    assert_eq!(rustix::io::read(&r, &mut buf), Ok(1));
+}
+
+#[test]
 fn pipe_capacity_round_trips_and_is_clamped() {
     let (r, _w) = pipe().unwrap();
     assert_eq!(spawn_sys::set_pipe_size(&r, 256 << 10).unwrap(), 256 << 10);

@@ -530,7 +530,8 @@ impl Engine<'_> {
                 continue;
             };
             pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
-            let _ = spawn_sys::pipe::set_nonblocking(fd, true);
+            // Our end of a pipe made for this start: no other flag to keep.
+            let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
             let interest = Interest {
                 readable: stream != Stream::Stdin,
                 writable: stream == Stream::Stdin,
