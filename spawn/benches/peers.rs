@@ -303,11 +303,21 @@ fn main() {
                 .iter()
                 .find(|r| r.who == "spawn-bounded")
                 .map_or(0, Row::hwm);
-            target(
-                &format!("{n}: ≤ 0.75× sequential std output()"),
-                vs_seq <= 0.75,
-                format!("{vs_seq:.2}×"),
-            );
+            if n == 1 {
+                // One child is one spawn and one read loop, std's work: there
+                // is nothing to overlap, so no speed-up over std to ask for.
+                target(
+                    "1: no slower than std output() (one child: nothing to overlap)",
+                    vs_seq <= 1.0,
+                    format!("{vs_seq:.2}×"),
+                );
+            } else {
+                target(
+                    &format!("{n}: ≤ 0.75× sequential std output()"),
+                    vs_seq <= 0.75,
+                    format!("{vs_seq:.2}×"),
+                );
+            }
             target(
                 &format!("{n}: ≤ 1.05× the hand-written poll loop"),
                 vs_poll <= 1.05,
