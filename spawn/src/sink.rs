@@ -436,6 +436,12 @@ impl SinkState {
         }
     }
 
+    /// Whether the sink drops every byte ([`Sink::discard`]): its bytes may
+    /// go to `/dev/null` without being read out.
+    pub(crate) fn discards(&self) -> bool {
+        matches!(self, SinkState::Discard)
+    }
+
     /// The kernel refused to splice: copy from now on.
     pub(crate) fn no_splice(&mut self) {
         if let SinkState::File { splice, .. } = self {

@@ -266,3 +266,42 @@ fn pipeline_output_gives_text_like_output() {
     assert_eq!(out.stdout_lossy(), "a\u{fffd}b");
     assert_eq!(out.stderr_lossy(), "");
 }
+
+/// The fds of this process open on `/dev/null`.
+fn null_fds() -> Vec<String> {
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == Path::new("/dev/null")))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn discarding_splices_into_dev_null_and_leaves_no_fd_open_after_the_run() {
+    let before = null_fds();
+    // The child writes its stderr line only once its 5 MB of stdout went
+    // (the pipe holds far less): the discarding sink has read by then.
+    let seen = Arc::new(Mutex::new(None));
+    let s = Arc::clone(&seen);
+    let out = Command::new("sh")
+        .args(["-c", "head -c 5000000 /dev/zero; echo done >&2"])
+        .stdout(Sink::discard())
+        .stderr(Sink::lines(move |_| *s.lock().unwrap() = Some(null_fds())))
+        .run()
+        .unwrap();
+    assert_eq!(out.report.stdout_bytes, 5_000_000);
+    let during = seen.lock().unwrap().take().expect("the stderr line came");
+    let opened: Vec<&String> = during.iter().filter(|fd| !before.contains(fd)).collect();
+    assert_eq!(
+        opened.len(),
+        1,
+        "the run holds one /dev/null to splice the discarded bytes into: {before:?} → {during:?}"
+    );
+    assert!(
+        !null_fds().contains(opened[0]),
+        "and closes it with the run"
+    );
+}

@@ -395,6 +395,7 @@ impl Engine<'_> {
             ready: std::mem::take(&mut self.ready),
             origin: self.origin,
             buf: std::mem::take(&mut self.buf),
+            null: std::mem::replace(&mut self.null, super::pipe_io::NullTarget::NotOpened),
             polled: std::mem::take(&mut self.polled),
             tick: self.tick,
             plumbing: std::mem::take(&mut self.plumbing),

@@ -90,6 +90,8 @@ pub(crate) struct Engine<'t> {
     origin: Instant,
     /// The one warm read buffer.
     buf: Vec<u8>,
+    /// `/dev/null`, which discarding sinks splice into.
+    null: pipe_io::NullTarget,
     /// Children without a pidfd whose exit is still to be seen.
     polled: Vec<usize>,
     tick: Duration,
@@ -146,6 +148,7 @@ impl<'t> Engine<'t> {
             ready: Vec::with_capacity(64),
             origin: Instant::now(),
             buf: Vec::new(),
+            null: pipe_io::NullTarget::NotOpened,
             polled: Vec::new(),
             tick: exits::MIN_TICK,
             plumbing: StagePlumbing::default(),

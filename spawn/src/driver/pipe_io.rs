@@ -1,5 +1,6 @@
 //! Pipe I/O of the driver: reads from a child's stdout and stderr into
-//! their sinks (spliced into a file, or read through the one warm buffer),
+//! their sinks (spliced into a file, or into `/dev/null` for a discarding
+//! sink, or read through the one warm buffer),
 //! writes of the input, closes, and the pipe capacity policy
 //! (`crate::pipes`).
 
@@ -16,6 +17,31 @@ use crate::sink::{SinkError, SinkState};
 
 /// Most bytes one read takes through the warm buffer (so its size).
 const WARM_BUFFER: usize = 256 << 10;
+
+/// `/dev/null` for the discarding sinks of one engine: their bytes are
+/// spliced into it, so the kernel drops them without copying them out to
+/// us. Opened at the first read for such a sink (one fd for the engine,
+/// closed with it).
+pub(super) enum NullTarget {
+    NotOpened,
+    Open(OwnedFd),
+    /// It could not be opened (no fd left), or the kernel refused to
+    /// splice into it: discarded bytes are read through the warm buffer.
+    Unavailable,
+}
+
+impl NullTarget {
+    /// The fd to splice discarded bytes into, opened now if need be.
+    fn get(&mut self) -> Option<&OwnedFd> {
+        if matches!(self, NullTarget::NotOpened) {
+            *self = spawn_sys::fd::dev_null(true).map_or(NullTarget::Unavailable, NullTarget::Open);
+        }
+        match self {
+            NullTarget::Open(fd) => Some(fd),
+            _ => None,
+        }
+    }
+}
 
 /// Sets up the capacity of a pipe the driver is about to watch.
 pub(super) fn size_pipe(
@@ -77,10 +103,29 @@ fn read_into(
     fd: &OwnedFd,
     sink: &mut SinkState,
     buf: &mut Vec<u8>,
+    null: &mut NullTarget,
     max: usize,
 ) -> (ReadResult, Option<SinkFailure>) {
     let mut failure = None;
     let res = loop {
+        // A discarding sink: pipe → /dev/null in the kernel, the pages
+        // released without being copied anywhere.
+        if sink.discards()
+            && let Some(out) = null.get()
+        {
+            let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
+            match rustix::pipe::splice(fd, None, out, None, max, flags) {
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => break ReadResult::WouldBlock,
+                Err(_) => {
+                    // Refused (a kernel without splice to /dev/null): read.
+                    *null = NullTarget::Unavailable;
+                    continue;
+                }
+                Ok(0) => break ReadResult::Eof,
+                Ok(n) => break ReadResult::Bytes { n, short: n < max },
+            }
+        }
         if let Some(out) = sink.splice_target() {
             let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
             match rustix::pipe::splice(fd, None, out, None, max, flags) {
@@ -171,7 +216,13 @@ impl Engine<'_> {
         // collecting sink reserves what is asked for).
         let cap = slot.caps[stream].cap;
         let max = if cap > 0 { max.min(cap) } else { max };
-        let (res, failure) = read_into(fd, &mut self.sinks[sink_ix], &mut self.buf, max);
+        let (res, failure) = read_into(
+            fd,
+            &mut self.sinks[sink_ix],
+            &mut self.buf,
+            &mut self.null,
+            max,
+        );
         self.read_seen = true;
         match failure {
             Some(SinkFailure::Overflow(limit)) => {

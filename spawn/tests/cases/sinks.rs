@@ -66,6 +66,32 @@ pub(super) fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "discarded_streams_count_every_byte_beside_kept_ones",
+            build: || {
+                // Several discarding children in one engine (they share its
+                // /dev/null), each stderr kept.
+                let cmd = || {
+                    sh("head -c 3000000 /dev/zero; printf 'err %s' \"$1\" >&2")
+                        .arg("x")
+                        .stdout(Sink::discard())
+                        .stderr(Stdio::piped())
+                };
+                (
+                    Job::Group(Group::new().add_all((0..3).map(|_| cmd()))),
+                    check(|got, _| {
+                        let all = got.group();
+                        assert_eq!(all.len(), 3);
+                        for r in all {
+                            let out = r.unwrap();
+                            assert!(out.stdout.is_empty());
+                            assert_eq!(out.report.stdout_bytes, 3_000_000);
+                            assert_eq!(out.stderr, b"err x");
+                        }
+                    }),
+                )
+            },
+        },
+        Case {
             name: "discard_counts",
             build: || {
                 (
