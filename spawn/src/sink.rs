@@ -199,7 +199,9 @@ impl Sink {
     }
 
     /// Read and drop every byte (unlike `Stdio::null()`, the bytes are
-    /// counted, and the child sees a pipe).
+    /// counted, and the child sees a pipe). The bytes are spliced from the
+    /// pipe into `/dev/null`, so none is copied out of the kernel; the run
+    /// holds one fd on `/dev/null` for that while it runs.
     #[must_use]
     pub fn discard() -> Self {
         Sink(SinkKind::Discard)
