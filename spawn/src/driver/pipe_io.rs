@@ -4,7 +4,7 @@
 //! writes of the input, closes, and the pipe capacity policy
 //! (`crate::pipes`).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use spawn_core::{ChildId, CloseReason, Event, Stream, Timestamp};
 use spawn_sys::Errno;
@@ -97,6 +97,21 @@ enum SinkFailure {
     Io(std::io::Error),
 }
 
+/// Where a read was spliced to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spliced {
+    /// The engine's `/dev/null` (a discarding sink).
+    Null,
+    /// A file sink's file.
+    File,
+}
+
+/// One nonblocking `splice(2)` of at most `max` bytes from the pipe `fd`.
+fn splice_once(fd: &OwnedFd, out: BorrowedFd<'_>, max: usize) -> rustix::io::Result<usize> {
+    let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
+    rustix::pipe::splice(fd, None, out, None, max, flags)
+}
+
 /// Reads once from `fd` into `sink` (retrying EINTR). A sink that fails is
 /// reported beside the result; the pipe is still drained.
 fn read_into(
@@ -108,33 +123,32 @@ fn read_into(
 ) -> (ReadResult, Option<SinkFailure>) {
     let mut failure = None;
     let res = loop {
-        // A discarding sink: pipe → /dev/null in the kernel, the pages
-        // released without being copied anywhere.
-        if sink.discards()
-            && let Some(out) = null.get()
-        {
-            let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
-            match rustix::pipe::splice(fd, None, out, None, max, flags) {
+        // A discarding sink splices into /dev/null (the kernel releases the
+        // pages, nothing is copied out), a file sink into its file.
+        let spliced = if sink.discards() {
+            null.get()
+                .map(|out| (Spliced::Null, splice_once(fd, out.as_fd(), max)))
+        } else {
+            sink.splice_target()
+                .map(|out| (Spliced::File, splice_once(fd, out, max)))
+        };
+        if let Some((into, r)) = spliced {
+            match r {
                 Err(Errno::INTR) => continue,
                 Err(Errno::AGAIN) => break ReadResult::WouldBlock,
-                Err(_) => {
-                    // Refused (a kernel without splice to /dev/null): read.
+                Ok(0) => break ReadResult::Eof,
+                Ok(n) => break ReadResult::Bytes { n, short: n < max },
+                // /dev/null refused: discarded bytes are read from now on.
+                Err(_) if into == Spliced::Null => {
                     *null = NullTarget::Unavailable;
                     continue;
                 }
-                Ok(0) => break ReadResult::Eof,
-                Ok(n) => break ReadResult::Bytes { n, short: n < max },
-            }
-        }
-        if let Some(out) = sink.splice_target() {
-            let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
-            match rustix::pipe::splice(fd, None, out, None, max, flags) {
+                // The file refused (a filesystem without splice, an
+                // append-mode file): read from now on.
                 Err(Errno::INVAL | Errno::NOSYS | Errno::BADF) => {
                     sink.no_splice();
                     continue;
                 }
-                Err(Errno::INTR) => continue,
-                Err(Errno::AGAIN) => break ReadResult::WouldBlock,
                 Err(e) => {
                     // The file's side failed (disk full, …): report it, keep
                     // draining the pipe into nothing.
@@ -142,8 +156,6 @@ fn read_into(
                     failure.get_or_insert(SinkFailure::Io(io_err(e)));
                     continue;
                 }
-                Ok(0) => break ReadResult::Eof,
-                Ok(n) => break ReadResult::Bytes { n, short: n < max },
             }
         }
         // Every other sink is filled through the one warm buffer: read into
