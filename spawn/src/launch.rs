@@ -68,8 +68,8 @@ pub(crate) struct LaunchOptions<'a> {
     pub pidfd: PidfdPlan,
 }
 
-/// When a child started by `posix_spawn` gets its pidfd (a `clone3` start
-/// gets one from the kernel either way).
+/// When a child gets its pidfd: from the kernel in the same call (a
+/// `clone3` start), else by `pidfd_open` after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PidfdPlan {
     /// At once: its exit is watched in an epoll set, or it is signalled
@@ -297,6 +297,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         new_session: cmd.new_session,
         fork,
         cgroup: opts.cgroup,
+        pidfd: opts.pidfd == PidfdPlan::Now,
     };
 
     let started = Instant::now();

@@ -59,14 +59,15 @@ pub enum Containment {
 #[non_exhaustive]
 pub enum SpawnPath {
     /// `posix_spawn` (the libc's vfork-style spawn): no copy of the parent.
+    /// Where the kernel refuses `clone3`, and off x86-64 Linux.
     #[default]
     PosixSpawn,
     /// fork+exec: the parent's address space is copied (cheaply, but the
     /// page tables cost time in a large parent); what
     /// [`Report::fork_reason`](crate::Report::fork_reason) names needed it.
     Fork,
-    /// A vfork-style `clone3` (no copy of the parent), used to start the
-    /// child inside its cgroup.
+    /// A vfork-style `clone3` (no copy of the parent): the default on
+    /// x86-64 Linux, and how a child starts inside its cgroup.
     Clone3,
 }
 

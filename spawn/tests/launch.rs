@@ -24,12 +24,10 @@ fn script(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// `cmd` as is (`posix_spawn`) and with a umask (the fork path).
+/// `cmd` as is (`clone3`, or `posix_spawn`) and with a umask (the fork
+/// path).
 fn both_paths(cmd: &Command) -> [(&'static str, Command); 2] {
-    [
-        ("posix_spawn", cmd.clone()),
-        ("fork", cmd.clone().umask(0o022)),
-    ]
+    [("no fork", cmd.clone()), ("fork", cmd.clone().umask(0o022))]
 }
 
 #[test]

@@ -87,7 +87,12 @@ fn stdout_merged_goes_where_stderr_goes() {
 #[test]
 fn the_spawn_path_is_told() {
     let out = Command::new("true").run().unwrap();
-    assert_eq!(out.report.spawn_path, SpawnPath::PosixSpawn);
+    let plain = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        SpawnPath::Clone3
+    } else {
+        SpawnPath::PosixSpawn
+    };
+    assert_eq!(out.report.spawn_path, plain);
     assert_eq!(out.report.fork_reason, None);
     let me = rustix::process::getuid().as_raw();
     let out = Command::new("true").uid(me).run().unwrap();

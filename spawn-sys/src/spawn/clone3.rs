@@ -1,18 +1,26 @@
-//! The `clone3` path (x86-64 Linux): a child born inside a cgroup.
+//! The `clone3` path (x86-64 Linux): how a child starts unless it needs a
+//! copy of the parent (a `pre_exec` hook, or what only fork can do) or the
+//! kernel refuses `clone3`; and how a child is born inside its cgroup.
 //!
-//! `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | CLONE_PIDFD)` on a
-//! small stack of its own: the child shares our memory (nothing is copied,
-//! as with glibc's `posix_spawn`), runs the fork path's steps
-//! ([`super::fork::child`]) and `execve`s; we are suspended until it has
-//! exec'd or exited. Its failure comes back in a word of the shared memory,
-//! so there is no error pipe. The kernel places it in the cgroup as it
-//! creates it (no `cgroup.procs` write, no migration), and hands us a
-//! pidfd for it.
+//! `clone3(CLONE_VM | CLONE_VFORK)` on a small stack of its own, with
+//! `CLONE_INTO_CGROUP` for a cgroup and `CLONE_PIDFD` when a pidfd is
+//! wanted: the child shares our memory (nothing is copied, as with glibc's
+//! `posix_spawn`), runs the fork path's steps ([`super::fork::child`]) and
+//! `execve`s; we are suspended until it has exec'd or exited. Its failure
+//! comes back in a word of the shared memory, so there is no error pipe.
+//! The kernel places it in the cgroup as it creates it (no `cgroup.procs`
+//! write, no migration), and hands us a pidfd for it in the same call.
 //!
-//! Used only without a `pre_exec` hook (arbitrary code must not run on our
-//! memory). Where the kernel has no `clone3` or no `CLONE_INTO_CGROUP`
-//! (before 5.7), or a seccomp filter refuses it, [`spawn`] says so with
-//! `Ok(None)` and the caller forks instead.
+//! Against glibc's `posix_spawn` this saves, per start, the mapping and
+//! unmapping of a fresh stack (one stack is kept between starts, its pages
+//! already faulted in), the file-action list and its `getrlimit`, and a
+//! `pidfd_open` when a pidfd is wanted.
+//!
+//! Where the kernel has no `clone3` (before 5.3), or a seccomp filter
+//! refuses it, [`spawn`] says so with `Ok(None)` once and the caller takes
+//! `posix_spawn`; without `CLONE_INTO_CGROUP` (before 5.7) a cgroup start
+//! forks. `SPAWN_NO_CLONE3=1` turns the path off for plain starts (for
+//! tests of the `posix_spawn` fallback).
 
 #![allow(unsafe_code)]
 //! # Safety
@@ -31,7 +39,8 @@
 
 use std::ffi::{c_int, c_long, c_void};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use super::fork::{self, AllBlocked, Prepared, Report};
 use super::{Plan, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned};
@@ -65,9 +74,25 @@ const SYS_CLONE3: c_long = 435;
 /// and the libc's thin syscall wrappers), above one guard page.
 const STACK_SIZE: usize = 64 << 10;
 
-/// Set once the kernel has said it cannot do this (`ENOSYS`, `E2BIG`,
-/// `EINVAL`): later spawns fork at once.
-static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+/// Set once the kernel has said it cannot put a child in a cgroup
+/// (`ENOSYS`, `E2BIG`, `EINVAL`): later cgroup starts fork at once.
+static NO_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
+
+/// Set once the kernel (or a seccomp filter) has refused a plain
+/// `clone3`: later plain starts take `posix_spawn` at once.
+static NO_CLONE3: AtomicBool = AtomicBool::new(false);
+
+/// Whether `SPAWN_NO_CLONE3` (any value but empty or `0`) turns the path
+/// off for plain starts; read once.
+fn turned_off() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| crate::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref()))
+}
+
+/// The stack kept between starts (null: none kept). A start takes it, or
+/// maps its own when another start holds it; a start done with its stack
+/// keeps it here if the place is free, else unmaps it.
+static SPARE: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 
 /// An anonymous mapping for the child's stack, its lowest page a guard
 /// (`PROT_NONE`), unmapped on drop.
@@ -78,6 +103,36 @@ struct Stack {
 }
 
 impl Stack {
+    /// The kept stack if it is free, else a new one.
+    fn take() -> Result<Self, SpawnError> {
+        let base = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if base.is_null() {
+            return Self::new();
+        }
+        let guard = rustix::param::page_size();
+        Ok(Stack {
+            base,
+            len: STACK_SIZE + guard,
+            guard,
+        })
+    }
+
+    /// Keeps this stack for the next start if none is kept, else unmaps it.
+    fn give_back(self) {
+        let me = std::mem::ManuallyDrop::new(self);
+        let kept = SPARE
+            .compare_exchange(
+                std::ptr::null_mut(),
+                me.base,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if !kept {
+            drop(std::mem::ManuallyDrop::into_inner(me));
+        }
+    }
+
     fn new() -> Result<Self, SpawnError> {
         let guard = rustix::param::page_size();
         let len = STACK_SIZE + guard;
@@ -181,17 +236,23 @@ unsafe fn raw_clone3(
     ret
 }
 
-/// Starts the child in `cgroup` with `clone3`; `Ok(None)` when this kernel
-/// (or a seccomp filter) cannot, and the caller should fork.
+/// Starts the child with `clone3`, in `opts.cgroup` if one is set;
+/// `Ok(None)` when this kernel (or a seccomp filter) cannot, and the
+/// caller should take another path (fork for a cgroup, `posix_spawn`
+/// otherwise).
 pub(super) fn spawn(
     opts: &SpawnOptions<'_>,
     plan: &Plan<'_>,
-    cgroup: BorrowedFd<'_>,
 ) -> Result<Option<Spawned>, SpawnError> {
-    if UNSUPPORTED.load(Ordering::Relaxed) {
+    let cgroup: Option<BorrowedFd<'_>> = opts.cgroup;
+    let refused = match cgroup {
+        Some(_) => &NO_INTO_CGROUP,
+        None => &NO_CLONE3,
+    };
+    if refused.load(Ordering::Relaxed) || (cgroup.is_none() && turned_off()) {
         return Ok(None);
     }
-    let stack = Stack::new()?;
+    let stack = Stack::take()?;
     let word = AtomicU64::new(0);
     let prepared = Prepared::new(opts, Report::Shared(&word), -1);
     let child_args = ChildArgs {
@@ -199,9 +260,12 @@ pub(super) fn spawn(
         plan,
         prepared: &prepared,
     };
-    let want_pidfd = !crate::pidfd::forced_off();
+    let want_pidfd = opts.pidfd && !crate::pidfd::forced_off();
     let mut pidfd: c_int = -1;
-    let mut flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+    let mut flags = CLONE_VM | CLONE_VFORK;
+    if cgroup.is_some() {
+        flags |= CLONE_INTO_CGROUP;
+    }
     if want_pidfd {
         flags |= CLONE_PIDFD;
     }
@@ -211,7 +275,7 @@ pub(super) fn spawn(
         exit_signal: libc::SIGCHLD as u64,
         stack: stack.low(),
         stack_size: stack.size(),
-        cgroup: cgroup.as_raw_fd() as u64,
+        cgroup: cgroup.map_or(0, |c| c.as_raw_fd() as u64),
         ..CloneArgs::default()
     };
     let blocked = AllBlocked::new();
@@ -226,19 +290,24 @@ pub(super) fn spawn(
         )
     };
     drop(blocked);
-    drop(stack);
+    // The child has exec'd or exited: its stack is free for the next.
+    stack.give_back();
     if ret < 0 {
         let errno = Errno::from_raw_os_error((-ret) as i32);
         if [Errno::NOSYS, Errno::TOOBIG, Errno::INVAL].contains(&errno) {
-            UNSUPPORTED.store(true, Ordering::Relaxed);
+            refused.store(true, Ordering::Relaxed);
             return Ok(None);
         }
-        // A seccomp filter may say EPERM: let the fork path try (and
-        // report the cgroup's own error if that is what it was).
         if errno == Errno::PERM {
+            // A seccomp filter. For a cgroup, let the fork path try (and
+            // report the cgroup's own error if that is what it was); a
+            // plain start takes `posix_spawn` from now on.
+            if cgroup.is_none() {
+                NO_CLONE3.store(true, Ordering::Relaxed);
+            }
             return Ok(None);
         }
-        let stage = if [Errno::AGAIN, Errno::NOMEM].contains(&errno) {
+        let stage = if cgroup.is_none() || [Errno::AGAIN, Errno::NOMEM].contains(&errno) {
             SpawnStage::Fork
         } else {
             SpawnStage::Cgroup

@@ -18,7 +18,8 @@
 //! prepared before the fork; the child calls only `write` (to
 //! `cgroup.procs`), `sigaction` (and the raw `rt_sigaction` for the libc's
 //! reserved signals), `pthread_sigmask`, `setsid`, `setpgid`, `dup2`,
-//! `open`, `close`, `close_range`, `setrlimit`, `umask`, `setgroups`,
+//! `open`, `close`, `close_range` (or `getrlimit` and `close` where the
+//! kernel has none), `setrlimit`, `umask`, `setgroups`,
 //! `setgid`, `setuid`, `prctl`, `getppid`, `getpid`, `kill`, `chdir`,
 //! `write`, `execve` and `_exit`, plus the caller's hook (whose contract
 //! says the same). All signals are blocked around `fork` so no handler of
@@ -112,37 +113,41 @@ pub(super) struct Prepared<'a> {
     report: Report<'a>,
     /// An fd to write `"0"` into first thing (`cgroup.procs`), or -1.
     procs_fd: c_int,
-    /// `RLIMIT_NOFILE`'s soft limit: where closing fd by fd stops when the
-    /// kernel has no `close_range`.
-    nofile: c_int,
     /// The highest signal number.
     sigrtmax: c_int,
     /// The lowest real-time signal the libc lets programs use: those from
     /// 32 up to here are the libc's own (glibc: 32, 33; musl: 32-34).
     sigrtmin: c_int,
-    /// Whether we run as root (then a new uid without groups drops ours).
+    /// Whether we run as root (then a new uid without groups drops ours);
+    /// asked only when a uid is set without groups.
     root: bool,
     /// The parent death signal, 0 for none.
     pdeath_signal: c_int,
     /// Our pid, which the child's `getppid()` must still return after its
-    /// `prctl(PR_SET_PDEATHSIG)`.
+    /// `prctl(PR_SET_PDEATHSIG)`; asked only with a parent death signal.
     parent_pid: libc::pid_t,
 }
 
 impl<'a> Prepared<'a> {
     /// What the child of `opts` needs, reporting to `report`, writing
-    /// itself into `procs_fd` (-1: not).
+    /// itself into `procs_fd` (-1: not). Makes no syscall for what the
+    /// options do not use (a plain start makes none).
     pub(super) fn new(opts: &SpawnOptions<'_>, report: Report<'a>, procs_fd: c_int) -> Self {
-        let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let pdeath_signal = opts.fork.parent_death_signal.unwrap_or(0);
         Prepared {
             report,
             procs_fd,
-            nofile: c_int::try_from(nofile.unwrap_or(u64::MAX)).unwrap_or(c_int::MAX),
             sigrtmax: libc::SIGRTMAX(),
             sigrtmin: libc::SIGRTMIN(),
-            root: rustix::process::getuid().is_root(),
-            pdeath_signal: opts.fork.parent_death_signal.unwrap_or(0),
-            parent_pid: rustix::process::getpid().as_raw_nonzero().get(),
+            root: opts.fork.uid.is_some()
+                && opts.fork.groups.is_none()
+                && rustix::process::getuid().is_root(),
+            pdeath_signal,
+            parent_pid: if pdeath_signal == 0 {
+                0
+            } else {
+                rustix::process::getpid().as_raw_nonzero().get()
+            },
         }
     }
 }
@@ -360,14 +365,14 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
         // Close the gaps and everything above the targets but the error
         // pipe (close-on-exec: it closes at exec, or reports failure).
         for &(first, last) in &plan.gaps {
-            close_range(first, last, p.nofile);
+            close_range(first, last);
         }
         match report {
             Report::Pipe(err_fd) => {
-                close_range(plan.close_from, err_fd - 1, p.nofile);
-                close_range(err_fd + 1, c_int::MAX, p.nofile);
+                close_range(plan.close_from, err_fd - 1);
+                close_range(err_fd + 1, c_int::MAX);
             }
-            Report::Shared(_) => close_range(plan.close_from, c_int::MAX, p.nofile),
+            Report::Shared(_) => close_range(plan.close_from, c_int::MAX),
         }
 
         for &(resource, soft, hard) in &opts.fork.rlimits {
@@ -551,11 +556,12 @@ unsafe fn default_raw(sig: c_int) {
 }
 
 /// Closes `first..=last` with `close_range(2)`, or one by one (up to
-/// `nofile`) where the kernel has no `close_range` (before 5.9).
+/// `RLIMIT_NOFILE`'s soft limit, asked then) where the kernel has no
+/// `close_range` (before 5.9).
 ///
 /// # Safety
 /// Only where closing those fds cannot break an owner: the child of fork.
-unsafe fn close_range(first: c_int, last: c_int, nofile: c_int) {
+unsafe fn close_range(first: c_int, last: c_int) {
     if first < 0 || last < first {
         return;
     }
@@ -564,6 +570,17 @@ unsafe fn close_range(first: c_int, last: c_int, nofile: c_int) {
     if r == 0 {
         return;
     }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` is one syscall writing into `lim`, ours; no lock,
+    // no allocation (async-signal-safe in effect).
+    let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        c_int::try_from(lim.rlim_cur).unwrap_or(c_int::MAX)
+    } else {
+        c_int::MAX
+    };
     for fd in first..=last.min(nofile.saturating_sub(1)) {
         // SAFETY: close is async-signal-safe; see the contract.
         unsafe { libc::close(fd) };

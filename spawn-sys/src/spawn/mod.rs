@@ -30,12 +30,16 @@
 //!
 //! # Which path starts the child
 //! [`spawn`] says which in [`Spawned::path`]:
+//! - [`SpawnPath::Clone3`], `clone3(CLONE_VM | CLONE_VFORK)` (x86-64
+//!   Linux): the default. No copy of the parent's memory, one stack kept
+//!   between starts, the pidfd made in the same call when
+//!   [`SpawnOptions::pidfd`] asks for it; with [`SpawnOptions::cgroup`]
+//!   (and no [`ForkOptions::pre_exec`] hook) also `CLONE_INTO_CGROUP`, the
+//!   child in its cgroup from its first instruction;
 //! - [`SpawnPath::PosixSpawn`], glibc's `posix_spawn` (a `vfork`-like clone
-//!   that does not copy the parent's memory): the default;
-//! - [`SpawnPath::Clone3`], `clone3(CLONE_VM | CLONE_VFORK |
-//!   CLONE_INTO_CGROUP)` (x86-64): when [`SpawnOptions::cgroup`] is set and
-//!   there is no [`ForkOptions::pre_exec`] hook; no copy of the parent
-//!   either, and the child is in the cgroup from its first instruction;
+//!   that does not copy the parent's memory either): where the kernel has
+//!   no `clone3` or a seccomp filter refuses it, on other architectures,
+//!   and with `SPAWN_NO_CLONE3=1` in the environment;
 //! - [`SpawnPath::Fork`], `fork` then `execve`: a copy of the parent's page
 //!   tables, for what the others cannot do ([`ForkOptions::fork_reason`]
 //!   names it), or for a cgroup where `clone3` is missing or refused (the
@@ -211,12 +215,13 @@ impl ForkOptions {
 #[non_exhaustive]
 pub enum SpawnPath {
     /// `posix_spawn` (glibc's: a `vfork`-like clone, no copy of the
-    /// parent's memory).
+    /// parent's memory): where `clone3` is refused.
     PosixSpawn,
     /// `fork` then `execve`: the parent's page tables are copied.
     Fork,
-    /// `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP)` then `execve`:
-    /// no copy of the parent's memory, the child born in its cgroup.
+    /// `clone3(CLONE_VM | CLONE_VFORK)` then `execve` (with
+    /// `CLONE_INTO_CGROUP` for a cgroup): no copy of the parent's memory;
+    /// the default on x86-64 Linux.
     Clone3,
 }
 
@@ -291,6 +296,11 @@ pub struct SpawnOptions<'fd> {
     /// (`EACCES` without write access to it, `EBUSY`/`EOPNOTSUPP` for a
     /// cgroup with controllers that cannot hold processes).
     pub cgroup: Option<BorrowedFd<'fd>>,
+    /// Whether a pidfd is wanted where the start can have the kernel make
+    /// one in the same call (`clone3` with `CLONE_PIDFD`; see
+    /// [`Spawned::pidfd`]). `false` makes none: a caller that only waits
+    /// for the child by pid saves the fd and its `close`. Default `true`.
+    pub pidfd: bool,
 }
 
 impl SpawnOptions<'_> {
@@ -308,6 +318,7 @@ impl SpawnOptions<'_> {
             new_session: false,
             fork: ForkOptions::default(),
             cgroup: None,
+            pidfd: true,
         }
     }
 }
@@ -417,14 +428,14 @@ const MAX_GAP_CLOSES: usize = 256;
 /// `posix_spawn`—Starts `opts.program` as the options say and returns its
 /// pid and the way it was started.
 ///
-/// What the child gets is in the [module docs](self). `posix_spawn`
-/// (glibc's is a `vfork`-like clone, cheap even from a large parent) is
-/// used unless [`ForkOptions::needs_fork`] or [`SpawnOptions::cgroup`];
-/// with a cgroup, `clone3` (no copy of the parent either) unless a
-/// `pre_exec` hook is set or the kernel refuses `clone3`; else fork+exec,
-/// with the same semantics plus those options, the child's failure coming
-/// back through a close-on-exec pipe as its real errno and step.
-/// [`Spawned::path`] says which ran.
+/// What the child gets is in the [module docs](self). A vfork-style
+/// `clone3` (x86-64 Linux; cheap even from a large parent) is used unless
+/// [`ForkOptions::needs_fork`] (with a cgroup: unless a `pre_exec` hook is
+/// set); where the kernel refuses it, `posix_spawn` (glibc's is a
+/// `vfork`-like clone too); with a cgroup and no `clone3`, or for what
+/// needs fork, fork+exec, with the same semantics plus those options, the
+/// child's failure coming back through a close-on-exec pipe as its real
+/// errno and step. [`Spawned::path`] says which ran.
 ///
 /// # Errors
 /// The step that failed and its errno. `stage` is [`SpawnStage::Cwd`] when
@@ -454,14 +465,14 @@ pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         return Err(SpawnError::new(SpawnStage::ParentDeathSignal, Errno::INVAL));
     }
     let plan = Plan::new(&opts.fd_actions)?;
-    if let Some(cgroup) = opts.cgroup {
-        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        if opts.fork.pre_exec.is_none()
-            && let Some(spawned) = clone3::spawn(opts, &plan, cgroup)?
-        {
-            return Ok(spawned);
-        }
-        let _ = cgroup;
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if opts.fork.pre_exec.is_none()
+        && (opts.cgroup.is_some() || !opts.fork.needs_fork())
+        && let Some(spawned) = clone3::spawn(opts, &plan)?
+    {
+        return Ok(spawned);
+    }
+    if opts.cgroup.is_some() {
         return fork::spawn(opts, &plan);
     }
     #[cfg(target_env = "gnu")]

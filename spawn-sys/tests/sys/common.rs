@@ -49,7 +49,8 @@ pub fn force_fork(o: &mut SpawnOptions<'_>) {
     o.fork.pre_exec = Some(Box::new(|| Ok(())));
 }
 
-/// Runs `check(fork)` for the `posix_spawn` path, then the fork path.
+/// Runs `check(fork)` for the plain path (`clone3`, or `posix_spawn` under
+/// `SPAWN_NO_CLONE3=1`), then the fork path.
 pub fn both_paths(mut check: impl FnMut(bool)) {
     for fork in [false, true] {
         check(fork);

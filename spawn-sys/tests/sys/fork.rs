@@ -145,13 +145,33 @@ fn fork_reason_names_the_first_option_that_needs_fork() {
     assert_eq!(f.fork_reason(), Some("uid"));
 }
 
+/// The path a plain start takes here: `clone3` on x86-64 Linux, unless
+/// `SPAWN_NO_CLONE3` turns it off (see
+/// [`the_posix_spawn_fallback_passes_the_spawn_and_fd_tests`]).
+fn plain_path() -> SpawnPath {
+    let off = spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref());
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) && !off {
+        SpawnPath::Clone3
+    } else {
+        SpawnPath::PosixSpawn
+    }
+}
+
 #[test]
 fn spawn_tells_which_path_it_took() {
+    let pidfds = !spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref());
     let plain = spawn(&opts("true", &[])).unwrap();
+    // `clone3` hands over the pidfd it made; `posix_spawn` makes none.
+    let kernel_pidfd = plain_path() == SpawnPath::Clone3 && pidfds;
     assert_eq!(
-        (plain.path, plain.pidfd.is_none()),
-        (SpawnPath::PosixSpawn, true)
+        (plain.path, plain.pidfd.is_some()),
+        (plain_path(), kernel_pidfd)
     );
+    // None asked for: none made.
+    let mut o = opts("true", &[]);
+    o.pidfd = false;
+    let bare = spawn(&o).unwrap();
+    assert_eq!((bare.path, bare.pidfd.is_none()), (plain_path(), true));
     let mut o = opts("true", &[]);
     o.fork.umask = Some(0o22);
     let forked = spawn(&o).unwrap();
@@ -159,7 +179,7 @@ fn spawn_tells_which_path_it_took() {
         (forked.path, forked.pidfd.is_none()),
         (SpawnPath::Fork, true)
     );
-    for pid in [plain.pid, forked.pid] {
+    for pid in [plain.pid, bare.pid, forked.pid] {
         let st = wait_pid(pid, false).unwrap().unwrap();
         assert_eq!(spawn_sys::exit_code(st.status), Some(0));
     }
@@ -291,4 +311,32 @@ fn a_child_gets_its_parent_death_signal_when_the_parent_dies() {
     let _ = spawn_sys::signal_process(spawn_sys::Pid::from_raw(stays).unwrap(), libc::SIGKILL);
     assert!(alive, "the sleep without a death signal died too");
     drop(in_w);
+}
+
+/// With `clone3` turned off, plain starts take glibc's `posix_spawn`: the
+/// spawn and fd tests pass on it as they do on `clone3` (run again in a
+/// process of their own with `SPAWN_NO_CLONE3=1`).
+#[test]
+fn the_posix_spawn_fallback_passes_the_spawn_and_fd_tests() {
+    if std::env::var_os("SPAWN_NO_CLONE3").is_some() {
+        return; // the rerun itself
+    }
+    let mut o = common::rerun_self("", &[("SPAWN_NO_CLONE3", "1")]);
+    let exe = std::env::current_exe().unwrap();
+    o.argv = common::argv(&[
+        exe.to_str().unwrap().as_bytes(),
+        b"spawning::",
+        b"fds::",
+        b"fork::spawn_tells_which_path_it_took",
+        b"--test-threads=1",
+    ]);
+    let r = run(o, false);
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let out = r.out();
+    let passed: usize = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert!(passed >= 20, "{out}");
 }
