@@ -124,7 +124,8 @@ pub(crate) fn stage(
     let out = take_kept(slot, sinks, Stream::Stdout);
     let err = take_kept(slot, sinks, Stream::Stderr);
     let output = build(slot, out, err, stats);
-    let name = slot.name.clone();
+    // Copied only for an error (no allocation per successful run).
+    let name = || slot.name.clone();
     let error = if let Some(e) = slot.error.take() {
         // A spawn failure, or a sink that failed: the error says which.
         Some(e)
@@ -135,25 +136,25 @@ pub(crate) fn stage(
         .is_some_and(|r| r == Reaped::Lost)
     {
         Some(Error::StatusLost {
-            program: name,
+            program: name(),
             partial: output.clone(),
         })
     } else if let Some((stream, limit)) = slot.overflow {
         Some(Error::OutputLimit {
-            program: name,
+            program: name(),
             stream,
             limit,
             partial: output.clone(),
         })
     } else if output.report.timed_out {
         Some(Error::Timeout {
-            program: name,
+            program: name(),
             elapsed: output.report.wall,
             partial: output.clone(),
         })
     } else if slot.cancelled && slot.outcome.as_ref().is_some_and(|o| o.terminated) {
         Some(Error::Cancelled {
-            program: name,
+            program: name(),
             partial: output.clone(),
         })
     } else {

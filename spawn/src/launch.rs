@@ -54,6 +54,8 @@ pub(crate) struct Launched {
 
 /// Options for one launch beyond the command itself.
 pub(crate) struct LaunchOptions<'a> {
+    /// What errors name the program (the wiring's name, made once).
+    pub name: &'a str,
     pub stdin: Plan<'a>,
     pub stdout: Plan<'a>,
     pub stderr: Plan<'a>,
@@ -116,11 +118,11 @@ fn changed_env(cmd: &Command) -> Result<CStringArray, (String, sys::EnvError)> {
 
 /// Starts the child of `cmd` as `opts` says.
 pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched, Error> {
-    let program = cmd.name();
-    let bad = |reason: String| Error::invalid(&program, reason);
+    let program = opts.name;
+    let bad = |reason: String| Error::invalid(program, reason);
 
     // argv: argv[0] then the arguments.
-    let mut argv = CStringArray::new();
+    let mut argv = CStringArray::with_capacity(1 + cmd.args.len());
     match &cmd.arg0 {
         Some(arg0) => argv.push(os_bytes(arg0)).map_err(|_| {
             bad(format!(
@@ -142,11 +144,13 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         })?;
     }
 
-    // envp, and the PATH the program is searched in. An environment left
-    // alone is the caller's own, read at the spawn (no copy).
+    // envp, and the PATH the program is searched in (read only for a
+    // program named without a `/`, the only kind searched). An environment
+    // left alone is the caller's own, read at the spawn (no copy).
+    let searched = !os_bytes(&cmd.program).contains(&b'/');
     let path_own;
     let (envp, path_var) = if !cmd.env_clear && cmd.env.is_empty() {
-        path_own = std::env::var_os("PATH");
+        path_own = searched.then(|| std::env::var_os("PATH")).flatten();
         (sys::Envp::Inherit, path_own.as_deref().map(os_bytes))
     } else {
         let envp = changed_env(cmd)
@@ -155,7 +159,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             || std::env::var_os("PATH").filter(|_| !cmd.env_clear),
             Clone::clone,
         );
-        path_own = path;
+        path_own = path.filter(|_| searched);
         (sys::Envp::Exactly(envp), path_own.as_deref().map(os_bytes))
     };
 
@@ -181,11 +185,11 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         LookupError::Empty => bad("the program name is empty".into()),
         LookupError::InteriorNul => bad("the program name contains a NUL byte".into()),
         LookupError::NotFound { searched } => Error::NotFound {
-            program: program.clone(),
+            program: program.to_owned(),
             searched: format!("searched PATH={}", String::from_utf8_lossy(&searched)),
         },
         LookupError::PermissionDenied { path } => Error::PermissionDenied {
-            program: program.clone(),
+            program: program.to_owned(),
             path: String::from_utf8_lossy(&path).into_owned(),
         },
         other => bad(other.to_string()),
@@ -203,7 +207,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     };
 
     // Pipes. The child's ends are closed in the parent when this returns.
-    let pipe_err = |e: io::Error| Error::io(&program, "cannot create a pipe", e);
+    let pipe_err = |e: io::Error| Error::io(program, "cannot create a pipe", e);
     let mut parent = [None, None, None];
     let mut child_ends: [Option<OwnedFd>; 3] = [None, None, None];
     let mut null: Option<OwnedFd> = None;
@@ -223,7 +227,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             Plan::Null if null.is_none() => {
                 null = Some(
                     spawn_sys::fd::dev_null(true)
-                        .map_err(|e| Error::io(&program, "cannot open /dev/null", e))?,
+                        .map_err(|e| Error::io(program, "cannot open /dev/null", e))?,
                 );
             }
             _ => {}
@@ -303,7 +307,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let started = Instant::now();
     let result = sys::spawn(&options);
     let spawn_time = started.elapsed();
-    let result = result.map_err(|e| map_spawn_error(cmd, &program, &options, &e));
+    let result = result.map_err(|e| map_spawn_error(cmd, program, &options, &e));
     drop(options);
     drop(child_ends);
     drop(null);

@@ -145,7 +145,8 @@ impl<'t> Engine<'t> {
             unwatched: Vec::new(),
             removed: 0,
             waits: 0,
-            ready: Vec::with_capacity(64),
+            // Grown by the first `epoll_wait` (a lone child has none).
+            ready: Vec::new(),
             origin: Instant::now(),
             buf: Vec::new(),
             null: pipe_io::NullTarget::NotOpened,

@@ -255,6 +255,7 @@ pub(crate) fn launch_wiring(
         launch::launch(
             &wiring.cmd,
             &LaunchOptions {
+                name: &wiring.name,
                 stdin,
                 stdout,
                 stderr,
