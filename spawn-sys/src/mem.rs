@@ -1,5 +1,30 @@
-//! Memory hints for the buffers output is collected in: `madvise`.
+//! Memory: the page size, and hints for the buffers output is collected
+//! in (`madvise`).
 #![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `sysconf(_SC_PAGESIZE)`—The size of a memory page, in bytes; asked once
+/// (4096 if the libc cannot tell). Through the libc rather than
+/// `rustix::param::page_size`, which reads the auxiliary vector itself and
+/// faults under valgrind.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/sysconf.html)
+#[must_use]
+pub fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf takes no pointer and has no precondition.
+            let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let n = usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096);
+            PAGE.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
 
 /// `madvise(MADV_POPULATE_WRITE)`—Faults in, writable, the whole pages
 /// inside `buf` in one call, before they are written (Linux 5.14 and
@@ -40,6 +65,13 @@ pub fn populate_write(buf: &mut [std::mem::MaybeUninit<u8>]) -> bool {
 mod tests {
     use super::populate_write;
     use std::mem::MaybeUninit;
+
+    #[test]
+    fn the_page_size_is_the_kernels_and_stays_the_same() {
+        let n = super::page_size();
+        assert!(n.is_power_of_two() && n >= 4096, "{n}");
+        assert_eq!(super::page_size(), n);
+    }
 
     #[test]
     fn populating_keeps_the_contents_and_skips_partial_pages() {

@@ -27,7 +27,7 @@ pub(crate) const TARGET: usize = 1 << 20;
 /// only reads less at a time and is never raised.
 pub(crate) fn default_capacity() -> usize {
     static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| 16 * rustix::param::page_size())
+    *CAP.get_or_init(|| 16 * spawn_sys::mem::page_size())
 }
 
 /// Bytes of capacity above the default that spawn's pipes hold now.

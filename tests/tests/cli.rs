@@ -684,3 +684,27 @@ fn trace_data_shows_the_bytes_read() {
     assert_eq!(data[0]["stream"], "stdout");
     assert_eq!(data[0]["data"], "hi\n");
 }
+
+/// Under valgrind (where the machine has it: it is not in CI's list), a
+/// run with a pipe starts, reads and exits like any other: the page size is
+/// asked of the libc, not read from the auxiliary vector by rustix, which
+/// faulted there and killed every spawn.
+#[test]
+fn a_run_under_valgrind_starts_and_reads_its_child() {
+    let probe = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no valgrind here: nothing to check");
+        return;
+    }
+    let ran = spawn_tests::run(
+        std::process::Command::new("valgrind")
+            .args(["--tool=none", "--quiet", "--error-exitcode=99"])
+            .arg(spawn_tests::spawn_cli())
+            .args(["run", "--", "sh", "-c", "echo under-valgrind"]),
+        None,
+    );
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(ran.stdout.contains("under-valgrind"), "{ran:?}");
+}

@@ -109,7 +109,7 @@ impl Stack {
         if base.is_null() {
             return Self::new();
         }
-        let guard = rustix::param::page_size();
+        let guard = crate::mem::page_size();
         Ok(Stack {
             base,
             len: STACK_SIZE + guard,
@@ -134,7 +134,7 @@ impl Stack {
     }
 
     fn new() -> Result<Self, SpawnError> {
-        let guard = rustix::param::page_size();
+        let guard = crate::mem::page_size();
         let len = STACK_SIZE + guard;
         // SAFETY: a fresh private anonymous mapping; no existing memory is
         // touched.
