@@ -1,5 +1,5 @@
 //! Spawn+wait of `/bin/true` placed in a fresh cgroup v2, the two ways
-//! `spawn` can do it, beside a plain `posix_spawn` (no cgroup):
+//! `spawn` can do it, beside a plain start (`clone3`, no cgroup):
 //! `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP)` and the fork path
 //! with the child writing itself into `cgroup.procs` (and the fork path
 //! without a cgroup, to tell the two costs apart). Alternated in one
@@ -50,7 +50,7 @@ fn measure(label: &str, cg: &Cgroup, rounds: usize, n: usize) {
     let mut fork_only = true_opts();
     fork_only.fork.pre_exec = Some(Box::new(|| Ok(())));
     let ways: [(&str, &SpawnOptions<'_>, SpawnPath); 4] = [
-        ("posix_spawn, no cgroup", &plain, SpawnPath::PosixSpawn),
+        ("clone3, no cgroup", &plain, SpawnPath::Clone3),
         ("clone3 CLONE_INTO_CGROUP", &clone3, SpawnPath::Clone3),
         ("fork + cgroup.procs", &fork, SpawnPath::Fork),
         ("fork, no cgroup", &fork_only, SpawnPath::Fork),

@@ -17,15 +17,18 @@ use std::time::{Duration, Instant};
 
 use spawn_sys::{CStringArray, SpawnOptions};
 
-/// `/bin/true` with an empty environment, as std's `env_clear()` gives it.
+/// `/bin/true` with an empty environment, as std's `env_clear()` gives it,
+/// and no pidfd, as std makes none.
 fn sys_opts() -> SpawnOptions<'static> {
     let mut argv = CStringArray::new();
     argv.push(b"/bin/true").unwrap();
-    SpawnOptions::new(
+    let mut o = SpawnOptions::new(
         CString::new("/bin/true").unwrap(),
         argv,
         CStringArray::new(),
-    )
+    );
+    o.pidfd = false;
+    o
 }
 
 fn spawn_sys_once(o: &SpawnOptions<'_>) {
