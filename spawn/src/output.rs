@@ -165,7 +165,8 @@ pub struct Report {
     /// From just before the spawn to the moment the child was finished with
     /// (exited and its pipes drained or abandoned).
     pub wall: Duration,
-    /// How long starting the child took (`posix_spawn` returning).
+    /// How long starting the child took (the spawn call returning, once
+    /// the child has exec'd).
     pub spawn_time: Duration,
     /// CPU time the child spent in user mode.
     pub user_time: Duration,

@@ -7,8 +7,8 @@
 //!
 //! | option                    | path it takes                 |
 //! |---------------------------|-------------------------------|
-//! | (none of the below)       | `posix_spawn`                 |
-//! | `pass_fd`                 | `posix_spawn` (dup2 actions)  |
+//! | (none of the below)       | vfork-style `clone3` on x86-64 Linux (`posix_spawn` where the kernel refuses it, and elsewhere) |
+//! | `pass_fd`                 | as above (dup2 steps)         |
 //! | `containment(Cgroup)`     | vfork-style `clone3` (fork+exec where the kernel refuses it) |
 //! | `parent_death_signal`     | fork+exec                     |
 //! | `uid`, `gid`, `groups`    | fork+exec                     |
@@ -86,7 +86,7 @@ impl Command {
     /// `pass_fds`, Go's `ExtraFiles`; a systemd socket, a jobserver pipe).
     /// `child_fd` must be 3 or more; any number of fds may be passed, and
     /// their numbers may overlap the parent's. Every other fd is still
-    /// closed in the child. Takes the `posix_spawn` path.
+    /// closed in the child. Needs no fork (the default path).
     ///
     /// # Examples
     ///
@@ -134,8 +134,7 @@ impl Command {
         self
     }
 
-    /// Sets the child's umask (starting it with fork+exec, since
-    /// `posix_spawn` cannot).
+    /// Sets the child's umask (starting it with fork+exec).
     #[must_use]
     pub fn umask(mut self, mask: u32) -> Self {
         self.umask = Some(mask);

@@ -376,7 +376,7 @@ impl Engine<'_> {
                 // While output streams in from running children (at least
                 // `BULK_READ` bytes read since the last start), a child with
                 // pipes starts on the spawner thread (see `spawner.rs`), so
-                // that the pipes are read during its `posix_spawn`. Else it
+                // that the pipes are read during its spawn call. Else it
                 // starts in place: a child without pipes, a lone child, a
                 // stage (in its leader's turn), and any start while the
                 // pipes are quiet (`true`, `echo`: nothing to read

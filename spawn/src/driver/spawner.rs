@@ -2,7 +2,7 @@
 //! engine goes on reading, writing and reaping its running children.
 //!
 //! A start blocks the thread that makes it until the child has exec'd
-//! (`posix_spawn` is a `vfork`): a few hundred microseconds, more when the
+//! (`clone3` and `posix_spawn` are `vfork`s): a few hundred microseconds, more when the
 //! CPUs are busy with the children already running, since the new child
 //! needs one to get to its `exec`. On the driving thread that is time in
 //! which no pipe is read: 500 children × 1 MiB spent a third of their wall
