@@ -26,8 +26,9 @@
 //! # Safety
 //! The child runs on our memory with our thread's TLS (so its `errno` is
 //! the suspended parent thread's). It writes nothing of ours but its own
-//! stack (mapped here, unmapped after it has exec'd or exited), the
-//! report word and that `errno`; it takes no lock and allocates nothing
+//! stack (mapped here, held by one start at a time: kept for the next one
+//! or unmapped only after the child has exec'd or exited), the report
+//! word and that `errno`; it takes no lock and allocates nothing
 //! (see [`super::fork::child`]). No handler of ours runs in it: every
 //! signal is blocked across the clone (the child resets the dispositions
 //! before unblocking) and without `CLONE_SIGHAND` its dispositions are its
@@ -95,7 +96,8 @@ fn turned_off() -> bool {
 static SPARE: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 
 /// An anonymous mapping for the child's stack, its lowest page a guard
-/// (`PROT_NONE`), unmapped on drop.
+/// (`PROT_NONE`), unmapped on drop (or kept for the next start,
+/// [`Stack::give_back`]).
 struct Stack {
     base: *mut c_void,
     len: usize,
