@@ -111,12 +111,14 @@ impl Stack {
         if base.is_null() {
             return Self::new();
         }
+        let (len, guard) = Self::layout();
+        Ok(Stack { base, len, guard })
+    }
+
+    /// The length of every stack's mapping and of its guard page.
+    fn layout() -> (usize, usize) {
         let guard = crate::mem::page_size();
-        Ok(Stack {
-            base,
-            len: STACK_SIZE + guard,
-            guard,
-        })
+        (STACK_SIZE + guard, guard)
     }
 
     /// Keeps this stack for the next start if none is kept, else unmaps it.
@@ -136,8 +138,7 @@ impl Stack {
     }
 
     fn new() -> Result<Self, SpawnError> {
-        let guard = crate::mem::page_size();
-        let len = STACK_SIZE + guard;
+        let (len, guard) = Self::layout();
         // SAFETY: a fresh private anonymous mapping; no existing memory is
         // touched.
         let base = unsafe {
