@@ -380,24 +380,31 @@ fn group_output_past_its_limit_comes_out_whole() {
 }
 
 /// `--line-buffer`: half a line waits for its end; another job's whole
-/// line, printed meanwhile, comes out before it and never inside it (the
-/// jobs take turns through FIFOs), with `--tag` too.
+/// line, printed meanwhile, comes out before it and never inside it, with
+/// `--tag` too. The jobs take turns through FIFOs, and the half line's end
+/// is written only once the other job's line has come out of the CLI.
 #[test]
 fn line_buffer_holds_half_a_line_until_its_end() {
-    let dir = TempDir::new("halfline");
-    let (f1, f2) = (dir.fifo("f1"), dir.fifo("f2"));
-    let a = format!("printf a-start; echo go > {f1}; read x < {f2}; echo ' a-end'; echo a2");
-    let b = format!("read x < {f1}; echo b-line; echo go > {f2}");
-    let ran = cli(["many", "--line-buffer", "-j", "2", "--", &a, &b]);
-    assert_eq!(ran.code(), 0, "{ran:?}");
-    assert_eq!(ran.stdout, "b-line\na-start a-end\na2\n", "{ran:?}");
-    let ran = cli(["many", "--line-buffer", "--tag", "-j", "2", "--", &a, &b]);
-    assert_eq!(ran.code(), 0, "{ran:?}");
-    assert_eq!(
-        ran.stdout,
-        format!("{b}\tb-line\n{a}\ta-start a-end\n{a}\ta2\n"),
-        "{ran:?}"
-    );
+    for tag in [false, true] {
+        let dir = TempDir::new("halfline");
+        let (f1, f2) = (dir.fifo("f1"), dir.fifo("f2"));
+        let a = format!("printf a-start; echo go > {f1}; read x < {f2}; echo ' a-end'; echo a2");
+        let b = format!("read x < {f1}; echo b-line");
+        let mut args = vec!["many", "--line-buffer", "-j", "2"];
+        if tag {
+            args.push("--tag");
+        }
+        args.extend(["--", &a, &b]);
+        let (before, rest, status) = release_after(&args, "b-line", &f2);
+        assert_eq!(status.code(), Some(0), "tag={tag}");
+        let (pa, pb) = if tag {
+            (format!("{a}\t"), format!("{b}\t"))
+        } else {
+            (String::new(), String::new())
+        };
+        assert_eq!(before, [format!("{pb}b-line\n")], "tag={tag}");
+        assert_eq!(rest, format!("{pa}a-start a-end\n{pa}a2\n"), "tag={tag}");
+    }
 }
 
 /// `--json`: one object per job, written as each job ends (the first one's
