@@ -172,6 +172,12 @@ impl Scheduler {
                 c
             }
             None => {
+                // Most schedulers hold one child (a run, a `Child`): the
+                // first gets room for exactly one, not the four a growing
+                // `Vec` would make.
+                if self.children.capacity() == 0 {
+                    self.children.reserve_exact(1);
+                }
                 self.children.push(Child::new(spec, leader));
                 self.children.len() - 1
             }

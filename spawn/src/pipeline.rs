@@ -183,6 +183,7 @@ impl Pipeline {
     /// as for a command), or a sink failed.
     pub fn run(&self) -> Result<PipelineOutput, Error> {
         let (mut engine, ix) = self.engine()?;
+        engine.set_driving(crate::driver::Driving::InCall);
         engine.run(None)?;
         self.fold(&mut engine, ix)
     }

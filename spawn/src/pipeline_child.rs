@@ -124,8 +124,14 @@ pub(crate) fn start(
             index: i,
             last: i + 1 == n,
         };
-        let started = match launch_wiring(w, Some(role), &mut plumbing, final_plan, PidfdPlan::Now)
-        {
+        let started = match launch_wiring(
+            w,
+            Some(role),
+            &mut plumbing,
+            final_plan,
+            PidfdPlan::Now,
+            crate::driver::Driving::Held,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 for m in &members {

@@ -9,10 +9,16 @@
 //! One thread waits on the children's pidfds in an epoll set (or polls
 //! `wait4(WNOHANG)` every 50 ms for children without a pidfd, or when no
 //! epoll set could be made) and reaps each exactly once, by pid (never
-//! `waitpid(-1)`). The thread is started when the first child has been
-//! spawned ([`started`]), not at the first drop: a drop may come when no
-//! thread can be made any more (a low `RLIMIT_NPROC`, memory or threads
-//! exhausted), and reaping must not depend on it.
+//! `waitpid(-1)`). The thread is started when the first child that may
+//! outlive its call has been spawned ([`started`]: a `Child`, a
+//! `GroupResults`, a future), not at the first drop: a drop may come when
+//! no thread can be made any more (a low `RLIMIT_NPROC`, memory or threads
+//! exhausted), and reaping must not depend on it. A blocking call (`run`,
+//! `check_output`, `Pipeline::run`, `Group::run`) reaps its children
+//! before it returns and makes no thread: a program that only runs
+//! commands keeps one thread. Only an early return of such a call (its
+//! driver failed, a sink's callback panicked) hands children on; that
+//! hand-off makes the thread, as every hand-off does.
 //!
 //! Without the thread, reaping still happens: every spawn ([`prepare`],
 //! before the new child, so the pids and process slots of the dead are free
@@ -152,12 +158,13 @@ pub(crate) fn prepare() {
     sweep_engines();
 }
 
-/// Called by every spawn once a child was started: makes sure the reaper
-/// thread runs (started now, with the first child, so that a later drop
-/// needs no new thread). After the launch, so that under a tight
-/// `RLIMIT_NPROC` the caller's child gets the process slot before the
-/// library's thread does; without a thread, [`prepare`] and every drop
-/// sweep instead.
+/// Called by every start of a child that may outlive its call (a
+/// `Child`, a `GroupResults`, a future; not `run`, whose call reaps it):
+/// makes sure the reaper thread runs (started now, with the first such
+/// child, so that a later drop needs no new thread). After the launch, so
+/// that under a tight `RLIMIT_NPROC` the caller's child gets the process
+/// slot before the library's thread does; without a thread, [`prepare`]
+/// and every drop sweep instead.
 pub(crate) fn started() {
     ensure_thread();
 }

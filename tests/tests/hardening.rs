@@ -319,6 +319,11 @@ fn a_child_dropped_when_no_fd_is_left_is_still_reaped() {
 }
 
 #[test]
+fn blocking_runs_make_no_reaper_thread() {
+    scenario(&["blocking-runs-make-no-thread"], &[]);
+}
+
+#[test]
 fn children_dropped_under_a_low_rlimit_nproc_are_reaped() {
     let ran = run_hostile(helper(&["nproc-reaper"]), Duration::from_secs(120), |_| {});
     if ran.code == Some(SKIP) {

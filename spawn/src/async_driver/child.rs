@@ -104,7 +104,11 @@ impl AsyncChild {
             ));
         }
         let wiring = Wiring::command(cmd)?;
-        let started = slot::launch_alone(&wiring, crate::launch::PidfdPlan::Now)?;
+        let started = slot::launch_alone(
+            &wiring,
+            crate::launch::PidfdPlan::Now,
+            crate::driver::Driving::Held,
+        )?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
         let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);

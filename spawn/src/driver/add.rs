@@ -157,6 +157,11 @@ impl Engine<'_> {
             self.slots[id.0] = slot;
         } else {
             debug_assert_eq!(id.0, self.slots.len());
+            // As the scheduler's children: room for one first (a slot is
+            // large; four of them would take malloc's slow path).
+            if self.slots.capacity() == 0 {
+                self.slots.reserve_exact(1);
+            }
             self.slots.push(slot);
         }
         id.0

@@ -417,6 +417,8 @@ impl Engine<'_> {
             not_added: 0,
             abandoned: true,
             spawner: self.spawner.take(),
+            // The background reaper drives it from here.
+            driving: super::Driving::Held,
         })
     }
 }

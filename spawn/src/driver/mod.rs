@@ -68,6 +68,23 @@ struct Hooks<'t> {
     progress: Option<Box<ProgressFn<'t>>>,
 }
 
+/// Who drives an engine to its end: what decides when the background
+/// reaper thread is made (see `reaper.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Driving {
+    /// The call that made it, before it returns (`run`, `check_output`,
+    /// `Pipeline::run`, `Group::run`): its children are reaped in that
+    /// call, so their starts make no reaper thread. Only an early return
+    /// (the driver failed, a sink's callback panicked) hands children on;
+    /// the hand-off makes the thread then.
+    InCall,
+    /// A value the caller holds and may drop at any time (a `Child`, a
+    /// `GroupResults`, a future): the first start makes the reaper thread,
+    /// so that a later drop needs none (it may come when no thread can be
+    /// made any more).
+    Held,
+}
+
 /// The driver: see the module docs.
 pub(crate) struct Engine<'t> {
     sched: Scheduler,
@@ -129,6 +146,8 @@ pub(crate) struct Engine<'t> {
     /// Bytes read from children's pipes since the last start: whether
     /// output is streaming in (see [`spawner::BULK_READ`]).
     read_since_start: usize,
+    /// Who drives this engine to its end.
+    driving: Driving,
 }
 
 impl<'t> Engine<'t> {
@@ -168,7 +187,13 @@ impl<'t> Engine<'t> {
             not_added: 0,
             abandoned: false,
             spawner: None,
+            driving: Driving::Held,
         })
+    }
+
+    /// Says who drives this engine to its end (before its first start).
+    pub(crate) fn set_driving(&mut self, driving: Driving) {
+        self.driving = driving;
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -370,6 +395,7 @@ pub(crate) fn run_one<'t>(
     tracer: Option<Box<Tracer<'t>>>,
 ) -> Result<Output, Error> {
     let (mut engine, ix) = one(cmd, tracer)?;
+    engine.set_driving(Driving::InCall);
     engine.run(None)?;
     engine.result(ix)
 }

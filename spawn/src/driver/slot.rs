@@ -13,7 +13,7 @@ use spawn_sys::poll::Interest;
 
 use super::spawner::{self, Job, Spawner};
 use super::token::Token;
-use super::{Engine, pipe_io};
+use super::{Driving, Engine, pipe_io};
 
 use crate::Error;
 use crate::error::StreamName;
@@ -208,13 +208,16 @@ fn launch_plan<'a>(
 
 /// Starts the child of `wiring`. `plumbing` carries the pipes between the
 /// stages of a pipeline (unused otherwise); `pipeline_stdout` is where the
-/// pipeline's final stdout goes (for merged stage stderr).
+/// pipeline's final stdout goes (for merged stage stderr); `driving` says
+/// whether the child may outlive the call (then the start makes sure the
+/// background reaper thread runs).
 pub(crate) fn launch_wiring(
     wiring: &Wiring,
     stage: Option<StageRole>,
     plumbing: &mut StagePlumbing,
     pipeline_stdout: &Plan,
     pidfd: PidfdPlan,
+    driving: Driving,
 ) -> Result<Started, Error> {
     // The pipe to the next stage.
     let next = match stage {
@@ -281,7 +284,9 @@ pub(crate) fn launch_wiring(
             return Err(e);
         }
     };
-    crate::reaper::started();
+    if driving == Driving::Held {
+        crate::reaper::started();
+    }
     let group = match wiring.group {
         GroupPlan::Caller => ProcessGroup::Caller,
         GroupPlan::Lead | GroupPlan::Session => ProcessGroup::Leads(l.pid),
@@ -310,13 +315,18 @@ pub(crate) fn launch_wiring(
 
 /// Launches a wiring that is no pipeline stage (a `Child`, an `AsyncChild`,
 /// a start on the spawner thread): no plumbing, its own stdout plan.
-pub(crate) fn launch_alone(wiring: &Wiring, pidfd: PidfdPlan) -> Result<Started, Error> {
+pub(crate) fn launch_alone(
+    wiring: &Wiring,
+    pidfd: PidfdPlan,
+    driving: Driving,
+) -> Result<Started, Error> {
     launch_wiring(
         wiring,
         None,
         &mut StagePlumbing::default(),
         &Plan::Inherit,
         pidfd,
+        driving,
     )
 }
 
@@ -394,6 +404,7 @@ impl Engine<'_> {
                             slot: child,
                             wiring,
                             pidfd,
+                            driving: self.driving,
                         });
                     }
                     return;
@@ -404,6 +415,7 @@ impl Engine<'_> {
                     &mut self.plumbing,
                     &self.pipeline_stdout,
                     pidfd,
+                    self.driving,
                 );
                 self.launched(child, wiring, pidfd, res);
             }

@@ -48,6 +48,8 @@ pub(super) struct Job {
     pub slot: usize,
     pub wiring: Box<Wiring>,
     pub pidfd: PidfdPlan,
+    /// The engine's [`Driving`](super::Driving).
+    pub driving: super::Driving,
 }
 
 /// A start made: the wiring back (for a deferred start's retry) and what
@@ -180,7 +182,7 @@ fn serve(shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = launch_alone(&job.wiring, job.pidfd);
+        let result = launch_alone(&job.wiring, job.pidfd, job.driving);
         shared.queues().done.push(Done {
             slot: job.slot,
             wiring: job.wiring,

@@ -249,13 +249,11 @@ impl Group {
     /// Only when the driver itself cannot work (no epoll set, `epoll_wait`
     /// failed); each child's own failure is a result in its place.
     pub fn run(&self) -> Result<Vec<Result<Output, Error>>, Error> {
-        let mut results = GroupResults::borrowed(
-            self.engine()?,
-            &self.cmds,
-            self.lazy.clone(),
-            self.max_running,
-        )
-        .with_feed(self.feed.clone());
+        let mut engine = self.engine()?;
+        engine.set_driving(crate::driver::Driving::InCall);
+        let mut results =
+            GroupResults::borrowed(engine, &self.cmds, self.lazy.clone(), self.max_running)
+                .with_feed(self.feed.clone());
         let mut all = InOrder::default();
         while let Some(r) = results.next_result()? {
             all.put(r);

@@ -81,6 +81,7 @@ fn main() {
         "sigchld-ignored-output" => vec![reaping::sigchld_ignored(true)],
         "pidfd-parity" => reaping::pidfd_parity(),
         "nproc-reaper" => vec![reaping::nproc_reaper()],
+        "blocking-runs-make-no-thread" => vec![reaping::blocking_runs_make_no_thread()],
         "pid-reuse-signal" => vec![reaping::pid_reuse(false)],
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
         "own-group" => vec![groups::own_group()],

@@ -544,6 +544,48 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Blocking calls (`run`, with pipes or not, `Pipeline::run`, `Group::run`) reap
+/// their children themselves and make no reaper thread: a program that
+/// only runs commands keeps one thread. The first child that may outlive
+/// its call (a `Child`) makes it.
+pub fn blocking_runs_make_no_thread() -> String {
+    assert_eq!(threads(), 1, "the scenario must start single-threaded");
+    assert!(Command::new("true").run().expect("true").status.success());
+    let out = Command::new("sh")
+        .args(["-c", "echo out; echo err >&2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .run()
+        .expect("run with pipes");
+    assert_eq!(
+        (&out.stdout[..], &out.stderr[..]),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
+    let piped = spawn::Pipeline::new(Command::new("echo").arg("a b"))
+        .pipe(Command::new("wc").arg("-w"))
+        .stdout(Stdio::piped())
+        .run()
+        .expect("pipeline");
+    assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "2");
+    let all = Group::new()
+        .add_all((0..3).map(|i| {
+            Command::new("sh")
+                .args(["-c", "echo $0", &i.to_string()])
+                .stdout(Stdio::piped())
+        }))
+        .run()
+        .expect("group");
+    assert!(
+        all.iter()
+            .all(|r| r.as_ref().is_ok_and(|o| o.status.success()))
+    );
+    assert_eq!(threads(), 1, "a blocking call left a thread behind");
+    let child = Command::new("true").spawn().expect("spawn");
+    assert_eq!(threads(), 2, "a Child started no reaper thread");
+    assert!(child.wait().expect("wait").success());
+    "run (with and without pipes), Pipeline::run and Group::run left one thread; a Child started the reaper".to_owned()
+}
+
 /// Dropped children under a low `RLIMIT_NPROC`, where no thread can be
 /// made. As root (exempt from the limit) the scenario first becomes
 /// `nobody`, a user of its own; otherwise it skips (others of the same user
