@@ -218,6 +218,18 @@ impl Child {
         self.spec.signal_group
     }
 
+    /// Whether what its group holds after it matters: it is being stopped,
+    /// was terminated, or its spec ends leftovers (a timeout,
+    /// `end_leftovers`). A leader without any of these is finished when
+    /// settled, its group not probed ([`GroupOutcome::NotProbed`]).
+    pub fn watches_group(&self) -> bool {
+        self.leads()
+            && (self.stopping
+                || self.terminated
+                || self.spec.timeout.is_some()
+                || self.spec.end_leftovers)
+    }
+
     /// Bytes of input still to write.
     pub fn input_left(&self) -> u64 {
         self.spec.input_len.saturating_sub(self.stats.input_written)
@@ -262,7 +274,7 @@ impl Child {
     pub fn is_complete(&self) -> bool {
         match self.state() {
             ChildState::Starting => self.spawn_failed,
-            ChildState::Exited if self.leads() => {
+            ChildState::Exited if self.watches_group() => {
                 let g = &self.group;
                 self.settled()
                     && g.probe.is_none()
@@ -278,6 +290,8 @@ impl Child {
         let g = &self.group;
         if !self.leads() || self.started_at.is_none() {
             GroupOutcome::NotOwned
+        } else if !self.watches_group() {
+            GroupOutcome::NotProbed
         } else if g.empty {
             if self.signals.term {
                 GroupOutcome::Stopped

@@ -116,12 +116,13 @@
 //!
 //! Leftovers: when a leader that exited by itself is *settled* (its pipes
 //! are closed, by EOF or abandoned after the EOF grace, and its started
-//! members exited), the core probes its group once more. If the group is
-//! live, a leader with a `timeout` (or that was terminated, or whose spec
-//! says [`end_leftovers`](ChildSpec::end_leftovers)) gets the teardown
-//! above (a timeout bounds the life of everything in the group); one
-//! without is finished and its leftovers left alone
-//! ([`GroupOutcome::Left`]). A leader is never finished before its
+//! members exited), and it has a `timeout` (or was terminated, or its spec
+//! says [`end_leftovers`](ChildSpec::end_leftovers)), the core probes its
+//! group once more; if the group is live, the leader gets the teardown
+//! above (a timeout bounds the life of everything in the group). A leader
+//! with none of these is finished when settled, without a probe
+//! ([`GroupOutcome::NotProbed`]): its leftovers are left alone, and the
+//! driver is spared a look at every process of the system per exit. A leader is never finished before its
 //! started members exited. Members themselves are stopped with
 //! [`SignalTarget::Child`] (the leader's teardown covers the group); give
 //! them a timeout of their own (or terminate them) to stop one that left

@@ -499,7 +499,7 @@ impl Scheduler {
     /// has no answer about its group yet gets a probe.
     pub(crate) fn maybe_finish(&mut self, c: usize, now: Timestamp) {
         let ch = &self.children[c];
-        if ch.leads() && ch.settled() && !ch.stopping {
+        if ch.watches_group() && ch.settled() && !ch.stopping {
             self.want_probe(c);
         }
         if self.children[c].is_complete() {
@@ -757,7 +757,7 @@ impl Scheduler {
             let at = now.saturating_add(ch.spec.eof_grace);
             self.timers.arm(c, ch, Timer::EofGrace, at);
         }
-        if self.children[c].leads() {
+        if self.children[c].watches_group() {
             self.want_probe(c);
         }
         // Stdin still open means input is left: nobody will take it.

@@ -197,10 +197,16 @@ pub struct ChildSpec {
     /// block (or 16 MiB more came), so no byte written before is lost.
     /// Default [`DEFAULT_EOF_GRACE`] (200 ms).
     pub eof_grace: Duration,
-    /// The child leads a process group that the run owns: stop signals go
-    /// to the child and its group, and the child is finished only when its
-    /// group is empty (or the teardown gave up). Its [`Event::Exited`]
-    /// means "exited, not reaped" (see the crate docs, *The contract*).
+    /// The child leads a process group that the run owns (for the driver,
+    /// whatever a stop of the run reaches beyond the child: the group or
+    /// session it leads, its cgroup, or its descendants): stop signals go
+    /// to the child and its group, and a stopped child is finished only
+    /// when its group is empty (or the teardown gave up). Its
+    /// [`Event::Exited`] means "exited, not reaped" (see the crate docs,
+    /// *The contract*). A child that exits by itself, with no `timeout`,
+    /// no `end_leftovers` and no terminate, is finished without a probe
+    /// ([`GroupOutcome::NotProbed`]): nothing would be done about its
+    /// leftovers, and a probe costs the driver a look at every process.
     pub signal_group: bool,
     /// This child joined the group that the given child (which has
     /// `signal_group`) leads, as pipeline stages 2..n join stage 1's. Its
@@ -486,6 +492,10 @@ pub enum GroupOutcome {
     /// up `kill_grace` after KILL, or (without a timeout or a terminate)
     /// leftovers are left alone.
     Left,
+    /// The child exited by itself and nothing asked for its leftovers to
+    /// be ended (no `timeout`, no `end_leftovers`, no terminate): the group
+    /// was not probed, and what is left in it, if anything, is left alone.
+    NotProbed,
 }
 
 /// How a child's run went: the payload of [`Output::Finished`].

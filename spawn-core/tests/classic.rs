@@ -295,7 +295,7 @@ fn a_leader_that_exits_first_has_its_leftovers_stopped_only_with_a_timeout() {
     let r = one(leader(None, grace), program);
     let o = r.outcomes[0].as_ref().unwrap();
     assert!(r.signals[0].is_empty());
-    assert_eq!(o.group, GroupOutcome::Left);
+    assert_eq!(o.group, GroupOutcome::NotProbed);
     assert_eq!(r.group_at_finish[0], Some((1, 0)));
 }
 

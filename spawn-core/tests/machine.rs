@@ -512,7 +512,7 @@ impl Harness {
         if s.signal_group && k.started {
             // Leaders: nothing left of the group, or given up on.
             assert!(
-                !k.gc_alive || o.group == GroupOutcome::Left,
+                !k.gc_alive || matches!(o.group, GroupOutcome::Left | GroupOutcome::NotProbed),
                 "group left alive: {o:?}"
             );
             // With a timeout or a terminate nothing is left: KILL ends it.

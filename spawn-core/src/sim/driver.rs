@@ -543,6 +543,8 @@ impl Sim {
                 GroupOutcome::Stopped => live == 0 && p.term_at.is_some(),
                 // With a timeout or a terminate, only what KILL cannot end.
                 GroupOutcome::Left => !bounded || live == stuck,
+                // Exited by itself, nothing to end: not looked at.
+                GroupOutcome::NotProbed => !bounded && !spec.end_leftovers && p.term_at.is_none(),
                 _ => false,
             };
             if !ok {

@@ -38,8 +38,10 @@
 //! - probes only of started, unfinished leaders, one at a time;
 //! - a leader finishes only after its members exited, with no probe in
 //!   flight, and its [`GroupOutcome`](crate::GroupOutcome) is true: its
-//!   group empty at the finish unless `Left`, and with a timeout or a
-//!   terminate, `Left` only with processes that ignore KILL left in it;
+//!   group empty at the finish unless `Left` or `NotProbed` (exited by
+//!   itself with nothing to end its leftovers: no timeout, terminate or
+//!   `end_leftovers`), and with a timeout or a terminate, `Left` only with
+//!   processes that ignore KILL left in it;
 //! - interest actions only when the interest changes;
 //! - each child finishes once, with every pipe closed, and its
 //!   [`Outcome`] says what really happened (status, byte

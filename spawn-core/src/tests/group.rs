@@ -173,14 +173,18 @@ fn leftovers_are_stopped_with_a_timeout_and_left_alone_without() {
             },
             ms(1),
         );
+        if timeout.is_none() {
+            // Nothing would be done about leftovers: finished when settled
+            // (at once: no pipes), without a probe.
+            let (out, _) = drain(&mut s, ms(1));
+            assert_eq!(out.len(), 1, "{out:?}");
+            assert_eq!(finished(&out).group, GroupOutcome::NotProbed);
+            continue;
+        }
         // Settled at once (no pipes): one probe decides.
         assert_eq!(drain(&mut s, ms(1)).0, vec![probe()]);
         s.handle(Event::GroupLive { child: C0 }, ms(1));
         let (out, _) = drain(&mut s, ms(1));
-        if timeout.is_none() {
-            assert_eq!(finished(&out).group, GroupOutcome::Left);
-            continue;
-        }
         assert_eq!(out, vec![sig(KillSignal::Term, SignalTarget::Group)]);
         assert_eq!(drain(&mut s, ms(2)).0, vec![probe()]);
         s.handle(Event::GroupEmpty { child: C0 }, ms(2));
@@ -260,7 +264,10 @@ fn an_empty_answer_while_the_leader_runs_is_only_a_snapshot() {
 #[test]
 fn a_leader_waits_for_its_members_and_members_are_signalled_alone() {
     let mut s = Scheduler::new(SchedulerConfig::default());
-    s.add(leader(None));
+    s.add(ChildSpec {
+        end_leftovers: true,
+        ..leader(None)
+    });
     let m = s.add(ChildSpec {
         member_of: Some(C0),
         timeout: Some(Duration::from_millis(5)),
@@ -394,4 +401,66 @@ fn a_leader_and_its_members_start_in_one_turn() {
     }
     let (acts, _) = super::unit::turn(&mut s, ms(0));
     assert!(acts.contains(&Output::Action(Action::Start { child: next })));
+}
+
+#[test]
+fn a_leader_with_nothing_to_end_waits_for_its_members_without_probes() {
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    s.add(leader(None));
+    let m = s.add(ChildSpec {
+        member_of: Some(C0),
+        ..ChildSpec::default()
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(Event::Started { child: C0 }, ms(0));
+    s.handle(Event::Started { child: m }, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(1),
+    );
+    assert!(drain(&mut s, ms(1)).0.is_empty(), "no probe, not finished");
+    s.handle(
+        Event::Exited {
+            child: m,
+            status: 0,
+        },
+        ms(2),
+    );
+    let (out, _) = drain(&mut s, ms(2));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(!out.contains(&probe()));
+    let leader_outcome = out.iter().find_map(|o| match o {
+        Output::Finished { child, outcome } if *child == C0 => Some(outcome.group),
+        _ => None,
+    });
+    assert_eq!(leader_outcome, Some(GroupOutcome::NotProbed));
+}
+
+#[test]
+fn a_leader_that_exited_by_itself_is_torn_down_when_terminated_before_it_settles() {
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    s.add(ChildSpec {
+        stdout: true,
+        ..leader(None)
+    });
+    let _ = drain(&mut s, ms(0));
+    s.handle(Event::Started { child: C0 }, ms(0));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 0,
+        },
+        ms(1),
+    );
+    // A grandchild holds stdout: not settled, no probe.
+    assert!(!drain(&mut s, ms(1)).0.contains(&probe()));
+    s.terminate(C0, ms(2));
+    let (out, _) = drain(&mut s, ms(2));
+    assert!(
+        out.contains(&sig(KillSignal::Term, SignalTarget::Group)),
+        "{out:?}"
+    );
 }
