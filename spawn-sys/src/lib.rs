@@ -14,6 +14,8 @@
 //! | [`pidfd`]     | `pidfd_open`, `pidfd_send_signal`, support probing                |
 //! | [`signal`]    | signals to a pid, a process group or a pidfd                      |
 //! | [`group`]     | the caller's process group; whether a group has a live member     |
+//! | [`procfs`]    | `/proc/<pid>/stat`: the process table, the controlling terminal   |
+//! | [`tree`]      | a child's descendants by parent pid, pidfds checked by start time |
 //! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
@@ -54,8 +56,10 @@ pub mod mem;
 pub mod pidfd;
 pub mod pipe;
 pub mod poll;
+pub mod procfs;
 pub mod signal;
 pub mod spawn;
+pub mod tree;
 pub mod wait;
 
 pub use cgroup::{Cgroup, own_cgroup, read_populated};
@@ -63,19 +67,21 @@ pub use fd::{
     dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
     set_nofile_limit,
 };
-pub use group::{GroupState, own_process_group, probe_group};
+pub use group::{GroupState, LiveGroups, own_process_group, probe_group};
 pub use mem::populate_write;
 pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
 pub use pipe::{
     max_pipe_size, pipe, pipe_size, set_new_pipe_nonblocking, set_nonblocking, set_pipe_size,
 };
 pub use poll::{Epoll, Interest, Ready};
+pub use procfs::has_controlling_terminal;
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{
     CStringArray, DEFAULT_PATH, EnvError, Envp, FdAction, ForkOptions, InteriorNul, LookupError,
     PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
     find_program_in, spawn,
 };
+pub use tree::{Descendant, descendants};
 pub use wait::{
     Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,
 };

@@ -228,6 +228,7 @@ pub mod async_driver;
 mod cancel;
 mod child;
 mod command;
+mod descendants;
 mod driver;
 mod error;
 mod finish;

@@ -9,7 +9,7 @@ use spawn_core::PerStream;
 
 use crate::driver::{CancelScope, Engine, StageRole};
 use crate::stdio::StdioKind;
-use crate::wiring::{GroupPlan, Plan, Wiring, route_sink};
+use crate::wiring::{Plan, Stops, Wiring, route_sink};
 use crate::{Command, Error, PipelineChild, PipelineOutput, Route, Stdio};
 
 /// Commands whose stdout feeds the next one's stdin: `a | b | c`.
@@ -260,12 +260,8 @@ impl Pipeline {
         // Every stage in one group: the first leads, the others join.
         cmd.process_group = None;
         cmd.new_session = false;
-        let mut w = Wiring::command(&cmd)?;
-        w.group = if first {
-            GroupPlan::Lead
-        } else {
-            GroupPlan::JoinFirstStage
-        };
+        let mut w = Wiring::command(&cmd, Stops::ByOwner)?;
+        w.join_pipeline(i);
         if !first {
             w.plans.stdin = Plan::Stage;
         }

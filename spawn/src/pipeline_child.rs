@@ -144,7 +144,7 @@ pub(crate) fn start(
         // The core's view, as `Pipeline::run` gives it: the first stage
         // owns the group's teardown, the others are members of it.
         let spec = ChildSpec {
-            signal_group: w.owns_group_teardown(i == 0),
+            signal_group: w.owns_group_teardown(),
             member_of: (i > 0).then_some(ChildId(0)),
             ..w.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK)
         };

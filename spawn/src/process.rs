@@ -14,14 +14,15 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use spawn_sys::cgroup::Cgroup;
-use spawn_sys::group::GroupState;
+use spawn_sys::group::{GroupState, LiveGroups};
 use spawn_sys::wait::{Rusage, WaitResult};
 use spawn_sys::{Errno, Pid};
 
 use crate::Signal;
+use crate::descendants::Descendants;
 
 /// The process group a child is in, as decided when it was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +83,10 @@ pub(crate) struct Process {
     /// The cgroup made for the child ([`Containment::Cgroup`](crate::Containment::Cgroup)),
     /// removed when the last holder of the process lets go and it is empty.
     cgroup: Option<Cgroup>,
+    /// The tree a stop reaches when the child stays in the caller's group
+    /// ([`Reach::Descendants`](crate::wiring::Reach::Descendants)); shared by
+    /// the stages of a pipeline.
+    descendants: Option<Arc<Descendants>>,
     /// How it was started, and the option that needed fork.
     path: crate::SpawnPath,
     fork_reason: Option<&'static str>,
@@ -104,10 +109,19 @@ impl Process {
             pidfd,
             group,
             cgroup,
+            descendants: None,
             path: crate::SpawnPath::PosixSpawn,
             fork_reason: None,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// The tree a stop of this child reaches (it stays in the caller's
+    /// group); the child is one of its roots.
+    pub(crate) fn with_descendants(mut self, tree: Arc<Descendants>) -> Self {
+        tree.add_root(self.pid);
+        self.descendants = Some(tree);
+        self
     }
 
     /// Records how the child was started.
@@ -221,10 +235,24 @@ impl Process {
     }
 
     /// Whether something other than the (exited, unreaped) child is alive in
-    /// what contains it: the group it leads, and its cgroup.
-    pub(crate) fn probe_contained(&self) -> GroupState {
-        let group = match self.group {
-            ProcessGroup::Leads(pgid) => spawn_sys::group::probe_group(pgid, self.pid),
+    /// what contains it: the group it leads (or its descendants), and its
+    /// cgroup.
+    ///
+    /// `scan`: a scan of the groups made for this probe, or one made for an
+    /// earlier probe when nothing was started or signalled since (the
+    /// engine's: one scan for the probes of many children). Made here when
+    /// `None` and the group is to be probed.
+    pub(crate) fn probe_contained(&self, scan: &mut Option<LiveGroups>) -> GroupState {
+        let group = match (self.group, &self.descendants) {
+            (_, Some(tree)) if tree.any_alive_except(self.pid) => GroupState::Live,
+            (ProcessGroup::Leads(pgid), _) if pgid == self.pid => {
+                if scan.is_none() {
+                    *scan = LiveGroups::scan().ok();
+                }
+                scan.as_ref()
+                    .map_or(GroupState::Unknown, |s| s.probe_led(pgid))
+            }
+            (ProcessGroup::Leads(pgid), _) => spawn_sys::group::probe_group(pgid, self.pid),
             _ => GroupState::Empty,
         };
         // A zombie is no longer in its cgroup: `populated` counts the living.
@@ -240,12 +268,17 @@ impl Process {
         }
     }
 
-    /// Sends `signal` to everything that contains the child for its
-    /// teardown: the group it leads and its cgroup (KILL there is
-    /// `cgroup.kill`). Nothing for a child in a group it does not lead.
+    /// Sends `signal` to everything a stop of the child reaches: the group
+    /// it leads, or its descendants (the child among them), and its cgroup
+    /// (KILL there is `cgroup.kill`). Nothing for a child that nothing
+    /// stops but itself. Call it before the signal to the child alone: a
+    /// child that dies first has its children reparented away.
     pub(crate) fn signal_contained(&self, signal: Signal) {
         if matches!(self.group, ProcessGroup::Leads(_)) {
             let _ = self.signal_group(signal);
+        }
+        if let Some(tree) = &self.descendants {
+            tree.signal(signal);
         }
         if let Some(cg) = &self.cgroup {
             let _ = if signal == Signal::KILL {
@@ -368,8 +401,8 @@ impl Process {
     /// KILL to the child and to what contains it (the group it leads, its
     /// cgroup). For teardowns that cannot wait (a drop, a panic).
     pub(crate) fn kill_all(&self) {
-        let _ = self.signal(Signal::KILL);
         self.signal_contained(Signal::KILL);
+        let _ = self.signal(Signal::KILL);
     }
 }
 

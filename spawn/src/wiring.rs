@@ -39,8 +39,9 @@ pub(crate) enum Plan {
 pub(crate) enum GroupPlan {
     /// The caller's group.
     Caller,
-    /// A new group led by the child (`process_group(0)`, a timeout, the
-    /// first stage of a pipeline).
+    /// A new group led by the child (`process_group(0)`, or chosen by
+    /// spawn for a run that can be stopped, when the caller has no
+    /// controlling terminal; a pipeline's first stage then leads it).
     Lead,
     /// A new session led by the child.
     Session,
@@ -57,6 +58,74 @@ impl GroupPlan {
     }
 }
 
+/// Who may stop a run besides what its command says: an input to the
+/// wiring from the entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stops {
+    /// Only what the command says: its `timeout`, `cancel_on`,
+    /// `kill_on_drop` or `forward_signals` (`run`, `check*`, `run_traced`,
+    /// `Command::spawn`, `spawn_async`). Without any of them nothing stops
+    /// the run, and the child starts as std starts it.
+    ByCommand,
+    /// Also its owner, whatever the command says: a `Group` (its cancel,
+    /// the drop of its `GroupResults`), a pipeline, a future (its drop).
+    ByOwner,
+}
+
+/// What a stop of the run ends besides the child: decided once, here, and
+/// taken by every stop (timeout, cancel, a drop, `kill_on_drop`, forwarded
+/// signals). A `Containment::Cgroup` adds the cgroup to any of them. See
+/// ARCHITECTURE.md, *Stops*.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Nothing can stop the run: the child alone (as std and Python).
+    Child,
+    /// The group or session the child leads: asked for, or chosen by spawn
+    /// for a run that can be stopped when no terminal can be lost.
+    Group,
+    /// The child and its descendants, walked in `/proc`: the child stays in
+    /// the caller's group (the caller has a controlling terminal, whose
+    /// Ctrl-C must still reach it, or it joined a group it named).
+    Descendants,
+}
+
+/// The group spawn chooses for a run that can be stopped and asked for no
+/// group: one of its own (so that a stop reaches everything it started),
+/// unless the caller has a controlling terminal: the terminal's Ctrl-C
+/// goes to the foreground group, and a child moved out of it would outlive
+/// a program that Ctrl-C ends (read once per process).
+fn chosen_group() -> GroupPlan {
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *TERMINAL.get_or_init(spawn_sys::has_controlling_terminal) {
+        GroupPlan::Caller
+    } else {
+        GroupPlan::Lead
+    }
+}
+
+impl GroupPlan {
+    /// The group of a command, from what it asked for and whether the run
+    /// can be stopped.
+    fn of(cmd: &Command, stoppable: bool) -> GroupPlan {
+        match (cmd.new_session, cmd.process_group) {
+            (true, _) => GroupPlan::Session,
+            (false, Some(0)) => GroupPlan::Lead,
+            (false, Some(pg)) => GroupPlan::Join(pg),
+            (false, None) if stoppable => chosen_group(),
+            (false, None) => GroupPlan::Caller,
+        }
+    }
+
+    /// What a stop of a run in this group reaches.
+    fn reach(self, stoppable: bool) -> Reach {
+        match self {
+            GroupPlan::Lead | GroupPlan::Session => Reach::Group,
+            _ if stoppable => Reach::Descendants,
+            _ => Reach::Child,
+        }
+    }
+}
+
 /// A command, decided: see the module docs.
 pub(crate) struct Wiring {
     /// The command itself (program, argv, env, cwd, start-up options); kept
@@ -69,6 +138,8 @@ pub(crate) struct Wiring {
     pub sinks: PerStream<Option<Sink>>,
     pub input: Option<Arc<Vec<u8>>>,
     pub group: GroupPlan,
+    /// What a stop of the run ends besides the child.
+    pub reach: Reach,
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub eof_grace: Duration,
@@ -127,7 +198,7 @@ fn route_plan(route: Option<&Route>) -> Plan {
 
 impl Wiring {
     /// A plain command (`run`, `Group`, `spawn`).
-    pub(crate) fn command(cmd: &Command) -> Result<Wiring, Error> {
+    pub(crate) fn command(cmd: &Command, stops: Stops) -> Result<Wiring, Error> {
         let name = cmd.name();
         let stdin = match &cmd.stdin {
             Some(s) => stdio_plan(s),
@@ -157,22 +228,12 @@ impl Wiring {
                 option,
             });
         }
-        let group = match (cmd.new_session, cmd.process_group) {
-            (true, _) => GroupPlan::Session,
-            (false, Some(0)) => GroupPlan::Lead,
-            (false, Some(pg)) => GroupPlan::Join(pg),
-            (false, None) if cmd.timeout.is_some() => GroupPlan::Lead,
-            (false, None) => GroupPlan::Caller,
-        };
-        if let (GroupPlan::Join(pg), Some(_)) = (group, cmd.timeout) {
-            return Err(Error::invalid(
-                &name,
-                format!(
-                    "timeout with process_group({pg}): a timeout stops the child's whole group, \
-                     and group {pg} is not one this run created (use process_group(0))"
-                ),
-            ));
-        }
+        let stoppable = stops == Stops::ByOwner
+            || cmd.timeout.is_some()
+            || cmd.cancel.is_some()
+            || cmd.kill_on_drop
+            || cmd.forwarder.is_some();
+        let group = GroupPlan::of(cmd, stoppable);
         // A merged stream has no pipe of its own: the other one reads both.
         let stderr_sink = if matches!(stderr, Plan::Merge) {
             None
@@ -199,6 +260,7 @@ impl Wiring {
             },
             input: cmd.input.clone(),
             group,
+            reach: group.reach(stoppable),
             timeout: cmd.timeout,
             kill_grace: cmd.kill_grace,
             eof_grace: cmd.eof_grace,
@@ -207,11 +269,25 @@ impl Wiring {
         })
     }
 
-    /// Whether the run owns the child's group for its teardown: the child
-    /// leads a group the run created, and something bounds its life (a
-    /// timeout; a pipeline keeps its first stage for the whole pipeline).
-    pub(crate) fn owns_group_teardown(&self, pipeline_leader: bool) -> bool {
-        (self.group.leads() && (self.timeout.is_some() || pipeline_leader)) || self.ends_leftovers()
+    /// Whether a stop of the run reaches beyond the child (its group, its
+    /// descendants, its cgroup): the core's `signal_group`.
+    pub(crate) fn owns_group_teardown(&self) -> bool {
+        self.reach != Reach::Child || self.ends_leftovers()
+    }
+
+    /// Makes this wiring stage `index` of a pipeline: the first stage
+    /// carries the pipeline's reach (its group, or the stages and their
+    /// descendants), the others join it and are stopped with it.
+    pub(crate) fn join_pipeline(&mut self, index: usize) {
+        if index == 0 {
+            return;
+        }
+        self.reach = Reach::Child;
+        self.group = if self.group.leads() {
+            GroupPlan::JoinFirstStage
+        } else {
+            GroupPlan::Caller
+        };
     }
 
     /// Whether what the child leaves behind is ended when it is done, with
@@ -231,7 +307,7 @@ impl Wiring {
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
-            signal_group: self.owns_group_teardown(false),
+            signal_group: self.owns_group_teardown(),
             end_leftovers: self.ends_leftovers(),
             read_chunk,
             write_chunk,

@@ -103,7 +103,7 @@ impl AsyncChild {
                 std::io::Error::other("not inside a tokio runtime"),
             ));
         }
-        let wiring = Wiring::command(cmd)?;
+        let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
         let started = slot::launch_alone(
             &wiring,
             crate::launch::PidfdPlan::Now,

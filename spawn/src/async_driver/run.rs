@@ -102,7 +102,8 @@ impl Command {
 
 /// One command through the engine, driven on the runtime.
 async fn run(cmd: &Command) -> Result<Output, Error> {
-    let (mut engine, ix): (Engine<'static>, usize) = driver::one(cmd, None)?;
+    let (mut engine, ix): (Engine<'static>, usize) =
+        driver::one(cmd, None, crate::wiring::Stops::ByOwner)?;
     drive(&mut engine, &cmd.name()).await?;
     engine.result(ix)
 }

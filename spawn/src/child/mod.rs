@@ -98,7 +98,7 @@ impl fmt::Debug for Child {
 
 impl Child {
     pub(crate) fn spawn(cmd: &Command) -> Result<Child, Error> {
-        let wiring = Wiring::command(cmd)?;
+        let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
         let started = slot::launch_alone(
             &wiring,
             crate::launch::PidfdPlan::Now,

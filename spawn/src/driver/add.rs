@@ -89,11 +89,10 @@ impl Engine<'_> {
         let mut sinks = self.open_sinks(&wiring.name, &own)?;
         sinks.stdout = sinks.stdout.or(shared.stdout);
         sinks.stderr = sinks.stderr.or(shared.stderr);
-        let leader = stage.is_some_and(|s| s.index == 0);
         let spec = ChildSpec {
             stdout: sinks.stdout.is_some(),
             stderr: sinks.stderr.is_some(),
-            signal_group: wiring.owns_group_teardown(leader),
+            signal_group: wiring.owns_group_teardown(),
             member_of: member_of.map(ChildId),
             ..wiring.spec(READ_CHUNK, WRITE_CHUNK)
         };

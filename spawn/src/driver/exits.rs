@@ -293,13 +293,14 @@ impl Engine<'_> {
             _ => (true, true),
         };
         for &s in sigs {
-            if to_child {
-                let _ = p.signal(s);
-            }
-            // Only what the run owns is torn down: the group the child
-            // leads, its cgroup.
+            // What the run reaches (the group the child leads, its
+            // descendants, its cgroup) first: a child that dies first has
+            // its children reparented away from a walk.
             if to_group {
                 p.signal_contained(s);
+            }
+            if to_child {
+                let _ = p.signal(s);
             }
         }
     }
@@ -309,7 +310,7 @@ impl Engine<'_> {
             return;
         };
         let id = ChildId(child);
-        let ev = match p.probe_contained() {
+        let ev = match p.probe_contained(&mut self.group_scan) {
             GroupState::Live => Event::GroupLive { child: id },
             // Unknown (no /proc): nothing more can be learned; the signals
             // went out.

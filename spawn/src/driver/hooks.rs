@@ -145,13 +145,15 @@ impl<'t> Engine<'t> {
 }
 
 /// Passes a received signal on to one child: to its own group (which the
-/// terminal did not reach), or to the child alone when it is in ours and
-/// the signal did not come from the terminal (which reached it already).
+/// terminal did not reach), or, when it is in ours and the signal did not
+/// come from the terminal (which reached them already), to the child and
+/// what a stop of it reaches (its descendants).
 pub(super) fn forward_to(p: &crate::process::Process, sig: Signal, from_terminal: bool) {
     // A group that turns out to be ours is treated as ours.
     let own_group =
         p.group().pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
     if !own_group && !from_terminal {
+        p.signal_contained(sig);
         let _ = p.signal(sig);
     }
 }

@@ -148,6 +148,10 @@ pub(crate) struct Engine<'t> {
     read_since_start: usize,
     /// Who drives this engine to its end.
     driving: Driving,
+    /// The scan of `/proc` that answered this turn's group probes, until a
+    /// start or a signal (or the next wait) makes it stale: a teardown of
+    /// many children probes each of their groups, with one scan.
+    group_scan: Option<spawn_sys::LiveGroups>,
 }
 
 impl<'t> Engine<'t> {
@@ -188,6 +192,7 @@ impl<'t> Engine<'t> {
             abandoned: false,
             spawner: None,
             driving: Driving::Held,
+            group_scan: None,
         })
     }
 
@@ -270,6 +275,7 @@ impl<'t> Engine<'t> {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.waits += 1;
+        self.group_scan = None;
         if !self.epoll_for_wait()? {
             self.wait_alone(timeout);
             return Ok(());
@@ -319,6 +325,9 @@ impl<'t> Engine<'t> {
     }
 
     fn act(&mut self, action: Action) {
+        if matches!(action, Action::Start { .. } | Action::Signal { .. }) {
+            self.group_scan = None;
+        }
         match action {
             Action::Start { child } => {
                 self.start(child.0);
@@ -394,7 +403,7 @@ pub(crate) fn run_one<'t>(
     cmd: &crate::Command,
     tracer: Option<Box<Tracer<'t>>>,
 ) -> Result<Output, Error> {
-    let (mut engine, ix) = one(cmd, tracer)?;
+    let (mut engine, ix) = one(cmd, tracer, crate::wiring::Stops::ByCommand)?;
     engine.set_driving(Driving::InCall);
     engine.run(None)?;
     engine.result(ix)
@@ -405,8 +414,9 @@ pub(crate) fn run_one<'t>(
 pub(crate) fn one<'t>(
     cmd: &crate::Command,
     tracer: Option<Box<Tracer<'t>>>,
+    stops: crate::wiring::Stops,
 ) -> Result<(Engine<'t>, usize), Error> {
-    let wiring = Wiring::command(cmd)?;
+    let wiring = Wiring::command(cmd, stops)?;
     let mut engine = Engine::new(0, &wiring.name)?;
     if let Some(f) = &cmd.forwarder {
         engine.set_forwarder(f);
@@ -430,7 +440,7 @@ mod tests {
         let mut engine = Engine::new(width, "sh").expect("engine");
         for i in 0..n {
             engine
-                .add(Wiring::command(&cmd(i)).expect("wiring"))
+                .add(Wiring::command(&cmd(i), crate::wiring::Stops::ByCommand).expect("wiring"))
                 .expect("added");
         }
         match engine.run_until(None, Until::AllDone).expect("runs") {
@@ -480,7 +490,10 @@ mod tests {
         while done < 40 {
             while added < 40 && added - done < 2 {
                 engine
-                    .add(Wiring::command(&cmd(added)).expect("wiring"))
+                    .add(
+                        Wiring::command(&cmd(added), crate::wiring::Stops::ByOwner)
+                            .expect("wiring"),
+                    )
                     .expect("added");
                 added += 1;
             }
@@ -529,7 +542,7 @@ mod tests {
             .stdin(Stdio::fd(held));
         let mut engine = Engine::new(0, "sh").expect("engine");
         let ix = engine
-            .add(Wiring::command(&cmd).expect("wiring"))
+            .add(Wiring::command(&cmd, crate::wiring::Stops::ByCommand).expect("wiring"))
             .expect("added");
         drop(cmd);
         // Started, and looked at once without waiting: no pidfd yet.

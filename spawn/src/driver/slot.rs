@@ -19,7 +19,7 @@ use crate::Error;
 use crate::error::StreamName;
 use crate::launch::{self, LaunchOptions, PidfdPlan};
 use crate::process::{Process, ProcessGroup};
-use crate::wiring::{GroupPlan, Plan, Wiring};
+use crate::wiring::{GroupPlan, Plan, Reach, Wiring};
 
 /// How a slot's process comes to be when the core says `Start`.
 pub(crate) enum Start {
@@ -151,6 +151,9 @@ pub(crate) struct StagePlumbing {
     pub prev: Option<OwnedFd>,
     /// The group the first stage leads.
     pub leader_pgid: Option<Pid>,
+    /// The tree a stop of the pipeline reaches when its stages stay in the
+    /// caller's group (`Reach::Descendants`): every stage is a root.
+    pub tree: Option<Arc<crate::descendants::Descendants>>,
     /// The write end of the pipe the last stage's stdout (and merged
     /// stderr of every stage) goes into, until the last stage started.
     pub final_write: Option<OwnedFd>,
@@ -294,15 +297,29 @@ pub(crate) fn launch_wiring(
             l.pgid.map_or(ProcessGroup::Caller, ProcessGroup::Joined)
         }
     };
-    if stage.is_some_and(|s| s.index == 0) {
+    if stage.is_some_and(|s| s.index == 0) && wiring.group.leads() {
         plumbing.leader_pgid = Some(l.pid);
+    }
+    let mut process = Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason);
+    // One tree for the run: a lone child's own, or the one every stage of
+    // a pipeline joins (made by its first stage).
+    let tree = match stage {
+        None => (wiring.reach == Reach::Descendants).then(Default::default),
+        Some(s) if s.index == 0 => {
+            plumbing.tree = (wiring.reach == Reach::Descendants).then(Default::default);
+            plumbing.tree.clone()
+        }
+        Some(_) => plumbing.tree.clone(),
+    };
+    if let Some(tree) = tree {
+        process = process.with_descendants(tree);
     }
     let mut stdout = l.stdout;
     if stage.is_some_and(|s| s.last) && stdout.is_none() {
         stdout = plumbing.final_read.take();
     }
     Ok(Started {
-        process: Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason),
+        process,
         fds: PerStream {
             stdin: l.stdin,
             stdout,

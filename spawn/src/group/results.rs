@@ -232,7 +232,7 @@ impl<'g> GroupResults<'g> {
                 ));
                 continue;
             };
-            match Wiring::command(&cmd).and_then(|w| engine.add(w)) {
+            match Wiring::command(&cmd, crate::wiring::Stops::ByOwner).and_then(|w| engine.add(w)) {
                 Ok(slot) => {
                     if self.index_of.len() <= slot {
                         self.index_of.resize(slot + 1, usize::MAX);
