@@ -30,10 +30,29 @@ pub const DEFAULT_EOF_GRACE: Duration = spawn_core::DEFAULT_EOF_GRACE;
 /// - the environment and working directory are the parent's;
 /// - the program is searched in the `PATH` the child will get (see
 ///   [`env`](Self::env)), unless it contains a `/`;
-/// - no timeout; with one, the child runs in its own process group so that
-///   the whole group can be stopped;
+/// - no timeout; every stop of a run (see *What a stop ends*) ends
+///   everything the run started;
 /// - no shell: arguments are passed as they are. [`Command::shell`] runs a
 ///   shell on purpose.
+///
+/// # What a stop ends
+///
+/// Every stop of a run (its timeout, a [`cancel_on`](Self::cancel_on)
+/// token, [`kill_on_drop`](Self::kill_on_drop), a dropped future or
+/// [`GroupResults`](crate::GroupResults), signals passed on by a
+/// [`Forwarder`](crate::Forwarder)) ends the same thing, decided when the
+/// run starts: the group or session the child leads
+/// ([`process_group(0)`](Self::process_group),
+/// [`new_session`](Self::new_session), or a group spawn makes for a run
+/// that can be stopped when the caller has no controlling terminal); else
+/// (the caller has a terminal, whose Ctrl-C must still reach the child, or
+/// the child joined a group it named) the child and its descendants, found
+/// in `/proc` at the stop; and its cgroup with
+/// [`Containment::Cgroup`](crate::Containment::Cgroup). A run that nothing
+/// can stop starts in the caller's group, as with std. Choose
+/// `process_group(0)` or `new_session()` to reach what a child's children
+/// leave behind even in a terminal (Ctrl-C then no longer reaches them), and
+/// a cgroup to reach double-forked daemons too.
 ///
 /// # Examples
 ///
@@ -329,13 +348,12 @@ impl Command {
     /// are stopped the same way once its pipes are closed, and the run
     /// returns the child's status.
     ///
-    /// A child with a timeout runs in a new process group of its own (or
-    /// the new session of [`new_session`](Self::new_session)), so that its
-    /// own children are stopped too. (It then no longer gets the terminal's
-    /// Ctrl-C; the CLI forwards it.) With
+    /// The teardown reaches what the child started too (see *What a stop
+    /// ends* in the [type docs](Command)): a group of its own where no
+    /// terminal can be lost, else its descendants. With
     /// [`process_group(pgid)`](Self::process_group) of an existing group the
-    /// run did not create, a timeout is [`Error::InvalidInput`]: spawn never
-    /// tears down a group it does not own.
+    /// run did not create, it reaches the child and its descendants: spawn
+    /// never tears down a group it does not own.
     ///
     /// A [`spawn`](Self::spawn)ed child's timeout runs from its start and
     /// is enforced by [`Child::communicate`] and [`Child::wait`].
@@ -363,8 +381,9 @@ impl Command {
     }
 
     /// Puts the child in process group `pgid`; `0` makes a new group led by
-    /// the child (like `setpgid(0, 0)`). Signals from timeouts and
-    /// [`Child::kill_group`] then go to that group.
+    /// the child (like `setpgid(0, 0)`). Every stop of the run and
+    /// [`Child::kill_group`] then go to that group (which the terminal's
+    /// Ctrl-C no longer reaches).
     #[must_use]
     pub fn process_group(mut self, pgid: u32) -> Self {
         self.process_group = Some(pgid);

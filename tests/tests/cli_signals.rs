@@ -29,6 +29,12 @@ fn processes_with(token: &str) -> Vec<u32> {
 /// stdout. Fails if the CLI or any of the `sleep`s is alive 10 s later (and
 /// then kills them).
 fn signal_when_ready(signal: &str, args: &[&str]) -> (std::process::ExitStatus, String) {
+    signals_when_ready(&[signal], args)
+}
+
+/// As [`signal_when_ready`], with the signals sent one after the other.
+fn signals_when_ready(signals: &[&str], args: &[&str]) -> (std::process::ExitStatus, String) {
+    let signal = signals.join(",");
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
@@ -52,11 +58,13 @@ fn signal_when_ready(signal: &str, args: &[&str]) -> (std::process::ExitStatus, 
         let n = stdout.read_line(&mut line).expect("read ready");
         assert!(n > 0, "spawn {args:?} ended before a child said ready");
     }
-    let kill = std::process::Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
+    for signal in signals {
+        let kill = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success());
+    }
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -486,4 +494,118 @@ fn pipe_passes_the_exact_signal_to_its_stages() {
         assert_eq!(status.code(), Some(code), "{sig}: {status:?}");
         assert_eq!(rest.trim(), format!("got-SIG{sig}"), "{sig}");
     }
+}
+
+/// TERM to `spawn run` without a timeout ends what its child started too:
+/// the `sleep` that `sh` runs (issue 27).
+#[test]
+fn run_term_stops_the_childs_children() {
+    let (status, _) = signal_when_ready(
+        "TERM",
+        &["run", "--", "sh", "-c", "echo ready; {sleep}; true"],
+    );
+    assert_eq!(status.code(), Some(143), "{status:?}");
+}
+
+/// A second signal to `spawn many` (the first one ignored by the jobs)
+/// stops the jobs' process groups: the `sleep` each `sh` runs too, not only
+/// the `sh` (issue 27).
+#[test]
+fn many_second_signal_stops_the_jobs_groups() {
+    let (status, _) = signals_when_ready(
+        &["INT", "TERM"],
+        &[
+            "many",
+            "--line-buffer",
+            "--",
+            "sh -c 'trap \"\" INT; echo ready; {sleep}; true'",
+        ],
+    );
+    assert!(status.code().is_some_and(|c| c > 128), "{status:?}");
+}
+
+/// `--halt now,fail=1` stops the running jobs and what they started.
+#[test]
+fn many_halt_now_stops_the_jobs_children() {
+    let file = pid_file();
+    let script = format!(
+        "if [ {{}} = 1 ]; then sleep 65 & echo $! > {f}.tmp; mv {f}.tmp {f}; wait; true; \
+         else until [ -s {f} ]; do :; done; exit 1; fi",
+        f = file.display()
+    );
+    let out = spawn_tests::cli([
+        "many",
+        "-j",
+        "2",
+        "--halt",
+        "now,fail=1",
+        "--",
+        &script,
+        ":::",
+        "1",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    let pid: u32 = std::fs::read_to_string(&file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(gone_soon(pid), "sleep {pid} outlived spawn many --halt now");
+}
+
+/// `spawn many ... | head -c 10`: the closed stdout stops the jobs and
+/// what they started.
+#[test]
+fn many_stopped_by_a_closed_stdout_stops_the_jobs_children() {
+    let file = pid_file();
+    let script = format!(
+        "sleep 65 & echo $! > {f}.tmp; mv {f}.tmp {f}; yes | head -c 1000000; wait; true",
+        f = file.display()
+    );
+    let cli = spawn_tests::spawn_cli().display().to_string();
+    let status = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" many --line-buffer -- \"$1\" | head -c 10 >/dev/null",
+            &cli,
+            &script,
+        ])
+        .status()
+        .expect("sh");
+    assert!(status.success(), "{status:?}");
+    let pid: u32 = std::fs::read_to_string(&file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(gone_soon(pid), "sleep {pid} outlived spawn many | head");
+}
+
+/// Waits (boundedly) until `pid` is no longer alive.
+fn gone_soon(pid: u32) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next())
+                .is_some_and(|st| st == "Z" || st == "X")
+        });
+        if !alive {
+            return true;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A fresh path for a job to write a pid into.
+fn pid_file() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let f = std::env::temp_dir().join(format!("spawn-cli-stops-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_file(&f);
+    f
 }

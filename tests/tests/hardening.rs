@@ -141,8 +141,8 @@ fn in_own_session(args: &[&str]) -> Hostile {
 }
 
 /// A group spawn did not create is never torn down: `process_group(own
-/// pgid)` with `kill_group` or a timeout is `InvalidInput`, not a signal to
-/// the caller (issue 12).
+/// pgid)` with `kill_group` is `InvalidInput`, and a timeout stops the
+/// child and its descendants, never the caller (issues 12, 27).
 #[test]
 fn the_callers_own_group_is_never_signalled() {
     in_own_session(&["own-group"]).ok("own-group");
@@ -426,4 +426,88 @@ fn no_group_signal_reaches_a_process_group_that_reused_the_id() {
 #[test]
 fn many_children_through_bounded_sinks_keep_memory_flat() {
     scenario(&["bounded-memory"], &[]);
+}
+
+/// Ctrl-C on a terminal to a program that does not handle it, while it
+/// waits for a timed run and for a cancellable one: the program dies of
+/// SIGINT, and so do the runs' children and grandchildren, as with std,
+/// Python or tokio (before issue 27 the timed run's child was moved out of
+/// the terminal's foreground group, and its `sleep` outlived the program).
+/// The helper runs on a pty of its own (python3's `pty.fork`: a session
+/// whose controlling terminal it is).
+#[test]
+fn ctrl_c_on_a_terminal_stops_the_children_of_timed_and_cancellable_runs() {
+    const DRIVER: &str = r#"
+import os, pty, select, sys, time
+helper, d = sys.argv[1], sys.argv[2]
+pid, master = pty.fork()
+if pid == 0:
+    os.execv(helper, [helper, "ctrl-c-target", d])
+deadline = time.time() + 60
+while not all(os.path.exists(os.path.join(d, n)) for n in ("timed", "cancellable")):
+    if time.time() > deadline:
+        os.kill(pid, 9)
+        sys.exit("the runs never started")
+    r, _, _ = select.select([master], [], [], 0.05)
+    if r:
+        try:
+            os.read(master, 4096)
+        except OSError:
+            pass
+os.write(master, b"\x03")
+_, status = os.waitpid(pid, 0)
+print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status))
+"#;
+    let dir = std::env::temp_dir().join(format!("spawn-ctrl-c-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = StdCommand::new("python3")
+        .args(["-c", DRIVER, HOSTILE])
+        .arg(&dir)
+        .stdin(StdStdio::null())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = |n: &str| -> u32 {
+        std::fs::read_to_string(dir.join(n))
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid")
+    };
+    let (timed, cancellable) = (pid("timed"), pid("cancellable"));
+    let alive = |p: u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next())
+                .is_some_and(|st| st == "Z" || st == "X")
+        })
+    };
+    let start = Instant::now();
+    while (alive(timed) || alive(cancellable)) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::yield_now();
+    }
+    let left: Vec<u32> = [timed, cancellable]
+        .into_iter()
+        .filter(|&p| alive(p))
+        .collect();
+    for p in &left {
+        let _ = StdCommand::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2",
+        "the program died of SIGINT"
+    );
+    assert!(
+        left.is_empty(),
+        "outlived Ctrl-C: {left:?} (timed {timed}, cancellable {cancellable})"
+    );
 }

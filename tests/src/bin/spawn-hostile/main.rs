@@ -85,6 +85,7 @@ fn main() {
         "pid-reuse-signal" => vec![reaping::pid_reuse(false)],
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
         "own-group" => vec![groups::own_group()],
+        "ctrl-c-target" => vec![groups::ctrl_c_target(rest)],
         "death-signal" => vec![startup::death_signal()],
         "cgroup-denied" => vec![startup::cgroup_denied()],
         other => {
