@@ -59,7 +59,10 @@ fn assert_all_gone(pids: &[u32]) {
 /// The group settings a caller can give: none, a group of its own, a
 /// session, and joining the caller's own group (a group the run does not
 /// own: the stop walks the child's descendants).
-fn groupings() -> Vec<(&'static str, fn(Command) -> Command)> {
+/// A group setting, applied to a command.
+type Grouping = fn(Command) -> Command;
+
+fn groupings() -> Vec<(&'static str, Grouping)> {
     vec![
         ("no group", |c| c),
         ("process_group(0)", |c| c.process_group(0)),
@@ -123,7 +126,7 @@ fn a_spawned_childs_cancelled_wait_leaves_no_grandchild() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pid");
     let token = CancelToken::new();
-    let mut child = with_grandchild(&file)
+    let child = with_grandchild(&file)
         .stdout(Stdio::piped())
         .cancel_on(&token)
         .spawn()
