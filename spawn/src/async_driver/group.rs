@@ -39,7 +39,8 @@ impl Group {
     /// ```
     pub fn run_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<Result<Output, Error>>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Result<Output, Error>>, Error>> + Send + 'static + use<>
+    {
         let group = self.clone();
         async move {
             let mut results = AsyncResults::new(group.results());
@@ -82,7 +83,7 @@ impl Group {
     /// ```
     pub fn results_async(
         self,
-    ) -> impl Stream<Item = (usize, Result<Output, Error>)> + Send + 'static {
+    ) -> impl Stream<Item = (usize, Result<Output, Error>)> + Send + 'static + use<> {
         AsyncResults::new(self.results())
     }
 }

@@ -41,7 +41,9 @@ impl Command {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn run_async(&self) -> impl Future<Output = Result<Output, Error>> + Send + 'static {
+    pub fn run_async(
+        &self,
+    ) -> impl Future<Output = Result<Output, Error>> + Send + 'static + use<> {
         let cmd = self.clone();
         async move { run(&cmd).await }
     }
@@ -61,7 +63,9 @@ impl Command {
     /// assert_eq!(err.to_string(), "false: exit status 1");
     /// # }
     /// ```
-    pub fn check_async(&self) -> impl Future<Output = Result<Output, Error>> + Send + 'static {
+    pub fn check_async(
+        &self,
+    ) -> impl Future<Output = Result<Output, Error>> + Send + 'static + use<> {
         let cmd = self.clone();
         async move { cmd.checked(run(&cmd).await?) }
     }
@@ -72,7 +76,7 @@ impl Command {
     /// As [`check`](Self::check).
     pub fn check_output_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send + 'static + use<> {
         let cmd = self.with_default_stdout();
         async move { Ok(cmd.checked(run(&cmd).await?)?.stdout) }
     }
@@ -94,7 +98,7 @@ impl Command {
     /// ```
     pub fn check_output_string_async(
         &self,
-    ) -> impl Future<Output = Result<String, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<String, Error>> + Send + 'static + use<> {
         let cmd = self.with_default_stdout();
         async move { cmd.stdout_string(cmd.checked(run(&cmd).await?)?) }
     }
@@ -132,7 +136,7 @@ impl Pipeline {
     /// ```
     pub fn run_async(
         &self,
-    ) -> impl Future<Output = Result<PipelineOutput, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<PipelineOutput, Error>> + Send + 'static + use<> {
         let pipeline = self.clone();
         async move {
             let (mut engine, ix) = pipeline.engine()?;
