@@ -249,7 +249,9 @@ pub mod trace;
 mod wiring;
 
 #[cfg(feature = "tokio")]
-pub use async_driver::{AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
+pub use async_driver::{
+    AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, AsyncGroupResults,
+};
 pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};

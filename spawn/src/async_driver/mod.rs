@@ -7,8 +7,8 @@
 //! [`check_output_string_async`](crate::Command::check_output_string_async),
 //! [`Pipeline::run_async`](crate::Pipeline::run_async),
 //! [`Group::run_async`](crate::Group::run_async),
-//! [`Group::results_async`](crate::Group::results_async) (a
-//! `futures_core::Stream` in completion order), and
+//! [`Group::results_async`](crate::Group::results_async) (in completion
+//! order, [`AsyncGroupResults::next`]`.await`), and
 //! [`Command::spawn_async`](crate::Command::spawn_async) →
 //! [`AsyncChild`]. Sinks and their memory bounds, input fed while output
 //! drains, timeouts with the group teardown and partial output, the EOF
@@ -103,4 +103,5 @@ mod pipe;
 mod run;
 
 pub use child::AsyncChild;
+pub use group::AsyncGroupResults;
 pub use pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
