@@ -86,7 +86,8 @@ impl Command {
     /// as with `tokio::process` (which waits for the `exec` on it too).
     ///
     /// # Errors
-    /// The child could not be started; no tokio runtime is current (checked
+    /// The child could not be started; [`Error::NoRuntime`] when no tokio
+    /// runtime is current or it lacks its I/O driver or timer (checked
     /// before anything starts).
     pub fn spawn_async(&self) -> Result<AsyncChild, Error> {
         AsyncChild::spawn(self)
@@ -96,13 +97,8 @@ impl Command {
 impl AsyncChild {
     fn spawn(cmd: &Command) -> Result<AsyncChild, Error> {
         let name = cmd.name();
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::io(
-                &name,
-                "spawn_async needs a tokio runtime",
-                std::io::Error::other("not inside a tokio runtime"),
-            ));
-        }
+        // Before anything starts.
+        super::runtime::check(&name)?;
         let wiring = Wiring::command(cmd)?;
         let started = slot::launch_alone(
             &wiring,

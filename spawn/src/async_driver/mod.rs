@@ -81,9 +81,13 @@
 //!   teardown, as the blocking [`Child::wait`](crate::Child::wait) does.
 //!   [`kill`](AsyncChild::kill) sends the signal and returns; wait for the
 //!   exit with `wait`.
-//! - **Needs a runtime with I/O and time enabled.** Outside one, a run is
-//!   an [`Error::Io`](crate::Error::Io) before anything starts (a runtime
-//!   without the time driver makes tokio panic at the first deadline).
+//! - **Needs a runtime with I/O and time enabled** (`enable_io()` and
+//!   `enable_time()`, or `enable_all()`). Outside a runtime, or on one
+//!   without either driver, every entry point returns
+//!   [`Error::NoRuntime`](crate::Error::NoRuntime) before anything starts
+//!   (tokio would panic instead: it cannot be asked whether a driver is
+//!   there, so the first run on a thread tries them and catches that
+//!   panic, which the panic hook still prints).
 //!
 //! ## What still runs on the calling thread
 //!
@@ -101,6 +105,7 @@ mod drive;
 mod group;
 mod pipe;
 mod run;
+mod runtime;
 
 pub use child::AsyncChild;
 pub use group::AsyncGroupResults;

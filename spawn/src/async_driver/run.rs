@@ -27,8 +27,9 @@ impl Command {
     /// carries that out and reaps, also after the runtime was shut down.
     ///
     /// # Errors
-    /// As [`run`](Self::run); also an I/O error when called outside a tokio
-    /// runtime with I/O and time enabled.
+    /// As [`run`](Self::run); also [`Error::NoRuntime`] outside a tokio
+    /// runtime, or on one without its I/O driver or timer (checked before
+    /// anything starts).
     ///
     /// # Examples
     ///
