@@ -76,6 +76,7 @@ impl fmt::Debug for AsyncChild {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Command {
     /// [`spawn`](Self::spawn) on tokio: starts the child and returns at
     /// once; its pipe ends are `AsyncRead`/`AsyncWrite` and its waits are

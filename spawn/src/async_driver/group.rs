@@ -14,6 +14,7 @@ use crate::driver::Until;
 use crate::group::{InOrder, Indexed, Step};
 use crate::{Error, Group, GroupResults, Output};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Group {
     /// [`run`](Self::run) on tokio: every command, results in the order
     /// added, driven without blocking the thread. Dropping the future stops

@@ -11,6 +11,7 @@ use super::drive::drive;
 use crate::driver::{self, Engine};
 use crate::{Command, Error, Output, Pipeline, PipelineOutput};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Command {
     /// [`run`](Self::run) on tokio: the same run, through the same engine,
     /// with the same results and errors; the thread is not blocked while
@@ -112,6 +113,7 @@ async fn run(cmd: &Command) -> Result<Output, Error> {
     engine.result(ix)
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Pipeline {
     /// [`run`](Self::run) on tokio: the same stages, group, routes and
     /// results, without blocking the thread. Dropping the future before it
