@@ -259,7 +259,7 @@ mod wiring;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_driver::{
-    AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, AsyncGroupResults,
+    AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, AsyncGroupResults, AsyncLines,
 };
 pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};

@@ -103,10 +103,12 @@
 mod child;
 mod drive;
 mod group;
+mod lines;
 mod pipe;
 mod run;
 mod runtime;
 
 pub use child::AsyncChild;
 pub use group::AsyncGroupResults;
+pub use lines::AsyncLines;
 pub use pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
