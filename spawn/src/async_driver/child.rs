@@ -263,6 +263,7 @@ impl AsyncChild {
     ///     }
     /// }
     /// assert_eq!(out, ["one", "three"]);
+    /// drop(lines); // it borrows the child
     /// assert!(child.wait().await?.success());
     /// # Ok(())
     /// # }
