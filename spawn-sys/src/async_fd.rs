@@ -28,20 +28,30 @@ impl Registered {
     /// `interest`.
     ///
     /// # Errors
-    /// No runtime with I/O enabled is current (tokio would panic; this is
-    /// an error instead), or the reactor refused the fd.
+    /// No runtime is current, or the current one has no I/O driver (tokio
+    /// panics there; this is an error instead, [`is_no_io_driver`] says
+    /// which), or the reactor refused the fd.
     pub fn new(fd: OwnedFd, interest: Interest) -> io::Result<Self> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io::Error::other(
                 "not inside a tokio runtime (spawn's async API needs one with I/O and time enabled)",
             ));
         }
-        // SAFETY: `fd` is owned by the `AsyncFd` from here on and never
-        // replaced: `Registered` gives out only shared references to it
-        // (see the module docs), and `into_inner` deregisters before the
-        // fd is handed back.
-        let afd = unsafe { AsyncFd::register_with_interest(fd, interest)? };
-        Ok(Registered(afd))
+        // Tokio has no way to ask whether the runtime has an I/O driver:
+        // registering in one without it panics ("IO is disabled") before
+        // it touches the fd. That panic is caught here (the panic hook
+        // still reports it) and becomes an error; the fd is then dropped.
+        let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: `fd` is owned by the `AsyncFd` from here on and never
+            // replaced: `Registered` gives out only shared references to it
+            // (see the module docs), and `into_inner` deregisters before the
+            // fd is handed back. A panic above leaves it unregistered.
+            unsafe { AsyncFd::register_with_interest(fd, interest) }
+        }));
+        match registered {
+            Ok(afd) => Ok(Registered(afd?)),
+            Err(_panic) => Err(io::Error::new(io::ErrorKind::Unsupported, NoIoDriver)),
+        }
     }
 
     /// Deregisters the fd and hands it back.
@@ -49,6 +59,25 @@ impl Registered {
     pub fn into_inner(self) -> OwnedFd {
         self.0.into_inner()
     }
+}
+
+/// The error of [`Registered::new`] on a runtime without an I/O driver.
+#[derive(Debug)]
+struct NoIoDriver;
+
+impl std::fmt::Display for NoIoDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the tokio runtime has no I/O driver (built without enable_io())")
+    }
+}
+
+impl std::error::Error for NoIoDriver {}
+
+/// Whether `e` is [`Registered::new`]'s error for a runtime without an I/O
+/// driver.
+#[must_use]
+pub fn is_no_io_driver(e: &io::Error) -> bool {
+    matches!(e.get_ref(), Some(inner) if inner.is::<NoIoDriver>())
 }
 
 impl Deref for Registered {

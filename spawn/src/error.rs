@@ -254,6 +254,18 @@ pub enum Error {
         /// Why, in words (the path tried and the OS error).
         reason: String,
     },
+    /// The async API (cargo feature `tokio`) was called where tokio cannot
+    /// drive a child: outside a tokio runtime, or on one built without its
+    /// I/O driver or its timer. Checked before anything starts.
+    #[error(
+        "{program}: {reason}; spawn's async API needs a tokio runtime built with enable_io() and enable_time() (or enable_all())"
+    )]
+    NoRuntime {
+        /// The program as given (`"group"` for a `Group`).
+        program: String,
+        /// What is missing: no runtime, its I/O driver, or its timer.
+        reason: &'static str,
+    },
 }
 
 /// The last lines of stderr, for `Failed`'s message.
@@ -302,7 +314,8 @@ impl Error {
             | Error::InterpreterNotFound { program, .. }
             | Error::SinkFile { program, .. }
             | Error::ForkRequired { program, .. }
-            | Error::NoCgroup { program, .. } => program,
+            | Error::NoCgroup { program, .. }
+            | Error::NoRuntime { program, .. } => program,
         }
     }
 
@@ -329,6 +342,7 @@ impl Error {
             Error::SinkFile { .. } => "sink_file",
             Error::ForkRequired { .. } => "fork_required",
             Error::NoCgroup { .. } => "no_cgroup",
+            Error::NoRuntime { .. } => "no_runtime",
         }
     }
 
@@ -413,7 +427,7 @@ impl From<Error> for io::Error {
             Error::Cancelled { .. } => io::ErrorKind::Interrupted,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::StatusLost { .. } => io::ErrorKind::NotFound,
-            Error::NoCgroup { .. } => io::ErrorKind::Unsupported,
+            Error::NoCgroup { .. } | Error::NoRuntime { .. } => io::ErrorKind::Unsupported,
             Error::BadCwd { source, .. }
             | Error::Spawn { source, .. }
             | Error::Io { source, .. }

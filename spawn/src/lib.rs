@@ -215,6 +215,10 @@
     feature = "tokio",
     doc = "- [`async_driver`]: **Async** (feature `tokio`): the same runs as futures, `AsyncChild`, and a `tokio::process` → spawn table."
 )]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "- **Async** on tokio: cargo feature `tokio` (`spawn = { version = \"…\", features = [\"tokio\"] }`), not built into these docs; build them with `cargo doc -p spawn --features tokio` to see `async_driver`, `run_async`, `AsyncChild`."
+)]
 //!
 //! The layers below are `spawn-core` (the I/O-free state machine that decides
 //! what to read, write, close and signal) and `spawn-sys` (the syscalls).
@@ -222,8 +226,12 @@
 // `Error` carries the child's `Output` by contract (`Failed { output }`,
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
 #![allow(clippy::result_large_err)]
+// docs.rs builds with every feature and `--cfg docsrs`: the async API is
+// labelled with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod async_driver;
 mod cancel;
 mod child;
@@ -250,7 +258,10 @@ pub mod trace;
 mod wiring;
 
 #[cfg(feature = "tokio")]
-pub use async_driver::{AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use async_driver::{
+    AsyncChild, AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, AsyncGroupResults, AsyncLines,
+};
 pub use cancel::CancelToken;
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE};

@@ -103,9 +103,9 @@ fn dropped_futures_leave_nothing_behind() {
     // Outside a runtime: an error, not a panic, and nothing starts.
     let marker = dir.path().join("started");
     let err = block_on_without_runtime(Command::new("touch").arg(&marker).run_async()).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(matches!(err, Error::NoRuntime { .. }), "{err}");
     let err = Command::new("true").spawn_async().unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(matches!(err, Error::NoRuntime { .. }), "{err}");
     assert!(wait_no_children(HANG).is_empty());
     assert!(
         !marker.exists(),

@@ -13,13 +13,15 @@
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use spawn_core::PerStream;
 use tokio::io::Interest;
 
 use super::drive::drive;
+use super::lines::AsyncLines;
 use super::pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, register};
-use crate::child::{Driver, Feed, HeldPipes, Member};
+use crate::child::{Driver, Feed, HeldPipes, Lines, Member};
 use crate::driver::slot;
 use crate::wiring::Wiring;
 use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
@@ -65,6 +67,8 @@ pub struct AsyncChild {
     stdout: Option<AsyncChildStdout>,
     stderr: Option<AsyncChildStderr>,
     kill_on_drop: bool,
+    /// When it was started (the `at` of its [`lines`](Self::lines)).
+    started: Instant,
 }
 
 impl fmt::Debug for AsyncChild {
@@ -76,6 +80,7 @@ impl fmt::Debug for AsyncChild {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Command {
     /// [`spawn`](Self::spawn) on tokio: starts the child and returns at
     /// once; its pipe ends are `AsyncRead`/`AsyncWrite` and its waits are
@@ -86,7 +91,8 @@ impl Command {
     /// as with `tokio::process` (which waits for the `exec` on it too).
     ///
     /// # Errors
-    /// The child could not be started; no tokio runtime is current (checked
+    /// The child could not be started; [`Error::NoRuntime`] when no tokio
+    /// runtime is current or it lacks its I/O driver or timer (checked
     /// before anything starts).
     pub fn spawn_async(&self) -> Result<AsyncChild, Error> {
         AsyncChild::spawn(self)
@@ -96,13 +102,8 @@ impl Command {
 impl AsyncChild {
     fn spawn(cmd: &Command) -> Result<AsyncChild, Error> {
         let name = cmd.name();
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::io(
-                &name,
-                "spawn_async needs a tokio runtime",
-                std::io::Error::other("not inside a tokio runtime"),
-            ));
-        }
+        // Before anything starts.
+        super::runtime::check(&name)?;
         let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
         let started = slot::launch_alone(
             &wiring,
@@ -124,6 +125,7 @@ impl AsyncChild {
             stdout: None,
             stderr: None,
             kill_on_drop: cmd.kill_on_drop,
+            started: started.started,
         };
         // From here a failure drops `child`, which reaps (or kills) it.
         let fds = started.fds;
@@ -205,15 +207,7 @@ impl AsyncChild {
     /// # }
     /// ```
     pub async fn communicate(&mut self, input: &[u8]) -> Result<Output, Error> {
-        if !self.driver.has_engine() {
-            // The pipe ends leave the reactor for the engine's epoll set.
-            let fds = PerStream {
-                stdin: self.take_stdin().map(OwnedFd::from),
-                stdout: self.stdout.take().map(OwnedFd::from),
-                stderr: self.stderr.take().map(OwnedFd::from),
-            };
-            self.driver.hold(fds);
-        }
+        self.give_pipes();
         let name = self.driver.name.clone();
         // Kept in the driver while it runs: a dropped call leaves it there,
         // and the next one carries on.
@@ -223,6 +217,60 @@ impl AsyncChild {
             Some(result) => result,
             None => unreachable!("driven above"),
         }
+    }
+
+    /// The pipe ends not taken leave the reactor for the engine's epoll set
+    /// (once: an engine that drives holds them).
+    fn give_pipes(&mut self) {
+        if !self.driver.has_engine() {
+            let fds = PerStream {
+                stdin: self.take_stdin().map(OwnedFd::from),
+                stdout: self.stdout.take().map(OwnedFd::from),
+                stderr: self.stderr.take().map(OwnedFd::from),
+            };
+            self.driver.hold(fds);
+        }
+    }
+
+    /// [`Child::lines`](crate::Child::lines) on tokio: every line of the
+    /// child's piped stdout and stderr as it arrives, taken with
+    /// [`AsyncLines::next`]`.await`; both pipes are drained together
+    /// through the same driver as [`communicate`](Self::communicate) (the
+    /// command's timeout applies). As `communicate(b"")` does, the
+    /// command's own input is fed and the stdin not taken is closed.
+    ///
+    /// What was read and not yielded stays in the child: stop taking
+    /// lines, and a later `communicate` returns the rest, each byte once.
+    /// The lines end when both streams are at EOF; then
+    /// [`wait`](Self::wait) gives the status. A pipe end taken with
+    /// `take_stdout`/`take_stderr` yields no lines.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), spawn::Error> {
+    /// use spawn::{Command, StreamName};
+    /// let mut child = Command::shell("echo one; echo two >&2; echo three")
+    ///     .capture_output()
+    ///     .spawn_async()?;
+    /// let mut out = Vec::new();
+    /// let mut lines = child.lines();
+    /// while let Some(line) = lines.next().await {
+    ///     let line = line?;
+    ///     if line.stream == StreamName::Stdout {
+    ///         out.push(String::from_utf8(line.data).unwrap());
+    ///     }
+    /// }
+    /// assert_eq!(out, ["one", "three"]);
+    /// drop(lines); // it borrows the child
+    /// assert!(child.wait().await?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn lines(&mut self) -> AsyncLines<'_> {
+        self.give_pipes();
+        AsyncLines::new(Lines::new(&mut self.driver, self.started))
     }
 
     /// Waits for the child to exit and returns its status; closes stdin

@@ -64,7 +64,11 @@ impl Driver {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
         if self.watch.is_none() {
-            // Before anything starts: outside a runtime nothing must.
+            // Before anything starts: on a runtime that cannot drive the
+            // children, nothing must.
+            if let Err(e) = super::runtime::check(&self.name) {
+                return Poll::Ready(Err(e));
+            }
             match watch(engine, &self.name) {
                 Ok(w) => self.watch = Some(w),
                 Err(e) => return Poll::Ready(Err(e)),

@@ -2,6 +2,7 @@
 //! ([`GroupResults::step`](crate::group::GroupResults)) with the engine
 //! driven async until a child finishes, instead of blocking.
 
+use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -13,6 +14,7 @@ use crate::driver::Until;
 use crate::group::{InOrder, Indexed, Step};
 use crate::{Error, Group, GroupResults, Output};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Group {
     /// [`run`](Self::run) on tokio: every command, results in the order
     /// added, driven without blocking the thread. Dropping the future stops
@@ -39,7 +41,8 @@ impl Group {
     /// ```
     pub fn run_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<Result<Output, Error>>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Result<Output, Error>>, Error>> + Send + 'static + use<>
+    {
         let group = self.clone();
         async move {
             let mut results = AsyncResults::new(group.results());
@@ -51,12 +54,13 @@ impl Group {
         }
     }
 
-    /// [`results`](Self::results) on tokio: a `futures_core::Stream` of
-    /// `(index, result)` in the order the children finish (`index`: the
-    /// command's, in the order added). Children are driven while the
-    /// stream is polled. Dropping it stops the children still running with
-    /// the normal teardown (the stop signal to each child and its group,
-    /// the grace, KILL) and reaps them in the background; the commands not
+    /// [`results`](Self::results) on tokio: `(index, result)` in the order
+    /// the children finish (`index`: the command's, in the order added),
+    /// taken one at a time with [`AsyncGroupResults::next`]`.await` (it is
+    /// also a `futures_core::Stream`). Children are driven while it is
+    /// awaited. Dropping it stops the children still running with the
+    /// normal teardown (the stop signal to each child and its group, the
+    /// grace, KILL) and reaps them in the background; the commands not
     /// started never start.
     ///
     /// # Examples
@@ -65,14 +69,11 @@ impl Group {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), spawn::Error> {
     /// use spawn::{Command, Group, Stdio};
-    /// use std::future::poll_fn;
-    /// use std::pin::pin;
-    /// use futures_core::Stream;
     ///
     /// let group = Group::new().add_all(["b", "a"].map(|s| Command::new("echo").arg(s).stdout(Stdio::piped())));
-    /// let mut results = pin!(group.results_async());
+    /// let mut results = group.results_async();
     /// let mut seen = Vec::new();
-    /// while let Some((index, result)) = poll_fn(|cx| results.as_mut().poll_next(cx)).await {
+    /// while let Some((index, result)) = results.next().await {
     ///     seen.push((index, result?.stdout));
     /// }
     /// seen.sort();
@@ -80,14 +81,49 @@ impl Group {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn results_async(
-        self,
-    ) -> impl Stream<Item = (usize, Result<Output, Error>)> + Send + 'static {
-        AsyncResults::new(self.results())
+    pub fn results_async(self) -> AsyncGroupResults {
+        AsyncGroupResults(AsyncResults::new(self.results()))
     }
 }
 
-/// The stream of [`Group::results_async`].
+/// The results of a [`Group`] on tokio, as they come
+/// ([`Group::results_async`]): take them with [`next`](Self::next)`.await`,
+/// or poll it as a `futures_core::Stream`. `Send + 'static`, `Unpin`.
+///
+/// Dropping it stops the children still running (the stop signal to each
+/// child and its group, the grace, KILL) and reaps them in the background;
+/// the commands not started never start.
+pub struct AsyncGroupResults(AsyncResults);
+
+impl fmt::Debug for AsyncGroupResults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncGroupResults").finish_non_exhaustive()
+    }
+}
+
+impl AsyncGroupResults {
+    /// The next child to finish: `Some((index, result))` (`index`: the
+    /// command's, in the order added), `None` once every command has
+    /// finished. Cancel-safe: dropping the future before it completes (a
+    /// `select!`, a `tokio::time::timeout`) loses no result; the children
+    /// keep running, and the next call carries on.
+    ///
+    /// When the driver itself fails (e.g. outside a runtime), every
+    /// command not finished yet comes with that error.
+    pub async fn next(&mut self) -> Option<(usize, Result<Output, Error>)> {
+        poll_fn(|cx| self.0.poll_item(cx)).await
+    }
+}
+
+impl Stream for AsyncGroupResults {
+    type Item = (usize, Result<Output, Error>);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().0.poll_item(cx)
+    }
+}
+
+/// A group's results driven on the runtime.
 struct AsyncResults {
     results: GroupResults<'static>,
     driver: Driver,
@@ -124,16 +160,12 @@ impl AsyncResults {
             }
         }
     }
-}
 
-impl Stream for AsyncResults {
-    type Item = (usize, Result<Output, Error>);
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        match this.poll_result(cx) {
+    /// The next item, a driver failure given to the children it held.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Indexed>> {
+        match self.poll_result(cx) {
             Poll::Ready(Ok(r)) => Poll::Ready(r),
-            Poll::Ready(Err(e)) => Poll::Ready(this.results.fail(e)),
+            Poll::Ready(Err(e)) => Poll::Ready(self.results.fail(e)),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -7,8 +7,8 @@
 //! [`check_output_string_async`](crate::Command::check_output_string_async),
 //! [`Pipeline::run_async`](crate::Pipeline::run_async),
 //! [`Group::run_async`](crate::Group::run_async),
-//! [`Group::results_async`](crate::Group::results_async) (a
-//! `futures_core::Stream` in completion order), and
+//! [`Group::results_async`](crate::Group::results_async) (in completion
+//! order, [`AsyncGroupResults::next`]`.await`), and
 //! [`Command::spawn_async`](crate::Command::spawn_async) →
 //! [`AsyncChild`]. Sinks and their memory bounds, input fed while output
 //! drains, timeouts with the group teardown and partial output, the EOF
@@ -81,9 +81,13 @@
 //!   teardown, as the blocking [`Child::wait`](crate::Child::wait) does.
 //!   [`kill`](AsyncChild::kill) sends the signal and returns; wait for the
 //!   exit with `wait`.
-//! - **Needs a runtime with I/O and time enabled.** Outside one, a run is
-//!   an [`Error::Io`](crate::Error::Io) before anything starts (a runtime
-//!   without the time driver makes tokio panic at the first deadline).
+//! - **Needs a runtime with I/O and time enabled** (`enable_io()` and
+//!   `enable_time()`, or `enable_all()`). Outside a runtime, or on one
+//!   without either driver, every entry point returns
+//!   [`Error::NoRuntime`](crate::Error::NoRuntime) before anything starts
+//!   (tokio would panic instead: it cannot be asked whether a driver is
+//!   there, so the first run on a thread tries them and catches that
+//!   panic, which the panic hook still prints).
 //!
 //! ## What still runs on the calling thread
 //!
@@ -99,8 +103,12 @@
 mod child;
 mod drive;
 mod group;
+mod lines;
 mod pipe;
 mod run;
+mod runtime;
 
 pub use child::AsyncChild;
+pub use group::AsyncGroupResults;
+pub use lines::AsyncLines;
 pub use pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout};

@@ -11,6 +11,7 @@ use super::drive::drive;
 use crate::driver::{self, Engine};
 use crate::{Command, Error, Output, Pipeline, PipelineOutput};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Command {
     /// [`run`](Self::run) on tokio: the same run, through the same engine,
     /// with the same results and errors; the thread is not blocked while
@@ -27,8 +28,9 @@ impl Command {
     /// carries that out and reaps, also after the runtime was shut down.
     ///
     /// # Errors
-    /// As [`run`](Self::run); also an I/O error when called outside a tokio
-    /// runtime with I/O and time enabled.
+    /// As [`run`](Self::run); also [`Error::NoRuntime`] outside a tokio
+    /// runtime, or on one without its I/O driver or timer (checked before
+    /// anything starts).
     ///
     /// # Examples
     ///
@@ -41,7 +43,9 @@ impl Command {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn run_async(&self) -> impl Future<Output = Result<Output, Error>> + Send + 'static {
+    pub fn run_async(
+        &self,
+    ) -> impl Future<Output = Result<Output, Error>> + Send + 'static + use<> {
         let cmd = self.clone();
         async move { run(&cmd).await }
     }
@@ -61,7 +65,9 @@ impl Command {
     /// assert_eq!(err.to_string(), "false: exit status 1");
     /// # }
     /// ```
-    pub fn check_async(&self) -> impl Future<Output = Result<Output, Error>> + Send + 'static {
+    pub fn check_async(
+        &self,
+    ) -> impl Future<Output = Result<Output, Error>> + Send + 'static + use<> {
         let cmd = self.clone();
         async move { cmd.checked(run(&cmd).await?) }
     }
@@ -72,7 +78,7 @@ impl Command {
     /// As [`check`](Self::check).
     pub fn check_output_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send + 'static + use<> {
         let cmd = self.with_default_stdout();
         async move { Ok(cmd.checked(run(&cmd).await?)?.stdout) }
     }
@@ -94,7 +100,7 @@ impl Command {
     /// ```
     pub fn check_output_string_async(
         &self,
-    ) -> impl Future<Output = Result<String, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<String, Error>> + Send + 'static + use<> {
         let cmd = self.with_default_stdout();
         async move { cmd.stdout_string(cmd.checked(run(&cmd).await?)?) }
     }
@@ -108,6 +114,7 @@ async fn run(cmd: &Command) -> Result<Output, Error> {
     engine.result(ix)
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Pipeline {
     /// [`run`](Self::run) on tokio: the same stages, group, routes and
     /// results, without blocking the thread. Dropping the future before it
@@ -133,7 +140,7 @@ impl Pipeline {
     /// ```
     pub fn run_async(
         &self,
-    ) -> impl Future<Output = Result<PipelineOutput, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<PipelineOutput, Error>> + Send + 'static + use<> {
         let pipeline = self.clone();
         async move {
             let (mut engine, ix) = pipeline.engine()?;

@@ -4,18 +4,24 @@
 //! straight out of the engine's collecting sinks, so whatever was read and
 //! not handed out stays there for a later `communicate`.
 
+use std::time::Instant;
+
 use spawn_core::Stream;
 
 use super::Child;
-use super::drive::{Drove, Feed, State};
+use super::drive::{Driver, Drove, Feed, State};
 use crate::driver::Until;
 use crate::{Chunk, Error, MAX_LINE, StreamName};
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
-/// The iterator of [`Child::lines`].
-struct Lines<'c> {
-    child: &'c mut Child,
+/// The iterator of [`Child::lines`]; the async `AsyncChild::lines` cuts
+/// its lines with it too ([`ready`](Self::ready), [`driven`](Self::driven)),
+/// driving the engine itself.
+pub(crate) struct Lines<'c> {
+    pub(crate) driver: &'c mut Driver,
+    /// When the child started (the lines' `at`).
+    started: Instant,
     /// Per stream (stdout, stderr): bytes at the front of its buffer
     /// already handed out, and bytes after them searched for `\n` in vain.
     used: [usize; 2],
@@ -40,15 +46,81 @@ fn buffer(st: &mut State, stream: Stream) -> Option<&mut Vec<u8>> {
     }
 }
 
+/// What [`Lines::ready`] found.
+pub(crate) enum Ready {
+    Line(Chunk),
+    /// Both streams are at their end.
+    End,
+    /// No whole line yet: drive the engine until something is read
+    /// (`Until::AnyRead`), then tell [`Lines::driven`].
+    Read,
+}
+
 /// Whether more may still be read into the stream's buffer.
 fn reading(st: &State, stream: Stream) -> bool {
     st.engine.as_ref().is_some_and(|e| e.reading(0, stream))
 }
 
-impl Lines<'_> {
+impl<'c> Lines<'c> {
+    pub(crate) fn new(driver: &'c mut Driver, started: Instant) -> Self {
+        Lines {
+            driver,
+            started,
+            used: [0; 2],
+            searched: [0; 2],
+            done: false,
+        }
+    }
+
+    /// The next line already read, or what to do for one.
+    pub(crate) fn ready(&mut self) -> Ready {
+        loop {
+            if let Some(chunk) = self.cut() {
+                return Ready::Line(chunk);
+            }
+            if self.done {
+                return Ready::End;
+            }
+            let st = self.driver.state_mut();
+            let held = st.pipes[0].stdout.is_some() || st.pipes[0].stderr.is_some();
+            let more = match &st.engine {
+                Some(_) => STREAMS.iter().any(|&s| reading(st, s)),
+                // Nothing was driven yet: only pipes we hold can have lines.
+                None => st.finished.is_none() && held,
+            };
+            if !more {
+                // Both streams are at their end (partial last lines were
+                // cut above, `open` being false): done, without waiting for
+                // the exit.
+                self.done = true;
+                continue;
+            }
+            // The engine's sink may be bounded: give it back the room of
+            // the lines handed out before it reads more.
+            self.compact();
+            return Ready::Read;
+        }
+    }
+
+    /// After a drive on [`Ready::Read`]: its outcome, an error handed back
+    /// (the lines end after it).
+    pub(crate) fn driven(&mut self, drove: Result<Drove, Error>) -> Option<Error> {
+        match drove {
+            Ok(Drove::Reached | Drove::Stopped | Drove::Reaped) => None,
+            Ok(Drove::Done(_)) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(e)
+            }
+        }
+    }
+
     /// The next line already in a buffer, if any.
     fn cut(&mut self) -> Option<Chunk> {
-        let st = self.child.driver.state_mut();
+        let st = self.driver.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
             let open = reading(st, stream);
             let Some(buf) = buffer(st, stream) else {
@@ -77,7 +149,7 @@ impl Lines<'_> {
                 } else {
                     StreamName::Stderr
                 },
-                at: self.child.started.elapsed(),
+                at: self.started.elapsed(),
                 data: line.to_vec(),
             };
             self.used[k] += step;
@@ -89,7 +161,7 @@ impl Lines<'_> {
 
     /// Drops the lines handed out from the front of the buffers.
     fn compact(&mut self) {
-        let st = self.child.driver.state_mut();
+        let st = self.driver.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
             if self.used[k] > 0
                 && let Some(buf) = buffer(st, stream)
@@ -106,40 +178,16 @@ impl Iterator for Lines<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(chunk) = self.cut() {
-                return Some(Ok(chunk));
+            match self.ready() {
+                Ready::Line(chunk) => return Some(Ok(chunk)),
+                Ready::End => return None,
+                Ready::Read => {}
             }
-            if self.done {
-                return None;
-            }
-            let st = self.child.driver.state_mut();
-            let held = st.pipes[0].stdout.is_some() || st.pipes[0].stderr.is_some();
-            let more = match &st.engine {
-                Some(_) => STREAMS.iter().any(|&s| reading(st, s)),
-                // Nothing was driven yet: only pipes we hold can have lines.
-                None => st.finished.is_none() && held,
-            };
-            if !more {
-                // Both streams are at their end (partial last lines were
-                // cut above, `open` being false): done, without waiting for
-                // the exit.
-                self.done = true;
-                continue;
-            }
-            // The engine's sink may be bounded: give it back the room of
-            // the lines handed out before it reads more.
-            self.compact();
-            match self
-                .child
+            let drove = self
                 .driver
-                .drive(Feed::Input(&[]), None, Until::AnyRead, false, false)
-            {
-                Ok(Drove::Reached | Drove::Stopped | Drove::Reaped) => {}
-                Ok(Drove::Done(_)) => self.done = true,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+                .drive(Feed::Input(&[]), None, Until::AnyRead, false, false);
+            if let Some(e) = self.driven(drove) {
+                return Some(Err(e));
             }
         }
     }
@@ -195,11 +243,6 @@ impl Child {
     /// # Ok::<(), spawn::Error>(())
     /// ```
     pub fn lines(&mut self) -> impl Iterator<Item = Result<Chunk, Error>> + '_ {
-        Lines {
-            child: self,
-            used: [0; 2],
-            searched: [0; 2],
-            done: false,
-        }
+        Lines::new(&mut self.driver, self.started)
     }
 }

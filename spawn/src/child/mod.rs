@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use drive::{Driver, Drove, Feed, Member};
+#[cfg(feature = "tokio")]
+pub(crate) use lines::{Lines, Ready};
 pub(crate) use pipes::HeldPipes;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 

@@ -325,15 +325,26 @@ impl<'g> GroupResults<'g> {
     /// error in its place, and is killed and reaped; the commands not
     /// started are never started. Returns the first of those results.
     pub(crate) fn fail(&mut self, e: Error) -> Option<Indexed> {
+        let no_runtime = match &e {
+            Error::NoRuntime { reason, .. } => Some(*reason),
+            _ => None,
+        };
         let kind = std::io::Error::from(e);
         let engine = self.engine.as_mut()?;
         for (slot, name) in engine.unfinished() {
             let index = self.index_of.get(slot).copied().unwrap_or(slot);
-            let source = std::io::Error::new(kind.kind(), kind.to_string());
-            self.early.push_back((
-                index,
-                Err(Error::io(&name, "driving the group's children", source)),
-            ));
+            let err = match no_runtime {
+                // Nothing started: each child's error says why, as its own.
+                Some(reason) => Error::NoRuntime {
+                    program: name,
+                    reason,
+                },
+                None => {
+                    let source = std::io::Error::new(kind.kind(), kind.to_string());
+                    Error::io(&name, "driving the group's children", source)
+                }
+            };
+            self.early.push_back((index, Err(err)));
         }
         engine.kill_unfinished();
         self.in_engine = 0;
