@@ -122,7 +122,7 @@ pub(crate) struct Engine<'t> {
     stop_starting: bool,
     /// The command feed a group takes commands from, when its eventfd is
     /// in the set.
-    feed: Option<crate::CommandFeed>,
+    feed: Option<crate::group::FeedSource>,
     /// The feed said commands came since the last `AnyFinished` stop.
     fed: bool,
     /// The feed's eventfd is in the set (else it is looked at on a tick).
