@@ -137,7 +137,7 @@ pub enum Error {
     },
     /// The child ran past its timeout and was stopped (TERM to its process
     /// group, KILL after the grace). `partial` holds everything read before.
-    #[error("{program}: timed out after {:.3}s ({})", elapsed.as_secs_f64(), partial.status)]
+    #[error("{program}: timed out after {:.3}s ({})", elapsed.as_secs_f64(), how_it_ended(partial))]
     Timeout {
         /// The program as given.
         program: String,
@@ -150,7 +150,7 @@ pub enum Error {
     /// it was given ([`Command::cancel_on`](crate::Command::cancel_on)): the
     /// child was stopped as a timeout stops it (the stop signal to it and
     /// its group, the grace, KILL). `partial` holds everything read before.
-    #[error("{program}: cancelled ({})", partial.status)]
+    #[error("{program}: cancelled ({})", how_it_ended(partial))]
     Cancelled {
         /// The program as given.
         program: String,
@@ -254,6 +254,16 @@ pub enum Error {
         /// Why, in words (the path tried and the OS error).
         reason: String,
     },
+}
+
+/// The status of an interrupted child, for `Timeout`'s and `Cancelled`'s
+/// messages: only an exited child has one.
+fn how_it_ended(partial: &Output) -> String {
+    match partial.report.process {
+        crate::ProcessState::Exited => partial.status.to_string(),
+        crate::ProcessState::Running => "still running".to_owned(),
+        crate::ProcessState::NotStarted => "not started".to_owned(),
+    }
 }
 
 /// The last lines of stderr, for `Failed`'s message.

@@ -46,6 +46,13 @@ fn build(
             .saturating_duration_since(s)
     });
     let reaped = slot.process.as_ref().and_then(|p| p.reaped());
+    let process = if reaped.is_some() || slot.exit.is_some() {
+        crate::ProcessState::Exited
+    } else if slot.process.is_some() {
+        crate::ProcessState::Running
+    } else {
+        crate::ProcessState::NotStarted
+    };
     let (status, rusage) = match reaped {
         Some(r) => {
             let w = r.wait_result();
@@ -71,6 +78,7 @@ fn build(
         spawn_path,
         fork_reason,
         containment,
+        process,
         wall,
         spawn_time: slot.spawn_time,
         user_time: rusage.user,

@@ -149,6 +149,7 @@ pub(crate) fn status_of(name: &str, pid: u32, r: Reaped) -> Result<ExitStatus, E
                 stderr: Vec::new(),
                 report: crate::Report {
                     pid,
+                    process: crate::ProcessState::Exited,
                     ..crate::Report::default()
                 },
             },

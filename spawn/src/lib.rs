@@ -257,7 +257,7 @@ pub use error::{Error, StreamName};
 pub use forward::Forwarder;
 pub use group::{CommandFeed, Group, GroupResults, Progress};
 pub use handle::ChildHandle;
-pub use output::{ExitStatus, Output, PipelineOutput, Report};
+pub use output::{ExitStatus, Output, PipelineOutput, ProcessState, Report};
 pub use pipeline::Pipeline;
 pub use pipeline_child::PipelineChild;
 pub use signal::Signal;

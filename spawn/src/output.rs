@@ -213,6 +213,12 @@ pub struct Report {
     pub fork_reason: Option<&'static str>,
     /// What held the child for its teardown.
     pub containment: crate::Containment,
+    /// Where the child was when this report was made: exited (then
+    /// [`Output::status`] is its status), still running (the output of a
+    /// [`Child::communicate_timeout`](crate::Child::communicate_timeout)
+    /// that timed out), or never started (a child a cancel kept from
+    /// starting). Only for `Exited` does `status` mean anything.
+    pub process: ProcessState,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -243,6 +249,20 @@ impl Serialize for Report {
         st.serialize_field("containment", &self.containment)?;
         st.end()
     }
+}
+
+/// Where a child was when its [`Report`] was made: see
+/// [`Report::process`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    /// It never started (cancelled in the queue, or its start failed).
+    #[default]
+    NotStarted,
+    /// It was still running.
+    Running,
+    /// It exited (or was killed); the output's status says how.
+    Exited,
 }
 
 /// What a finished [`Pipeline`](crate::Pipeline) produced: one status per stage,

@@ -541,3 +541,32 @@ fn a_push_to_a_feed_whose_group_was_dropped_or_cancelled_is_refused() {
     drop(results);
     assert!(!feed.push(Command::new("true")));
 }
+
+#[test]
+fn a_child_a_cancel_kept_from_starting_says_it_did_not_start() {
+    let token = CancelToken::new();
+    let t = token.clone();
+    let results = Group::new()
+        .max_running(1)
+        .add(
+            prints_then_waits("started", 3007).stdout(Sink::lines(move |line| {
+                if line == b"started" {
+                    t.cancel();
+                }
+            })),
+        )
+        .add(Command::new("/bin/sh").args(["-c", "exit 0"]))
+        .cancel_on(&token)
+        .run()
+        .unwrap();
+    let Err(first) = &results[0] else {
+        panic!("{:?}", results[0])
+    };
+    let message = first.to_string();
+    assert!(message.contains("killed by signal"), "{message}");
+    let Err(second) = &results[1] else {
+        panic!("{:?}", results[1])
+    };
+    assert!(matches!(second, Error::Cancelled { .. }), "{second:?}");
+    assert_eq!(second.to_string(), "/bin/sh: cancelled (not started)");
+}

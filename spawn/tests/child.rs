@@ -317,3 +317,21 @@ fn pipeline_input_stderr_and_timeout() {
         "{err}"
     );
 }
+
+#[test]
+fn a_timed_out_communicate_on_a_running_child_says_it_is_still_running() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(50))
+        .expect_err("sleep 30 outlives the timeout");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.ends_with("(still running)"), "{message}");
+    assert!(!message.contains("exit status"), "{message}");
+    child.kill().unwrap();
+    assert!(child.wait().unwrap().signal().is_some());
+}
