@@ -132,7 +132,7 @@ impl Iterator for Lines<'_> {
             match self
                 .child
                 .driver
-                .drive(Feed::Input(&[]), None, Until::AnyRead, false, false)
+                .drive(Feed::LeaveOpen, None, Until::AnyRead, false, false)
             {
                 Ok(Drove::Reached | Drove::Stopped | Drove::Reaped) => {}
                 Ok(Drove::Done(_)) => self.done = true,
@@ -159,9 +159,14 @@ impl Child {
     /// since the child started. Both pipes are drained together, so
     /// neither can block the child, through the same driver as
     /// [`communicate`](Self::communicate) (the command's timeout, token and
-    /// forwarded signals apply). As `communicate(b"")` does, the command's
-    /// own [`input`](crate::Command::input) is fed and the stdin the
-    /// `Child` holds is closed (take it first to keep writing).
+    /// forwarded signals apply). The command's own
+    /// [`input`](crate::Command::input) is fed (then stdin is closed);
+    /// without one, the stdin the `Child` holds stays open, as
+    /// [`wait_timeout`](Self::wait_timeout) leaves it: a later
+    /// [`communicate`](Self::communicate) delivers its input, then closes
+    /// it. A child that reads its stdin to the end before it writes needs
+    /// that end first: take the stdin ([`take_stdin`](Self::take_stdin)),
+    /// write to it and drop it before the lines.
     ///
     /// What the iterator has read and not yielded stays in the `Child`:
     /// break out of the loop, and a later `communicate` (or the next

@@ -533,32 +533,37 @@ impl Engine<'_> {
 
     /// Watches the pipes of a started slot.
     pub(super) fn register(&mut self, child: usize) {
+        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
+            self.register_pipe(child, stream);
+        }
+    }
+
+    /// Watches pipe `stream` of a started slot, if it holds one.
+    pub(super) fn register_pipe(&mut self, child: usize, stream: Stream) {
         let Some(epoll) = self.epoll.as_ref() else {
             return;
         };
         let slot = &mut self.slots[child];
         let input = slot.input.as_ref().map_or(0, |v| v.len());
-        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            let Some(fd) = slot.fds[stream].as_ref() else {
-                continue;
-            };
-            pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
-            // Our end of a pipe made for this start: no other flag to keep.
-            let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
-            let interest = Interest {
-                readable: stream != Stream::Stdin,
-                writable: stream == Stream::Stdin,
-                edge: true,
-            };
-            let _ = epoll.add(
-                fd.as_fd(),
-                Token::Pipe {
-                    slot: child,
-                    stream,
-                }
-                .encode(),
-                interest,
-            );
-        }
+        let Some(fd) = slot.fds[stream].as_ref() else {
+            return;
+        };
+        pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
+        // Our end of a pipe made for this start: no other flag to keep.
+        let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
+        let interest = Interest {
+            readable: stream != Stream::Stdin,
+            writable: stream == Stream::Stdin,
+            edge: true,
+        };
+        let _ = epoll.add(
+            fd.as_fd(),
+            Token::Pipe {
+                slot: child,
+                stream,
+            }
+            .encode(),
+            interest,
+        );
     }
 }
