@@ -92,7 +92,7 @@ fn build(
         Some(o) => {
             report.stdout_bytes = o.stdout_bytes;
             report.stderr_bytes = o.stderr_bytes;
-            report.stdin_bytes = o.input_written;
+            report.stdin_bytes = o.input_written.saturating_sub(slot.input_unread);
             report.input_broken = o.input_broken;
             report.stdout_abandoned = o.stdout_abandoned;
             report.stderr_abandoned = o.stderr_abandoned;
@@ -103,7 +103,7 @@ fn build(
             if let Some(s) = stats {
                 report.stdout_bytes = s.stdout_bytes;
                 report.stderr_bytes = s.stderr_bytes;
-                report.stdin_bytes = s.input_written;
+                report.stdin_bytes = s.input_written.saturating_sub(slot.input_unread);
             }
         }
     }

@@ -330,7 +330,12 @@ impl<'t> Engine<'t> {
                 child,
                 stream,
                 reason,
-            } => self.close(child.0, stream, reason),
+            } => {
+                if stream == Stream::Stdin {
+                    self.slots[child.0].note_unread_input(reason);
+                }
+                self.close(child.0, stream, reason);
+            }
             Action::Signal {
                 child,
                 signal,
