@@ -9,17 +9,16 @@ use spawn_core::Stream;
 use super::Child;
 use super::drive::{Drove, Feed, State};
 use crate::driver::Until;
-use crate::{Chunk, Error, MAX_LINE, StreamName};
+use crate::line_cut::Cut;
+use crate::{Chunk, Error, StreamName};
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
 /// The iterator of [`Child::lines`].
 struct Lines<'c> {
     child: &'c mut Child,
-    /// Per stream (stdout, stderr): bytes at the front of its buffer
-    /// already handed out, and bytes after them searched for `\n` in vain.
-    used: [usize; 2],
-    searched: [usize; 2],
+    /// Per stream (stdout, stderr): where the cutting of its buffer stands.
+    cuts: [Cut; 2],
     /// The iterator has ended.
     done: bool,
 }
@@ -54,24 +53,10 @@ impl Lines<'_> {
             let Some(buf) = buffer(st, stream) else {
                 continue;
             };
-            let rest = &buf[self.used[k]..];
-            // A line of exactly MAX_LINE bytes and its `\n` is one line.
-            let window = rest.len().min(MAX_LINE + 1);
-            let from = self.searched[k].min(window);
-            let found = rest[from..window]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| p + from);
-            let (line, step) = match found {
-                Some(nl) => (&rest[..nl], nl + 1),
-                None if rest.len() > MAX_LINE => (&rest[..MAX_LINE], MAX_LINE),
-                None if !open && !rest.is_empty() => (rest, rest.len()),
-                None => {
-                    self.searched[k] = window;
-                    continue;
-                }
+            let Some(line) = self.cuts[k].next(buf, open) else {
+                continue;
             };
-            let chunk = Chunk {
+            return Some(Chunk {
                 stream: if stream == Stream::Stdout {
                     StreamName::Stdout
                 } else {
@@ -79,10 +64,7 @@ impl Lines<'_> {
                 },
                 at: self.child.started.elapsed(),
                 data: line.to_vec(),
-            };
-            self.used[k] += step;
-            self.searched[k] = 0;
-            return Some(chunk);
+            });
         }
         None
     }
@@ -91,12 +73,7 @@ impl Lines<'_> {
     fn compact(&mut self) {
         let st = self.child.driver.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
-            if self.used[k] > 0
-                && let Some(buf) = buffer(st, stream)
-            {
-                buf.drain(..self.used[k].min(buf.len()));
-            }
-            self.used[k] = 0;
+            self.cuts[k].compact(buffer(st, stream));
         }
     }
 }
@@ -202,8 +179,7 @@ impl Child {
     pub fn lines(&mut self) -> impl Iterator<Item = Result<Chunk, Error>> + '_ {
         Lines {
             child: self,
-            used: [0; 2],
-            searched: [0; 2],
+            cuts: [Cut::default(); 2],
             done: false,
         }
     }
