@@ -145,25 +145,25 @@ pub(crate) fn stage(
     {
         Some(Error::StatusLost {
             program: name(),
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if let Some((stream, limit)) = slot.overflow {
         Some(Error::OutputLimit {
             program: name(),
             stream,
             limit,
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if output.report.timed_out {
         Some(Error::Timeout {
             program: name(),
             elapsed: output.report.wall,
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if slot.cancelled && slot.outcome.as_ref().is_some_and(|o| o.terminated) {
         Some(Error::Cancelled {
             program: name(),
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else {
         None
@@ -215,12 +215,12 @@ pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<Pipe
             reports,
         });
     };
-    let partial = Output {
+    let partial = Box::new(Output {
         status: statuses[i],
         stdout,
         stderr,
         report: reports[i].clone(),
-    };
+    });
     Err(match e {
         Error::Timeout { .. } => Error::Timeout {
             program: name.to_owned(),

@@ -221,7 +221,6 @@
 
 // `Error` carries the child's `Output` by contract (`Failed { output }`,
 // `Timeout { partial }`); the error path is cold, so its size does not matter.
-#![allow(clippy::result_large_err)]
 
 #[cfg(feature = "tokio")]
 pub mod async_driver;

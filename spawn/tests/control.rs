@@ -9,7 +9,6 @@
 //! fails, instead of hanging the suite.
 
 // Results of waits cross threads whole: `Error` carries the child's output.
-#![allow(clippy::result_large_err)]
 
 mod common;
 

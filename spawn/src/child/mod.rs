@@ -258,7 +258,7 @@ impl Child {
                 Err(Error::Timeout {
                     program: self.driver.name.clone(),
                     elapsed: partial.report.wall,
-                    partial,
+                    partial: Box::new(partial),
                 })
             }
         }

@@ -189,12 +189,12 @@ impl<'g> GroupResults<'g> {
                 index,
                 Err(Error::Cancelled {
                     program: cmd.name(),
-                    partial: Output {
+                    partial: Box::new(Output {
                         status: crate::ExitStatus::from_raw(0),
                         stdout: Vec::new(),
                         stderr: Vec::new(),
                         report: crate::Report::default(),
-                    },
+                    }),
                 }),
             ));
         }
