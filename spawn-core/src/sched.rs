@@ -20,7 +20,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::child::{Child, DRAIN_LIMIT};
+use crate::child::{Child, DRAIN_LIMIT, Pipe};
 use crate::starting::{START_BATCH, STARTS_OUT};
 use crate::timers::Timers;
 use crate::types::{
@@ -205,6 +205,49 @@ impl Scheduler {
         self.finished -= 1;
         self.free.push(c);
         ch.outcome.take()
+    }
+
+    /// Hands the core the stdin pipe of `child`, added without one
+    /// (`ChildSpec::stdin` false), with `input_len` bytes to write: input
+    /// given after the driving started (a `communicate` after the child's
+    /// lines were read). A running child's pipe is open from now on (an
+    /// `Interest` for it follows; the driver watches it for writability
+    /// with the others), a child still starting gets it at its `Started`.
+    /// Returns `false`, and the driver closes the pipe, when the child
+    /// holds a stdin already or has exited: then the input has nowhere to
+    /// go, and its outcome says `input_broken`. `O(1)`.
+    pub fn add_stdin(&mut self, child: ChildId, input_len: u64) -> bool {
+        let Some(c) = self.index(child) else {
+            return false;
+        };
+        let ch = &mut self.children[c];
+        if ch.spec.stdin {
+            return false;
+        }
+        match ch.state() {
+            ChildState::Queued | ChildState::Starting => {
+                ch.spec.stdin = true;
+                ch.spec.input_len = input_len;
+                true
+            }
+            ChildState::Running => {
+                ch.spec.stdin = true;
+                ch.spec.input_len = input_len;
+                ch.pipes.stdin = Pipe {
+                    open: true,
+                    ..Pipe::default()
+                };
+                self.interest_changed(c, Stream::Stdin);
+                if self.children[c].input_left() == 0 {
+                    self.close(c, Stream::Stdin, CloseReason::InputDone);
+                }
+                true
+            }
+            _ => {
+                ch.pipes.stdin.broken |= input_len > 0;
+                false
+            }
+        }
     }
 
     /// Whether every child held is finished and reported.

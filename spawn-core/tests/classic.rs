@@ -4,7 +4,7 @@
 //! TERM, a thousand children under a running limit, and the process-group
 //! teardowns of issue 12 (a member ignoring TERM, a leader exiting first
 //! with the pipe held, a pipeline member, a leader leaving its group, a
-//! stuck member).
+//! stuck member), and a stdin added to a running child (`Scheduler::add_stdin`).
 
 use std::time::Duration;
 
@@ -370,4 +370,74 @@ fn a_stuck_member_is_given_up_on_after_the_limit() {
     );
     assert!(o.finished_at >= kill.saturating_add(grace));
     assert!(o.finished_at <= kill.saturating_add(grace * 2));
+}
+
+/// Drains the scheduler's actions at `now` until it waits.
+fn actions(s: &mut spawn_core::Scheduler, now: Timestamp) -> Vec<spawn_core::Action> {
+    let mut out = Vec::new();
+    loop {
+        match s.poll(now) {
+            spawn_core::Output::Action(a) => out.push(a),
+            spawn_core::Output::Finished { .. } => {}
+            _ => return out,
+        }
+    }
+}
+
+#[test]
+fn stdin_added_to_a_running_child_is_written_then_closed() {
+    use spawn_core::{Action, CloseReason, Event, Scheduler, SchedulerConfig, Stream};
+    let mut s = Scheduler::new(SchedulerConfig::default());
+    let id = s.add(ChildSpec::default());
+    let now = Timestamp::ZERO;
+    assert!(
+        actions(&mut s, now)
+            .iter()
+            .any(|a| matches!(a, Action::Start { .. }))
+    );
+    s.handle(Event::Started { child: id }, now);
+    let _ = actions(&mut s, now);
+    // Input given after the driving started (a communicate after lines).
+    assert!(s.add_stdin(id, 5));
+    let _ = actions(&mut s, now);
+    s.handle(Event::Writable { child: id }, now);
+    let acts = actions(&mut s, now);
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::Write {
+                offset: 0,
+                len: 5,
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+    s.handle(Event::Wrote { child: id, n: 5 }, now);
+    let acts = actions(&mut s, now);
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::Close {
+                stream: Stream::Stdin,
+                reason: CloseReason::InputDone,
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+    assert!(!s.add_stdin(id, 5), "it holds a stdin already");
+    // Exited: the input has nowhere to go.
+    let other = s.add(ChildSpec::default());
+    let _ = actions(&mut s, now);
+    s.handle(Event::Started { child: other }, now);
+    s.handle(
+        Event::Exited {
+            child: other,
+            status: 0,
+        },
+        now,
+    );
+    let _ = actions(&mut s, now);
+    assert!(!s.add_stdin(other, 3));
 }

@@ -55,6 +55,17 @@ pub fn pipe_size(fd: impl AsFd) -> rustix::io::Result<usize> {
     rustix::pipe::fcntl_getpipe_size(fd)
 }
 
+/// `ioctl(FIONREAD)`—The bytes written into the pipe and not read yet. On
+/// Linux the write end answers too (the kernel's `pipe_ioctl` serves both
+/// ends), also after every reader closed its end; other systems may say 0
+/// for a write end.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/ioctl_pipe.2.html)
+pub fn unread(fd: impl AsFd) -> rustix::io::Result<u64> {
+    rustix::io::ioctl_fionread(fd)
+}
+
 /// The system's largest pipe capacity an unprivileged process may ask for
 /// (`/proc/sys/fs/pipe-max-size`, read once; 1 MiB if unreadable).
 pub fn max_pipe_size() -> usize {

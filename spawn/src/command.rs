@@ -581,7 +581,7 @@ impl Command {
                 program: self.name(),
                 command: self.command_line(),
                 status: out.status,
-                output: out,
+                output: Box::new(out),
             })
         }
     }
@@ -600,7 +600,7 @@ impl Command {
                 Err(Error::NotUtf8 {
                     program: self.name(),
                     valid_up_to,
-                    output,
+                    output: Box::new(output),
                 })
             }
         }

@@ -38,6 +38,12 @@ impl std::fmt::Display for StreamName {
 /// Messages are lowercase without a final period, start with the program, and
 /// convert into [`io::Error`] with a fitting [`io::ErrorKind`].
 ///
+/// The error is small (at most 64 bytes: the [`Output`] a variant carries
+/// is boxed), so a function returning `Result<_, spawn::Error>` passes
+/// clippy's `result_large_err`; patterns such as
+/// `Error::Timeout { partial, .. }` read the output through the box as
+/// before (`partial.stdout`), and `*partial` moves it out.
+///
 /// # Examples
 ///
 /// ```
@@ -132,32 +138,33 @@ pub enum Error {
         command: String,
         /// How it ended.
         status: ExitStatus,
-        /// Everything it produced.
-        output: Output,
+        /// Everything it produced (boxed: the error stays small).
+        output: Box<Output>,
     },
     /// The child ran past its timeout and was stopped (TERM to its process
     /// group, KILL after the grace). `partial` holds everything read before.
-    #[error("{program}: timed out after {:.3}s ({})", elapsed.as_secs_f64(), partial.status)]
+    #[error("{program}: timed out after {:.3}s ({})", elapsed.as_secs_f64(), how_it_ended(partial))]
     Timeout {
         /// The program as given.
         program: String,
         /// From the start to the end of the run.
         elapsed: Duration,
-        /// Everything read until the child was stopped, and how it ended.
-        partial: Output,
+        /// Everything read until the child was stopped, and how it ended
+        /// (boxed: the error stays small).
+        partial: Box<Output>,
     },
     /// The run was cancelled through a [`CancelToken`](crate::CancelToken)
     /// it was given ([`Command::cancel_on`](crate::Command::cancel_on)): the
     /// child was stopped as a timeout stops it (the stop signal to it and
     /// its group, the grace, KILL). `partial` holds everything read before.
-    #[error("{program}: cancelled ({})", partial.status)]
+    #[error("{program}: cancelled ({})", how_it_ended(partial))]
     Cancelled {
         /// The program as given.
         program: String,
         /// Everything read until the child was stopped, and how it ended
-        /// (a child cancelled before it started has no output and the
-        /// status of one that never ran).
-        partial: Output,
+        /// (a child cancelled before it started has no output, and its
+        /// report says `ProcessState::NotStarted`; boxed).
+        partial: Box<Output>,
     },
     /// A [`Sink::collect_limit`](crate::Sink::collect_limit) set to error
     /// overflowed: the child was stopped. `partial` holds what was kept.
@@ -169,8 +176,9 @@ pub enum Error {
         stream: StreamName,
         /// The limit.
         limit: usize,
-        /// Everything read until the child was stopped, and how it ended.
-        partial: Output,
+        /// Everything read until the child was stopped, and how it ended
+        /// (boxed: the error stays small).
+        partial: Box<Output>,
     },
     /// The output was not UTF-8 where text was asked for
     /// ([`Command::check_output_string`](crate::Command::check_output_string)).
@@ -180,8 +188,8 @@ pub enum Error {
         program: String,
         /// How many leading bytes were valid.
         valid_up_to: usize,
-        /// The output, as bytes.
-        output: Output,
+        /// The output, as bytes (boxed).
+        output: Box<Output>,
     },
     /// The child's exit status was lost: another part of the program reaped
     /// it first (a `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`,
@@ -193,8 +201,8 @@ pub enum Error {
     StatusLost {
         /// The program as given.
         program: String,
-        /// Everything read from the child.
-        partial: Output,
+        /// Everything read from the child (boxed).
+        partial: Box<Output>,
     },
     /// An I/O error while talking to the child (reading, writing, waiting,
     /// signalling) or writing to a sink.
@@ -266,6 +274,16 @@ pub enum Error {
         /// What is missing: no runtime, its I/O driver, or its timer.
         reason: &'static str,
     },
+}
+
+/// The status of an interrupted child, for `Timeout`'s and `Cancelled`'s
+/// messages: only an exited child has one.
+fn how_it_ended(partial: &Output) -> String {
+    match partial.report.process {
+        crate::ProcessState::Exited => partial.status.to_string(),
+        crate::ProcessState::Running => "still running".to_owned(),
+        crate::ProcessState::NotStarted => "not started".to_owned(),
+    }
 }
 
 /// The last lines of stderr, for `Failed`'s message.
@@ -352,11 +370,11 @@ impl Error {
     #[must_use]
     pub fn output(&self) -> Option<&Output> {
         match self {
-            Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
+            Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(&**output),
             Error::Timeout { partial, .. }
             | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
-            | Error::StatusLost { partial, .. } => Some(partial),
+            | Error::StatusLost { partial, .. } => Some(&**partial),
             _ => None,
         }
     }
@@ -365,11 +383,11 @@ impl Error {
     #[must_use]
     pub fn into_output(self) -> Option<Output> {
         match self {
-            Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(output),
+            Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(*output),
             Error::Timeout { partial, .. }
             | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
-            | Error::StatusLost { partial, .. } => Some(partial),
+            | Error::StatusLost { partial, .. } => Some(*partial),
             _ => None,
         }
     }

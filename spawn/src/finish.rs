@@ -46,6 +46,13 @@ fn build(
             .saturating_duration_since(s)
     });
     let reaped = slot.process.as_ref().and_then(|p| p.reaped());
+    let process = if reaped.is_some() || slot.exit.is_some() {
+        crate::ProcessState::Exited
+    } else if slot.process.is_some() {
+        crate::ProcessState::Running
+    } else {
+        crate::ProcessState::NotStarted
+    };
     let (status, rusage) = match reaped {
         Some(r) => {
             let w = r.wait_result();
@@ -71,6 +78,7 @@ fn build(
         spawn_path,
         fork_reason,
         containment,
+        process,
         wall,
         spawn_time: slot.spawn_time,
         user_time: rusage.user,
@@ -84,7 +92,7 @@ fn build(
         Some(o) => {
             report.stdout_bytes = o.stdout_bytes;
             report.stderr_bytes = o.stderr_bytes;
-            report.stdin_bytes = o.input_written;
+            report.stdin_bytes = o.input_written.saturating_sub(slot.input_unread);
             report.input_broken = o.input_broken;
             report.stdout_abandoned = o.stdout_abandoned;
             report.stderr_abandoned = o.stderr_abandoned;
@@ -95,7 +103,7 @@ fn build(
             if let Some(s) = stats {
                 report.stdout_bytes = s.stdout_bytes;
                 report.stderr_bytes = s.stderr_bytes;
-                report.stdin_bytes = s.input_written;
+                report.stdin_bytes = s.input_written.saturating_sub(slot.input_unread);
             }
         }
     }
@@ -137,25 +145,25 @@ pub(crate) fn stage(
     {
         Some(Error::StatusLost {
             program: name(),
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if let Some((stream, limit)) = slot.overflow {
         Some(Error::OutputLimit {
             program: name(),
             stream,
             limit,
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if output.report.timed_out {
         Some(Error::Timeout {
             program: name(),
             elapsed: output.report.wall,
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else if slot.cancelled && slot.outcome.as_ref().is_some_and(|o| o.terminated) {
         Some(Error::Cancelled {
             program: name(),
-            partial: output.clone(),
+            partial: Box::new(output.clone()),
         })
     } else {
         None
@@ -207,12 +215,12 @@ pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<Pipe
             reports,
         });
     };
-    let partial = Output {
+    let partial = Box::new(Output {
         status: statuses[i],
         stdout,
         stderr,
         report: reports[i].clone(),
-    };
+    });
     Err(match e {
         Error::Timeout { .. } => Error::Timeout {
             program: name.to_owned(),

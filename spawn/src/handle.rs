@@ -143,15 +143,16 @@ pub(crate) fn status_of(name: &str, pid: u32, r: Reaped) -> Result<ExitStatus, E
         Reaped::Status(w) => Ok(ExitStatus::from_raw(w.status)),
         Reaped::Lost => Err(Error::StatusLost {
             program: name.to_owned(),
-            partial: Output {
+            partial: Box::new(Output {
                 status: ExitStatus::from_raw(crate::process::LOST_STATUS),
                 stdout: Vec::new(),
                 stderr: Vec::new(),
                 report: crate::Report {
                     pid,
+                    process: crate::ProcessState::Exited,
                     ..crate::Report::default()
                 },
-            },
+            }),
         }),
     }
 }

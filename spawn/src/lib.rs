@@ -223,9 +223,6 @@
 //! The layers below are `spawn-core` (the I/O-free state machine that decides
 //! what to read, write, close and signal) and `spawn-sys` (the syscalls).
 
-// `Error` carries the child's `Output` by contract (`Failed { output }`,
-// `Timeout { partial }`); the error path is cold, so its size does not matter.
-#![allow(clippy::result_large_err)]
 // docs.rs builds with every feature and `--cfg docsrs`: the async API is
 // labelled with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -244,12 +241,14 @@ mod forward;
 mod group;
 mod handle;
 mod launch;
+mod line_cut;
 mod output;
 mod pipeline;
 mod pipeline_child;
 mod pipes;
 mod process;
 mod reaper;
+mod run_lines;
 mod signal;
 mod sink;
 mod startup;
@@ -269,7 +268,7 @@ pub use error::{Error, StreamName};
 pub use forward::Forwarder;
 pub use group::{CommandFeed, Group, GroupResults, Progress};
 pub use handle::ChildHandle;
-pub use output::{ExitStatus, Output, PipelineOutput, Report};
+pub use output::{ExitStatus, Output, PipelineOutput, ProcessState, Report};
 pub use pipeline::Pipeline;
 pub use pipeline_child::PipelineChild;
 pub use signal::Signal;

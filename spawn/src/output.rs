@@ -178,15 +178,19 @@ pub struct Report {
     pub stdout_bytes: u64,
     /// Bytes read from the child's stderr (also those a sink did not keep).
     pub stderr_bytes: u64,
-    /// Bytes of input written into the child's stdin pipe. This is what
-    /// the pipe accepted, not what the child read: bytes still in the pipe
-    /// when the child exited are counted, though it never took them.
+    /// Bytes of input the child took: those written into its stdin pipe,
+    /// less those still unread in the pipe when spawn closed its end
+    /// because the child had exited or closed its stdin (`EPIPE`; on
+    /// Linux, which tells the bytes queued in a pipe through its write
+    /// end). 4 MiB given to `head -c 1` count the few bytes `head` read,
+    /// not the pipe's capacity. When all the input was written while the
+    /// child ran, the pipe is closed then and every byte counts: what the
+    /// child may still read is not followed after that.
     pub stdin_bytes: u64,
     /// Not all input could be given: the child closed its stdin, or
-    /// exited, before taking all of it, so a write into the pipe failed
-    /// with `EPIPE`. Not an error; `stdin_bytes` says how much went into
-    /// the pipe. Input the pipe had already accepted when the child went
-    /// away is not noticed here (it is counted in `stdin_bytes`).
+    /// exited, before taking all of it (a write into the pipe failed with
+    /// `EPIPE`, or input was left when it exited). Not an error;
+    /// `stdin_bytes` says how much it took.
     pub input_broken: bool,
     /// Bytes of stdout read but not kept by a bounded sink.
     pub stdout_dropped: u64,
@@ -213,6 +217,12 @@ pub struct Report {
     pub fork_reason: Option<&'static str>,
     /// What held the child for its teardown.
     pub containment: crate::Containment,
+    /// Where the child was when this report was made: exited (then
+    /// [`Output::status`] is its status), still running (the output of a
+    /// [`Child::communicate_timeout`](crate::Child::communicate_timeout)
+    /// that timed out), or never started (a child a cancel kept from
+    /// starting). Only for `Exited` does `status` mean anything.
+    pub process: ProcessState,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -243,6 +253,20 @@ impl Serialize for Report {
         st.serialize_field("containment", &self.containment)?;
         st.end()
     }
+}
+
+/// Where a child was when its [`Report`] was made: see
+/// [`Report::process`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    /// It never started (cancelled in the queue, or its start failed).
+    #[default]
+    NotStarted,
+    /// It was still running.
+    Running,
+    /// It exited (or was killed); the output's status says how.
+    Exited,
 }
 
 /// What a finished [`Pipeline`](crate::Pipeline) produced: one status per stage,

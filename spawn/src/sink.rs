@@ -143,7 +143,9 @@ impl Sink {
     ///
     /// `f` runs on the thread driving the child (with the async API, a
     /// runtime thread); keep it short, the child's other streams wait
-    /// meanwhile.
+    /// meanwhile. It must be `'static`: to count into a local or borrow
+    /// anything else of the caller's, use
+    /// [`Command::run_lines`](crate::Command::run_lines).
     #[must_use]
     pub fn lines<F>(f: F) -> Self
     where

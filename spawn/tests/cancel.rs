@@ -470,3 +470,103 @@ fn a_finished_childs_token_does_not_cancel_the_child_after_it() {
     let (i, r) = results.next().unwrap();
     assert_eq!((i, r.unwrap().stdout), (2, b"mine\n".to_vec()));
 }
+
+/// Runs `f` on a thread of its own; panics if it has not returned after
+/// [`HANG`] (a group that never ends).
+fn ends_in_time<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("{what}: still running after {HANG:?}"))
+}
+
+#[test]
+fn a_feed_whose_every_handle_is_dropped_ends_its_group() {
+    let feed = CommandFeed::new();
+    let group = Group::new().max_running(2).add_feed(&feed);
+    let producer = std::thread::spawn(move || {
+        let pusher = feed.clone();
+        for i in 0..3 {
+            assert!(
+                pusher.push(
+                    Command::new("echo")
+                        .arg(i.to_string())
+                        .stdout(Stdio::piped())
+                )
+            );
+        }
+        // Neither handle calls close: their drops are the close.
+    });
+    let results = ends_in_time("a group fed by dropped handles", move || {
+        group.run().unwrap()
+    });
+    producer.join().unwrap();
+    let outs: Vec<_> = results.into_iter().map(|r| r.unwrap().stdout).collect();
+    assert_eq!(outs, [b"0\n".to_vec(), b"1\n".to_vec(), b"2\n".to_vec()]);
+}
+
+#[test]
+fn a_push_to_a_feed_whose_group_was_dropped_or_cancelled_is_refused() {
+    // The group is dropped: its results iterator and the builder.
+    let feed = CommandFeed::new();
+    let results = Group::new().add_feed(&feed).results();
+    assert!(
+        feed.push(Command::new("true")),
+        "the group is there to take it"
+    );
+    drop(results);
+    assert!(
+        !feed.push(Command::new("true")),
+        "no group will ever take this command"
+    );
+
+    // The group is cancelled while it runs: it reads its feed no more.
+    let feed = CommandFeed::new();
+    let token = CancelToken::new();
+    let mut results = Group::new()
+        .add(Command::new("echo").arg("first").stdout(Stdio::piped()))
+        .add_feed(&feed)
+        .cancel_on(&token)
+        .results();
+    let (i, r) = results.next().unwrap();
+    assert_eq!((i, r.unwrap().stdout), (0, b"first\n".to_vec()));
+    token.cancel();
+    assert!(results.next().is_none(), "a cancelled group ends");
+    assert!(
+        !feed.push(Command::new("true")),
+        "a cancelled group takes no more commands"
+    );
+    drop(results);
+    assert!(!feed.push(Command::new("true")));
+}
+
+#[test]
+fn a_child_a_cancel_kept_from_starting_says_it_did_not_start() {
+    let token = CancelToken::new();
+    let t = token.clone();
+    let results = Group::new()
+        .max_running(1)
+        .add(
+            prints_then_waits("started", 3007).stdout(Sink::lines(move |line| {
+                if line == b"started" {
+                    t.cancel();
+                }
+            })),
+        )
+        .add(Command::new("/bin/sh").args(["-c", "exit 0"]))
+        .cancel_on(&token)
+        .run()
+        .unwrap();
+    let Err(first) = &results[0] else {
+        panic!("{:?}", results[0])
+    };
+    let message = first.to_string();
+    assert!(message.contains("killed by signal"), "{message}");
+    let Err(second) = &results[1] else {
+        panic!("{:?}", results[1])
+    };
+    assert!(matches!(second, Error::Cancelled { .. }), "{second:?}");
+    assert_eq!(second.to_string(), "/bin/sh: cancelled (not started)");
+}

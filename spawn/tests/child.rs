@@ -317,3 +317,53 @@ fn pipeline_input_stderr_and_timeout() {
         "{err}"
     );
 }
+
+#[test]
+fn a_timed_out_communicate_on_a_running_child_says_it_is_still_running() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(50))
+        .expect_err("sleep 30 outlives the timeout");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.ends_with("(still running)"), "{message}");
+    assert!(!message.contains("exit status"), "{message}");
+    child.kill().unwrap();
+    assert!(child.wait().unwrap().signal().is_some());
+}
+
+#[test]
+fn stdin_bytes_counts_what_the_child_took_not_what_sat_in_the_pipe() {
+    // 4 MiB to a child that reads one byte and exits: the pipe held far
+    // more than that when it went away. (Not in run.rs: its RSS test would
+    // count these megabytes.)
+    let out = Command::new("head")
+        .args(["-c", "1"])
+        .input(vec![b'x'; 4 << 20])
+        .stdout(Stdio::piped())
+        .run()
+        .unwrap();
+    assert_eq!(out.stdout, b"x");
+    assert!(out.report.input_broken, "{:?}", out.report);
+    // `head -c 1` reads at most one buffer (a few KiB) before it exits.
+    assert!(
+        (1..=64 << 10).contains(&out.report.stdin_bytes),
+        "stdin_bytes = {}",
+        out.report.stdin_bytes
+    );
+
+    // A child that takes it all is counted in full.
+    let out = Command::new("wc")
+        .arg("-c")
+        .input(vec![b'x'; 4 << 20])
+        .stdout(Stdio::piped())
+        .run()
+        .unwrap();
+    assert_eq!(out.stdout_lossy().trim(), (4 << 20).to_string());
+    assert_eq!(out.report.stdin_bytes, 4 << 20);
+    assert!(!out.report.input_broken);
+}

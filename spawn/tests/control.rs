@@ -9,7 +9,6 @@
 //! fails, instead of hanging the suite.
 
 // Results of waits cross threads whole: `Error` carries the child's output.
-#![allow(clippy::result_large_err)]
 
 mod common;
 
@@ -578,4 +577,42 @@ fn a_wait_after_lines_returns_the_timeout_that_ended_the_child() {
     }
     // Every later waiter: the same status.
     assert_eq!(status.unwrap().signal(), Some(Signal::TERM.as_raw()));
+}
+
+#[test]
+fn input_given_after_lines_or_wait_timeout_is_delivered() {
+    // Says it is ready, then copies its stdin: nothing is written to it
+    // before the communicate.
+    for first in ["lines", "wait_timeout"] {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo ready; cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if first == "lines" {
+            let ready = child.lines().next().unwrap().unwrap();
+            assert_eq!(ready.data, b"ready");
+        } else {
+            let waited = child.wait_timeout(std::time::Duration::ZERO).unwrap();
+            assert!(waited.is_none(), "cat waits for its input");
+        }
+        let handle = child.handle();
+        let out = bounded(
+            "communicate with input after lines",
+            move || {
+                let _ = handle.kill();
+            },
+            move || child.communicate(b"input"),
+        );
+        let out = out.unwrap_or_else(|e| panic!("after {first}: {e}"));
+        let want: &[u8] = if first == "lines" {
+            b"input"
+        } else {
+            b"ready\ninput"
+        };
+        assert_eq!(out.stdout, want, "after {first}");
+        assert_eq!(out.report.stdin_bytes, 5, "after {first}");
+        assert!(out.status.success(), "after {first}");
+    }
 }

@@ -305,3 +305,37 @@ fn discarding_splices_into_dev_null_and_leaves_no_fd_open_after_the_run() {
         "and closes it with the run"
     );
 }
+
+#[test]
+fn run_lines_counts_into_locals_with_a_borrowing_closure() {
+    // `Sink::lines` takes a `'static` closure: counting into these locals
+    // does not compile there, and `move` would count into a copy.
+    let mut out_lines = 0usize;
+    let mut err_lines = Vec::new();
+    let mut longest = 0usize;
+    let script = "seq 100000; printf 'e1\\ne2\\nlast' >&2";
+    let out = Command::shell(script)
+        .stderr(Stdio::piped())
+        .run_lines(|stream, line| match stream {
+            StreamName::Stdout => {
+                out_lines += 1;
+                longest = longest.max(line.len());
+            }
+            StreamName::Stderr => err_lines.push(String::from_utf8(line.to_vec()).unwrap()),
+        })
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out_lines, 100_000);
+    assert_eq!(longest, 6);
+    assert_eq!(err_lines, ["e1", "e2", "last"]);
+    // Every line was handed out; the report still counts the bytes.
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    assert_eq!(out.report.stdout_bytes, 588_895);
+
+    // The run's timeout and errors are run's.
+    let err = Command::shell("echo one; exec sleep 30")
+        .timeout(Duration::from_millis(200))
+        .run_lines(|_, line| assert_eq!(line, b"one"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}

@@ -50,7 +50,7 @@ impl<'c> AsyncLines<'c> {
                 Ready::End => return Poll::Ready(None),
                 Ready::Read => {}
             }
-            let drove = match self.lines.driver.engine_mut(Feed::Input(&[])) {
+            let drove = match self.lines.driver.engine_mut(Feed::LeaveOpen) {
                 Ok(engine) => match self.waiter.poll_drive(engine, Until::AnyRead, cx) {
                     // Something was read, or the child is finished: the
                     // cutter sees which (its streams no longer read).

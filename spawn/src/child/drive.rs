@@ -240,19 +240,28 @@ impl Driver {
     /// the pipe ends it holds, the first one's stdin fed as `feed` says.
     fn prepare(&self, st: &mut State, feed: Feed<'_>) -> Result<(), Error> {
         let first = &self.members[0];
-        if st.engine.is_some() {
+        if let Some(engine) = st.engine.as_mut() {
             if let Feed::Input(i) = feed {
-                if !i.is_empty() {
-                    return Err(Error::invalid(
-                        &self.name,
-                        "cannot send input after communication started (a communicate_timeout, \
-                         wait_timeout or lines drives the child already): call communicate with \
-                         empty input to carry on, or write to take_stdin()",
-                    ));
-                }
-                // Nothing more to feed: close the stdin still held.
-                if st.pipes[0].stdin.take().is_some() {
+                let held = st.pipes[0].stdin.take();
+                if held.is_some() {
                     st.stdin_closed = true;
+                }
+                match (held, i.is_empty()) {
+                    // Nothing more to feed: the stdin still held is closed.
+                    (_, true) => {}
+                    // Nothing was written yet (a `lines` or `wait_timeout`
+                    // left the stdin open): the input goes to the engine.
+                    (Some(stdin), false) => {
+                        engine.give_stdin(0, OwnedFd::from(stdin), Arc::new(i.to_vec()))?;
+                    }
+                    (None, false) => {
+                        return Err(Error::invalid(
+                            &self.name,
+                            "cannot send input after communication started (a \
+                             communicate_timeout fed the child's stdin already): call \
+                             communicate with empty input to carry on",
+                        ));
+                    }
                 }
             }
             return Ok(());

@@ -11,7 +11,8 @@ use spawn_core::Stream;
 use super::Child;
 use super::drive::{Driver, Drove, Feed, State};
 use crate::driver::Until;
-use crate::{Chunk, Error, MAX_LINE, StreamName};
+use crate::line_cut::Cut;
+use crate::{Chunk, Error, StreamName};
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
@@ -22,10 +23,8 @@ pub(crate) struct Lines<'c> {
     pub(crate) driver: &'c mut Driver,
     /// When the child started (the lines' `at`).
     started: Instant,
-    /// Per stream (stdout, stderr): bytes at the front of its buffer
-    /// already handed out, and bytes after them searched for `\n` in vain.
-    used: [usize; 2],
-    searched: [usize; 2],
+    /// Per stream (stdout, stderr): where the cutting of its buffer stands.
+    cuts: [Cut; 2],
     /// The iterator has ended.
     done: bool,
 }
@@ -66,8 +65,7 @@ impl<'c> Lines<'c> {
         Lines {
             driver,
             started,
-            used: [0; 2],
-            searched: [0; 2],
+            cuts: [Cut::default(); 2],
             done: false,
         }
     }
@@ -126,22 +124,8 @@ impl<'c> Lines<'c> {
             let Some(buf) = buffer(st, stream) else {
                 continue;
             };
-            let rest = &buf[self.used[k]..];
-            // A line of exactly MAX_LINE bytes and its `\n` is one line.
-            let window = rest.len().min(MAX_LINE + 1);
-            let from = self.searched[k].min(window);
-            let found = rest[from..window]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| p + from);
-            let (line, step) = match found {
-                Some(nl) => (&rest[..nl], nl + 1),
-                None if rest.len() > MAX_LINE => (&rest[..MAX_LINE], MAX_LINE),
-                None if !open && !rest.is_empty() => (rest, rest.len()),
-                None => {
-                    self.searched[k] = window;
-                    continue;
-                }
+            let Some(line) = self.cuts[k].next(buf, open) else {
+                continue;
             };
             let chunk = Chunk {
                 stream: if stream == Stream::Stdout {
@@ -152,8 +136,6 @@ impl<'c> Lines<'c> {
                 at: self.started.elapsed(),
                 data: line.to_vec(),
             };
-            self.used[k] += step;
-            self.searched[k] = 0;
             return Some(chunk);
         }
         None
@@ -163,12 +145,7 @@ impl<'c> Lines<'c> {
     fn compact(&mut self) {
         let st = self.driver.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
-            if self.used[k] > 0
-                && let Some(buf) = buffer(st, stream)
-            {
-                buf.drain(..self.used[k].min(buf.len()));
-            }
-            self.used[k] = 0;
+            self.cuts[k].compact(buffer(st, stream));
         }
     }
 }
@@ -185,7 +162,7 @@ impl Iterator for Lines<'_> {
             }
             let drove = self
                 .driver
-                .drive(Feed::Input(&[]), None, Until::AnyRead, false, false);
+                .drive(Feed::LeaveOpen, None, Until::AnyRead, false, false);
             if let Some(e) = self.driven(drove) {
                 return Some(Err(e));
             }
@@ -207,9 +184,14 @@ impl Child {
     /// since the child started. Both pipes are drained together, so
     /// neither can block the child, through the same driver as
     /// [`communicate`](Self::communicate) (the command's timeout, token and
-    /// forwarded signals apply). As `communicate(b"")` does, the command's
-    /// own [`input`](crate::Command::input) is fed and the stdin the
-    /// `Child` holds is closed (take it first to keep writing).
+    /// forwarded signals apply). The command's own
+    /// [`input`](crate::Command::input) is fed (then stdin is closed);
+    /// without one, the stdin the `Child` holds stays open, as
+    /// [`wait_timeout`](Self::wait_timeout) leaves it: a later
+    /// [`communicate`](Self::communicate) delivers its input, then closes
+    /// it. A child that reads its stdin to the end before it writes needs
+    /// that end first: take the stdin ([`take_stdin`](Self::take_stdin)),
+    /// write to it and drop it before the lines.
     ///
     /// What the iterator has read and not yielded stays in the `Child`:
     /// break out of the loop, and a later `communicate` (or the next

@@ -196,9 +196,10 @@ impl Child {
     ///
     /// # Errors
     /// `input` given but stdin never piped or taken, or given after a
-    /// `communicate_timeout`, `wait_timeout` or `lines` started driving the
-    /// child ([`Error::InvalidInput`], as Python's "cannot send input after
-    /// starting communication"); the command's
+    /// `communicate_timeout` fed stdin already ([`Error::InvalidInput`], as
+    /// Python's "cannot send input after starting communication"; after
+    /// [`lines`](Self::lines) or [`wait_timeout`](Self::wait_timeout),
+    /// which leave stdin unwritten, the input is delivered); the command's
     /// [`timeout`](Command::timeout) passed ([`Error::Timeout`], the child
     /// and its group stopped); its [`cancel_on`](Command::cancel_on) token
     /// was cancelled ([`Error::Cancelled`]); an I/O or sink error.
@@ -259,7 +260,7 @@ impl Child {
                 Err(Error::Timeout {
                     program: self.driver.name.clone(),
                     elapsed: partial.report.wall,
-                    partial,
+                    partial: Box::new(partial),
                 })
             }
         }

@@ -3,10 +3,11 @@
 //! stdout pipe, the stderr sink, the group), and children already running
 //! (`Child`), each with its sinks opened together.
 
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-use spawn_core::{ChildId, ChildSpec, PerStream};
+use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
 use super::slot::{Owner, Slot, StageRole, Start};
 use super::{Engine, READ_CHUNK, WRITE_CHUNK, io_err};
@@ -19,7 +20,7 @@ use crate::{Error, Sink};
 /// drives `fds` (the parent's pipe ends) into `sinks` with this `spec`.
 pub(crate) struct Adopted<'a> {
     pub process: Arc<Process>,
-    pub fds: PerStream<Option<std::os::fd::OwnedFd>>,
+    pub fds: PerStream<Option<OwnedFd>>,
     pub sinks: &'a PerStream<Option<Sink>>,
     pub spec: ChildSpec,
     pub input: Option<Arc<Vec<u8>>>,
@@ -147,6 +148,40 @@ impl Engine<'_> {
         slot.stop_signal = child.stop_signal;
         slot.process = Some(child.process);
         Ok(self.push(slot, spec))
+    }
+
+    /// Gives adopted slot `child`, which was adopted without its stdin,
+    /// the stdin pipe `fd` with `input` to write (input given after the
+    /// driving started: a `communicate` after `Child::lines`). The core
+    /// decides (`Scheduler::add_stdin`): a child that has exited gets
+    /// nothing, and `fd` is closed here.
+    ///
+    /// # Errors
+    /// No epoll set could be made to watch the pipe in.
+    pub(crate) fn give_stdin(
+        &mut self,
+        child: usize,
+        fd: OwnedFd,
+        input: Arc<Vec<u8>>,
+    ) -> Result<(), Error> {
+        if let Err(e) = self.ensure_epoll() {
+            return Err(Error::io(
+                &self.slots[child].name,
+                "cannot create an epoll set",
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+            ));
+        }
+        if !self.sched.add_stdin(ChildId(child), input.len() as u64) {
+            return Ok(());
+        }
+        let slot = &mut self.slots[child];
+        slot.fds.stdin = Some(fd);
+        slot.input = Some(input);
+        // A slot not started yet registers its pipes when it starts.
+        if slot.start.is_none() {
+            self.register_pipe(child, Stream::Stdin);
+        }
+        Ok(())
     }
 
     pub(super) fn push(&mut self, slot: Slot, spec: ChildSpec) -> usize {

@@ -125,12 +125,14 @@ impl Engine<'_> {
                 CancelScope::Slot(i) => self.cancel_slot(i, now),
                 CancelScope::All => {
                     self.stop_starting = true;
+                    self.end_feed();
                     for i in 0..self.slots.len() {
                         self.cancel_slot(i, now);
                     }
                 }
                 CancelScope::Queued => {
                     self.stop_starting = true;
+                    self.end_feed();
                     for i in 0..self.slots.len() {
                         let slot = &self.slots[i];
                         let queued = slot.process.is_none()
@@ -192,7 +194,7 @@ impl Engine<'_> {
     /// [`Until::AnyFinished`] when commands come (without one, a tick
     /// does), and until it is closed the engine is not done when its
     /// children are: it waits for more.
-    pub(crate) fn watch_feed(&mut self, feed: &crate::CommandFeed) {
+    pub(crate) fn watch_feed(&mut self, feed: &crate::group::FeedSource) {
         let interest = Interest {
             readable: true,
             writable: false,
@@ -206,6 +208,14 @@ impl Engine<'_> {
             _ => false,
         };
         self.feed = Some(feed.clone());
+    }
+
+    /// Nothing more is taken from the feed: its producers' pushes are
+    /// refused from now on.
+    fn end_feed(&self) {
+        if let Some(feed) = &self.feed {
+            feed.end();
+        }
     }
 
     /// The feed's eventfd was readable: commands (or its close) came.
@@ -225,7 +235,11 @@ impl Engine<'_> {
     /// Whether more commands may come from the feed: the engine is not done
     /// when its children are.
     pub(super) fn awaits_feed(&self) -> bool {
-        !self.stop_starting && self.feed.as_ref().is_some_and(|f| !f.is_closed())
+        !self.stop_starting
+            && self
+                .feed
+                .as_ref()
+                .is_some_and(crate::group::FeedSource::is_open)
     }
 
     pub(super) fn reached(&mut self, until: Until) -> bool {

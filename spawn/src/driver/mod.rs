@@ -122,7 +122,7 @@ pub(crate) struct Engine<'t> {
     stop_starting: bool,
     /// The command feed a group takes commands from, when its eventfd is
     /// in the set.
-    feed: Option<crate::CommandFeed>,
+    feed: Option<crate::group::FeedSource>,
     /// The feed said commands came since the last `AnyFinished` stop.
     fed: bool,
     /// The feed's eventfd is in the set (else it is looked at on a tick).
@@ -339,7 +339,12 @@ impl<'t> Engine<'t> {
                 child,
                 stream,
                 reason,
-            } => self.close(child.0, stream, reason),
+            } => {
+                if stream == Stream::Stdin {
+                    self.slots[child.0].note_unread_input(reason);
+                }
+                self.close(child.0, stream, reason);
+            }
             Action::Signal {
                 child,
                 signal,

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildId, Event, Outcome, PerStream, Stream};
+use spawn_core::{ChildId, CloseReason, Event, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
 use spawn_sys::poll::Interest;
 
@@ -73,6 +73,9 @@ pub(crate) struct Slot {
     pub overflow: Option<(StreamName, usize)>,
     /// The raw wait status, once the exit was seen.
     pub exit: Option<i32>,
+    /// Input bytes still in the stdin pipe when it was closed because the
+    /// child exited or closed its end: written, never taken.
+    pub input_unread: u64,
     pub outcome: Option<Outcome>,
     pub spawn_time: Duration,
     pub started: Option<Instant>,
@@ -117,6 +120,7 @@ impl Slot {
             error: None,
             overflow: None,
             exit: None,
+            input_unread: 0,
             outcome: None,
             spawn_time: Duration::ZERO,
             started: None,
@@ -132,6 +136,19 @@ impl Slot {
             starting_elsewhere: false,
             held_signals: Vec::new(),
             cancelled: false,
+        }
+    }
+
+    /// The stdin pipe is about to be closed because the child exited or
+    /// closed its end (`reason`): notes the input still in it, which the
+    /// child never took (`Report::stdin_bytes` leaves it out). Any other
+    /// close (all input written while the child runs) notes nothing: the
+    /// child may still read what is in the pipe.
+    pub(crate) fn note_unread_input(&mut self, reason: CloseReason) {
+        if matches!(reason, CloseReason::Broken | CloseReason::ChildExited)
+            && let Some(fd) = &self.fds.stdin
+        {
+            self.input_unread = spawn_sys::pipe::unread(fd).unwrap_or(0);
         }
     }
 
@@ -550,32 +567,37 @@ impl Engine<'_> {
 
     /// Watches the pipes of a started slot.
     pub(super) fn register(&mut self, child: usize) {
+        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
+            self.register_pipe(child, stream);
+        }
+    }
+
+    /// Watches pipe `stream` of a started slot, if it holds one.
+    pub(super) fn register_pipe(&mut self, child: usize, stream: Stream) {
         let Some(epoll) = self.epoll.as_ref() else {
             return;
         };
         let slot = &mut self.slots[child];
         let input = slot.input.as_ref().map_or(0, |v| v.len());
-        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            let Some(fd) = slot.fds[stream].as_ref() else {
-                continue;
-            };
-            pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
-            // Our end of a pipe made for this start: no other flag to keep.
-            let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
-            let interest = Interest {
-                readable: stream != Stream::Stdin,
-                writable: stream == Stream::Stdin,
-                edge: true,
-            };
-            let _ = epoll.add(
-                fd.as_fd(),
-                Token::Pipe {
-                    slot: child,
-                    stream,
-                }
-                .encode(),
-                interest,
-            );
-        }
+        let Some(fd) = slot.fds[stream].as_ref() else {
+            return;
+        };
+        pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
+        // Our end of a pipe made for this start: no other flag to keep.
+        let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
+        let interest = Interest {
+            readable: stream != Stream::Stdin,
+            writable: stream == Stream::Stdin,
+            edge: true,
+        };
+        let _ = epoll.add(
+            fd.as_fd(),
+            Token::Pipe {
+                slot: child,
+                stream,
+            }
+            .encode(),
+            interest,
+        );
     }
 }

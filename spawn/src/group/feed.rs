@@ -7,32 +7,97 @@
 //! eventfd, so a [`push`](CommandFeed::push) wakes it at once (without an
 //! eventfd it looks on a short tick), and it takes commands from the queue
 //! without waiting, as there is room for them.
+//!
+//! Two kinds of handle share the queue: the [`CommandFeed`]s the producers
+//! hold (counted: the last one dropped closes the feed), and the
+//! [`FeedSource`]s of the groups that read it (counted too: when the last
+//! group holding it is gone, or a group stops taking commands, the feed is
+//! ended, and a push is refused rather than queued for nobody).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::Command;
 
+/// Whether a feed still takes commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum FeedState {
+    /// Pushes are queued.
+    #[default]
+    Open,
+    /// Closed (by `close` or the drop of the last producer handle): the
+    /// commands queued still run, no more are taken.
+    Closed,
+    /// No group will read it any more (every group holding it is gone, or
+    /// one stopped taking commands): nothing queued runs.
+    Ended,
+}
+
 #[derive(Default)]
 struct Queue {
     cmds: VecDeque<Command>,
-    closed: bool,
+    state: FeedState,
 }
 
 #[derive(Default)]
 struct Inner {
     queue: Mutex<Queue>,
     eventfd: OnceLock<Option<OwnedFd>>,
+    /// Live [`CommandFeed`] handles.
+    producers: AtomicUsize,
+    /// Live [`FeedSource`] handles (groups, their runs and engines).
+    readers: AtomicUsize,
+}
+
+impl Inner {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake(&self) {
+        if let Some(Some(fd)) = self.eventfd.get() {
+            // Nonblocking: the counter only overflows after 2^64 - 1 writes.
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Moves an open feed to `to` (an ended one stays ended); drops the
+    /// queued commands when it ends.
+    fn settle(&self, to: FeedState) {
+        let mut q = self.queue();
+        if q.state == FeedState::Ended {
+            return;
+        }
+        q.state = to;
+        let dropped = if to == FeedState::Ended {
+            std::mem::take(&mut q.cmds)
+        } else {
+            VecDeque::new()
+        };
+        drop(q);
+        drop(dropped);
+        self.wake();
+    }
 }
 
 /// Commands for a running [`Group`](super::Group), pushed from any thread:
 /// `Clone + Send + Sync`, every clone the same feed. Give it to a group
 /// with [`Group::add_feed`](super::Group::add_feed); the group takes its
 /// commands, in the order pushed, after those added before, and ends once
-/// the feed is [`close`](Self::close)d and every command is done. Until
-/// then a group with nothing to run waits for the feed.
+/// the feed is closed and every command is done. Until then a group with
+/// nothing to run waits for the feed.
+///
+/// The feed is closed by [`close`](Self::close), or when the last handle
+/// (this one and its clones) is dropped: a producer that just goes away
+/// ends the group too. A push is refused (`false`) once the feed is
+/// closed, and once no group will take the command: every group given the
+/// feed (and its runs and [`GroupResults`](super::GroupResults)) was
+/// dropped, or the group was cancelled or told to
+/// [`stop_starting_on`](super::Group::stop_starting_on); commands queued
+/// then are dropped.
 ///
 /// # Examples
 ///
@@ -52,17 +117,42 @@ struct Inner {
 /// assert_eq!(results[4].as_ref().unwrap().stdout, b"4\n");
 /// # Ok::<(), spawn::Error>(())
 /// ```
-#[derive(Clone, Default)]
 pub struct CommandFeed {
     inner: Arc<Inner>,
 }
 
+impl Default for CommandFeed {
+    fn default() -> Self {
+        let inner = Arc::new(Inner::default());
+        inner.producers.store(1, Ordering::Relaxed);
+        CommandFeed { inner }
+    }
+}
+
+impl Clone for CommandFeed {
+    fn clone(&self) -> Self {
+        self.inner.producers.fetch_add(1, Ordering::Relaxed);
+        CommandFeed {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Drop for CommandFeed {
+    fn drop(&mut self) {
+        // The last producer handle: nobody can push any more.
+        if self.inner.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.settle(FeedState::Closed);
+        }
+    }
+}
+
 impl fmt::Debug for CommandFeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = self.queue();
+        let q = self.inner.queue();
         f.debug_struct("CommandFeed")
             .field("queued", &q.cmds.len())
-            .field("closed", &q.closed)
+            .field("state", &q.state)
             .finish()
     }
 }
@@ -85,52 +175,84 @@ impl CommandFeed {
         CommandFeed::default()
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.inner
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Hands `cmd` to the group (it starts when there is room). A command
-    /// pushed after [`close`](Self::close) is dropped: returns whether it
-    /// was taken.
+    /// Hands `cmd` to the group (it starts when there is room). Returns
+    /// whether it was taken: a command pushed after the feed was closed,
+    /// or once no group will read it (its group was dropped, cancelled or
+    /// stopped starting), is dropped and the answer is `false`.
     pub fn push(&self, cmd: impl Into<Command>) -> bool {
-        let mut q = self.queue();
-        if q.closed {
+        let mut q = self.inner.queue();
+        if q.state != FeedState::Open {
             return false;
         }
         q.cmds.push_back(cmd.into());
         drop(q);
-        self.wake();
+        self.inner.wake();
         true
     }
 
-    /// No more commands: the group ends once those pushed are done.
+    /// No more commands: the group ends once those pushed are done. The
+    /// drop of the last handle does the same.
     pub fn close(&self) {
-        self.queue().closed = true;
-        self.wake();
+        self.inner.settle(FeedState::Closed);
     }
 
-    /// Whether [`close`](Self::close) was called.
+    /// Whether the feed takes no more commands: closed, or no group will
+    /// read it any more (see [`push`](Self::push)).
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.queue().closed
+        self.inner.queue().state != FeedState::Open
     }
 
-    fn wake(&self) {
-        if let Some(Some(fd)) = self.inner.eventfd.get() {
-            // Nonblocking: the counter only overflows after 2^64 - 1 writes.
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+    /// The handle a group reads the feed through.
+    pub(crate) fn source(&self) -> FeedSource {
+        FeedSource::new(Arc::clone(&self.inner))
+    }
+}
+
+/// A group's handle on a [`CommandFeed`]: it takes the commands, and its
+/// drop (the last one's) or [`end`](Self::end) tells producers that no
+/// group will take more.
+pub(crate) struct FeedSource {
+    inner: Arc<Inner>,
+}
+
+impl Clone for FeedSource {
+    fn clone(&self) -> Self {
+        FeedSource::new(Arc::clone(&self.inner))
+    }
+}
+
+impl Drop for FeedSource {
+    fn drop(&mut self) {
+        if self.inner.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.settle(FeedState::Ended);
         }
+    }
+}
+
+impl FeedSource {
+    fn new(inner: Arc<Inner>) -> Self {
+        inner.readers.fetch_add(1, Ordering::Relaxed);
+        FeedSource { inner }
+    }
+
+    /// The group stops taking commands (cancelled, or told to stop
+    /// starting): pushes are refused from now on.
+    pub(crate) fn end(&self) {
+        self.inner.settle(FeedState::Ended);
+    }
+
+    /// Whether more commands may come.
+    pub(crate) fn is_open(&self) -> bool {
+        self.inner.queue().state == FeedState::Open
     }
 
     /// The next command, without waiting.
     pub(crate) fn take(&self) -> Taken {
-        let mut q = self.queue();
+        let mut q = self.inner.queue();
         match q.cmds.pop_front() {
             Some(cmd) => Taken::Command(cmd),
-            None if q.closed => Taken::Closed,
+            None if q.state != FeedState::Open => Taken::Closed,
             None => Taken::Empty,
         }
     }
@@ -148,8 +270,8 @@ impl CommandFeed {
         });
         if let Some(fd) = fd {
             // Pushed before the fd existed: say so now.
-            let q = self.queue();
-            if !q.cmds.is_empty() || q.closed {
+            let q = self.inner.queue();
+            if !q.cmds.is_empty() || q.state != FeedState::Open {
                 let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
             }
         }

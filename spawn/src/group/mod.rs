@@ -11,6 +11,7 @@ use crate::driver::{CancelScope, Engine};
 use crate::{Command, Error, Output};
 
 pub use feed::CommandFeed;
+pub(crate) use feed::FeedSource;
 pub use results::GroupResults;
 pub(crate) use results::InOrder;
 use results::LazySource;
@@ -62,7 +63,7 @@ pub struct Group {
     forwarder: Option<crate::Forwarder>,
     cancel: Option<crate::CancelToken>,
     stop_starting: Option<crate::CancelToken>,
-    feed: Option<CommandFeed>,
+    feed: Option<FeedSource>,
 }
 
 impl fmt::Debug for Group {
@@ -175,7 +176,7 @@ impl Group {
     /// first.
     #[must_use]
     pub fn add_feed(mut self, feed: &CommandFeed) -> Self {
-        self.feed = Some(feed.clone());
+        self.feed = Some(feed.source());
         self
     }
 

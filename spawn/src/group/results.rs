@@ -56,7 +56,7 @@ pub struct GroupResults<'g> {
     drained: bool,
     /// Commands pushed while the group runs (`Group::add_feed`), after the
     /// others.
-    feed: Option<crate::CommandFeed>,
+    feed: Option<super::feed::FeedSource>,
     /// Results known before their child started (a wiring refused).
     early: VecDeque<Indexed>,
 }
@@ -148,7 +148,7 @@ impl<'g> GroupResults<'g> {
 
     /// Takes commands from `feed` after the others (see
     /// [`Group::add_feed`](super::Group::add_feed)).
-    pub(super) fn with_feed(mut self, feed: Option<crate::CommandFeed>) -> Self {
+    pub(super) fn with_feed(mut self, feed: Option<super::feed::FeedSource>) -> Self {
         self.feed = feed;
         self
     }
@@ -168,7 +168,7 @@ impl<'g> GroupResults<'g> {
         if let Some(cmd) = lazy {
             return Next::Command(cmd);
         }
-        match self.feed.as_ref().map(crate::CommandFeed::take) {
+        match self.feed.as_ref().map(super::feed::FeedSource::take) {
             Some(Taken::Command(cmd)) => Next::Command(cmd),
             Some(Taken::Empty) => Next::Later,
             Some(Taken::Closed) | None => Next::End,
@@ -189,12 +189,12 @@ impl<'g> GroupResults<'g> {
                 index,
                 Err(Error::Cancelled {
                     program: cmd.name(),
-                    partial: Output {
+                    partial: Box::new(Output {
                         status: crate::ExitStatus::from_raw(0),
                         stdout: Vec::new(),
                         stderr: Vec::new(),
                         report: crate::Report::default(),
-                    },
+                    }),
                 }),
             ));
         }

@@ -7,7 +7,6 @@
 #![allow(dead_code)]
 // each test binary uses some of the helpers
 // `Error` carries the child's output by contract; as in the crate.
-#![allow(clippy::result_large_err)]
 
 pub(crate) use std::sync::{Arc, Mutex};
 pub(crate) use std::time::{Duration, Instant};

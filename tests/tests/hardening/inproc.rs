@@ -29,7 +29,7 @@ fn tmpdir(name: &str) -> PathBuf {
 
 fn timeout_partial(what: &str, r: Result<Output, Error>) -> Output {
     match r {
-        Err(Error::Timeout { partial, .. }) => partial,
+        Err(Error::Timeout { partial, .. }) => *partial,
         other => panic!("{what}: expected a timeout, got {other:?}"),
     }
 }
