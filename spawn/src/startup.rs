@@ -84,7 +84,10 @@ impl SpawnPath {
 impl Command {
     /// Gives the child `fd` as its fd number `child_fd` (Python's
     /// `pass_fds`, Go's `ExtraFiles`; a systemd socket, a jobserver pipe).
-    /// `child_fd` must be 3 or more; any number of fds may be passed, and
+    /// `child_fd` must be 3 or more, and below this process's fd limit
+    /// (`RLIMIT_NOFILE`, which the child inherits; else
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) before anything
+    /// starts); any number of fds may be passed, and
     /// their numbers may overlap the parent's. Every other fd is still
     /// closed in the child. Needs no fork (the default path).
     ///

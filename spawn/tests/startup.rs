@@ -50,6 +50,30 @@ fn pass_fd_below_three_or_twice_is_invalid_input() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
 }
 
+/// A child fd at or above the fd limit cannot be made in the child (its
+/// `dup2` fails): a clear error naming `pass_fd(n)` and the limit, before
+/// anything starts.
+#[test]
+fn pass_fd_at_or_above_the_fd_limit_is_invalid_input() {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .expect("a finite RLIMIT_NOFILE");
+    let n = i32::try_from(soft).unwrap_or(i32::MAX);
+    let err = Command::new("true")
+        .pass_fd(n, pipe_with(b""))
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("pass_fd({n}")), "{msg}");
+    assert!(msg.contains(&soft.to_string()), "{msg}");
+    // One below the limit is fine.
+    Command::shell("true")
+        .pass_fd(n - 1, pipe_with(b""))
+        .check()
+        .unwrap();
+}
+
 #[test]
 fn the_stop_signal_comes_first_under_a_timeout() {
     let err = Command::shell(
