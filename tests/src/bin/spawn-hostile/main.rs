@@ -87,6 +87,7 @@ fn main() {
         "own-group" => vec![groups::own_group()],
         "death-signal" => vec![startup::death_signal()],
         "cgroup-denied" => vec![startup::cgroup_denied()],
+        "cgroup-name-taken" => vec![startup::cgroup_name_taken()],
         other => {
             eprintln!("spawn-hostile: unknown scenario {other:?}");
             std::process::exit(2);
