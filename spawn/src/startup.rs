@@ -35,10 +35,16 @@ pub enum Containment {
     /// Nothing escapes it: when the run ends (exit and EOF, timeout, drop),
     /// everything left in it gets the [stop signal](Command::stop_signal),
     /// the grace, then `cgroup.kill`, and the cgroup is removed once empty.
+    /// Cgroups a member makes inside it are part of it: their members get
+    /// the stop signal too, and they are removed with it, deepest first.
     /// Where no writable cgroup v2 exists, the run fails before anything
     /// starts, saying why. The child is started by a vfork-style `clone3`
     /// (`CLONE_INTO_CGROUP`; no copy of the parent), or by fork+exec where
     /// the kernel refuses `clone3` (before 5.7, or a seccomp filter).
+    ///
+    /// Limit: a member with the right to write into another cgroup's
+    /// `cgroup.procs` (root, or a delegated subtree) can move itself out,
+    /// and then nothing of the teardown reaches it.
     ///
     /// # Examples
     ///

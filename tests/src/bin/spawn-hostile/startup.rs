@@ -91,7 +91,10 @@ pub fn cgroup_name_taken() -> String {
         .containment(Containment::Cgroup)
         .check_output_string()
         .expect("a run in a cgroup whose first names are taken");
-    let line = out.lines().find(|l| l.starts_with("0::")).expect("a 0:: line");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .expect("a 0:: line");
     let name = line.rsplit('/').next().unwrap_or_default().to_owned();
     let pid = std::process::id();
     assert_eq!(name, format!("spawn-{pid}-{TAKEN}"), "{out}");
