@@ -6,7 +6,10 @@
 //!   disk) is an error naming the cause, with 125;
 //! - the progress line of `spawn many` (on stderr, only when stderr is a
 //!   terminal) is erased before any output and redrawn below it, so no
-//!   output line ever shares a terminal line with it.
+//!   output line ever shares a terminal line with it; output on the
+//!   terminal that did not end its line (`printf tail`) is ended first (a
+//!   newline on the terminal only), so erasing the progress line never
+//!   erases it, and our own messages start on a line of their own.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -55,6 +58,9 @@ struct State {
     progress: Option<String>,
     /// Whether it is on the terminal now.
     drawn: bool,
+    /// Whether the last output that reached the terminal did not end its
+    /// line: the cursor is after it, on the line the progress would erase.
+    mid_line: bool,
     last_draw: Option<Instant>,
     /// The first failure to write to stdout; later writes are not tried.
     failed: Option<Failure>,
@@ -65,6 +71,8 @@ pub(crate) struct Screen {
     state: Mutex<State>,
     /// Whether stderr is a terminal (the progress line is drawn only then).
     tty: bool,
+    /// Whether stdout is a terminal too (its output shares the screen).
+    stdout_tty: bool,
 }
 
 /// The one [`Screen`] of the process.
@@ -73,6 +81,7 @@ pub(crate) fn screen() -> &'static Screen {
     SCREEN.get_or_init(|| Screen {
         state: Mutex::new(State::default()),
         tty: io::stderr().is_terminal(),
+        stdout_tty: io::stdout().is_terminal(),
     })
 }
 
@@ -99,15 +108,33 @@ impl Screen {
         }
     }
 
+    /// Records where `data`, written to a stream on the terminal, left the
+    /// cursor.
+    fn wrote_on_terminal(st: &mut State, data: &[u8]) {
+        if let Some(&last) = data.last() {
+            st.mid_line = last != b'\n';
+        }
+    }
+
+    /// Ends a line that output left unfinished on the terminal (on stderr:
+    /// the bytes of stdout stay as the job wrote them).
+    fn end_line(&self, st: &mut State) {
+        if self.tty && st.mid_line {
+            stderr_raw(b"\n");
+            st.mid_line = false;
+        }
+    }
+
     fn draw(&self, st: &mut State, force: bool) {
-        if !self.tty || st.drawn {
+        if !self.tty || st.drawn || st.progress.is_none() {
             return;
         }
-        let Some(text) = &st.progress else { return };
         let now = Instant::now();
         if !force && st.last_draw.is_some_and(|t| now - t < REDRAW_EVERY) {
             return;
         }
+        self.end_line(st);
+        let text = st.progress.as_deref().unwrap_or_default();
         stderr_raw(text.as_bytes());
         st.drawn = true;
         st.last_draw = Some(now);
@@ -136,6 +163,9 @@ impl Screen {
             st.failed = Some(f.clone());
             return Err(f);
         }
+        if self.stdout_tty {
+            Self::wrote_on_terminal(&mut st, data);
+        }
         self.draw(&mut st, false);
         Ok(())
     }
@@ -145,13 +175,24 @@ impl Screen {
     pub(crate) fn err(&self, data: &[u8]) {
         let mut st = self.lock();
         self.erase(&mut st);
-        stderr_raw(data);
-        self.draw(&mut st, false);
+        self.err_locked(&mut st, data);
     }
 
-    /// A message on stderr: `spawn: {msg}` or `spawn {cmd}: {msg}`.
+    fn err_locked(&self, st: &mut State, data: &[u8]) {
+        stderr_raw(data);
+        if self.tty {
+            Self::wrote_on_terminal(st, data);
+        }
+        self.draw(st, false);
+    }
+
+    /// A message on stderr: `spawn: {msg}` or `spawn {cmd}: {msg}`, on a
+    /// line of its own.
     pub(crate) fn note(&self, msg: &str) {
-        self.err(format!("{msg}\n").as_bytes());
+        let mut st = self.lock();
+        self.erase(&mut st);
+        self.end_line(&mut st);
+        self.err_locked(&mut st, format!("{msg}\n").as_bytes());
     }
 
     /// Shows `text` as the progress line (only on a terminal), replacing

@@ -326,36 +326,161 @@ impl Cgroup {
             .collect()
     }
 
-    /// `kill(pid, sig)` for each of [`Cgroup::procs`]—Sends `sig` to every
-    /// process in the cgroup; one that exited meanwhile (`ESRCH`) is
-    /// skipped.
-    ///
-    /// Not atomic: a member that forks while this runs can leave a child
-    /// that got nothing ([`Cgroup::kill`] has no such gap on 5.14+).
+    /// The cgroup's descendants (child cgroups, theirs, and so on), each
+    /// after all of its own descendants: the order to remove them in. A
+    /// snapshot: a member may make or remove cgroups meanwhile; one removed
+    /// while this walks is left out.
     ///
     /// # Errors
-    /// [`Cgroup::procs`]'s, or `kill`'s other than `ESRCH` (`EPERM`: a
-    /// member we may not signal).
+    /// The error of listing or opening a directory, other than its removal
+    /// meanwhile (`ENOENT`).
     ///
     /// # References
-    /// - [Linux `kill`](https://man7.org/linux/man-pages/man2/kill.2.html)
-    pub fn signal_all(&self, sig: i32) -> io::Result<()> {
-        for pid in self.procs()? {
-            match crate::signal::signal_process(pid, sig) {
-                Ok(()) | Err(Errno::SRCH) => {}
+    /// - [Linux cgroup v2](https://docs.kernel.org/admin-guide/cgroup-v2.html#basic-operations)
+    pub fn descendants(&self) -> io::Result<Vec<Cgroup>> {
+        // Each is listed when taken off the stack, before anything below
+        // it is pushed: reversed, each comes after its descendants.
+        let mut found = Vec::new();
+        let mut stack = self.children()?;
+        while let Some(cg) = stack.pop() {
+            stack.extend(cg.children()?);
+            found.push(cg);
+        }
+        found.reverse();
+        Ok(found)
+    }
+
+    /// The cgroup's child cgroups (its subdirectories), opened.
+    fn children(&self) -> io::Result<Vec<Cgroup>> {
+        let listing_failed = |e| context(format_args!("{}", self.dir.display()), e);
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(listing_failed(e)),
+        };
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(listing_failed)?;
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = entry.file_name();
+            let dir = self.dir.join(&name);
+            match rustix::fs::openat(
+                &self.fd,
+                name.as_os_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => children.push(Cgroup { dir, fd }),
+                Err(Errno::NOENT) => {} // removed meanwhile
                 Err(e) => {
                     return Err(context(
-                        format_args!(
-                            "signal {sig} to {} in {}",
-                            pid.as_raw_nonzero(),
-                            self.dir.display()
-                        ),
+                        format_args!("cannot open the cgroup {}", dir.display()),
                         e,
                     ));
                 }
             }
         }
-        Ok(())
+        Ok(children)
+    }
+
+    /// Sends `sig` to every process in the cgroup and in its descendants;
+    /// one that exited meanwhile is skipped.
+    ///
+    /// Each member found in `cgroup.procs` is signalled through a pidfd
+    /// opened on its pid and only if `cgroup.procs`, read again after the
+    /// pidfds were opened, still lists it: a pid freed and reused by a
+    /// process outside the cgroup between the first read and the signal is
+    /// never signalled. (Without pidfds, before Linux 5.3 or with
+    /// `SPAWN_NO_PIDFD=1`, members are signalled by pid, with that gap.)
+    ///
+    /// Not atomic: a member that forks while this runs can leave a child
+    /// that got nothing ([`Cgroup::kill`] has no such gap on 5.14+).
+    ///
+    /// # Errors
+    /// [`Cgroup::procs`]'s or [`Cgroup::descendants`]' (the first error;
+    /// the other members are still signalled), or the signal's other than
+    /// `ESRCH` (`EPERM`: a member we may not signal).
+    ///
+    /// # References
+    /// - [Linux `pidfd_open`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
+    /// - [Linux `pidfd_send_signal`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
+    pub fn signal_all(&self, sig: i32) -> io::Result<()> {
+        let mut first_err = self.signal_members(sig).err();
+        match self.descendants() {
+            Ok(subtree) => {
+                for cg in subtree {
+                    if let Err(e) = cg.signal_members(sig) {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// `sig` to the members of this cgroup alone (not its descendants).
+    fn signal_members(&self, sig: i32) -> io::Result<()> {
+        let pids = self.procs()?;
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let failed = |pid: Pid, e: Errno| {
+            context(
+                format_args!(
+                    "signal {sig} to {} in {}",
+                    pid.as_raw_nonzero(),
+                    self.dir.display()
+                ),
+                e,
+            )
+        };
+        let mut first_err = None;
+        if !crate::pidfd::pidfd_supported() {
+            for pid in pids {
+                match crate::signal::signal_process(pid, sig) {
+                    Ok(()) | Err(Errno::SRCH) => {}
+                    Err(e) => {
+                        first_err.get_or_insert(failed(pid, e));
+                    }
+                }
+            }
+            return first_err.map_or(Ok(()), Err);
+        }
+        let mut opened = Vec::with_capacity(pids.len());
+        for pid in pids {
+            match crate::pidfd::pidfd_open(pid) {
+                Ok(fd) => opened.push((pid, fd)),
+                Err(Errno::SRCH) => {}
+                Err(e) => {
+                    first_err.get_or_insert(failed(pid, e));
+                }
+            }
+        }
+        // Each pidfd names the process that had the pid when it was opened;
+        // listed now, that process is a member (a pid is not reused while
+        // its process lives).
+        let mut members = self.procs()?;
+        members.sort_unstable_by_key(|p| p.as_raw_nonzero());
+        for (pid, fd) in opened {
+            if members
+                .binary_search_by_key(&pid.as_raw_nonzero(), |p| p.as_raw_nonzero())
+                .is_err()
+            {
+                continue;
+            }
+            match crate::pidfd::pidfd_send_signal(&fd, sig) {
+                Ok(()) | Err(Errno::SRCH) => {}
+                Err(e) => {
+                    first_err.get_or_insert(failed(pid, e));
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// `write(cgroup.kill, "1")`—`SIGKILL` to every process in the cgroup
@@ -444,16 +569,27 @@ impl Cgroup {
         }
     }
 
-    /// `rmdir`—Removes the cgroup.
+    /// `rmdir`—Removes the cgroup, and first its descendants, deepest
+    /// first (cgroups a member made inside it).
     ///
     /// # Errors
-    /// `EBUSY` (`ResourceBusy`) while a process or a child cgroup is in it:
-    /// end them first ([`Cgroup::kill`], [`Cgroup::wait_unpopulated`]);
-    /// the message names the directory.
+    /// `EBUSY` (`ResourceBusy`) while a process is in it or in a
+    /// descendant: end them first ([`Cgroup::kill`],
+    /// [`Cgroup::wait_unpopulated`]); the message names the directory. A
+    /// descendant that cannot be removed leaves it busy.
     ///
     /// # References
     /// - [Linux `rmdir`](https://man7.org/linux/man-pages/man2/rmdir.2.html)
     pub fn remove(self) -> io::Result<()> {
+        // Each is tried: what can go, goes (one removed meanwhile is gone).
+        for cg in self.descendants().unwrap_or_default() {
+            let _ = cg.remove_one();
+        }
+        self.remove_one()
+    }
+
+    /// `rmdir` of this cgroup alone.
+    fn remove_one(self) -> io::Result<()> {
         let Cgroup { dir, fd } = self;
         drop(fd);
         rustix::fs::rmdir(&dir).map_err(|e| {

@@ -422,12 +422,19 @@ impl Drop for Process {
     }
 }
 
+/// How many names [`new_cgroup`] tries before it gives up.
+const CGROUP_NAME_TRIES: u32 = 64;
+
 /// A fresh cgroup for one child of `program`, under the caller's own
-/// cgroup v2 (`Containment::Cgroup`).
+/// cgroup v2 (`Containment::Cgroup`), named `spawn-<pid>-<n>` with `n`
+/// counted per process. A name taken (by a process with the same pid in
+/// another pid namespace, or one SIGKILLed mid-run) is passed for the next,
+/// [`CGROUP_NAME_TRIES`] times at most; the count moves on for good, so a
+/// process passes each taken name once.
 ///
 /// # Errors
 /// [`Error::NoCgroup`](crate::Error::NoCgroup), saying why, when there is no
-/// cgroup v2 or no right to make one there.
+/// cgroup v2, no right to make one there, or every name tried is taken.
 pub(crate) fn new_cgroup(program: &str) -> Result<Cgroup, crate::Error> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -437,12 +444,22 @@ pub(crate) fn new_cgroup(program: &str) -> Result<Cgroup, crate::Error> {
     };
     let own = spawn_sys::cgroup::own_cgroup()
         .map_err(|e| no(format!("no cgroup v2 for this process ({e})")))?;
-    let name = format!(
-        "spawn-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    Cgroup::create_under(&own, &name).map_err(|e| no(e.to_string()))
+    let mut taken = None;
+    for _ in 0..CGROUP_NAME_TRIES {
+        let name = format!(
+            "spawn-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        match Cgroup::create_under(&own, &name) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken = Some(e),
+            made => return made.map_err(|e| no(e.to_string())),
+        }
+    }
+    let last = taken.map(|e| e.to_string()).unwrap_or_default();
+    Err(no(format!(
+        "{CGROUP_NAME_TRIES} cgroup names in a row were taken (the last: {last})"
+    )))
 }
 
 /// The status recorded for a child whose status was lost.

@@ -35,10 +35,16 @@ pub enum Containment {
     /// Nothing escapes it: when the run ends (exit and EOF, timeout, drop),
     /// everything left in it gets the [stop signal](Command::stop_signal),
     /// the grace, then `cgroup.kill`, and the cgroup is removed once empty.
+    /// Cgroups a member makes inside it are part of it: their members get
+    /// the stop signal too, and they are removed with it, deepest first.
     /// Where no writable cgroup v2 exists, the run fails before anything
     /// starts, saying why. The child is started by a vfork-style `clone3`
     /// (`CLONE_INTO_CGROUP`; no copy of the parent), or by fork+exec where
     /// the kernel refuses `clone3` (before 5.7, or a seccomp filter).
+    ///
+    /// Limit: a member with the right to write into another cgroup's
+    /// `cgroup.procs` (root, or a delegated subtree) can move itself out,
+    /// and then nothing of the teardown reaches it.
     ///
     /// # Examples
     ///
@@ -84,7 +90,10 @@ impl SpawnPath {
 impl Command {
     /// Gives the child `fd` as its fd number `child_fd` (Python's
     /// `pass_fds`, Go's `ExtraFiles`; a systemd socket, a jobserver pipe).
-    /// `child_fd` must be 3 or more; any number of fds may be passed, and
+    /// `child_fd` must be 3 or more, and below this process's fd limit
+    /// (`RLIMIT_NOFILE`, which the child inherits; else
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) before anything
+    /// starts); any number of fds may be passed, and
     /// their numbers may overlap the parent's. Every other fd is still
     /// closed in the child. Needs no fork (the default path).
     ///

@@ -148,9 +148,26 @@ pub(crate) struct Wiring {
     pub containment: crate::Containment,
 }
 
-/// Extra fds go to numbers 3 and up, each once.
+/// Extra fds go to numbers 3 and up, below the fd limit (the child's
+/// `dup2` to a number at or above its `RLIMIT_NOFILE` fails, and it gets our
+/// limit: its own `rlimit` is set after its fds), each once.
 fn check_passed_fds(cmd: &Command, name: &str) -> Result<(), Error> {
+    if cmd.passed_fds.is_empty() {
+        return Ok(());
+    }
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     for (i, (child_fd, _)) in cmd.passed_fds.iter().enumerate() {
+        if let Some(limit) = limit
+            && u64::try_from(*child_fd).is_ok_and(|n| n >= limit)
+        {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "pass_fd({child_fd}, ..): fd numbers must be below this process's fd limit \
+                     (RLIMIT_NOFILE {limit}), which the child inherits"
+                ),
+            ));
+        }
         if *child_fd < 3 {
             return Err(Error::invalid(
                 name,

@@ -50,6 +50,30 @@ fn pass_fd_below_three_or_twice_is_invalid_input() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
 }
 
+/// A child fd at or above the fd limit cannot be made in the child (its
+/// `dup2` fails): a clear error naming `pass_fd(n)` and the limit, before
+/// anything starts.
+#[test]
+fn pass_fd_at_or_above_the_fd_limit_is_invalid_input() {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .expect("a finite RLIMIT_NOFILE");
+    let n = i32::try_from(soft).unwrap_or(i32::MAX);
+    let err = Command::new("true")
+        .pass_fd(n, pipe_with(b""))
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("pass_fd({n}")), "{msg}");
+    assert!(msg.contains(&soft.to_string()), "{msg}");
+    // One below the limit is fine.
+    Command::shell("true")
+        .pass_fd(n - 1, pipe_with(b""))
+        .check()
+        .unwrap();
+}
+
 #[test]
 fn the_stop_signal_comes_first_under_a_timeout() {
     let err = Command::shell(
@@ -229,6 +253,84 @@ fn a_dropped_child_in_a_cgroup_takes_its_cgroup_along() {
     let start = Instant::now();
     while !leftover_cgroups().is_empty() {
         assert!(start.elapsed() < HANG, "left: {:?}", leftover_cgroups());
+        std::thread::yield_now();
+    }
+}
+
+/// The cgroup directories below `dir`, every depth.
+fn cgroups_below(dir: &std::path::Path) -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                found.insert(e.path());
+                todo.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_cgroup_the_child_makes_inside_its_own_gets_the_stop_signal_and_goes() {
+    if !cgroups_here() {
+        return;
+    }
+    let own = spawn_sys::cgroup::own_cgroup().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // The child makes `sub` in its cgroup and starts a member there that
+    // says so when TERM reaches it; the run ends once that member is ready.
+    let script = r#"
+        d="$OWN/$(sed -n 's|^0::.*/||p' /proc/self/cgroup)"
+        mkdir "$d/sub" && mkfifo "$T/ready" || exit 1
+        sh -c '
+            echo $$ > "$1/sub/cgroup.procs" || exit 1
+            trap "echo TERM > \"$2/got\"; exit 0" TERM
+            sleep 60 &
+            echo ready > "$2/ready"
+            wait
+        ' nested "$d" "$T" </dev/null >/dev/null 2>&1 &
+        read ready < "$T/ready"
+        echo $!
+    "#;
+    let start = Instant::now();
+    let out = Command::shell(script)
+        .env("OWN", &own)
+        .env("T", tmp.path())
+        .stdout(Stdio::piped())
+        .containment(Containment::Cgroup)
+        .kill_grace(Duration::from_secs(30))
+        .run()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let nested = first_pid(&out.stdout);
+    assert!(
+        !alive(nested),
+        "the nested member {nested} outlived its run"
+    );
+    // TERM first, not only the cgroup.kill after the grace.
+    let got = fs::read_to_string(tmp.path().join("got")).unwrap_or_default();
+    assert_eq!(got, "TERM\n", "no stop signal reached the nested cgroup");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the grace ran out"
+    );
+    // Nothing is left: neither the child's cgroup nor the one it made.
+    let start = Instant::now();
+    while !leftover_cgroups().is_empty() {
+        assert!(
+            start.elapsed() < HANG,
+            "left: {:?}",
+            cgroups_below(&own)
+                .into_iter()
+                .filter(|p| leftover_cgroups().iter().any(|l| p.starts_with(l)))
+                .collect::<Vec<_>>()
+        );
         std::thread::yield_now();
     }
 }

@@ -197,3 +197,48 @@ fn no_progress_line_off_a_terminal() {
     assert!(!ran.stderr.contains("running"), "{ran:?}");
     assert!(!ran.stderr.contains('\r'), "{ran:?}");
 }
+
+/// Job output that does not end a line (`printf tail-3`) stays on the
+/// terminal: the line is ended before the progress line is drawn, so the
+/// progress line's erasure never takes it along (it did: only the summary
+/// was left on the screen), in both output modes.
+#[test]
+fn output_without_a_final_newline_is_never_erased_by_the_progress_line() {
+    for mode in ["--line-buffer", "--group"] {
+        let args = [
+            "many",
+            mode,
+            "-j",
+            "2",
+            "--",
+            "sleep 0.{}; printf 'tail-{}'",
+            ":::",
+            "3",
+            "6",
+            "9",
+        ];
+        let run = on_tty(true, &args);
+        let raw = String::from_utf8_lossy(&run.tty).into_owned();
+        assert_eq!(run.code, 0, "{mode}: {raw:?}");
+        assert!(
+            raw.contains(" running"),
+            "{mode}: no progress line drawn: {raw:?}"
+        );
+        let (mut lines, last) = screen(&run.tty);
+        lines.push(last);
+        for n in [3, 6, 9] {
+            let tail = format!("tail-{n}");
+            assert!(
+                lines.iter().any(|l| l.contains(&tail)),
+                "{mode}: {tail} is not on the screen: {lines:#?}\nraw: {raw:?}"
+            );
+        }
+        // Not glued to the progress line either.
+        assert!(
+            lines
+                .iter()
+                .all(|l| !(l.contains("tail-") && l.contains(" running"))),
+            "{mode}: {lines:#?}"
+        );
+    }
+}

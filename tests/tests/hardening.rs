@@ -206,6 +206,23 @@ fn cgroup_containment_without_rights_is_a_clear_error() {
     );
 }
 
+/// `Containment::Cgroup` names its cgroup `spawn-<pid>-<n>`; a name taken
+/// (by a process with our pid in another pid namespace, or one SIGKILLed
+/// mid-run) makes it take the next, a bounded number of times (issue 27).
+#[test]
+fn cgroup_containment_passes_names_already_taken() {
+    let ran = run_hostile(
+        helper(&["cgroup-name-taken"]),
+        Duration::from_secs(60),
+        |_| {},
+    );
+    if ran.code == Some(SKIP) {
+        eprintln!("skipped: {}", ran.stdout.trim());
+        return;
+    }
+    ran.ok("cgroup-name-taken");
+}
+
 /// Runs `args` while SIGSTOP and SIGCONT hit the helper every millisecond
 /// (each stop awaited in `/proc`): on resume, `epoll_wait` fails with `EINTR`
 /// even without a signal handler (signal(7)). Returns the stop/continue

@@ -226,7 +226,7 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
     if !status.success() {
         return Err("cargo build --release -p spawn-cli failed".into());
     }
-    let spawn = root.join("target/release/spawn");
+    let spawn = crate::target_dir(root).join("release/spawn");
     let dir = std::env::temp_dir().join(format!("spawn-bench-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join("mib.txt");

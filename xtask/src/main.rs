@@ -230,8 +230,17 @@ fn example_names(root: &Path) -> Vec<String> {
     names
 }
 
-fn target_dir(root: &Path) -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+/// Where cargo puts what xtask builds: `CARGO_TARGET_DIR` (a relative one
+/// is taken from `root`, where xtask runs cargo), else `root/target`.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    target_dir_from(root, env::var_os("CARGO_TARGET_DIR"))
+}
+
+fn target_dir_from(root: &Path, var: Option<std::ffi::OsString>) -> PathBuf {
+    match var {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
 }
 
 fn examples(root: &Path) -> Result<(), String> {
@@ -293,4 +302,27 @@ fn snapshots(root: &Path) -> Result<(), String> {
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_dir_follows_cargo_target_dir() {
+        let root = Path::new("/w/spawn");
+        assert_eq!(target_dir_from(root, None), Path::new("/w/spawn/target"));
+        assert_eq!(
+            target_dir_from(root, Some("".into())),
+            Path::new("/w/spawn/target")
+        );
+        assert_eq!(
+            target_dir_from(root, Some("/tmp/t".into())),
+            Path::new("/tmp/t")
+        );
+        assert_eq!(
+            target_dir_from(root, Some("out/t".into())),
+            Path::new("/w/spawn/out/t")
+        );
+    }
 }

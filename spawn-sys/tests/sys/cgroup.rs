@@ -404,3 +404,61 @@ fn without_write_access_creating_a_cgroup_is_permission_denied() {
     assert_eq!(r.code(), Some(0), "{r:?}");
     assert!(r.out().contains("write access to"), "{r:?}");
 }
+
+/// The cgroup directories below `dir`, every depth, as paths relative to it.
+fn cgroups_below(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let sub = rel.join(e.file_name());
+                found.push(sub.clone());
+                todo.push(sub);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn nested_cgroups_get_the_signal_and_go_depth_first() {
+    let Some((cg, _cleanup)) = fresh("nested_cgroups_get_the_signal_and_go_depth_first") else {
+        return;
+    };
+    // A member in the cgroup, one in a child cgroup, one in a grandchild.
+    let sub = Cgroup::create_under(cg.path(), "sub").unwrap();
+    let deeper = Cgroup::create_under(sub.path(), "deeper").unwrap();
+    let pids: Vec<_> = [&cg, &sub, &deeper]
+        .into_iter()
+        .map(|c| {
+            spawn(&in_cgroup(opts("sleep", &[b"60"]), c, false))
+                .unwrap()
+                .pid
+        })
+        .collect();
+    assert_eq!(
+        cgroups_below(cg.path()),
+        [PathBuf::from("sub"), PathBuf::from("sub/deeper")]
+    );
+    // The stop signal reaches every member of the subtree, not only those
+    // of `cgroup.procs` at the top.
+    cg.signal_all(libc::SIGTERM).unwrap();
+    assert!(
+        cg.wait_unpopulated(HANG).unwrap(),
+        "a nested member got no TERM"
+    );
+    for pid in pids {
+        let st = wait_pid(pid, false).unwrap().unwrap();
+        assert_eq!(spawn_sys::term_signal(st.status), Some(libc::SIGTERM));
+    }
+    // Removal takes the child cgroups along, deepest first.
+    drop((sub, deeper));
+    let path = cg.path().to_owned();
+    cg.remove().unwrap();
+    assert!(!path.exists(), "{} left behind", path.display());
+}

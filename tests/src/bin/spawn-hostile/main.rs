@@ -88,6 +88,7 @@ fn main() {
         "ctrl-c-target" => vec![groups::ctrl_c_target(rest)],
         "death-signal" => vec![startup::death_signal()],
         "cgroup-denied" => vec![startup::cgroup_denied()],
+        "cgroup-name-taken" => vec![startup::cgroup_name_taken()],
         other => {
             eprintln!("spawn-hostile: unknown scenario {other:?}");
             std::process::exit(2);
