@@ -189,6 +189,9 @@ fn a_slow_fifo_reader_gets_every_byte(fifo: &Path, sink: Sink) {
         .open(fifo)
         .unwrap();
     spawn_sys::pipe::set_nonblocking(std::os::fd::AsFd::as_fd(&reader), false).unwrap();
+    // A writer of the test's own until the run returned: the reader sees
+    // the end of file only then (not before the run opened the FIFO).
+    let held = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
     let (tx, rx) = mpsc::channel();
     let counter = std::thread::spawn(move || {
         let mut got = Vec::new();
@@ -214,6 +217,7 @@ fn a_slow_fifo_reader_gets_every_byte(fifo: &Path, sink: Sink) {
         .recv_timeout(Duration::from_secs(120))
         .expect("the run hangs")
         .expect("the run");
+    drop(held);
     assert!(out.status.success());
     assert!(!out.report.stdout_abandoned, "{:?}", out.report);
     assert_eq!(out.report.stdout_bytes, 1_000_000);
@@ -252,10 +256,7 @@ fn a_panicking_lines_callback_unwinds_through_the_run() {
             .run()
     });
     let payload = r.expect_err("the panic comes through");
-    let msg = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .unwrap_or_default();
+    let msg = payload.downcast_ref::<&str>().copied().unwrap_or_default();
     assert_eq!(msg, "callback panicked");
 }
 

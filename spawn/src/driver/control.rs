@@ -419,6 +419,7 @@ impl Engine<'_> {
             spawner: self.spawner.take(),
             // The background reaper drives it from here.
             driving: super::Driving::Held,
+            sink_waits: std::mem::take(&mut self.sink_waits),
         })
     }
 }

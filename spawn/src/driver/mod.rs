@@ -17,6 +17,7 @@
 //!   `crate::finish`.
 
 mod add;
+mod backpressure;
 mod control;
 mod exits;
 mod hooks;
@@ -148,6 +149,8 @@ pub(crate) struct Engine<'t> {
     read_since_start: usize,
     /// Who drives this engine to its end.
     driving: Driving,
+    /// Streams paused by their sinks, and what will resume them.
+    sink_waits: backpressure::SinkWaits,
 }
 
 impl<'t> Engine<'t> {
@@ -188,6 +191,7 @@ impl<'t> Engine<'t> {
             abandoned: false,
             spawner: None,
             driving: Driving::Held,
+            sink_waits: backpressure::SinkWaits::default(),
         })
     }
 
@@ -311,6 +315,8 @@ impl<'t> Engine<'t> {
                 Token::Cancel(_) => self.check_cancels(now),
                 Token::Feed => self.feed_ready(),
                 Token::Spawned => self.spawned_ready(),
+                Token::SinkRing => self.sinks_rung(),
+                Token::SinkWritable { sink } => self.sink_writable(sink),
             }
         }
         self.ready = ready;
