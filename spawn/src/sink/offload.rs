@@ -6,7 +6,8 @@
 //! the engine fills as it reads, and that a worker of the engine's
 //! [`Pool`] empties into the caller's writer or callback, in order, one
 //! worker at a time per sink (so a sink's bytes and lines keep their
-//! order). When a sink holds [`HIGH`] bytes or more, the engine pauses its
+//! order), all that is queued in one call (a slow writer is called once
+//! per batch, not once per read). When a sink holds [`HIGH`] bytes or more, the engine pauses its
 //! stream (`Event::SinkFull`: the child then blocks on its own pipe, which
 //! is the backpressure); the worker rings the pool's eventfd, which the
 //! engine watches, when it is down to [`LOW`] bytes (`Event::SinkReady`),
@@ -349,8 +350,18 @@ impl Shared {
         loop {
             let chunk = {
                 let mut q = lock(&cell.queue);
-                if let Some(c) = q.chunks.pop_front() {
-                    q.bytes -= c.len();
+                if let Some(mut c) = q.chunks.pop_front() {
+                    // What waits behind it goes in the same call: a slow
+                    // writer is called once per batch, not once per read.
+                    while let Some(next) = q.chunks.pop_front() {
+                        c.extend_from_slice(&next);
+                        if q.spare.len() < SPARE {
+                            let mut next = next;
+                            next.clear();
+                            q.spare.push(next);
+                        }
+                    }
+                    q.bytes = 0;
                     Some(c)
                 } else if q.end_asked && !q.ended {
                     None
@@ -380,7 +391,7 @@ impl Shared {
             }
             let panicked = q.panic.is_some();
             if let Some(mut c) = chunk {
-                if q.spare.len() < SPARE && c.capacity() <= HIGH {
+                if q.spare.len() < SPARE && c.capacity() <= HIGH / 4 {
                     c.clear();
                     q.spare.push(c);
                 }
