@@ -507,7 +507,10 @@ fn main() {
         );
         let r = med_of(&rows, "slow") / med_of(&rows, "fast");
         target(
-            &format!("the other {} finish within 1.1× their time without the slow sink", n - 1),
+            &format!(
+                "the other {} finish within 1.1× their time without the slow sink",
+                n - 1
+            ),
             r <= 1.1,
             format!("{r:.3}×"),
         );

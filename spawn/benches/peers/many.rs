@@ -226,13 +226,11 @@ pub fn slow_sink(who: &str, n: usize) -> f64 {
     let t = Instant::now();
     let mut others = 0;
     let mut secs = 0.0;
-    let group = Group::new().add(first).add_all(
-        (1..n).map(|_| {
-            Command::new("head")
-                .args(["-c", "1048576", "/dev/zero"])
-                .stdout(Stdio::piped())
-        }),
-    );
+    let group = Group::new().add(first).add_all((1..n).map(|_| {
+        Command::new("head")
+            .args(["-c", "1048576", "/dev/zero"])
+            .stdout(Stdio::piped())
+    }));
     for (ix, r) in group.results() {
         let out = r.unwrap();
         if ix == 0 {
