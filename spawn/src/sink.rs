@@ -37,7 +37,8 @@ type LineFn = dyn FnMut(&[u8]) + Send;
 /// | `collect_limit(n)`        | ≤ n                              | first n     |
 /// | `head_tail(h, t)`         | ≤ h + t                          | head + tail |
 /// | `lines(f)`                | ≤ one line (split past 1 MiB)    | nothing     |
-/// | `writer(w)`, `file(p)`    | nothing                          | nothing     |
+/// | `writer(w)`               | ≤ 1 MiB + one read (hand-off)    | nothing     |
+/// | `file(p)`                 | nothing (≤ one read, full FIFO)  | nothing     |
 /// | `discard()`               | nothing                          | nothing     |
 /// | `tee(a, b)`               | both                             | a's, else b's |
 ///
@@ -145,9 +146,11 @@ impl Sink {
     /// without one is delivered at EOF). Lines longer than [`MAX_LINE`] come
     /// in pieces. Nothing is kept in `Output`.
     ///
-    /// `f` runs on the thread driving the child (with the async API, a
-    /// runtime thread); keep it short, the child's other streams wait
-    /// meanwhile.
+    /// `f` runs on a sink worker thread of the run, one call at a time,
+    /// in the order of the lines: a slow `f` pauses this stream only (the
+    /// child blocks on its pipe once 1 MiB waits for `f`); the run ends
+    /// after the last line was delivered. A panic in `f` unwinds through
+    /// the run.
     #[must_use]
     pub fn lines<F>(f: F) -> Self
     where
@@ -161,11 +164,12 @@ impl Sink {
     /// it; the rest of the stream is read and dropped, and the run returns
     /// [`Error::Io`](crate::Error::Io).
     ///
-    /// # Warning
-    /// `w` is written on the thread driving the child: with the async API
-    /// (feature `tokio`) that is a runtime thread, and a slow writer
-    /// **blocks it** (every task on that thread waits). Give the async
-    /// runs a bounded in-memory sink or a file instead.
+    /// `w` is written on a sink worker thread of the run, never on the
+    /// thread (or async runtime thread) driving it: a slow or blocking
+    /// `w` pauses this stream only (the child blocks on its pipe once
+    /// 1 MiB waits for `w`), every other stream and child goes on. What
+    /// waits is written in one call. The run ends after `w` took every
+    /// byte and was flushed (not flushed when the run gave it nothing).
     #[must_use]
     pub fn writer<W>(w: W) -> Self
     where
