@@ -254,6 +254,7 @@ fn a_panicking_lines_callback_unwinds_through_the_run() {
             .arg("boom")
             .stdout(Sink::lines(|_| panic!("callback panicked")))
             .run()
+            .is_ok()
     });
     let payload = r.expect_err("the panic comes through");
     let msg = payload.downcast_ref::<&str>().copied().unwrap_or_default();
