@@ -709,7 +709,10 @@ impl Scheduler {
         p.streak = 0;
         p.ready = p.edge_in_flight;
         p.edge_in_flight = false;
-        if p.draining && !p.ready && s != Stream::Stdin {
+        // A pipe paused by its sink is not known to be empty (the read
+        // may have stopped at the sink): it is read again once the sink
+        // has room, and the EOF grace does not abandon it meanwhile.
+        if p.draining && !p.ready && !p.paused && s != Stream::Stdin {
             p.close_pending = None;
             self.close(c, s, CloseReason::Abandoned);
             self.maybe_finish(c, now);
@@ -776,6 +779,9 @@ impl Scheduler {
             return;
         }
         p.paused = full;
+        // Read again once it has room: bytes may have waited in the pipe
+        // for the sink.
+        p.ready |= !full;
         self.interest_changed(c, s);
         if !full {
             self.queue(c, s, false);

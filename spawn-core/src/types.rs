@@ -334,14 +334,17 @@ pub enum Event {
         /// The child.
         child: ChildId,
     },
-    /// The stream's sink is full: stop reading this stream only.
+    /// The stream's sink is full: stop reading this stream only. It may
+    /// answer a [`Action::Read`] in the same turn (sent before the
+    /// answer): the pipe is then not taken as empty, and the EOF grace
+    /// does not abandon it while it is paused.
     SinkFull {
         /// The child.
         child: ChildId,
         /// Stdout or stderr.
         stream: Stream,
     },
-    /// The stream's sink has room again.
+    /// The stream's sink has room again: the stream is read again.
     SinkReady {
         /// The child.
         child: ChildId,

@@ -37,6 +37,7 @@ fn one(bench: &str, who: &str, size: usize) -> Sample {
         "echo_group" => many::echo_group(size),
         "true_many" => many::true_many(who, size),
         "pipeline" => pipeline::pipeline(who, size),
+        "slow_sink" => many::slow_sink(who, size),
         _ => panic!("unknown bench {bench}"),
     })
 }
@@ -487,6 +488,31 @@ fn main() {
             &format!("{n} /bin/true: at least xargs -P 8's throughput"),
             speed >= 1.0,
             format!("{speed:.2}× its speed"),
+        );
+    }
+
+    if want(8) {
+        println!("\n## 8. One slow writer sink in a Group\n");
+        let n = if smoke { 10 } else { 100 };
+        // A sample is well under a second and varies by ±20% on a busy
+        // machine: three times the rounds.
+        let rows = run("slow_sink", &["slow", "fast"], n, 3 * rounds);
+        table(
+            &format!(
+                "Group of {n} (1 MiB each, collected), one of them with a writer sink that takes 10 ms per write (4 MiB): time until the other {} results are in",
+                n - 1
+            ),
+            &rows,
+            &Cols::time_vs("fast"),
+        );
+        let r = med_of(&rows, "slow") / med_of(&rows, "fast");
+        target(
+            &format!(
+                "the other {} finish within 1.1× their time without the slow sink",
+                n - 1
+            ),
+            r <= 1.1,
+            format!("{r:.3}×"),
         );
     }
 }

@@ -10,15 +10,19 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::StreamName;
 
+mod file;
+pub(crate) mod offload;
 pub(crate) mod open;
+pub(crate) use file::{FileSink, Stalled};
+pub(crate) use offload::Pool;
 pub(crate) use open::open_pair;
 
 type LineFn = dyn FnMut(&[u8]) + Send;
@@ -33,7 +37,8 @@ type LineFn = dyn FnMut(&[u8]) + Send;
 /// | `collect_limit(n)`        | ≤ n                              | first n     |
 /// | `head_tail(h, t)`         | ≤ h + t                          | head + tail |
 /// | `lines(f)`                | ≤ one line (split past 1 MiB)    | nothing     |
-/// | `writer(w)`, `file(p)`    | nothing                          | nothing     |
+/// | `writer(w)`               | ≤ 1 MiB + one read (hand-off)    | nothing     |
+/// | `file(p)`                 | nothing (≤ one read, full FIFO)  | nothing     |
 /// | `discard()`               | nothing                          | nothing     |
 /// | `tee(a, b)`               | both                             | a's, else b's |
 ///
@@ -141,11 +146,13 @@ impl Sink {
     /// without one is delivered at EOF). Lines longer than [`MAX_LINE`] come
     /// in pieces. Nothing is kept in `Output`.
     ///
-    /// `f` runs on the thread driving the child (with the async API, a
-    /// runtime thread); keep it short, the child's other streams wait
-    /// meanwhile. It must be `'static`: to count into a local or borrow
-    /// anything else of the caller's, use
-    /// [`Command::run_lines`](crate::Command::run_lines).
+    /// `f` runs on a sink worker thread of the run, one call at a time,
+    /// in the order of the lines: a slow `f` pauses this stream only (the
+    /// child blocks on its pipe once 1 MiB waits for `f`); the run ends
+    /// after the last line was delivered. A panic in `f` unwinds through
+    /// the run. It must be
+    /// `'static`: to count into a local or borrow anything else of the
+    /// caller's, use [`Command::run_lines`](crate::Command::run_lines).
     #[must_use]
     pub fn lines<F>(f: F) -> Self
     where
@@ -159,11 +166,12 @@ impl Sink {
     /// it; the rest of the stream is read and dropped, and the run returns
     /// [`Error::Io`](crate::Error::Io).
     ///
-    /// # Warning
-    /// `w` is written on the thread driving the child: with the async API
-    /// (feature `tokio`) that is a runtime thread, and a slow writer
-    /// **blocks it** (every task on that thread waits). Give the async
-    /// runs a bounded in-memory sink or a file instead.
+    /// `w` is written on a sink worker thread of the run, never on the
+    /// thread (or async runtime thread) driving it: a slow or blocking
+    /// `w` pauses this stream only (the child blocks on its pipe once
+    /// 1 MiB waits for `w`), every other stream and child goes on. What
+    /// waits is written in one call. The run ends after `w` took every
+    /// byte and was flushed (not flushed when the run gave it nothing).
     #[must_use]
     pub fn writer<W>(w: W) -> Self
     where
@@ -384,6 +392,26 @@ pub(crate) enum SinkError {
     Io(io::Error),
 }
 
+/// What the engine waits for from a sink that cannot take bytes now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// Room for more bytes.
+    Room,
+    /// The stream's end done: every byte taken, the last line delivered,
+    /// the writer flushed.
+    Done,
+}
+
+/// Whether a sink can take bytes now, and if not, what says when.
+pub(crate) enum Room<'a> {
+    /// It can (or what was awaited is done).
+    Now,
+    /// Its worker rings the engine's sink pool (see `offload.rs`).
+    Ring,
+    /// This fd becomes writable (a full FIFO, pipe or socket).
+    Writable(BorrowedFd<'a>),
+}
+
 /// The per-run state of a [`Sink`].
 pub(crate) enum SinkState {
     Collect {
@@ -407,14 +435,9 @@ pub(crate) enum SinkState {
         w: Arc<Mutex<dyn Write + Send>>,
         failed: bool,
     },
-    File {
-        /// Shared with the other stream's sink when both name the file.
-        file: Arc<File>,
-        failed: bool,
-        /// Bytes move pipe → file with `splice(2)`, never through us, until
-        /// the kernel refuses (an append-mode file, a filesystem without it).
-        splice: bool,
-    },
+    File(FileSink),
+    /// A `Lines` or `Writer` state run off the driving thread.
+    Handoff(offload::Handoff),
     Discard,
     Tee(Box<SinkState>, Box<SinkState>),
     Log {
@@ -429,13 +452,17 @@ const PREFAULT_MIN: usize = 64 << 10;
 
 impl SinkState {
     /// The file to `splice(2)` into, for a `file` sink where that works.
-    pub(crate) fn splice_target(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+    pub(crate) fn splice_target(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            SinkState::File {
-                file,
-                failed: false,
-                splice: true,
-            } => Some(std::os::fd::AsFd::as_fd(&**file)),
+            SinkState::File(f) => f.splice_target(),
+            _ => None,
+        }
+    }
+
+    /// A `file` sink's state (for what a splice found).
+    pub(crate) fn file_mut(&mut self) -> Option<&mut FileSink> {
+        match self {
+            SinkState::File(f) => Some(f),
             _ => None,
         }
     }
@@ -448,15 +475,76 @@ impl SinkState {
 
     /// The kernel refused to splice: copy from now on.
     pub(crate) fn no_splice(&mut self) {
-        if let SinkState::File { splice, .. } = self {
-            *splice = false;
+        if let SinkState::File(f) = self {
+            f.splice = false;
         }
     }
 
     /// Writing to the file failed: drop the rest.
     pub(crate) fn fail(&mut self) {
-        if let SinkState::File { failed, .. } | SinkState::Writer { failed, .. } = self {
-            *failed = true;
+        match self {
+            SinkState::File(FileSink { failed, .. }) | SinkState::Writer { failed, .. } => {
+                *failed = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the sink runs the caller's code (a writer, a callback),
+    /// which then runs off the driving thread ([`offload`](Self::offload)).
+    pub(crate) fn calls_back(&self) -> bool {
+        match self {
+            SinkState::Lines { .. } | SinkState::Writer { .. } => true,
+            SinkState::Tee(a, b) => a.calls_back() || b.calls_back(),
+            _ => false,
+        }
+    }
+
+    /// The same sink with its writers and callbacks handed to `pool`'s
+    /// workers; `key` is the sink's index in the engine.
+    pub(crate) fn offload(self, pool: &Pool, key: usize) -> SinkState {
+        match self {
+            SinkState::Lines { .. } | SinkState::Writer { .. } => {
+                SinkState::Handoff(offload::Handoff::new(self, pool, key))
+            }
+            SinkState::Tee(a, b) => SinkState::Tee(
+                Box::new(a.offload(pool, key)),
+                Box::new(b.offload(pool, key)),
+            ),
+            other => other,
+        }
+    }
+
+    /// The fd a `file` sink's wait named (to take it out of the set).
+    pub(crate) fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            SinkState::File(f) => f.wake_fd(),
+            SinkState::Tee(a, b) => a.wake_fd().or_else(|| b.wake_fd()),
+            _ => None,
+        }
+    }
+
+    /// Whether the sink holds as much as it may: its stream is to pause.
+    pub(crate) fn is_full(&self) -> bool {
+        match self {
+            SinkState::Handoff(h) => h.is_full(),
+            SinkState::File(f) => f.wait_needed(),
+            SinkState::Tee(a, b) => a.is_full() || b.is_full(),
+            _ => false,
+        }
+    }
+
+    /// Whether `want` holds now; if not, what tells when to ask again.
+    /// `writable`: the fd it named last became writable.
+    pub(crate) fn wait(&mut self, want: Want, writable: bool) -> Room<'_> {
+        match self {
+            SinkState::Handoff(h) => h.wait(want),
+            SinkState::File(f) => f.wait(writable),
+            SinkState::Tee(a, b) => match a.wait(want, writable) {
+                Room::Now => b.wait(want, writable),
+                other => other,
+            },
+            _ => Room::Now,
         }
     }
 
@@ -532,12 +620,8 @@ impl SinkState {
                     }
                 }
             }
-            SinkState::File { file, failed, .. } => {
-                if !*failed && let Err(e) = (&**file).write_all(data) {
-                    *failed = true;
-                    return Err(SinkError::Io(e));
-                }
-            }
+            SinkState::File(f) => f.write(data)?,
+            SinkState::Handoff(h) => h.write(data)?,
             SinkState::Discard => {}
             SinkState::Tee(a, b) => {
                 let ra = a.write(data);
@@ -550,7 +634,10 @@ impl SinkState {
         Ok(())
     }
 
-    /// The stream ended: deliver a last partial line, flush writers.
+    /// The stream ended: deliver a last partial line, flush writers. Waits
+    /// for a sink's worker and a full file (for a stream closed before its
+    /// end of file: the engine waits for both without blocking at an end
+    /// of file, `Want::Done`).
     pub(crate) fn finish(&mut self) -> Result<(), SinkError> {
         match self {
             SinkState::Lines { partial, f } if !partial.is_empty() => {
@@ -562,6 +649,8 @@ impl SinkState {
                 let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
                 w.flush().map_err(SinkError::Io)?;
             }
+            SinkState::File(f) => f.finish()?,
+            SinkState::Handoff(h) => h.finish()?,
             SinkState::Tee(a, b) => {
                 let ra = a.finish();
                 let rb = b.finish();
@@ -619,155 +708,4 @@ impl SinkState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(sink: &Sink, chunks: &[&[u8]]) -> (Vec<u8>, u64) {
-        let mut st = SinkState::open(sink, StreamName::Stdout).unwrap();
-        for c in chunks {
-            let _ = st.write(c);
-        }
-        st.finish().unwrap();
-        let dropped = st.dropped();
-        (st.take_kept(), dropped)
-    }
-
-    #[test]
-    fn collect_limit_truncates_and_counts() {
-        let (kept, dropped) = feed(&Sink::collect_limit(5), &[b"abc", b"defg", b"h"]);
-        assert_eq!(kept, b"abcde");
-        assert_eq!(dropped, 3);
-    }
-
-    #[test]
-    fn collect_limit_error_reports_once() {
-        let mut st = SinkState::open(
-            &Sink::collect_limit(2).error_on_overflow(),
-            StreamName::Stdout,
-        )
-        .unwrap();
-        assert!(st.write(b"ab").is_ok());
-        assert!(matches!(st.write(b"c"), Err(SinkError::Overflow(2))));
-        assert!(st.write(b"d").is_ok());
-        assert_eq!(st.take_kept(), b"ab");
-    }
-
-    #[test]
-    fn head_tail_keeps_both_ends_whatever_the_chunking() {
-        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-        for chunk in [1, 3, 7, 64, 1000, 10_000] {
-            let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
-            let (kept, dropped) = feed(&Sink::head_tail(10, 20), &chunks);
-            let mut want = data[..10].to_vec();
-            want.extend_from_slice(&data[data.len() - 20..]);
-            assert_eq!(kept, want, "chunk {chunk}");
-            assert_eq!(dropped, 10_000 - 30, "chunk {chunk}");
-        }
-        let (kept, dropped) = feed(&Sink::head_tail(10, 20), &[b"short"]);
-        assert_eq!((kept.as_slice(), dropped), (&b"short"[..], 0));
-    }
-
-    #[test]
-    fn lines_are_split_across_chunks_and_flushed_at_eof() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let g = Arc::clone(&got);
-        let sink = Sink::lines(move |l| g.lock().unwrap().push(l.to_vec()));
-        let (kept, _) = feed(&sink, &[b"a", b"b\nc", b"\n\nlast"]);
-        assert!(kept.is_empty());
-        let got = got.lock().unwrap();
-        assert_eq!(
-            *got,
-            vec![
-                b"ab".to_vec(),
-                b"c".to_vec(),
-                b"".to_vec(),
-                b"last".to_vec()
-            ]
-        );
-    }
-
-    /// The pieces a `lines` sink delivers for `chunks`, fed as separate reads.
-    fn lines_of(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let g = Arc::clone(&got);
-        feed(
-            &Sink::lines(move |l| g.lock().unwrap().push(l.to_vec())),
-            chunks,
-        );
-        got.lock().unwrap().clone()
-    }
-
-    #[test]
-    fn a_line_of_exactly_max_line_whose_newline_comes_later_is_one_line() {
-        let line = vec![b'a'; MAX_LINE];
-        let got = lines_of(&[&line, b"\nnext\n"]);
-        assert_eq!(
-            got.len(),
-            2,
-            "pieces of {:?}",
-            got.iter().map(Vec::len).collect::<Vec<_>>()
-        );
-        assert_eq!(got[0], line);
-        assert_eq!(got[1], b"next");
-        // Its `\n` alone in the next read, and the line itself in two reads.
-        assert_eq!(lines_of(&[&line, b"\n"]), vec![line.clone()]);
-        let (a, b) = line.split_at(MAX_LINE / 3);
-        assert_eq!(lines_of(&[a, b, b"\n"]), vec![line.clone()]);
-        // Two of them back to back; a genuinely empty line after one stays.
-        assert_eq!(
-            lines_of(&[&line, b"\n", &line, b"\n\n"]),
-            vec![line.clone(), line.clone(), Vec::new()]
-        );
-    }
-
-    #[test]
-    fn long_lines_come_in_max_line_pieces_whatever_the_reads() {
-        let len = 2 * MAX_LINE + 5;
-        let data: Vec<u8> = (0..len)
-            .map(|i| b'a' + (i % 26) as u8)
-            .chain(*b"\nshort\n")
-            .collect();
-        let want = vec![
-            data[..MAX_LINE].to_vec(),
-            data[MAX_LINE..2 * MAX_LINE].to_vec(),
-            data[2 * MAX_LINE..len].to_vec(),
-            b"short".to_vec(),
-        ];
-        for chunk in [
-            1000,
-            MAX_LINE - 1,
-            MAX_LINE,
-            MAX_LINE + 1,
-            2 * MAX_LINE,
-            data.len(),
-        ] {
-            let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
-            assert_eq!(lines_of(&chunks), want, "chunk {chunk}");
-        }
-        // Exactly 2 * MAX_LINE: two pieces, no empty third.
-        let exact = vec![b'x'; 2 * MAX_LINE];
-        assert_eq!(
-            lines_of(&[&exact[..MAX_LINE], &exact[MAX_LINE..], b"\n"]),
-            vec![exact[..MAX_LINE].to_vec(), exact[MAX_LINE..].to_vec()]
-        );
-    }
-
-    #[test]
-    fn tee_feeds_both() {
-        let w = Arc::new(Mutex::new(Vec::new()));
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let sink = Sink::tee(Sink::writer(Shared(Arc::clone(&w))), Sink::collect());
-        let (kept, _) = feed(&sink, &[b"xy", b"z"]);
-        assert_eq!(kept, b"xyz");
-        assert_eq!(*w.lock().unwrap(), b"xyz");
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! Benchmarks 4, 6 and 7's workloads: many children through one `Group`
 //! (1 or 16 MiB each, every output kept; by `max_running` width; many small
 //! `echo`s; many `/bin/true` against `xargs -P 8`), and the hand-written
-//! single-threaded poll loop over all their pipes (`raw-poll`).
+//! single-threaded poll loop over all their pipes (`raw-poll`); and
+//! benchmark 8's: a `Group` with one slow writer sink.
 
 use std::io::Write;
 use std::process::Stdio as StdStdio;
@@ -196,4 +197,50 @@ fn raw_many(n: usize) -> usize {
             v.len()
         })
         .sum()
+}
+
+/// A writer that takes 10 ms per write (a slow consumer: a remote log, a
+/// throttled socket).
+struct SlowWriter;
+
+impl Write for SlowWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A `Group` of `n` children × 1 MiB collected, the first of which writes
+/// 4 MiB into a writer sink: `slow` (10 ms per write) or `fast` (no
+/// delay). Returns the seconds until the other `n - 1` results are all in.
+pub fn slow_sink(who: &str, n: usize) -> f64 {
+    let first = Command::new("head").args(["-c", "4194304", "/dev/zero"]);
+    let first = match who {
+        "slow" => first.stdout(Sink::writer(SlowWriter)),
+        _ => first.stdout(Sink::writer(std::io::sink())),
+    };
+    let t = Instant::now();
+    let mut others = 0;
+    let mut secs = 0.0;
+    let group = Group::new().add(first).add_all((1..n).map(|_| {
+        Command::new("head")
+            .args(["-c", "1048576", "/dev/zero"])
+            .stdout(Stdio::piped())
+    }));
+    for (ix, r) in group.results() {
+        let out = r.unwrap();
+        if ix == 0 {
+            continue;
+        }
+        assert_eq!(out.stdout.len(), MIB);
+        others += 1;
+        if others == n - 1 {
+            secs = t.elapsed().as_secs_f64();
+        }
+    }
+    secs
 }

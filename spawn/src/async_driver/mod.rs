@@ -94,11 +94,11 @@
 //! Starting a child is one short system call on the thread that polls the
 //! future, as with `tokio::process` (which also waits there for the
 //! `exec`). Opening a [`Sink::file`](crate::Sink::file) opens a file there
-//! (a FIFO is opened without blocking). Sinks that call your code run on
-//! the runtime thread: [`Sink::lines`](crate::Sink::lines) callbacks, and a
-//! [`Sink::writer`](crate::Sink::writer), whose `write` **blocks the
-//! runtime thread** if the writer is slow; give such output a bounded
-//! in-memory sink, or a file, instead.
+//! (a FIFO is opened without blocking). Sinks that call your code do not
+//! run there: [`Sink::lines`](crate::Sink::lines) callbacks and a
+//! [`Sink::writer`](crate::Sink::writer)'s `write` run on the run's sink
+//! workers, so a slow writer pauses its own stream and never blocks the
+//! runtime thread.
 
 mod child;
 mod drive;

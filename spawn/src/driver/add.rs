@@ -51,10 +51,15 @@ impl Engine<'_> {
                 self.sinks.len() - 1
             }
         };
+        let stdout = opened.stdout.map(&mut push);
+        let stderr = opened.stderr.map(&mut push);
+        for ix in [stdout, stderr].into_iter().flatten() {
+            self.offload_sink(ix);
+        }
         Ok(PerStream {
             stdin: None,
-            stdout: opened.stdout.map(&mut push),
-            stderr: opened.stderr.map(&mut push),
+            stdout,
+            stderr,
         })
     }
 

@@ -434,6 +434,7 @@ impl Engine<'_> {
             // The background reaper drives it from here.
             driving: super::Driving::Held,
             group_scan: None,
+            sink_waits: std::mem::take(&mut self.sink_waits),
         })
     }
 }

@@ -350,8 +350,10 @@ impl Engine<'_> {
         if let Some(p) = slot.process.as_mut().and_then(Arc::get_mut) {
             p.close_pidfd();
         }
-        self.finish_sink(child, Stream::Stdout);
-        self.finish_sink(child, Stream::Stderr);
+        for stream in Stream::OUTPUTS {
+            self.unpause(child, stream);
+            self.finish_sink(child, stream);
+        }
         if self.track_finished {
             self.done.push_back(child);
         }

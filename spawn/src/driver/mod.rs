@@ -17,6 +17,7 @@
 //!   `crate::finish`.
 
 mod add;
+mod backpressure;
 mod control;
 mod exits;
 mod hooks;
@@ -152,6 +153,8 @@ pub(crate) struct Engine<'t> {
     /// start or a signal (or the next wait) makes it stale: a teardown of
     /// many children probes each of their groups, with one scan.
     group_scan: Option<spawn_sys::LiveGroups>,
+    /// Streams paused by their sinks, and what will resume them.
+    sink_waits: backpressure::SinkWaits,
 }
 
 impl<'t> Engine<'t> {
@@ -193,6 +196,7 @@ impl<'t> Engine<'t> {
             spawner: None,
             driving: Driving::Held,
             group_scan: None,
+            sink_waits: backpressure::SinkWaits::default(),
         })
     }
 
@@ -317,6 +321,8 @@ impl<'t> Engine<'t> {
                 Token::Cancel(_) => self.check_cancels(now),
                 Token::Feed => self.feed_ready(),
                 Token::Spawned => self.spawned_ready(),
+                Token::SinkRing => self.sinks_rung(),
+                Token::SinkWritable { sink } => self.sink_writable(sink),
             }
         }
         self.ready = ready;

@@ -13,7 +13,7 @@ use super::slot::PipeCap;
 use super::{Engine, io_err};
 use crate::Error;
 use crate::error::StreamName;
-use crate::sink::{SinkError, SinkState};
+use crate::sink::{SinkError, SinkState, Stalled, Want};
 
 /// Most bytes one read takes through the warm buffer (so its size).
 const WARM_BUFFER: usize = 256 << 10;
@@ -87,6 +87,8 @@ enum ReadResult {
     },
     Eof,
     WouldBlock,
+    /// A `file` sink's file is full: nothing was read.
+    SinkFull,
 }
 
 /// Why the sink did not take bytes it was given (they still count as read).
@@ -106,6 +108,10 @@ enum Spliced {
     File,
 }
 
+/// Splices again at most this many times when both the pipe and the file
+/// look ready after one moved nothing, before the file is taken as full.
+const SPLICE_RETRIES: u32 = 3;
+
 /// One nonblocking `splice(2)` of at most `max` bytes from the pipe `fd`.
 fn splice_once(fd: &OwnedFd, out: BorrowedFd<'_>, max: usize) -> rustix::io::Result<usize> {
     let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
@@ -122,6 +128,7 @@ fn read_into(
     max: usize,
 ) -> (ReadResult, Option<SinkFailure>) {
     let mut failure = None;
+    let mut retries = 0;
     let res = loop {
         // A discarding sink splices into /dev/null (the kernel releases the
         // pages, nothing is copied out), a file sink into its file.
@@ -135,9 +142,35 @@ fn read_into(
         if let Some((into, r)) = spliced {
             match r {
                 Err(Errno::INTR) => continue,
-                Err(Errno::AGAIN) => break ReadResult::WouldBlock,
+                Err(Errno::AGAIN) => {
+                    // The pipe is empty, or the file (a FIFO, a pipe) is full.
+                    let Some(f) = sink.file_mut().filter(|_| into == Spliced::File) else {
+                        break ReadResult::WouldBlock;
+                    };
+                    match f.after_again(fd.as_fd()) {
+                        Stalled::SourceEmpty => break ReadResult::WouldBlock,
+                        Stalled::DestFull => break ReadResult::SinkFull,
+                        Stalled::Retry if retries < SPLICE_RETRIES => {
+                            retries += 1;
+                            continue;
+                        }
+                        Stalled::Retry => {
+                            f.mark_full();
+                            break ReadResult::SinkFull;
+                        }
+                    }
+                }
                 Ok(0) => break ReadResult::Eof,
-                Ok(n) => break ReadResult::Bytes { n, short: n < max },
+                Ok(n) => {
+                    // Fewer bytes than asked says the pipe ran dry, unless
+                    // the file (a FIFO, a pipe) took no more.
+                    let cut = into == Spliced::File
+                        && sink.file_mut().is_some_and(|f| f.short_is_ambiguous());
+                    break ReadResult::Bytes {
+                        n,
+                        short: n < max && !cut,
+                    };
+                }
                 // /dev/null refused: discarded bytes are read from now on.
                 Err(_) if into == Spliced::Null => {
                     *null = NullTarget::Unavailable;
@@ -247,12 +280,25 @@ impl Engine<'_> {
             None => {}
         }
         match res {
+            // The end is reported once the sink is done with every byte:
+            // until then the stream is paused (and read again, at its end).
+            ReadResult::Eof if self.pause(child, stream, sink_ix, Want::Done) => {
+                self.feed(Event::ReadWouldBlock { child: id, stream }, now);
+            }
             ReadResult::Eof => self.feed(Event::Eof { child: id, stream }, now),
             ReadResult::WouldBlock => {
                 self.feed(Event::ReadWouldBlock { child: id, stream }, now);
             }
+            ReadResult::SinkFull => {
+                if !self.pause(child, stream, sink_ix, Want::Room) {
+                    // Ready again already: not an empty pipe, read again.
+                    self.feed(Event::Readable { child: id, stream }, now);
+                }
+                self.feed(Event::ReadWouldBlock { child: id, stream }, now);
+            }
             ReadResult::Bytes { n, short } => {
                 self.read_since_start = self.read_since_start.saturating_add(n);
+                let slot = &mut self.slots[child];
                 slot.caps[stream].drained = short.then_some(self.waits);
                 // The pipe was full: the child writes faster than we read. A
                 // larger pipe means fewer wake-ups for both.
@@ -281,6 +327,7 @@ impl Engine<'_> {
                     // the core ignores a second terminate).
                     self.sched.terminate(id, now);
                 }
+                self.pause_if_full(child, stream, sink_ix);
             }
         }
     }
@@ -336,6 +383,9 @@ impl Engine<'_> {
             let _ = ep.delete(fd.as_fd());
         }
         slot.caps[stream].lease = None;
+        if stream != Stream::Stdin {
+            self.unpause(child, stream);
+        }
         if stream != Stream::Stdin && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {
             self.finish_sink(child, stream);
         }

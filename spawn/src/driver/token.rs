@@ -18,10 +18,15 @@ pub(crate) enum Token {
     Feed,
     /// The eventfd of the engine's spawner: starts were made.
     Spawned,
+    /// The eventfd of the engine's sink workers: sinks have room again.
+    SinkRing,
+    /// The file of the engine's `sink`th sink became writable.
+    SinkWritable { sink: usize },
 }
 
-/// Kinds per slot: stdin, stdout, stderr, exit.
-const KINDS: u64 = 4;
+/// Kinds per slot: stdin, stdout, stderr, exit, and the sink whose index
+/// is the slot's number (sinks are indexed apart from slots).
+const KINDS: u64 = 5;
 const FORWARDER: u64 = u64::MAX;
 /// Cancel tokens count down from below the forwarder's token; slots count
 /// up from 0 and never reach them.
@@ -30,6 +35,7 @@ const CANCELS: u64 = 1 << 32;
 /// Just below the cancel tokens.
 const FEED: u64 = CANCEL_LAST - CANCELS;
 const SPAWNED: u64 = FEED - 1;
+const SINK_RING: u64 = SPAWNED - 1;
 
 impl Token {
     pub(crate) fn encode(self) -> u64 {
@@ -47,6 +53,8 @@ impl Token {
             Token::Cancel(n) => CANCEL_LAST - n as u64,
             Token::Feed => FEED,
             Token::Spawned => SPAWNED,
+            Token::SinkRing => SINK_RING,
+            Token::SinkWritable { sink } => sink as u64 * KINDS + 4,
         }
     }
 
@@ -59,6 +67,9 @@ impl Token {
         }
         if raw == SPAWNED {
             return Token::Spawned;
+        }
+        if raw == SINK_RING {
+            return Token::SinkRing;
         }
         if raw <= CANCEL_LAST && raw > CANCEL_LAST - CANCELS {
             return Token::Cancel(usize::try_from(CANCEL_LAST - raw).unwrap_or(usize::MAX));
@@ -77,7 +88,8 @@ impl Token {
                 slot,
                 stream: Stream::Stderr,
             },
-            _ => Token::Exit { slot },
+            3 => Token::Exit { slot },
+            _ => Token::SinkWritable { sink: slot },
         }
     }
 }
@@ -107,6 +119,8 @@ mod tests {
                 Token::Cancel(slot),
                 Token::Feed,
                 Token::Spawned,
+                Token::SinkRing,
+                Token::SinkWritable { sink: slot },
             ] {
                 assert_eq!(Token::decode(t.encode()), t);
             }

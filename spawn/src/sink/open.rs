@@ -86,6 +86,8 @@ struct Opened {
     /// The open file description, shared by every sink of the run that
     /// names the file.
     file: Arc<File>,
+    /// Not a regular file (see `open_shared`).
+    can_fill: bool,
 }
 
 impl SinkState {
@@ -123,15 +125,15 @@ impl SinkState {
                 w: Arc::clone(w),
                 failed: false,
             },
-            SinkKind::File { path, append } => SinkState::File {
-                file: open_shared(path, *append, opened).map_err(|source| SinkOpenError {
-                    stream,
-                    path: path.clone(),
-                    source,
-                })?,
-                failed: false,
-                splice: true,
-            },
+            SinkKind::File { path, append } => {
+                let (file, can_fill) =
+                    open_shared(path, *append, opened).map_err(|source| SinkOpenError {
+                        stream,
+                        path: path.clone(),
+                        source,
+                    })?;
+                SinkState::File(super::FileSink::new(file, can_fill))
+            }
             SinkKind::Discard => SinkState::Discard,
             SinkKind::Tee(a, b) => SinkState::Tee(
                 Box::new(SinkState::open_with(a, stream, opened)?),
@@ -146,10 +148,16 @@ impl SinkState {
 }
 
 /// The file at `path`: the one already opened for this run if it is the
-/// same (path or inode), else opened now.
-fn open_shared(path: &Path, append: bool, opened: &mut Vec<Opened>) -> io::Result<Arc<File>> {
+/// same (path or inode), else opened now; and whether it can be full (not
+/// a regular file: a FIFO, a pipe, a socket, a device), then written
+/// without blocking.
+fn open_shared(
+    path: &Path,
+    append: bool,
+    opened: &mut Vec<Opened>,
+) -> io::Result<(Arc<File>, bool)> {
     if let Some(o) = opened.iter().find(|o| o.path == path) {
-        return Ok(Arc::clone(&o.file));
+        return Ok((Arc::clone(&o.file), o.can_fill));
     }
     if !opened.is_empty()
         && let Ok(meta) = std::fs::metadata(path)
@@ -157,24 +165,33 @@ fn open_shared(path: &Path, append: bool, opened: &mut Vec<Opened>) -> io::Resul
             .iter()
             .find(|o| (o.dev, o.ino) == (meta.dev(), meta.ino()))
     {
-        return Ok(Arc::clone(&o.file));
+        return Ok((Arc::clone(&o.file), o.can_fill));
     }
-    let file = Arc::new(open_file(path, append)?);
+    let file = open_file(path, append)?;
     let meta = file.metadata()?;
+    let can_fill = !meta.is_file();
+    if !can_fill {
+        // A regular file is never full: the copying path writes it as a
+        // blocking file, as before.
+        spawn_sys::pipe::set_nonblocking(file.as_fd(), false)
+            .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
+    }
+    let file = Arc::new(file);
     opened.push(Opened {
         path: path.to_owned(),
         dev: meta.dev(),
         ino: meta.ino(),
         file: Arc::clone(&file),
+        can_fill,
     });
-    Ok(file)
+    Ok((file, can_fill))
 }
 
 /// Opens `path` for writing (created; truncated unless `append`) without
-/// waiting for a FIFO's reader, then makes writes blocking again, as the
-/// copying write path expects (splicing asks for nonblocking on its own).
+/// waiting for a FIFO's reader; the file stays nonblocking (see
+/// `open_shared`).
 fn open_file(path: &Path, append: bool) -> io::Result<File> {
-    let file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .append(append)
@@ -189,8 +206,5 @@ fn open_file(path: &Path, append: bool) -> io::Result<File> {
             } else {
                 e
             }
-        })?;
-    spawn_sys::pipe::set_nonblocking(file.as_fd(), false)
-        .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
-    Ok(file)
+        })
 }
