@@ -292,6 +292,9 @@ fn a_cgroup_the_child_makes_inside_its_own_gets_the_stop_signal_and_goes() {
             echo $$ > "$1/sub/cgroup.procs" || exit 1
             trap "echo TERM > \"$2/got\"; exit 0" TERM
             sleep 60 &
+            # Ready once the sleep runs: a TERM to a fork that has not
+            # exec-ed yet goes to the handler of the shell and is lost.
+            until grep -q "^sleep" "/proc/$!/cmdline" 2>/dev/null; do :; done
             echo ready > "$2/ready"
             wait
         ' nested "$d" "$T" </dev/null >/dev/null 2>&1 &

@@ -242,3 +242,142 @@ fn output_without_a_final_newline_is_never_erased_by_the_progress_line() {
         );
     }
 }
+
+/// Runs the CLI on a pty of its own (python3's `pty.fork`: a session whose
+/// controlling terminal it is, the CLI in its foreground group), waits for
+/// each text of `steps` on the terminal, then types its keys; returns how
+/// the CLI ended (a negative number: killed by that signal) and the
+/// terminal's bytes.
+fn typed_on_tty(steps: &[(&str, &[u8])], args: &[&str]) -> (i64, String) {
+    const KEYS: &str = r#"
+import json, os, pty, select, sys, time
+steps = json.loads(sys.argv[1])
+pid, master = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+seen, deadline = b"", time.time() + 60
+def read(t):
+    global seen
+    r, _, _ = select.select([master], [], [], t)
+    if not r:
+        return True
+    try:
+        data = os.read(master, 65536)
+    except OSError:
+        data = b""
+    seen += data
+    return bool(data)
+for text, keys in steps:
+    while text.encode() not in seen:
+        if time.time() > deadline or not read(1):
+            os.kill(pid, 9)
+            sys.exit("never saw %r in %r" % (text, seen))
+    os.write(master, bytes.fromhex(keys))
+while read(60):
+    pass
+_, status = os.waitpid(pid, 0)
+code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+print(json.dumps({"code": code, "tty": seen.hex()}))
+"#;
+    let steps: Vec<serde_json::Value> = steps
+        .iter()
+        .map(|(text, keys)| {
+            let hex: String = keys.iter().map(|b| format!("{b:02x}")).collect();
+            serde_json::json!([text, hex])
+        })
+        .collect();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(KEYS)
+        .arg(serde_json::Value::Array(steps).to_string())
+        .arg(spawn_cli())
+        .args(args)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("driver json");
+    (
+        v["code"].as_i64().expect("code"),
+        String::from_utf8_lossy(&unhex(v["tty"].as_str().expect("tty"))).into_owned(),
+    )
+}
+
+/// A fresh path for a job to write a pid into.
+fn pid_file(name: &str) -> std::path::PathBuf {
+    let f = std::env::temp_dir().join(format!("spawn-tty-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&f);
+    f
+}
+
+/// Whether `pid` ends (boundedly): dead, or a zombie.
+fn ends(pid: u32) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next())
+                .is_some_and(|st| st == "Z" || st == "X")
+        });
+        if !alive {
+            return true;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Ctrl-C typed twice on the terminal of `spawn many` (issue 27): the first
+/// reaches the job (passed on to its group; its `sleep`, in the background
+/// of `sh`, ignores it), the second stops the jobs' groups, and the `sleep`
+/// a job's `sh` started ends with them.
+#[test]
+fn a_second_ctrl_c_on_the_terminal_stops_what_the_jobs_started() {
+    let file = pid_file("second-ctrl-c");
+    let job = format!(
+        r#"sh -c 'trap "echo got-INT" INT; sh -c "echo \$\$ > {f}; exec sleep 787" & while [ ! -s {f} ]; do :; done; echo ready; wait; wait; true'"#,
+        f = file.display()
+    );
+    let (code, tty) = typed_on_tty(
+        &[("ready", b"\x03"), ("got-INT", b"\x03")],
+        &["many", "--line-buffer", "--", &job],
+    );
+    let pid: u32 = std::fs::read_to_string(&file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let _ = std::fs::remove_file(&file);
+    assert!(code > 128 || code < 0, "{code} {tty:?}");
+    assert!(ends(pid), "sleep {pid} outlived two Ctrl-C: {tty:?}");
+}
+
+/// `--halt now,fail=1` on a terminal: the running job's `sleep` ends too.
+#[test]
+fn halt_now_on_a_terminal_stops_what_the_jobs_started() {
+    let file = pid_file("halt-now");
+    let job = format!(
+        "if [ {{}} = 1 ]; then sh -c 'echo $$ > {f}; exec sleep 787' & wait; true; \
+         else until [ -s {f} ]; do :; done; echo failing; exit 1; fi",
+        f = file.display()
+    );
+    let (code, tty) = typed_on_tty(
+        &[],
+        &["many", "-j", "2", "--halt", "now,fail=1", "--", &job, ":::", "1", "2"],
+    );
+    let pid: u32 = std::fs::read_to_string(&file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, 1, "{tty:?}");
+    assert!(ends(pid), "sleep {pid} outlived --halt now: {tty:?}");
+}
