@@ -3,71 +3,20 @@
 //! drives the run, so other runs on that thread go on.
 #![cfg(feature = "tokio")]
 
-use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod common;
+
+use common::gate::{Gate, GatedWriter};
 
 use spawn::{Command, Sink, Stdio};
-
-/// How long before the test calls the runtime thread blocked.
-const HUNG: Duration = Duration::from_secs(20);
-
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-    by_watchdog: AtomicBool,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
-
-struct GatedWriter {
-    gate: Arc<Gate>,
-    bytes: Arc<AtomicU64>,
-}
-
-impl Write for GatedWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.gate.wait();
-        self.bytes.fetch_add(buf.len() as u64, Ordering::SeqCst);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn a_blocked_writer_sink_does_not_block_the_runtime_thread() {
     let gate = Arc::new(Gate::default());
     let bytes = Arc::new(AtomicU64::new(0));
-    let watchdog = Arc::clone(&gate);
-    std::thread::spawn(move || {
-        let open = watchdog.open.lock().unwrap();
-        let (open, waited) = watchdog
-            .opened
-            .wait_timeout_while(open, HUNG, |open| !*open)
-            .unwrap();
-        if waited.timed_out() {
-            drop(open);
-            watchdog.by_watchdog.store(true, Ordering::SeqCst);
-            watchdog.open();
-        }
-    });
+    gate.watchdog();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,78 +7,15 @@
 use std::io::{self, Read as _, Write};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+mod common;
+
+use common::gate::{Gate, GatedWriter, HUNG};
+
 use spawn::{Command, Group, Sink, Stdio};
-
-/// How long a test waits for what must come at once before it calls the
-/// run hung (and opens the gate, so that the run can end).
-const HUNG: Duration = Duration::from_secs(20);
-
-/// A gate a sink waits at until the test opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-    /// The watchdog opened it: the run was hung.
-    by_watchdog: AtomicBool,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-
-    fn is_open(&self) -> bool {
-        *self.open.lock().unwrap()
-    }
-
-    /// Opens the gate after [`HUNG`] unless it was opened before, and says
-    /// so: a run the gate blocked can end and the test fail instead of hang.
-    fn watchdog(self: &Arc<Self>) {
-        let gate = Arc::clone(self);
-        std::thread::spawn(move || {
-            let open = gate.open.lock().unwrap();
-            let (open, waited) = gate
-                .opened
-                .wait_timeout_while(open, HUNG, |open| !*open)
-                .unwrap();
-            if waited.timed_out() {
-                drop(open);
-                gate.by_watchdog.store(true, Ordering::SeqCst);
-                gate.open();
-            }
-        });
-    }
-}
-
-/// A writer that waits at the gate before its first write, then counts.
-struct GatedWriter {
-    gate: Arc<Gate>,
-    bytes: Arc<AtomicU64>,
-}
-
-impl Write for GatedWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.gate.wait();
-        self.bytes.fetch_add(buf.len() as u64, Ordering::SeqCst);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Child 0 writes 4 MB into `slow` (a sink blocked at `gate`); child 1
 /// says hi. Child 1's result must come while child 0's sink is still

@@ -259,3 +259,30 @@ pub fn filters() -> Vec<(&'static str, &'static str)> {
         (r"\b\d+\.\d+ ms\b", "[ms] ms"),
     ]
 }
+
+/// Whether `pid` is alive: running, sleeping or stopped; not a zombie.
+#[must_use]
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .is_some_and(|st| st == "Z" || st == "X")
+    })
+}
+
+/// Waits (boundedly: 20 s) until `pid` is no longer alive; KILLs it and
+/// says `false` if it still is then (so a failed test leaves nothing).
+#[must_use]
+pub fn gone_soon(pid: u32) -> bool {
+    let start = Instant::now();
+    while alive(pid) {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}

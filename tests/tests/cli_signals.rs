@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use spawn_tests::cli_command;
+use spawn_tests::{cli_command, gone_soon};
 
 /// The pids of the processes whose command line contains `token`.
 fn processes_with(token: &str) -> Vec<u32> {
@@ -580,25 +580,6 @@ fn many_stopped_by_a_closed_stdout_stops_the_jobs_children() {
         .parse()
         .expect("pid");
     assert!(gone_soon(pid), "sleep {pid} outlived spawn many | head");
-}
-
-/// Waits (boundedly) until `pid` is no longer alive.
-fn gone_soon(pid: u32) -> bool {
-    let start = std::time::Instant::now();
-    loop {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next())
-                .is_some_and(|st| st == "Z" || st == "X")
-        });
-        if !alive {
-            return true;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            return false;
-        }
-        std::thread::yield_now();
-    }
 }
 
 /// A fresh path for a job to write a pid into.

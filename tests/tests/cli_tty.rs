@@ -314,26 +314,6 @@ fn pid_file(name: &str) -> std::path::PathBuf {
     f
 }
 
-/// Whether `pid` ends (boundedly): dead, or a zombie.
-fn ends(pid: u32) -> bool {
-    let start = std::time::Instant::now();
-    loop {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next())
-                .is_some_and(|st| st == "Z" || st == "X")
-        });
-        if !alive {
-            return true;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            return false;
-        }
-        std::thread::yield_now();
-    }
-}
-
 /// Ctrl-C typed twice on the terminal of `spawn many` (issue 27): the first
 /// reaches the job (passed on to its group; its `sleep`, in the background
 /// of `sh`, ignores it), the second stops the jobs' groups, and the `sleep`
@@ -355,8 +335,11 @@ fn a_second_ctrl_c_on_the_terminal_stops_what_the_jobs_started() {
         .parse()
         .expect("pid");
     let _ = std::fs::remove_file(&file);
-    assert!(code > 128 || code < 0, "{code} {tty:?}");
-    assert!(ends(pid), "sleep {pid} outlived two Ctrl-C: {tty:?}");
+    assert!(!(0..=128).contains(&code), "{code} {tty:?}");
+    assert!(
+        spawn_tests::gone_soon(pid),
+        "sleep {pid} outlived two Ctrl-C: {tty:?}"
+    );
 }
 
 /// `--halt now,fail=1` on a terminal: the running job's `sleep` ends too.
@@ -370,7 +353,18 @@ fn halt_now_on_a_terminal_stops_what_the_jobs_started() {
     );
     let (code, tty) = typed_on_tty(
         &[],
-        &["many", "-j", "2", "--halt", "now,fail=1", "--", &job, ":::", "1", "2"],
+        &[
+            "many",
+            "-j",
+            "2",
+            "--halt",
+            "now,fail=1",
+            "--",
+            &job,
+            ":::",
+            "1",
+            "2",
+        ],
     );
     let pid: u32 = std::fs::read_to_string(&file)
         .expect("pid file")
@@ -379,5 +373,8 @@ fn halt_now_on_a_terminal_stops_what_the_jobs_started() {
         .expect("pid");
     let _ = std::fs::remove_file(&file);
     assert_eq!(code, 1, "{tty:?}");
-    assert!(ends(pid), "sleep {pid} outlived --halt now: {tty:?}");
+    assert!(
+        spawn_tests::gone_soon(pid),
+        "sleep {pid} outlived --halt now: {tty:?}"
+    );
 }

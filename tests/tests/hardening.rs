@@ -497,26 +497,10 @@ print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status)
             .expect("pid")
     };
     let (timed, cancellable) = (pid("timed"), pid("cancellable"));
-    let alive = |p: u32| {
-        std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next())
-                .is_some_and(|st| st == "Z" || st == "X")
-        })
-    };
-    let start = Instant::now();
-    while (alive(timed) || alive(cancellable)) && start.elapsed() < Duration::from_secs(20) {
-        std::thread::yield_now();
-    }
     let left: Vec<u32> = [timed, cancellable]
         .into_iter()
-        .filter(|&p| alive(p))
+        .filter(|&p| !spawn_tests::gone_soon(p))
         .collect();
-    for p in &left {
-        let _ = StdCommand::new("kill")
-            .args(["-KILL", &p.to_string()])
-            .status();
-    }
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses some of them
 
+pub mod gate;
+
 use std::fs;
 use std::time::{Duration, Instant};
 
