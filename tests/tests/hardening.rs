@@ -512,3 +512,49 @@ print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status)
         "outlived Ctrl-C: {left:?} (timed {timed}, cancellable {cancellable})"
     );
 }
+
+/// Stops of runs in a program with a controlling terminal, where the
+/// children stay in its group and every stop walks their descendants: a
+/// cancelled run, a cancelled pipeline, a dropped `GroupResults` and a
+/// timeout each end the `sleep` their `sh` started (issue 27). The helper
+/// runs on a pty of its own and checks itself.
+#[test]
+fn stops_on_a_terminal_reach_the_descendants() {
+    const DRIVER: &str = r#"
+import os, pty, select, sys
+pid, master = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+while True:
+    r, _, _ = select.select([master], [], [], 120)
+    if not r:
+        os.kill(pid, 9)
+        break
+    try:
+        data = os.read(master, 65536)
+    except OSError:
+        data = b""
+    if not data:
+        break
+    seen += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 1)
+"#;
+    let dir = std::env::temp_dir().join(format!("spawn-tty-stops-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = StdCommand::new("python3")
+        .args(["-c", DRIVER, HOSTILE, "tty-stops"])
+        .arg(&dir)
+        .stdin(StdStdio::null())
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("ok tty-stops"),
+        "{text}"
+    );
+}

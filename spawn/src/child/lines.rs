@@ -180,7 +180,7 @@ impl Child {
     /// Every line of the child's piped stdout and stderr as it arrives:
     /// [`Chunk::stream`] says which, [`Chunk::data`] is the line without
     /// its `\n` (a last line without one comes at EOF; a line longer than
-    /// [`MAX_LINE`] comes in pieces), [`Chunk::at`] is when it was cut,
+    /// [`MAX_LINE`](crate::MAX_LINE) comes in pieces), [`Chunk::at`] is when it was cut,
     /// since the child started. Both pipes are drained together, so
     /// neither can block the child, through the same driver as
     /// [`communicate`](Self::communicate) (the command's timeout, token and

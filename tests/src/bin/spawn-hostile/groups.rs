@@ -74,3 +74,89 @@ pub fn ctrl_c_target(rest: &[String]) -> String {
     let _ = other.join();
     format!("not stopped by Ctrl-C: {res:?}")
 }
+
+/// Stops of runs in a program that has a controlling terminal (the test
+/// starts this on a pty of its own): the children stay in the caller's
+/// group, and every stop reaches their descendants by a walk of `/proc`.
+/// A cancelled run, a cancelled pipeline (the stages share one walk), a
+/// dropped `GroupResults` and a timeout, each with a grandchild `sleep`
+/// that writes its pid into `DIR/<case>`: each grandchild must be gone
+/// after the stop.
+pub fn tty_stops(rest: &[String]) -> String {
+    let dir = std::path::PathBuf::from(rest.first().expect("a directory"));
+    assert!(
+        spawn_sys::has_controlling_terminal(),
+        "start this on a terminal"
+    );
+    let grandchild = |name: &str| {
+        let f = dir.join(name).display().to_string();
+        Command::new("sh").args([
+            "-c",
+            r#"sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 787' "$0"; true"#,
+            &f,
+        ])
+    };
+    let pid_in = |name: &str| pid_written(&dir.join(name));
+    let cancel_when = |name: &str, token: &spawn::CancelToken| {
+        let (t, f) = (token.clone(), dir.join(name));
+        std::thread::spawn(move || {
+            let pid = pid_written(&f);
+            t.cancel();
+            pid
+        })
+    };
+    let mut pids = Vec::new();
+    // A cancelled run.
+    let token = spawn::CancelToken::new();
+    let stopper = cancel_when("run", &token);
+    let res = grandchild("run").cancel_on(&token).run();
+    assert!(matches!(res, Err(Error::Cancelled { .. })), "{res:?}");
+    pids.push(("run", stopper.join().expect("stopper")));
+    // A cancelled pipeline: the grandchild is below its first stage.
+    let token = spawn::CancelToken::new();
+    let stopper = cancel_when("pipeline", &token);
+    let res = (grandchild("pipeline") | Command::new("cat"))
+        .cancel_on(&token)
+        .run();
+    assert!(res.is_err(), "{res:?}");
+    pids.push(("pipeline", stopper.join().expect("stopper")));
+    // A dropped GroupResults.
+    let mut results = spawn::Group::new()
+        .add(grandchild("group"))
+        .add(Command::new("true"))
+        .results();
+    let _ = results.next();
+    pids.push(("group", pid_in("group")));
+    drop(results);
+    // A timeout.
+    let res = grandchild("timeout")
+        .timeout(Duration::from_millis(300))
+        .run();
+    assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
+    pids.push(("timeout", pid_in("timeout")));
+    for (name, pid) in &pids {
+        assert!(
+            spawn_tests::gone_soon(*pid),
+            "{name}: grandchild {pid} outlived its stop"
+        );
+    }
+    format!("{} stops on a terminal, every grandchild gone", pids.len())
+}
+
+/// The pid a child wrote into `file`, once it is there (it appears whole).
+fn pid_written(file: &std::path::Path) -> u32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(file)
+            && let Ok(pid) = s.trim().parse()
+        {
+            return pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}: no pid",
+            file.display()
+        );
+        std::thread::yield_now();
+    }
+}

@@ -86,6 +86,7 @@ fn main() {
         "pid-reuse-group" => vec![reaping::pid_reuse(true)],
         "own-group" => vec![groups::own_group()],
         "ctrl-c-target" => vec![groups::ctrl_c_target(rest)],
+        "tty-stops" => vec![groups::tty_stops(rest)],
         "death-signal" => vec![startup::death_signal()],
         "cgroup-denied" => vec![startup::cgroup_denied()],
         "cgroup-name-taken" => vec![startup::cgroup_name_taken()],
