@@ -29,8 +29,9 @@ use spawn_sys::tree::{self, Descendant};
 
 use crate::Signal;
 
-/// Most members held with a pidfd; past it, members are signalled by pid
-/// after a check of their start time.
+/// Most members held with a pidfd; past it (or without pidfds:
+/// `SPAWN_NO_PIDFD=1`, an old kernel), members are signalled by pid after
+/// a check of their start time.
 const MAX_PIDFDS: usize = 1024;
 
 /// Most walks of one freeze before the signal goes out anyway (a tree
@@ -85,7 +86,9 @@ impl Descendants {
     pub(crate) fn add_root(&self, pid: Pid) {
         let start_time =
             spawn_sys::procfs::stat_of(pid.as_raw_nonzero().get()).map_or(0, |s| s.start_time);
-        let fd = spawn_sys::pidfd::pidfd_open(pid).ok();
+        let fd = spawn_sys::pidfd::pidfd_supported()
+            .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
+            .flatten();
         self.members().push(Member {
             who: Descendant { pid, start_time },
             fd,
@@ -112,15 +115,17 @@ impl Descendants {
             if members.iter().any(|m| m.who == who) {
                 continue;
             }
-            let fd = if members.len() < MAX_PIDFDS {
+            let fd = if members.len() < MAX_PIDFDS && spawn_sys::pidfd::pidfd_supported() {
                 match tree::open_checked(who) {
                     Some(fd) => Some(fd),
                     // Gone, or another process by now.
-                    None if spawn_sys::pidfd::pidfd_supported() => continue,
-                    None => None,
+                    None => continue,
                 }
-            } else {
+            } else if tree::still_alive(who) {
+                // Signalled by pid, each time after a check of its start.
                 None
+            } else {
+                continue;
             };
             let m = Member { who, fd };
             if stop {
