@@ -145,6 +145,7 @@ extern crate std;
 
 mod child;
 mod communicator;
+mod pipe_events;
 mod sched;
 #[cfg(any(test, feature = "sim"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]

@@ -20,7 +20,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::child::{Child, DRAIN_LIMIT, Pipe};
+use crate::child::{Child, Pipe};
 use crate::starting::{START_BATCH, STARTS_OUT};
 use crate::timers::Timers;
 use crate::types::{
@@ -490,7 +490,7 @@ impl Scheduler {
     }
 
     /// Queues pipe `s` of `c` for a read or write if it can work.
-    fn queue(&mut self, c: usize, s: Stream, front: bool) {
+    pub(crate) fn queue(&mut self, c: usize, s: Stream, front: bool) {
         let ch = &mut self.children[c];
         if !ch.can_work(s) || ch.pipes[s].queued {
             return;
@@ -509,7 +509,7 @@ impl Scheduler {
     }
 
     /// Schedules a check of the interest in pipe `s` of `c`.
-    fn interest_changed(&mut self, c: usize, s: Stream) {
+    pub(crate) fn interest_changed(&mut self, c: usize, s: Stream) {
         let p = &mut self.children[c].pipes[s];
         if !p.interest_queued {
             p.interest_queued = true;
@@ -517,7 +517,7 @@ impl Scheduler {
         }
     }
 
-    fn close(&mut self, c: usize, s: Stream, reason: CloseReason) {
+    pub(crate) fn close(&mut self, c: usize, s: Stream, reason: CloseReason) {
         let p = &mut self.children[c].pipes[s];
         if !p.open {
             return;
@@ -630,161 +630,6 @@ impl Scheduler {
         }
         if self.children[c].terminated {
             self.stop(c);
-        }
-    }
-
-    fn edge(&mut self, child: ChildId, s: Option<Stream>) {
-        let (Some(c), Some(s)) = (self.index(child), s) else {
-            return;
-        };
-        let p = &mut self.children[c].pipes[s];
-        if !p.open {
-            return;
-        }
-        if p.in_flight.is_some() {
-            p.edge_in_flight = true;
-        } else {
-            p.ready = true;
-            self.queue(c, s, false);
-        }
-    }
-
-    fn read(&mut self, child: ChildId, s: Option<Stream>, n: usize, now: Timestamp) {
-        let (Some(c), Some(s)) = (self.index(child), s) else {
-            return;
-        };
-        let ch = &mut self.children[c];
-        if !ch.pipes[s].open {
-            return;
-        }
-        let n = n as u64;
-        if s == Stream::Stdout {
-            ch.stats.stdout_bytes += n;
-        } else {
-            ch.stats.stderr_bytes += n;
-        }
-        let budget = ch.spec.read_budget;
-        let p = &mut ch.pipes[s];
-        p.in_flight = None;
-        p.edge_in_flight = false;
-        if p.draining {
-            p.drained = p.drained.saturating_add(n);
-            if p.drained >= DRAIN_LIMIT {
-                p.close_pending = None;
-                self.close(c, s, CloseReason::Abandoned);
-                self.maybe_finish(c, now);
-                return;
-            }
-        }
-        // Data came: there may be more. Read on until it would block, but
-        // give the others a turn after `read_budget` reads in a row.
-        p.ready = true;
-        p.streak += 1;
-        if p.streak < budget {
-            self.queue(c, s, true);
-        } else {
-            p.streak = 0;
-            self.queue(c, s, false);
-        }
-        self.settle(c, s, now);
-    }
-
-    /// Does a close that waited for the answer that just came.
-    fn settle(&mut self, c: usize, s: Stream, now: Timestamp) {
-        if let Some(reason) = self.children[c].pipes[s].close_pending.take() {
-            self.close(c, s, reason);
-            self.maybe_finish(c, now);
-        }
-    }
-
-    fn would_block(&mut self, child: ChildId, s: Option<Stream>, now: Timestamp) {
-        let (Some(c), Some(s)) = (self.index(child), s) else {
-            return;
-        };
-        let p = &mut self.children[c].pipes[s];
-        if !p.open || p.in_flight.is_none() {
-            return;
-        }
-        p.in_flight = None;
-        p.streak = 0;
-        p.ready = p.edge_in_flight;
-        p.edge_in_flight = false;
-        // A pipe paused by its sink is not known to be empty (the read
-        // may have stopped at the sink): it is read again once the sink
-        // has room, and the EOF grace does not abandon it meanwhile.
-        if p.draining && !p.ready && !p.paused && s != Stream::Stdin {
-            p.close_pending = None;
-            self.close(c, s, CloseReason::Abandoned);
-            self.maybe_finish(c, now);
-            return;
-        }
-        self.queue(c, s, false);
-        self.settle(c, s, now);
-    }
-
-    fn eof(&mut self, child: ChildId, s: Option<Stream>, now: Timestamp) {
-        let (Some(c), Some(s)) = (self.index(child), s) else {
-            return;
-        };
-        let p = &mut self.children[c].pipes[s];
-        if !p.open {
-            return;
-        }
-        p.in_flight = None;
-        p.close_pending = None;
-        self.close(c, s, CloseReason::Eof);
-        self.maybe_finish(c, now);
-    }
-
-    fn wrote(&mut self, child: ChildId, n: usize, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        let ch = &mut self.children[c];
-        let p = &mut ch.pipes.stdin;
-        if !p.open {
-            return;
-        }
-        let asked = p.in_flight.take().unwrap_or(n);
-        p.edge_in_flight = false;
-        p.ready = true;
-        let n = (n.min(asked) as u64).min(ch.input_left());
-        ch.stats.input_written += n;
-        if ch.input_left() == 0 {
-            ch.pipes.stdin.close_pending = None;
-            self.close(c, Stream::Stdin, CloseReason::InputDone);
-            self.maybe_finish(c, now);
-        } else {
-            self.queue(c, Stream::Stdin, false);
-            self.settle(c, Stream::Stdin, now);
-        }
-    }
-
-    fn broken(&mut self, child: ChildId, now: Timestamp) {
-        let Some(c) = self.index(child) else { return };
-        let p = &mut self.children[c].pipes.stdin;
-        if !p.open {
-            return;
-        }
-        p.in_flight = None;
-        p.close_pending = None;
-        self.close(c, Stream::Stdin, CloseReason::Broken);
-        self.maybe_finish(c, now);
-    }
-
-    fn sink(&mut self, child: ChildId, s: Option<Stream>, full: bool) {
-        let (Some(c), Some(s)) = (self.index(child), s) else {
-            return;
-        };
-        let p = &mut self.children[c].pipes[s];
-        if !p.open || p.paused == full {
-            return;
-        }
-        p.paused = full;
-        // Read again once it has room: bytes may have waited in the pipe
-        // for the sink.
-        p.ready |= !full;
-        self.interest_changed(c, s);
-        if !full {
-            self.queue(c, s, false);
         }
     }
 
