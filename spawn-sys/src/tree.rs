@@ -30,9 +30,61 @@ pub struct Descendant {
     pub start_time: u64,
 }
 
-/// The live (not zombie) descendants of `roots` (their children, the
-/// children of those, ...) in one scan of `/proc`, parents before their
-/// children. The roots themselves are not in it.
+/// The process table as one scan of `/proc` showed it, by parent: one scan
+/// answers the walks of many trees (a teardown of many children).
+#[derive(Debug, Default)]
+pub struct ProcTable {
+    by_parent: HashMap<i32, Vec<Stat>>,
+}
+
+impl ProcTable {
+    /// Scans `/proc` once.
+    ///
+    /// # Errors
+    /// `/proc` cannot be read.
+    pub fn scan() -> rustix::io::Result<ProcTable> {
+        let mut by_parent: HashMap<i32, Vec<Stat>> = HashMap::new();
+        procfs::scan(|p| {
+            if p.ppid > 0 {
+                by_parent.entry(p.ppid).or_default().push(*p);
+            }
+            false
+        })?;
+        Ok(ProcTable { by_parent })
+    }
+
+    /// The live (not zombie) descendants of `roots` (their children, the
+    /// children of those, ...) in this table, parents before their
+    /// children. The roots themselves are not in it.
+    #[must_use]
+    pub fn descendants(&self, roots: &[Pid]) -> Vec<Descendant> {
+        let mut found = Vec::new();
+        let mut frontier: Vec<i32> = roots.iter().map(|r| r.as_raw_nonzero().get()).collect();
+        // A pid is visited once, so a cycle (impossible, but the table is
+        // read while it changes) cannot loop.
+        let mut seen: std::collections::HashSet<i32> = frontier.iter().copied().collect();
+        while let Some(parent) = frontier.pop() {
+            for child in self.by_parent.get(&parent).map_or(&[][..], Vec::as_slice) {
+                if !seen.insert(child.pid) {
+                    continue;
+                }
+                frontier.push(child.pid);
+                if !child.is_dead()
+                    && let Some(pid) = Pid::from_raw(child.pid)
+                {
+                    found.push(Descendant {
+                        pid,
+                        start_time: child.start_time,
+                    });
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The live (not zombie) descendants of `roots` in one scan of `/proc`
+/// ([`ProcTable`]), parents before their children.
 ///
 /// # Errors
 /// `/proc` cannot be read.
@@ -40,35 +92,7 @@ pub struct Descendant {
 /// # References
 /// - [Linux `/proc/pid/stat`](https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html)
 pub fn descendants(roots: &[Pid]) -> rustix::io::Result<Vec<Descendant>> {
-    let mut by_parent: HashMap<i32, Vec<Stat>> = HashMap::new();
-    procfs::scan(|p| {
-        if p.ppid > 0 {
-            by_parent.entry(p.ppid).or_default().push(*p);
-        }
-        false
-    })?;
-    let mut found = Vec::new();
-    let mut frontier: Vec<i32> = roots.iter().map(|r| r.as_raw_nonzero().get()).collect();
-    // A pid is visited once, so a cycle (impossible, but the table is read
-    // while it changes) cannot loop.
-    let mut seen: std::collections::HashSet<i32> = frontier.iter().copied().collect();
-    while let Some(parent) = frontier.pop() {
-        for child in by_parent.remove(&parent).unwrap_or_default() {
-            if !seen.insert(child.pid) {
-                continue;
-            }
-            frontier.push(child.pid);
-            if !child.is_dead()
-                && let Some(pid) = Pid::from_raw(child.pid)
-            {
-                found.push(Descendant {
-                    pid,
-                    start_time: child.start_time,
-                });
-            }
-        }
-    }
-    Ok(found)
+    Ok(ProcTable::scan()?.descendants(roots))
 }
 
 /// `pidfd_open`—A pidfd for `d`, if the process behind its pid is still

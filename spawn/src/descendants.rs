@@ -25,7 +25,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustix::event::{PollFd, PollFlags};
 use spawn_sys::Pid;
-use spawn_sys::tree::{self, Descendant};
+use spawn_sys::tree::{self, Descendant, ProcTable};
 
 use crate::Signal;
 
@@ -95,10 +95,10 @@ impl Descendants {
         });
     }
 
-    /// Walks `/proc` from the members still alive and adds the processes
-    /// found that are not members yet; returns how many were added (and
-    /// with `stop`, SIGSTOPs them as they are added).
-    fn walk(members: &mut Vec<Member>, stop: bool) -> usize {
+    /// Adds the processes of `table` below the members still alive that
+    /// are not members yet; returns how many were added (and with `stop`,
+    /// SIGSTOPs them as they are added).
+    fn walk(members: &mut Vec<Member>, stop: bool, table: &ProcTable) -> usize {
         let roots: Vec<Pid> = members
             .iter()
             .filter(|m| m.alive())
@@ -107,11 +107,8 @@ impl Descendants {
         if roots.is_empty() {
             return 0;
         }
-        let Ok(found) = tree::descendants(&roots) else {
-            return 0;
-        };
         let mut added = 0;
-        for who in found {
+        for who in table.descendants(&roots) {
             if members.iter().any(|m| m.who == who) {
                 continue;
             }
@@ -137,29 +134,73 @@ impl Descendants {
         added
     }
 
-    /// Sends `signal` to the whole tree, walked now. A signal other than
-    /// KILL, STOP or CONT freezes the tree first and continues it after
-    /// (see the module docs), so that nothing forks away between the walk
-    /// and the signal.
+    /// Sends `signal` to the whole tree, walked now (see [`signal_all`]).
     pub(crate) fn signal(&self, signal: Signal) {
+        signal_all(&[(self, signal)]);
+    }
+
+    /// Whether a process of the tree other than `except` (the run's own
+    /// child, kept unreaped by its teardown) is alive, walked now.
+    /// `table`: a scan of this turn (the engine's, shared by its probes),
+    /// made here when `None`.
+    pub(crate) fn any_alive_except(&self, except: Pid, table: &mut Option<ProcTable>) -> bool {
         let mut members = self.members();
+        if table.is_none() {
+            *table = ProcTable::scan().ok();
+        }
+        if let Some(t) = table.as_ref() {
+            Self::walk(&mut members, false, t);
+        }
+        members.retain(Member::alive);
+        members.iter().any(|m| m.who.pid != except)
+    }
+}
+
+/// Sends each tree its signal, walked now, with one scan of `/proc` per
+/// round for all of them (a teardown of many children stops many trees in
+/// one turn). A signal other than KILL, STOP or CONT freezes its tree
+/// first: SIGSTOP to every member, then scans until no tree gains a member
+/// (a stopped process cannot fork), then the signal, then SIGCONT; KILL
+/// walks once; CONT does not walk. A tree named twice is signalled once
+/// per entry, locked once at a time.
+pub(crate) fn signal_all(batch: &[(&Descendants, Signal)]) {
+    let mut trees: Vec<(MutexGuard<'_, Vec<Member>>, Signal, bool)> = Vec::new();
+    for (i, &(tree, signal)) in batch.iter().enumerate() {
+        if batch[..i].iter().any(|(t, _)| std::ptr::eq(*t, tree)) {
+            continue;
+        }
         let freeze = ![Signal::KILL, Signal::STOP, Signal::CONT].contains(&signal);
-        if freeze {
+        trees.push((tree.members(), signal, freeze));
+    }
+    for (members, _, freeze) in &trees {
+        if *freeze {
             for m in members.iter() {
                 m.signal(Signal::STOP);
             }
-            for _ in 0..MAX_FREEZE_WALKS {
-                if Self::walk(&mut members, true) == 0 {
-                    break;
-                }
+        }
+    }
+    let any_freeze = trees.iter().any(|(_, _, f)| *f);
+    let rounds = if any_freeze { MAX_FREEZE_WALKS } else { 1 };
+    for _ in 0..rounds {
+        if !trees.iter().any(|(_, s, _)| *s != Signal::CONT) {
+            break;
+        }
+        let Ok(table) = ProcTable::scan() else { break };
+        let mut added = 0;
+        for (members, signal, freeze) in &mut trees {
+            if *signal != Signal::CONT {
+                added += Descendants::walk(members, *freeze, &table);
             }
-        } else if signal != Signal::CONT {
-            Self::walk(&mut members, false);
         }
+        if !any_freeze || added == 0 {
+            break;
+        }
+    }
+    for (members, signal, freeze) in &mut trees {
         for m in members.iter() {
-            m.signal(signal);
+            m.signal(*signal);
         }
-        if freeze {
+        if *freeze {
             for m in members.iter() {
                 m.signal(Signal::CONT);
             }
@@ -167,13 +208,14 @@ impl Descendants {
         // Members that exited hold their pidfd no longer.
         members.retain(Member::alive);
     }
-
-    /// Whether a process of the tree other than `except` (the run's own
-    /// child, kept unreaped by its teardown) is alive, walked now.
-    pub(crate) fn any_alive_except(&self, except: Pid) -> bool {
-        let mut members = self.members();
-        Self::walk(&mut members, false);
-        members.retain(Member::alive);
-        members.iter().any(|m| m.who.pid != except)
+    drop(trees);
+    // Entries naming a tree again get their own signal too.
+    for (i, &(tree, signal)) in batch.iter().enumerate() {
+        if batch[..i].iter().any(|(t, _)| std::ptr::eq(*t, tree)) {
+            let members = tree.members();
+            for m in members.iter() {
+                m.signal(signal);
+            }
+        }
     }
 }

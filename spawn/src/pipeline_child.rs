@@ -245,7 +245,8 @@ impl PipelineChild {
     }
 
     /// Sends `SIGKILL` to every stage and to everything they started (the
-    /// stages' process group, and their cgroups with
+    /// stages' process group, or their descendants when they stay in the
+    /// caller's group, and their cgroups with
     /// [`Containment::Cgroup`](crate::Containment::Cgroup)). Stages already
     /// reaped are not signalled; the group still is while a member is left
     /// in it. Never waits for a wait running on another thread.
@@ -256,8 +257,15 @@ impl PipelineChild {
         for m in &self.driver.members {
             m.process.kill_all();
         }
+        // The stages' group, when they have one (in a terminal they stay
+        // in the caller's, and `kill_all` reached their descendants).
         let leader = &self.driver.members[0];
-        crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
+        match leader.process.group() {
+            crate::process::ProcessGroup::Leads(_) => {
+                crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
+            }
+            _ => Ok(()),
+        }
     }
 }
 

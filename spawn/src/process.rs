@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use spawn_sys::cgroup::Cgroup;
 use spawn_sys::group::{GroupState, LiveGroups};
+use spawn_sys::tree::ProcTable;
 use spawn_sys::wait::{Rusage, WaitResult};
 use spawn_sys::{Errno, Pid};
 
@@ -72,6 +73,16 @@ struct State {
     /// The group was empty when the child was reaped: its id may be reused,
     /// so it is never signalled again.
     group_gone: bool,
+}
+
+/// Scans of `/proc` made in one turn of an engine, shared by its probes
+/// until a start or a signal makes them stale.
+#[derive(Debug, Default)]
+pub(crate) struct TurnScans {
+    /// Which groups have a live member besides their leader.
+    groups: Option<LiveGroups>,
+    /// The process table by parent, for walks of descendants.
+    table: Option<ProcTable>,
 }
 
 /// A started child: see the module docs.
@@ -238,21 +249,23 @@ impl Process {
     /// what contains it: the group it leads (or its descendants), and its
     /// cgroup.
     ///
-    /// `scan`: a scan of the groups made for this probe, or one made for an
-    /// earlier probe when nothing was started or signalled since (the
-    /// engine's: one scan for the probes of many children). Made here when
-    /// `None` and the group is to be probed.
-    pub(crate) fn probe_contained(&self, scan: &mut Option<LiveGroups>) -> GroupState {
+    /// `scans`: the scans of `/proc` made for this turn's probes (the
+    /// engine's: one scan for the probes of many children, until a start or
+    /// a signal makes them stale); made here when missing.
+    pub(crate) fn probe_contained(&self, scans: &mut TurnScans) -> GroupState {
         let group = match (self.group, &self.descendants) {
-            (_, Some(tree)) if tree.any_alive_except(self.pid) => GroupState::Live,
-            (ProcessGroup::Leads(pgid), _) if pgid == self.pid => {
-                if scan.is_none() {
-                    *scan = LiveGroups::scan().ok();
+            (_, Some(tree)) if tree.any_alive_except(self.pid, &mut scans.table) => {
+                GroupState::Live
+            }
+            (ProcessGroup::Leads(pgid), _) => {
+                if scans.groups.is_none() {
+                    scans.groups = LiveGroups::scan().ok();
                 }
-                scan.as_ref()
+                scans
+                    .groups
+                    .as_ref()
                     .map_or(GroupState::Unknown, |s| s.probe_led(pgid))
             }
-            (ProcessGroup::Leads(pgid), _) => spawn_sys::group::probe_group(pgid, self.pid),
             _ => GroupState::Empty,
         };
         // A zombie is no longer in its cgroup: `populated` counts the living.
@@ -268,17 +281,29 @@ impl Process {
         }
     }
 
+    /// The tree a stop of this child walks, if it stays in the caller's
+    /// group (for a batch of stops: `descendants::signal_all`).
+    pub(crate) fn descendants(&self) -> Option<&Descendants> {
+        self.descendants.as_deref()
+    }
+
     /// Sends `signal` to everything a stop of the child reaches: the group
     /// it leads, or its descendants (the child among them), and its cgroup
     /// (KILL there is `cgroup.kill`). Nothing for a child that nothing
     /// stops but itself. Call it before the signal to the child alone: a
     /// child that dies first has its children reparented away.
     pub(crate) fn signal_contained(&self, signal: Signal) {
-        if matches!(self.group, ProcessGroup::Leads(_)) {
-            let _ = self.signal_group(signal);
-        }
         if let Some(tree) = &self.descendants {
             tree.signal(signal);
+        }
+        self.signal_group_and_cgroup(signal);
+    }
+
+    /// [`signal_contained`](Self::signal_contained) without the
+    /// descendants (signalled by the caller, in a batch).
+    pub(crate) fn signal_group_and_cgroup(&self, signal: Signal) {
+        if matches!(self.group, ProcessGroup::Leads(_)) {
+            let _ = self.signal_group(signal);
         }
         if let Some(cg) = &self.cgroup {
             let _ = if signal == Signal::KILL {

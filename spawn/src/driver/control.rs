@@ -433,7 +433,7 @@ impl Engine<'_> {
             spawner: self.spawner.take(),
             // The background reaper drives it from here.
             driving: super::Driving::Held,
-            group_scan: None,
+            scans: crate::process::TurnScans::default(),
             sink_waits: std::mem::take(&mut self.sink_waits),
         })
     }

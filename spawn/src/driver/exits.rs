@@ -271,36 +271,58 @@ impl Engine<'_> {
         self.polled = polled;
     }
 
-    pub(super) fn signal(&mut self, child: usize, signal: KillSignal, target: SignalTarget) {
-        let Some(p) = self.slots[child].process.clone() else {
-            return;
-        };
+    /// Sends signals the core asked for in one turn: what each run reaches
+    /// first (the trees of children in the caller's group in one walk, the
+    /// groups they lead, their cgroups), then the children themselves, so
+    /// that a child that dies first cannot take its children out of reach.
+    pub(super) fn signals(&mut self, batch: &[(usize, KillSignal, SignalTarget)]) {
+        self.scans = crate::process::TurnScans::default();
         // A stopped process keeps TERM pending until it is continued: send
         // CONT after it, as shells and systemd do.
-        let stop = self.slots[child].stop_signal;
-        let sigs: [Signal; 2] = match signal {
-            KillSignal::Term => [stop, Signal::CONT],
-            _ => [Signal::KILL, Signal::KILL],
-        };
-        let sigs = if sigs[0] == sigs[1] {
-            &sigs[..1]
-        } else {
-            &sigs[..]
-        };
-        let (to_child, to_group) = match target {
-            SignalTarget::Child => (true, false),
-            SignalTarget::Group => (false, true),
-            _ => (true, true),
-        };
-        for &s in sigs {
-            // What the run reaches (the group the child leads, its
-            // descendants, its cgroup) first: a child that dies first has
-            // its children reparented away from a walk.
-            if to_group {
-                p.signal_contained(s);
+        let sigs = |child: usize, signal: KillSignal| -> Vec<Signal> {
+            match signal {
+                KillSignal::Term if self.slots[child].stop_signal == Signal::CONT => {
+                    vec![Signal::CONT]
+                }
+                KillSignal::Term => vec![self.slots[child].stop_signal, Signal::CONT],
+                _ => vec![Signal::KILL],
             }
-            if to_child {
-                let _ = p.signal(s);
+        };
+        let mut plan = Vec::with_capacity(batch.len());
+        for &(child, signal, target) in batch {
+            let Some(p) = self.slots[child].process.clone() else {
+                continue;
+            };
+            let (to_child, to_group) = match target {
+                SignalTarget::Child => (true, false),
+                SignalTarget::Group => (false, true),
+                _ => (true, true),
+            };
+            plan.push((p, sigs(child, signal), to_child, to_group));
+        }
+        // The trees first, in one walk (the first signal freezes them and
+        // continues them after; a second one, CONT, needs no walk).
+        let trees: Vec<(&crate::descendants::Descendants, Signal)> = plan
+            .iter()
+            .filter(|(_, _, _, to_group)| *to_group)
+            .filter_map(|(p, sigs, _, _)| Some((p.descendants()?, sigs[0])))
+            .collect();
+        if !trees.is_empty() {
+            crate::descendants::signal_all(&trees);
+        }
+        for (p, sigs, to_child, to_group) in &plan {
+            for (k, &s) in sigs.iter().enumerate() {
+                if *to_group {
+                    if k > 0
+                        && let Some(tree) = p.descendants()
+                    {
+                        tree.signal(s);
+                    }
+                    p.signal_group_and_cgroup(s);
+                }
+                if *to_child {
+                    let _ = p.signal(s);
+                }
             }
         }
     }
@@ -310,7 +332,7 @@ impl Engine<'_> {
             return;
         };
         let id = ChildId(child);
-        let ev = match p.probe_contained(&mut self.group_scan) {
+        let ev = match p.probe_contained(&mut self.scans) {
             GroupState::Live => Event::GroupLive { child: id },
             // Unknown (no /proc): nothing more can be learned; the signals
             // went out.

@@ -149,10 +149,10 @@ pub(crate) struct Engine<'t> {
     read_since_start: usize,
     /// Who drives this engine to its end.
     driving: Driving,
-    /// The scan of `/proc` that answered this turn's group probes, until a
-    /// start or a signal (or the next wait) makes it stale: a teardown of
-    /// many children probes each of their groups, with one scan.
-    group_scan: Option<spawn_sys::LiveGroups>,
+    /// The scans of `/proc` that answered this turn's group probes, until
+    /// a start or a signal (or the next wait) makes them stale: a teardown
+    /// of many children probes each of their groups, with one scan.
+    scans: crate::process::TurnScans,
     /// Streams paused by their sinks, and what will resume them.
     sink_waits: backpressure::SinkWaits,
 }
@@ -195,7 +195,7 @@ impl<'t> Engine<'t> {
             abandoned: false,
             spawner: None,
             driving: Driving::Held,
-            group_scan: None,
+            scans: crate::process::TurnScans::default(),
             sink_waits: backpressure::SinkWaits::default(),
         })
     }
@@ -230,10 +230,27 @@ impl<'t> Engine<'t> {
         until: Until,
     ) -> Result<Ran, Error> {
         let mut looked = false;
+        // Signals due together (a teardown of many children) go out
+        // together: one walk of `/proc` for all the trees they stop.
+        let mut signals = Vec::new();
         loop {
             let now = self.now();
             self.check_cancels(now);
-            match self.poll_core(now) {
+            let out = self.poll_core(now);
+            if let CoreOutput::Action(Action::Signal {
+                child,
+                signal,
+                target,
+            }) = out
+            {
+                signals.push((child.0, signal, target));
+                continue;
+            }
+            if !signals.is_empty() {
+                self.signals(&signals);
+                signals.clear();
+            }
+            match out {
                 CoreOutput::Action(a) => self.act(a),
                 CoreOutput::Finished { child, outcome } => self.finished(child.0, outcome),
                 CoreOutput::Wait { deadline, reason } => {
@@ -279,7 +296,7 @@ impl<'t> Engine<'t> {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.waits += 1;
-        self.group_scan = None;
+        self.scans = crate::process::TurnScans::default();
         if !self.epoll_for_wait()? {
             self.wait_alone(timeout);
             return Ok(());
@@ -332,7 +349,7 @@ impl<'t> Engine<'t> {
 
     fn act(&mut self, action: Action) {
         if matches!(action, Action::Start { .. } | Action::Signal { .. }) {
-            self.group_scan = None;
+            self.scans = crate::process::TurnScans::default();
         }
         match action {
             Action::Start { child } => {
@@ -355,7 +372,7 @@ impl<'t> Engine<'t> {
                 child,
                 signal,
                 target,
-            } => self.signal(child.0, signal, target),
+            } => self.signals(&[(child.0, signal, target)]),
             Action::ProbeGroup { child } => self.probe_group(child.0),
             Action::Interest { .. } => {} // edge-triggered: every pipe stays watched
             _ => {}
