@@ -1,27 +1,30 @@
 //! [`CancelToken`]: stop runs from anywhere (another thread, a signal
 //! handler's thread, a caller's own deadline) with the normal teardown.
 //!
-//! A token is a flag and an `eventfd`. Every engine driving a run that was
+//! A token is a flag and a [`LazyBell`] (made when the first engine
+//! watches the token). Every engine driving a run that was
 //! given the token (`cancel_on` on a [`Command`](crate::Command),
 //! [`Group`](crate::Group) or [`Pipeline`](crate::Pipeline)) watches the
-//! eventfd in its epoll set, so [`CancelToken::cancel`] wakes it at once;
+//! bell in its epoll set, so [`CancelToken::cancel`] wakes it at once;
 //! the engine then asks the core to stop each child as a timeout does (the
 //! stop signal to the child and its group, the grace, KILL) and finishes
-//! them with [`Error::Cancelled`](crate::Error::Cancelled). Without an
-//! eventfd (none could be made) the engine looks at the flag on a short
+//! them with [`Error::Cancelled`](crate::Error::Cancelled). Without a
+//! bell (none could be made) the engine looks at the flag on a short
 //! tick instead.
 
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+
+use crate::doorbell::LazyBell;
 
 #[derive(Default)]
 struct Inner {
     cancelled: AtomicBool,
-    /// Made when the first engine watches the token; `None` inside when it
-    /// could not be made (the engine polls the flag then).
-    eventfd: OnceLock<Option<OwnedFd>>,
+    /// Made when the first engine watches the token; none when it could
+    /// not be made (the engine polls the flag then).
+    bell: LazyBell,
 }
 
 /// A handle that cancels the runs it was given to: `Clone + Send + Sync`,
@@ -83,10 +86,7 @@ impl CancelToken {
         if self.inner.cancelled.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let Some(Some(fd)) = self.inner.eventfd.get() {
-            // Nonblocking: the counter only overflows after 2^64 - 1 writes.
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
-        }
+        self.inner.bell.ring();
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -95,23 +95,16 @@ impl CancelToken {
         self.inner.cancelled.load(Ordering::SeqCst)
     }
 
-    /// The eventfd an engine watches (readable once cancelled), made now if
-    /// needed; `None` when none can be made: then the flag is polled.
+    /// The fd of the bell an engine watches (readable once cancelled),
+    /// made now if needed; `None` when none can be made: then the flag is
+    /// polled.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
-        let fd = self.inner.eventfd.get_or_init(|| {
-            rustix::event::eventfd(
-                0,
-                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-            )
-            .ok()
-        });
-        // A cancel that came between the flag and the fd's creation: the
-        // fd must say so too (a second write is harmless).
-        if let Some(fd) = fd
-            && self.is_cancelled()
-        {
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        let bell = self.inner.bell.get_or_make()?;
+        // A cancel that came between the flag and the bell's creation: the
+        // bell must say so too (a second ring is harmless).
+        if self.is_cancelled() {
+            bell.ring();
         }
-        fd.as_ref().map(AsFd::as_fd)
+        Some(bell.fd())
     }
 }

@@ -234,6 +234,7 @@ mod cancel;
 mod child;
 mod command;
 mod descendants;
+mod doorbell;
 mod driver;
 mod error;
 mod finish;

@@ -8,7 +8,7 @@
 //! reaper) get it alike: a full FIFO, pipe or socket behind a `file` sink
 //! is waited for to be writable (`Token::SinkWritable`); a writer or a
 //! callback runs on the engine's sink workers (`crate::sink::offload`),
-//! which ring an eventfd (`Token::SinkRing`) when the sink is down to its
+//! which ring a doorbell (`Token::SinkRing`) when the sink is down to its
 //! low mark. A stream's end of file is reported to the core only once its
 //! sink is done with every byte (the last line delivered, the writer
 //! flushed): until then it is paused too, so the run ends only then, and
@@ -44,7 +44,7 @@ pub(super) struct SinkWaits {
 
 impl Engine<'_> {
     /// Hands the writers and callbacks of sink `ix` to the workers (made
-    /// now, their eventfd in the set); without them, they run here.
+    /// now, their doorbell in the set); without them, they run here.
     pub(super) fn offload_sink(&mut self, ix: usize) {
         if !self.sinks[ix].calls_back() {
             return;

@@ -17,7 +17,7 @@ use super::token::Token;
 use super::{Engine, Hooks, Owner};
 use crate::CancelToken;
 
-/// How often a cancel token without an eventfd is looked at.
+/// How often a cancel token without a doorbell is looked at.
 pub(super) const CANCEL_TICK: Duration = Duration::from_millis(10);
 
 /// What [`Engine::run_until`] stops at, besides every child finished.
@@ -59,7 +59,7 @@ pub(crate) enum CancelScope {
 pub(super) struct Watched {
     token: CancelToken,
     scope: CancelScope,
-    /// Its eventfd is in the epoll set (else the flag is polled).
+    /// Its doorbell is in the epoll set (else the flag is polled).
     in_epoll: bool,
     /// It was seen cancelled and its children were asked to stop.
     applied: bool,
@@ -97,7 +97,7 @@ impl Engine<'_> {
         });
     }
 
-    /// Whether a watched token has no eventfd and must be looked at on a
+    /// Whether a watched token has no doorbell and must be looked at on a
     /// tick.
     pub(super) fn cancels_polled(&self) -> bool {
         self.cancels.iter().any(|w| !w.in_epoll && !w.applied)
@@ -190,7 +190,7 @@ impl Engine<'_> {
         self.stop_starting
     }
 
-    /// Takes commands from `feed` (a group's `add_feed`): its eventfd wakes
+    /// Takes commands from `feed` (a group's `add_feed`): its doorbell wakes
     /// [`Until::AnyFinished`] when commands come (without one, a tick
     /// does), and until it is closed the engine is not done when its
     /// children are: it waits for more.
@@ -200,7 +200,7 @@ impl Engine<'_> {
             writable: false,
             edge: false,
         };
-        // The set is made even when the feed has no eventfd: waits with
+        // The set is made even when the feed has no doorbell: waits with
         // nothing else to watch then sleep on its tick there.
         let set = self.ensure_epoll().ok();
         self.feed_in_epoll = match (feed.fd(), set) {
@@ -218,7 +218,7 @@ impl Engine<'_> {
         }
     }
 
-    /// The feed's eventfd was readable: commands (or its close) came.
+    /// The feed's doorbell was readable: commands (or its close) came.
     pub(super) fn feed_ready(&mut self) {
         if let Some(feed) = &self.feed {
             feed.acknowledge();
@@ -226,7 +226,7 @@ impl Engine<'_> {
         self.fed = true;
     }
 
-    /// Whether the feed has no eventfd in the set and is looked at on a
+    /// Whether the feed has no doorbell in the set and is looked at on a
     /// tick.
     pub(super) fn feed_polled(&self) -> bool {
         self.feed.is_some() && !self.feed_in_epoll
@@ -378,7 +378,7 @@ impl Engine<'_> {
             }
         }
         // Tokens and feeds no longer matter: everything is stopping. Their
-        // eventfds must not keep the set readable.
+        // doorbells must not keep the set readable.
         if let (Some(feed), Some(ep)) = (self.feed.take(), &self.epoll)
             && self.feed_in_epoll
             && let Some(fd) = feed.fd()

@@ -121,12 +121,12 @@ pub(crate) struct Engine<'t> {
     cancels: Vec<control::Watched>,
     /// A `CancelScope::Queued` token was cancelled: nothing more starts.
     stop_starting: bool,
-    /// The command feed a group takes commands from, when its eventfd is
+    /// The command feed a group takes commands from, when its doorbell is
     /// in the set.
     feed: Option<crate::group::FeedSource>,
     /// The feed said commands came since the last `AnyFinished` stop.
     fed: bool,
-    /// The feed's eventfd is in the set (else it is looked at on a tick).
+    /// The feed's doorbell is in the set (else it is looked at on a tick).
     feed_in_epoll: bool,
     /// Finished slots are queued for [`Engine::next_finished`] (a group's
     /// results); other runs keep no queue (no allocation per run).
@@ -285,7 +285,7 @@ impl<'t> Engine<'t> {
                     self.wait(timeout)?;
                     looked = true;
                     if self.feed_polled() {
-                        // No eventfd for the feed: look at it after each
+                        // No doorbell for the feed: look at it after each
                         // wait (on the cancel tick at the latest).
                         self.fed = true;
                     }

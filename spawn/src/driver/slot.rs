@@ -511,7 +511,7 @@ impl Engine<'_> {
         self.watch_exit(child, now);
     }
 
-    /// The engine's spawner, made now (its eventfd in the epoll set) if
+    /// The engine's spawner, made now (its doorbell in the epoll set) if
     /// there is none; `None` when none can be had.
     fn spawner(&mut self) -> Option<&mut Spawner> {
         if self.spawner.is_none() {
@@ -528,7 +528,7 @@ impl Engine<'_> {
         self.spawner.as_mut()
     }
 
-    /// The spawner's eventfd was readable: the starts it made are finished
+    /// The spawner's doorbell was readable: the starts it made are finished
     /// here, in the order made.
     pub(super) fn spawned_ready(&mut self) {
         let Some(sp) = self.spawner.as_mut() else {

@@ -10,7 +10,7 @@
 //! next starts of children with pipes go to its spawner thread (one per
 //! engine, made on the first such start, in the order the core asked for
 //! them, at most two at a time: `spawn_core`'s `STARTS_OUT`), and each result
-//! comes back through an eventfd in the engine's epoll set
+//! comes back through a [`Doorbell`] in the engine's epoll set
 //! (`Token::Spawned`) to the same second half of the start the engine
 //! runs for a start made in place (`Engine::launched`).
 //!
@@ -28,12 +28,13 @@
 //! owned it is gone or unwinding).
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::slot::{Started, launch_alone};
 use crate::Error;
+use crate::doorbell::Doorbell;
 use crate::launch::PidfdPlan;
 use crate::wiring::Wiring;
 
@@ -72,8 +73,8 @@ struct Shared {
     queues: Mutex<Queues>,
     /// Signalled when a job comes or the spawner closes.
     job_came: Condvar,
-    /// Readable while `done` has results (nonblocking, close-on-exec).
-    done_fd: OwnedFd,
+    /// Rung while `done` has results.
+    done_bell: Doorbell,
 }
 
 impl Shared {
@@ -92,18 +93,14 @@ pub(crate) struct Spawner {
 }
 
 impl Spawner {
-    /// A spawner with its thread running; `None` when no eventfd or thread
-    /// can be had (the engine then starts in place).
+    /// A spawner with its thread running; `None` when no doorbell or
+    /// thread can be had (the engine then starts in place).
     pub(super) fn new() -> Option<Spawner> {
-        let done_fd = rustix::event::eventfd(
-            0,
-            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-        )
-        .ok()?;
+        let done_bell = Doorbell::new().ok()?;
         let shared = Arc::new(Shared {
             queues: Mutex::new(Queues::default()),
             job_came: Condvar::new(),
-            done_fd,
+            done_bell,
         });
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -117,9 +114,9 @@ impl Spawner {
         })
     }
 
-    /// The eventfd the engine watches: readable while results wait.
+    /// The fd of the bell the engine watches: readable while results wait.
     pub(super) fn fd(&self) -> BorrowedFd<'_> {
-        self.shared.done_fd.as_fd()
+        self.shared.done_bell.fd()
     }
 
     /// Hands a start to the thread.
@@ -131,8 +128,7 @@ impl Spawner {
     /// The starts made since the last call, in the order made.
     /// Hand the list back empty with [`give_back`](Self::give_back).
     pub(super) fn take_done(&mut self) -> Vec<Done> {
-        let mut count = [0u8; 8];
-        let _ = rustix::io::read(&self.shared.done_fd, &mut count);
+        self.shared.done_bell.drain();
         let mut done = std::mem::take(&mut self.spare);
         std::mem::swap(&mut done, &mut self.shared.queues().done);
         done
@@ -189,7 +185,6 @@ fn serve(shared: &Shared) {
             pidfd: job.pidfd,
             result,
         });
-        // Nonblocking: the counter only overflows after 2^64 - 1 writes.
-        let _ = rustix::io::write(&shared.done_fd, &1u64.to_ne_bytes());
+        shared.done_bell.ring();
     }
 }

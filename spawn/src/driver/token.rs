@@ -12,13 +12,13 @@ pub(crate) enum Token {
     Exit { slot: usize },
     /// The signal forwarder has signals to pass on.
     Forwarder,
-    /// The eventfd of the engine's `n`th cancel token.
+    /// The doorbell of the engine's `n`th cancel token.
     Cancel(usize),
-    /// The eventfd of the command feed a group takes commands from.
+    /// The doorbell of the command feed a group takes commands from.
     Feed,
-    /// The eventfd of the engine's spawner: starts were made.
+    /// The doorbell of the engine's spawner: starts were made.
     Spawned,
-    /// The eventfd of the engine's sink workers: sinks have room again.
+    /// The doorbell of the engine's sink workers: sinks have room again.
     SinkRing,
     /// The file of the engine's `sink`th sink became writable.
     SinkWritable { sink: usize },

@@ -3,9 +3,9 @@
 //! the group starts them while it drives the others, and never blocks on
 //! the source.
 //!
-//! A feed is a queue and an `eventfd`. The group's engine watches the
-//! eventfd, so a [`push`](CommandFeed::push) wakes it at once (without an
-//! eventfd it looks on a short tick), and it takes commands from the queue
+//! A feed is a queue and a [`LazyBell`]. The group's engine watches the
+//! bell, so a [`push`](CommandFeed::push) wakes it at once (without a
+//! bell it looks on a short tick), and it takes commands from the queue
 //! without waiting, as there is room for them.
 //!
 //! Two kinds of handle share the queue: the [`CommandFeed`]s the producers
@@ -16,11 +16,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::Command;
+use crate::doorbell::LazyBell;
 
 /// Whether a feed still takes commands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,7 +46,8 @@ struct Queue {
 #[derive(Default)]
 struct Inner {
     queue: Mutex<Queue>,
-    eventfd: OnceLock<Option<OwnedFd>>,
+    /// Made when a group's engine first watches the feed.
+    bell: LazyBell,
     /// Live [`CommandFeed`] handles.
     producers: AtomicUsize,
     /// Live [`FeedSource`] handles (groups, their runs and engines).
@@ -58,10 +60,7 @@ impl Inner {
     }
 
     fn wake(&self) {
-        if let Some(Some(fd)) = self.eventfd.get() {
-            // Nonblocking: the counter only overflows after 2^64 - 1 writes.
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
-        }
+        self.bell.ring();
     }
 
     /// Moves an open feed to `to` (an ended one stays ended); drops the
@@ -257,33 +256,22 @@ impl FeedSource {
         }
     }
 
-    /// The eventfd an engine watches (readable after a push or the close),
-    /// made now if needed; `None` when none can be made: then the engine
-    /// looks on a tick.
+    /// The fd of the bell an engine watches (readable after a push or the
+    /// close), made now if needed; `None` when none can be made: then the
+    /// engine looks on a tick.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
-        let fd = self.inner.eventfd.get_or_init(|| {
-            rustix::event::eventfd(
-                0,
-                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-            )
-            .ok()
-        });
-        if let Some(fd) = fd {
-            // Pushed before the fd existed: say so now.
-            let q = self.inner.queue();
-            if !q.cmds.is_empty() || q.state != FeedState::Open {
-                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
-            }
+        let bell = self.inner.bell.get_or_make()?;
+        // Pushed before the bell existed: say so now.
+        let q = self.inner.queue();
+        if !q.cmds.is_empty() || q.state != FeedState::Open {
+            bell.ring();
         }
-        fd.as_ref().map(AsFd::as_fd)
+        Some(bell.fd())
     }
 
-    /// The engine saw the eventfd readable: resets it (the queue itself
+    /// The engine saw the bell readable: drains it (the queue itself
     /// says what came).
     pub(crate) fn acknowledge(&self) {
-        if let Some(Some(fd)) = self.inner.eventfd.get() {
-            let mut buf = [0u8; 8];
-            let _ = rustix::io::read(fd, &mut buf);
-        }
+        self.inner.bell.drain();
     }
 }

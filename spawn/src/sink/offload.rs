@@ -9,7 +9,7 @@
 //! order), all that is queued in one call (a slow writer is called once
 //! per batch, not once per read). When a sink holds [`HIGH`] bytes or more, the engine pauses its
 //! stream (`Event::SinkFull`: the child then blocks on its own pipe, which
-//! is the backpressure); the worker rings the pool's eventfd, which the
+//! is the backpressure); the worker rings the pool's [`Doorbell`], which the
 //! engine watches, when it is down to [`LOW`] bytes (`Event::SinkReady`),
 //! and when the end it was asked for (the last partial line, the flush) is
 //! done: a stream reports its end of file only then.
@@ -24,11 +24,12 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::{Room, SinkError, SinkState, Want};
+use crate::doorbell::Doorbell;
 
 /// Bytes queued for a sink at or above which its stream pauses.
 pub(crate) const HIGH: usize = 1 << 20;
@@ -239,8 +240,8 @@ struct PoolQueue {
 struct Shared {
     queue: Mutex<PoolQueue>,
     work: Condvar,
-    /// Readable while `rung` has keys (nonblocking, close-on-exec).
-    ring: OwnedFd,
+    /// Rung while `rung` has keys.
+    ring: Doorbell,
 }
 
 /// An engine's sink workers: see the module docs. Dropping it lets the
@@ -250,13 +251,9 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// A pool without threads yet; `None` without an eventfd.
+    /// A pool without threads yet; `None` without a doorbell.
     pub(crate) fn new() -> Option<Pool> {
-        let ring = rustix::event::eventfd(
-            0,
-            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-        )
-        .ok()?;
+        let ring = Doorbell::new().ok()?;
         Some(Pool {
             shared: Arc::new(Shared {
                 queue: Mutex::new(PoolQueue {
@@ -272,15 +269,14 @@ impl Pool {
         })
     }
 
-    /// The eventfd the engine watches: readable while rings wait.
+    /// The fd of the bell the engine watches: readable while rings wait.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.shared.ring.as_fd()
+        self.shared.ring.fd()
     }
 
     /// The keys of the sinks rung since the last call (into `out`).
     pub(crate) fn take_rung(&self, out: &mut Vec<usize>) {
-        let mut count = [0u8; 8];
-        let _ = rustix::io::read(&self.shared.ring, &mut count);
+        self.shared.ring.drain();
         out.append(&mut lock(&self.shared.queue).rung);
     }
 }
@@ -410,8 +406,7 @@ impl Shared {
                 q.want = None;
                 drop(q);
                 lock(&self.queue).rung.push(cell.key);
-                // Nonblocking: the counter only overflows after 2^64 - 1 writes.
-                let _ = rustix::io::write(&self.ring, &1u64.to_ne_bytes());
+                self.ring.ring();
             }
             if panicked {
                 return;
