@@ -364,7 +364,7 @@ fn map_spawn_error(
     options: &SpawnOptions<'_>,
     e: &spawn_sys::spawn::SpawnError,
 ) -> Error {
-    let source = io::Error::from_raw_os_error(e.errno.raw_os_error());
+    let source = io::Error::from(e.errno);
     let program = program.to_owned();
     if e.errno == Errno::MFILE || e.errno == Errno::NFILE || above_fd_limit(options, e) {
         return Error::TooManyOpenFiles { program };

@@ -393,12 +393,7 @@ impl SpawnError {
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: {}",
-            self.stage,
-            io::Error::from_raw_os_error(self.errno.raw_os_error())
-        )
+        write!(f, "{} failed: {}", self.stage, io::Error::from(self.errno))
     }
 }
 
@@ -406,7 +401,7 @@ impl std::error::Error for SpawnError {}
 
 impl From<SpawnError> for io::Error {
     fn from(e: SpawnError) -> io::Error {
-        io::Error::from_raw_os_error(e.errno.raw_os_error())
+        io::Error::from(e.errno)
     }
 }
 
