@@ -281,15 +281,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         });
     }
 
-    let fork = spawn_sys::spawn::ForkOptions {
-        umask: cmd.umask,
-        uid: cmd.uid,
-        gid: cmd.gid,
-        groups: cmd.groups.clone(),
-        rlimits: cmd.rlimits.clone(),
-        parent_death_signal: cmd.parent_death_signal.map(crate::Signal::as_raw),
-        ..Default::default()
-    };
+    let fork = cmd.fork_options();
     let fork_reason = fork.fork_reason();
     let options = SpawnOptions {
         program: resolved,
