@@ -65,7 +65,9 @@ pub enum Containment {
 #[non_exhaustive]
 pub enum SpawnPath {
     /// `posix_spawn` (the libc's vfork-style spawn): no copy of the parent.
-    /// Where the kernel refuses `clone3`, and off x86-64 Linux.
+    /// Where the kernel refuses `clone3`, and off x86-64 Linux. Also the
+    /// default, so what a [`Report`](crate::Report) of a child that never
+    /// started says (its `pid` is 0).
     #[default]
     PosixSpawn,
     /// fork+exec: the parent's address space is copied (cheaply, but the
