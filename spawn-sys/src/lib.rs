@@ -1,5 +1,5 @@
-//! The syscall layer of spawn: safe, io-safe wrappers over `posix_spawn`,
-//! `clone3`, pipes, waiting, pidfds, signals, epoll and cgroup v2. The only
+//! The syscall layer of spawn: safe, io-safe wrappers over `clone3` (the
+//! default start on x86-64 Linux), `posix_spawn`, pipes, waiting, pidfds, signals, epoll and cgroup v2. The only
 //! crate of the workspace with `unsafe`; every block says why it is sound.
 //!
 //! Errors are [`rustix::io::Result`] (an [`Errno`]) or [`std::io::Result`]
@@ -8,7 +8,7 @@
 //!
 //! | module        | owns                                                              |
 //! |---------------|-------------------------------------------------------------------|
-//! | [`mod@spawn`] | `posix_spawn`, `clone3`, fd actions, fork+exec, `PATH` search     |
+//! | [`mod@spawn`] | `clone3`, `posix_spawn`, fd actions, fork+exec, `PATH` search     |
 //! | [`mod@pipe`]  | `pipe2(O_CLOEXEC)`, nonblocking, pipe capacity                    |
 //! | [`wait`]      | `wait4` for one pid, with rusage; `WNOWAIT` peek; status decoding |
 //! | [`pidfd`]     | `pidfd_open`, `pidfd_send_signal`, support probing                |
@@ -38,7 +38,7 @@
 //! argv.push(b"true")?;
 //! let envp = env_array([(&b"LC_ALL"[..], &b"C"[..])])?;
 //! let child = spawn(&SpawnOptions::new(program, argv, envp))?;
-//! println!("started by {}", child.path); // posix_spawn, with glibc
+//! println!("started by {}", child.path); // clone3 on x86-64 Linux
 //! let done = wait_pid(child.pid, false)?.expect("blocking wait");
 //! assert_eq!(spawn_sys::exit_code(done.status), Some(0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -399,7 +399,9 @@ impl Command {
     }
 
     /// Whether dropping the [`Child`] from [`spawn`](Self::spawn) kills it
-    /// (default: no; it is reaped in the background either way).
+    /// (default: no; it is reaped in the background either way): KILL to
+    /// the child and what contains it (the group it leads, its cgroup), at
+    /// once, without the [`stop_signal`](Self::stop_signal) or a grace.
     #[must_use]
     pub fn kill_on_drop(mut self, kill: bool) -> Self {
         self.kill_on_drop = kill;
@@ -455,10 +457,11 @@ impl Command {
         self
     }
 
-    /// The first signal of every teardown of this child (a timeout, an
-    /// overflowing sink, a drop with [`kill_on_drop`](Self::kill_on_drop)'s
-    /// group, a cancel): sent to the child and its group, then KILL after
-    /// the [`kill_grace`](Self::kill_grace). Default [`Signal::TERM`](crate::Signal::TERM);
+    /// The first signal of every teardown of this child that can wait (a
+    /// timeout, an overflowing sink, a cancel): sent to the child and its
+    /// group, then KILL after the [`kill_grace`](Self::kill_grace). A drop
+    /// with [`kill_on_drop`](Self::kill_on_drop) cannot wait: it sends KILL
+    /// at once, not this signal. Default [`Signal::TERM`](crate::Signal::TERM);
     /// many programs clean up on [`Signal::INT`](crate::Signal::INT).
     ///
     /// # Examples

@@ -281,15 +281,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         });
     }
 
-    let fork = spawn_sys::spawn::ForkOptions {
-        umask: cmd.umask,
-        uid: cmd.uid,
-        gid: cmd.gid,
-        groups: cmd.groups.clone(),
-        rlimits: cmd.rlimits.clone(),
-        parent_death_signal: cmd.parent_death_signal.map(crate::Signal::as_raw),
-        ..Default::default()
-    };
+    let fork = cmd.fork_options();
     let fork_reason = fork.fork_reason();
     let options = SpawnOptions {
         program: resolved,
@@ -364,7 +356,7 @@ fn map_spawn_error(
     options: &SpawnOptions<'_>,
     e: &spawn_sys::spawn::SpawnError,
 ) -> Error {
-    let source = io::Error::from_raw_os_error(e.errno.raw_os_error());
+    let source = io::Error::from(e.errno);
     let program = program.to_owned();
     if e.errno == Errno::MFILE || e.errno == Errno::NFILE || above_fd_limit(options, e) {
         return Error::TooManyOpenFiles { program };

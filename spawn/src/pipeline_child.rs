@@ -73,11 +73,7 @@ impl fmt::Debug for PipelineChild {
 }
 
 fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
-    Error::io(
-        name,
-        "cannot create a pipe",
-        std::io::Error::from_raw_os_error(e.raw_os_error()),
-    )
+    Error::io(name, "cannot create a pipe", std::io::Error::from(e))
 }
 
 /// What reaches every stage of a started pipeline from outside.

@@ -104,10 +104,6 @@ pub(crate) struct Process {
     state: Mutex<State>,
 }
 
-fn io_err(e: Errno) -> io::Error {
-    io::Error::from_raw_os_error(e.raw_os_error())
-}
-
 impl Process {
     pub(crate) fn new(
         pid: Pid,
@@ -219,7 +215,7 @@ impl Process {
         match res {
             // Exited, not yet reaped: nothing to stop.
             Ok(()) | Err(Errno::SRCH) => Ok(()),
-            Err(e) => Err(io_err(e)),
+            Err(e) => Err(io::Error::from(e)),
         }
     }
 
@@ -241,7 +237,7 @@ impl Process {
         drop(st);
         match res {
             Ok(()) | Err(Errno::SRCH) => Ok(()),
-            Err(e) => Err(GroupSignalError::Os(io_err(e))),
+            Err(e) => Err(GroupSignalError::Os(io::Error::from(e))),
         }
     }
 
@@ -412,7 +408,7 @@ impl Process {
             Ok(None) => return Ok(None),
             Err(Errno::CHILD) => Reaped::Lost,
             Err(Errno::INTR) => return Ok(None),
-            Err(e) => return Err(io_err(e)),
+            Err(e) => return Err(io::Error::from(e)),
         };
         if let Some(pgid) = self.group.pgid() {
             // While a member lives, the group id stays allocated and cannot

@@ -65,7 +65,9 @@ pub enum Containment {
 #[non_exhaustive]
 pub enum SpawnPath {
     /// `posix_spawn` (the libc's vfork-style spawn): no copy of the parent.
-    /// Where the kernel refuses `clone3`, and off x86-64 Linux.
+    /// Where the kernel refuses `clone3`, and off x86-64 Linux. Also the
+    /// default, so what a [`Report`](crate::Report) of a child that never
+    /// started says (its `pid` is 0).
     #[default]
     PosixSpawn,
     /// fork+exec: the parent's address space is copied (cheaply, but the
@@ -191,22 +193,18 @@ impl Command {
         self
     }
 
-    /// The first option that needs the fork+exec path, if any.
-    pub(crate) fn fork_reason(&self) -> Option<&'static str> {
-        if self.uid.is_some() {
-            Some("uid")
-        } else if self.gid.is_some() {
-            Some("gid")
-        } else if self.groups.is_some() {
-            Some("groups")
-        } else if self.umask.is_some() {
-            Some("umask")
-        } else if !self.rlimits.is_empty() {
-            Some("rlimit")
-        } else if self.parent_death_signal.is_some() {
-            Some("parent_death_signal")
-        } else {
-            None
+    /// The options that need the fork+exec path, as spawn-sys takes them;
+    /// [`ForkOptions::fork_reason`](spawn_sys::spawn::ForkOptions::fork_reason)
+    /// names the first one set.
+    pub(crate) fn fork_options(&self) -> spawn_sys::spawn::ForkOptions {
+        spawn_sys::spawn::ForkOptions {
+            umask: self.umask,
+            uid: self.uid,
+            gid: self.gid,
+            groups: self.groups.clone(),
+            rlimits: self.rlimits.clone(),
+            parent_death_signal: self.parent_death_signal.map(Signal::as_raw),
+            ..Default::default()
         }
     }
 }

@@ -238,7 +238,7 @@ impl Wiring {
         }
         check_passed_fds(cmd, &name)?;
         if cmd.require_posix_spawn
-            && let Some(option) = cmd.fork_reason()
+            && let Some(option) = cmd.fork_options().fork_reason()
         {
             return Err(Error::ForkRequired {
                 program: name,

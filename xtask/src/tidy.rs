@@ -5,7 +5,9 @@
 //!   `// SAFETY:` line right above it;
 //! - no `#[ignore]` without a reason;
 //! - no stray `.snap.new` files (pending snapshot changes);
-//! - every Rust file ARCHITECTURE.md names (a backquoted `*.rs` path) exists.
+//! - every Rust file ARCHITECTURE.md names (a backquoted `*.rs` path) exists;
+//! - every test GUARANTEES.md cites as `file.rs::name` (or `file.rs::name_…`,
+//!   a prefix) is a `fn name` or a case named `"name"` in a file of that name.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -90,6 +92,95 @@ mod tests {
                 let tail = format!("/{name}");
                 !files.iter().any(|f| f == name || f.ends_with(&tail))
             })
+            .collect()
+    }
+
+    /// A test GUARANTEES.md cites: `file.rs::name` (`file.rs::module::name`
+    /// names the same `name`), or `file.rs::name_…` for every test whose
+    /// name starts with `name_`.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Citation {
+        pub file: String,
+        pub name: String,
+        pub prefix: bool,
+    }
+
+    /// The tests `doc` cites, in order, each once.
+    pub fn cited_tests(doc: &str) -> Vec<Citation> {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let path = |c: char| word(c) || "/-".contains(c);
+        let mut v: Vec<Citation> = Vec::new();
+        for (at, _) in doc.match_indices(".rs::") {
+            let before = &doc[..at];
+            let start = before.rfind(|c: char| !path(c)).map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
+            let file = format!("{}.rs", &before[start..]);
+            let mut rest = &doc[at + ".rs::".len()..];
+            let name = loop {
+                let len = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+                let (name, after) = rest.split_at(len);
+                match after.strip_prefix("::") {
+                    Some(more) if !more.is_empty() => rest = more,
+                    _ => {
+                        rest = after;
+                        break name;
+                    }
+                }
+            };
+            if file == ".rs" || name.is_empty() {
+                continue;
+            }
+            let c = Citation {
+                file,
+                name: name.to_string(),
+                prefix: rest.starts_with('…'),
+            };
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+        v
+    }
+
+    /// Whether `text` defines a test `name` (or, with `prefix`, one whose
+    /// name starts with it): a `fn name` or a case table's `"name"`.
+    fn defines(text: &str, name: &str, prefix: bool) -> bool {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let fn_ok = text.match_indices(&format!("fn {name}")).any(|(i, m)| {
+            let next = text[i + m.len()..].chars().next();
+            let before_ok = i == 0 || !text[..i].ends_with(word);
+            before_ok && (prefix || !next.is_some_and(word))
+        });
+        let quote = if prefix {
+            format!("\"{name}")
+        } else {
+            format!("\"{name}\"")
+        };
+        fn_ok || text.contains(&quote)
+    }
+
+    /// The citations of `doc` (see [`cited_tests`]) that no file of the
+    /// workspace named like the citation's (`teardown.rs` is
+    /// `spawn/tests/teardown.rs` or the case table
+    /// `spawn/tests/cases/teardown.rs`) defines, as `file::name`.
+    pub fn dangling_citations(root: &Path, doc: &str) -> Vec<String> {
+        let files: Vec<(String, String)> = files_with_suffix(root, ".rs")
+            .into_iter()
+            .map(|p| {
+                let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+                (rel, fs::read_to_string(&p).unwrap_or_default())
+            })
+            .collect();
+        cited_tests(doc)
+            .into_iter()
+            .filter(|c| {
+                let tail = format!("/{}", c.file);
+                !files.iter().any(|(path, text)| {
+                    (*path == c.file || path.ends_with(&tail)) && defines(text, &c.name, c.prefix)
+                })
+            })
+            .map(|c| format!("{}::{}{}", c.file, c.name, if c.prefix { "…" } else { "" }))
             .collect()
     }
 
@@ -199,21 +290,29 @@ mod tests {
         );
     }
 
+    /// `what` in the workspace's `doc` (at least `least` of them, so that
+    /// a broken parser does not pass on nothing): none may be `bad`.
+    fn assert_none_bad<T: std::fmt::Debug>(
+        doc: &str,
+        what: &str,
+        (all, least): (&[T], usize),
+        bad: &[String],
+    ) {
+        assert!(all.len() > least, "{doc} {what} almost nothing: {all:?}");
+        assert!(
+            bad.is_empty(),
+            "{doc} {what} that do not exist in the workspace:\n{}",
+            bad.join("\n")
+        );
+    }
+
     #[test]
     fn architecture_names_only_files_that_exist() {
         let root = root();
         let doc = fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
-        assert!(
-            named_rust_files(&doc).len() > 10,
-            "ARCHITECTURE.md names almost no file: {:?}",
-            named_rust_files(&doc)
-        );
+        let files = named_rust_files(&doc);
         let missing = missing_named_files(&root, &doc);
-        assert!(
-            missing.is_empty(),
-            "ARCHITECTURE.md names files that do not exist in the workspace:\n{}",
-            missing.join("\n")
-        );
+        assert_none_bad("ARCHITECTURE.md", "names files", (&files, 10), &missing);
     }
 
     #[test]
@@ -235,6 +334,54 @@ mod tests {
         assert_eq!(
             missing_named_files(&root(), doc),
             ["engine.rs", "src/river.rs"]
+        );
+    }
+
+    #[test]
+    fn guarantees_cites_only_tests_that_exist() {
+        let root = root();
+        let doc = fs::read_to_string(root.join("GUARANTEES.md")).unwrap();
+        let cited = cited_tests(&doc);
+        let dangling = dangling_citations(&root, &doc);
+        assert_none_bad("GUARANTEES.md", "cites tests", (&cited, 50), &dangling);
+        let files = named_rust_files(&doc);
+        let missing = missing_named_files(&root, &doc);
+        assert_none_bad("GUARANTEES.md", "names files", (&files, 5), &missing);
+    }
+
+    #[test]
+    fn a_cited_test_that_is_gone_is_reported_by_name() {
+        let doc = "Proved by `tidy.rs::a_cited_test_that_is_gone_is_reported_by_name`, \
+                   `inproc.rs::no_panic::no_panic_on_any_input`, the case \
+                   `teardown.rs::timeout_returns_the_partial_output`, the cases \
+                   `teardown.rs::timeout_…`; not by `tidy.rs::a_cited_test_that_is_gone` \
+                   (a prefix without `…`), `tidy.rs::never_written`, \
+                   `gone.rs::timeout_returns_the_partial_output` or `tidy.rs::zz_…`.";
+        let cited: Vec<String> = cited_tests(doc)
+            .iter()
+            .map(|c| format!("{}::{}{}", c.file, c.name, if c.prefix { "…" } else { "" }))
+            .collect();
+        assert_eq!(
+            cited,
+            [
+                "tidy.rs::a_cited_test_that_is_gone_is_reported_by_name",
+                "inproc.rs::no_panic_on_any_input",
+                "teardown.rs::timeout_returns_the_partial_output",
+                "teardown.rs::timeout_…",
+                "tidy.rs::a_cited_test_that_is_gone",
+                "tidy.rs::never_written",
+                "gone.rs::timeout_returns_the_partial_output",
+                "tidy.rs::zz_…",
+            ]
+        );
+        assert_eq!(
+            dangling_citations(&root(), doc),
+            [
+                "tidy.rs::a_cited_test_that_is_gone",
+                "tidy.rs::never_written",
+                "gone.rs::timeout_returns_the_partial_output",
+                "tidy.rs::zz_…",
+            ]
         );
     }
 

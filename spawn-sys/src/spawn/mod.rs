@@ -1,7 +1,8 @@
-//! Starting a program: `posix_spawn` with fd actions, working directory,
-//! process group or session, a clean signal state and no stray fds; a
-//! fork+exec fallback for what `posix_spawn` cannot express; and the `PATH`
-//! search done against the child's environment.
+//! Starting a program: a vfork-style `clone3` (x86-64 Linux) or
+//! `posix_spawn` (where `clone3` is refused, and elsewhere) with fd
+//! actions, working directory, process group or session, a clean signal
+//! state and no stray fds; a fork+exec fallback for what they cannot
+//! express; and the `PATH` search done against the child's environment.
 //!
 //! The pieces: [`CStringArray`] and [`env_array`] (argv and envp as bytes,
 //! checked once), [`find_program`] (the `PATH` search), [`SpawnOptions`]
@@ -189,7 +190,8 @@ impl ForkOptions {
 
     /// The name of the first option that needs fork+exec, in this order:
     /// `"uid"`, `"gid"`, `"groups"`, `"umask"`, `"rlimit"`, `"pre_exec"`,
-    /// `"parent_death_signal"`; `None` when `posix_spawn` can do it all.
+    /// `"parent_death_signal"`; `None` when `clone3` or `posix_spawn` can do
+    /// it all.
     ///
     /// With a [`SpawnOptions::cgroup`] the child is started by `clone3`
     /// (no copy of the parent) whatever these say, but for `"pre_exec"`;
@@ -393,12 +395,7 @@ impl SpawnError {
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: {}",
-            self.stage,
-            io::Error::from_raw_os_error(self.errno.raw_os_error())
-        )
+        write!(f, "{} failed: {}", self.stage, io::Error::from(self.errno))
     }
 }
 
@@ -406,7 +403,7 @@ impl std::error::Error for SpawnError {}
 
 impl From<SpawnError> for io::Error {
     fn from(e: SpawnError) -> io::Error {
-        io::Error::from_raw_os_error(e.errno.raw_os_error())
+        io::Error::from(e.errno)
     }
 }
 
@@ -425,8 +422,8 @@ pub(crate) fn nonzero_errno(raw: i32) -> Errno {
 #[cfg_attr(not(target_env = "gnu"), allow(dead_code))]
 const MAX_GAP_CLOSES: usize = 256;
 
-/// `posix_spawn`—Starts `opts.program` as the options say and returns its
-/// pid and the way it was started.
+/// Starts `opts.program` as the options say and returns its pid and the
+/// way it was started.
 ///
 /// What the child gets is in the [module docs](self). A vfork-style
 /// `clone3` (x86-64 Linux; cheap even from a large parent) is used unless

@@ -13,13 +13,9 @@ use std::task::{Context, Poll, ready};
 use spawn_sys::async_fd::Registered;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-fn os_err(e: rustix::io::Errno) -> io::Error {
-    io::Error::from_raw_os_error(e.raw_os_error())
-}
-
 /// A pipe end registered for `interest`, nonblocking.
 pub(super) fn register(fd: OwnedFd, interest: Interest) -> io::Result<Registered> {
-    spawn_sys::pipe::set_nonblocking(&fd, true).map_err(os_err)?;
+    spawn_sys::pipe::set_nonblocking(&fd, true).map_err(io::Error::from)?;
     Registered::new(fd, interest)
 }
 
@@ -47,7 +43,7 @@ fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Err(rustix::io::Errno::INTR) => {}
-            r => return r.map_err(os_err),
+            r => return r.map_err(io::Error::from),
         }
     }
 }

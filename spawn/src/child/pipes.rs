@@ -61,7 +61,7 @@ fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Err(e) if e == rustix::io::Errno::INTR => {}
-            r => return r.map_err(|e| io::Error::from_raw_os_error(e.raw_os_error())),
+            r => return r.map_err(io::Error::from),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
 use super::slot::{Owner, Slot, StageRole, Start};
-use super::{Engine, READ_CHUNK, WRITE_CHUNK, io_err};
+use super::{Engine, READ_CHUNK, WRITE_CHUNK};
 use crate::process::Process;
 use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
@@ -173,7 +173,7 @@ impl Engine<'_> {
             return Err(Error::io(
                 &self.slots[child].name,
                 "cannot create an epoll set",
-                std::io::Error::from_raw_os_error(e.raw_os_error()),
+                std::io::Error::from(e),
             ));
         }
         if !self.sched.add_stdin(ChildId(child), input.len() as u64) {
@@ -218,7 +218,7 @@ pub(crate) fn pipeline_plumbing(
     let mut plumbing = super::StagePlumbing::default();
     if shared && matches!(plan, Plan::Pipe) {
         let (r, w) = spawn_sys::pipe::pipe()
-            .map_err(|e| Error::io(name, "cannot create a pipe", io_err(e)))?;
+            .map_err(|e| Error::io(name, "cannot create a pipe", std::io::Error::from(e)))?;
         plumbing.final_read = Some(r);
         plumbing.final_write = Some(w);
     }

@@ -340,7 +340,7 @@ impl Engine<'_> {
         use std::os::fd::AsFd;
         self.ensure_epoll()
             .map(AsFd::as_fd)
-            .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
+            .map_err(std::io::Error::from)
     }
 
     /// Whether a child the engine started is not finished.

@@ -137,7 +137,7 @@ impl Engine<'_> {
                 Err(Error::io(
                     name,
                     "cannot create an epoll set",
-                    super::io_err(e),
+                    std::io::Error::from(e),
                 ))
             }
         }

@@ -33,7 +33,6 @@ use spawn_core::{
     Action, ChildId, Event, Output as CoreOutput, Scheduler, SchedulerConfig, Stream, Timestamp,
     WaitReason,
 };
-use spawn_sys::Errno;
 use spawn_sys::poll::{Epoll, Ready};
 
 use crate::sink::SinkState;
@@ -53,10 +52,6 @@ pub(crate) const WRITE_CHUNK: usize = crate::pipes::TARGET;
 
 type Tracer<'t> = dyn FnMut(&crate::trace::Trace<'_>) + Send + 't;
 type ProgressFn<'t> = dyn FnMut(crate::group::Progress) + Send + 't;
-
-fn io_err(e: Errno) -> io::Error {
-    io::Error::from_raw_os_error(e.raw_os_error())
-}
 
 /// What an entry point adds to the loop besides children.
 #[derive(Default)]
@@ -317,7 +312,7 @@ impl<'t> Engine<'t> {
             return Err(Error::io(
                 &name,
                 "waiting for the children (epoll_wait)",
-                io_err(e),
+                io::Error::from(e),
             ));
         }
         let now = self.now();

@@ -9,8 +9,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use spawn_core::{ChildId, CloseReason, Event, Stream, Timestamp};
 use spawn_sys::Errno;
 
+use super::Engine;
 use super::slot::PipeCap;
-use super::{Engine, io_err};
 use crate::Error;
 use crate::error::StreamName;
 use crate::sink::{SinkError, SinkState, Stalled, Want};
@@ -186,7 +186,7 @@ fn read_into(
                     // The file's side failed (disk full, …): report it, keep
                     // draining the pipe into nothing.
                     sink.fail();
-                    failure.get_or_insert(SinkFailure::Io(io_err(e)));
+                    failure.get_or_insert(SinkFailure::Io(std::io::Error::from(e)));
                     continue;
                 }
             }

@@ -246,7 +246,7 @@ pub(crate) fn launch_wiring(
                 Error::io(
                     &wiring.name,
                     "cannot create a pipe",
-                    std::io::Error::from_raw_os_error(e.raw_os_error()),
+                    std::io::Error::from(e),
                 )
             })?;
             Some((r, w))
@@ -392,7 +392,7 @@ impl Engine<'_> {
             let e = Error::io(
                 &self.slots[child].name,
                 "cannot create an epoll set",
-                std::io::Error::from_raw_os_error(e.raw_os_error()),
+                std::io::Error::from(e),
             );
             self.start_failed(child, start, e);
             return;

@@ -20,10 +20,6 @@ use spawn_sys::Errno;
 
 use super::{Room, SinkError};
 
-fn io_err(e: Errno) -> io::Error {
-    io::Error::from_raw_os_error(e.raw_os_error())
-}
-
 /// What a splice that moved nothing found (see [`FileSink::after_again`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stalled {
@@ -154,7 +150,7 @@ impl FileSink {
                 Ok(n) => done += n,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => break,
-                Err(e) => return Err(io_err(e)),
+                Err(e) => return Err(io::Error::from(e)),
             }
         }
         Ok(done)

@@ -173,8 +173,7 @@ fn open_shared(
     if !can_fill {
         // A regular file is never full: the copying path writes it as a
         // blocking file, as before.
-        spawn_sys::pipe::set_nonblocking(file.as_fd(), false)
-            .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
+        spawn_sys::pipe::set_nonblocking(file.as_fd(), false).map_err(io::Error::from)?;
     }
     let file = Arc::new(file);
     opened.push(Opened {
