@@ -171,6 +171,48 @@ pub(crate) fn stage(
     StageResult { output, error }
 }
 
+/// The error of a command a cancel kept from being added to its group's
+/// engine: no process, no output.
+pub(crate) fn cancelled_before_start(program: String) -> Error {
+    Error::Cancelled {
+        program,
+        partial: Box::new(Output {
+            status: ExitStatus::from_raw(0),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            report: Report::default(),
+        }),
+    }
+}
+
+/// The error of a wait whose deadline passed while the child still runs
+/// (`Child::communicate_timeout`): what was read so far.
+pub(crate) fn timed_out_running(program: String, partial: Output) -> Error {
+    Error::Timeout {
+        program,
+        elapsed: partial.report.wall,
+        partial: Box::new(partial),
+    }
+}
+
+/// The error of a child whose status someone else reaped (`waitpid(-1)`
+/// elsewhere, or `SIGCHLD` ignored), waited for outside an engine.
+pub(crate) fn status_lost(program: String, pid: u32) -> Error {
+    Error::StatusLost {
+        program,
+        partial: Box::new(Output {
+            status: ExitStatus::from_raw(crate::process::LOST_STATUS),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            report: Report {
+                pid,
+                process: crate::ProcessState::Exited,
+                ..Report::default()
+            },
+        }),
+    }
+}
+
 /// The result of one finished slot.
 pub(crate) fn finish(
     slot: &mut Slot,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::process::{GroupSignalError, Process, Reaped};
-use crate::{Error, ExitStatus, Output, Signal};
+use crate::{Error, ExitStatus, Signal};
 
 /// A shared handle to a started child: `Clone + Send + Sync + 'static`, for
 /// threads that outlive a borrow of the [`Child`](crate::Child) (a watchdog,
@@ -141,19 +141,7 @@ impl ChildHandle {
 pub(crate) fn status_of(name: &str, pid: u32, r: Reaped) -> Result<ExitStatus, Error> {
     match r {
         Reaped::Status(w) => Ok(ExitStatus::from_raw(w.status)),
-        Reaped::Lost => Err(Error::StatusLost {
-            program: name.to_owned(),
-            partial: Box::new(Output {
-                status: ExitStatus::from_raw(crate::process::LOST_STATUS),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                report: crate::Report {
-                    pid,
-                    process: crate::ProcessState::Exited,
-                    ..crate::Report::default()
-                },
-            }),
-        }),
+        Reaped::Lost => Err(crate::finish::status_lost(name.to_owned(), pid)),
     }
 }
 

@@ -257,11 +257,10 @@ impl Child {
                     unreachable!("an unfinished drive keeps its engine")
                 };
                 let partial = engine.partial(0);
-                Err(Error::Timeout {
-                    program: self.driver.name.clone(),
-                    elapsed: partial.report.wall,
-                    partial: Box::new(partial),
-                })
+                Err(crate::finish::timed_out_running(
+                    self.driver.name.clone(),
+                    partial,
+                ))
             }
         }
     }

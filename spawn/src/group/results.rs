@@ -187,15 +187,7 @@ impl<'g> GroupResults<'g> {
             self.taken += 1;
             self.early.push_back((
                 index,
-                Err(Error::Cancelled {
-                    program: cmd.name(),
-                    partial: Box::new(Output {
-                        status: crate::ExitStatus::from_raw(0),
-                        stdout: Vec::new(),
-                        stderr: Vec::new(),
-                        report: crate::Report::default(),
-                    }),
-                }),
+                Err(crate::finish::cancelled_before_start(cmd.name())),
             ));
         }
     }
