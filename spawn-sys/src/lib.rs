@@ -81,7 +81,7 @@ pub use spawn::{
     PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
     find_program_in, spawn,
 };
-pub use tree::{Descendant, ProcTable, descendants};
+pub use tree::{Descendant, ProcTable};
 pub use wait::{
     Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,
 };

@@ -1,6 +1,6 @@
 //! `/proc/<pid>/stat`: the one reader of the process table, for the group
 //! probe ([`probe_group`](crate::probe_group)), the walk of a child's
-//! descendants ([`descendants`](crate::tree::descendants)) and whether the
+//! descendants ([`ProcTable`](crate::tree::ProcTable)) and whether the
 //! caller has a controlling terminal.
 //!
 //! A scan reuses two buffers (one for the directory, one for a `stat`

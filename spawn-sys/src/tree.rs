@@ -83,18 +83,6 @@ impl ProcTable {
     }
 }
 
-/// The live (not zombie) descendants of `roots` in one scan of `/proc`
-/// ([`ProcTable`]), parents before their children.
-///
-/// # Errors
-/// `/proc` cannot be read.
-///
-/// # References
-/// - [Linux `/proc/pid/stat`](https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html)
-pub fn descendants(roots: &[Pid]) -> rustix::io::Result<Vec<Descendant>> {
-    Ok(ProcTable::scan()?.descendants(roots))
-}
-
 /// `pidfd_open`—A pidfd for `d`, if the process behind its pid is still
 /// `d` (same start time) and alive once the pidfd pins it; `None` if it is
 /// gone, was replaced, or pidfds are not supported.

@@ -363,11 +363,8 @@ impl<'t> Engine<'t> {
                 }
                 self.close(child.0, stream, reason);
             }
-            Action::Signal {
-                child,
-                signal,
-                target,
-            } => self.signals(&[(child.0, signal, target)]),
+            // Signals never come here: `run_until` sends a turn's signals
+            // together (`Engine::signals`).
             Action::ProbeGroup { child } => self.probe_group(child.0),
             Action::Interest { .. } => {} // edge-triggered: every pipe stays watched
             _ => {}

@@ -57,15 +57,7 @@ pub fn own_group() -> String {
 /// grandchildren (as with std, Python or tokio), not become orphans.
 pub fn ctrl_c_target(rest: &[String]) -> String {
     let dir = std::path::PathBuf::from(rest.first().expect("a directory"));
-    let script = |name: &str| {
-        let f = dir.join(name).display().to_string();
-        // The inner sh writes its own pid, then becomes the sleep.
-        Command::new("sh").args([
-            "-c",
-            r#"sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 787' "$0"; true"#,
-            &f,
-        ])
-    };
+    let script = |name: &str| with_grandchild(&dir.join(name));
     let timed = script("timed").timeout(Duration::from_secs(60));
     let token = spawn::CancelToken::new();
     let cancellable = script("cancellable").cancel_on(&token);
@@ -88,14 +80,7 @@ pub fn tty_stops(rest: &[String]) -> String {
         spawn_sys::has_controlling_terminal(),
         "start this on a terminal"
     );
-    let grandchild = |name: &str| {
-        let f = dir.join(name).display().to_string();
-        Command::new("sh").args([
-            "-c",
-            r#"sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 787' "$0"; true"#,
-            &f,
-        ])
-    };
+    let grandchild = |name: &str| with_grandchild(&dir.join(name));
     let pid_in = |name: &str| pid_written(&dir.join(name));
     let cancel_when = |name: &str, token: &spawn::CancelToken| {
         let (t, f) = (token.clone(), dir.join(name));
@@ -159,4 +144,15 @@ fn pid_written(file: &std::path::Path) -> u32 {
         );
         std::thread::yield_now();
     }
+}
+
+/// `sh` running a foreground grandchild `sleep 787` that first writes its
+/// pid into `file` (the inner `sh` writes its own pid, then becomes the
+/// sleep; the file appears whole).
+fn with_grandchild(file: &std::path::Path) -> Command {
+    Command::new("sh").args([
+        "-c",
+        r#"sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 787' "$0"; true"#,
+        &file.display().to_string(),
+    ])
 }
