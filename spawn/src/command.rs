@@ -531,7 +531,7 @@ impl Command {
     /// # Ok::<(), spawn::Error>(())
     /// ```
     pub fn run(&self) -> Result<Output, Error> {
-        crate::driver::run_one(self, None)
+        crate::run_one::run_one(self, None)
     }
 
     /// Runs the command like [`run`](Self::run) and fails with

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use spawn_core::{ChildStats, GroupOutcome, Stream};
 use spawn_sys::wait::Rusage;
 
-use crate::driver::Slot;
+use crate::driver::{Engine, Slot};
 use crate::process::Reaped;
 use crate::sink::SinkState;
 use crate::{Error, ExitStatus, Output, PipelineOutput, Report};
@@ -282,4 +282,24 @@ pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<Pipe
         Error::StatusLost { program, .. } => Error::StatusLost { program, partial },
         other => other,
     })
+}
+
+/// The output of a child of `engine` so far (finished or not); the kept
+/// bytes are copied, so the child's sinks keep them.
+pub(crate) fn partial(engine: &Engine<'_>, child: usize) -> Output {
+    let (slot, sinks, stats) = engine.finish_parts(child);
+    output(slot, sinks, stats)
+}
+
+/// The result of a finished child of `engine`: its output, or the error
+/// that ended it. Takes the kept bytes out.
+pub(crate) fn result(engine: &mut Engine<'_>, child: usize) -> Result<Output, Error> {
+    let (slot, sinks, stats) = engine.finish_parts_mut(child);
+    finish(slot, sinks, stats)
+}
+
+/// A finished pipeline stage's error and output, for [`fold_pipeline`].
+pub(crate) fn stage_result(engine: &mut Engine<'_>, child: usize) -> StageResult {
+    let (slot, sinks, stats) = engine.finish_parts_mut(child);
+    stage(slot, sinks, stats)
 }

@@ -209,7 +209,10 @@ impl Pipeline {
         engine: &mut Engine<'_>,
         ix: Vec<usize>,
     ) -> Result<PipelineOutput, Error> {
-        let stages = ix.into_iter().map(|i| engine.stage_result(i)).collect();
+        let stages = ix
+            .into_iter()
+            .map(|i| crate::finish::stage_result(engine, i))
+            .collect();
         crate::finish::fold_pipeline(&self.name(), stages)
     }
 

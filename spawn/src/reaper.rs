@@ -33,15 +33,34 @@ use std::time::{Duration, Instant};
 
 use spawn_sys::poll::{Epoll, Interest};
 
-use crate::driver::Engine;
 use crate::process::Process;
+
+/// An engine dropped before its children finished, as the reaper drives
+/// it through the teardown its drop started (the driver hands it over; the
+/// reaper knows only this much of it).
+pub(crate) trait Abandoned: Send {
+    /// Drives what is ready now, without blocking: `None` once every child
+    /// is finished, else when it next needs driving (`Some(None)`: only
+    /// when its epoll set is readable).
+    ///
+    /// # Errors
+    /// The engine cannot go on (its epoll set failed).
+    fn drive_now(&mut self) -> Result<Option<Option<Instant>>, crate::Error>;
+    /// The fd that is readable when it needs driving.
+    ///
+    /// # Errors
+    /// No epoll set could be made.
+    fn epoll_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>>;
+    /// KILL to every unfinished child and what contains it, reaped here.
+    fn kill_unfinished(&mut self);
+}
 
 /// Children waited for, and whether their pidfd is in the epoll set.
 static PENDING: Mutex<Vec<(Arc<Process>, bool)>> = Mutex::new(Vec::new());
 /// The epoll set of the pidfds, once one could be made.
 static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
 /// Engines driven through their teardown.
-static ENGINES: Mutex<Vec<Engine<'static>>> = Mutex::new(Vec::new());
+static ENGINES: Mutex<Vec<Box<dyn Abandoned>>> = Mutex::new(Vec::new());
 /// Engines handed over and not dropped yet: those in `ENGINES` and those a
 /// sweep holds while it drives them (the list is empty meanwhile).
 static ENGINES_HELD: AtomicUsize = AtomicUsize::new(0);
@@ -128,7 +147,7 @@ fn sweep_engines() {
 
 /// Drives `engine` through the teardown its drop started, to the end, in
 /// the background (see the module docs).
-pub(crate) fn drive_later(mut engine: Engine<'static>) {
+pub(crate) fn drive_later(mut engine: Box<dyn Abandoned>) {
     if let Some(ep) = epoll() {
         let interest = Interest {
             readable: true,

@@ -59,7 +59,7 @@ impl Command {
         F: FnMut(StreamName, &[u8]),
     {
         let cmd = self.with_default_stdout();
-        let (mut engine, ix) = crate::driver::one(&cmd, None, crate::wiring::Stops::ByCommand)?;
+        let (mut engine, ix) = crate::run_one::one(&cmd, None, crate::wiring::Stops::ByCommand)?;
         engine.set_driving(Driving::InCall);
         let mut cuts = [Cut::default(); 2];
         loop {
@@ -75,7 +75,7 @@ impl Command {
                 cut.compact(Some(buf));
             }
             if ran == Ran::Done {
-                return engine.result(ix);
+                return crate::finish::result(&mut engine, ix);
             }
         }
     }

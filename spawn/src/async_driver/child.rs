@@ -301,7 +301,7 @@ impl AsyncChild {
         );
         let (mut engine, ix) = self.driver.exit_engine()?;
         drive(&mut engine, &self.driver.name).await?;
-        engine.result(ix).map(|out| out.status)
+        crate::finish::result(&mut engine, ix).map(|out| out.status)
     }
 
     /// The child's status if it has exited, without blocking.

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use super::drive::drive;
-use crate::driver::{self, Engine};
+use crate::driver::Engine;
 use crate::{Command, Error, Output, Pipeline, PipelineOutput};
 
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
@@ -109,9 +109,9 @@ impl Command {
 /// One command through the engine, driven on the runtime.
 async fn run(cmd: &Command) -> Result<Output, Error> {
     let (mut engine, ix): (Engine<'static>, usize) =
-        driver::one(cmd, None, crate::wiring::Stops::ByOwner)?;
+        crate::run_one::one(cmd, None, crate::wiring::Stops::ByOwner)?;
     drive(&mut engine, &cmd.name()).await?;
-    engine.result(ix)
+    crate::finish::result(&mut engine, ix)
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -219,7 +219,7 @@ impl Driver {
         let drove = match ran {
             Ok(Ran::Done) if take => {
                 let stages = (0..self.members.len())
-                    .map(|i| engine.stage_result(i))
+                    .map(|i| crate::finish::stage_result(&mut engine, i))
                     .collect();
                 Ok(Drove::Done(Some(stages)))
             }
@@ -399,7 +399,7 @@ impl Driver {
     pub(crate) fn finish_first(&mut self) -> Option<Result<Output, Error>> {
         let st = self.state_mut();
         let mut engine = st.engine.take()?;
-        let result = engine.result(0);
+        let result = crate::finish::result(&mut engine, 0);
         Some(result)
     }
 
@@ -429,7 +429,7 @@ impl Driver {
                 st.pipes.clear();
                 drop(st);
                 engine.own_children();
-                crate::reaper::drive_later(engine);
+                crate::reaper::drive_later(Box::new(engine));
                 return;
             }
         }

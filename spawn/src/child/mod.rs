@@ -256,7 +256,7 @@ impl Child {
                 let Some(engine) = self.driver.state_mut().engine.as_ref() else {
                     unreachable!("an unfinished drive keeps its engine")
                 };
-                let partial = engine.partial(0);
+                let partial = crate::finish::partial(engine, 0);
                 Err(crate::finish::timed_out_running(
                     self.driver.name.clone(),
                     partial,

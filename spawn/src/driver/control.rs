@@ -14,7 +14,7 @@ use spawn_core::{ChildId, Scheduler, SchedulerConfig, Stream, Timestamp};
 use spawn_sys::poll::Interest;
 
 use super::token::Token;
-use super::{Engine, Hooks, Owner};
+use super::{Engine, Owner};
 use crate::CancelToken;
 
 /// How often a cancel token without a doorbell is looked at.
@@ -53,6 +53,20 @@ pub(crate) enum CancelScope {
     /// The children not started yet, also those added later
     /// (`Group::stop_starting_on`): the running ones go on.
     Queued,
+}
+
+/// A source of commands the engine takes as they come (a group's
+/// [`CommandFeed`](crate::CommandFeed)): all the loop knows of it.
+pub(crate) trait Feed: Send {
+    /// The fd of its doorbell, readable when commands (or its close) came;
+    /// `None` when it has none: the engine looks on a tick.
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
+    /// The doorbell was seen readable: quiets it.
+    fn acknowledge(&self);
+    /// Whether more commands may come.
+    fn is_open(&self) -> bool;
+    /// Nothing more is taken: pushes are refused from now on.
+    fn end(&self);
 }
 
 /// A cancel token the engine watches.
@@ -194,7 +208,7 @@ impl Engine<'_> {
     /// [`Until::AnyFinished`] when commands come (without one, a tick
     /// does), and until it is closed the engine is not done when its
     /// children are: it waits for more.
-    pub(crate) fn watch_feed(&mut self, feed: &crate::group::FeedSource) {
+    pub(crate) fn watch_feed(&mut self, feed: Box<dyn Feed>) {
         let interest = Interest {
             readable: true,
             writable: false,
@@ -207,7 +221,7 @@ impl Engine<'_> {
             (Some(fd), Some(ep)) => ep.add(fd, Token::Feed.encode(), interest).is_ok(),
             _ => false,
         };
-        self.feed = Some(feed.clone());
+        self.feed = Some(feed);
     }
 
     /// Nothing more is taken from the feed: its producers' pushes are
@@ -235,11 +249,7 @@ impl Engine<'_> {
     /// Whether more commands may come from the feed: the engine is not done
     /// when its children are.
     pub(super) fn awaits_feed(&self) -> bool {
-        !self.stop_starting
-            && self
-                .feed
-                .as_ref()
-                .is_some_and(crate::group::FeedSource::is_open)
+        !self.stop_starting && self.feed.as_ref().is_some_and(|feed| feed.is_open())
     }
 
     pub(super) fn reached(&mut self, until: Until) -> bool {
@@ -260,13 +270,6 @@ impl Engine<'_> {
     /// finished.
     pub(crate) fn next_finished(&mut self) -> Option<usize> {
         self.done.pop_front()
-    }
-
-    /// Commands known to come that are not added yet, counted as queued
-    /// in the progress reports (a `Group` adds its commands as there is
-    /// room).
-    pub(crate) fn set_not_added(&mut self, n: usize) {
-        self.not_added = n;
     }
 
     /// Takes over the children adopted from a `Child` being dropped: the
@@ -392,11 +395,7 @@ impl Engine<'_> {
                 let _ = ep.delete(fd);
             }
         }
-        let hooks = Hooks {
-            tracer: None,
-            forwarder: self.hooks.forwarder.take(),
-            progress: None,
-        };
+        let hooks = self.hooks.take_owned();
         Some(Engine {
             sched: std::mem::replace(&mut self.sched, Scheduler::new(SchedulerConfig::default())),
             slots: std::mem::take(&mut self.slots),
@@ -428,7 +427,6 @@ impl Engine<'_> {
             read_seen: false,
             read_since_start: 0,
             next_wake: Some(Instant::now()),
-            not_added: 0,
             abandoned: true,
             spawner: self.spawner.take(),
             // The background reaper drives it from here.

@@ -1,74 +1,100 @@
-//! What an entry point hooks into the loop besides children: the tracer
-//! (`Command::run_traced`, `spawn trace`) that sees every event and every
-//! output of the core, the signal forwarder, and the progress callback of a
-//! `Group`.
+//! [`Hooks`]: what an entry point hooks into the loop besides children,
+//! handed in as data: the tracer (`Command::run_traced`, `spawn trace`)
+//! that sees every event and every output of the core, the signal
+//! forwarder, and the progress callback of a `Group`. The vocabulary they
+//! are called with ([`Trace`], [`What`], [`Progress`]) is defined here, so
+//! that the loop names nothing of its callers.
 
 use std::time::Duration;
 
-use spawn_core::{Action, ChildId, Event, Output as CoreOutput, Stream, Timestamp};
-use spawn_sys::poll::Interest;
+use spawn_core::{Event, Output as CoreOutput, Timestamp};
 
-use super::token::Token;
-use super::{Engine, ProgressFn, Tracer};
 use crate::Signal;
-use crate::process::GroupSignalError;
+use crate::process::{GroupSignalError, Process};
 
-impl<'t> Engine<'t> {
-    pub(crate) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
-        self.hooks.tracer = Some(f);
+/// One step of a traced run.
+#[derive(Debug)]
+pub struct Trace<'a> {
+    /// Time since the run started.
+    pub at: Duration,
+    /// What happened.
+    pub what: What<'a>,
+    /// The parent's fd the step is about (a pipe end, or the child's pidfd
+    /// for an exit), while it is open.
+    pub fd: Option<i32>,
+}
+
+/// What a [`Trace`] step is.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum What<'a> {
+    /// An event handed to the core (readiness, bytes read or written, EOF, exit, …).
+    Event(&'a Event),
+    /// What the core answered: an action for the driver, or why and until when it waits.
+    Output(&'a CoreOutput),
+}
+
+/// Where a [`Group`](crate::Group) is, for progress displays: counts of
+/// children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Finished (successfully or not).
+    pub done: usize,
+    /// Started and not finished.
+    pub running: usize,
+    /// Waiting for a running slot.
+    pub queued: usize,
+}
+
+/// Sees every step of a traced run.
+pub(crate) type Tracer<'t> = dyn FnMut(&Trace<'_>) + Send + 't;
+/// Told the counts when a child starts or finishes.
+pub(crate) type ProgressFn<'t> = dyn FnMut(Progress) + Send + 't;
+
+/// What an entry point adds to the loop besides children.
+#[derive(Default)]
+pub(crate) struct Hooks<'t> {
+    /// Sees every event handed to the core and every output it returns.
+    tracer: Option<Box<Tracer<'t>>>,
+    /// Signals to pass on to the running children.
+    pub(super) forwarder: Option<crate::Forwarder>,
+    /// Told when a child starts or finishes.
+    progress: Option<Box<ProgressFn<'t>>>,
+    /// Commands known to come that are not added yet, counted as queued.
+    not_added: usize,
+}
+
+impl<'t> Hooks<'t> {
+    pub(super) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
+        self.tracer = Some(f);
     }
 
-    /// Passes the signals `f` receives on to the running children.
-    pub(crate) fn set_forwarder(&mut self, f: &crate::Forwarder) {
-        let interest = Interest {
-            readable: true,
-            writable: false,
-            edge: false,
-        };
-        if self
-            .ensure_epoll()
-            .is_ok_and(|ep| ep.add(f.fd(), Token::Forwarder.encode(), interest).is_ok())
-        {
-            self.hooks.forwarder = Some(f.clone());
-        }
+    pub(super) fn set_progress(&mut self, f: Box<ProgressFn<'t>>) {
+        self.progress = Some(f);
     }
 
-    pub(crate) fn set_progress(&mut self, f: Box<ProgressFn<'t>>) {
-        self.hooks.progress = Some(f);
+    pub(super) fn set_not_added(&mut self, n: usize) {
+        self.not_added = n;
     }
 
-    pub(super) fn report_progress(&mut self) {
-        if let Some(p) = &mut self.hooks.progress {
-            p(crate::group::Progress {
-                done: self.sched.finished() + self.removed,
-                running: self.sched.running(),
-                queued: self.sched.queued() + self.not_added,
-            });
-        }
+    /// Whether a tracer looks (the fds of a step are worked out only then).
+    pub(super) fn tracing(&self) -> bool {
+        self.tracer.is_some()
     }
 
-    /// Hands `event` to the core (and the tracer).
-    pub(super) fn feed(&mut self, event: Event, now: Timestamp) {
-        if self.hooks.tracer.is_some() {
-            let fd = self.event_fd(&event);
-            self.trace(now, crate::trace::What::Event(&event), fd);
-        }
-        self.sched.handle(event, now);
+    /// Shows the tracer an event handed to the core.
+    pub(super) fn event(&mut self, now: Timestamp, event: &Event, fd: Option<i32>) {
+        self.trace(now, What::Event(event), fd);
     }
 
-    /// The core's next output (shown to the tracer).
-    pub(super) fn poll_core(&mut self, now: Timestamp) -> CoreOutput {
-        let out = self.sched.poll(now);
-        if self.hooks.tracer.is_some() {
-            let fd = self.output_fd(&out);
-            self.trace(now, crate::trace::What::Output(&out), fd);
-        }
-        out
+    /// Shows the tracer an output of the core.
+    pub(super) fn output(&mut self, now: Timestamp, out: &CoreOutput, fd: Option<i32>) {
+        self.trace(now, What::Output(out), fd);
     }
 
-    fn trace(&mut self, now: Timestamp, what: crate::trace::What<'_>, fd: Option<i32>) {
-        if let Some(t) = &mut self.hooks.tracer {
-            t(&crate::trace::Trace {
+    fn trace(&mut self, now: Timestamp, what: What<'_>, fd: Option<i32>) {
+        if let Some(t) = &mut self.tracer {
+            t(&Trace {
                 at: Duration::from_nanos(now.as_nanos()),
                 what,
                 fd,
@@ -76,70 +102,24 @@ impl<'t> Engine<'t> {
         }
     }
 
-    /// The fd a traced step is about, if it is about one.
-    pub(super) fn fd_of(&self, child: ChildId, stream: Option<Stream>) -> Option<i32> {
-        use std::os::fd::AsRawFd;
-        let slot = self.slots.get(child.0)?;
-        match stream {
-            Some(s) => slot.fds[s].as_ref().map(AsRawFd::as_raw_fd),
-            None => slot
-                .process
-                .as_ref()
-                .and_then(|p| p.pidfd())
-                .map(|fd| fd.as_raw_fd()),
+    /// Tells the progress callback the counts (`queued`: in the core; the
+    /// commands not added yet are added to it).
+    pub(super) fn progress(&mut self, done: usize, running: usize, queued: usize) {
+        if let Some(p) = &mut self.progress {
+            p(Progress {
+                done,
+                running,
+                queued: queued + self.not_added,
+            });
         }
     }
 
-    pub(super) fn event_fd(&self, event: &Event) -> Option<i32> {
-        match *event {
-            Event::Readable { child, stream }
-            | Event::Read { child, stream, .. }
-            | Event::ReadWouldBlock { child, stream }
-            | Event::Eof { child, stream } => self.fd_of(child, Some(stream)),
-            Event::Writable { child }
-            | Event::Wrote { child, .. }
-            | Event::WriteWouldBlock { child }
-            | Event::WriteBroken { child } => self.fd_of(child, Some(Stream::Stdin)),
-            Event::Exited { child, .. } => self.fd_of(child, None),
-            _ => None,
-        }
-    }
-
-    pub(super) fn output_fd(&self, out: &CoreOutput) -> Option<i32> {
-        match out {
-            CoreOutput::Action(
-                Action::Read { child, stream, .. }
-                | Action::Close { child, stream, .. }
-                | Action::Interest { child, stream, .. },
-            ) => self.fd_of(*child, Some(*stream)),
-            CoreOutput::Action(Action::Write { child, .. }) => {
-                self.fd_of(*child, Some(Stream::Stdin))
-            }
-            _ => None,
-        }
-    }
-
-    /// Passes the signals the forwarder received on to the running children.
-    pub(super) fn forward_signals(&mut self) {
-        let Some(f) = &self.hooks.forwarder else {
-            return;
-        };
-        for (sig, from_terminal) in f.drain() {
-            let sig = Signal::from_raw(sig);
-            for slot in &mut self.slots {
-                if slot.exit.is_some() || slot.finished.is_some() {
-                    continue;
-                }
-                if slot.starting_elsewhere {
-                    // Being started on the spawner thread: it gets the
-                    // signal once it has started (`Engine::launched`).
-                    slot.held_signals.push((sig, from_terminal));
-                    continue;
-                }
-                if let Some(p) = &slot.process {
-                    forward_to(p, sig, from_terminal);
-                }
-            }
+    /// The hooks an engine handed to the background reaper keeps: the
+    /// forwarder (the tracer and the callback borrow from the caller).
+    pub(super) fn take_owned(&mut self) -> Hooks<'static> {
+        Hooks {
+            forwarder: self.forwarder.take(),
+            ..Hooks::default()
         }
     }
 }
@@ -148,7 +128,7 @@ impl<'t> Engine<'t> {
 /// terminal did not reach), or, when it is in ours and the signal did not
 /// come from the terminal (which reached them already), to the child and
 /// what a stop of it reaches (its descendants).
-pub(super) fn forward_to(p: &crate::process::Process, sig: Signal, from_terminal: bool) {
+pub(super) fn forward_to(p: &Process, sig: Signal, from_terminal: bool) {
     // A group that turns out to be ours is treated as ours.
     let own_group =
         p.group().pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));

@@ -13,8 +13,9 @@
 //! - `pipe_io.rs`: reads into sinks and writes of input;
 //! - `exits.rs`: exits, signals, group probes and reaping, through
 //!   [`Process`](crate::process::Process);
-//! - the finish (slot + outcome + sinks → `Output` or `Error`) is
-//!   `crate::finish`.
+//! - `hooks.rs`: what an entry point hands in (tracer, forwarder,
+//!   progress); the finish of a child is the caller's (`finish.rs` reads
+//!   [`Engine::finish_parts`]).
 
 mod add;
 mod backpressure;
@@ -30,17 +31,20 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use spawn_core::{
-    Action, ChildId, Event, Output as CoreOutput, Scheduler, SchedulerConfig, Stream, Timestamp,
-    WaitReason,
+    Action, ChildId, ChildStats, Event, Output as CoreOutput, Scheduler, SchedulerConfig, Stream,
+    Timestamp, WaitReason,
 };
-use spawn_sys::poll::{Epoll, Ready};
+use spawn_sys::poll::{Epoll, Interest, Ready};
 
+use crate::Error;
 use crate::sink::SinkState;
-use crate::wiring::{Plan, Wiring};
-use crate::{Error, Output};
+use crate::wiring::Plan;
 
 pub(crate) use add::{Adopted, pipeline_plumbing};
-pub(crate) use control::{CancelScope, Ran, Until};
+pub(crate) use control::{CancelScope, Feed, Ran, Until};
+use hooks::Hooks;
+pub use hooks::{Progress, Trace, What};
+pub(crate) use hooks::{ProgressFn, Tracer};
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
 use token::Token;
@@ -49,20 +53,6 @@ use token::Token;
 pub(crate) const READ_CHUNK: usize = crate::pipes::TARGET;
 /// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
 pub(crate) const WRITE_CHUNK: usize = crate::pipes::TARGET;
-
-type Tracer<'t> = dyn FnMut(&crate::trace::Trace<'_>) + Send + 't;
-type ProgressFn<'t> = dyn FnMut(crate::group::Progress) + Send + 't;
-
-/// What an entry point adds to the loop besides children.
-#[derive(Default)]
-struct Hooks<'t> {
-    /// Sees every event handed to the core and every output it returns.
-    tracer: Option<Box<Tracer<'t>>>,
-    /// Signals to pass on to the running children.
-    forwarder: Option<crate::Forwarder>,
-    /// Told when a child starts or finishes.
-    progress: Option<Box<ProgressFn<'t>>>,
-}
 
 /// Who drives an engine to its end: what decides when the background
 /// reaper thread is made (see `reaper.rs`).
@@ -118,7 +108,7 @@ pub(crate) struct Engine<'t> {
     stop_starting: bool,
     /// The command feed a group takes commands from, when its doorbell is
     /// in the set.
-    feed: Option<crate::group::FeedSource>,
+    feed: Option<Box<dyn Feed>>,
     /// The feed said commands came since the last `AnyFinished` stop.
     fed: bool,
     /// The feed's doorbell is in the set (else it is looked at on a tick).
@@ -133,8 +123,6 @@ pub(crate) struct Engine<'t> {
     /// When the engine next needs to be driven, as of its last turn
     /// (`None`: only when one of its fds is ready).
     next_wake: Option<Instant>,
-    /// Commands to come, not added yet (for progress reports).
-    not_added: usize,
     /// Handed to the background reaper once already: a second drop kills.
     abandoned: bool,
     /// Makes the starts while children run (see `spawner.rs`), once needed.
@@ -186,7 +174,6 @@ impl<'t> Engine<'t> {
             read_seen: false,
             read_since_start: 0,
             next_wake: None,
-            not_added: 0,
             abandoned: false,
             spawner: None,
             driving: Driving::Held,
@@ -198,6 +185,128 @@ impl<'t> Engine<'t> {
     /// Says who drives this engine to its end (before its first start).
     pub(crate) fn set_driving(&mut self, driving: Driving) {
         self.driving = driving;
+    }
+
+    pub(crate) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
+        self.hooks.set_tracer(f);
+    }
+
+    pub(crate) fn set_progress(&mut self, f: Box<ProgressFn<'t>>) {
+        self.hooks.set_progress(f);
+    }
+
+    /// Commands known to come that are not added yet, counted as queued
+    /// in the progress reports (a `Group` adds its commands as there is
+    /// room).
+    pub(crate) fn set_not_added(&mut self, n: usize) {
+        self.hooks.set_not_added(n);
+    }
+
+    /// Passes the signals `f` receives on to the running children.
+    pub(crate) fn set_forwarder(&mut self, f: &crate::Forwarder) {
+        let interest = Interest {
+            readable: true,
+            writable: false,
+            edge: false,
+        };
+        if self
+            .ensure_epoll()
+            .is_ok_and(|ep| ep.add(f.fd(), Token::Forwarder.encode(), interest).is_ok())
+        {
+            self.hooks.forwarder = Some(f.clone());
+        }
+    }
+
+    fn report_progress(&mut self) {
+        let done = self.sched.finished() + self.removed;
+        self.hooks
+            .progress(done, self.sched.running(), self.sched.queued());
+    }
+
+    /// Hands `event` to the core (and the tracer).
+    fn feed(&mut self, event: Event, now: Timestamp) {
+        if self.hooks.tracing() {
+            let fd = self.event_fd(&event);
+            self.hooks.event(now, &event, fd);
+        }
+        self.sched.handle(event, now);
+    }
+
+    /// The core's next output (shown to the tracer).
+    fn poll_core(&mut self, now: Timestamp) -> CoreOutput {
+        let out = self.sched.poll(now);
+        if self.hooks.tracing() {
+            let fd = self.output_fd(&out);
+            self.hooks.output(now, &out, fd);
+        }
+        out
+    }
+
+    /// The fd a traced step is about, if it is about one.
+    fn fd_of(&self, child: ChildId, stream: Option<Stream>) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        let slot = self.slots.get(child.0)?;
+        match stream {
+            Some(s) => slot.fds[s].as_ref().map(AsRawFd::as_raw_fd),
+            None => slot
+                .process
+                .as_ref()
+                .and_then(|p| p.pidfd())
+                .map(|fd| fd.as_raw_fd()),
+        }
+    }
+
+    fn event_fd(&self, event: &Event) -> Option<i32> {
+        match *event {
+            Event::Readable { child, stream }
+            | Event::Read { child, stream, .. }
+            | Event::ReadWouldBlock { child, stream }
+            | Event::Eof { child, stream } => self.fd_of(child, Some(stream)),
+            Event::Writable { child }
+            | Event::Wrote { child, .. }
+            | Event::WriteWouldBlock { child }
+            | Event::WriteBroken { child } => self.fd_of(child, Some(Stream::Stdin)),
+            Event::Exited { child, .. } => self.fd_of(child, None),
+            _ => None,
+        }
+    }
+
+    fn output_fd(&self, out: &CoreOutput) -> Option<i32> {
+        match out {
+            CoreOutput::Action(
+                Action::Read { child, stream, .. }
+                | Action::Close { child, stream, .. }
+                | Action::Interest { child, stream, .. },
+            ) => self.fd_of(*child, Some(*stream)),
+            CoreOutput::Action(Action::Write { child, .. }) => {
+                self.fd_of(*child, Some(Stream::Stdin))
+            }
+            _ => None,
+        }
+    }
+
+    /// Passes the signals the forwarder received on to the running children.
+    fn forward_signals(&mut self) {
+        let Some(f) = &self.hooks.forwarder else {
+            return;
+        };
+        for (sig, from_terminal) in f.drain() {
+            let sig = crate::Signal::from_raw(sig);
+            for slot in &mut self.slots {
+                if slot.exit.is_some() || slot.finished.is_some() {
+                    continue;
+                }
+                if slot.starting_elsewhere {
+                    // Being started on the spawner thread: it gets the
+                    // signal once it has started (`Engine::launched`).
+                    slot.held_signals.push((sig, from_terminal));
+                    continue;
+                }
+                if let Some(p) = &slot.process {
+                    hooks::forward_to(p, sig, from_terminal);
+                }
+            }
+        }
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -371,27 +480,34 @@ impl<'t> Engine<'t> {
         }
     }
 
-    /// The output of a child so far (finished or not); the kept bytes are
-    /// copied, so the child's sinks keep them.
-    pub(crate) fn partial(&self, child: usize) -> Output {
-        crate::finish::output(
-            &self.slots[child],
-            &self.sinks,
-            self.sched.stats(ChildId(child)).copied(),
-        )
+    /// A child's slot, the engine's sinks and the core's counts for it:
+    /// what `finish` makes its output or error of.
+    pub(crate) fn finish_parts(&self, child: usize) -> (&Slot, &[SinkState], Option<ChildStats>) {
+        let stats = self.sched.stats(ChildId(child)).copied();
+        (&self.slots[child], &self.sinks, stats)
     }
 
-    /// The result of a finished child: its output, or the error that ended
-    /// it. Takes the kept bytes out.
-    pub(crate) fn result(&mut self, child: usize) -> Result<Output, Error> {
+    /// As [`finish_parts`](Self::finish_parts), to take the kept bytes out.
+    pub(crate) fn finish_parts_mut(
+        &mut self,
+        child: usize,
+    ) -> (&mut Slot, &mut [SinkState], Option<ChildStats>) {
         let stats = self.sched.stats(ChildId(child)).copied();
-        crate::finish::finish(&mut self.slots[child], &mut self.sinks, stats)
+        (&mut self.slots[child], &mut self.sinks, stats)
+    }
+}
+
+impl crate::reaper::Abandoned for Engine<'static> {
+    fn drive_now(&mut self) -> Result<Option<Option<Instant>>, Error> {
+        Engine::drive_now(self)
     }
 
-    /// The slot's error and output, for folding pipeline stages.
-    pub(crate) fn stage_result(&mut self, child: usize) -> crate::finish::StageResult {
-        let stats = self.sched.stats(ChildId(child)).copied();
-        crate::finish::stage(&mut self.slots[child], &mut self.sinks, stats)
+    fn epoll_fd(&mut self) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        Engine::epoll_fd(self)
+    }
+
+    fn kill_unfinished(&mut self) {
+        Engine::kill_unfinished(self);
     }
 }
 
@@ -410,42 +526,12 @@ impl Drop for Engine<'_> {
         }
         if !self.abandoned && !std::thread::panicking() {
             if let Some(engine) = self.abandon() {
-                crate::reaper::drive_later(engine);
+                crate::reaper::drive_later(Box::new(engine));
                 return;
             }
         }
         self.kill_unfinished();
     }
-}
-
-/// `Command::run` and `Command::run_traced`: one child through the engine.
-pub(crate) fn run_one<'t>(
-    cmd: &crate::Command,
-    tracer: Option<Box<Tracer<'t>>>,
-) -> Result<Output, Error> {
-    let (mut engine, ix) = one(cmd, tracer, crate::wiring::Stops::ByCommand)?;
-    engine.set_driving(Driving::InCall);
-    engine.run(None)?;
-    engine.result(ix)
-}
-
-/// The engine of one command's run, the command added to it; returns its
-/// slot (`run`, `run_traced`, `run_async`).
-pub(crate) fn one<'t>(
-    cmd: &crate::Command,
-    tracer: Option<Box<Tracer<'t>>>,
-    stops: crate::wiring::Stops,
-) -> Result<(Engine<'t>, usize), Error> {
-    let wiring = Wiring::command(cmd, stops)?;
-    let mut engine = Engine::new(0, &wiring.name)?;
-    if let Some(f) = &cmd.forwarder {
-        engine.set_forwarder(f);
-    }
-    if let Some(t) = tracer {
-        engine.set_tracer(t);
-    }
-    let ix = engine.add(wiring)?;
-    Ok((engine, ix))
 }
 
 #[cfg(test)]
@@ -468,7 +554,12 @@ mod tests {
             Ran::Stopped => panic!("no deadline was set"),
         }
         for i in 0..n {
-            assert!(engine.result(i).expect("result").status.success());
+            assert!(
+                crate::finish::result(&mut engine, i)
+                    .expect("result")
+                    .status
+                    .success()
+            );
         }
         engine.spawner.is_some()
     }
@@ -522,7 +613,7 @@ mod tests {
                 Ran::Stopped => panic!("no deadline was set"),
             }
             while let Some(slot) = engine.next_finished() {
-                let out = engine.result(slot).expect("result");
+                let out = crate::finish::result(&mut engine, slot).expect("result");
                 assert!(out.status.success());
                 engine.remove(slot);
                 done += 1;
@@ -567,7 +658,11 @@ mod tests {
         drop(cmd);
         // Started, and looked at once without waiting: no pidfd yet.
         let driven = engine.drive_now().expect("driven");
-        assert!(driven.is_some(), "finished: {:?}", engine.result(ix));
+        assert!(
+            driven.is_some(),
+            "finished: {:?}",
+            crate::finish::result(&mut engine, ix)
+        );
         assert!(!has_pidfd(&engine, ix));
         let fd = engine
             .epoll_fd()
@@ -585,6 +680,12 @@ mod tests {
             )];
             let _ = spawn_sys::poll::poll(&mut fds, Some(std::time::Duration::from_millis(50)));
         }
-        assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));
+        assert_eq!(
+            crate::finish::result(&mut engine, ix)
+                .expect("result")
+                .status
+                .code(),
+            Some(3)
+        );
     }
 }

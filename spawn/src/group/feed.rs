@@ -275,3 +275,21 @@ impl FeedSource {
         self.inner.bell.drain();
     }
 }
+
+impl crate::driver::Feed for FeedSource {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        FeedSource::fd(self)
+    }
+
+    fn acknowledge(&self) {
+        FeedSource::acknowledge(self);
+    }
+
+    fn is_open(&self) -> bool {
+        FeedSource::is_open(self)
+    }
+
+    fn end(&self) {
+        FeedSource::end(self);
+    }
+}

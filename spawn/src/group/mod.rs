@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::driver::{CancelScope, Engine};
 use crate::{Command, Error, Output};
 
+pub use crate::driver::Progress;
 pub use feed::CommandFeed;
 pub(crate) use feed::FeedSource;
 pub use results::GroupResults;
@@ -17,17 +18,6 @@ pub(crate) use results::InOrder;
 use results::LazySource;
 #[cfg(feature = "tokio")]
 pub(crate) use results::{Indexed, Step};
-
-/// Where a [`Group`] is, for progress displays: counts of children.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Progress {
-    /// Finished (successfully or not).
-    pub done: usize,
-    /// Started and not finished.
-    pub running: usize,
-    /// Waiting for a running slot.
-    pub queued: usize,
-}
 
 type ProgressFn = Arc<Mutex<dyn FnMut(Progress) + Send>>;
 
@@ -319,7 +309,7 @@ impl Group {
             engine.cancel_on(token, CancelScope::Queued);
         }
         if let Some(feed) = &self.feed {
-            engine.watch_feed(feed);
+            engine.watch_feed(Box::new(feed.clone()));
         }
         Ok(engine)
     }

@@ -281,7 +281,7 @@ impl<'g> GroupResults<'g> {
             if let Some(slot) = engine.next_finished() {
                 self.in_engine -= 1;
                 let index = self.index_of.get(slot).copied().unwrap_or(slot);
-                let result = engine.result(slot);
+                let result = crate::finish::result(engine, slot);
                 // Only its result is kept: the engine reuses its slot.
                 engine.remove(slot);
                 return Step::Item((index, result));
