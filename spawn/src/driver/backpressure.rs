@@ -56,11 +56,8 @@ impl Engine<'_> {
                 writable: false,
                 edge: false,
             };
-            let Ok(ep) = self.ensure_epoll() else { return };
-            if ep
-                .add(pool.fd(), Token::SinkRing.encode(), interest)
-                .is_err()
-            {
+            let Ok(set) = self.ensure_epoll() else { return };
+            if !set.add(pool.fd(), Token::SinkRing, interest) {
                 return;
             }
             self.sink_waits.pool = Some(pool);
@@ -115,10 +112,8 @@ impl Engine<'_> {
                     writable: true,
                     edge: false,
                 };
-                self.epoll.as_ref().is_some_and(|ep| {
-                    ep.add(fd, Token::SinkWritable { sink: ix }.encode(), interest)
-                        .is_ok()
-                })
+                self.poller
+                    .add(fd, Token::SinkWritable { sink: ix }, interest)
             }
         };
         if added {
@@ -153,8 +148,8 @@ impl Engine<'_> {
         let waits = &mut self.sink_waits;
         if let Some(at) = waits.in_epoll.iter().position(|&s| s == ix) {
             waits.in_epoll.swap_remove(at);
-            if let (Some(ep), Some(fd)) = (&self.epoll, self.sinks[ix].wake_fd()) {
-                let _ = ep.delete(fd);
+            if let Some(fd) = self.sinks[ix].wake_fd() {
+                self.poller.delete(fd);
             }
         }
     }

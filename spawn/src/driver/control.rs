@@ -101,7 +101,7 @@ impl Engine<'_> {
                     edge: false,
                 };
                 self.ensure_epoll()
-                    .is_ok_and(|ep| ep.add(fd, Token::Cancel(n).encode(), interest).is_ok())
+                    .is_ok_and(|set| set.add(fd, Token::Cancel(n), interest))
             });
         self.cancels.push(Watched {
             token: token.clone(),
@@ -126,9 +126,9 @@ impl Engine<'_> {
             let fresh = !w.applied && w.token.is_cancelled();
             if fresh {
                 if w.in_epoll
-                    && let (Some(fd), Some(ep)) = (w.token.fd(), &self.epoll)
+                    && let Some(fd) = w.token.fd()
                 {
-                    let _ = ep.delete(fd);
+                    self.poller.delete(fd);
                 }
                 self.cancels[n].applied = true;
             }
@@ -191,8 +191,8 @@ impl Engine<'_> {
         });
         for token in gone {
             let still = self.cancels.iter().any(|w| w.token == token);
-            if !still && let (Some(fd), Some(ep)) = (token.fd(), &self.epoll) {
-                let _ = ep.delete(fd);
+            if !still && let Some(fd) = token.fd() {
+                self.poller.delete(fd);
             }
         }
     }
@@ -218,7 +218,7 @@ impl Engine<'_> {
         // nothing else to watch then sleep on its tick there.
         let set = self.ensure_epoll().ok();
         self.feed_in_epoll = match (feed.fd(), set) {
-            (Some(fd), Some(ep)) => ep.add(fd, Token::Feed.encode(), interest).is_ok(),
+            (Some(fd), Some(set)) => set.add(fd, Token::Feed, interest),
             _ => false,
         };
         self.feed = Some(feed);
@@ -340,10 +340,10 @@ impl Engine<'_> {
     /// # Errors
     /// The set cannot be made (out of fds).
     pub(crate) fn epoll_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
         self.ensure_epoll()
-            .map(AsFd::as_fd)
-            .map_err(std::io::Error::from)
+            .map_err(std::io::Error::from)?
+            .fd()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
     }
 
     /// Whether a child the engine started is not finished.
@@ -382,17 +382,17 @@ impl Engine<'_> {
         }
         // Tokens and feeds no longer matter: everything is stopping. Their
         // doorbells must not keep the set readable.
-        if let (Some(feed), Some(ep)) = (self.feed.take(), &self.epoll)
+        if let Some(feed) = self.feed.take()
             && self.feed_in_epoll
             && let Some(fd) = feed.fd()
         {
-            let _ = ep.delete(fd);
+            self.poller.delete(fd);
         }
         for w in self.cancels.drain(..) {
             if w.in_epoll
-                && let (Some(fd), Some(ep)) = (w.token.fd(), &self.epoll)
+                && let Some(fd) = w.token.fd()
             {
-                let _ = ep.delete(fd);
+                self.poller.delete(fd);
             }
         }
         let hooks = self.hooks.take_owned();
@@ -401,16 +401,12 @@ impl Engine<'_> {
             slots: std::mem::take(&mut self.slots),
             sinks: std::mem::take(&mut self.sinks),
             free_sinks: std::mem::take(&mut self.free_sinks),
-            epoll: self.epoll.take(),
-            unwatched: std::mem::take(&mut self.unwatched),
+            poller: std::mem::take(&mut self.poller),
+            exits: std::mem::take(&mut self.exits),
             removed: 0,
-            waits: self.waits,
-            ready: std::mem::take(&mut self.ready),
             origin: self.origin,
             buf: std::mem::take(&mut self.buf),
             null: std::mem::replace(&mut self.null, super::pipe_io::NullTarget::NotOpened),
-            polled: std::mem::take(&mut self.polled),
-            tick: self.tick,
             plumbing: std::mem::take(&mut self.plumbing),
             pipeline_stdout: std::mem::replace(
                 &mut self.pipeline_stdout,

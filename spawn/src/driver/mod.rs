@@ -20,9 +20,11 @@
 mod add;
 mod backpressure;
 mod control;
+mod exit_watch;
 mod exits;
 mod hooks;
 mod pipe_io;
+mod poller;
 pub(crate) mod slot;
 mod spawner;
 mod token;
@@ -34,7 +36,8 @@ use spawn_core::{
     Action, ChildId, ChildStats, Event, Output as CoreOutput, Scheduler, SchedulerConfig, Stream,
     Timestamp, WaitReason,
 };
-use spawn_sys::poll::{Epoll, Interest, Ready};
+use spawn_sys::Errno;
+use spawn_sys::poll::Interest;
 
 use crate::Error;
 use crate::sink::SinkState;
@@ -42,9 +45,11 @@ use crate::wiring::Plan;
 
 pub(crate) use add::{Adopted, pipeline_plumbing};
 pub(crate) use control::{CancelScope, Feed, Ran, Until};
+use exit_watch::ExitWatch;
 use hooks::Hooks;
 pub use hooks::{Progress, Trace, What};
 pub(crate) use hooks::{ProgressFn, Tracer};
+use poller::{Made, Poller};
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
 use token::Token;
@@ -79,25 +84,18 @@ pub(crate) struct Engine<'t> {
     /// Indexes in `sinks` of removed children, for the next ones to open
     /// theirs in (see `Engine::remove`).
     free_sinks: Vec<usize>,
-    /// Made when a second thing is to be watched (see `exits.rs`): a lone
-    /// child without pipes is waited for on its own.
-    epoll: Option<Epoll>,
-    /// Slots whose pidfd is to be watched and is not in the epoll set
-    /// (there is none yet).
-    unwatched: Vec<usize>,
+    /// The readiness set, made when a second thing is to be watched (a
+    /// lone child without pipes is waited for on its own).
+    poller: Poller,
+    /// How each child's exit is learnt.
+    exits: ExitWatch,
     /// Finished children removed (see `Engine::remove`).
     removed: usize,
-    /// Waits so far (a turn is the time between two).
-    waits: u64,
-    ready: Vec<Ready>,
     origin: Instant,
     /// The one warm read buffer.
     buf: Vec<u8>,
     /// `/dev/null`, which discarding sinks splice into.
     null: pipe_io::NullTarget,
-    /// Children without a pidfd whose exit is still to be seen.
-    polled: Vec<usize>,
-    tick: Duration,
     plumbing: StagePlumbing,
     /// Where a pipeline's final stdout goes (for stages' merged stderr).
     pipeline_stdout: Plan,
@@ -150,17 +148,12 @@ impl<'t> Engine<'t> {
             slots: Vec::new(),
             sinks: Vec::new(),
             free_sinks: Vec::new(),
-            epoll: None,
-            unwatched: Vec::new(),
+            poller: Poller::default(),
+            exits: ExitWatch::default(),
             removed: 0,
-            waits: 0,
-            // Grown by the first `epoll_wait` (a lone child has none).
-            ready: Vec::new(),
             origin: Instant::now(),
             buf: Vec::new(),
             null: pipe_io::NullTarget::NotOpened,
-            polled: Vec::new(),
-            tick: exits::MIN_TICK,
             plumbing: StagePlumbing::default(),
             pipeline_stdout: Plan::Inherit,
             hooks: Hooks::default(),
@@ -211,7 +204,7 @@ impl<'t> Engine<'t> {
         };
         if self
             .ensure_epoll()
-            .is_ok_and(|ep| ep.add(f.fd(), Token::Forwarder.encode(), interest).is_ok())
+            .is_ok_and(|set| set.add(f.fd(), Token::Forwarder, interest))
         {
             self.hooks.forwarder = Some(f.clone());
         }
@@ -374,7 +367,8 @@ impl<'t> Engine<'t> {
                     // Children without a pidfd are polled on a tick (`wait`
                     // applies it, but to a lone child's blocking wait).
                     self.next_wake = self
-                        .polled_tick(timeout)
+                        .exits
+                        .tick(timeout)
                         .and_then(|t| Instant::now().checked_add(t));
                     if self.reached(until) {
                         return Ok(Ran::Reached);
@@ -399,31 +393,31 @@ impl<'t> Engine<'t> {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        self.waits += 1;
         self.scans = crate::process::TurnScans::default();
-        if !self.epoll_for_wait()? {
-            self.wait_alone(timeout);
+        if !self.set_for_wait()? {
+            self.poller.count_wait();
+            self.exits
+                .wait_alone(&mut self.slots, &self.poller, timeout);
+            let now = self.now();
+            self.tell_exits(now);
             return Ok(());
         }
-        let timeout = self.polled_tick(timeout);
-        let mut ready = std::mem::take(&mut self.ready);
-        let res = self
-            .epoll
-            .as_ref()
-            .map_or(Ok(()), |ep| ep.wait(&mut ready, 256, timeout));
-        if let Err(e) = res {
-            self.ready = ready;
-            let name = self
-                .slots
-                .first()
-                .map_or("", |s| s.name.as_str())
-                .to_owned();
-            return Err(Error::io(
-                &name,
-                "waiting for the children (epoll_wait)",
-                io::Error::from(e),
-            ));
-        }
+        let timeout = self.exits.tick(timeout);
+        let ready = match self.poller.wait(timeout) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let name = self
+                    .slots
+                    .first()
+                    .map_or("", |s| s.name.as_str())
+                    .to_owned();
+                return Err(Error::io(
+                    &name,
+                    "waiting for the children (epoll_wait)",
+                    io::Error::from(e),
+                ));
+            }
+        };
         let now = self.now();
         for r in &ready {
             match Token::decode(r.token) {
@@ -446,9 +440,66 @@ impl<'t> Engine<'t> {
                 Token::SinkWritable { sink } => self.sink_writable(sink),
             }
         }
-        self.ready = ready;
-        self.poll_exits(now);
+        self.poller.recycle(ready);
+        self.exits.poll(&mut self.slots, &self.poller);
+        self.tell_exits(now);
         Ok(())
+    }
+
+    /// The readiness set, made now (with every child kept aside moved into
+    /// it) if there is none.
+    ///
+    /// # Errors
+    /// The set cannot be made (out of fds).
+    fn ensure_epoll(&mut self) -> Result<&Poller, Errno> {
+        if self.poller.make()? == Made::Now {
+            self.exits.set_made(&mut self.slots, &self.poller);
+        }
+        Ok(&self.poller)
+    }
+
+    /// Whether the wait needs the set (made now if so): not while at most
+    /// one child is kept aside and nothing else is watched.
+    fn set_for_wait(&mut self) -> Result<bool, Error> {
+        if self.poller.is_made() {
+            return Ok(true);
+        }
+        if !self.exits.wants_set(&self.slots) {
+            return Ok(false);
+        }
+        match self.ensure_epoll() {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let name = self.slots.first().map_or("", |s| s.name.as_str());
+                Err(Error::io(
+                    name,
+                    "cannot create an epoll set",
+                    io::Error::from(e),
+                ))
+            }
+        }
+    }
+
+    /// Tells the core the exits the watch saw.
+    fn tell_exits(&mut self, now: Timestamp) {
+        let seen = self.exits.take_seen();
+        for &(child, status) in &seen {
+            self.feed(
+                Event::Exited {
+                    child: ChildId(child),
+                    status,
+                },
+                now,
+            );
+        }
+        self.exits.recycle(seen);
+    }
+
+    /// Sees slot `child`'s exit if it has exited (its pidfd was readable).
+    fn check_exit(&mut self, child: usize, now: Timestamp) {
+        self.exits
+            .check(child, &mut self.slots[child], &self.poller);
+        self.tell_exits(now);
     }
 
     fn act(&mut self, action: Action) {

@@ -247,7 +247,7 @@ impl Engine<'_> {
             return;
         };
         let pc = &slot.caps[stream];
-        if pc.drained == Some(self.waits) && !pc.hung_up && slot.exit.is_none() {
+        if pc.drained == Some(self.poller.waits()) && !pc.hung_up && slot.exit.is_none() {
             // The last read, in this turn, emptied the pipe: whatever came
             // since is an edge in the epoll set (the next write, or the
             // hangup), seen at the next wait. A read now would only say
@@ -299,7 +299,7 @@ impl Engine<'_> {
             ReadResult::Bytes { n, short } => {
                 self.read_since_start = self.read_since_start.saturating_add(n);
                 let slot = &mut self.slots[child];
-                slot.caps[stream].drained = short.then_some(self.waits);
+                slot.caps[stream].drained = short.then_some(self.poller.waits());
                 // The pipe was full: the child writes faster than we read. A
                 // larger pipe means fewer wake-ups for both.
                 let pc = &mut slot.caps[stream];
@@ -379,8 +379,8 @@ impl Engine<'_> {
 
     pub(super) fn close(&mut self, child: usize, stream: Stream, reason: CloseReason) {
         let slot = &mut self.slots[child];
-        if let (Some(fd), Some(ep)) = (slot.fds[stream].take(), &self.epoll) {
-            let _ = ep.delete(fd.as_fd());
+        if let Some(fd) = slot.fds[stream].take() {
+            self.poller.delete(fd.as_fd());
         }
         slot.caps[stream].lease = None;
         if stream != Stream::Stdin {
@@ -390,10 +390,10 @@ impl Engine<'_> {
             self.finish_sink(child, stream);
         }
         // Without a pidfd, EOF on the output is the best hint of an exit.
-        if self.slots[child].exit_polled && self.slots[child].exit.is_none() {
-            let now = self.now();
-            self.check_exit(child, now);
-        }
+        self.exits
+            .output_ended(child, &mut self.slots[child], &self.poller);
+        let now = self.now();
+        self.tell_exits(now);
     }
 
     /// Flushes and closes the sink of one output stream.

@@ -11,6 +11,7 @@ use spawn_core::{ChildId, CloseReason, Event, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
 use spawn_sys::poll::Interest;
 
+use super::exit_watch::{ExitWatch, Watch};
 use super::spawner::{self, Job, Spawner};
 use super::token::Token;
 use super::{Driving, Engine, pipe_io};
@@ -89,13 +90,8 @@ pub(crate) struct Slot {
     pub fixed_cap: bool,
     /// The first signal of its teardown.
     pub stop_signal: crate::Signal,
-    /// Its exit is polled (no pidfd in the epoll set).
-    pub exit_polled: bool,
-    /// Its pidfd is in the epoll set.
-    pub pidfd_in_epoll: bool,
-    /// It was started without its pidfd ([`PidfdPlan::Later`]): opened
-    /// when something first needs it (see `Engine::open_late_pidfd`).
-    pub pidfd_later: bool,
+    /// How its exit is watched (see `exit_watch.rs`).
+    pub watch: Watch,
     /// Its start is being made on the spawner thread.
     pub starting_elsewhere: bool,
     /// Signals the forwarder received meanwhile (number, from the
@@ -130,9 +126,7 @@ impl Slot {
             caps: PerStream::default(),
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
-            exit_polled: false,
-            pidfd_in_epoll: false,
-            pidfd_later: false,
+            watch: Watch::Nothing,
             starting_elsewhere: false,
             held_signals: Vec::new(),
             cancelled: false,
@@ -381,11 +375,7 @@ impl Engine<'_> {
             .sched
             .spec(id)
             .is_some_and(|s| s.stdin || s.stdout || s.stderr);
-        let second = self.epoll.is_none()
-            && self
-                .unwatched
-                .iter()
-                .any(|&i| self.slots[i].exit.is_none() && self.slots[i].finished.is_none());
+        let second = !self.poller.is_made() && self.exits.has_aside(&self.slots);
         if (holds || second)
             && let Err(e) = self.ensure_epoll()
         {
@@ -401,19 +391,15 @@ impl Engine<'_> {
         // (no pipe, no deadline, no epoll set: no cancel token, forwarder
         // or outside driver) and nobody to signal it, is waited for in one
         // blocking `wait4`: its pidfd is opened only if that changes.
-        let pidfd = if self.epoll.is_none()
+        let lone = !self.poller.is_made()
             && self.slots.len() == 1
             && self.cancels.is_empty()
             && !self.slots[child].keep_unreaped
             && self
                 .sched
                 .spec(id)
-                .is_some_and(|s| s.timeout.is_none() && !s.signal_group)
-        {
-            PidfdPlan::Later
-        } else {
-            PidfdPlan::Now
-        };
+                .is_some_and(|s| s.timeout.is_none() && !s.signal_group);
+        let pidfd = ExitWatch::pidfd_plan(lone);
         match start {
             Some(Start::Launch(wiring)) => {
                 let stage = self.slots[child].stage;
@@ -453,7 +439,7 @@ impl Engine<'_> {
                 );
                 self.launched(child, wiring, pidfd, res);
             }
-            Some(Start::Adopted) | None => self.now_started(child),
+            Some(Start::Adopted) | None => self.now_started(child, PidfdPlan::Now),
         }
     }
 
@@ -475,7 +461,6 @@ impl Engine<'_> {
                 // asked to keep.
                 drop(wiring);
                 let slot = &mut self.slots[child];
-                slot.pidfd_later = pidfd == PidfdPlan::Later;
                 slot.process = Some(Arc::new(s.process));
                 slot.fds = s.fds;
                 slot.spawn_time = s.spawn_time;
@@ -486,7 +471,7 @@ impl Engine<'_> {
                         slot.fds[stream] = None;
                     }
                 }
-                self.now_started(child);
+                self.now_started(child, pidfd);
                 if let Some(p) = &self.slots[child].process {
                     for (sig, from_terminal) in held {
                         super::hooks::forward_to(p, sig, from_terminal);
@@ -499,7 +484,7 @@ impl Engine<'_> {
 
     /// A slot holds its running child: its pipes and exit are watched and
     /// the core is told.
-    fn now_started(&mut self, child: usize) {
+    fn now_started(&mut self, child: usize, pidfd: PidfdPlan) {
         self.register(child);
         let now = self.now();
         self.feed(
@@ -508,7 +493,9 @@ impl Engine<'_> {
             },
             now,
         );
-        self.watch_exit(child, now);
+        self.exits
+            .watch(child, &mut self.slots[child], &self.poller, pidfd);
+        self.tell_exits(now);
     }
 
     /// The engine's spawner, made now (its doorbell in the epoll set) if
@@ -521,8 +508,10 @@ impl Engine<'_> {
                 writable: false,
                 edge: false,
             };
-            let ep = self.ensure_epoll().ok()?;
-            ep.add(sp.fd(), Token::Spawned.encode(), interest).ok()?;
+            let set = self.ensure_epoll().ok()?;
+            if !set.add(sp.fd(), Token::Spawned, interest) {
+                return None;
+            }
             self.spawner = Some(sp);
         }
         self.spawner.as_mut()
@@ -574,9 +563,9 @@ impl Engine<'_> {
 
     /// Watches pipe `stream` of a started slot, if it holds one.
     pub(super) fn register_pipe(&mut self, child: usize, stream: Stream) {
-        let Some(epoll) = self.epoll.as_ref() else {
+        if !self.poller.is_made() {
             return;
-        };
+        }
         let slot = &mut self.slots[child];
         let input = slot.input.as_ref().map_or(0, |v| v.len());
         let Some(fd) = slot.fds[stream].as_ref() else {
@@ -590,14 +579,10 @@ impl Engine<'_> {
             writable: stream == Stream::Stdin,
             edge: true,
         };
-        let _ = epoll.add(
-            fd.as_fd(),
-            Token::Pipe {
-                slot: child,
-                stream,
-            }
-            .encode(),
-            interest,
-        );
+        let token = Token::Pipe {
+            slot: child,
+            stream,
+        };
+        let _ = self.poller.add(fd.as_fd(), token, interest);
     }
 }

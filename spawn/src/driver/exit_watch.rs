@@ -1,0 +1,451 @@
+//! [`ExitWatch`]: the one place the loop learns that a child exited, and
+//! how. Three ways:
+//!
+//! - **in the set**: the child's pidfd is in the [`Poller`]'s set, readable
+//!   once it exited;
+//! - **aside**: while at most one thing is to be watched (the engine's one
+//!   child, no pipes), the child is waited for on its own: one blocking
+//!   `wait4` when there is no deadline (it may even start without a pidfd,
+//!   [`PidfdPlan::Later`], opened only if a second thing comes), else
+//!   `poll` on its pidfd until the deadline;
+//! - **polled**: no pidfd (old kernels, `SPAWN_NO_PIDFD=1`): looked at after
+//!   every wait, on a short tick that backs off, and at once when its output
+//!   reaches EOF.
+//!
+//! A child that leads a group under teardown is not reaped when it exits
+//! (its zombie pins the group id, so group signals cannot reach a reused
+//! id): its exit is only seen (`WNOWAIT`), and it is reaped when the core
+//! finishes it.
+//!
+//! Invariants: a started child is in exactly one way ([`Watch`] on its
+//! slot) until its exit is seen, then in none; its pidfd leaves the set
+//! before it is closed; an exit is told once ([`ExitWatch::take_seen`]).
+//! This is the seam where another system's exit source plugs in (kqueue's
+//! `EVFILT_PROC`, `SIGCHLD`): a new way here, the loop unchanged.
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+use spawn_sys::poll::Interest;
+
+use super::poller::Poller;
+use super::slot::Slot;
+use super::token::Token;
+use crate::launch::PidfdPlan;
+
+/// How a pidfd is watched: readable once the child exited.
+const EXIT: Interest = Interest {
+    readable: true,
+    writable: false,
+    edge: true,
+};
+
+/// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
+const MIN_TICK: Duration = Duration::from_micros(500);
+const MAX_TICK: Duration = Duration::from_millis(20);
+
+/// Whether a child kept aside holds its pidfd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AsidePidfd {
+    /// It has one (a wait with a deadline polls it).
+    Held,
+    /// Started without it ([`PidfdPlan::Later`]): opened when something
+    /// first needs it.
+    Later,
+}
+
+/// How the exit of one child is watched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Watch {
+    /// Not started, or its exit was seen: nothing watches it.
+    #[default]
+    Nothing,
+    /// Waited for on its own while nothing else is watched.
+    Aside(AsidePidfd),
+    /// Its pidfd is in the set.
+    InSet,
+    /// No pidfd: polled.
+    Polled,
+}
+
+/// The exits of an engine's children: see the module docs.
+pub(crate) struct ExitWatch {
+    /// Slots kept aside (at most one waits alone; more make the set).
+    aside: Vec<usize>,
+    /// Slots polled.
+    polled: Vec<usize>,
+    tick: Duration,
+    /// Exits seen and not told yet: slot and raw wait status.
+    seen: Vec<(usize, i32)>,
+}
+
+impl Default for ExitWatch {
+    fn default() -> Self {
+        ExitWatch {
+            aside: Vec::new(),
+            polled: Vec::new(),
+            tick: MIN_TICK,
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// Whether a slot's child is running as far as the engine knows.
+fn running(slot: &Slot) -> bool {
+    slot.exit.is_none() && slot.finished.is_none()
+}
+
+impl ExitWatch {
+    /// How a child about to start gets its pidfd: later, when it will be
+    /// the engine's only watched thing with no deadline and nobody to
+    /// signal it (`lone`), so that its exit is one blocking `wait4`; else
+    /// from the start.
+    pub(crate) fn pidfd_plan(lone: bool) -> PidfdPlan {
+        if lone {
+            PidfdPlan::Later
+        } else {
+            PidfdPlan::Now
+        }
+    }
+
+    /// Whether a child kept aside still runs: a start of a second one makes
+    /// the set.
+    pub(crate) fn has_aside(&self, slots: &[Slot]) -> bool {
+        self.aside.iter().any(|&i| running(&slots[i]))
+    }
+
+    /// Starts watching the exit of a started slot, as `plan` started it:
+    /// its pidfd in the set if there is one, else kept aside, else polled.
+    /// An adopted child that exited already is seen at once.
+    pub(crate) fn watch(
+        &mut self,
+        child: usize,
+        slot: &mut Slot,
+        poller: &Poller,
+        plan: PidfdPlan,
+    ) {
+        let Some(p) = slot.process.clone() else {
+            return;
+        };
+        slot.watch = match (p.pidfd(), poller.is_made()) {
+            (None, false) if plan == PidfdPlan::Later => Watch::Aside(AsidePidfd::Later),
+            (None, _) => Watch::Polled,
+            (Some(fd), true) => {
+                if poller.add(fd.as_fd(), Token::Exit { slot: child }, EXIT) {
+                    Watch::InSet
+                } else {
+                    Watch::Polled
+                }
+            }
+            (Some(_), false) => Watch::Aside(AsidePidfd::Held),
+        };
+        match slot.watch {
+            Watch::Aside(_) => self.aside.push(child),
+            Watch::Polled => self.polled.push(child),
+            Watch::Nothing | Watch::InSet => {}
+        }
+        if p.reaped().is_some() {
+            self.check(child, slot, poller);
+        }
+    }
+
+    /// The set was just made: every child kept aside goes into it (a late
+    /// pidfd opened now), or is polled if it cannot.
+    pub(crate) fn set_made(&mut self, slots: &mut [Slot], poller: &Poller) {
+        for i in std::mem::take(&mut self.aside) {
+            let slot = &mut slots[i];
+            if !running(slot) {
+                continue;
+            }
+            open_late_pidfd(slot);
+            let fd = slot.process.as_ref().and_then(|p| p.pidfd());
+            if fd.is_some_and(|fd| poller.add(fd, Token::Exit { slot: i }, EXIT)) {
+                slot.watch = Watch::InSet;
+            } else {
+                slot.watch = Watch::Polled;
+                self.polled.push(i);
+            }
+        }
+    }
+
+    /// Whether the next wait needs the set: more than one child kept aside
+    /// (with none, or one, the wait is made alone).
+    pub(crate) fn wants_set(&mut self, slots: &[Slot]) -> bool {
+        self.aside.retain(|&i| running(&slots[i]));
+        self.aside.len() > 1
+    }
+
+    /// `timeout`, at most the polling tick while children are polled.
+    pub(crate) fn tick(&self, timeout: Option<Duration>) -> Option<Duration> {
+        if self.polled.is_empty() {
+            timeout
+        } else {
+            Some(timeout.map_or(self.tick, |t| t.min(self.tick)))
+        }
+    }
+
+    /// Waits with no set. The one child that is all there is to wait for,
+    /// with no deadline, is waited for in `wait4` (unless it is kept
+    /// unreaped); otherwise `poll` on the one pidfd kept aside (or on
+    /// nothing) until `timeout` or the polling tick. Then what exited is
+    /// seen.
+    pub(crate) fn wait_alone(
+        &mut self,
+        slots: &mut [Slot],
+        poller: &Poller,
+        timeout: Option<Duration>,
+    ) {
+        let lone = match (&self.aside[..], &self.polled[..]) {
+            (&[i], []) | ([], &[i]) => Some(i),
+            _ => None,
+        };
+        if timeout.is_none()
+            && let Some(i) = lone
+            && !slots[i].keep_unreaped
+            && slots[i].process.is_some()
+        {
+            // EINTR reads as "not yet": the loop comes back here. Held by
+            // the engine alone (a `run()`), one `wait4`; shared (a `Child`,
+            // whose handles may wait too), the wait that shares the status.
+            let slot = &mut slots[i];
+            match slot.process.as_mut().and_then(Arc::get_mut) {
+                Some(p) => {
+                    let _ = p.reap_alone();
+                }
+                None => {
+                    if let Some(p) = slot.process.clone() {
+                        let _ = p.reap(true);
+                    }
+                }
+            }
+        } else {
+            // A wait with a deadline watches the child kept aside through
+            // its pidfd; one that has none (it was refused) is polled. A
+            // look without waiting needs none.
+            if timeout.is_some_and(|t| !t.is_zero())
+                && let Some(&i) = self.aside.first()
+                && !open_late_pidfd(&mut slots[i])
+            {
+                self.aside.retain(|&u| u != i);
+                slots[i].watch = Watch::Polled;
+                self.polled.push(i);
+            }
+            let timeout = self.tick(timeout);
+            let aside = self.aside.first().and_then(|&i| slots[i].process.clone());
+            match aside.as_ref().and_then(|p| p.pidfd()) {
+                Some(fd) => {
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                    let _ = spawn_sys::poll::poll(&mut fds, timeout);
+                }
+                None => {
+                    let _ = spawn_sys::poll::poll(&mut [], timeout);
+                }
+            }
+        }
+        if let Some(&i) = self.aside.first() {
+            self.check(i, &mut slots[i], poller);
+        }
+        self.poll(slots, poller);
+    }
+
+    /// Sees the slot's exit if it has exited: reaped, or only seen
+    /// (`WNOWAIT`) for a child kept unreaped. Its pidfd leaves the set.
+    pub(crate) fn check(&mut self, child: usize, slot: &mut Slot, poller: &Poller) {
+        if slot.exit.is_some() {
+            return;
+        }
+        let Some(p) = slot.process.clone() else {
+            return;
+        };
+        let status = if slot.keep_unreaped {
+            p.exited()
+        } else {
+            match p.try_reap() {
+                Ok(r) => r.map(|r| r.wait_result().status),
+                Err(_) => None,
+            }
+        };
+        let Some(status) = status else { return };
+        slot.exit = Some(status);
+        self.unwatch(slot, poller);
+        self.seen.push((child, status));
+    }
+
+    /// A polled child's output reached EOF: the best hint of its exit.
+    pub(crate) fn output_ended(&mut self, child: usize, slot: &mut Slot, poller: &Poller) {
+        if slot.watch == Watch::Polled {
+            self.check(child, slot, poller);
+        }
+    }
+
+    /// Looks at the polled children (after each wait); the list drops
+    /// those whose exit was seen, and the tick backs off while none is.
+    pub(crate) fn poll(&mut self, slots: &mut [Slot], poller: &Poller) {
+        if self.polled.is_empty() {
+            return;
+        }
+        let mut polled = std::mem::take(&mut self.polled);
+        let before = polled.len();
+        for &i in &polled {
+            self.check(i, &mut slots[i], poller);
+        }
+        polled.retain(|&i| running(&slots[i]));
+        self.tick = if polled.len() < before {
+            MIN_TICK
+        } else {
+            (self.tick * 2).min(MAX_TICK)
+        };
+        self.polled = polled;
+    }
+
+    /// Nothing watches the slot's exit any more (seen, or finished): its
+    /// pidfd leaves the set.
+    pub(crate) fn unwatch(&mut self, slot: &mut Slot, poller: &Poller) {
+        if slot.watch == Watch::InSet
+            && let Some(fd) = slot.process.as_ref().and_then(|p| p.pidfd())
+        {
+            poller.delete(fd);
+        }
+        slot.watch = Watch::Nothing;
+    }
+
+    /// The exits seen since the last call, in the order seen: slot and raw
+    /// wait status. Hand the list back with [`recycle`](Self::recycle).
+    pub(crate) fn take_seen(&mut self) -> Vec<(usize, i32)> {
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Takes back the (drained) list [`take_seen`](Self::take_seen) gave.
+    pub(crate) fn recycle(&mut self, mut seen: Vec<(usize, i32)>) {
+        seen.clear();
+        if self.seen.is_empty() {
+            self.seen = seen;
+        }
+    }
+}
+
+/// Gives a slot kept aside without its pidfd ([`AsidePidfd::Later`]) its
+/// pidfd, now that something is to watch it besides one blocking wait:
+/// whether it has one.
+fn open_late_pidfd(slot: &mut Slot) -> bool {
+    let later = slot.watch == Watch::Aside(AsidePidfd::Later);
+    let Some(process) = slot.process.as_mut() else {
+        return false;
+    };
+    if process.pidfd().is_some() || !later {
+        return process.pidfd().is_some();
+    }
+    // Only the engine holds the process of a child started so.
+    let opened = Arc::get_mut(process).is_some_and(crate::process::Process::open_late_pidfd);
+    slot.watch = Watch::Aside(AsidePidfd::Held);
+    opened
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{AsidePidfd, ExitWatch, Watch};
+    use crate::driver::poller::Poller;
+    use crate::driver::slot::{Owner, Slot, Start, launch_alone};
+    use crate::driver::Driving;
+    use crate::launch::PidfdPlan;
+    use crate::wiring::{Stops, Wiring};
+    use crate::Command;
+
+    /// A slot holding a started `sh -c script`, as `plan` starts it.
+    fn started(script: &str, plan: PidfdPlan) -> Slot {
+        let cmd = Command::new("sh").args(["-c", script]);
+        let wiring = Wiring::command(&cmd, Stops::ByCommand).expect("wiring");
+        let s = launch_alone(&wiring, plan, Driving::InCall).expect("started");
+        let mut slot = Slot::new("sh".into(), Start::Adopted, Owner::Engine);
+        slot.process = Some(Arc::new(s.process));
+        slot
+    }
+
+    /// The exit seen, told once, with the slot's status.
+    fn seen_once(watch: &mut ExitWatch, slot: &Slot, code: i32) {
+        let seen = watch.take_seen();
+        assert_eq!(seen.len(), 1, "seen: {seen:?}");
+        assert_eq!(seen[0].0, 0);
+        assert_eq!(spawn_sys::wait::exit_code(seen[0].1), Some(code));
+        assert_eq!(slot.exit, Some(seen[0].1));
+        assert_eq!(slot.watch, Watch::Nothing, "nothing watches it now");
+        watch.recycle(seen);
+        assert!(watch.take_seen().is_empty(), "told once");
+    }
+
+    /// Way one, aside: the engine's only child, started without its pidfd,
+    /// is waited for in one blocking wait, with no set.
+    #[test]
+    fn a_lone_child_is_waited_for_alone_without_a_set() {
+        let poller: Poller = Poller::default();
+        let mut watch = ExitWatch::default();
+        let mut slots = vec![started("exit 3", PidfdPlan::Later)];
+        assert!(slots[0].process.as_ref().is_some_and(|p| p.pidfd().is_none()));
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Later);
+        assert_eq!(slots[0].watch, Watch::Aside(AsidePidfd::Later));
+        assert!(!watch.wants_set(&slots), "one child needs no set");
+        watch.wait_alone(&mut slots, &poller, None);
+        assert!(!poller.is_made());
+        seen_once(&mut watch, &slots[0], 3);
+    }
+
+    /// Way two, in the set: made while a child is aside, the set takes its
+    /// (late) pidfd, whose readiness says the exit.
+    #[test]
+    fn a_child_kept_aside_moves_into_the_set_when_it_is_made() {
+        if !spawn_sys::pidfd::pidfd_supported() {
+            return;
+        }
+        let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
+        let cmd = Command::new("sh")
+            .args(["-c", "read x; exit 4"])
+            .stdin(crate::Stdio::fd(held));
+        let wiring = Wiring::command(&cmd, Stops::ByCommand).expect("wiring");
+        let s = launch_alone(&wiring, PidfdPlan::Later, Driving::InCall).expect("started");
+        drop((cmd, wiring));
+        let mut slot = Slot::new("sh".into(), Start::Adopted, Owner::Engine);
+        slot.process = Some(Arc::new(s.process));
+        let mut slots = vec![slot];
+        let mut poller: Poller = Poller::default();
+        let mut watch = ExitWatch::default();
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Later);
+        poller.make().expect("set");
+        watch.set_made(&mut slots, &poller);
+        assert_eq!(slots[0].watch, Watch::InSet);
+        drop(release);
+        let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
+        assert_eq!(ready.len(), 1, "the pidfd is readable");
+        poller.recycle(ready);
+        watch.check(0, &mut slots[0], &poller);
+        seen_once(&mut watch, &slots[0], 4);
+    }
+
+    /// Way three, polled: a child without a pidfd (as where pidfds are
+    /// missing) is looked at on a tick that backs off until it exits.
+    #[test]
+    fn a_child_without_a_pidfd_is_polled_on_a_tick() {
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        let mut watch = ExitWatch::default();
+        // Started without its pidfd and watched as if it were to have had
+        // one: nothing to put in the set, so it is polled.
+        let mut slots = vec![started("exit 5", PidfdPlan::Later)];
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
+        assert_eq!(slots[0].watch, Watch::Polled);
+        let tick = watch.tick(None).expect("a polled child sets a tick");
+        assert!(tick <= Duration::from_millis(20));
+        let bound = std::time::Instant::now() + Duration::from_secs(20);
+        while slots[0].exit.is_none() {
+            assert!(std::time::Instant::now() < bound, "never seen");
+            std::thread::sleep(watch.tick(None).expect("tick"));
+            watch.poll(&mut slots, &poller);
+        }
+        seen_once(&mut watch, &slots[0], 5);
+        assert_eq!(watch.tick(None), None, "nothing polled any more");
+    }
+}
