@@ -192,7 +192,7 @@ impl Pipeline {
     /// cancel token and forwarded signals: for `run` and `run_async`.
     pub(crate) fn engine(&self) -> Result<(Engine<'static>, Vec<usize>), Error> {
         let name = self.name();
-        let mut engine = Engine::new(0, &name)?;
+        let mut engine = Engine::new(0);
         if let Some(token) = &self.cancel {
             engine.cancel_on(token, CancelScope::All);
         }

@@ -25,7 +25,7 @@ pub(crate) fn one<'t>(
     stops: Stops,
 ) -> Result<(Engine<'t>, usize), Error> {
     let wiring = Wiring::command(cmd, stops)?;
-    let mut engine = Engine::new(0, &wiring.name)?;
+    let mut engine = Engine::new(0);
     if let Some(f) = &cmd.forwarder {
         engine.set_forwarder(f);
     }

@@ -304,7 +304,7 @@ impl Driver {
     /// An engine with the driver's forwarder and cancel token, no member
     /// in it yet.
     fn new_engine(&self) -> Result<Engine<'static>, Error> {
-        let mut engine = Engine::new(0, &self.name)?;
+        let mut engine = Engine::new(0);
         if let Some(f) = &self.forwarder {
             engine.set_forwarder(f);
         }

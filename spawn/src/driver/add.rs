@@ -12,7 +12,6 @@ use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 use super::slot::{Owner, Slot, StageRole, Start};
 use super::{Engine, READ_CHUNK, WRITE_CHUNK};
 use crate::process::Process;
-use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
 use crate::{Error, Sink};
 
@@ -41,18 +40,8 @@ impl Engine<'_> {
             .map_err(|e| e.into_error(name))?;
         // A removed child's place is taken first: the table holds the
         // sinks of the children held, not of every one that went through.
-        let mut push = |st: SinkState| match self.free_sinks.pop() {
-            Some(i) => {
-                self.sinks[i] = st;
-                i
-            }
-            None => {
-                self.sinks.push(st);
-                self.sinks.len() - 1
-            }
-        };
-        let stdout = opened.stdout.map(&mut push);
-        let stderr = opened.stderr.map(&mut push);
+        let stdout = opened.stdout.map(|st| self.sinks.insert(st));
+        let stderr = opened.stderr.map(|st| self.sinks.insert(st));
         for ix in [stdout, stderr].into_iter().flatten() {
             self.offload_sink(ix);
         }
@@ -128,9 +117,9 @@ impl Engine<'_> {
         name: &str,
     ) -> Result<(), Error> {
         let p = pipeline_plumbing(&plan, shared, name)?;
-        self.plumbing.final_read = p.final_read;
-        self.plumbing.final_write = p.final_write;
-        self.pipeline_stdout = plan;
+        self.starts.plumbing.final_read = p.final_read;
+        self.starts.plumbing.final_write = p.final_write;
+        self.starts.pipeline_stdout = plan;
         Ok(())
     }
 
@@ -191,18 +180,7 @@ impl Engine<'_> {
 
     pub(super) fn push(&mut self, slot: Slot, spec: ChildSpec) -> usize {
         let id = self.sched.add(spec);
-        if id.0 < self.slots.len() {
-            // The slot of a removed child (`Engine::remove`).
-            self.slots[id.0] = slot;
-        } else {
-            debug_assert_eq!(id.0, self.slots.len());
-            // As the scheduler's children: room for one first (a slot is
-            // large; four of them would take malloc's slow path).
-            if self.slots.capacity() == 0 {
-                self.slots.reserve_exact(1);
-            }
-            self.slots.push(slot);
-        }
+        self.slots.put(id.0, slot);
         id.0
     }
 }

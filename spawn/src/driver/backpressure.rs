@@ -19,7 +19,7 @@ use spawn_sys::poll::Interest;
 
 use super::Engine;
 use super::token::Token;
-use crate::sink::{Pool, Room, SinkState, Want};
+use crate::sink::{Pool, Room, Want};
 
 /// A stream paused by its sink.
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +34,7 @@ pub(super) struct Paused {
 #[derive(Default)]
 pub(super) struct SinkWaits {
     /// The workers of writers and callbacks, made at the first such sink.
-    pool: Option<Pool>,
+    pub(super) pool: Option<Pool>,
     paused: Vec<Paused>,
     /// Sinks whose file is in the epoll set, waited for to be writable.
     in_epoll: Vec<usize>,
@@ -49,7 +49,7 @@ impl Engine<'_> {
         if !self.sinks[ix].calls_back() {
             return;
         }
-        if self.sink_waits.pool.is_none() {
+        if self.sinks.waits.pool.is_none() {
             let Some(pool) = Pool::new() else { return };
             let interest = Interest {
                 readable: true,
@@ -60,12 +60,9 @@ impl Engine<'_> {
             if !set.add(pool.fd(), Token::SinkRing, interest) {
                 return;
             }
-            self.sink_waits.pool = Some(pool);
+            self.sinks.waits.pool = Some(pool);
         }
-        if let Some(pool) = &self.sink_waits.pool {
-            let st = std::mem::replace(&mut self.sinks[ix], SinkState::Discard);
-            self.sinks[ix] = st.offload(pool, ix);
-        }
+        self.sinks.offload(ix);
     }
 
     /// After a read into sink `ix`: pauses the stream if the sink is full.
@@ -81,7 +78,7 @@ impl Engine<'_> {
         if !self.arm(ix, want, false) {
             return false;
         }
-        self.sink_waits.paused.push(Paused {
+        self.sinks.waits.paused.push(Paused {
             sink: ix,
             child,
             stream,
@@ -101,8 +98,8 @@ impl Engine<'_> {
     /// Whether sink `ix` is still to be waited for, its readiness source
     /// armed (`writable`: its file just became writable).
     fn arm(&mut self, ix: usize, want: Want, writable: bool) -> bool {
-        let waits = &mut self.sink_waits;
-        let added = match self.sinks[ix].wait(want, writable) {
+        let (sink, waits) = self.sinks.with_waits(ix);
+        let added = match sink.wait(want, writable) {
             Room::Now => return false,
             Room::Ring => return true,
             Room::Writable(_) if waits.in_epoll.contains(&ix) => return true,
@@ -127,14 +124,14 @@ impl Engine<'_> {
 
     /// The workers rang: their sinks may be ready.
     pub(super) fn sinks_rung(&mut self) {
-        let mut rung = std::mem::take(&mut self.sink_waits.rung);
-        if let Some(pool) = &self.sink_waits.pool {
+        let mut rung = std::mem::take(&mut self.sinks.waits.rung);
+        if let Some(pool) = &self.sinks.waits.pool {
             pool.take_rung(&mut rung);
         }
         for ix in rung.drain(..) {
             self.resume(ix, false);
         }
-        self.sink_waits.rung = rung;
+        self.sinks.waits.rung = rung;
     }
 
     /// The file of sink `ix` became writable.
@@ -145,7 +142,7 @@ impl Engine<'_> {
 
     /// Takes sink `ix`'s file out of the set.
     fn forget_wake(&mut self, ix: usize) {
-        let waits = &mut self.sink_waits;
+        let waits = &mut self.sinks.waits;
         if let Some(at) = waits.in_epoll.iter().position(|&s| s == ix) {
             waits.in_epoll.swap_remove(at);
             if let Some(fd) = self.sinks[ix].wake_fd() {
@@ -157,8 +154,8 @@ impl Engine<'_> {
     /// Resumes the streams paused by sink `ix` whose wait is over.
     fn resume(&mut self, ix: usize, mut writable: bool) {
         let mut i = 0;
-        while i < self.sink_waits.paused.len() {
-            let p = self.sink_waits.paused[i];
+        while i < self.sinks.waits.paused.len() {
+            let p = self.sinks.waits.paused[i];
             if p.sink != ix {
                 i += 1;
                 continue;
@@ -168,7 +165,7 @@ impl Engine<'_> {
                 i += 1;
                 continue;
             }
-            self.sink_waits.paused.swap_remove(i);
+            self.sinks.waits.paused.swap_remove(i);
             let now = self.now();
             self.feed(
                 Event::SinkReady {
@@ -182,7 +179,7 @@ impl Engine<'_> {
 
     /// `child`'s `stream` is closed: nothing waits for its sink any more.
     pub(super) fn unpause(&mut self, child: usize, stream: Stream) {
-        let waits = &mut self.sink_waits;
+        let waits = &mut self.sinks.waits;
         let Some(at) = waits
             .paused
             .iter()

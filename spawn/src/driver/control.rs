@@ -10,11 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildId, Scheduler, SchedulerConfig, Stream, Timestamp};
+use spawn_core::{ChildId, Stream, Timestamp};
 use spawn_sys::poll::Interest;
 
 use super::token::Token;
-use super::{Engine, Owner};
+use super::{Abandoned, Engine, Owner};
 use crate::CancelToken;
 
 /// How often a cancel token without a doorbell is looked at.
@@ -69,6 +69,26 @@ pub(crate) trait Feed: Send {
     fn end(&self);
 }
 
+/// What stops the loop or its starts besides children finishing: the
+/// cancel tokens watched, a group's feed, and the flags that
+/// [`Until`] conditions read.
+#[derive(Default)]
+pub(crate) struct StopConditions {
+    /// The cancel tokens the engine watches.
+    pub(super) cancels: Vec<Watched>,
+    /// A `CancelScope::Queued` (or `All`) token was cancelled: nothing
+    /// more starts.
+    pub(super) stop_starting: bool,
+    /// The command feed a group takes commands from.
+    pub(super) feed: Option<Box<dyn Feed>>,
+    /// The feed said commands came since the last `AnyFinished` stop.
+    pub(super) fed: bool,
+    /// The feed's doorbell is in the set (else it is looked at on a tick).
+    pub(super) feed_in_epoll: bool,
+    /// A read happened since the last [`Until::AnyRead`] stop.
+    pub(super) read_seen: bool,
+}
+
 /// A cancel token the engine watches.
 pub(super) struct Watched {
     token: CancelToken,
@@ -84,15 +104,20 @@ impl Engine<'_> {
     /// it is already).
     pub(crate) fn cancel_on(&mut self, token: &CancelToken, scope: CancelScope) {
         if self
+            .stops
             .cancels
             .iter()
             .any(|w| w.token == *token && w.scope == scope)
         {
             return;
         }
-        let n = self.cancels.len();
+        let n = self.stops.cancels.len();
         // One registration per token: an fd is in an epoll set once.
-        let shared = self.cancels.iter().any(|w| w.token == *token && w.in_epoll);
+        let shared = self
+            .stops
+            .cancels
+            .iter()
+            .any(|w| w.token == *token && w.in_epoll);
         let in_epoll = shared
             || token.fd().is_some_and(|fd| {
                 let interest = Interest {
@@ -103,7 +128,7 @@ impl Engine<'_> {
                 self.ensure_epoll()
                     .is_ok_and(|set| set.add(fd, Token::Cancel(n), interest))
             });
-        self.cancels.push(Watched {
+        self.stops.cancels.push(Watched {
             token: token.clone(),
             scope,
             in_epoll,
@@ -114,15 +139,15 @@ impl Engine<'_> {
     /// Whether a watched token has no doorbell and must be looked at on a
     /// tick.
     pub(super) fn cancels_polled(&self) -> bool {
-        self.cancels.iter().any(|w| !w.in_epoll && !w.applied)
+        self.stops.cancels.iter().any(|w| !w.in_epoll && !w.applied)
     }
 
     /// Applies the tokens cancelled since the last look: their children not
     /// finished are asked to stop and will end with `Error::Cancelled`. A
     /// token applied to the whole engine also stops children added later.
     pub(super) fn check_cancels(&mut self, now: Timestamp) {
-        for n in 0..self.cancels.len() {
-            let w = &self.cancels[n];
+        for n in 0..self.stops.cancels.len() {
+            let w = &self.stops.cancels[n];
             let fresh = !w.applied && w.token.is_cancelled();
             if fresh {
                 if w.in_epoll
@@ -130,22 +155,22 @@ impl Engine<'_> {
                 {
                     self.poller.delete(fd);
                 }
-                self.cancels[n].applied = true;
+                self.stops.cancels[n].applied = true;
             }
-            if !self.cancels[n].applied {
+            if !self.stops.cancels[n].applied {
                 continue;
             }
-            match self.cancels[n].scope {
+            match self.stops.cancels[n].scope {
                 CancelScope::Slot(i) => self.cancel_slot(i, now),
                 CancelScope::All => {
-                    self.stop_starting = true;
+                    self.stops.stop_starting = true;
                     self.end_feed();
                     for i in 0..self.slots.len() {
                         self.cancel_slot(i, now);
                     }
                 }
                 CancelScope::Queued => {
-                    self.stop_starting = true;
+                    self.stops.stop_starting = true;
                     self.end_feed();
                     for i in 0..self.slots.len() {
                         let slot = &self.slots[i];
@@ -181,7 +206,7 @@ impl Engine<'_> {
     pub(super) fn forget_cancels_of(&mut self, child: usize) {
         let scope = CancelScope::Slot(child);
         let mut gone = Vec::new();
-        self.cancels.retain(|w| {
+        self.stops.cancels.retain(|w| {
             if w.scope == scope {
                 gone.push(w.token.clone());
                 false
@@ -190,7 +215,7 @@ impl Engine<'_> {
             }
         });
         for token in gone {
-            let still = self.cancels.iter().any(|w| w.token == token);
+            let still = self.stops.cancels.iter().any(|w| w.token == token);
             if !still && let Some(fd) = token.fd() {
                 self.poller.delete(fd);
             }
@@ -201,7 +226,7 @@ impl Engine<'_> {
     /// [`CancelScope::Queued`]) was cancelled: nothing more is to be started
     /// (a group stops taking commands).
     pub(crate) fn stops_starting(&self) -> bool {
-        self.stop_starting
+        self.stops.stop_starting
     }
 
     /// Takes commands from `feed` (a group's `add_feed`): its doorbell wakes
@@ -217,72 +242,74 @@ impl Engine<'_> {
         // The set is made even when the feed has no doorbell: waits with
         // nothing else to watch then sleep on its tick there.
         let set = self.ensure_epoll().ok();
-        self.feed_in_epoll = match (feed.fd(), set) {
+        self.stops.feed_in_epoll = match (feed.fd(), set) {
             (Some(fd), Some(set)) => set.add(fd, Token::Feed, interest),
             _ => false,
         };
-        self.feed = Some(feed);
+        self.stops.feed = Some(feed);
     }
 
     /// Nothing more is taken from the feed: its producers' pushes are
     /// refused from now on.
     fn end_feed(&self) {
-        if let Some(feed) = &self.feed {
+        if let Some(feed) = &self.stops.feed {
             feed.end();
         }
     }
 
     /// The feed's doorbell was readable: commands (or its close) came.
     pub(super) fn feed_ready(&mut self) {
-        if let Some(feed) = &self.feed {
+        if let Some(feed) = &self.stops.feed {
             feed.acknowledge();
         }
-        self.fed = true;
+        self.stops.fed = true;
     }
 
     /// Whether the feed has no doorbell in the set and is looked at on a
     /// tick.
     pub(super) fn feed_polled(&self) -> bool {
-        self.feed.is_some() && !self.feed_in_epoll
+        self.stops.feed.is_some() && !self.stops.feed_in_epoll
     }
 
     /// Whether more commands may come from the feed: the engine is not done
     /// when its children are.
     pub(super) fn awaits_feed(&self) -> bool {
-        !self.stop_starting && self.feed.as_ref().is_some_and(|feed| feed.is_open())
+        !self.stops.stop_starting && self.stops.feed.as_ref().is_some_and(|feed| feed.is_open())
     }
 
     pub(super) fn reached(&mut self, until: Until) -> bool {
         match until {
             Until::AllDone => false,
-            Until::AnyFinished => !self.done.is_empty() || std::mem::take(&mut self.fed),
-            Until::AnyRead => std::mem::take(&mut self.read_seen),
+            Until::AnyFinished => {
+                self.slots.has_finished_pending() || std::mem::take(&mut self.stops.fed)
+            }
+            Until::AnyRead => std::mem::take(&mut self.stops.read_seen),
         }
     }
 
     /// Queues finished slots for [`next_finished`](Self::next_finished)
     /// from now on (and [`Until::AnyFinished`] stops at them).
     pub(crate) fn track_finished(&mut self) {
-        self.track_finished = true;
+        self.slots.track_finished();
     }
 
     /// The next finished slot not handed out yet, in the order they
     /// finished.
     pub(crate) fn next_finished(&mut self) -> Option<usize> {
-        self.done.pop_front()
+        self.slots.next_finished()
     }
 
     /// Takes over the children adopted from a `Child` being dropped: the
     /// engine's now, so that its drop or failure stops them too.
     pub(crate) fn own_children(&mut self) {
-        for s in &mut self.slots {
+        for s in self.slots.iter_mut() {
             s.owner = Owner::Engine;
         }
     }
 
     /// Whether a finished slot waits to be handed out.
     pub(crate) fn has_finished_pending(&self) -> bool {
-        !self.done.is_empty()
+        self.slots.has_finished_pending()
     }
 
     /// The unfinished children the engine started: their slots and names.
@@ -313,7 +340,7 @@ impl Engine<'_> {
     ) -> Result<Option<Option<Instant>>, crate::Error> {
         match self.run_until(Some(Instant::now()), until)? {
             Ran::Done | Ran::Reached => Ok(None),
-            Ran::Stopped => Ok(Some(self.next_wake)),
+            Ran::Stopped => Ok(Some(self.clock.next_wake)),
         }
     }
 
@@ -356,7 +383,7 @@ impl Engine<'_> {
     /// KILL to every unfinished child the engine started and to what
     /// contains it, reaped in the background.
     pub(crate) fn kill_unfinished(&mut self) {
-        for s in &mut self.slots {
+        for s in self.slots.iter_mut() {
             if s.owner != Owner::Engine || s.finished.is_some() {
                 continue;
             }
@@ -382,53 +409,30 @@ impl Engine<'_> {
         }
         // Tokens and feeds no longer matter: everything is stopping. Their
         // doorbells must not keep the set readable.
-        if let Some(feed) = self.feed.take()
-            && self.feed_in_epoll
+        if let Some(feed) = self.stops.feed.take()
+            && self.stops.feed_in_epoll
             && let Some(fd) = feed.fd()
         {
             self.poller.delete(fd);
         }
-        for w in self.cancels.drain(..) {
+        for w in self.stops.cancels.drain(..) {
             if w.in_epoll
                 && let Some(fd) = w.token.fd()
             {
                 self.poller.delete(fd);
             }
         }
-        let hooks = self.hooks.take_owned();
-        Some(Engine {
-            sched: std::mem::replace(&mut self.sched, Scheduler::new(SchedulerConfig::default())),
-            slots: std::mem::take(&mut self.slots),
-            sinks: std::mem::take(&mut self.sinks),
-            free_sinks: std::mem::take(&mut self.free_sinks),
-            poller: std::mem::take(&mut self.poller),
-            exits: std::mem::take(&mut self.exits),
-            removed: 0,
-            origin: self.origin,
-            buf: std::mem::take(&mut self.buf),
-            null: std::mem::replace(&mut self.null, super::pipe_io::NullTarget::NotOpened),
-            plumbing: std::mem::take(&mut self.plumbing),
-            pipeline_stdout: std::mem::replace(
-                &mut self.pipeline_stdout,
-                crate::wiring::Plan::Inherit,
-            ),
-            hooks,
-            cancels: Vec::new(),
-            stop_starting: false,
-            feed: None,
-            fed: false,
-            feed_in_epoll: false,
-            track_finished: false,
-            done: std::collections::VecDeque::new(),
-            read_seen: false,
-            read_since_start: 0,
-            next_wake: Some(Instant::now()),
-            abandoned: true,
-            spawner: self.spawner.take(),
-            // The background reaper drives it from here.
-            driving: super::Driving::Held,
-            scans: crate::process::TurnScans::default(),
-            sink_waits: std::mem::take(&mut self.sink_waits),
-        })
+        let mut owned = Engine::new(0);
+        std::mem::swap(&mut owned.sched, &mut self.sched);
+        owned.slots = self.slots.take();
+        owned.sinks = self.sinks.take();
+        owned.poller = std::mem::take(&mut self.poller);
+        owned.exits = std::mem::take(&mut self.exits);
+        owned.hooks = self.hooks.take_owned();
+        owned.starts = self.starts.take();
+        owned.clock.origin = self.clock.origin;
+        owned.clock.next_wake = Some(Instant::now());
+        owned.abandoned = Abandoned::Once;
+        Some(owned)
     }
 }

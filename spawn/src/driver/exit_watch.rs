@@ -349,12 +349,12 @@ mod tests {
     use std::time::Duration;
 
     use super::{AsidePidfd, ExitWatch, Watch};
+    use crate::Command;
+    use crate::driver::Driving;
     use crate::driver::poller::Poller;
     use crate::driver::slot::{Owner, Slot, Start, launch_alone};
-    use crate::driver::Driving;
     use crate::launch::PidfdPlan;
     use crate::wiring::{Stops, Wiring};
-    use crate::Command;
 
     /// A slot holding a started `sh -c script`, as `plan` starts it.
     fn started(script: &str, plan: PidfdPlan) -> Slot {
@@ -385,7 +385,12 @@ mod tests {
         let poller: Poller = Poller::default();
         let mut watch = ExitWatch::default();
         let mut slots = vec![started("exit 3", PidfdPlan::Later)];
-        assert!(slots[0].process.as_ref().is_some_and(|p| p.pidfd().is_none()));
+        assert!(
+            slots[0]
+                .process
+                .as_ref()
+                .is_some_and(|p| p.pidfd().is_none())
+        );
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Later);
         assert_eq!(slots[0].watch, Watch::Aside(AsidePidfd::Later));
         assert!(!watch.wants_set(&slots), "one child needs no set");

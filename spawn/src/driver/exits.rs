@@ -9,10 +9,8 @@ use std::time::Instant;
 use spawn_core::{ChildId, Event, KillSignal, Outcome, SignalTarget, Stream};
 use spawn_sys::group::GroupState;
 
-use super::slot::Start;
-use super::{Engine, Owner, Slot};
+use super::Engine;
 use crate::Signal;
-use crate::sink::SinkState;
 
 impl Engine<'_> {
     /// Sends signals the core asked for in one turn: what each run reaches
@@ -115,9 +113,7 @@ impl Engine<'_> {
             self.unpause(child, stream);
             self.finish_sink(child, stream);
         }
-        if self.track_finished {
-            self.done.push_back(child);
-        }
+        self.slots.note_finished(child);
         self.report_progress();
     }
 
@@ -130,22 +126,12 @@ impl Engine<'_> {
         if self.sched.remove(ChildId(child)).is_none() {
             return;
         }
-        self.removed += 1;
         self.forget_cancels_of(child);
-        let slot = &mut self.slots[child];
+        let slot = &self.slots[child];
         for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
-            // Its bytes were taken: what the sink held (a buffer's
-            // capacity, a file, a writer) goes.
-            self.sinks[i] = SinkState::Collect {
-                buf: Vec::new(),
-                limit: None,
-                error: false,
-                dropped: 0,
-            };
-            self.free_sinks.push(i);
+            // Its bytes were taken: what the sink held goes.
+            self.sinks.release(i);
         }
-        *slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
-        slot.finished = Some(Instant::now());
-        slot.start = None;
+        self.slots.removed(child);
     }
 }

@@ -25,8 +25,11 @@ mod exits;
 mod hooks;
 mod pipe_io;
 mod poller;
+mod sink_table;
 pub(crate) mod slot;
+mod slots;
 mod spawner;
+mod starts;
 mod token;
 
 use std::io;
@@ -41,17 +44,20 @@ use spawn_sys::poll::Interest;
 
 use crate::Error;
 use crate::sink::SinkState;
-use crate::wiring::Plan;
 
 pub(crate) use add::{Adopted, pipeline_plumbing};
+use control::StopConditions;
 pub(crate) use control::{CancelScope, Feed, Ran, Until};
 use exit_watch::ExitWatch;
 use hooks::Hooks;
 pub use hooks::{Progress, Trace, What};
 pub(crate) use hooks::{ProgressFn, Tracer};
 use poller::{Made, Poller};
+use sink_table::SinkTable;
 use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
+use slots::Slots;
+use starts::Starts;
 use token::Token;
 
 /// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
@@ -76,108 +82,76 @@ pub(crate) enum Driving {
     Held,
 }
 
-/// The driver: see the module docs.
+/// When the engine runs from, and when it next needs driving.
+struct Clock {
+    origin: Instant,
+    /// When the engine next needs to be driven, as of its last turn
+    /// (`None`: only when one of its fds is ready).
+    next_wake: Option<Instant>,
+}
+
+/// The driver: see the module docs. Each field is a part with one job;
+/// this file is the loop that ties them.
 pub(crate) struct Engine<'t> {
+    /// The core: what to do next.
     sched: Scheduler,
-    pub(crate) slots: Vec<Slot>,
-    sinks: Vec<SinkState>,
-    /// Indexes in `sinks` of removed children, for the next ones to open
-    /// theirs in (see `Engine::remove`).
-    free_sinks: Vec<usize>,
+    /// The children.
+    pub(crate) slots: Slots,
+    /// Their sinks, what fills them and their backpressure.
+    sinks: SinkTable,
     /// The readiness set, made when a second thing is to be watched (a
     /// lone child without pipes is waited for on its own).
     poller: Poller,
     /// How each child's exit is learnt.
     exits: ExitWatch,
-    /// Finished children removed (see `Engine::remove`).
-    removed: usize,
-    origin: Instant,
-    /// The one warm read buffer.
-    buf: Vec<u8>,
-    /// `/dev/null`, which discarding sinks splice into.
-    null: pipe_io::NullTarget,
-    plumbing: StagePlumbing,
-    /// Where a pipeline's final stdout goes (for stages' merged stderr).
-    pipeline_stdout: Plan,
+    /// Cancel tokens, a group's feed, the `Until` flags.
+    stops: StopConditions,
+    /// What the entry point hands in: tracer, forwarder, progress.
     hooks: Hooks<'t>,
-    /// The cancel tokens the engine watches.
-    cancels: Vec<control::Watched>,
-    /// A `CancelScope::Queued` token was cancelled: nothing more starts.
-    stop_starting: bool,
-    /// The command feed a group takes commands from, when its doorbell is
-    /// in the set.
-    feed: Option<Box<dyn Feed>>,
-    /// The feed said commands came since the last `AnyFinished` stop.
-    fed: bool,
-    /// The feed's doorbell is in the set (else it is looked at on a tick).
-    feed_in_epoll: bool,
-    /// Finished slots are queued for [`Engine::next_finished`] (a group's
-    /// results); other runs keep no queue (no allocation per run).
-    track_finished: bool,
-    /// Slots finished and not yet handed out by [`Engine::next_finished`].
-    done: std::collections::VecDeque<usize>,
-    /// A read happened since the last [`Until::AnyRead`] stop.
-    read_seen: bool,
-    /// When the engine next needs to be driven, as of its last turn
-    /// (`None`: only when one of its fds is ready).
-    next_wake: Option<Instant>,
-    /// Handed to the background reaper once already: a second drop kills.
-    abandoned: bool,
-    /// Makes the starts while children run (see `spawner.rs`), once needed.
-    spawner: Option<spawner::Spawner>,
-    /// Bytes read from children's pipes since the last start: whether
-    /// output is streaming in (see [`spawner::BULK_READ`]).
-    read_since_start: usize,
-    /// Who drives this engine to its end.
-    driving: Driving,
+    /// What starts share: spawner, plumbing, who drives.
+    starts: Starts,
+    clock: Clock,
     /// The scans of `/proc` that answered this turn's group probes, until
     /// a start or a signal (or the next wait) makes them stale: a teardown
     /// of many children probes each of their groups, with one scan.
     scans: crate::process::TurnScans,
-    /// Streams paused by their sinks, and what will resume them.
-    sink_waits: backpressure::SinkWaits,
+    /// Handed to the background reaper once already: a second drop kills.
+    abandoned: Abandoned,
+}
+
+/// Whether an engine was handed to the background reaper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Abandoned {
+    No,
+    /// Once already: a second drop kills.
+    Once,
 }
 
 impl<'t> Engine<'t> {
     /// An engine running at most `max_running` children at once (0: no
-    /// limit). `name` is what an error of the engine itself names.
-    pub(crate) fn new(max_running: usize, name: &str) -> Result<Self, Error> {
-        let _ = name;
-        Ok(Engine {
+    /// limit).
+    pub(crate) fn new(max_running: usize) -> Self {
+        Engine {
             sched: Scheduler::new(SchedulerConfig { max_running }),
-            slots: Vec::new(),
-            sinks: Vec::new(),
-            free_sinks: Vec::new(),
+            slots: Slots::default(),
+            sinks: SinkTable::default(),
             poller: Poller::default(),
             exits: ExitWatch::default(),
-            removed: 0,
-            origin: Instant::now(),
-            buf: Vec::new(),
-            null: pipe_io::NullTarget::NotOpened,
-            plumbing: StagePlumbing::default(),
-            pipeline_stdout: Plan::Inherit,
+            stops: StopConditions::default(),
             hooks: Hooks::default(),
-            cancels: Vec::new(),
-            stop_starting: false,
-            feed: None,
-            fed: false,
-            feed_in_epoll: false,
-            track_finished: false,
-            done: std::collections::VecDeque::new(),
-            read_seen: false,
-            read_since_start: 0,
-            next_wake: None,
-            abandoned: false,
-            spawner: None,
-            driving: Driving::Held,
+            starts: Starts::default(),
+            clock: Clock {
+                origin: Instant::now(),
+                next_wake: None,
+            },
             scans: crate::process::TurnScans::default(),
-            sink_waits: backpressure::SinkWaits::default(),
-        })
+            abandoned: Abandoned::No,
+        }
     }
 
     /// Says who drives this engine to its end (before its first start).
     pub(crate) fn set_driving(&mut self, driving: Driving) {
-        self.driving = driving;
+        self.starts.driving = driving;
     }
 
     pub(crate) fn set_tracer(&mut self, f: Box<Tracer<'t>>) {
@@ -211,7 +185,7 @@ impl<'t> Engine<'t> {
     }
 
     fn report_progress(&mut self) {
-        let done = self.sched.finished() + self.removed;
+        let done = self.sched.finished() + self.slots.removed_count();
         self.hooks
             .progress(done, self.sched.running(), self.sched.queued());
     }
@@ -285,7 +259,7 @@ impl<'t> Engine<'t> {
         };
         for (sig, from_terminal) in f.drain() {
             let sig = crate::Signal::from_raw(sig);
-            for slot in &mut self.slots {
+            for slot in self.slots.iter_mut() {
                 if slot.exit.is_some() || slot.finished.is_some() {
                     continue;
                 }
@@ -303,7 +277,9 @@ impl<'t> Engine<'t> {
     }
 
     pub(crate) fn now(&self) -> Timestamp {
-        Timestamp::from_nanos(u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        Timestamp::from_nanos(
+            u64::try_from(self.clock.origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        )
     }
 
     /// Drives every child until all are finished (`Ok(true)`) or `stop_at`
@@ -354,7 +330,7 @@ impl<'t> Engine<'t> {
                     if (matches!(reason, WaitReason::Done) || self.sched.is_done())
                         && !self.awaits_feed()
                     {
-                        self.next_wake = None;
+                        self.clock.next_wake = None;
                         return Ok(Ran::Done);
                     }
                     let mut timeout: Option<Duration> = deadline
@@ -366,7 +342,7 @@ impl<'t> Engine<'t> {
                     }
                     // Children without a pidfd are polled on a tick (`wait`
                     // applies it, but to a lone child's blocking wait).
-                    self.next_wake = self
+                    self.clock.next_wake = self
                         .exits
                         .tick(timeout)
                         .and_then(|t| Instant::now().checked_add(t));
@@ -385,7 +361,7 @@ impl<'t> Engine<'t> {
                     if self.feed_polled() {
                         // No doorbell for the feed: look at it after each
                         // wait (on the cancel tick at the latest).
-                        self.fed = true;
+                        self.stops.fed = true;
                     }
                 }
             }
@@ -575,7 +551,7 @@ impl Drop for Engine<'_> {
         if !self.has_unfinished() {
             return;
         }
-        if !self.abandoned && !std::thread::panicking() {
+        if self.abandoned == Abandoned::No && !std::thread::panicking() {
             if let Some(engine) = self.abandon() {
                 crate::reaper::drive_later(Box::new(engine));
                 return;
@@ -594,7 +570,7 @@ mod tests {
     /// Runs `n` commands `cmd(i)`, at most `width` at once, through one
     /// engine; returns whether it made its spawner thread.
     fn made_a_spawner(n: usize, width: usize, cmd: impl Fn(usize) -> Command) -> bool {
-        let mut engine = Engine::new(width, "sh").expect("engine");
+        let mut engine = Engine::new(width);
         for i in 0..n {
             engine
                 .add(Wiring::command(&cmd(i), crate::wiring::Stops::ByCommand).expect("wiring"))
@@ -612,7 +588,7 @@ mod tests {
                     .success()
             );
         }
-        engine.spawner.is_some()
+        engine.starts.spawner.is_some()
     }
 
     /// Starts go to the spawner thread only while output streams in: with
@@ -640,7 +616,7 @@ mod tests {
     /// through it (its slots and its sink table alike).
     #[test]
     fn removed_children_leave_their_slots_and_sinks_for_the_next() {
-        let mut engine = Engine::new(2, "sh").expect("engine");
+        let mut engine = Engine::new(2);
         engine.track_finished();
         let cmd = |i: usize| {
             Command::new("sh")
@@ -702,7 +678,7 @@ mod tests {
         let cmd = Command::new("sh")
             .args(["-c", "read x; exit 3"])
             .stdin(Stdio::fd(held));
-        let mut engine = Engine::new(0, "sh").expect("engine");
+        let mut engine = Engine::new(0);
         let ix = engine
             .add(Wiring::command(&cmd, crate::wiring::Stops::ByCommand).expect("wiring"))
             .expect("added");

@@ -78,7 +78,7 @@ fn stream_name(stream: Stream) -> StreamName {
 }
 
 /// What one read did.
-enum ReadResult {
+pub(super) enum ReadResult {
     /// `n` bytes; `short`: fewer than asked for, so the pipe was empty
     /// after the read.
     Bytes {
@@ -92,7 +92,7 @@ enum ReadResult {
 }
 
 /// Why the sink did not take bytes it was given (they still count as read).
-enum SinkFailure {
+pub(super) enum SinkFailure {
     /// A bounded sink that errors was full: the limit.
     Overflow(usize),
     /// The sink's writer or file failed.
@@ -120,7 +120,7 @@ fn splice_once(fd: &OwnedFd, out: BorrowedFd<'_>, max: usize) -> rustix::io::Res
 
 /// Reads once from `fd` into `sink` (retrying EINTR). A sink that fails is
 /// reported beside the result; the pipe is still drained.
-fn read_into(
+pub(super) fn read_into(
     fd: &OwnedFd,
     sink: &mut SinkState,
     buf: &mut Vec<u8>,
@@ -261,14 +261,8 @@ impl Engine<'_> {
         // collecting sink reserves what is asked for).
         let cap = slot.caps[stream].cap;
         let max = if cap > 0 { max.min(cap) } else { max };
-        let (res, failure) = read_into(
-            fd,
-            &mut self.sinks[sink_ix],
-            &mut self.buf,
-            &mut self.null,
-            max,
-        );
-        self.read_seen = true;
+        let (res, failure) = self.sinks.fill(sink_ix, fd, max);
+        self.stops.read_seen = true;
         match failure {
             Some(SinkFailure::Overflow(limit)) => {
                 slot.overflow.get_or_insert((stream_name(stream), limit));
@@ -297,7 +291,7 @@ impl Engine<'_> {
                 self.feed(Event::ReadWouldBlock { child: id, stream }, now);
             }
             ReadResult::Bytes { n, short } => {
-                self.read_since_start = self.read_since_start.saturating_add(n);
+                self.starts.read(n);
                 let slot = &mut self.slots[child];
                 slot.caps[stream].drained = short.then_some(self.poller.waits());
                 // The pipe was full: the child writes faster than we read. A

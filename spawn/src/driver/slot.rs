@@ -12,7 +12,7 @@ use spawn_sys::Pid;
 use spawn_sys::poll::Interest;
 
 use super::exit_watch::{ExitWatch, Watch};
-use super::spawner::{self, Job, Spawner};
+use super::spawner::{Job, Spawner};
 use super::token::Token;
 use super::{Driving, Engine, pipe_io};
 
@@ -131,6 +131,15 @@ impl Slot {
             held_signals: Vec::new(),
             cancelled: false,
         }
+    }
+
+    /// The place of a removed child, until the next child takes it: owned
+    /// by nobody, finished, with nothing to start.
+    pub(crate) fn vacant() -> Slot {
+        let mut slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
+        slot.finished = Some(Instant::now());
+        slot.start = None;
+        slot
     }
 
     /// The stdin pipe is about to be closed because the child exited or
@@ -393,7 +402,7 @@ impl Engine<'_> {
         // blocking `wait4`: its pidfd is opened only if that changes.
         let lone = !self.poller.is_made()
             && self.slots.len() == 1
-            && self.cancels.is_empty()
+            && self.stops.cancels.is_empty()
             && !self.slots[child].keep_unreaped
             && self
                 .sched
@@ -411,7 +420,7 @@ impl Engine<'_> {
                 // stage (in its leader's turn), and any start while the
                 // pipes are quiet (`true`, `echo`: nothing to read
                 // meanwhile, and the hand-over would only add two wake-ups).
-                let streaming = std::mem::take(&mut self.read_since_start) >= spawner::BULK_READ;
+                let streaming = self.starts.streaming();
                 if holds
                     && streaming
                     && stage.is_none()
@@ -419,12 +428,12 @@ impl Engine<'_> {
                     && self.spawner().is_some()
                 {
                     self.slots[child].starting_elsewhere = true;
-                    if let Some(sp) = self.spawner.as_mut() {
+                    if let Some(sp) = self.starts.spawner.as_mut() {
                         sp.submit(Job {
                             slot: child,
                             wiring,
                             pidfd,
-                            driving: self.driving,
+                            driving: self.starts.driving,
                         });
                     }
                     return;
@@ -432,10 +441,10 @@ impl Engine<'_> {
                 let res = launch_wiring(
                     &wiring,
                     stage,
-                    &mut self.plumbing,
-                    &self.pipeline_stdout,
+                    &mut self.starts.plumbing,
+                    &self.starts.pipeline_stdout,
                     pidfd,
-                    self.driving,
+                    self.starts.driving,
                 );
                 self.launched(child, wiring, pidfd, res);
             }
@@ -501,7 +510,7 @@ impl Engine<'_> {
     /// The engine's spawner, made now (its doorbell in the epoll set) if
     /// there is none; `None` when none can be had.
     fn spawner(&mut self) -> Option<&mut Spawner> {
-        if self.spawner.is_none() {
+        if self.starts.spawner.is_none() {
             let sp = Spawner::new()?;
             let interest = Interest {
                 readable: true,
@@ -512,22 +521,22 @@ impl Engine<'_> {
             if !set.add(sp.fd(), Token::Spawned, interest) {
                 return None;
             }
-            self.spawner = Some(sp);
+            self.starts.spawner = Some(sp);
         }
-        self.spawner.as_mut()
+        self.starts.spawner.as_mut()
     }
 
     /// The spawner's doorbell was readable: the starts it made are finished
     /// here, in the order made.
     pub(super) fn spawned_ready(&mut self) {
-        let Some(sp) = self.spawner.as_mut() else {
+        let Some(sp) = self.starts.spawner.as_mut() else {
             return;
         };
         let mut made = sp.take_done();
         for done in made.drain(..) {
             self.launched(done.slot, done.wiring, done.pidfd, done.result);
         }
-        if let Some(sp) = self.spawner.as_mut() {
+        if let Some(sp) = self.starts.spawner.as_mut() {
             sp.give_back(made);
         }
     }

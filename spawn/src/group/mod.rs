@@ -292,7 +292,7 @@ impl Group {
 
     /// The engine this group's children are driven by, with its hooks.
     fn engine(&self) -> Result<Engine<'static>, Error> {
-        let mut engine = Engine::new(self.max_running, "group")?;
+        let mut engine = Engine::new(self.max_running);
         if let Some(p) = &self.progress {
             let p = Arc::clone(p);
             engine.set_progress(Box::new(move |pr| {

@@ -1,0 +1,128 @@
+//! [`SinkTable`]: the sinks of an engine's children, what fills them (the
+//! one warm read buffer, `/dev/null` for discarding sinks) and their
+//! backpressure (who is paused, what resumes them: `backpressure.rs`).
+//!
+//! Invariants: a sink is at one index for its whole life and indexes are
+//! never shared between live children; a removed child's sinks are emptied
+//! and their indexes reused, so the table follows the children held, not
+//! every child that went through the engine.
+
+use std::ops::{Deref, DerefMut};
+use std::os::fd::OwnedFd;
+
+use super::backpressure::SinkWaits;
+use super::pipe_io::{NullTarget, ReadResult, SinkFailure, read_into};
+use crate::sink::SinkState;
+
+/// The engine's sinks: see the module docs.
+pub(crate) struct SinkTable {
+    states: Vec<SinkState>,
+    /// Indexes of removed children's sinks, for the next ones.
+    free: Vec<usize>,
+    /// The one warm read buffer.
+    buf: Vec<u8>,
+    /// `/dev/null`, which discarding sinks splice into.
+    null: NullTarget,
+    /// Streams paused by their sinks, and what will resume them.
+    pub(super) waits: SinkWaits,
+}
+
+impl Default for SinkTable {
+    fn default() -> Self {
+        SinkTable {
+            states: Vec::new(),
+            free: Vec::new(),
+            buf: Vec::new(),
+            null: NullTarget::NotOpened,
+            waits: SinkWaits::default(),
+        }
+    }
+}
+
+impl Deref for SinkTable {
+    type Target = [SinkState];
+    fn deref(&self) -> &[SinkState] {
+        &self.states
+    }
+}
+
+impl DerefMut for SinkTable {
+    fn deref_mut(&mut self) -> &mut [SinkState] {
+        &mut self.states
+    }
+}
+
+impl SinkTable {
+    /// Adds a sink; returns its index (a removed child's first).
+    pub(crate) fn insert(&mut self, st: SinkState) -> usize {
+        if let Some(i) = self.free.pop() {
+            self.states[i] = st;
+            i
+        } else {
+            self.states.push(st);
+            self.states.len() - 1
+        }
+    }
+
+    /// Sink `i`'s bytes were taken and its child removed: what it held (a
+    /// buffer's capacity, a file, a writer) goes, and its index is free.
+    pub(crate) fn release(&mut self, i: usize) {
+        self.states[i] = SinkState::Collect {
+            buf: Vec::new(),
+            limit: None,
+            error: false,
+            dropped: 0,
+        };
+        self.free.push(i);
+    }
+
+    /// Reads at most `max` bytes from `fd` into sink `ix` (through the warm
+    /// buffer, or spliced).
+    pub(super) fn fill(
+        &mut self,
+        ix: usize,
+        fd: &OwnedFd,
+        max: usize,
+    ) -> (ReadResult, Option<SinkFailure>) {
+        read_into(fd, &mut self.states[ix], &mut self.buf, &mut self.null, max)
+    }
+
+    /// Sink `ix` and the waits of every sink, to arm its wait.
+    pub(super) fn with_waits(&mut self, ix: usize) -> (&mut SinkState, &mut SinkWaits) {
+        (&mut self.states[ix], &mut self.waits)
+    }
+
+    /// Hands the writers and callbacks of sink `ix` to the workers, if
+    /// there are any.
+    pub(super) fn offload(&mut self, ix: usize) {
+        if let Some(pool) = &self.waits.pool {
+            let st = std::mem::replace(&mut self.states[ix], SinkState::Discard);
+            self.states[ix] = st.offload(pool, ix);
+        }
+    }
+
+    /// Moves every sink out (for an engine handed to the reaper).
+    pub(crate) fn take(&mut self) -> SinkTable {
+        std::mem::take(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SinkTable;
+    use crate::sink::SinkState;
+
+    /// A released index is reused; the table does not grow with every
+    /// child that went through it.
+    #[test]
+    fn released_indexes_are_reused() {
+        let mut t = SinkTable::default();
+        let a = t.insert(SinkState::Discard);
+        let b = t.insert(SinkState::Discard);
+        assert_ne!(a, b);
+        t.release(a);
+        assert!(matches!(t[a], SinkState::Collect { .. }), "emptied");
+        assert_eq!(t.insert(SinkState::Discard), a);
+        assert_eq!(t.len(), 2);
+    }
+}

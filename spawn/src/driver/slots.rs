@@ -1,0 +1,127 @@
+//! [`Slots`]: the engine's children, one [`Slot`] each, indexed as the
+//! core's `ChildId`s, with the queue of finished ones a group takes its
+//! results from.
+//!
+//! Invariants: slot `i` is the core's child `i` (a removed child's slot is
+//! reused by the next child the core numbers so); a slot is queued as
+//! finished at most once, and only while finished slots are tracked.
+
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
+
+use super::slot::Slot;
+
+/// The engine's children: see the module docs.
+#[derive(Default)]
+pub(crate) struct Slots {
+    list: Vec<Slot>,
+    /// Finished children removed so far (for progress counts).
+    removed: usize,
+    /// Finished slots not handed out yet, in the order they finished; kept
+    /// only for a group's results (other runs keep no queue: no allocation
+    /// per run).
+    finished: Option<VecDeque<usize>>,
+}
+
+impl Deref for Slots {
+    type Target = [Slot];
+    fn deref(&self) -> &[Slot] {
+        &self.list
+    }
+}
+
+impl DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut [Slot] {
+        &mut self.list
+    }
+}
+
+impl Slots {
+    /// Puts `slot` at index `id` (the core's number for it): a removed
+    /// child's place, or the next one.
+    pub(crate) fn put(&mut self, id: usize, slot: Slot) {
+        if id < self.list.len() {
+            self.list[id] = slot;
+        } else {
+            debug_assert_eq!(id, self.list.len());
+            // As the scheduler's children: room for one first (a slot is
+            // large; four of them would take malloc's slow path).
+            if self.list.capacity() == 0 {
+                self.list.reserve_exact(1);
+            }
+            self.list.push(slot);
+        }
+    }
+
+    /// Slot `id`'s child was removed (its result taken): its place is
+    /// empty, for the next child.
+    pub(crate) fn removed(&mut self, id: usize) {
+        self.removed += 1;
+        self.list[id] = Slot::vacant();
+    }
+
+    /// Finished children removed so far.
+    pub(crate) fn removed_count(&self) -> usize {
+        self.removed
+    }
+
+    /// Queues finished slots from now on.
+    pub(crate) fn track_finished(&mut self) {
+        self.finished.get_or_insert_with(VecDeque::new);
+    }
+
+    /// Slot `id` finished: queued if finished slots are tracked.
+    pub(crate) fn note_finished(&mut self, id: usize) {
+        if let Some(q) = &mut self.finished {
+            q.push_back(id);
+        }
+    }
+
+    /// The next finished slot not handed out yet.
+    pub(crate) fn next_finished(&mut self) -> Option<usize> {
+        self.finished.as_mut()?.pop_front()
+    }
+
+    /// Whether a finished slot waits to be handed out.
+    pub(crate) fn has_finished_pending(&self) -> bool {
+        self.finished.as_ref().is_some_and(|q| !q.is_empty())
+    }
+
+    /// Moves every slot out (for an engine handed to the reaper), leaving
+    /// none; the queue of finished ones is not the new owner's.
+    pub(crate) fn take(&mut self) -> Slots {
+        Slots {
+            list: std::mem::take(&mut self.list),
+            removed: 0,
+            finished: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slots;
+    use crate::driver::slot::Slot;
+
+    /// Places are the core's numbers: a removed one is reused in place;
+    /// finished slots are queued only once tracked, in finishing order.
+    #[test]
+    fn places_are_reused_and_finished_slots_queued_in_order() {
+        let mut slots = Slots::default();
+        slots.put(0, Slot::vacant());
+        slots.put(1, Slot::vacant());
+        slots.note_finished(0);
+        assert_eq!(slots.next_finished(), None, "not tracked yet");
+        slots.track_finished();
+        slots.note_finished(1);
+        slots.note_finished(0);
+        assert!(slots.has_finished_pending());
+        assert_eq!(slots.next_finished(), Some(1));
+        assert_eq!(slots.next_finished(), Some(0));
+        assert!(!slots.has_finished_pending());
+        slots.removed(1);
+        assert_eq!(slots.removed_count(), 1);
+        slots.put(1, Slot::vacant());
+        assert_eq!(slots.len(), 2, "the removed place was reused");
+    }
+}
