@@ -126,7 +126,7 @@ impl Engine<'_> {
         if self.sched.remove(ChildId(child)).is_none() {
             return;
         }
-        self.forget_cancels_of(child);
+        self.stops.forget_slot(child, &self.poller);
         let slot = &self.slots[child];
         for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
             // Its bytes were taken: what the sink held goes.

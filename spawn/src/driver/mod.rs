@@ -19,7 +19,6 @@
 
 mod add;
 mod backpressure;
-mod control;
 mod exit_watch;
 mod exits;
 mod hooks;
@@ -30,6 +29,7 @@ pub(crate) mod slot;
 mod slots;
 mod spawner;
 mod starts;
+mod stop_conditions;
 mod token;
 
 use std::io;
@@ -46,8 +46,6 @@ use crate::Error;
 use crate::sink::SinkState;
 
 pub(crate) use add::{Adopted, pipeline_plumbing};
-use control::StopConditions;
-pub(crate) use control::{CancelScope, Feed, Ran, Until};
 use exit_watch::ExitWatch;
 use hooks::Hooks;
 pub use hooks::{Progress, Trace, What};
@@ -58,7 +56,11 @@ use slot::StagePlumbing;
 pub(crate) use slot::{Owner, Slot, StageRole};
 use slots::Slots;
 use starts::Starts;
+use stop_conditions::StopConditions;
+pub(crate) use stop_conditions::{CancelScope, Feed, Ran, Until};
 use token::Token;
+
+use crate::CancelToken;
 
 /// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
 pub(crate) const READ_CHUNK: usize = crate::pipes::TARGET;
@@ -328,17 +330,17 @@ impl<'t> Engine<'t> {
                 CoreOutput::Finished { child, outcome } => self.finished(child.0, outcome),
                 CoreOutput::Wait { deadline, reason } => {
                     if (matches!(reason, WaitReason::Done) || self.sched.is_done())
-                        && !self.awaits_feed()
+                        && !self.stops.awaits_feed()
                     {
                         self.clock.next_wake = None;
                         return Ok(Ran::Done);
                     }
                     let mut timeout: Option<Duration> = deadline
                         .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
-                    if self.cancels_polled() || self.feed_polled() {
-                        timeout = Some(
-                            timeout.map_or(control::CANCEL_TICK, |t| t.min(control::CANCEL_TICK)),
-                        );
+                    if self.stops.ticked() {
+                        timeout = Some(timeout.map_or(stop_conditions::CANCEL_TICK, |t| {
+                            t.min(stop_conditions::CANCEL_TICK)
+                        }));
                     }
                     // Children without a pidfd are polled on a tick (`wait`
                     // applies it, but to a lone child's blocking wait).
@@ -346,7 +348,7 @@ impl<'t> Engine<'t> {
                         .exits
                         .tick(timeout)
                         .and_then(|t| Instant::now().checked_add(t));
-                    if self.reached(until) {
+                    if self.stops.reached(until, &self.slots) {
                         return Ok(Ran::Reached);
                     }
                     if let Some(stop) = stop_at {
@@ -358,11 +360,9 @@ impl<'t> Engine<'t> {
                     }
                     self.wait(timeout)?;
                     looked = true;
-                    if self.feed_polled() {
-                        // No doorbell for the feed: look at it after each
-                        // wait (on the cancel tick at the latest).
-                        self.stops.fed = true;
-                    }
+                    // No doorbell for the feed: look at it after each
+                    // wait (on the cancel tick at the latest).
+                    self.stops.feed_looked_at();
                 }
             }
         }
@@ -410,7 +410,7 @@ impl<'t> Engine<'t> {
                 Token::Pipe { slot, stream } => self.readable(slot, stream, r.hangup, now),
                 Token::Exit { slot } => self.check_exit(slot, now),
                 Token::Cancel(_) => self.check_cancels(now),
-                Token::Feed => self.feed_ready(),
+                Token::Feed => self.stops.feed_rang(),
                 Token::Spawned => self.spawned_ready(),
                 Token::SinkRing => self.sinks_rung(),
                 Token::SinkWritable { sink } => self.sink_writable(sink),
@@ -505,6 +505,174 @@ impl<'t> Engine<'t> {
             Action::Interest { .. } => {} // edge-triggered: every pipe stays watched
             _ => {}
         }
+    }
+
+    /// Stops the children of `scope` when `token` is cancelled (at once if
+    /// it is already).
+    pub(crate) fn cancel_on(&mut self, token: &CancelToken, scope: CancelScope) {
+        if token.fd().is_some() {
+            // Its doorbell is watched in the set (without one, a tick).
+            let _ = self.ensure_epoll();
+        }
+        self.stops.watch_cancel(token, scope, &self.poller);
+    }
+
+    /// Applies the cancel tokens cancelled since the last look.
+    fn check_cancels(&mut self, now: Timestamp) {
+        self.stops
+            .apply(&self.poller, &mut self.slots, &mut self.sched, now);
+    }
+
+    /// Whether a token of the whole engine was cancelled: nothing more is
+    /// to be started (a group stops taking commands).
+    pub(crate) fn stops_starting(&self) -> bool {
+        self.stops.stops_starting()
+    }
+
+    /// Takes commands from `feed` (a group's `add_feed`): its doorbell wakes
+    /// [`Until::AnyFinished`] when commands come (without one, a tick
+    /// does), and until it is closed the engine is not done when its
+    /// children are: it waits for more.
+    pub(crate) fn watch_feed(&mut self, feed: Box<dyn Feed>) {
+        // The set is made even when the feed has no doorbell: waits with
+        // nothing else to watch then sleep on its tick there.
+        let _ = self.ensure_epoll();
+        self.stops.watch_feed(feed, &self.poller);
+    }
+
+    /// Queues finished slots for [`next_finished`](Self::next_finished)
+    /// from now on (and [`Until::AnyFinished`] stops at them).
+    pub(crate) fn track_finished(&mut self) {
+        self.slots.track_finished();
+    }
+
+    /// The next finished slot not handed out yet, in the order they
+    /// finished.
+    pub(crate) fn next_finished(&mut self) -> Option<usize> {
+        self.slots.next_finished()
+    }
+
+    /// Takes over the children adopted from a `Child` being dropped: the
+    /// engine's now, so that its drop or failure stops them too.
+    pub(crate) fn own_children(&mut self) {
+        for s in self.slots.iter_mut() {
+            s.owner = Owner::Engine;
+        }
+    }
+
+    /// Whether a finished slot waits to be handed out.
+    pub(crate) fn has_finished_pending(&self) -> bool {
+        self.slots.has_finished_pending()
+    }
+
+    /// The unfinished children the engine started: their slots and names.
+    pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.owner == Owner::Engine && s.finished.is_none())
+            .map(|(i, s)| (i, s.name.clone()))
+            .collect()
+    }
+
+    /// Drives what is ready now, without blocking: `None` once every child
+    /// is finished, else when the engine next needs driving (`Some(None)`:
+    /// only when its epoll set is readable). For drivers that wait
+    /// elsewhere (the background reaper, an async runtime) on
+    /// [`Engine::epoll_fd`].
+    pub(crate) fn drive_now(&mut self) -> Result<Option<Option<Instant>>, Error> {
+        self.drive_now_until(Until::AllDone)
+    }
+
+    /// As [`drive_now`](Self::drive_now), stopping also when `until` is
+    /// reached (then `None` too): for an async stream of results as they
+    /// finish.
+    pub(crate) fn drive_now_until(
+        &mut self,
+        until: Until,
+    ) -> Result<Option<Option<Instant>>, Error> {
+        match self.run_until(Some(Instant::now()), until)? {
+            Ran::Done | Ran::Reached => Ok(None),
+            Ran::Stopped => Ok(Some(self.clock.next_wake)),
+        }
+    }
+
+    /// The buffer of `slot`'s `stream` when a plain collecting sink reads
+    /// it, for `Child::lines` to cut lines out of (what it leaves is the
+    /// output a later `communicate` returns).
+    pub(crate) fn collected(&mut self, slot: usize, stream: Stream) -> Option<&mut Vec<u8>> {
+        let i = self.slots.get(slot)?.sink_of(stream)?;
+        self.sinks[i].collected_mut()
+    }
+
+    /// Whether `slot`'s `stream` is still read into its sink (not at EOF,
+    /// not abandoned, the slot not finished).
+    pub(crate) fn reading(&self, slot: usize, stream: Stream) -> bool {
+        self.slots.get(slot).is_some_and(|s| {
+            s.finished.is_none() && s.sink_of(stream).is_some() && s.fds[stream].is_some()
+        })
+    }
+
+    /// The engine's epoll set: readable while one of its fds is ready.
+    /// Made now if there is none yet (an engine waited for elsewhere
+    /// watches everything in it, the exit of a lone child too).
+    ///
+    /// # Errors
+    /// The set cannot be made (out of fds).
+    pub(crate) fn epoll_fd(&mut self) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.ensure_epoll()
+            .map_err(io::Error::from)?
+            .fd()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    /// Whether a child the engine started is not finished.
+    pub(crate) fn has_unfinished(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.owner == Owner::Engine && s.finished.is_none())
+    }
+
+    /// KILL to every unfinished child the engine started and to what
+    /// contains it, reaped in the background.
+    pub(crate) fn kill_unfinished(&mut self) {
+        for s in self.slots.iter_mut() {
+            if s.owner != Owner::Engine || s.finished.is_some() {
+                continue;
+            }
+            if let Some(p) = s.process.take() {
+                p.kill_all();
+                crate::reaper::reap_later(p);
+            }
+        }
+    }
+
+    /// Asks the core to stop every unfinished child and moves the engine's
+    /// state into an engine of its own (without the hooks that borrow from
+    /// the caller), for the background reaper to drive. `None` when no new
+    /// epoll set could be made for the empty shell left behind.
+    pub(super) fn abandon(&mut self) -> Option<Engine<'static>> {
+        // The background reaper waits on the set: everything must be in it.
+        self.ensure_epoll().ok()?;
+        let now = self.now();
+        for i in 0..self.slots.len() {
+            if self.slots[i].owner == Owner::Engine && self.slots[i].finished.is_none() {
+                self.sched.terminate(ChildId(i), now);
+            }
+        }
+        self.stops.forget_all(&self.poller);
+        let mut owned = Engine::new(0);
+        std::mem::swap(&mut owned.sched, &mut self.sched);
+        owned.slots = self.slots.take();
+        owned.sinks = self.sinks.take();
+        owned.poller = std::mem::take(&mut self.poller);
+        owned.exits = std::mem::take(&mut self.exits);
+        owned.hooks = self.hooks.take_owned();
+        owned.starts = self.starts.take();
+        owned.clock.origin = self.clock.origin;
+        owned.clock.next_wake = Some(Instant::now());
+        owned.abandoned = Abandoned::Once;
+        Some(owned)
     }
 
     /// A child's slot, the engine's sinks and the core's counts for it:

@@ -262,7 +262,7 @@ impl Engine<'_> {
         let cap = slot.caps[stream].cap;
         let max = if cap > 0 { max.min(cap) } else { max };
         let (res, failure) = self.sinks.fill(sink_ix, fd, max);
-        self.stops.read_seen = true;
+        self.stops.note_read();
         match failure {
             Some(SinkFailure::Overflow(limit)) => {
                 slot.overflow.get_or_insert((stream_name(stream), limit));

@@ -402,7 +402,7 @@ impl Engine<'_> {
         // blocking `wait4`: its pidfd is opened only if that changes.
         let lone = !self.poller.is_made()
             && self.slots.len() == 1
-            && self.stops.cancels.is_empty()
+            && !self.stops.watches_cancels()
             && !self.slots[child].keep_unreaped
             && self
                 .sched
