@@ -14,12 +14,13 @@
 //! flushed): until then it is paused too, so the run ends only then, and
 //! the EOF grace never abandons a pipe because its sink is slow.
 
-use spawn_core::{ChildId, Event, Stream};
+use spawn_core::Stream;
 use spawn_sys::poll::Interest;
 
-use super::Engine;
+use super::poller::Poller;
+use super::sink_table::SinkTable;
 use super::token::Token;
-use crate::sink::{Pool, Room, Want};
+use crate::sink::{Pool, Room, SinkState, Want};
 
 /// A stream paused by its sink.
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +35,7 @@ pub(super) struct Paused {
 #[derive(Default)]
 pub(super) struct SinkWaits {
     /// The workers of writers and callbacks, made at the first such sink.
-    pub(super) pool: Option<Pool>,
+    pool: Option<Pool>,
     paused: Vec<Paused>,
     /// Sinks whose file is in the epoll set, waited for to be writable.
     in_epoll: Vec<usize>,
@@ -42,144 +43,155 @@ pub(super) struct SinkWaits {
     rung: Vec<usize>,
 }
 
-impl Engine<'_> {
-    /// Hands the writers and callbacks of sink `ix` to the workers (made
-    /// now, their doorbell in the set); without them, they run here.
-    pub(super) fn offload_sink(&mut self, ix: usize) {
-        if !self.sinks[ix].calls_back() {
-            return;
-        }
-        if self.sinks.waits.pool.is_none() {
-            let Some(pool) = Pool::new() else { return };
-            let interest = Interest {
-                readable: true,
-                writable: false,
-                edge: false,
-            };
-            let Ok(set) = self.ensure_epoll() else { return };
-            if !set.add(pool.fd(), Token::SinkRing, interest) {
-                return;
-            }
-            self.sinks.waits.pool = Some(pool);
-        }
-        self.sinks.offload(ix);
+/// How a file sink's readiness is watched.
+const WRITABLE: Interest = Interest {
+    readable: false,
+    writable: true,
+    edge: false,
+};
+
+impl SinkTable {
+    /// Whether sink `ix` runs writers or callbacks and the workers that
+    /// take them are not made yet.
+    pub(super) fn needs_workers(&self, ix: usize) -> bool {
+        self[ix].calls_back() && self.waits.pool.is_none()
     }
 
-    /// After a read into sink `ix`: pauses the stream if the sink is full.
-    pub(super) fn pause_if_full(&mut self, child: usize, stream: Stream, ix: usize) {
-        if self.sinks[ix].is_full() {
-            self.pause(child, stream, ix, Want::Room);
+    /// Makes the workers, their doorbell in `poller`'s set (made by the
+    /// caller); without them (none could be made), callbacks run here.
+    pub(super) fn make_workers(&mut self, poller: &Poller) {
+        let Some(pool) = Pool::new() else { return };
+        let interest = Interest {
+            readable: true,
+            writable: false,
+            edge: false,
+        };
+        if poller.add(pool.fd(), Token::SinkRing, interest) {
+            self.waits.pool = Some(pool);
         }
+    }
+
+    /// Hands the writers and callbacks of sink `ix` to the workers, if
+    /// there are any.
+    pub(super) fn offload(&mut self, ix: usize) {
+        if !self[ix].calls_back() {
+            return;
+        }
+        let (sink, waits) = self.with_waits(ix);
+        if let Some(pool) = &waits.pool {
+            let st = std::mem::replace(sink, SinkState::Discard);
+            *sink = st.offload(pool, ix);
+        }
+    }
+
+    /// Whether sink `ix` is full after a read (its stream is to pause).
+    pub(super) fn is_full(&self, ix: usize) -> bool {
+        self[ix].is_full()
     }
 
     /// Pauses `child`'s `stream` until sink `ix` has what `want` says;
-    /// `false` when it has it now (nothing paused).
-    pub(super) fn pause(&mut self, child: usize, stream: Stream, ix: usize, want: Want) -> bool {
-        if !self.arm(ix, want, false) {
+    /// `false` when it has it now (nothing paused). The caller tells the
+    /// core (`Event::SinkFull`).
+    pub(super) fn pause(
+        &mut self,
+        (child, stream): (usize, Stream),
+        ix: usize,
+        want: Want,
+        poller: &Poller,
+    ) -> bool {
+        if !self.arm(ix, want, false, poller) {
             return false;
         }
-        self.sinks.waits.paused.push(Paused {
+        self.waits.paused.push(Paused {
             sink: ix,
             child,
             stream,
             want,
         });
-        let now = self.now();
-        self.feed(
-            Event::SinkFull {
-                child: ChildId(child),
-                stream,
-            },
-            now,
-        );
         true
     }
 
     /// Whether sink `ix` is still to be waited for, its readiness source
     /// armed (`writable`: its file just became writable).
-    fn arm(&mut self, ix: usize, want: Want, writable: bool) -> bool {
-        let (sink, waits) = self.sinks.with_waits(ix);
+    fn arm(&mut self, ix: usize, want: Want, writable: bool, poller: &Poller) -> bool {
+        let (sink, waits) = self.with_waits(ix);
         let added = match sink.wait(want, writable) {
             Room::Now => return false,
             Room::Ring => return true,
             Room::Writable(_) if waits.in_epoll.contains(&ix) => return true,
-            Room::Writable(fd) => {
-                let interest = Interest {
-                    readable: false,
-                    writable: true,
-                    edge: false,
-                };
-                self.poller
-                    .add(fd, Token::SinkWritable { sink: ix }, interest)
-            }
+            Room::Writable(fd) => poller.add(fd, Token::SinkWritable { sink: ix }, WRITABLE),
         };
         if added {
             waits.in_epoll.push(ix);
             return true;
         }
         // Nothing to wait in: the file is waited for here.
-        let _ = self.sinks[ix].finish();
+        let _ = self[ix].finish();
         false
     }
 
-    /// The workers rang: their sinks may be ready.
-    pub(super) fn sinks_rung(&mut self) {
-        let mut rung = std::mem::take(&mut self.sinks.waits.rung);
-        if let Some(pool) = &self.sinks.waits.pool {
+    /// The workers rang: their sinks may be ready. `resumed` is told each
+    /// stream that goes on (the caller tells the core, `Event::SinkReady`).
+    pub(super) fn rung(&mut self, poller: &Poller, resumed: &mut impl FnMut(usize, Stream)) {
+        let mut rung = std::mem::take(&mut self.waits.rung);
+        if let Some(pool) = &self.waits.pool {
             pool.take_rung(&mut rung);
         }
         for ix in rung.drain(..) {
-            self.resume(ix, false);
+            self.resume(ix, false, poller, resumed);
         }
-        self.sinks.waits.rung = rung;
+        self.waits.rung = rung;
     }
 
-    /// The file of sink `ix` became writable.
-    pub(super) fn sink_writable(&mut self, ix: usize) {
-        self.forget_wake(ix);
-        self.resume(ix, true);
+    /// The file of sink `ix` became writable: as [`rung`](Self::rung).
+    pub(super) fn writable(
+        &mut self,
+        ix: usize,
+        poller: &Poller,
+        resumed: &mut impl FnMut(usize, Stream),
+    ) {
+        self.forget_wake(ix, poller);
+        self.resume(ix, true, poller, resumed);
     }
 
     /// Takes sink `ix`'s file out of the set.
-    fn forget_wake(&mut self, ix: usize) {
-        let waits = &mut self.sinks.waits;
+    fn forget_wake(&mut self, ix: usize, poller: &Poller) {
+        let waits = &mut self.waits;
         if let Some(at) = waits.in_epoll.iter().position(|&s| s == ix) {
             waits.in_epoll.swap_remove(at);
-            if let Some(fd) = self.sinks[ix].wake_fd() {
-                self.poller.delete(fd);
+            if let Some(fd) = self[ix].wake_fd() {
+                poller.delete(fd);
             }
         }
     }
 
     /// Resumes the streams paused by sink `ix` whose wait is over.
-    fn resume(&mut self, ix: usize, mut writable: bool) {
+    fn resume(
+        &mut self,
+        ix: usize,
+        mut writable: bool,
+        poller: &Poller,
+        resumed: &mut impl FnMut(usize, Stream),
+    ) {
         let mut i = 0;
-        while i < self.sinks.waits.paused.len() {
-            let p = self.sinks.waits.paused[i];
+        while i < self.waits.paused.len() {
+            let p = self.waits.paused[i];
             if p.sink != ix {
                 i += 1;
                 continue;
             }
-            let waiting = self.arm(ix, p.want, std::mem::take(&mut writable));
-            if waiting {
+            if self.arm(ix, p.want, std::mem::take(&mut writable), poller) {
                 i += 1;
                 continue;
             }
-            self.sinks.waits.paused.swap_remove(i);
-            let now = self.now();
-            self.feed(
-                Event::SinkReady {
-                    child: ChildId(p.child),
-                    stream: p.stream,
-                },
-                now,
-            );
+            self.waits.paused.swap_remove(i);
+            resumed(p.child, p.stream);
         }
     }
 
     /// `child`'s `stream` is closed: nothing waits for its sink any more.
-    pub(super) fn unpause(&mut self, child: usize, stream: Stream) {
-        let waits = &mut self.sinks.waits;
+    pub(super) fn unpause(&mut self, child: usize, stream: Stream, poller: &Poller) {
+        let waits = &mut self.waits;
         let Some(at) = waits
             .paused
             .iter()
@@ -189,7 +201,7 @@ impl Engine<'_> {
         };
         let ix = waits.paused.swap_remove(at).sink;
         if !waits.paused.iter().any(|p| p.sink == ix) {
-            self.forget_wake(ix);
+            self.forget_wake(ix, poller);
         }
     }
 }

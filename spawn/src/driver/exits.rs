@@ -110,7 +110,7 @@ impl Engine<'_> {
             p.close_pidfd();
         }
         for stream in Stream::OUTPUTS {
-            self.unpause(child, stream);
+            self.sinks.unpause(child, stream, &self.poller);
             self.finish_sink(child, stream);
         }
         self.slots.note_finished(child);

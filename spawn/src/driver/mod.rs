@@ -43,7 +43,7 @@ use spawn_sys::Errno;
 use spawn_sys::poll::Interest;
 
 use crate::Error;
-use crate::sink::SinkState;
+use crate::sink::{SinkState, Want};
 
 pub(crate) use add::{Adopted, pipeline_plumbing};
 use exit_watch::ExitWatch;
@@ -194,63 +194,52 @@ impl<'t> Engine<'t> {
 
     /// Hands `event` to the core (and the tracer).
     fn feed(&mut self, event: Event, now: Timestamp) {
-        if self.hooks.tracing() {
-            let fd = self.event_fd(&event);
-            self.hooks.event(now, &event, fd);
-        }
-        self.sched.handle(event, now);
+        tell(&mut self.sched, &mut self.hooks, &self.slots, event, now);
     }
 
     /// The core's next output (shown to the tracer).
     fn poll_core(&mut self, now: Timestamp) -> CoreOutput {
         let out = self.sched.poll(now);
         if self.hooks.tracing() {
-            let fd = self.output_fd(&out);
+            let fd = self.slots.output_fd(&out);
             self.hooks.output(now, &out, fd);
         }
         out
     }
 
-    /// The fd a traced step is about, if it is about one.
-    fn fd_of(&self, child: ChildId, stream: Option<Stream>) -> Option<i32> {
-        use std::os::fd::AsRawFd;
-        let slot = self.slots.get(child.0)?;
-        match stream {
-            Some(s) => slot.fds[s].as_ref().map(AsRawFd::as_raw_fd),
-            None => slot
-                .process
-                .as_ref()
-                .and_then(|p| p.pidfd())
-                .map(|fd| fd.as_raw_fd()),
+    /// Hands the writers and callbacks of sink `ix` to the workers (made
+    /// now, their doorbell in the set); without them, they run here.
+    fn offload_sink(&mut self, ix: usize) {
+        if self.sinks.needs_workers(ix) && self.ensure_epoll().is_ok() {
+            self.sinks.make_workers(&self.poller);
         }
+        self.sinks.offload(ix);
     }
 
-    fn event_fd(&self, event: &Event) -> Option<i32> {
-        match *event {
-            Event::Readable { child, stream }
-            | Event::Read { child, stream, .. }
-            | Event::ReadWouldBlock { child, stream }
-            | Event::Eof { child, stream } => self.fd_of(child, Some(stream)),
-            Event::Writable { child }
-            | Event::Wrote { child, .. }
-            | Event::WriteWouldBlock { child }
-            | Event::WriteBroken { child } => self.fd_of(child, Some(Stream::Stdin)),
-            Event::Exited { child, .. } => self.fd_of(child, None),
-            _ => None,
+    /// Pauses `child`'s `stream` until sink `ix` has what `want` says, and
+    /// tells the core; `false` when it has it now (nothing paused).
+    fn pause(&mut self, child: usize, stream: Stream, ix: usize, want: Want) -> bool {
+        if !self.sinks.pause((child, stream), ix, want, &self.poller) {
+            return false;
         }
+        let now = self.now();
+        let child = ChildId(child);
+        self.feed(Event::SinkFull { child, stream }, now);
+        true
     }
 
-    fn output_fd(&self, out: &CoreOutput) -> Option<i32> {
-        match out {
-            CoreOutput::Action(
-                Action::Read { child, stream, .. }
-                | Action::Close { child, stream, .. }
-                | Action::Interest { child, stream, .. },
-            ) => self.fd_of(*child, Some(*stream)),
-            CoreOutput::Action(Action::Write { child, .. }) => {
-                self.fd_of(*child, Some(Stream::Stdin))
-            }
-            _ => None,
+    /// The sink workers rang, or sink `writable`'s file became writable:
+    /// the streams whose sinks are ready go on.
+    fn sinks_ready(&mut self, writable: Option<usize>) {
+        let now = self.now();
+        let (sched, hooks, slots) = (&mut self.sched, &mut self.hooks, &self.slots);
+        let mut resumed = |child: usize, stream: Stream| {
+            let child = ChildId(child);
+            tell(sched, hooks, slots, Event::SinkReady { child, stream }, now);
+        };
+        match writable {
+            Some(ix) => self.sinks.writable(ix, &self.poller, &mut resumed),
+            None => self.sinks.rung(&self.poller, &mut resumed),
         }
     }
 
@@ -412,8 +401,8 @@ impl<'t> Engine<'t> {
                 Token::Cancel(_) => self.check_cancels(now),
                 Token::Feed => self.stops.feed_rang(),
                 Token::Spawned => self.spawned_ready(),
-                Token::SinkRing => self.sinks_rung(),
-                Token::SinkWritable { sink } => self.sink_writable(sink),
+                Token::SinkRing => self.sinks_ready(None),
+                Token::SinkWritable { sink } => self.sinks_ready(Some(sink)),
             }
         }
         self.poller.recycle(ready);
@@ -690,6 +679,15 @@ impl<'t> Engine<'t> {
         let stats = self.sched.stats(ChildId(child)).copied();
         (&mut self.slots[child], &mut self.sinks, stats)
     }
+}
+
+/// Hands `event` to the core, and shows it to the tracer.
+fn tell(sched: &mut Scheduler, hooks: &mut Hooks<'_>, slots: &Slots, event: Event, now: Timestamp) {
+    if hooks.tracing() {
+        let fd = slots.event_fd(&event);
+        hooks.event(now, &event, fd);
+    }
+    sched.handle(event, now);
 }
 
 impl crate::reaper::Abandoned for Engine<'static> {

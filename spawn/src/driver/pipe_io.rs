@@ -321,7 +321,9 @@ impl Engine<'_> {
                     // the core ignores a second terminate).
                     self.sched.terminate(id, now);
                 }
-                self.pause_if_full(child, stream, sink_ix);
+                if self.sinks.is_full(sink_ix) {
+                    self.pause(child, stream, sink_ix, Want::Room);
+                }
             }
         }
     }
@@ -378,7 +380,7 @@ impl Engine<'_> {
         }
         slot.caps[stream].lease = None;
         if stream != Stream::Stdin {
-            self.unpause(child, stream);
+            self.sinks.unpause(child, stream, &self.poller);
         }
         if stream != Stream::Stdin && matches!(reason, CloseReason::Eof | CloseReason::Abandoned) {
             self.finish_sink(child, stream);

@@ -92,15 +92,6 @@ impl SinkTable {
         (&mut self.states[ix], &mut self.waits)
     }
 
-    /// Hands the writers and callbacks of sink `ix` to the workers, if
-    /// there are any.
-    pub(super) fn offload(&mut self, ix: usize) {
-        if let Some(pool) = &self.waits.pool {
-            let st = std::mem::replace(&mut self.states[ix], SinkState::Discard);
-            self.states[ix] = st.offload(pool, ix);
-        }
-    }
-
     /// Moves every sink out (for an engine handed to the reaper).
     pub(crate) fn take(&mut self) -> SinkTable {
         std::mem::take(self)

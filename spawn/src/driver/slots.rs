@@ -9,6 +9,8 @@
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 
+use spawn_core::{Action, ChildId, Event, Output as CoreOutput, Stream};
+
 use super::slot::Slot;
 
 /// The engine's children: see the module docs.
@@ -85,6 +87,49 @@ impl Slots {
     /// Whether a finished slot waits to be handed out.
     pub(crate) fn has_finished_pending(&self) -> bool {
         self.finished.as_ref().is_some_and(|q| !q.is_empty())
+    }
+
+    /// The fd a traced step is about, if it is about one.
+    pub(super) fn fd_of(&self, child: ChildId, stream: Option<Stream>) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        let slot = self.get(child.0)?;
+        match stream {
+            Some(s) => slot.fds[s].as_ref().map(AsRawFd::as_raw_fd),
+            None => slot
+                .process
+                .as_ref()
+                .and_then(|p| p.pidfd())
+                .map(|fd| fd.as_raw_fd()),
+        }
+    }
+
+    pub(super) fn event_fd(&self, event: &Event) -> Option<i32> {
+        match *event {
+            Event::Readable { child, stream }
+            | Event::Read { child, stream, .. }
+            | Event::ReadWouldBlock { child, stream }
+            | Event::Eof { child, stream } => self.fd_of(child, Some(stream)),
+            Event::Writable { child }
+            | Event::Wrote { child, .. }
+            | Event::WriteWouldBlock { child }
+            | Event::WriteBroken { child } => self.fd_of(child, Some(Stream::Stdin)),
+            Event::Exited { child, .. } => self.fd_of(child, None),
+            _ => None,
+        }
+    }
+
+    pub(super) fn output_fd(&self, out: &CoreOutput) -> Option<i32> {
+        match out {
+            CoreOutput::Action(
+                Action::Read { child, stream, .. }
+                | Action::Close { child, stream, .. }
+                | Action::Interest { child, stream, .. },
+            ) => self.fd_of(*child, Some(*stream)),
+            CoreOutput::Action(Action::Write { child, .. }) => {
+                self.fd_of(*child, Some(Stream::Stdin))
+            }
+            _ => None,
+        }
     }
 
     /// Moves every slot out (for an engine handed to the reaper), leaving
