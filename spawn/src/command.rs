@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::run_settings::RunSettings;
 use crate::{Child, Error, Output, Route, Sink, Stdio};
 
 /// How long a child gets between TERM and KILL when it is stopped (timeout,
@@ -79,9 +80,8 @@ pub struct Command {
     pub(crate) stdout: Option<Route>,
     pub(crate) stderr: Option<Route>,
     pub(crate) input: Option<Arc<Vec<u8>>>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) kill_grace: Duration,
-    pub(crate) eof_grace: Duration,
+    /// Timeout, graces, stop signal, containment, cancel token, forwarder.
+    pub(crate) settings: RunSettings,
     pub(crate) process_group: Option<u32>,
     pub(crate) new_session: bool,
     pub(crate) kill_on_drop: bool,
@@ -91,13 +91,9 @@ pub struct Command {
     pub(crate) gid: Option<u32>,
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
-    pub(crate) forwarder: Option<crate::Forwarder>,
-    pub(crate) cancel: Option<crate::CancelToken>,
-    pub(crate) stop_signal: crate::Signal,
     pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
     pub(crate) parent_death_signal: Option<crate::Signal>,
     pub(crate) require_posix_spawn: bool,
-    pub(crate) containment: crate::Containment,
 }
 
 impl fmt::Debug for Command {
@@ -184,9 +180,7 @@ impl Command {
             stdout: None,
             stderr: None,
             input: None,
-            timeout: None,
-            kill_grace: DEFAULT_KILL_GRACE,
-            eof_grace: DEFAULT_EOF_GRACE,
+            settings: RunSettings::default(),
             process_group: None,
             new_session: false,
             kill_on_drop: false,
@@ -196,13 +190,9 @@ impl Command {
             gid: None,
             groups: None,
             rlimits: Vec::new(),
-            forwarder: None,
-            cancel: None,
-            stop_signal: crate::Signal::TERM,
             passed_fds: Vec::new(),
             parent_death_signal: None,
             require_posix_spawn: false,
-            containment: crate::Containment::ProcessGroup,
         }
     }
 
@@ -359,7 +349,7 @@ impl Command {
     /// is enforced by [`Child::communicate`] and [`Child::wait`].
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.settings.timeout = Some(timeout);
         self
     }
 
@@ -367,7 +357,7 @@ impl Command {
     /// (default [`DEFAULT_KILL_GRACE`]).
     #[must_use]
     pub fn kill_grace(mut self, grace: Duration) -> Self {
-        self.kill_grace = grace;
+        self.settings.kill_grace = Some(grace);
         self
     }
 
@@ -376,7 +366,7 @@ impl Command {
     /// then the pipes are closed and the report says so (Go's `WaitDelay`).
     #[must_use]
     pub fn eof_grace(mut self, grace: Duration) -> Self {
-        self.eof_grace = grace;
+        self.settings.eof_grace = Some(grace);
         self
     }
 
@@ -427,7 +417,7 @@ impl Command {
     /// child while [`run`](Self::run) drives it; see [`crate::Forwarder`].
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
-        self.forwarder = Some(forwarder.clone());
+        self.settings.forwarder = Some(forwarder.clone());
         self
     }
 
@@ -453,7 +443,7 @@ impl Command {
     /// ```
     #[must_use]
     pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
-        self.cancel = Some(token.clone());
+        self.settings.cancel = Some(token.clone());
         self
     }
 
@@ -480,7 +470,7 @@ impl Command {
     /// ```
     #[must_use]
     pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
-        self.stop_signal = signal;
+        self.settings.stop_signal = Some(signal);
         self
     }
 

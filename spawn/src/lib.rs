@@ -250,6 +250,7 @@ mod pipes;
 mod process;
 mod reaper;
 mod run_lines;
+mod run_settings;
 mod signal;
 mod sink;
 mod startup;

@@ -141,7 +141,7 @@ impl Command {
     /// [`Containment`]. Default [`Containment::ProcessGroup`].
     #[must_use]
     pub fn containment(mut self, containment: Containment) -> Self {
-        self.containment = containment;
+        self.settings.containment = Some(containment);
         self
     }
 

@@ -115,7 +115,7 @@ impl Child {
                 wiring.name.clone(),
                 vec![member],
                 vec![HeldPipes::new(started.fds)],
-                cmd.forwarder.clone(),
+                cmd.settings.forwarder.clone(),
             ),
             kill_on_drop: cmd.kill_on_drop,
             started: started.started,
