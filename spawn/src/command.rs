@@ -570,33 +570,14 @@ impl Command {
         if out.status.success() {
             Ok(out)
         } else {
-            Err(Error::Failed {
-                program: self.name(),
-                command: self.command_line(),
-                status: out.status,
-                output: Box::new(out),
-            })
+            Err(crate::finish::failed(self.name(), self.command_line(), out))
         }
     }
 
     /// A checked run's stdout as text, or [`Error::NotUtf8`] carrying the
     /// output (`check_output_string` and its async twin).
     pub(crate) fn stdout_string(&self, out: Output) -> Result<String, Error> {
-        match String::from_utf8(out.stdout) {
-            Ok(s) => Ok(s),
-            Err(e) => {
-                let valid_up_to = e.utf8_error().valid_up_to();
-                let output = Output {
-                    stdout: e.into_bytes(),
-                    ..out
-                };
-                Err(Error::NotUtf8 {
-                    program: self.name(),
-                    valid_up_to,
-                    output: Box::new(output),
-                })
-            }
-        }
+        crate::finish::stdout_text(self.name(), out)
     }
 
     /// The command the `check_output*` calls run: stdout collected unless

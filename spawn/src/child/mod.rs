@@ -268,7 +268,7 @@ impl Child {
     /// The status of the reaped child, the same for every caller.
     fn status(&self) -> Result<ExitStatus, Error> {
         match self.process().reaped() {
-            Some(r) => crate::handle::status_of(&self.driver.name, self.pid(), r),
+            Some(r) => crate::handle::status_of(&self.driver.name, self.process(), r),
             None => self.handle.wait(),
         }
     }
