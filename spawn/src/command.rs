@@ -55,6 +55,19 @@ pub const DEFAULT_EOF_GRACE: Duration = spawn_core::DEFAULT_EOF_GRACE;
 /// leave behind even in a terminal (Ctrl-C then no longer reaches them), and
 /// a cgroup to reach double-forked daemons too.
 ///
+/// # In a pipeline or a group
+///
+/// The run settings ([`timeout`](Self::timeout),
+/// [`kill_grace`](Self::kill_grace), [`eof_grace`](Self::eof_grace),
+/// [`stop_signal`](Self::stop_signal),
+/// [`containment`](Self::containment)) are also set on a
+/// [`Pipeline`](crate::Pipeline) and a [`Group`](crate::Group): a
+/// pipeline's replace its stages' own (a pipeline is one job), a group's
+/// apply to the members that set none of their own. A command's own
+/// [`cancel_on`](Self::cancel_on) token still cancels it alone; its
+/// [`forward_signals`](Self::forward_signals) is not used there (give the
+/// forwarder to the pipeline or group).
+///
 /// # Examples
 ///
 /// ```
@@ -414,7 +427,10 @@ impl Command {
     }
 
     /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to the
-    /// child while [`run`](Self::run) drives it; see [`crate::Forwarder`].
+    /// child while [`run`](Self::run) drives it, or the waits of a
+    /// [`spawn`](Self::spawn)ed one; see [`crate::Forwarder`]. Not used
+    /// in a [`Group`](crate::Group) or [`Pipeline`](crate::Pipeline): give
+    /// the forwarder to it.
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
         self.settings.forwarder = Some(forwarder.clone());
