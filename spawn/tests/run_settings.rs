@@ -263,3 +263,31 @@ fn cgroups_here() -> bool {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[test]
+fn a_spawned_pipeline_takes_its_stop_signal_too() {
+    use std::io::{BufRead, BufReader, Read};
+    let token = CancelToken::new();
+    let mut running = (trapper("first", ">&2") | trapper("last", ">&2"))
+        .stderr(Stdio::piped())
+        .stop_signal(Signal::INT)
+        .kill_grace(Duration::from_millis(300))
+        .cancel_on(&token)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(running.take_stderr().unwrap());
+    let mut line = String::new();
+    for _ in 0..2 {
+        line.clear();
+        stderr.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+    }
+    token.cancel();
+    let err = running.wait().unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let mut got: Vec<_> = rest.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, ["first got INT", "last got INT"]);
+}
