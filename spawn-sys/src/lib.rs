@@ -2,9 +2,13 @@
 //! default start on x86-64 Linux), `posix_spawn`, pipes, waiting, pidfds, signals, epoll and cgroup v2. The only
 //! crate of the workspace with `unsafe`; every block says why it is sound.
 //!
-//! Errors are [`rustix::io::Result`] (an [`Errno`]) or [`std::io::Result`]
-//! except where a call needs more context ([`SpawnError`] says which step
-//! failed, [`LookupError`] what was searched).
+//! A wrapper of one syscall that can fail returns [`rustix::io::Result`]
+//! (an [`Errno`]); one that reads files or takes several steps ([`fd`],
+//! [`cgroup`], `async_fd`) returns [`std::io::Result`]; a call that needs
+//! more context says more ([`SpawnError`]: which step failed;
+//! [`LookupError`]: what was searched). Probes whose failure is an answer
+//! return a plain value ([`pidfd_supported`], [`procfs::stat_of`],
+//! [`probe_group`], [`tree::still_alive`]).
 //!
 //! | module        | owns                                                              |
 //! |---------------|-------------------------------------------------------------------|

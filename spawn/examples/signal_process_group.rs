@@ -48,7 +48,8 @@
 //!
 //! Python needs a `preexec_fn` (run between `fork` and `exec`, unsafe in a
 //! threaded parent) to call `setpgrp`. `Command::process_group(0)` asks the
-//! kernel for the same thing through `posix_spawn`, and
+//! kernel for the same thing as a step of the spawn itself (no fork of the
+//! parent: a vfork-style `clone3`, or `posix_spawn`), and
 //! `Child::signal_group` is `os.killpg`. Both the shell and `signal_child.py`
 //! get `SIGUSR1`: the child's handler runs, the shell dies of it.
 

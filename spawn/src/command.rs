@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::run_settings::RunSettings;
 use crate::{Child, Error, Output, Route, Sink, Stdio};
 
 /// How long a child gets between TERM and KILL when it is stopped (timeout,
@@ -54,6 +55,19 @@ pub const DEFAULT_EOF_GRACE: Duration = spawn_core::DEFAULT_EOF_GRACE;
 /// leave behind even in a terminal (Ctrl-C then no longer reaches them), and
 /// a cgroup to reach double-forked daemons too.
 ///
+/// # In a pipeline or a group
+///
+/// The run settings ([`timeout`](Self::timeout),
+/// [`kill_grace`](Self::kill_grace), [`eof_grace`](Self::eof_grace),
+/// [`stop_signal`](Self::stop_signal),
+/// [`containment`](Self::containment)) are also set on a
+/// [`Pipeline`](crate::Pipeline) and a [`Group`](crate::Group): a
+/// pipeline's replace its stages' own (a pipeline is one job), a group's
+/// apply to the members that set none of their own. A command's own
+/// [`cancel_on`](Self::cancel_on) token still cancels it alone; its
+/// [`forward_signals`](Self::forward_signals) is not used there (give the
+/// forwarder to the pipeline or group).
+///
 /// # Examples
 ///
 /// ```
@@ -79,9 +93,8 @@ pub struct Command {
     pub(crate) stdout: Option<Route>,
     pub(crate) stderr: Option<Route>,
     pub(crate) input: Option<Arc<Vec<u8>>>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) kill_grace: Duration,
-    pub(crate) eof_grace: Duration,
+    /// Timeout, graces, stop signal, containment, cancel token, forwarder.
+    pub(crate) settings: RunSettings,
     pub(crate) process_group: Option<u32>,
     pub(crate) new_session: bool,
     pub(crate) kill_on_drop: bool,
@@ -91,13 +104,9 @@ pub struct Command {
     pub(crate) gid: Option<u32>,
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
-    pub(crate) forwarder: Option<crate::Forwarder>,
-    pub(crate) cancel: Option<crate::CancelToken>,
-    pub(crate) stop_signal: crate::Signal,
     pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
     pub(crate) parent_death_signal: Option<crate::Signal>,
     pub(crate) require_posix_spawn: bool,
-    pub(crate) containment: crate::Containment,
 }
 
 impl fmt::Debug for Command {
@@ -184,9 +193,7 @@ impl Command {
             stdout: None,
             stderr: None,
             input: None,
-            timeout: None,
-            kill_grace: DEFAULT_KILL_GRACE,
-            eof_grace: DEFAULT_EOF_GRACE,
+            settings: RunSettings::default(),
             process_group: None,
             new_session: false,
             kill_on_drop: false,
@@ -196,13 +203,9 @@ impl Command {
             gid: None,
             groups: None,
             rlimits: Vec::new(),
-            forwarder: None,
-            cancel: None,
-            stop_signal: crate::Signal::TERM,
             passed_fds: Vec::new(),
             parent_death_signal: None,
             require_posix_spawn: false,
-            containment: crate::Containment::ProcessGroup,
         }
     }
 
@@ -359,7 +362,7 @@ impl Command {
     /// is enforced by [`Child::communicate`] and [`Child::wait`].
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.settings.timeout = Some(timeout);
         self
     }
 
@@ -367,7 +370,7 @@ impl Command {
     /// (default [`DEFAULT_KILL_GRACE`]).
     #[must_use]
     pub fn kill_grace(mut self, grace: Duration) -> Self {
-        self.kill_grace = grace;
+        self.settings.kill_grace = Some(grace);
         self
     }
 
@@ -376,7 +379,7 @@ impl Command {
     /// then the pipes are closed and the report says so (Go's `WaitDelay`).
     #[must_use]
     pub fn eof_grace(mut self, grace: Duration) -> Self {
-        self.eof_grace = grace;
+        self.settings.eof_grace = Some(grace);
         self
     }
 
@@ -424,10 +427,13 @@ impl Command {
     }
 
     /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to the
-    /// child while [`run`](Self::run) drives it; see [`crate::Forwarder`].
+    /// child while [`run`](Self::run) drives it, or the waits of a
+    /// [`spawn`](Self::spawn)ed one; see [`crate::Forwarder`]. Not used
+    /// in a [`Group`](crate::Group) or [`Pipeline`](crate::Pipeline): give
+    /// the forwarder to it.
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
-        self.forwarder = Some(forwarder.clone());
+        self.settings.forwarder = Some(forwarder.clone());
         self
     }
 
@@ -453,7 +459,7 @@ impl Command {
     /// ```
     #[must_use]
     pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
-        self.cancel = Some(token.clone());
+        self.settings.cancel = Some(token.clone());
         self
     }
 
@@ -480,7 +486,7 @@ impl Command {
     /// ```
     #[must_use]
     pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
-        self.stop_signal = signal;
+        self.settings.stop_signal = Some(signal);
         self
     }
 
@@ -580,33 +586,14 @@ impl Command {
         if out.status.success() {
             Ok(out)
         } else {
-            Err(Error::Failed {
-                program: self.name(),
-                command: self.command_line(),
-                status: out.status,
-                output: Box::new(out),
-            })
+            Err(crate::finish::failed(self.name(), self.command_line(), out))
         }
     }
 
     /// A checked run's stdout as text, or [`Error::NotUtf8`] carrying the
     /// output (`check_output_string` and its async twin).
     pub(crate) fn stdout_string(&self, out: Output) -> Result<String, Error> {
-        match String::from_utf8(out.stdout) {
-            Ok(s) => Ok(s),
-            Err(e) => {
-                let valid_up_to = e.utf8_error().valid_up_to();
-                let output = Output {
-                    stdout: e.into_bytes(),
-                    ..out
-                };
-                Err(Error::NotUtf8 {
-                    program: self.name(),
-                    valid_up_to,
-                    output: Box::new(output),
-                })
-            }
-        }
+        crate::finish::stdout_text(self.name(), out)
     }
 
     /// The command the `check_output*` calls run: stdout collected unless

@@ -3,7 +3,11 @@
 //! ended the run. `Command::run`, `Group`, `Child::communicate` call
 //! [`finish`]; `Pipeline` folds [`stage`] over its stages with
 //! [`fold_pipeline`], so every entry point answers the same way for the same
-//! sink, status and outcome.
+//! sink, status and outcome. The errors of a run that ended without a slot
+//! to finish (cancelled before it started, a wait's deadline, a status
+//! someone else reaped) and the verdicts of `check*` on a finished run are
+//! built here too: every `Error` that carries a run's output comes from
+//! this file.
 
 use std::time::{Duration, Instant};
 
@@ -63,7 +67,7 @@ fn build(
     let (spawn_path, fork_reason) = slot
         .process
         .as_ref()
-        .map_or((crate::SpawnPath::PosixSpawn, None), |p| p.spawn_path());
+        .map_or((crate::SpawnPath::NotStarted, None), |p| p.spawn_path());
     let containment = if slot
         .process
         .as_ref()
@@ -196,8 +200,11 @@ pub(crate) fn timed_out_running(program: String, partial: Output) -> Error {
 }
 
 /// The error of a child whose status someone else reaped (`waitpid(-1)`
-/// elsewhere, or `SIGCHLD` ignored), waited for outside an engine.
-pub(crate) fn status_lost(program: String, pid: u32) -> Error {
+/// elsewhere, or `SIGCHLD` ignored), waited for outside an engine: its
+/// report says what is known of `process` without a run (its pid, how it
+/// started).
+pub(crate) fn status_lost(program: String, process: &crate::process::Process) -> Error {
+    let (spawn_path, fork_reason) = process.spawn_path();
     Error::StatusLost {
         program,
         partial: Box::new(Output {
@@ -205,11 +212,43 @@ pub(crate) fn status_lost(program: String, pid: u32) -> Error {
             stdout: Vec::new(),
             stderr: Vec::new(),
             report: Report {
-                pid,
+                pid: process.pid_u32(),
+                spawn_path,
+                fork_reason,
                 process: crate::ProcessState::Exited,
                 ..Report::default()
             },
         }),
+    }
+}
+
+/// `check`'s verdict on a finished run that did not exit with code 0.
+pub(crate) fn failed(program: String, command: String, out: Output) -> Error {
+    Error::Failed {
+        program,
+        command,
+        status: out.status,
+        output: Box::new(out),
+    }
+}
+
+/// A finished run's stdout as text, or [`Error::NotUtf8`] carrying the
+/// output (`check_output_string`).
+pub(crate) fn stdout_text(program: String, out: Output) -> Result<String, Error> {
+    match String::from_utf8(out.stdout) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let valid_up_to = e.utf8_error().valid_up_to();
+            let output = Output {
+                stdout: e.into_bytes(),
+                ..out
+            };
+            Err(Error::NotUtf8 {
+                program,
+                valid_up_to,
+                output: Box::new(output),
+            })
+        }
     }
 }
 

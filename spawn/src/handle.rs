@@ -67,7 +67,7 @@ impl ChildHandle {
     /// this library); an error from `waitid(2)`.
     pub fn wait(&self) -> Result<ExitStatus, Error> {
         match self.process.reap(true) {
-            Ok(Some(r)) => status_of(&self.name, self.pid(), r),
+            Ok(Some(r)) => status_of(&self.name, &self.process, r),
             Ok(None) => Err(Error::io(
                 &self.name,
                 "waiting for the child",
@@ -83,7 +83,7 @@ impl ChildHandle {
     /// As [`wait`](Self::wait).
     pub fn try_wait(&self) -> Result<Option<ExitStatus>, Error> {
         match self.process.try_reap() {
-            Ok(Some(r)) => status_of(&self.name, self.pid(), r).map(Some),
+            Ok(Some(r)) => status_of(&self.name, &self.process, r).map(Some),
             Ok(None) => Ok(None),
             Err(e) => Err(Error::io(&self.name, "waiting for the child", e)),
         }
@@ -138,10 +138,10 @@ impl ChildHandle {
 }
 
 /// A reaped child's status, or the error that it was lost.
-pub(crate) fn status_of(name: &str, pid: u32, r: Reaped) -> Result<ExitStatus, Error> {
+pub(crate) fn status_of(name: &str, process: &Process, r: Reaped) -> Result<ExitStatus, Error> {
     match r {
         Reaped::Status(w) => Ok(ExitStatus::from_raw(w.status)),
-        Reaped::Lost => Err(crate::finish::status_lost(name.to_owned(), pid)),
+        Reaped::Lost => Err(crate::finish::status_lost(name.to_owned(), process)),
     }
 }
 

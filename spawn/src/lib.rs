@@ -251,6 +251,7 @@ mod process;
 mod reaper;
 mod run_lines;
 mod run_one;
+mod run_settings;
 mod signal;
 mod sink;
 mod startup;

@@ -211,14 +211,10 @@ pub struct Report {
     /// that started a background job). Always `false` for a child in the
     /// caller's group: spawn cannot tell what it left there.
     pub group_left: bool,
-    /// How the child was started. A report of a child that never started
-    /// (its `pid` is 0: a run refused or cancelled before the spawn) says
-    /// [`SpawnPath::PosixSpawn`](crate::SpawnPath::PosixSpawn), the
-    /// default, as does the partial output of an
-    /// [`Error::StatusLost`](crate::Error::StatusLost) from the wait of a
-    /// [`Child`](crate::Child), a [`ChildHandle`](crate::ChildHandle) or a
-    /// started pipeline (its `pid` is the child's): read it only from a
-    /// finished run's report.
+    /// How the child was started;
+    /// [`SpawnPath::NotStarted`](crate::SpawnPath::NotStarted) (the
+    /// default) in the report of a child that never started (its `pid` is
+    /// 0: a run refused or cancelled before the spawn).
     pub spawn_path: crate::SpawnPath,
     /// The option that needed the fork+exec path, when it was taken.
     pub fork_reason: Option<&'static str>,

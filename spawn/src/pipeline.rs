@@ -8,6 +8,7 @@ use std::time::Duration;
 use spawn_core::PerStream;
 
 use crate::driver::{CancelScope, Engine, StageRole};
+use crate::run_settings::{Precedence, RunSettings};
 use crate::stdio::StdioKind;
 use crate::wiring::{Plan, Stops, Wiring, route_sink};
 use crate::{Command, Error, PipelineChild, PipelineOutput, Route, Stdio};
@@ -47,10 +48,9 @@ pub struct Pipeline {
     stdout: Option<Route>,
     stderr: Option<Route>,
     input: Option<Arc<Vec<u8>>>,
-    timeout: Option<Duration>,
-    kill_grace: Option<Duration>,
-    cancel: Option<crate::CancelToken>,
-    forwarder: Option<crate::Forwarder>,
+    /// Every stage's timeout, graces, stop signal and containment where
+    /// set, the cancel token and forwarder of the whole pipeline.
+    settings: RunSettings,
 }
 
 impl BitOr<Command> for Command {
@@ -77,10 +77,7 @@ impl Pipeline {
             stdout: None,
             stderr: None,
             input: None,
-            timeout: None,
-            kill_grace: None,
-            cancel: None,
-            forwarder: None,
+            settings: RunSettings::default(),
         }
     }
 
@@ -126,39 +123,163 @@ impl Pipeline {
         self
     }
 
-    /// Stops every stage (TERM, then KILL after the grace) when the
-    /// pipeline runs longer than `timeout`; the run returns
-    /// [`Error::Timeout`] with what was read.
+    /// Stops every stage and what they started (the
+    /// [`stop_signal`](Self::stop_signal) to the pipeline's group, KILL
+    /// after the [`kill_grace`](Self::kill_grace)) when the pipeline runs
+    /// longer than `timeout`; the run returns [`Error::Timeout`] with what
+    /// was read. Every stage's own timeout gives way to it (a pipeline is
+    /// one job: its run settings are every stage's, over the stage's own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Stdio};
+    /// use std::time::Duration;
+    /// let err = (Command::new("sleep").arg("30") | Command::new("cat"))
+    ///     .stdout(Stdio::piped())
+    ///     .timeout(Duration::from_millis(100))
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { .. }));
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.settings.timeout = Some(timeout);
         self
     }
 
-    /// The time between TERM and KILL for every stage.
+    /// The time between the [`stop_signal`](Self::stop_signal) and KILL
+    /// for every stage, over the stage's own (default
+    /// [`DEFAULT_KILL_GRACE`](crate::DEFAULT_KILL_GRACE)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error};
+    /// use std::time::Duration;
+    /// // A stage that ignores TERM is killed 50 ms after it.
+    /// let err = (Command::shell("trap '' TERM; sleep 30") | Command::new("cat"))
+    ///     .timeout(Duration::from_millis(100))
+    ///     .kill_grace(Duration::from_millis(50))
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { .. }));
+    /// ```
     #[must_use]
     pub fn kill_grace(mut self, grace: Duration) -> Self {
-        self.kill_grace = Some(grace);
+        self.settings.kill_grace = Some(grace);
+        self
+    }
+
+    /// How long every stage's stdout and stderr are still read after the
+    /// stage exited, while something else (a background job it started)
+    /// holds them open; then they are closed and the report says so (Go's
+    /// `WaitDelay`). Over every stage's own (default
+    /// [`DEFAULT_EOF_GRACE`](crate::DEFAULT_EOF_GRACE)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Stdio};
+    /// use std::time::{Duration, Instant};
+    /// // The last stage exits at once, but its background `sleep` holds stdout.
+    /// let start = Instant::now();
+    /// let out = (Command::new("true") | Command::shell("echo done; sleep 5 &"))
+    ///     .stdout(Stdio::piped())
+    ///     .eof_grace(Duration::from_millis(100))
+    ///     .run()?;
+    /// assert_eq!(out.stdout, b"done\n");
+    /// assert!(start.elapsed() < Duration::from_secs(4));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn eof_grace(mut self, grace: Duration) -> Self {
+        self.settings.eof_grace = Some(grace);
+        self
+    }
+
+    /// The first signal of every teardown of the pipeline that can wait (a
+    /// [`timeout`](Self::timeout), an overflowing sink, a
+    /// [`cancel_on`](Self::cancel_on) token): sent to every stage and the
+    /// pipeline's group, then KILL after the [`kill_grace`](Self::kill_grace).
+    /// Over every stage's own (default [`Signal::TERM`](crate::Signal::TERM)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Signal, Stdio};
+    /// use std::time::Duration;
+    /// let err = (Command::new("true")
+    ///     | Command::shell("trap 'echo got INT; exit 3' INT; echo ready; sleep 30 & wait"))
+    ///     .stdout(Stdio::piped())
+    ///     .stop_signal(Signal::INT)
+    ///     .timeout(Duration::from_millis(300))
+    ///     .kill_grace(Duration::from_millis(200))
+    ///     .run()
+    ///     .unwrap_err();
+    /// let Error::Timeout { partial, .. } = err else { panic!() };
+    /// assert_eq!(partial.stdout, b"ready\ngot INT\n");
+    /// ```
+    #[must_use]
+    pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
+        self.settings.stop_signal = Some(signal);
+        self
+    }
+
+    /// What holds every stage and what it starts for the teardown, over the
+    /// stage's own; see [`Containment`](crate::Containment). With
+    /// [`Containment::Cgroup`](crate::Containment::Cgroup) each stage gets
+    /// a cgroup of its own, and nothing a stage starts outlives the run.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use spawn::{Command, Containment};
+    /// // Not even the `setsid` job of the first stage survives the run.
+    /// (Command::shell("setsid sleep 60 & echo started") | Command::new("cat"))
+    ///     .containment(Containment::Cgroup)
+    ///     .run()?;
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn containment(mut self, containment: crate::Containment) -> Self {
+        self.settings.containment = Some(containment);
         self
     }
 
     /// Cancels the run when `token` is cancelled: every stage is stopped as
     /// a [`timeout`](Self::timeout) stops them (the stop signal to the
     /// pipeline's group, the grace, KILL) and the run returns
-    /// [`Error::Cancelled`] with the output so far. See
+    /// [`Error::Cancelled`] with the output so far. A stage's own token
+    /// (from [`Command::cancel_on`]) still stops that stage. See
     /// [`CancelToken`](crate::CancelToken).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{CancelToken, Command, Error};
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let err = (Command::new("echo").arg("never") | Command::new("cat"))
+    ///     .cancel_on(&token)
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Cancelled { .. }));
+    /// ```
     #[must_use]
     pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
-        self.cancel = Some(token.clone());
+        self.settings.cancel = Some(token.clone());
         self
     }
 
     /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to every
     /// running stage while the pipeline runs (its group, as the shell's job
-    /// control does); see [`crate::Forwarder`].
+    /// control does); see [`crate::Forwarder`]. A stage's own
+    /// [`Command::forward_signals`] is not used in a pipeline: give the
+    /// forwarder to the pipeline.
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
-        self.forwarder = Some(forwarder.clone());
+        self.settings.forwarder = Some(forwarder.clone());
         self
     }
 
@@ -193,10 +314,10 @@ impl Pipeline {
     pub(crate) fn engine(&self) -> Result<(Engine<'static>, Vec<usize>), Error> {
         let name = self.name();
         let mut engine = Engine::new(0);
-        if let Some(token) = &self.cancel {
+        if let Some(token) = &self.settings.cancel {
             engine.cancel_on(token, CancelScope::All);
         }
-        if let Some(f) = &self.forwarder {
+        if let Some(f) = &self.settings.forwarder {
             engine.set_forwarder(f);
         }
         let ix = self.add_to(&mut engine, &name)?;
@@ -217,7 +338,7 @@ impl Pipeline {
     }
 
     /// The wiring of stage `i`: the stage's own command with the
-    /// pipeline's routes, input, timeout and group.
+    /// pipeline's routes, input, run settings and group.
     fn stage_wiring(&self, i: usize, shared_stderr: bool) -> Result<Wiring, Error> {
         let n = self.stages.len();
         let (first, last) = (i == 0, i + 1 == n);
@@ -254,12 +375,7 @@ impl Pipeline {
         if cmd.stderr.is_none() && !merged {
             cmd.stderr.clone_from(&self.stderr);
         }
-        if let Some(t) = self.timeout {
-            cmd.timeout = Some(t);
-        }
-        if let Some(g) = self.kill_grace {
-            cmd.kill_grace = g;
-        }
+        cmd.settings.take_outer(&self.settings, Precedence::Outer);
         // Every stage in one group: the first leads, the others join.
         cmd.process_group = None;
         cmd.new_session = false;
@@ -341,8 +457,8 @@ impl Pipeline {
             shared_stderr,
             &own_stderr,
             crate::pipeline_child::StageControl {
-                cancel: self.cancel.clone(),
-                forwarder: self.forwarder.clone(),
+                cancel: self.settings.cancel.clone(),
+                forwarder: self.settings.forwarder.clone(),
             },
         )
     }

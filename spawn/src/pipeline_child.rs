@@ -230,12 +230,9 @@ impl PipelineChild {
         self.driver
             .members
             .iter()
-            .map(|m| {
-                let pid = m.process.pid_u32();
-                match m.process.reaped() {
-                    Some(r) => crate::handle::status_of(&m.name, pid, r),
-                    None => crate::ChildHandle::new(&m.name, Arc::clone(&m.process)).wait(),
-                }
+            .map(|m| match m.process.reaped() {
+                Some(r) => crate::handle::status_of(&m.name, &m.process, r),
+                None => crate::ChildHandle::new(&m.name, Arc::clone(&m.process)).wait(),
             })
             .collect()
     }

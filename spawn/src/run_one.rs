@@ -26,7 +26,7 @@ pub(crate) fn one<'t>(
 ) -> Result<(Engine<'t>, usize), Error> {
     let wiring = Wiring::command(cmd, stops)?;
     let mut engine = Engine::new(0);
-    if let Some(f) = &cmd.forwarder {
+    if let Some(f) = &cmd.settings.forwarder {
         engine.set_forwarder(f);
     }
     if let Some(t) = tracer {

@@ -32,9 +32,14 @@ pub enum Containment {
     ProcessGroup,
     /// A fresh cgroup v2 under the caller's own, created for the child and
     /// entered before the child runs a single instruction of its program.
-    /// Nothing escapes it: when the run ends (exit and EOF, timeout, drop),
-    /// everything left in it gets the [stop signal](Command::stop_signal),
-    /// the grace, then `cgroup.kill`, and the cgroup is removed once empty.
+    /// Nothing escapes it: when the run ends (exit and EOF, a timeout, a
+    /// cancel, a dropped run), everything left in it gets the
+    /// [stop signal](Command::stop_signal), the grace, then `cgroup.kill`,
+    /// and the cgroup is removed once empty. A [`Child`](crate::Child)
+    /// dropped with [`kill_on_drop`](Command::kill_on_drop) gets KILL at
+    /// once, everything in its cgroup with it; one dropped without it runs
+    /// on, and what is left in its cgroup when it has been reaped gets
+    /// `cgroup.kill`.
     /// Cgroups a member makes inside it are part of it: their members get
     /// the stop signal too, and they are removed with it, deepest first.
     /// Where no writable cgroup v2 exists, the run fails before anything
@@ -65,10 +70,7 @@ pub enum Containment {
 #[non_exhaustive]
 pub enum SpawnPath {
     /// `posix_spawn` (the libc's vfork-style spawn): no copy of the parent.
-    /// Where the kernel refuses `clone3`, and off x86-64 Linux. Also the
-    /// default, so what a [`Report`](crate::Report) of a child that never
-    /// started says (its `pid` is 0).
-    #[default]
+    /// Where the kernel refuses `clone3`, and off x86-64 Linux.
     PosixSpawn,
     /// fork+exec: the parent's address space is copied (cheaply, but the
     /// page tables cost time in a large parent); what
@@ -77,6 +79,11 @@ pub enum SpawnPath {
     /// A vfork-style `clone3` (no copy of the parent): the default on
     /// x86-64 Linux, and how a child starts inside its cgroup.
     Clone3,
+    /// The child never started: the [`Report`](crate::Report) of a run
+    /// refused or cancelled before the spawn (its `pid` is 0). The
+    /// default.
+    #[default]
+    NotStarted,
 }
 
 impl SpawnPath {
@@ -141,7 +148,7 @@ impl Command {
     /// [`Containment`]. Default [`Containment::ProcessGroup`].
     #[must_use]
     pub fn containment(mut self, containment: Containment) -> Self {
-        self.containment = containment;
+        self.settings.containment = Some(containment);
         self
     }
 

@@ -246,10 +246,10 @@ impl Wiring {
             });
         }
         let stoppable = stops == Stops::ByOwner
-            || cmd.timeout.is_some()
-            || cmd.cancel.is_some()
+            || cmd.settings.timeout.is_some()
+            || cmd.settings.cancel.is_some()
             || cmd.kill_on_drop
-            || cmd.forwarder.is_some();
+            || cmd.settings.forwarder.is_some();
         let group = GroupPlan::of(cmd, stoppable);
         // A merged stream has no pipe of its own: the other one reads both.
         let stderr_sink = if matches!(stderr, Plan::Merge) {
@@ -278,11 +278,11 @@ impl Wiring {
             input: cmd.input.clone(),
             group,
             reach: group.reach(stoppable),
-            timeout: cmd.timeout,
-            kill_grace: cmd.kill_grace,
-            eof_grace: cmd.eof_grace,
-            stop_signal: cmd.stop_signal,
-            containment: cmd.containment,
+            timeout: cmd.settings.timeout,
+            kill_grace: cmd.settings.kill_grace(),
+            eof_grace: cmd.settings.eof_grace(),
+            stop_signal: cmd.settings.stop_signal(),
+            containment: cmd.settings.containment(),
         })
     }
 

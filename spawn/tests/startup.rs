@@ -337,3 +337,44 @@ fn a_cgroup_the_child_makes_inside_its_own_gets_the_stop_signal_and_goes() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn a_child_that_never_started_reports_no_spawn_path() {
+    let token = spawn::CancelToken::new();
+    token.cancel();
+    let err = Command::new("true").cancel_on(&token).run().unwrap_err();
+    let Error::Cancelled { partial, .. } = err else {
+        panic!("expected a cancel, got {err}")
+    };
+    assert_eq!(partial.report.pid, 0);
+    assert_eq!(partial.report.spawn_path, SpawnPath::NotStarted);
+    let results = Group::new()
+        .add(Command::new("true"))
+        .cancel_on(&token)
+        .run()
+        .unwrap();
+    let Err(Error::Cancelled { partial, .. }) = &results[0] else {
+        panic!("expected a cancel, got {:?}", results[0])
+    };
+    assert_eq!(partial.report.spawn_path, SpawnPath::NotStarted);
+}
+
+#[test]
+fn a_lost_status_still_tells_how_the_child_started() {
+    let child = Command::new("true").spawn().unwrap();
+    // Someone else reaps it (a `waitpid` outside spawn).
+    let pid = rustix::process::Pid::from_raw(child.pid() as i32).unwrap();
+    rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap();
+    let plain = Command::new("true").run().unwrap().report.spawn_path;
+    // Told by the `Child`'s wait (through the engine) and by a handle's.
+    for err in [
+        child.handle().wait().unwrap_err(),
+        child.wait().unwrap_err(),
+    ] {
+        let Error::StatusLost { partial, .. } = err else {
+            panic!("expected a lost status, got {err}")
+        };
+        assert_eq!(partial.report.pid, child.pid());
+        assert_eq!(partial.report.spawn_path, plain);
+    }
+}

@@ -13,7 +13,7 @@ const BENCHES: [(&str, &str, &str); 4] = [
     (
         "spawn-sys",
         "spawn_true",
-        "spawn-sys: posix_spawn+wait against std",
+        "spawn-sys: spawn (clone3 by default)+wait against std",
     ),
     (
         "spawn-sys",

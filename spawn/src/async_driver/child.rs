@@ -119,7 +119,7 @@ impl AsyncChild {
                 wiring.name.clone(),
                 vec![member],
                 vec![HeldPipes::new(PerStream::default())],
-                cmd.forwarder.clone(),
+                cmd.settings.forwarder.clone(),
             ),
             stdin: Mutex::new(None),
             stdout: None,

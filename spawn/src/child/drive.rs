@@ -59,7 +59,7 @@ impl Member {
             sinks: wiring.sinks.clone(),
             input: wiring.input.clone(),
             stop_signal: wiring.stop_signal,
-            cancel: wiring.cmd.cancel.clone(),
+            cancel: wiring.cmd.settings.cancel.clone(),
         }
     }
 }

@@ -115,7 +115,7 @@ impl Child {
                 wiring.name.clone(),
                 vec![member],
                 vec![HeldPipes::new(started.fds)],
-                cmd.forwarder.clone(),
+                cmd.settings.forwarder.clone(),
             ),
             kill_on_drop: cmd.kill_on_drop,
             started: started.started,
@@ -268,7 +268,7 @@ impl Child {
     /// The status of the reaped child, the same for every caller.
     fn status(&self) -> Result<ExitStatus, Error> {
         match self.process().reaped() {
-            Some(r) => crate::handle::status_of(&self.driver.name, self.pid(), r),
+            Some(r) => crate::handle::status_of(&self.driver.name, self.process(), r),
             None => self.handle.wait(),
         }
     }

@@ -98,7 +98,7 @@ impl Engine<'_> {
         slot.stage = stage;
         slot.keep_unreaped = spec.signal_group;
         slot.stop_signal = wiring.stop_signal;
-        let cancel = wiring.cmd.cancel.clone();
+        let cancel = wiring.cmd.settings.cancel.clone();
         slot.start = Some(Start::Launch(Box::new(wiring)));
         let ix = self.push(slot, spec);
         if let Some(token) = cancel {

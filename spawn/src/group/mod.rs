@@ -6,8 +6,10 @@ mod results;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::driver::{CancelScope, Engine};
+use crate::run_settings::RunSettings;
 use crate::{Command, Error, Output};
 
 pub use crate::driver::Progress;
@@ -50,8 +52,9 @@ pub struct Group {
     lazy: Option<LazySource>,
     max_running: usize,
     progress: Option<ProgressFn>,
-    forwarder: Option<crate::Forwarder>,
-    cancel: Option<crate::CancelToken>,
+    /// Every member's timeout, graces, stop signal and containment where it
+    /// set none of its own; the cancel token and forwarder of the group.
+    settings: RunSettings,
     stop_starting: Option<crate::CancelToken>,
     feed: Option<FeedSource>,
 }
@@ -137,11 +140,148 @@ impl Group {
         self
     }
 
+    /// Stops every member that runs longer than `timeout` from its own
+    /// start, as [`Command::timeout`] does (the stop signal to it and its
+    /// group, the grace, KILL), unless the member set a timeout of its own;
+    /// that member's result is [`Error::Timeout`] and the others go on
+    /// (GNU parallel's `--timeout`). Not a deadline for the whole group:
+    /// for that, [`cancel_on`](Self::cancel_on) a token cancelled at the
+    /// deadline.
+    ///
+    /// The group's run settings ([`timeout`](Self::timeout),
+    /// [`kill_grace`](Self::kill_grace), [`eof_grace`](Self::eof_grace),
+    /// [`stop_signal`](Self::stop_signal),
+    /// [`containment`](Self::containment)) are its members' defaults: a
+    /// member's own setting wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Group};
+    /// use std::time::Duration;
+    /// let results = Group::new()
+    ///     .add(Command::new("sleep").arg("30"))
+    ///     .add(Command::new("true"))
+    ///     .timeout(Duration::from_millis(100))
+    ///     .run()?;
+    /// assert!(matches!(results[0], Err(Error::Timeout { .. })));
+    /// assert!(results[1].as_ref().unwrap().status.success());
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = Some(timeout);
+        self
+    }
+
+    /// The time between the [`stop_signal`](Self::stop_signal) and KILL
+    /// for every member that set none of its own (default
+    /// [`DEFAULT_KILL_GRACE`](crate::DEFAULT_KILL_GRACE)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Group};
+    /// use std::time::Duration;
+    /// // A member that ignores TERM is killed 50 ms after it.
+    /// let results = Group::new()
+    ///     .add(Command::shell("trap '' TERM; sleep 30"))
+    ///     .timeout(Duration::from_millis(100))
+    ///     .kill_grace(Duration::from_millis(50))
+    ///     .run()?;
+    /// assert!(matches!(results[0], Err(Error::Timeout { .. })));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.settings.kill_grace = Some(grace);
+        self
+    }
+
+    /// How long a member's stdout and stderr are still read after it
+    /// exited, while something else (a background job it started) holds
+    /// them open, for every member that set none of its own (default
+    /// [`DEFAULT_EOF_GRACE`](crate::DEFAULT_EOF_GRACE)); then they are
+    /// closed and the report says so (Go's `WaitDelay`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Group, Stdio};
+    /// use std::time::Duration;
+    /// let results = Group::new()
+    ///     .add(Command::shell("echo done; sleep 5 &").stdout(Stdio::piped()))
+    ///     .eof_grace(Duration::from_millis(50))
+    ///     .run()?;
+    /// let out = results[0].as_ref().unwrap();
+    /// assert_eq!(out.stdout, b"done\n");
+    /// assert!(out.report.wall < Duration::from_secs(4));
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn eof_grace(mut self, grace: Duration) -> Self {
+        self.settings.eof_grace = Some(grace);
+        self
+    }
+
+    /// The first signal of every teardown of a member that can wait (its
+    /// timeout, an overflowing sink, a [`cancel_on`](Self::cancel_on)
+    /// token, a dropped [`GroupResults`]), for every member that set none
+    /// of its own: sent to the member and its group, then KILL after the
+    /// [`kill_grace`](Self::kill_grace). Default
+    /// [`Signal::TERM`](crate::Signal::TERM).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Group, Signal, Stdio};
+    /// use std::time::Duration;
+    /// let results = Group::new()
+    ///     .add(Command::shell("trap 'echo got INT; exit 3' INT; sleep 30 & wait")
+    ///         .stdout(Stdio::piped()))
+    ///     .stop_signal(Signal::INT)
+    ///     .timeout(Duration::from_millis(200))
+    ///     .kill_grace(Duration::from_millis(200))
+    ///     .run()?;
+    /// let Err(Error::Timeout { partial, .. }) = &results[0] else { panic!() };
+    /// assert_eq!(partial.stdout, b"got INT\n");
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
+        self.settings.stop_signal = Some(signal);
+        self
+    }
+
+    /// What holds each member and what it starts for the teardown, for
+    /// every member that set none of its own; see
+    /// [`Containment`](crate::Containment). With
+    /// [`Containment::Cgroup`](crate::Containment::Cgroup) each member gets
+    /// a cgroup of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use spawn::{Command, Containment, Group};
+    /// // Nothing a member starts outlives it, not even `setsid` jobs.
+    /// let results = Group::new()
+    ///     .add_all((0..4).map(|_| Command::shell("setsid sleep 60 & echo started")))
+    ///     .containment(Containment::Cgroup)
+    ///     .run()?;
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn containment(mut self, containment: crate::Containment) -> Self {
+        self.settings.containment = Some(containment);
+        self
+    }
+
     /// Cancels the group when `token` is cancelled: every running child is
     /// stopped as a timeout stops it (the stop signal to it and its group,
     /// the grace, KILL), every child not finished gets
     /// [`Error::Cancelled`] in its place (those never started have no
-    /// output), and the finished ones keep their results.
+    /// output), and the finished ones keep their results. A member's own
+    /// token (from [`Command::cancel_on`]) still cancels that member alone.
     ///
     /// # Examples
     ///
@@ -155,7 +295,7 @@ impl Group {
     /// ```
     #[must_use]
     pub fn cancel_on(mut self, token: &crate::CancelToken) -> Self {
-        self.cancel = Some(token.clone());
+        self.settings.cancel = Some(token.clone());
         self
     }
 
@@ -211,10 +351,12 @@ impl Group {
     }
 
     /// Passes the signals `forwarder` receives (e.g. Ctrl-C) on to every
-    /// running child; see [`crate::Forwarder`].
+    /// running child; see [`crate::Forwarder`]. A member's own
+    /// [`Command::forward_signals`] is not used in a group: give the
+    /// forwarder to the group.
     #[must_use]
     pub fn forward_signals(mut self, forwarder: &crate::Forwarder) -> Self {
-        self.forwarder = Some(forwarder.clone());
+        self.settings.forwarder = Some(forwarder.clone());
         self
     }
 
@@ -244,7 +386,8 @@ impl Group {
         engine.set_driving(crate::driver::Driving::InCall);
         let mut results =
             GroupResults::borrowed(engine, &self.cmds, self.lazy.clone(), self.max_running)
-                .with_feed(self.feed.clone());
+                .with_feed(self.feed.clone())
+                .with_defaults(self.settings.clone());
         let mut all = InOrder::default();
         while let Some(r) = results.next_result()? {
             all.put(r);
@@ -283,9 +426,9 @@ impl Group {
     pub fn results(self) -> GroupResults<'static> {
         let max = self.max_running;
         match self.engine() {
-            Ok(engine) => {
-                GroupResults::owned(engine, self.cmds, self.lazy, max).with_feed(self.feed)
-            }
+            Ok(engine) => GroupResults::owned(engine, self.cmds, self.lazy, max)
+                .with_feed(self.feed)
+                .with_defaults(self.settings),
             Err(e) => GroupResults::failed(e, self.cmds, self.lazy),
         }
     }
@@ -299,10 +442,10 @@ impl Group {
                 (p.lock().unwrap_or_else(PoisonError::into_inner))(pr);
             }));
         }
-        if let Some(f) = &self.forwarder {
+        if let Some(f) = &self.settings.forwarder {
             engine.set_forwarder(f);
         }
-        if let Some(token) = &self.cancel {
+        if let Some(token) = &self.settings.cancel {
             engine.cancel_on(token, CancelScope::All);
         }
         if let Some(token) = &self.stop_starting {

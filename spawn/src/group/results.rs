@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::feed::Taken;
 use crate::driver::{Engine, Ran, Until};
+use crate::run_settings::{Precedence, RunSettings};
 use crate::wiring::Wiring;
 use crate::{Command, Error, Output};
 
@@ -59,6 +60,9 @@ pub struct GroupResults<'g> {
     feed: Option<super::feed::FeedSource>,
     /// Results known before their child started (a wiring refused).
     early: VecDeque<Indexed>,
+    /// The group's run settings: each member's where it set none of its
+    /// own (`Group::timeout` and friends).
+    defaults: RunSettings,
 }
 
 impl std::fmt::Debug for GroupResults<'_> {
@@ -98,6 +102,7 @@ impl<'g> GroupResults<'g> {
             drained: false,
             feed: None,
             early: VecDeque::new(),
+            defaults: RunSettings::default(),
         }
     }
 
@@ -153,6 +158,13 @@ impl<'g> GroupResults<'g> {
         self
     }
 
+    /// Gives every member the group's run settings where it set none of
+    /// its own (see [`Group::timeout`](super::Group::timeout)).
+    pub(super) fn with_defaults(mut self, defaults: RunSettings) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
     fn next_command(&mut self) -> Next {
         let listed = match &mut self.listed {
             Listed::Borrowed(it) => it.next().cloned(),
@@ -203,7 +215,7 @@ impl<'g> GroupResults<'g> {
                 self.drained = true;
                 break;
             }
-            let cmd = match self.next_command() {
+            let mut cmd = match self.next_command() {
                 Next::Command(cmd) => cmd,
                 Next::Later => break,
                 Next::End => {
@@ -224,6 +236,7 @@ impl<'g> GroupResults<'g> {
                 ));
                 continue;
             };
+            cmd.settings.take_outer(&self.defaults, Precedence::Own);
             match Wiring::command(&cmd, crate::wiring::Stops::ByOwner).and_then(|w| engine.add(w)) {
                 Ok(slot) => {
                     if self.index_of.len() <= slot {

@@ -131,6 +131,37 @@ pub(super) fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "a_group_timeout_and_stop_signal_are_the_defaults_of_its_members",
+            build: || {
+                (
+                    Job::Group(
+                        Group::new()
+                            .add(sh("sleep 30"))
+                            // Its own settings win: a timeout longer than its
+                            // run, HUP to stop it.
+                            .add(
+                                sh("trap 'exit 4' HUP; sleep 1; echo survived")
+                                    .stdout(Stdio::piped())
+                                    .timeout(SOON)
+                                    .stop_signal(spawn::Signal::HUP),
+                            )
+                            .timeout(Duration::from_millis(200))
+                            .stop_signal(spawn::Signal::INT),
+                    ),
+                    check(|got, took| {
+                        let results = got.group();
+                        let Err(Error::Timeout { partial, .. }) = &results[0] else {
+                            panic!("expected a timeout, got {:?}", results[0])
+                        };
+                        // `sh -c 'sleep 30'` execs sleep, which dies of INT.
+                        assert_eq!(partial.status.signal(), Some(2));
+                        assert_eq!(results[1].as_ref().unwrap().stdout, b"survived\n");
+                        assert!(took < SOON);
+                    }),
+                )
+            },
+        },
+        Case {
             name: "group_input_and_sinks_per_child",
             build: || {
                 (

@@ -163,5 +163,68 @@ pub(super) fn cases() -> Vec<Case> {
                 )
             },
         },
+        Case {
+            name: "a_pipeline_stop_signal_is_every_stages",
+            build: || {
+                // Stops once both stages said `ready` (their traps are set).
+                let token = CancelToken::new();
+                let (on_ready, readies) = (token.clone(), Arc::new(Mutex::new(0)));
+                let stage = |name: &str| {
+                    sh(&format!(
+                        "trap 'echo {name} got INT >&2; exit 3' INT; echo ready >&2; sleep 30 & wait"
+                    ))
+                    .stop_signal(spawn::Signal::HUP)
+                };
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let kept = Arc::clone(&seen);
+                (
+                    Job::Pipeline(
+                        (stage("first") | stage("last"))
+                            .stdout(Stdio::piped())
+                            .stderr(Sink::lines(move |line| {
+                                if line == b"ready" {
+                                    let mut n = readies.lock().unwrap();
+                                    *n += 1;
+                                    if *n == 2 {
+                                        on_ready.cancel();
+                                    }
+                                } else {
+                                    kept.lock().unwrap().push(line.to_vec());
+                                }
+                            }))
+                            .stop_signal(spawn::Signal::INT)
+                            .kill_grace(Duration::from_millis(300))
+                            .cancel_on(&token),
+                    ),
+                    check(move |got, took| {
+                        let err = got.pipeline().unwrap_err();
+                        assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+                        let mut seen = seen.lock().unwrap().clone();
+                        seen.sort();
+                        assert_eq!(seen, [&b"first got INT"[..], b"last got INT"]);
+                        assert!(took < SOON);
+                    }),
+                )
+            },
+        },
+        Case {
+            name: "a_pipeline_eof_grace_is_every_stages",
+            build: || {
+                // The last stage exits at once; its background job writes a
+                // second later, which the stage's own 50 ms grace would miss.
+                (
+                    Job::Pipeline(
+                        (Command::new("true")
+                            | sh("echo early; (sleep 1; echo late) &")
+                                .eof_grace(Duration::from_millis(50)))
+                        .stdout(Stdio::piped())
+                        .eof_grace(SOON),
+                    ),
+                    check(|got, _| {
+                        assert_eq!(got.pipeline().unwrap().stdout, b"early\nlate\n");
+                    }),
+                )
+            },
+        },
     ]
 }
