@@ -18,30 +18,9 @@ use spawn_core::Stream;
 use spawn_sys::poll::Interest;
 
 use super::poller::Poller;
-use super::sink_table::SinkTable;
+use super::sink_table::{Paused, SinkTable};
 use super::token::Token;
 use crate::sink::{Pool, Room, SinkState, Want};
-
-/// A stream paused by its sink.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Paused {
-    sink: usize,
-    child: usize,
-    stream: Stream,
-    want: Want,
-}
-
-/// The sinks' side of an engine: its workers, if any, and who waits.
-#[derive(Default)]
-pub(super) struct SinkWaits {
-    /// The workers of writers and callbacks, made at the first such sink.
-    pool: Option<Pool>,
-    paused: Vec<Paused>,
-    /// Sinks whose file is in the epoll set, waited for to be writable.
-    in_epoll: Vec<usize>,
-    /// Scratch for the rung sinks.
-    rung: Vec<usize>,
-}
 
 /// How a file sink's readiness is watched.
 const WRITABLE: Interest = Interest {

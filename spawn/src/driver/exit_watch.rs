@@ -31,7 +31,7 @@ use rustix::event::{PollFd, PollFlags};
 use spawn_sys::poll::Interest;
 
 use super::poller::Poller;
-use super::slot::Slot;
+use super::slot::{AsidePidfd, Slot, Watch};
 use super::token::Token;
 use crate::launch::PidfdPlan;
 
@@ -45,30 +45,6 @@ const EXIT: Interest = Interest {
 /// Exit polling tick without pidfds: starts here, doubles to `MAX_TICK`.
 const MIN_TICK: Duration = Duration::from_micros(500);
 const MAX_TICK: Duration = Duration::from_millis(20);
-
-/// Whether a child kept aside holds its pidfd.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AsidePidfd {
-    /// It has one (a wait with a deadline polls it).
-    Held,
-    /// Started without it ([`PidfdPlan::Later`]): opened when something
-    /// first needs it.
-    Later,
-}
-
-/// How the exit of one child is watched.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Watch {
-    /// Not started, or its exit was seen: nothing watches it.
-    #[default]
-    Nothing,
-    /// Waited for on its own while nothing else is watched.
-    Aside(AsidePidfd),
-    /// Its pidfd is in the set.
-    InSet,
-    /// No pidfd: polled.
-    Polled,
-}
 
 /// The exits of an engine's children: see the module docs.
 pub(crate) struct ExitWatch {
@@ -348,10 +324,11 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{AsidePidfd, ExitWatch, Watch};
+    use super::ExitWatch;
     use crate::Command;
     use crate::driver::Driving;
     use crate::driver::poller::Poller;
+    use crate::driver::slot::{AsidePidfd, Watch};
     use crate::driver::slot::{Owner, Slot, Start, launch_alone};
     use crate::launch::PidfdPlan;
     use crate::wiring::{Stops, Wiring};

@@ -10,13 +10,26 @@ use spawn_core::{ChildId, CloseReason, Event, Stream, Timestamp};
 use spawn_sys::Errno;
 
 use super::Engine;
-use super::slot::PipeCap;
 use crate::Error;
 use crate::error::StreamName;
 use crate::sink::{SinkError, SinkState, Stalled, Want};
 
 /// Most bytes one read takes through the warm buffer (so its size).
 const WARM_BUFFER: usize = 256 << 10;
+
+/// The capacity of one pipe the driver holds.
+#[derive(Debug, Default)]
+pub(crate) struct PipeCap {
+    /// Bytes (0: no pipe, or unknown).
+    pub cap: usize,
+    /// Capacity raised by the driver, held until the pipe is closed.
+    pub lease: Option<crate::pipes::Lease>,
+    /// The last read emptied it, in the turn after this many waits, and
+    /// no edge came since.
+    pub drained: Option<u64>,
+    /// An edge said its writers are gone (`EPOLLHUP`).
+    pub hung_up: bool,
+}
 
 /// `/dev/null` for the discarding sinks of one engine: their bytes are
 /// spliced into it, so the kernel drops them without copying them out to

@@ -10,9 +10,31 @@
 use std::ops::{Deref, DerefMut};
 use std::os::fd::OwnedFd;
 
-use super::backpressure::SinkWaits;
 use super::pipe_io::{NullTarget, ReadResult, SinkFailure, read_into};
-use crate::sink::SinkState;
+use spawn_core::Stream;
+
+use crate::sink::{Pool, SinkState, Want};
+
+/// A stream paused by its sink.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Paused {
+    pub(super) sink: usize,
+    pub(super) child: usize,
+    pub(super) stream: Stream,
+    pub(super) want: Want,
+}
+
+/// The sinks' side of an engine: its workers, if any, and who waits.
+#[derive(Default)]
+pub(super) struct SinkWaits {
+    /// The workers of writers and callbacks, made at the first such sink.
+    pub(super) pool: Option<Pool>,
+    pub(super) paused: Vec<Paused>,
+    /// Sinks whose file is in the epoll set, waited for to be writable.
+    pub(super) in_epoll: Vec<usize>,
+    /// Scratch for the rung sinks.
+    pub(super) rung: Vec<usize>,
+}
 
 /// The engine's sinks: see the module docs.
 pub(crate) struct SinkTable {

@@ -7,14 +7,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildId, CloseReason, Event, Outcome, PerStream, Stream};
+use spawn_core::{CloseReason, Outcome, PerStream, Stream};
 use spawn_sys::Pid;
-use spawn_sys::poll::Interest;
 
-use super::exit_watch::{ExitWatch, Watch};
-use super::spawner::{Job, Spawner};
-use super::token::Token;
-use super::{Driving, Engine, pipe_io};
+use super::Driving;
+use super::pipe_io::PipeCap;
 
 use crate::Error;
 use crate::error::StreamName;
@@ -37,20 +34,6 @@ pub(crate) struct StageRole {
     pub last: bool,
 }
 
-/// The capacity of one pipe the driver holds.
-#[derive(Debug, Default)]
-pub(crate) struct PipeCap {
-    /// Bytes (0: no pipe, or unknown).
-    pub cap: usize,
-    /// Capacity raised by the driver, held until the pipe is closed.
-    pub lease: Option<crate::pipes::Lease>,
-    /// The last read emptied it, in the turn after this many waits, and
-    /// no edge came since.
-    pub drained: Option<u64>,
-    /// An edge said its writers are gone (`EPOLLHUP`).
-    pub hung_up: bool,
-}
-
 /// Who ends the process if the engine is dropped before it finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Owner {
@@ -58,6 +41,31 @@ pub(crate) enum Owner {
     Engine,
     /// A `Child` owns it and decides.
     Child,
+}
+
+/// Whether a child kept aside holds its pidfd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AsidePidfd {
+    /// It has one (a wait with a deadline polls it).
+    Held,
+    /// Started without it ([`PidfdPlan::Later`](crate::launch::PidfdPlan::Later)): opened when something
+    /// first needs it.
+    Later,
+}
+
+/// How the exit of one child is watched (decided by the exit watch,
+/// `exit_watch.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Watch {
+    /// Not started, or its exit was seen: nothing watches it.
+    #[default]
+    Nothing,
+    /// Waited for on its own while nothing else is watched.
+    Aside(AsidePidfd),
+    /// Its pidfd is in the set.
+    InSet,
+    /// No pidfd: polled.
+    Polled,
 }
 
 /// One child of the engine.
@@ -187,17 +195,6 @@ pub(crate) struct Started {
     pub fds: PerStream<Option<OwnedFd>>,
     pub spawn_time: Duration,
     pub started: Instant,
-}
-
-/// Whether a start failed for want of what running children hold and give
-/// back when they finish: fds (`EMFILE`, `ENFILE`) or processes (`EAGAIN`
-/// from fork under `RLIMIT_NPROC`).
-fn lacks_what_children_free(e: &Error) -> bool {
-    match e {
-        Error::TooManyOpenFiles { .. } => true,
-        Error::Spawn { source, .. } => source.raw_os_error() == Some(libc::EAGAIN),
-        _ => false,
-    }
 }
 
 fn launch_plan<'a>(
@@ -365,233 +362,4 @@ pub(crate) fn launch_alone(
         pidfd,
         driving,
     )
-}
-
-impl Engine<'_> {
-    /// Starts slot `child` (launches its wiring, or registers what an
-    /// adopted child holds) and tells the core.
-    pub(super) fn start(&mut self, child: usize) {
-        let id = ChildId(child);
-        let start = self.slots[child].start.take();
-        // A retry after a deferred start: the error that deferred it is
-        // not this start's.
-        self.slots[child].error = None;
-        // Pipes are watched in the epoll set, and so are the exits of
-        // more than one child: made now if this child is the first to
-        // need it (before it starts, so that it waits for the fd if there
-        // is none).
-        let holds = self
-            .sched
-            .spec(id)
-            .is_some_and(|s| s.stdin || s.stdout || s.stderr);
-        let second = !self.poller.is_made() && self.exits.has_aside(&self.slots);
-        if (holds || second)
-            && let Err(e) = self.ensure_epoll()
-        {
-            let e = Error::io(
-                &self.slots[child].name,
-                "cannot create an epoll set",
-                std::io::Error::from(e),
-            );
-            self.start_failed(child, start, e);
-            return;
-        }
-        // The engine's only child, with nothing to wait for but its exit
-        // (no pipe, no deadline, no epoll set: no cancel token, forwarder
-        // or outside driver) and nobody to signal it, is waited for in one
-        // blocking `wait4`: its pidfd is opened only if that changes.
-        let lone = !self.poller.is_made()
-            && self.slots.len() == 1
-            && !self.stops.watches_cancels()
-            && !self.slots[child].keep_unreaped
-            && self
-                .sched
-                .spec(id)
-                .is_some_and(|s| s.timeout.is_none() && !s.signal_group);
-        let pidfd = ExitWatch::pidfd_plan(lone);
-        match start {
-            Some(Start::Launch(wiring)) => {
-                let stage = self.slots[child].stage;
-                // While output streams in from running children (at least
-                // `BULK_READ` bytes read since the last start), a child with
-                // pipes starts on the spawner thread (see `spawner.rs`), so
-                // that the pipes are read during its spawn call. Else it
-                // starts in place: a child without pipes, a lone child, a
-                // stage (in its leader's turn), and any start while the
-                // pipes are quiet (`true`, `echo`: nothing to read
-                // meanwhile, and the hand-over would only add two wake-ups).
-                let streaming = self.starts.streaming();
-                if holds
-                    && streaming
-                    && stage.is_none()
-                    && self.sched.running() > 1
-                    && self.spawner().is_some()
-                {
-                    self.slots[child].starting_elsewhere = true;
-                    if let Some(sp) = self.starts.spawner.as_mut() {
-                        sp.submit(Job {
-                            slot: child,
-                            wiring,
-                            pidfd,
-                            driving: self.starts.driving,
-                        });
-                    }
-                    return;
-                }
-                let res = launch_wiring(
-                    &wiring,
-                    stage,
-                    &mut self.starts.plumbing,
-                    &self.starts.pipeline_stdout,
-                    pidfd,
-                    self.starts.driving,
-                );
-                self.launched(child, wiring, pidfd, res);
-            }
-            Some(Start::Adopted) | None => self.now_started(child, PidfdPlan::Now),
-        }
-    }
-
-    /// The second half of a start, in place or on the spawner thread: the
-    /// slot takes what the launch gave, or the start failed.
-    pub(super) fn launched(
-        &mut self,
-        child: usize,
-        wiring: Box<Wiring>,
-        pidfd: PidfdPlan,
-        res: Result<Started, Error>,
-    ) {
-        self.slots[child].starting_elsewhere = false;
-        let held = std::mem::take(&mut self.slots[child].held_signals);
-        match res {
-            Ok(s) => {
-                // The command (and any fd the caller handed in) is
-                // dropped here: the parent keeps no copy it was not
-                // asked to keep.
-                drop(wiring);
-                let slot = &mut self.slots[child];
-                slot.process = Some(Arc::new(s.process));
-                slot.fds = s.fds;
-                slot.spawn_time = s.spawn_time;
-                slot.started = Some(s.started);
-                // Pipes the core does not manage (a merged stderr has none).
-                for stream in [Stream::Stdout, Stream::Stderr] {
-                    if slot.sinks[stream].is_none() {
-                        slot.fds[stream] = None;
-                    }
-                }
-                self.now_started(child, pidfd);
-                if let Some(p) = &self.slots[child].process {
-                    for (sig, from_terminal) in held {
-                        super::hooks::forward_to(p, sig, from_terminal);
-                    }
-                }
-            }
-            Err(e) => self.start_failed(child, Some(Start::Launch(wiring)), e),
-        }
-    }
-
-    /// A slot holds its running child: its pipes and exit are watched and
-    /// the core is told.
-    fn now_started(&mut self, child: usize, pidfd: PidfdPlan) {
-        self.register(child);
-        let now = self.now();
-        self.feed(
-            Event::Started {
-                child: ChildId(child),
-            },
-            now,
-        );
-        self.exits
-            .watch(child, &mut self.slots[child], &self.poller, pidfd);
-        self.tell_exits(now);
-    }
-
-    /// The engine's spawner, made now (its doorbell in the epoll set) if
-    /// there is none; `None` when none can be had.
-    fn spawner(&mut self) -> Option<&mut Spawner> {
-        if self.starts.spawner.is_none() {
-            let sp = Spawner::new()?;
-            let interest = Interest {
-                readable: true,
-                writable: false,
-                edge: false,
-            };
-            let set = self.ensure_epoll().ok()?;
-            if !set.add(sp.fd(), Token::Spawned, interest) {
-                return None;
-            }
-            self.starts.spawner = Some(sp);
-        }
-        self.starts.spawner.as_mut()
-    }
-
-    /// The spawner's doorbell was readable: the starts it made are finished
-    /// here, in the order made.
-    pub(super) fn spawned_ready(&mut self) {
-        let Some(sp) = self.starts.spawner.as_mut() else {
-            return;
-        };
-        let mut made = sp.take_done();
-        for done in made.drain(..) {
-            self.launched(done.slot, done.wiring, done.pidfd, done.result);
-        }
-        if let Some(sp) = self.starts.spawner.as_mut() {
-            sp.give_back(made);
-        }
-    }
-
-    /// A start that failed: deferred (the wiring kept for the retry) when
-    /// what it lacked is what running children give back as they finish
-    /// (fds, processes) and it is no pipeline stage; else failed. The core
-    /// decides whether a deferral can wait (see `Event::StartDeferred`);
-    /// the error stays for when it cannot.
-    fn start_failed(&mut self, child: usize, start: Option<Start>, e: Error) {
-        let id = ChildId(child);
-        let now = self.now();
-        let slot = &mut self.slots[child];
-        let deferrable = slot.stage.is_none()
-            && matches!(start, Some(Start::Launch(_)))
-            && lacks_what_children_free(&e);
-        slot.error = Some(e);
-        if deferrable {
-            slot.start = start;
-            self.feed(Event::StartDeferred { child: id }, now);
-        } else {
-            drop(start);
-            self.feed(Event::SpawnFailed { child: id }, now);
-        }
-    }
-
-    /// Watches the pipes of a started slot.
-    pub(super) fn register(&mut self, child: usize) {
-        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            self.register_pipe(child, stream);
-        }
-    }
-
-    /// Watches pipe `stream` of a started slot, if it holds one.
-    pub(super) fn register_pipe(&mut self, child: usize, stream: Stream) {
-        if !self.poller.is_made() {
-            return;
-        }
-        let slot = &mut self.slots[child];
-        let input = slot.input.as_ref().map_or(0, |v| v.len());
-        let Some(fd) = slot.fds[stream].as_ref() else {
-            return;
-        };
-        pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
-        // Our end of a pipe made for this start: no other flag to keep.
-        let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
-        let interest = Interest {
-            readable: stream != Stream::Stdin,
-            writable: stream == Stream::Stdin,
-            edge: true,
-        };
-        let token = Token::Pipe {
-            slot: child,
-            stream,
-        };
-        let _ = self.poller.add(fd.as_fd(), token, interest);
-    }
 }
