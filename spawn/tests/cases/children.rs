@@ -50,7 +50,7 @@ pub(super) fn cases() -> Vec<Case> {
                     Job::Communicate(
                         sh(MEMBER_IGNORES_TERM)
                             .stdout(Stdio::piped())
-                            .timeout(Duration::from_millis(300))
+                            .timeout(Duration::from_secs(2)) // the pid is printed well before it, also under load
                             .kill_grace(Duration::from_millis(200)),
                         Vec::new(),
                     ),
@@ -113,7 +113,7 @@ pub(super) fn cases() -> Vec<Case> {
                             .add(
                                 sh(MEMBER_IGNORES_TERM)
                                     .stdout(Stdio::piped())
-                                    .timeout(Duration::from_millis(300))
+                                    .timeout(Duration::from_secs(2)) // the pid is printed well before it, also under load
                                     .kill_grace(Duration::from_millis(200)),
                             )
                             .add(Command::new("echo").arg("fine").stdout(Stdio::piped())),

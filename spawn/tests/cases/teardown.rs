@@ -57,7 +57,7 @@ pub(super) fn cases() -> Vec<Case> {
                     Job::Run(
                         sh(MEMBER_IGNORES_TERM)
                             .stdout(Stdio::piped())
-                            .timeout(Duration::from_millis(300))
+                            .timeout(Duration::from_secs(2)) // the pid is printed well before it, also under load
                             .kill_grace(Duration::from_millis(200)),
                     ),
                     check(|got, took| {
