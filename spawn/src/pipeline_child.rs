@@ -13,9 +13,8 @@ use std::sync::Arc;
 use spawn_core::{ChildId, ChildSpec};
 
 use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
-use crate::driver::slot::launch_wiring;
-use crate::driver::{StageRole, Until};
-use crate::launch::PidfdPlan;
+use crate::driver::Until;
+use crate::launch::{Driving, PidfdPlan, StagePlumbing, StageRole, launch_wiring};
 use crate::wiring::{Plan, Wiring};
 use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sink};
 
@@ -99,7 +98,7 @@ pub(crate) fn start(
     control: StageControl,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
-    let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
+    let mut plumbing = StagePlumbing::for_pipeline(final_plan, merged, &name)?;
     // One pipe for the stderr the stages share, so that there is one end
     // to hand out (`Pipeline::run` reads a pipe per stage into one sink).
     let shared_read = match &shared_stderr {
@@ -126,7 +125,7 @@ pub(crate) fn start(
             &mut plumbing,
             final_plan,
             PidfdPlan::Now,
-            crate::driver::Driving::Held,
+            Driving::Held,
         ) {
             Ok(s) => s,
             Err(e) => {

@@ -22,7 +22,6 @@ use super::drive::drive;
 use super::lines::AsyncLines;
 use super::pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, register};
 use crate::child::{Driver, Feed, HeldPipes, Lines, Member};
-use crate::driver::slot;
 use crate::wiring::Wiring;
 use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 
@@ -105,10 +104,10 @@ impl AsyncChild {
         // Before anything starts.
         super::runtime::check(&name)?;
         let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
-        let started = slot::launch_alone(
+        let started = crate::launch::launch_alone(
             &wiring,
             crate::launch::PidfdPlan::Now,
-            crate::driver::Driving::Held,
+            crate::launch::Driving::Held,
         )?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);

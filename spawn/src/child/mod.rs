@@ -21,7 +21,6 @@ pub(crate) use pipes::HeldPipes;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 
 use crate::driver::Until;
-use crate::driver::slot;
 use crate::wiring::Wiring;
 use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 
@@ -101,10 +100,10 @@ impl fmt::Debug for Child {
 impl Child {
     pub(crate) fn spawn(cmd: &Command) -> Result<Child, Error> {
         let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
-        let started = slot::launch_alone(
+        let started = crate::launch::launch_alone(
             &wiring,
             crate::launch::PidfdPlan::Now,
-            crate::driver::Driving::Held,
+            crate::launch::Driving::Held,
         )?;
         let process = Arc::new(started.process);
         let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);

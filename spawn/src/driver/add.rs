@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
-use super::slot::{Owner, Slot, StageRole, Start};
+use super::slot::{Owner, Slot, Start};
 use super::{Engine, READ_CHUNK, WRITE_CHUNK};
+use crate::launch::{StagePlumbing, StageRole};
 use crate::process::Process;
 use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
@@ -127,7 +128,7 @@ impl Engine<'_> {
         shared: bool,
         name: &str,
     ) -> Result<(), Error> {
-        let p = pipeline_plumbing(&plan, shared, name)?;
+        let p = StagePlumbing::for_pipeline(&plan, shared, name)?;
         self.plumbing.final_read = p.final_read;
         self.plumbing.final_write = p.final_write;
         self.pipeline_stdout = plan;
@@ -205,22 +206,4 @@ impl Engine<'_> {
         }
         id.0
     }
-}
-
-/// The plumbing a pipeline's stages start with: the pipe its last stage's
-/// stdout and the stages' merged stderr share, when `plan` (where the final
-/// stdout goes) is a pipe to us and `shared` says they share it.
-pub(crate) fn pipeline_plumbing(
-    plan: &Plan,
-    shared: bool,
-    name: &str,
-) -> Result<super::StagePlumbing, Error> {
-    let mut plumbing = super::StagePlumbing::default();
-    if shared && matches!(plan, Plan::Pipe) {
-        let (r, w) = spawn_sys::pipe::pipe()
-            .map_err(|e| Error::io(name, "cannot create a pipe", std::io::Error::from(e)))?;
-        plumbing.final_read = Some(r);
-        plumbing.final_write = Some(w);
-    }
-    Ok(plumbing)
 }

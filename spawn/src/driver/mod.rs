@@ -39,10 +39,11 @@ use crate::sink::SinkState;
 use crate::wiring::{Plan, Wiring};
 use crate::{Error, Output};
 
-pub(crate) use add::{Adopted, pipeline_plumbing};
+use crate::launch::StagePlumbing;
+pub(crate) use crate::launch::{Driving, StageRole};
+pub(crate) use add::Adopted;
 pub(crate) use control::{CancelScope, Ran, Until};
-use slot::StagePlumbing;
-pub(crate) use slot::{Owner, Slot, StageRole};
+pub(crate) use slot::{Owner, Slot};
 use token::Token;
 
 /// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
@@ -62,23 +63,6 @@ struct Hooks<'t> {
     forwarder: Option<crate::Forwarder>,
     /// Told when a child starts or finishes.
     progress: Option<Box<ProgressFn<'t>>>,
-}
-
-/// Who drives an engine to its end: what decides when the background
-/// reaper thread is made (see `reaper.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Driving {
-    /// The call that made it, before it returns (`run`, `check_output`,
-    /// `Pipeline::run`, `Group::run`): its children are reaped in that
-    /// call, so their starts make no reaper thread. Only an early return
-    /// (the driver failed, a sink's callback panicked) hands children on;
-    /// the hand-off makes the thread then.
-    InCall,
-    /// A value the caller holds and may drop at any time (a `Child`, a
-    /// `GroupResults`, a future): the first start makes the reaper thread,
-    /// so that a later drop needs none (it may come when no thread can be
-    /// made any more).
-    Held,
 }
 
 /// The driver: see the module docs.
