@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use spawn_core::{ChildId, ChildSpec};
+use spawn_core::ChildId;
 
 use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
 use crate::driver::Until;
@@ -136,18 +136,13 @@ pub(crate) fn start(
                 return Err(e);
             }
         };
-        // The core's view, as `Pipeline::run` gives it: the first stage
-        // owns the group's teardown, the others are members of it.
-        let spec = ChildSpec {
-            signal_group: w.owns_group_teardown(),
-            member_of: (i > 0).then_some(ChildId(0)),
-            ..w.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK)
-        };
+        // As `Pipeline::run` adds them: the first stage owns the group's
+        // teardown, the others are members of it.
         members.push(Member::new(
             w,
             Arc::new(started.process),
             started.started,
-            spec,
+            (i > 0).then_some(ChildId(0)),
         ));
         pipes.push(HeldPipes::new(started.fds));
     }

@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spawn_core::{ChildSpec, PerStream};
+use spawn_core::{ChildId, ChildSpec, PerStream};
 
 use crate::stdio::StdioKind;
 use crate::{Command, Error, Route, Sink, Stdio};
@@ -313,22 +313,67 @@ impl Wiring {
         self.containment == crate::Containment::Cgroup
     }
 
-    /// The core's view of this child.
-    pub(crate) fn spec(&self, read_chunk: usize, write_chunk: usize) -> ChildSpec {
-        ChildSpec {
-            // A piped stdin with no input is closed at once (EOF).
-            stdin: matches!(self.plans.stdin, Plan::Pipe),
-            input_len: self.input.as_ref().map_or(0, |i| i.len() as u64),
-            stdout: self.sinks.stdout.is_some(),
-            stderr: self.sinks.stderr.is_some(),
+    /// What the core is told of this child besides the pipes the engine
+    /// holds (see [`child_spec`]).
+    pub(crate) fn terms(&self) -> Terms {
+        Terms {
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
             signal_group: self.owns_group_teardown(),
             end_leftovers: self.ends_leftovers(),
-            read_chunk,
-            write_chunk,
-            ..ChildSpec::default()
         }
+    }
+}
+
+/// What a wiring tells the core of its child besides its pipes: its timeout
+/// and graces, and what a stop of it reaches. A `Child` keeps them after its
+/// wiring is dropped (an adoption then gives what is left of the timeout).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Terms {
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+    pub eof_grace: Duration,
+    /// A stop reaches beyond the child (the core's `signal_group`).
+    pub signal_group: bool,
+    /// What the child leaves behind is ended when it is done (a cgroup).
+    pub end_leftovers: bool,
+}
+
+/// What the engine holds of a child when it is added to the core.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held {
+    /// The pipe ends the engine drives (stdin written, stdout and stderr
+    /// read into a sink).
+    pub pipes: PerStream<bool>,
+    /// Bytes of input to write to its stdin.
+    pub input_len: u64,
+    /// The child whose group this one joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
+}
+
+/// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
+const READ_CHUNK: usize = crate::pipes::TARGET;
+/// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
+const WRITE_CHUNK: usize = crate::pipes::TARGET;
+
+/// The one builder of the core's view of a child, for every entry point
+/// (launched by the engine or adopted running): `terms` from its wiring,
+/// `held` from what the engine holds of it.
+pub(crate) fn child_spec(terms: Terms, held: Held) -> ChildSpec {
+    ChildSpec {
+        stdin: held.pipes.stdin,
+        input_len: held.input_len,
+        stdout: held.pipes.stdout,
+        stderr: held.pipes.stderr,
+        timeout: terms.timeout,
+        kill_grace: terms.kill_grace,
+        eof_grace: terms.eof_grace,
+        signal_group: terms.signal_group,
+        end_leftovers: terms.end_leftovers,
+        member_of: held.member_of,
+        read_chunk: READ_CHUNK,
+        write_chunk: WRITE_CHUNK,
+        ..ChildSpec::default()
     }
 }

@@ -19,12 +19,13 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildSpec, PerStream};
+use spawn_core::{ChildId, PerStream};
 
 use super::pipes::HeldPipes;
 use crate::driver::{Adopted, CancelScope, Engine, Ran, Until};
 use crate::finish::StageResult;
 use crate::process::Process;
+use crate::wiring::{Terms, Wiring};
 use crate::{CancelToken, Error, Output, Signal, Sink};
 
 /// One started process, as a `Child` (or a pipeline stage) keeps it for
@@ -32,9 +33,11 @@ use crate::{CancelToken, Error, Output, Signal, Sink};
 pub(crate) struct Member {
     pub name: String,
     pub process: Arc<Process>,
-    /// The core's view of it, from its wiring; the timeout is replaced by
-    /// what is left of `deadline` whenever an engine adopts it.
-    pub spec: ChildSpec,
+    /// What its wiring tells the core; the timeout is replaced by what is
+    /// left of `deadline` whenever an engine adopts it.
+    pub terms: Terms,
+    /// The member whose group it joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
     pub deadline: Option<Instant>,
     pub sinks: PerStream<Option<Sink>>,
     pub input: Option<Arc<Vec<u8>>>,
@@ -43,18 +46,19 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    /// A member from the wiring it was launched with; `spec` is the core's
-    /// view (`wiring.spec(..)` with its group role).
+    /// A member from the wiring it was launched with; `member_of`: the
+    /// member whose group it joined.
     pub(crate) fn new(
-        wiring: &crate::wiring::Wiring,
+        wiring: &Wiring,
         process: Arc<Process>,
         started: Instant,
-        spec: ChildSpec,
+        member_of: Option<ChildId>,
     ) -> Self {
         Member {
             name: wiring.name.clone(),
             process,
-            spec,
+            terms: wiring.terms(),
+            member_of,
             deadline: wiring.timeout.and_then(|t| started.checked_add(t)),
             sinks: wiring.sinks.clone(),
             input: wiring.input.clone(),
@@ -325,20 +329,15 @@ impl Driver {
         input: Option<Arc<Vec<u8>>>,
     ) -> Result<usize, Error> {
         let m = &self.members[i];
-        let input_len = match (&fds.stdin, &input) {
-            (Some(_), Some(input)) => input.len() as u64,
-            _ => 0,
-        };
-        let spec = ChildSpec {
-            input_len,
-            timeout: remaining(m.deadline),
-            ..m.spec
-        };
         let ix = engine.adopt(Adopted {
             process: Arc::clone(&m.process),
             fds,
             sinks: &m.sinks,
-            spec,
+            terms: Terms {
+                timeout: remaining(m.deadline),
+                ..m.terms
+            },
+            member_of: m.member_of,
             input,
             name: &m.name,
             stop_signal: m.stop_signal,

@@ -106,8 +106,7 @@ impl Child {
             crate::launch::Driving::Held,
         )?;
         let process = Arc::new(started.process);
-        let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
-        let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);
+        let member = Member::new(&wiring, Arc::clone(&process), started.started, None);
         Ok(Child {
             handle: ChildHandle::new(&wiring.name, process),
             driver: Driver::new(

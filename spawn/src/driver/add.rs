@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
+use super::Engine;
 use super::slot::{Owner, Slot, Start};
-use super::{Engine, READ_CHUNK, WRITE_CHUNK};
 use crate::launch::{StagePlumbing, StageRole};
 use crate::process::Process;
 use crate::sink::SinkState;
-use crate::wiring::{Plan, Wiring};
+use crate::wiring::{Held, Plan, Terms, Wiring, child_spec};
 use crate::{Error, Sink};
 
 /// A child already running, as a `Child` hands it to the engine: the engine
@@ -23,7 +23,11 @@ pub(crate) struct Adopted<'a> {
     pub process: Arc<Process>,
     pub fds: PerStream<Option<OwnedFd>>,
     pub sinks: &'a PerStream<Option<Sink>>,
-    pub spec: ChildSpec,
+    /// Its wiring's terms (the timeout: what is left of it).
+    pub terms: Terms,
+    /// The child whose group it joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
+    /// Its input, written to `fds.stdin` (when there is one).
     pub input: Option<Arc<Vec<u8>>>,
     pub name: &'a str,
     pub stop_signal: crate::Signal,
@@ -96,13 +100,19 @@ impl Engine<'_> {
         let mut sinks = self.open_sinks(&wiring.name, &own)?;
         sinks.stdout = sinks.stdout.or(shared.stdout);
         sinks.stderr = sinks.stderr.or(shared.stderr);
-        let spec = ChildSpec {
-            stdout: sinks.stdout.is_some(),
-            stderr: sinks.stderr.is_some(),
-            signal_group: wiring.owns_group_teardown(),
-            member_of: member_of.map(ChildId),
-            ..wiring.spec(READ_CHUNK, WRITE_CHUNK)
-        };
+        let spec = child_spec(
+            wiring.terms(),
+            Held {
+                pipes: PerStream {
+                    // A piped stdin with no input is closed at once (EOF).
+                    stdin: matches!(wiring.plans.stdin, Plan::Pipe),
+                    stdout: sinks.stdout.is_some(),
+                    stderr: sinks.stderr.is_some(),
+                },
+                input_len: input_len(wiring.input.as_ref()),
+                member_of: member_of.map(ChildId),
+            },
+        );
         let mut slot = Slot::new(wiring.name.clone(), Start::Adopted, Owner::Engine);
         slot.fixed_cap = wiring.cmd.pipe_capacity.is_some();
         slot.input = wiring.input.clone();
@@ -139,12 +149,21 @@ impl Engine<'_> {
     pub(crate) fn adopt(&mut self, child: Adopted<'_>) -> Result<usize, Error> {
         let sink_ix = self.open_sinks(child.name, child.sinks)?;
         let fds = child.fds;
-        let spec = ChildSpec {
-            stdin: fds.stdin.is_some(),
-            stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
-            stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
-            ..child.spec
-        };
+        let spec = child_spec(
+            child.terms,
+            Held {
+                pipes: PerStream {
+                    stdin: fds.stdin.is_some(),
+                    stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
+                    stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
+                },
+                input_len: match &fds.stdin {
+                    Some(_) => input_len(child.input.as_ref()),
+                    None => 0,
+                },
+                member_of: child.member_of,
+            },
+        );
         let mut slot = Slot::new(child.name.to_owned(), Start::Adopted, Owner::Child);
         slot.started = Some(Instant::now());
         slot.fds = fds;
@@ -206,4 +225,9 @@ impl Engine<'_> {
         }
         id.0
     }
+}
+
+/// The bytes of input to write.
+fn input_len(input: Option<&Arc<Vec<u8>>>) -> u64 {
+    input.map_or(0, |i| i.len() as u64)
 }

@@ -46,11 +46,6 @@ pub(crate) use control::{CancelScope, Ran, Until};
 pub(crate) use slot::{Owner, Slot};
 use token::Token;
 
-/// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
-pub(crate) const READ_CHUNK: usize = crate::pipes::TARGET;
-/// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
-pub(crate) const WRITE_CHUNK: usize = crate::pipes::TARGET;
-
 type Tracer<'t> = dyn FnMut(&crate::trace::Trace<'_>) + Send + 't;
 type ProgressFn<'t> = dyn FnMut(crate::group::Progress) + Send + 't;
 
