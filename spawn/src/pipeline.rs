@@ -257,7 +257,9 @@ impl Pipeline {
         if let Some(g) = self.kill_grace {
             cmd.kill_grace = g;
         }
-        // Every stage in one group: the first leads, the others join.
+        // Every stage in one group: the first leads, the others join (a
+        // group the stage names is checked, then not used).
+        crate::wiring::check_process_group(&cmd, &stage_name)?;
         cmd.process_group = None;
         cmd.new_session = false;
         let mut w = Wiring::command(&cmd, Stops::ByOwner)?;

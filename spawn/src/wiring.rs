@@ -186,6 +186,20 @@ fn check_passed_fds(cmd: &Command, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A process group id the caller names fits a pid (at most `i32::MAX`).
+pub(crate) fn check_process_group(cmd: &Command, name: &str) -> Result<(), Error> {
+    match cmd.process_group {
+        Some(g) if i32::try_from(g).is_err() => Err(Error::invalid(
+            name,
+            format!(
+                "process_group({g}): a process group id is at most {}",
+                i32::MAX
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The sink that reads a route's pipe, if the route is read through one.
 pub(crate) fn route_sink(route: Option<&Route>) -> Option<Sink> {
     match route {
@@ -222,6 +236,12 @@ impl Wiring {
             None if cmd.input.is_some() => Plan::Pipe,
             None => Plan::Inherit,
         };
+        if matches!(stdin, Plan::Merge) {
+            return Err(Error::invalid(
+                &name,
+                "Stdio::merge() is for stdout or stderr",
+            ));
+        }
         if cmd.input.is_some() && !matches!(stdin, Plan::Pipe) {
             return Err(Error::invalid(
                 &name,
@@ -237,6 +257,7 @@ impl Wiring {
             ));
         }
         check_passed_fds(cmd, &name)?;
+        check_process_group(cmd, &name)?;
         if cmd.require_posix_spawn
             && let Some(option) = cmd.fork_options().fork_reason()
         {
