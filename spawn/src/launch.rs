@@ -22,7 +22,7 @@ use spawn_sys::spawn::{self as sys, CStringArray, FdAction, LookupError, SpawnOp
 use spawn_core::{PerStream, Stream};
 
 use crate::process::{Process, ProcessGroup};
-use crate::wiring::{GroupPlan, Plan, Reach, Wiring};
+use crate::wiring::{Plan, Reach, Wiring};
 use crate::{Command, Error};
 
 mod error;
@@ -52,9 +52,6 @@ pub(crate) struct Launched {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-    /// The process group that "signal the group" means, if the child has one
-    /// of its own (or joined one on purpose).
-    pub pgid: Option<Pid>,
     pub spawn_time: Duration,
     pub started: Instant,
     /// How it was started, and the option that needed fork, if it did.
@@ -69,11 +66,9 @@ pub(crate) struct LaunchOptions<'a> {
     pub stdin: ChildFd<'a>,
     pub stdout: ChildFd<'a>,
     pub stderr: ChildFd<'a>,
-    /// Overrides the command's process group (pipelines put all stages in one).
-    pub process_group: Option<u32>,
-    /// Put the child in a group of its own when the command says nothing
-    /// (timeouts, pipelines).
-    pub own_group: bool,
+    /// The process group it starts in, as its wiring decided (a later
+    /// stage's resolved to the first stage's group).
+    pub group: ProcessGroup,
     /// The cgroup the child starts in (`Containment::Cgroup`).
     pub cgroup: Option<BorrowedFd<'a>>,
     /// Whether the child's pidfd is opened at its start.
@@ -205,15 +200,11 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         other => bad(other.to_string()),
     })?;
 
-    let process_group = match (opts.process_group, cmd.process_group) {
-        (Some(g), _) | (None, Some(g)) => Some(i32::try_from(g).map_err(|_| {
-            bad(format!(
-                "process_group({g}): a process group id is at most {}",
-                i32::MAX
-            ))
-        })?),
-        (None, None) if opts.own_group && !cmd.new_session => Some(0),
-        (None, None) => None,
+    let (process_group, new_session) = match opts.group {
+        ProcessGroup::Caller | ProcessGroup::JoinFirstStage => (None, false),
+        ProcessGroup::Lead => (Some(0), false),
+        ProcessGroup::Session => (None, true),
+        ProcessGroup::Join(pgid) => (Some(pgid.as_raw_nonzero().get()), false),
     };
 
     // Pipes. The child's ends are closed in the parent when this returns.
@@ -300,7 +291,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         cwd,
         fd_actions: actions,
         process_group,
-        new_session: cmd.new_session,
+        new_session,
         fork,
         cgroup: opts.cgroup,
         pidfd: opts.pidfd == PidfdPlan::Now,
@@ -322,11 +313,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
             .flatten()
     });
-    let pgid = if cmd.new_session || process_group == Some(0) {
-        Some(pid)
-    } else {
-        process_group.and_then(Pid::from_raw)
-    };
     let [stdin, stdout, stderr] = parent;
     Ok(Launched {
         pid,
@@ -334,7 +320,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         stdin,
         stdout,
         stderr,
-        pgid,
         spawn_time,
         started,
         path: crate::SpawnPath::from_sys(spawned.path),
@@ -477,17 +462,7 @@ pub(crate) fn launch_wiring(
         }
         _ => None,
     };
-    let (process_group, own_group) = match wiring.group {
-        GroupPlan::Caller | GroupPlan::Session => (None, false),
-        GroupPlan::Lead => (Some(0), true),
-        GroupPlan::Join(pg) => (Some(pg), false),
-        GroupPlan::JoinFirstStage => (
-            plumbing
-                .leader_pgid
-                .map(|p| p.as_raw_nonzero().get().unsigned_abs()),
-            false,
-        ),
-    };
+    let group = wiring.group.resolved(plumbing.leader_pgid);
     let next_write = next.as_ref().map(|(_, w)| w);
     let cgroup = match wiring.containment {
         crate::Containment::Cgroup => Some(crate::process::new_cgroup(&wiring.name)?),
@@ -506,8 +481,7 @@ pub(crate) fn launch_wiring(
                 stdin,
                 stdout,
                 stderr,
-                process_group,
-                own_group,
+                group,
                 cgroup: cgroup.as_ref().map(spawn_sys::cgroup::Cgroup::fd),
                 pidfd,
             },
@@ -531,13 +505,6 @@ pub(crate) fn launch_wiring(
     if driving == Driving::Held {
         crate::reaper::started();
     }
-    let group = match wiring.group {
-        GroupPlan::Caller => ProcessGroup::Caller,
-        GroupPlan::Lead | GroupPlan::Session => ProcessGroup::Leads(l.pid),
-        GroupPlan::Join(_) | GroupPlan::JoinFirstStage => {
-            l.pgid.map_or(ProcessGroup::Caller, ProcessGroup::Joined)
-        }
-    };
     if stage.is_some_and(|s| s.index == 0) && wiring.group.leads() {
         plumbing.leader_pgid = Some(l.pid);
     }

@@ -8,6 +8,7 @@
 //! drained into their sinks (`crate::child::Driver`).
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use spawn_core::ChildId;
@@ -71,10 +72,6 @@ impl fmt::Debug for PipelineChild {
     }
 }
 
-fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
-    Error::io(name, "cannot create a pipe", std::io::Error::from(e))
-}
-
 /// What reaches every stage of a started pipeline from outside.
 pub(crate) struct StageControl {
     /// Stops every stage (`Pipeline::cancel_on`).
@@ -86,32 +83,20 @@ pub(crate) struct StageControl {
 /// Starts the stages of a pipeline (see [`Pipeline::spawn`](crate::Pipeline::spawn)):
 /// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
 /// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
-/// sink of the stderr the stages without one of their own (`own_stderr`)
-/// share; `control` what stops them or passes signals on.
+/// sink and the read end of the one pipe the stderr of the stages without
+/// one of their own (`own_stderr`) goes into; `control` what stops them or
+/// passes signals on.
 pub(crate) fn start(
     name: String,
-    mut wirings: Vec<Wiring>,
+    wirings: Vec<Wiring>,
     final_plan: &Plan,
     merged: bool,
-    shared_stderr: Option<Sink>,
+    shared_stderr: Option<(Sink, OwnedFd)>,
     own_stderr: &[bool],
     control: StageControl,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
     let mut plumbing = StagePlumbing::for_pipeline(final_plan, merged, &name)?;
-    // One pipe for the stderr the stages share, so that there is one end
-    // to hand out (`Pipeline::run` reads a pipe per stage into one sink).
-    let shared_read = match &shared_stderr {
-        Some(_) => {
-            let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(&name, e))?;
-            let w = Arc::new(w);
-            for (wiring, _) in wirings.iter_mut().zip(own_stderr).filter(|(_, own)| !**own) {
-                wiring.plans.stderr = Plan::Fd(Arc::clone(&w));
-            }
-            Some(r)
-        }
-        None => None,
-    };
     let mut members: Vec<Member> = Vec::with_capacity(n);
     let mut pipes = Vec::with_capacity(n);
     for (i, w) in wirings.iter().enumerate() {
@@ -151,10 +136,10 @@ pub(crate) fn start(
     let stderr_at = own_stderr
         .iter()
         .rposition(|own| !own)
-        .filter(|_| shared_read.is_some());
-    if let (Some(k), Some(r)) = (stderr_at, shared_read) {
+        .filter(|_| shared_stderr.is_some());
+    if let (Some(k), Some((sink, r))) = (stderr_at, shared_stderr) {
         pipes[k].stderr = Some(ChildStderr(r));
-        members[k].sinks.stderr = shared_stderr;
+        members[k].sinks.stderr = Some(sink);
     }
     drop(wirings);
     let mut driver = Driver::new(name, members, pipes, control.forwarder);
@@ -250,11 +235,10 @@ impl PipelineChild {
         // The stages' group, when they have one (in a terminal they stay
         // in the caller's, and `kill_all` reached their descendants).
         let leader = &self.driver.members[0];
-        match leader.process.group() {
-            crate::process::ProcessGroup::Leads(_) => {
-                crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
-            }
-            _ => Ok(()),
+        if leader.process.group().leads() {
+            crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
+        } else {
+            Ok(())
         }
     }
 }

@@ -244,3 +244,26 @@ fn a_stage_process_group_out_of_range_is_refused_before_any_stage_starts() {
         "process_group(4294967295): a process group id is at most 2147483647",
     );
 }
+
+#[test]
+fn a_new_session_that_also_names_a_process_group_is_refused_before_spawning() {
+    // A session's leader leads a group of its own: setpgid after setsid
+    // fails (EPERM) in the child, so the two cannot both be asked for.
+    for pgid in [0, 1] {
+        let cmd = Command::new("true").new_session().process_group(pgid);
+        for (how, cmd) in both_paths(&cmd) {
+            match cmd.run() {
+                Err(Error::InvalidInput { program, reason }) => {
+                    assert_eq!(program, "true", "{how}");
+                    assert!(
+                        reason.starts_with(&format!(
+                            "new_session() and process_group({pgid}) were both given"
+                        )),
+                        "{how}: {reason}"
+                    );
+                }
+                other => panic!("{how}: {other:?}"),
+            }
+        }
+    }
+}
