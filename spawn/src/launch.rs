@@ -384,14 +384,17 @@ pub(crate) struct StagePlumbing {
     pub final_write: Option<OwnedFd>,
     /// Its read end, for the last stage's slot.
     pub final_read: Option<OwnedFd>,
+    /// Where the pipeline's final stdout goes (the stages' merged stderr
+    /// goes there too).
+    pub final_stdout: Plan,
 }
 
 impl StagePlumbing {
-    /// The plumbing a pipeline's stages start with: the pipe its last
-    /// stage's stdout and the stages' merged stderr share, when `plan`
-    /// (where the final stdout goes) is a pipe to us and `shared` says they
-    /// share it.
-    pub(crate) fn for_pipeline(plan: &Plan, shared: bool, name: &str) -> Result<Self, Error> {
+    /// The plumbing a pipeline's stages start with: where its final stdout
+    /// goes (`plan`), and the pipe its last stage's stdout and the stages'
+    /// merged stderr share, when that is a pipe to us and `shared` says
+    /// they share it.
+    pub(crate) fn for_pipeline(plan: Plan, shared: bool, name: &str) -> Result<Self, Error> {
         let mut plumbing = StagePlumbing::default();
         if shared && matches!(plan, Plan::Pipe) {
             let (r, w) = spawn_sys::pipe::pipe()
@@ -399,6 +402,7 @@ impl StagePlumbing {
             plumbing.final_read = Some(r);
             plumbing.final_write = Some(w);
         }
+        plumbing.final_stdout = plan;
         Ok(plumbing)
     }
 }
@@ -416,7 +420,6 @@ fn launch_plan<'a>(
     stream: Stream,
     plumbing: &'a StagePlumbing,
     next: Option<&'a OwnedFd>,
-    pipeline_stdout: &'a Plan,
 ) -> ChildFd<'a> {
     match plan {
         Plan::Inherit => ChildFd::Inherit,
@@ -430,7 +433,7 @@ fn launch_plan<'a>(
             (_, _, Some(fd)) => ChildFd::Fd(fd.as_fd()),
             (_, _, None) => ChildFd::Null,
         },
-        Plan::PipelineStdout => match (&plumbing.final_write, pipeline_stdout) {
+        Plan::PipelineStdout => match (&plumbing.final_write, &plumbing.final_stdout) {
             (Some(fd), _) => ChildFd::Fd(fd.as_fd()),
             (None, Plan::Null) => ChildFd::Null,
             (None, Plan::Fd(fd)) => ChildFd::Fd(fd.as_fd()),
@@ -440,16 +443,16 @@ fn launch_plan<'a>(
     }
 }
 
-/// Starts the child of `wiring`. `plumbing` carries the pipes between the
-/// stages of a pipeline (unused otherwise); `pipeline_stdout` is where the
-/// pipeline's final stdout goes (for merged stage stderr); `driving` says
+/// Starts the child of `wiring`: the one stage builder of `Pipeline::run`
+/// (the engine's starts) and `Pipeline::spawn`. `plumbing` carries the
+/// pipes between the stages of a pipeline and where its final stdout goes
+/// (unused otherwise); `driving` says
 /// whether the child may outlive the call (then the start makes sure the
 /// background reaper thread runs).
 pub(crate) fn launch_wiring(
     wiring: &Wiring,
     stage: Option<StageRole>,
     plumbing: &mut StagePlumbing,
-    pipeline_stdout: &Plan,
     pidfd: PidfdPlan,
     driving: Driving,
 ) -> Result<Started, Error> {
@@ -472,7 +475,7 @@ pub(crate) fn launch_wiring(
     let result = {
         let p = &*plumbing;
         let plans = [Stream::Stdin, Stream::Stdout, Stream::Stderr]
-            .map(|s| launch_plan(&wiring.plans[s], s, p, next_write, pipeline_stdout));
+            .map(|s| launch_plan(&wiring.plans[s], s, p, next_write));
         let [stdin, stdout, stderr] = plans;
         launch(
             &wiring.cmd,
@@ -545,12 +548,5 @@ pub(crate) fn launch_alone(
     pidfd: PidfdPlan,
     driving: Driving,
 ) -> Result<Started, Error> {
-    launch_wiring(
-        wiring,
-        None,
-        &mut StagePlumbing::default(),
-        &Plan::Inherit,
-        pidfd,
-        driving,
-    )
+    launch_wiring(wiring, None, &mut StagePlumbing::default(), pidfd, driving)
 }

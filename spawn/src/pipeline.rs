@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use spawn_core::PerStream;
 
-use crate::driver::{CancelScope, Engine, StageRole};
+use crate::driver::{CancelScope, Engine};
+use crate::launch::{StagePlumbing, StageRole};
 use crate::stdio::StdioKind;
 use crate::wiring::{Plan, StagePlace, StageStderr, Wiring, route_sink};
 use crate::{Command, Error, PipelineChild, PipelineOutput, Route, Stdio};
@@ -274,11 +275,16 @@ impl Pipeline {
         )
     }
 
-    /// Every stage's wiring (see [`stage_wiring`](Self::stage_wiring) for
-    /// `shared`), where the final stdout goes, and whether the stages'
-    /// merged stderr shares the pipe of the last stage's stdout
-    /// (`Pipeline::run` and `Pipeline::spawn` start the stages from these).
-    fn wirings(&self, shared: &StageStderr) -> Result<(Vec<Wiring>, Plan, bool), Error> {
+    /// The stages as `Pipeline::run` and `Pipeline::spawn` start them,
+    /// one by one through `launch::launch_wiring`: every stage's wiring (see
+    /// [`stage_wiring`](Self::stage_wiring) for `shared`), and the plumbing
+    /// they share (where the final stdout goes, and the pipe the last
+    /// stage's stdout and the stages' merged stderr share).
+    fn stage_builds(
+        &self,
+        shared: &StageStderr,
+        name: &str,
+    ) -> Result<(Vec<Wiring>, StagePlumbing), Error> {
         let wirings = (0..self.stages.len())
             .map(|i| self.stage_wiring(i, shared))
             .collect::<Result<Vec<_>, _>>()?;
@@ -287,7 +293,8 @@ impl Pipeline {
             Some(plan) => (plan.clone(), false),
             None => (Plan::Inherit, false),
         };
-        Ok((wirings, final_plan, merged))
+        let plumbing = StagePlumbing::for_pipeline(final_plan, merged, name)?;
+        Ok((wirings, plumbing))
     }
 
     /// Starts every stage and returns at once, for control while the
@@ -336,13 +343,12 @@ impl Pipeline {
             Some((_, _, w)) => StageStderr::SharedPipe(Arc::clone(w)),
             None => StageStderr::AsRouted,
         };
-        let (wirings, final_plan, merged) = self.wirings(&stage_stderr)?;
+        let (wirings, plumbing) = self.stage_builds(&stage_stderr, &name)?;
         let own_stderr: Vec<bool> = self.stages.iter().map(|c| c.stderr.is_some()).collect();
         crate::pipeline_child::start(
             name,
             wirings,
-            &final_plan,
-            merged,
+            plumbing,
             shared.map(|(sink, r, _)| (sink, r)),
             &own_stderr,
             crate::pipeline_child::StageControl {
@@ -369,8 +375,8 @@ impl Pipeline {
             Some(_) => StageStderr::SharedSink,
             None => StageStderr::AsRouted,
         };
-        let (wirings, final_plan, merged) = self.wirings(&stage_stderr)?;
-        engine.set_pipeline_stdout(final_plan, merged, name)?;
+        let (wirings, plumbing) = self.stage_builds(&stage_stderr, name)?;
+        engine.set_stage_plumbing(plumbing);
         let mut ix = Vec::with_capacity(n);
         for (i, w) in wirings.into_iter().enumerate() {
             let own_stderr = self.stages[i].stderr.is_some();

@@ -16,7 +16,7 @@ use spawn_core::ChildId;
 use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
 use crate::driver::Until;
 use crate::launch::{Driving, PidfdPlan, StagePlumbing, StageRole, launch_wiring};
-use crate::wiring::{Plan, Wiring};
+use crate::wiring::Wiring;
 use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sink};
 
 /// A running pipeline, as returned by [`Pipeline::spawn`](crate::Pipeline::spawn):
@@ -81,22 +81,19 @@ pub(crate) struct StageControl {
 }
 
 /// Starts the stages of a pipeline (see [`Pipeline::spawn`](crate::Pipeline::spawn)):
-/// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
-/// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
+/// `wirings` and `plumbing` as `Pipeline::run` has them, `shared_stderr` the
 /// sink and the read end of the one pipe the stderr of the stages without
 /// one of their own (`own_stderr`) goes into; `control` what stops them or
 /// passes signals on.
 pub(crate) fn start(
     name: String,
     wirings: Vec<Wiring>,
-    final_plan: &Plan,
-    merged: bool,
+    mut plumbing: StagePlumbing,
     shared_stderr: Option<(Sink, OwnedFd)>,
     own_stderr: &[bool],
     control: StageControl,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
-    let mut plumbing = StagePlumbing::for_pipeline(final_plan, merged, &name)?;
     let mut members: Vec<Member> = Vec::with_capacity(n);
     let mut pipes = Vec::with_capacity(n);
     for (i, w) in wirings.iter().enumerate() {
@@ -104,23 +101,17 @@ pub(crate) fn start(
             index: i,
             last: i + 1 == n,
         };
-        let started = match launch_wiring(
-            w,
-            Some(role),
-            &mut plumbing,
-            final_plan,
-            PidfdPlan::Now,
-            Driving::Held,
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                for m in &members {
-                    m.process.kill_all();
-                    crate::reaper::reap_later(Arc::clone(&m.process));
+        let started =
+            match launch_wiring(w, Some(role), &mut plumbing, PidfdPlan::Now, Driving::Held) {
+                Ok(s) => s,
+                Err(e) => {
+                    for m in &members {
+                        m.process.kill_all();
+                        crate::reaper::reap_later(Arc::clone(&m.process));
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         // As `Pipeline::run` adds them: the first stage owns the group's
         // teardown, the others are members of it.
         members.push(Member::new(

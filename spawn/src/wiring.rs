@@ -18,9 +18,10 @@ use crate::stdio::StdioKind;
 use crate::{Command, Error, Route, Sink, Stdio};
 
 /// Where one of the child's fds 0, 1, 2 goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum Plan {
     /// Left as the parent's.
+    #[default]
     Inherit,
     /// `/dev/null`.
     Null,

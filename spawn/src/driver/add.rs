@@ -129,20 +129,10 @@ impl Engine<'_> {
         Ok(ix)
     }
 
-    /// Sets where a pipeline's final stdout goes, and makes the pipe that
-    /// its last stage's stdout and the stages' merged stderr share when
-    /// that is a pipe to us.
-    pub(crate) fn set_pipeline_stdout(
-        &mut self,
-        plan: Plan,
-        shared: bool,
-        name: &str,
-    ) -> Result<(), Error> {
-        let p = StagePlumbing::for_pipeline(&plan, shared, name)?;
-        self.plumbing.final_read = p.final_read;
-        self.plumbing.final_write = p.final_write;
-        self.pipeline_stdout = plan;
-        Ok(())
+    /// Sets what a pipeline's stages share while they start (where its
+    /// final stdout goes, the pipe its merged stderr shares with it).
+    pub(crate) fn set_stage_plumbing(&mut self, plumbing: StagePlumbing) {
+        self.plumbing = plumbing;
     }
 
     /// Adds an already running child (a `Child`'s communicate or wait).

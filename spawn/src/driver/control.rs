@@ -413,10 +413,6 @@ impl Engine<'_> {
             polled: std::mem::take(&mut self.polled),
             tick: self.tick,
             plumbing: std::mem::take(&mut self.plumbing),
-            pipeline_stdout: std::mem::replace(
-                &mut self.pipeline_stdout,
-                crate::wiring::Plan::Inherit,
-            ),
             hooks,
             cancels: Vec::new(),
             stop_starting: false,

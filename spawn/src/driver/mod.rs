@@ -36,11 +36,11 @@ use spawn_core::{
 use spawn_sys::poll::{Epoll, Ready};
 
 use crate::sink::SinkState;
-use crate::wiring::{Plan, Wiring};
+use crate::wiring::Wiring;
 use crate::{Error, Output};
 
+pub(crate) use crate::launch::Driving;
 use crate::launch::StagePlumbing;
-pub(crate) use crate::launch::{Driving, StageRole};
 pub(crate) use add::Adopted;
 pub(crate) use control::{CancelScope, Ran, Until};
 pub(crate) use slot::{Owner, Slot};
@@ -88,8 +88,6 @@ pub(crate) struct Engine<'t> {
     polled: Vec<usize>,
     tick: Duration,
     plumbing: StagePlumbing,
-    /// Where a pipeline's final stdout goes (for stages' merged stderr).
-    pipeline_stdout: Plan,
     hooks: Hooks<'t>,
     /// The cancel tokens the engine watches.
     cancels: Vec<control::Watched>,
@@ -153,7 +151,6 @@ impl<'t> Engine<'t> {
             polled: Vec::new(),
             tick: exits::MIN_TICK,
             plumbing: StagePlumbing::default(),
-            pipeline_stdout: Plan::Inherit,
             hooks: Hooks::default(),
             cancels: Vec::new(),
             stop_starting: false,

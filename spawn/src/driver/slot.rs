@@ -243,14 +243,7 @@ impl Engine<'_> {
                     }
                     return;
                 }
-                let res = launch_wiring(
-                    &wiring,
-                    stage,
-                    &mut self.plumbing,
-                    &self.pipeline_stdout,
-                    pidfd,
-                    self.driving,
-                );
+                let res = launch_wiring(&wiring, stage, &mut self.plumbing, pidfd, self.driving);
                 self.launched(child, wiring, pidfd, res);
             }
             Some(Start::Adopted) | None => self.now_started(child),
