@@ -5,7 +5,7 @@
 //! same launch and plumbing between stages, one process group led by the
 //! first stage), and are driven as a [`Child`](crate::Child) is: adopted
 //! into one engine by the first wait, with the pipe ends still held
-//! drained into their sinks (`crate::child::Driver`).
+//! drained into their sinks (`crate::child::HeldRun`).
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use spawn_core::ChildId;
 
-use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
+use crate::child::{Drove, Feed, HeldPipes, HeldRun, Member};
 use crate::driver::Until;
 use crate::launch::{Driving, PidfdPlan, StagePlumbing, StageRole, launch_wiring};
 use crate::wiring::Wiring;
@@ -52,7 +52,7 @@ use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sin
 /// # Ok::<(), spawn::Error>(())
 /// ```
 pub struct PipelineChild {
-    driver: Driver,
+    run: HeldRun,
     /// The stage whose slot reads the stderr pipe the stages share.
     stderr_at: Option<usize>,
 }
@@ -66,7 +66,7 @@ const _: fn() = || {
 impl fmt::Debug for PipelineChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineChild")
-            .field("pipeline", &self.driver.name)
+            .field("pipeline", &self.run.name)
             .field("pids", &self.pids())
             .finish_non_exhaustive()
     }
@@ -133,16 +133,16 @@ pub(crate) fn start(
         members[k].sinks.stderr = Some(sink);
     }
     drop(wirings);
-    let mut driver = Driver::new(name, members, pipes, control.forwarder);
-    driver.cancel_all_on(control.cancel);
-    Ok(PipelineChild { driver, stderr_at })
+    let mut run = HeldRun::new(name, members, pipes, control.forwarder);
+    run.cancel_all_on(control.cancel);
+    Ok(PipelineChild { run, stderr_at })
 }
 
 impl PipelineChild {
     /// Every stage's process id, in pipeline order.
     #[must_use]
     pub fn pids(&self) -> Vec<u32> {
-        self.driver
+        self.run
             .members
             .iter()
             .map(|m| m.process.pid_u32())
@@ -152,13 +152,13 @@ impl PipelineChild {
     /// Takes the write end of the first stage's stdin pipe (when the
     /// pipeline's stdin was piped, and not taken or closed by a wait yet).
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.driver.state_mut().pipes[0].stdin.take()
+        self.run.state_mut().pipes[0].stdin.take()
     }
 
     /// Takes the read end of the last stage's stdout pipe (when the
     /// pipeline's stdout was piped, and not taken or drained by a wait).
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.driver.state_mut().pipes.last_mut()?.stdout.take()
+        self.run.state_mut().pipes.last_mut()?.stdout.take()
     }
 
     /// Takes the read end of the one pipe every stage's stderr goes into
@@ -166,7 +166,7 @@ impl PipelineChild {
     /// pipeline's stderr was piped.
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
         let k = self.stderr_at?;
-        self.driver.state_mut().pipes[k].stderr.take()
+        self.run.state_mut().pipes[k].stderr.take()
     }
 
     /// Waits for every stage to finish and returns their statuses, in
@@ -185,11 +185,11 @@ impl PipelineChild {
     /// ([`Error::StatusLost`]); a sink failed.
     pub fn wait(&self) -> Result<Vec<ExitStatus>, Error> {
         match self
-            .driver
+            .run
             .drive(Feed::Input(&[]), None, Until::AllDone, true, true)?
         {
             Drove::Done(Some(stages)) => {
-                crate::finish::fold_pipeline(&self.driver.name, stages).map(|out| out.statuses)
+                crate::finish::fold_pipeline(&self.run.name, stages).map(|out| out.statuses)
             }
             _ => self.statuses(),
         }
@@ -197,7 +197,7 @@ impl PipelineChild {
 
     /// The statuses of the reaped stages.
     fn statuses(&self) -> Result<Vec<ExitStatus>, Error> {
-        self.driver
+        self.run
             .members
             .iter()
             .map(|m| {
@@ -220,14 +220,14 @@ impl PipelineChild {
     /// # Errors
     /// The kernel refused.
     pub fn kill(&self) -> Result<(), Error> {
-        for m in &self.driver.members {
+        for m in &self.run.members {
             m.process.kill_all();
         }
         // The stages' group, when they have one (in a terminal they stay
         // in the caller's, and `kill_all` reached their descendants).
-        let leader = &self.driver.members[0];
+        let leader = &self.run.members[0];
         if leader.process.group().leads() {
-            crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
+            crate::handle::signal_group(&self.run.name, &leader.process, Signal::KILL)
         } else {
             Ok(())
         }
@@ -236,6 +236,6 @@ impl PipelineChild {
 
 impl Drop for PipelineChild {
     fn drop(&mut self) {
-        self.driver.release(false);
+        self.run.release(false);
     }
 }

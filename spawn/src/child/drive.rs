@@ -1,4 +1,4 @@
-//! [`Driver`]: how a started [`Child`](crate::Child), or every stage of a
+//! [`HeldRun`]: how a started [`Child`](crate::Child), or every stage of a
 //! started [`PipelineChild`](crate::PipelineChild), is driven once it runs:
 //! its processes are adopted into one [`Engine`] (the same loop `run`
 //! uses), with the pipe ends it still holds drained into its sinks, its
@@ -110,7 +110,7 @@ pub(crate) struct State {
 }
 
 /// See the module docs.
-pub(crate) struct Driver {
+pub(crate) struct HeldRun {
     pub name: String,
     pub members: Vec<Member>,
     forwarder: Option<crate::Forwarder>,
@@ -121,7 +121,7 @@ pub(crate) struct Driver {
 }
 
 /// Resets `busy` and wakes the waiters, also when a drive panics.
-struct Busy<'a>(&'a Driver);
+struct Busy<'a>(&'a HeldRun);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
@@ -134,14 +134,14 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-impl Driver {
+impl HeldRun {
     pub(crate) fn new(
         name: String,
         members: Vec<Member>,
         pipes: Vec<HeldPipes>,
         forwarder: Option<crate::Forwarder>,
     ) -> Self {
-        Driver {
+        HeldRun {
             name,
             members,
             forwarder,
@@ -373,10 +373,9 @@ impl Driver {
         Ok((engine, ix))
     }
 
-    #[cfg(feature = "tokio")]
-    /// Gives the first member's pipe ends back to the driver (the async
-    /// child holds them registered with its runtime until a drive needs
-    /// them).
+    /// Gives the first member's pipe ends to the run: a `Child`'s at its
+    /// start, an `AsyncChild`'s back (it holds them registered with its
+    /// runtime until a drive needs them).
     pub(crate) fn hold(&mut self, fds: PerStream<Option<OwnedFd>>) {
         let held = &mut self.state_mut().pipes[0];
         let new = HeldPipes::new(fds);
