@@ -159,3 +159,88 @@ pub(crate) fn signal_group(name: &str, process: &Process, signal: Signal) -> Res
         ),
     })
 }
+
+/// The control surface of a started child, the same on [`Child`](crate::Child)
+/// and [`AsyncChild`](crate::AsyncChild) (written once, here): its pid, a
+/// [`ChildHandle`], `try_wait` and the signals, each through the
+/// [`ChildHandle`] at `self.<path>`.
+macro_rules! child_control {
+    ($($path:ident).+) => {
+        /// The child's process id.
+        #[must_use]
+        pub fn pid(&self) -> u32 {
+            self.$($path).+.pid()
+        }
+
+        /// A handle for other threads and tasks: waits (blocking) and
+        /// signals on `&self`, and it outlives this child; see
+        /// [`ChildHandle`](crate::ChildHandle).
+        #[must_use]
+        pub fn handle(&self) -> crate::ChildHandle {
+            self.$($path).+.clone()
+        }
+
+        /// The child's status if it has exited, without blocking (and
+        /// without reading its pipes).
+        ///
+        /// # Errors
+        /// [`Error::StatusLost`](crate::Error::StatusLost) when someone else
+        /// reaped the child; an error from `wait4(2)`.
+        pub fn try_wait(&self) -> Result<Option<crate::ExitStatus>, crate::Error> {
+            self.$($path).+.try_wait()
+        }
+
+        /// Sends `signal` to the child (through its pidfd where the kernel
+        /// has them). `Ok` without sending once the child has been reaped:
+        /// its pid may belong to another process by then. Never waits for a
+        /// wait running on another thread.
+        ///
+        /// # Errors
+        /// The kernel refused (e.g. an invalid signal number).
+        pub fn send_signal(&self, signal: crate::Signal) -> Result<(), crate::Error> {
+            self.$($path).+.send_signal(signal)
+        }
+
+        /// Sends `SIGTERM`: asks the child to stop.
+        ///
+        /// # Errors
+        /// As [`send_signal`](Self::send_signal).
+        pub fn terminate(&self) -> Result<(), crate::Error> {
+            self.$($path).+.terminate()
+        }
+
+        /// Sends `SIGKILL`: stops the child at once.
+        ///
+        /// # Errors
+        /// As [`send_signal`](Self::send_signal).
+        pub fn kill(&self) -> Result<(), crate::Error> {
+            self.$($path).+.kill()
+        }
+
+        /// Sends `SIGKILL` to the child's whole process group (the child and
+        /// what it started), when the child has a group of its own
+        /// ([`Command::process_group`](crate::Command::process_group),
+        /// [`Command::new_session`](crate::Command::new_session), or a
+        /// timeout). After the child was reaped it still reaches what the
+        /// child left in its group; if the group was already empty then, it
+        /// does nothing (its id may lead someone else's group by now).
+        ///
+        /// # Errors
+        /// [`Error::InvalidInput`](crate::Error::InvalidInput) when the child
+        /// shares the caller's group (killing that group would kill the
+        /// caller); the kernel refused.
+        pub fn kill_group(&self) -> Result<(), crate::Error> {
+            self.$($path).+.kill_group()
+        }
+
+        /// Sends `signal` to the child's process group; see
+        /// [`kill_group`](Self::kill_group).
+        ///
+        /// # Errors
+        /// As [`kill_group`](Self::kill_group).
+        pub fn signal_group(&self, signal: crate::Signal) -> Result<(), crate::Error> {
+            self.$($path).+.signal_group(signal)
+        }
+    };
+}
+pub(crate) use child_control;

@@ -1,25 +1,35 @@
-//! Turning a [`Command`] into a started process: environment, `PATH` search
-//! (relative and empty entries from the child's working directory, as
-//! `execvp` does), pipes, fd actions, process group, and the mapping of
-//! spawn-sys errors to [`Error`]s that name the program and the cause (a
-//! missing `#!` interpreter is told from a missing program).
+//! Launching: a [`Wiring`] becomes a started [`Process`] with the parent's
+//! ends of its pipes, for every entry point (the engine's starts, in place
+//! or on its spawner thread, `Child`, `AsyncChild`, `PipelineChild`):
+//! `launch_wiring` (a pipeline's stages with the [`StagePlumbing`] between
+//! them) and `launch_alone` (no pipeline), over `launch`, which turns the
+//! [`Command`] into a spawn-sys start: environment, `PATH` search (relative
+//! and empty entries from the child's working directory, as `execvp`
+//! does), pipes, fd actions, process group. `error.rs` maps spawn-sys
+//! errors to [`Error`]s that name the program and the cause (a missing
+//! `#!` interpreter is told from a missing program).
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spawn_sys::spawn::{
-    self as sys, CStringArray, FdAction, LookupError, SpawnOptions, SpawnStage,
-};
-use spawn_sys::{Errno, Pid};
+use spawn_sys::Pid;
+use spawn_sys::spawn::{self as sys, CStringArray, FdAction, LookupError, SpawnOptions};
 
+use spawn_core::{PerStream, Stream};
+
+use crate::process::{Process, ProcessGroup};
+use crate::wiring::{Plan, Reach, Wiring};
 use crate::{Command, Error};
 
+mod error;
+use error::map_spawn_error;
+
 /// How one of the child's fds 0, 1, 2 is set up for one launch.
-pub(crate) enum Plan<'a> {
+pub(crate) enum ChildFd<'a> {
     /// Left as the parent's.
     Inherit,
     /// `/dev/null`.
@@ -42,9 +52,6 @@ pub(crate) struct Launched {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-    /// The process group that "signal the group" means, if the child has one
-    /// of its own (or joined one on purpose).
-    pub pgid: Option<Pid>,
     pub spawn_time: Duration,
     pub started: Instant,
     /// How it was started, and the option that needed fork, if it did.
@@ -56,14 +63,12 @@ pub(crate) struct Launched {
 pub(crate) struct LaunchOptions<'a> {
     /// What errors name the program (the wiring's name, made once).
     pub name: &'a str,
-    pub stdin: Plan<'a>,
-    pub stdout: Plan<'a>,
-    pub stderr: Plan<'a>,
-    /// Overrides the command's process group (pipelines put all stages in one).
-    pub process_group: Option<u32>,
-    /// Put the child in a group of its own when the command says nothing
-    /// (timeouts, pipelines).
-    pub own_group: bool,
+    pub stdin: ChildFd<'a>,
+    pub stdout: ChildFd<'a>,
+    pub stderr: ChildFd<'a>,
+    /// The process group it starts in, as its wiring decided (a later
+    /// stage's resolved to the first stage's group).
+    pub group: ProcessGroup,
     /// The cgroup the child starts in (`Containment::Cgroup`).
     pub cgroup: Option<BorrowedFd<'a>>,
     /// Whether the child's pidfd is opened at its start.
@@ -195,15 +200,11 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         other => bad(other.to_string()),
     })?;
 
-    let process_group = match (opts.process_group, cmd.process_group) {
-        (Some(g), _) | (None, Some(g)) => Some(i32::try_from(g).map_err(|_| {
-            bad(format!(
-                "process_group({g}): a process group id is at most {}",
-                i32::MAX
-            ))
-        })?),
-        (None, None) if opts.own_group && !cmd.new_session => Some(0),
-        (None, None) => None,
+    let (process_group, new_session) = match opts.group {
+        ProcessGroup::Caller | ProcessGroup::JoinFirstStage => (None, false),
+        ProcessGroup::Lead => (Some(0), false),
+        ProcessGroup::Session => (None, true),
+        ProcessGroup::Join(pgid) => (Some(pgid.as_raw_nonzero().get()), false),
     };
 
     // Pipes. The child's ends are closed in the parent when this returns.
@@ -214,7 +215,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     let plans = [&opts.stdin, &opts.stdout, &opts.stderr];
     for (i, plan) in plans.iter().enumerate() {
         match plan {
-            Plan::Pipe => {
+            ChildFd::Pipe => {
                 let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(e.into()))?;
                 let (mine, theirs) = if i == 0 { (w, r) } else { (r, w) };
                 if let Some(cap) = cmd.pipe_capacity {
@@ -224,7 +225,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                 parent[i] = Some(mine);
                 child_ends[i] = Some(theirs);
             }
-            Plan::Null if null.is_none() => {
+            ChildFd::Null if null.is_none() => {
                 null = Some(
                     spawn_sys::fd::dev_null(true)
                         .map_err(|e| Error::io(program, "cannot open /dev/null", e))?,
@@ -240,12 +241,12 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     for (i, plan) in plans.iter().enumerate() {
         let dst = i as i32;
         let src: Option<BorrowedFd<'_>> = match plan {
-            Plan::Inherit => None,
-            Plan::Null => null.as_ref().map(AsFd::as_fd),
-            Plan::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
-            Plan::Fd(fd) => Some(*fd),
-            Plan::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
-            Plan::Merge => {
+            ChildFd::Inherit => None,
+            ChildFd::Null => null.as_ref().map(AsFd::as_fd),
+            ChildFd::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
+            ChildFd::Fd(fd) => Some(*fd),
+            ChildFd::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
+            ChildFd::Merge => {
                 // Where the other of stdout and stderr goes (stdin cannot
                 // be merged).
                 let other = match i {
@@ -257,13 +258,13 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                     // The other stream is what our own fd passes on: only
                     // an fd that exec keeps. A private (close-on-exec) or
                     // closed one leaves this one closed too.
-                    Plan::Inherit if other == 1 => parent_std(&stdout_fd, dst, &mut actions),
-                    Plan::Inherit => parent_std(&stderr_fd, dst, &mut actions),
-                    Plan::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
-                    Plan::Null => null.as_ref().map(AsFd::as_fd),
-                    Plan::Pipe => child_ends[other].as_ref().map(AsFd::as_fd),
-                    Plan::Fd(fd) => Some(*fd),
-                    Plan::Merge => {
+                    ChildFd::Inherit if other == 1 => parent_std(&stdout_fd, dst, &mut actions),
+                    ChildFd::Inherit => parent_std(&stderr_fd, dst, &mut actions),
+                    ChildFd::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
+                    ChildFd::Null => null.as_ref().map(AsFd::as_fd),
+                    ChildFd::Pipe => child_ends[other].as_ref().map(AsFd::as_fd),
+                    ChildFd::Fd(fd) => Some(*fd),
+                    ChildFd::Merge => {
                         return Err(bad("stdout and stderr cannot both be merged".into()));
                     }
                 }
@@ -290,7 +291,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         cwd,
         fd_actions: actions,
         process_group,
-        new_session: cmd.new_session,
+        new_session,
         fork,
         cgroup: opts.cgroup,
         pidfd: opts.pidfd == PidfdPlan::Now,
@@ -312,11 +313,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
             .flatten()
     });
-    let pgid = if cmd.new_session || process_group == Some(0) {
-        Some(pid)
-    } else {
-        process_group.and_then(Pid::from_raw)
-    };
     let [stdin, stdout, stderr] = parent;
     Ok(Launched {
         pid,
@@ -324,7 +320,6 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         stdin,
         stdout,
         stderr,
-        pgid,
         spawn_time,
         started,
         path: crate::SpawnPath::from_sys(spawned.path),
@@ -350,136 +345,208 @@ fn parent_std<'a>(
     }
 }
 
-fn map_spawn_error(
-    cmd: &Command,
-    program: &str,
-    options: &SpawnOptions<'_>,
-    e: &spawn_sys::spawn::SpawnError,
-) -> Error {
-    let source = io::Error::from(e.errno);
-    let program = program.to_owned();
-    if e.errno == Errno::MFILE || e.errno == Errno::NFILE || above_fd_limit(options, e) {
-        return Error::TooManyOpenFiles { program };
-    }
-    match e.stage {
-        SpawnStage::Cwd => Error::BadCwd {
-            program,
-            cwd: cmd.cwd.clone().unwrap_or_default(),
-            source,
-        },
-        SpawnStage::Exec if e.errno == Errno::NOENT => {
-            match missing_interpreter(&options.program, options.cwd.as_deref()) {
-                Some(interpreter) => Error::InterpreterNotFound {
-                    program,
-                    interpreter,
-                },
-                None => Error::NotFound {
-                    searched: format!("no such file: {}", cmd.program.to_string_lossy()),
-                    program,
-                },
-            }
+/// Who drives an engine to its end: what decides when the background
+/// reaper thread is made (see `reaper.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Driving {
+    /// The call that made it, before it returns (`run`, `check_output`,
+    /// `Pipeline::run`, `Group::run`): its children are reaped in that
+    /// call, so their starts make no reaper thread. Only an early return
+    /// (the driver failed, a sink's callback panicked) hands children on;
+    /// the hand-off makes the thread then.
+    InCall,
+    /// A value the caller holds and may drop at any time (a `Child`, a
+    /// `GroupResults`, a future): the first start makes the reaper thread,
+    /// so that a later drop needs none (it may come when no thread can be
+    /// made any more).
+    Held,
+}
+
+/// A pipeline stage's place in its pipeline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StageRole {
+    pub index: usize,
+    pub last: bool,
+}
+
+/// What the stages of one pipeline share while they start.
+#[derive(Default)]
+pub(crate) struct StagePlumbing {
+    /// The read end of the pipe from the previous stage.
+    pub prev: Option<OwnedFd>,
+    /// The group the first stage leads.
+    pub leader_pgid: Option<Pid>,
+    /// The tree a stop of the pipeline reaches when its stages stay in the
+    /// caller's group (`Reach::Descendants`): every stage is a root.
+    pub tree: Option<Arc<crate::descendants::Descendants>>,
+    /// The write end of the pipe the last stage's stdout (and merged
+    /// stderr of every stage) goes into, until the last stage started.
+    pub final_write: Option<OwnedFd>,
+    /// Its read end, for the last stage's slot.
+    pub final_read: Option<OwnedFd>,
+    /// Where the pipeline's final stdout goes (the stages' merged stderr
+    /// goes there too).
+    pub final_stdout: Plan,
+}
+
+impl StagePlumbing {
+    /// The plumbing a pipeline's stages start with: where its final stdout
+    /// goes (`plan`), and the pipe its last stage's stdout and the stages'
+    /// merged stderr share, when that is a pipe to us and `shared` says
+    /// they share it.
+    pub(crate) fn for_pipeline(plan: Plan, shared: bool, name: &str) -> Result<Self, Error> {
+        let mut plumbing = StagePlumbing::default();
+        if shared && matches!(plan, Plan::Pipe) {
+            let (r, w) = spawn_sys::pipe::pipe()
+                .map_err(|e| Error::io(name, "cannot create a pipe", io::Error::from(e)))?;
+            plumbing.final_read = Some(r);
+            plumbing.final_write = Some(w);
         }
-        SpawnStage::Exec if e.errno == Errno::ACCESS || e.errno == Errno::ISDIR => {
-            Error::PermissionDenied {
-                path: cmd.program.to_string_lossy().into_owned(),
-                program,
-            }
-        }
-        _ if e.errno == Errno::TOOBIG => Error::ArgumentListTooLong {
-            program,
-            bytes: argv_env_bytes(&options.argv, &options.envp),
-        },
-        SpawnStage::Exec | SpawnStage::Setup | SpawnStage::Fork => Error::Spawn { program, source },
-        stage => {
-            let step = match stage {
-                SpawnStage::Credentials => {
-                    "setting the user, group or supplementary groups".to_owned()
-                }
-                SpawnStage::Umask => "setting the umask".to_owned(),
-                SpawnStage::Rlimit => "setting a resource limit".to_owned(),
-                SpawnStage::ProcessGroup => match options.process_group {
-                    Some(0) | None => "making a new process group".to_owned(),
-                    Some(pg) => format!("joining process group {pg}"),
-                },
-                SpawnStage::Session => "starting a new session".to_owned(),
-                SpawnStage::FdAction => "setting up its stdin, stdout or stderr".to_owned(),
-                _ => "preparing the child".to_owned(),
-            };
-            Error::Spawn {
-                program,
-                source: io::Error::new(source.kind(), format!("{step} failed: {source}")),
-            }
-        }
+        plumbing.final_stdout = plan;
+        Ok(plumbing)
     }
 }
 
-/// Whether a file action failed with `EBADF` because one of our fds is at
-/// or above `RLIMIT_NOFILE`: the limit was lowered (by another thread)
-/// after the fds were made, which glibc checks each action against. That
-/// is the fd limit, not a bad fd.
-fn above_fd_limit(options: &SpawnOptions<'_>, e: &spawn_sys::spawn::SpawnError) -> bool {
-    if e.errno != Errno::BADF || e.stage != SpawnStage::FdAction {
-        return false;
+/// A launched child: its process and the parent's ends of its pipes.
+pub(crate) struct Started {
+    pub process: Process,
+    pub fds: PerStream<Option<OwnedFd>>,
+    pub spawn_time: Duration,
+    pub started: Instant,
+}
+
+fn launch_plan<'a>(
+    plan: &'a Plan,
+    stream: Stream,
+    plumbing: &'a StagePlumbing,
+    next: Option<&'a OwnedFd>,
+) -> ChildFd<'a> {
+    match plan {
+        Plan::Inherit => ChildFd::Inherit,
+        Plan::Null => ChildFd::Null,
+        Plan::Pipe => ChildFd::Pipe,
+        Plan::Fd(fd) => ChildFd::Fd(fd.as_fd()),
+        Plan::Merge => ChildFd::Merge,
+        Plan::Stage => match (stream, &plumbing.prev, next) {
+            (Stream::Stdin, Some(fd), _) => ChildFd::Fd(fd.as_fd()),
+            (Stream::Stdin, None, _) => ChildFd::Null,
+            (_, _, Some(fd)) => ChildFd::Fd(fd.as_fd()),
+            (_, _, None) => ChildFd::Null,
+        },
+        Plan::PipelineStdout => match (&plumbing.final_write, &plumbing.final_stdout) {
+            (Some(fd), _) => ChildFd::Fd(fd.as_fd()),
+            (None, Plan::Null) => ChildFd::Null,
+            (None, Plan::Fd(fd)) => ChildFd::Fd(fd.as_fd()),
+            // Inherited stdout: the stage's stderr goes to our fd 1.
+            (None, _) => ChildFd::InheritStdout,
+        },
     }
-    let Ok((soft, _)) = spawn_sys::fd::nofile_limit() else {
-        return false;
-    };
-    options.fd_actions.iter().any(|a| match a {
-        FdAction::Dup2 { src, .. } => {
-            u64::try_from(std::os::fd::AsRawFd::as_raw_fd(src)).is_ok_and(|fd| fd >= soft)
+}
+
+/// Starts the child of `wiring`: the one stage builder of `Pipeline::run`
+/// (the engine's starts) and `Pipeline::spawn`. `plumbing` carries the
+/// pipes between the stages of a pipeline and where its final stdout goes
+/// (unused otherwise); `driving` says
+/// whether the child may outlive the call (then the start makes sure the
+/// background reaper thread runs).
+pub(crate) fn launch_wiring(
+    wiring: &Wiring,
+    stage: Option<StageRole>,
+    plumbing: &mut StagePlumbing,
+    pidfd: PidfdPlan,
+    driving: Driving,
+) -> Result<Started, Error> {
+    // The pipe to the next stage.
+    let next = match stage {
+        Some(StageRole { last: false, .. }) => {
+            let (r, w) = spawn_sys::pipe::pipe()
+                .map_err(|e| Error::io(&wiring.name, "cannot create a pipe", io::Error::from(e)))?;
+            Some((r, w))
         }
-        _ => false,
+        _ => None,
+    };
+    let group = wiring.group.resolved(plumbing.leader_pgid);
+    let next_write = next.as_ref().map(|(_, w)| w);
+    let cgroup = match wiring.containment {
+        crate::Containment::Cgroup => Some(crate::process::new_cgroup(&wiring.name)?),
+        _ => None,
+    };
+    crate::reaper::prepare();
+    let result = {
+        let p = &*plumbing;
+        let plans = [Stream::Stdin, Stream::Stdout, Stream::Stderr]
+            .map(|s| launch_plan(&wiring.plans[s], s, p, next_write));
+        let [stdin, stdout, stderr] = plans;
+        launch(
+            &wiring.cmd,
+            &LaunchOptions {
+                name: &wiring.name,
+                stdin,
+                stdout,
+                stderr,
+                group,
+                cgroup: cgroup.as_ref().map(spawn_sys::cgroup::Cgroup::fd),
+                pidfd,
+            },
+        )
+    };
+    // The previous stage's read end is the child's now.
+    plumbing.prev = next.map(|(r, _)| r);
+    if stage.is_some_and(|s| s.last) {
+        plumbing.final_write = None;
+    }
+    let l = match result {
+        Ok(l) => l,
+        Err(e) => {
+            // Nothing started in it: the cgroup made for the child goes too.
+            if let Some(cg) = cgroup {
+                let _ = cg.remove();
+            }
+            return Err(e);
+        }
+    };
+    if driving == Driving::Held {
+        crate::reaper::started();
+    }
+    if stage.is_some_and(|s| s.index == 0) && wiring.group.leads() {
+        plumbing.leader_pgid = Some(l.pid);
+    }
+    let mut process = Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason);
+    // One tree for the run: a lone child's own, or the one every stage of
+    // a pipeline joins (made by its first stage).
+    let tree = match stage {
+        None => (wiring.reach == Reach::Descendants).then(Default::default),
+        Some(s) if s.index == 0 => {
+            plumbing.tree = (wiring.reach == Reach::Descendants).then(Default::default);
+            plumbing.tree.clone()
+        }
+        Some(_) => plumbing.tree.clone(),
+    };
+    if let Some(tree) = tree {
+        process = process.with_descendants(tree);
+    }
+    let mut stdout = l.stdout;
+    if stage.is_some_and(|s| s.last) && stdout.is_none() {
+        stdout = plumbing.final_read.take();
+    }
+    Ok(Started {
+        process,
+        fds: PerStream {
+            stdin: l.stdin,
+            stdout,
+            stderr: l.stderr,
+        },
+        spawn_time: l.spawn_time,
+        started: l.started,
     })
 }
 
-/// The bytes of argv and envp, terminators included (for the error of an
-/// exec that found them too long).
-fn argv_env_bytes(argv: &CStringArray, envp: &sys::Envp) -> usize {
-    let len = |a: &CStr| a.to_bytes().len() + 1;
-    let env: usize = match envp {
-        sys::Envp::Exactly(v) => v.iter().map(len).sum(),
-        _ => std::env::vars_os()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum(),
-    };
-    argv.iter().map(len).sum::<usize>() + env
-}
-
-/// The interpreter named by the `#!` line of `program` when `program`
-/// exists and that interpreter does not: why an exec says `ENOENT` for a
-/// file that is there. Both paths are looked up as the child does, a
-/// relative one under `cwd`.
-fn missing_interpreter(program: &CStr, cwd: Option<&CStr>) -> Option<String> {
-    let in_child = |p: &[u8]| -> PathBuf {
-        let p = Path::new(OsStr::from_bytes(p));
-        match cwd {
-            Some(dir) if p.is_relative() => Path::new(OsStr::from_bytes(dir.to_bytes())).join(p),
-            _ => p.to_owned(),
-        }
-    };
-    // The kernel reads at most this much of a `#!` line.
-    let mut head = [0u8; 256];
-    let mut file = std::fs::File::open(in_child(program.to_bytes())).ok()?;
-    let mut got = 0;
-    while got < head.len() {
-        match io::Read::read(&mut file, &mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    let line = head[..got].strip_prefix(b"#!")?;
-    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-    let is_blank = |b: &u8| matches!(b, b' ' | b'\t');
-    let start = line.iter().position(|b| !is_blank(b))?;
-    let line = &line[start..];
-    let interpreter = &line[..line
-        .iter()
-        .position(|b| is_blank(b) || *b == 0)
-        .unwrap_or(line.len())];
-    if interpreter.is_empty() || std::fs::metadata(in_child(interpreter)).is_ok() {
-        return None;
-    }
-    Some(String::from_utf8_lossy(interpreter).into_owned())
+/// Launches a wiring that is no pipeline stage (a `Child`, an `AsyncChild`,
+/// a start on the spawner thread): no plumbing, its own stdout plan.
+pub(crate) fn launch_alone(
+    wiring: &Wiring,
+    pidfd: PidfdPlan,
+    driving: Driving,
+) -> Result<Started, Error> {
+    launch_wiring(wiring, None, &mut StagePlumbing::default(), pidfd, driving)
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use spawn_core::PerStream;
 
-use crate::driver::{CancelScope, Engine, StageRole};
+use crate::driver::{CancelScope, Engine};
+use crate::launch::{StagePlumbing, StageRole};
 use crate::run_settings::{Precedence, RunSettings};
 use crate::stdio::StdioKind;
-use crate::wiring::{Plan, Stops, Wiring, route_sink};
+use crate::wiring::{Plan, StagePlace, StageStderr, Wiring, route_sink};
 use crate::{Command, Error, PipelineChild, PipelineOutput, Route, Stdio};
 
 /// Commands whose stdout feeds the next one's stdin: `a | b | c`.
@@ -338,16 +339,17 @@ impl Pipeline {
     }
 
     /// The wiring of stage `i`: the stage's own command with the
-    /// pipeline's routes, input, run settings and group.
-    fn stage_wiring(&self, i: usize, shared_stderr: bool) -> Result<Wiring, Error> {
+    /// pipeline's routes, input and run settings; `shared`: where the stderr of
+    /// a stage that routes none of its own goes when the pipeline's stderr
+    /// is a sink.
+    fn stage_wiring(&self, i: usize, shared: &StageStderr) -> Result<Wiring, Error> {
         let n = self.stages.len();
         let (first, last) = (i == 0, i + 1 == n);
         let mut cmd = self.stages[i].clone();
-        let stage_name = cmd.name();
         if first {
             if self.input.is_some() && cmd.input.is_some() {
                 return Err(Error::invalid(
-                    &stage_name,
+                    &cmd.name(),
                     "both the pipeline and its first stage have input: give it to one of them",
                 ));
             }
@@ -358,7 +360,7 @@ impl Pipeline {
         } else {
             if cmd.input.is_some() {
                 return Err(Error::invalid(
-                    &stage_name,
+                    &cmd.name(),
                     "only the first stage of a pipeline can have input (the others read the stage before)",
                 ));
             }
@@ -371,49 +373,47 @@ impl Pipeline {
         } else {
             cmd.stdout = None;
         }
-        let merged = is_merge(self.stderr.as_ref()) && cmd.stderr.is_none();
-        if cmd.stderr.is_none() && !merged {
+        let merged_output = is_merge(self.stderr.as_ref());
+        let stderr = if cmd.stderr.is_some() {
+            StageStderr::AsRouted
+        } else if merged_output {
+            StageStderr::Merged
+        } else {
             cmd.stderr.clone_from(&self.stderr);
-        }
+            shared.clone()
+        };
         cmd.settings.take_outer(&self.settings, Precedence::Outer);
-        // Every stage in one group: the first leads, the others join.
-        cmd.process_group = None;
-        cmd.new_session = false;
-        let mut w = Wiring::command(&cmd, Stops::ByOwner)?;
-        w.join_pipeline(i);
-        if !first {
-            w.plans.stdin = Plan::Stage;
-        }
-        if !last {
-            w.plans.stdout = Plan::Stage;
-            w.sinks.stdout = None;
-        } else if is_merge(self.stderr.as_ref()) && matches!(w.plans.stdout, Plan::Pipe) {
-            // The last stage writes into the pipe every stage's stderr shares.
-            w.plans.stdout = Plan::PipelineStdout;
-        }
-        if merged {
-            w.plans.stderr = Plan::PipelineStdout;
-            w.sinks.stderr = None;
-        } else if shared_stderr && self.stages[i].stderr.is_none() {
-            // The pipeline's one stderr sink (set by the engine).
-            w.sinks.stderr = None;
-        }
-        Ok(w)
+        Wiring::stage(
+            &cmd,
+            &StagePlace {
+                index: i,
+                last,
+                merged_output,
+                stderr,
+            },
+        )
     }
 
-    /// Every stage's wiring, where the final stdout goes, and whether the
-    /// stages' merged stderr shares the pipe of the last stage's stdout
-    /// (`Pipeline::run` and `Pipeline::spawn` start the stages from these).
-    fn wirings(&self, shared_stderr: bool) -> Result<(Vec<Wiring>, Plan, bool), Error> {
+    /// The stages as `Pipeline::run` and `Pipeline::spawn` start them,
+    /// one by one through `launch::launch_wiring`: every stage's wiring (see
+    /// [`stage_wiring`](Self::stage_wiring) for `shared`), and the plumbing
+    /// they share (where the final stdout goes, and the pipe the last
+    /// stage's stdout and the stages' merged stderr share).
+    fn stage_builds(
+        &self,
+        shared: &StageStderr,
+        name: &str,
+    ) -> Result<(Vec<Wiring>, StagePlumbing), Error> {
         let wirings = (0..self.stages.len())
-            .map(|i| self.stage_wiring(i, shared_stderr))
+            .map(|i| self.stage_wiring(i, shared))
             .collect::<Result<Vec<_>, _>>()?;
         let (final_plan, merged) = match wirings.last().map(|w| &w.plans.stdout) {
             Some(Plan::PipelineStdout) => (Plan::Pipe, true),
             Some(plan) => (plan.clone(), false),
             None => (Plan::Inherit, false),
         };
-        Ok((wirings, final_plan, merged))
+        let plumbing = StagePlumbing::for_pipeline(final_plan, merged, name)?;
+        Ok((wirings, plumbing))
     }
 
     /// Starts every stage and returns at once, for control while the
@@ -446,15 +446,29 @@ impl Pipeline {
     /// # Ok::<(), spawn::Error>(())
     /// ```
     pub fn spawn(&self) -> Result<PipelineChild, Error> {
-        let shared_stderr = route_sink(self.stderr.as_ref());
-        let (wirings, final_plan, merged) = self.wirings(shared_stderr.is_some())?;
+        let name = self.name();
+        // One pipe for the stderr the stages share, so that there is one
+        // end to hand out (`run` reads a pipe per stage into one sink).
+        let shared = match route_sink(self.stderr.as_ref()) {
+            Some(sink) => {
+                let (r, w) = spawn_sys::pipe::pipe().map_err(|e| {
+                    Error::io(&name, "cannot create a pipe", std::io::Error::from(e))
+                })?;
+                Some((sink, r, Arc::new(w)))
+            }
+            None => None,
+        };
+        let stage_stderr = match &shared {
+            Some((_, _, w)) => StageStderr::SharedPipe(Arc::clone(w)),
+            None => StageStderr::AsRouted,
+        };
+        let (wirings, plumbing) = self.stage_builds(&stage_stderr, &name)?;
         let own_stderr: Vec<bool> = self.stages.iter().map(|c| c.stderr.is_some()).collect();
         crate::pipeline_child::start(
-            self.name(),
+            name,
             wirings,
-            &final_plan,
-            merged,
-            shared_stderr,
+            plumbing,
+            shared.map(|(sink, r, _)| (sink, r)),
             &own_stderr,
             crate::pipeline_child::StageControl {
                 cancel: self.settings.cancel.clone(),
@@ -476,8 +490,12 @@ impl Pipeline {
             },
         )?;
         let n = self.stages.len();
-        let (wirings, final_plan, merged) = self.wirings(shared.stderr.is_some())?;
-        engine.set_pipeline_stdout(final_plan, merged, name)?;
+        let stage_stderr = match shared.stderr {
+            Some(_) => StageStderr::SharedSink,
+            None => StageStderr::AsRouted,
+        };
+        let (wirings, plumbing) = self.stage_builds(&stage_stderr, name)?;
+        engine.set_stage_plumbing(plumbing);
         let mut ix = Vec::with_capacity(n);
         for (i, w) in wirings.into_iter().enumerate() {
             let own_stderr = self.stages[i].stderr.is_some();

@@ -5,18 +5,18 @@
 //! same launch and plumbing between stages, one process group led by the
 //! first stage), and are driven as a [`Child`](crate::Child) is: adopted
 //! into one engine by the first wait, with the pipe ends still held
-//! drained into their sinks (`crate::child::Driver`).
+//! drained into their sinks (`crate::child::HeldRun`).
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use spawn_core::{ChildId, ChildSpec};
+use spawn_core::ChildId;
 
-use crate::child::{Driver, Drove, Feed, HeldPipes, Member};
-use crate::driver::slot::launch_wiring;
-use crate::driver::{StageRole, Until};
-use crate::launch::PidfdPlan;
-use crate::wiring::{Plan, Wiring};
+use crate::child::{Drove, Feed, HeldPipes, HeldRun, Member};
+use crate::driver::Until;
+use crate::launch::{Driving, PidfdPlan, StagePlumbing, StageRole, launch_wiring};
+use crate::wiring::Wiring;
 use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sink};
 
 /// A running pipeline, as returned by [`Pipeline::spawn`](crate::Pipeline::spawn):
@@ -52,7 +52,7 @@ use crate::{ChildStderr, ChildStdin, ChildStdout, Error, ExitStatus, Signal, Sin
 /// # Ok::<(), spawn::Error>(())
 /// ```
 pub struct PipelineChild {
-    driver: Driver,
+    run: HeldRun,
     /// The stage whose slot reads the stderr pipe the stages share.
     stderr_at: Option<usize>,
 }
@@ -66,14 +66,10 @@ const _: fn() = || {
 impl fmt::Debug for PipelineChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineChild")
-            .field("pipeline", &self.driver.name)
+            .field("pipeline", &self.run.name)
             .field("pids", &self.pids())
             .finish_non_exhaustive()
     }
-}
-
-fn pipe_err(name: &str, e: rustix::io::Errno) -> Error {
-    Error::io(name, "cannot create a pipe", std::io::Error::from(e))
 }
 
 /// What reaches every stage of a started pipeline from outside.
@@ -85,34 +81,19 @@ pub(crate) struct StageControl {
 }
 
 /// Starts the stages of a pipeline (see [`Pipeline::spawn`](crate::Pipeline::spawn)):
-/// `wirings` and `final_plan` as `Pipeline::run` has them, `merged` when
-/// the stages' stderr shares the final stdout's pipe, `shared_stderr` the
-/// sink of the stderr the stages without one of their own (`own_stderr`)
-/// share; `control` what stops them or passes signals on.
+/// `wirings` and `plumbing` as `Pipeline::run` has them, `shared_stderr` the
+/// sink and the read end of the one pipe the stderr of the stages without
+/// one of their own (`own_stderr`) goes into; `control` what stops them or
+/// passes signals on.
 pub(crate) fn start(
     name: String,
-    mut wirings: Vec<Wiring>,
-    final_plan: &Plan,
-    merged: bool,
-    shared_stderr: Option<Sink>,
+    wirings: Vec<Wiring>,
+    mut plumbing: StagePlumbing,
+    shared_stderr: Option<(Sink, OwnedFd)>,
     own_stderr: &[bool],
     control: StageControl,
 ) -> Result<PipelineChild, Error> {
     let n = wirings.len();
-    let mut plumbing = crate::driver::pipeline_plumbing(final_plan, merged, &name)?;
-    // One pipe for the stderr the stages share, so that there is one end
-    // to hand out (`Pipeline::run` reads a pipe per stage into one sink).
-    let shared_read = match &shared_stderr {
-        Some(_) => {
-            let (r, w) = spawn_sys::pipe::pipe().map_err(|e| pipe_err(&name, e))?;
-            let w = Arc::new(w);
-            for (wiring, _) in wirings.iter_mut().zip(own_stderr).filter(|(_, own)| !**own) {
-                wiring.plans.stderr = Plan::Fd(Arc::clone(&w));
-            }
-            Some(r)
-        }
-        None => None,
-    };
     let mut members: Vec<Member> = Vec::with_capacity(n);
     let mut pipes = Vec::with_capacity(n);
     for (i, w) in wirings.iter().enumerate() {
@@ -120,35 +101,24 @@ pub(crate) fn start(
             index: i,
             last: i + 1 == n,
         };
-        let started = match launch_wiring(
-            w,
-            Some(role),
-            &mut plumbing,
-            final_plan,
-            PidfdPlan::Now,
-            crate::driver::Driving::Held,
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                for m in &members {
-                    m.process.kill_all();
-                    crate::reaper::reap_later(Arc::clone(&m.process));
+        let started =
+            match launch_wiring(w, Some(role), &mut plumbing, PidfdPlan::Now, Driving::Held) {
+                Ok(s) => s,
+                Err(e) => {
+                    for m in &members {
+                        m.process.kill_all();
+                        crate::reaper::reap_later(Arc::clone(&m.process));
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
-        // The core's view, as `Pipeline::run` gives it: the first stage
-        // owns the group's teardown, the others are members of it.
-        let spec = ChildSpec {
-            signal_group: w.owns_group_teardown(),
-            member_of: (i > 0).then_some(ChildId(0)),
-            ..w.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK)
-        };
+            };
+        // As `Pipeline::run` adds them: the first stage owns the group's
+        // teardown, the others are members of it.
         members.push(Member::new(
             w,
             Arc::new(started.process),
             started.started,
-            spec,
+            (i > 0).then_some(ChildId(0)),
         ));
         pipes.push(HeldPipes::new(started.fds));
     }
@@ -157,22 +127,22 @@ pub(crate) fn start(
     let stderr_at = own_stderr
         .iter()
         .rposition(|own| !own)
-        .filter(|_| shared_read.is_some());
-    if let (Some(k), Some(r)) = (stderr_at, shared_read) {
+        .filter(|_| shared_stderr.is_some());
+    if let (Some(k), Some((sink, r))) = (stderr_at, shared_stderr) {
         pipes[k].stderr = Some(ChildStderr(r));
-        members[k].sinks.stderr = shared_stderr;
+        members[k].sinks.stderr = Some(sink);
     }
     drop(wirings);
-    let mut driver = Driver::new(name, members, pipes, control.forwarder);
-    driver.cancel_all_on(control.cancel);
-    Ok(PipelineChild { driver, stderr_at })
+    let mut run = HeldRun::new(name, members, pipes, control.forwarder);
+    run.cancel_all_on(control.cancel);
+    Ok(PipelineChild { run, stderr_at })
 }
 
 impl PipelineChild {
     /// Every stage's process id, in pipeline order.
     #[must_use]
     pub fn pids(&self) -> Vec<u32> {
-        self.driver
+        self.run
             .members
             .iter()
             .map(|m| m.process.pid_u32())
@@ -182,13 +152,13 @@ impl PipelineChild {
     /// Takes the write end of the first stage's stdin pipe (when the
     /// pipeline's stdin was piped, and not taken or closed by a wait yet).
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.driver.state_mut().pipes[0].stdin.take()
+        self.run.state_mut().pipes[0].stdin.take()
     }
 
     /// Takes the read end of the last stage's stdout pipe (when the
     /// pipeline's stdout was piped, and not taken or drained by a wait).
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.driver.state_mut().pipes.last_mut()?.stdout.take()
+        self.run.state_mut().pipes.last_mut()?.stdout.take()
     }
 
     /// Takes the read end of the one pipe every stage's stderr goes into
@@ -196,7 +166,7 @@ impl PipelineChild {
     /// pipeline's stderr was piped.
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
         let k = self.stderr_at?;
-        self.driver.state_mut().pipes[k].stderr.take()
+        self.run.state_mut().pipes[k].stderr.take()
     }
 
     /// Waits for every stage to finish and returns their statuses, in
@@ -215,11 +185,11 @@ impl PipelineChild {
     /// ([`Error::StatusLost`]); a sink failed.
     pub fn wait(&self) -> Result<Vec<ExitStatus>, Error> {
         match self
-            .driver
+            .run
             .drive(Feed::Input(&[]), None, Until::AllDone, true, true)?
         {
             Drove::Done(Some(stages)) => {
-                crate::finish::fold_pipeline(&self.driver.name, stages).map(|out| out.statuses)
+                crate::finish::fold_pipeline(&self.run.name, stages).map(|out| out.statuses)
             }
             _ => self.statuses(),
         }
@@ -227,7 +197,7 @@ impl PipelineChild {
 
     /// The statuses of the reaped stages.
     fn statuses(&self) -> Result<Vec<ExitStatus>, Error> {
-        self.driver
+        self.run
             .members
             .iter()
             .map(|m| match m.process.reaped() {
@@ -247,23 +217,22 @@ impl PipelineChild {
     /// # Errors
     /// The kernel refused.
     pub fn kill(&self) -> Result<(), Error> {
-        for m in &self.driver.members {
+        for m in &self.run.members {
             m.process.kill_all();
         }
         // The stages' group, when they have one (in a terminal they stay
         // in the caller's, and `kill_all` reached their descendants).
-        let leader = &self.driver.members[0];
-        match leader.process.group() {
-            crate::process::ProcessGroup::Leads(_) => {
-                crate::handle::signal_group(&self.driver.name, &leader.process, Signal::KILL)
-            }
-            _ => Ok(()),
+        let leader = &self.run.members[0];
+        if leader.process.group().leads() {
+            crate::handle::signal_group(&self.run.name, &leader.process, Signal::KILL)
+        } else {
+            Ok(())
         }
     }
 }
 
 impl Drop for PipelineChild {
     fn drop(&mut self) {
-        self.driver.release(false);
+        self.run.release(false);
     }
 }

@@ -25,25 +25,44 @@ use spawn_sys::{Errno, Pid};
 use crate::Signal;
 use crate::descendants::Descendants;
 
-/// The process group a child is in, as decided when it was started.
+/// The process group a child starts in: decided once, by its wiring
+/// (`Wiring::group`), and read as it is by the launch (what the child is
+/// asked to do), by [`Process`] (what "its group" means to a signal) and
+/// by the teardown (whether the run owns the group).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProcessGroup {
     /// The caller's group: group signals would reach the caller.
     Caller,
-    /// A group the child leads (created for it: a timeout, a pipeline,
-    /// `process_group(0)`, `new_session`). The run owns it.
-    Leads(Pid),
-    /// A group the child joined (`process_group(pgid)`, a later pipeline
-    /// stage): signals may reach it, but the child's run does not own it.
-    Joined(Pid),
+    /// A new group led by the child (`process_group(0)`, or chosen by
+    /// spawn for a run that can be stopped when the caller has no
+    /// controlling terminal; a pipeline's first stage then leads it). The
+    /// run owns it.
+    Lead,
+    /// A new session (and group) led by the child (`new_session`). The run
+    /// owns it.
+    Session,
+    /// An existing group: one the caller named (`process_group(pgid)`), or
+    /// the one a pipeline's first stage leads. Signals may reach it, but the
+    /// run does not own it.
+    Join(Pid),
+    /// (a pipeline's later stages, until the first stage started) the
+    /// group the first stage leads: the launch makes it `Join` of that
+    /// group, or `Caller` when the first stage leads none.
+    JoinFirstStage,
 }
 
 impl ProcessGroup {
-    /// The group id, when it is not the caller's.
-    pub(crate) fn pgid(self) -> Option<Pid> {
+    /// Whether the child leads a group (or session) the run created.
+    pub(crate) fn leads(self) -> bool {
+        matches!(self, ProcessGroup::Lead | ProcessGroup::Session)
+    }
+
+    /// A later stage's group, once the pipeline's first stage started
+    /// (`leader`: its pid, when it leads a group); any other as it is.
+    pub(crate) fn resolved(self, leader: Option<Pid>) -> ProcessGroup {
         match self {
-            ProcessGroup::Caller => None,
-            ProcessGroup::Leads(p) | ProcessGroup::Joined(p) => Some(p),
+            ProcessGroup::JoinFirstStage => leader.map_or(ProcessGroup::Caller, ProcessGroup::Join),
+            g => g,
         }
     }
 }
@@ -164,6 +183,16 @@ impl Process {
         self.group
     }
 
+    /// The id of the group "signal the group" means, when it is not the
+    /// caller's: the child's own pid when it leads one.
+    pub(crate) fn pgid(&self) -> Option<Pid> {
+        match self.group {
+            ProcessGroup::Caller | ProcessGroup::JoinFirstStage => None,
+            ProcessGroup::Lead | ProcessGroup::Session => Some(self.pid),
+            ProcessGroup::Join(pgid) => Some(pgid),
+        }
+    }
+
     /// Opens the pidfd of a child started without one ([`PidfdPlan::Later`](crate::launch::PidfdPlan::Later)),
     /// now that something is to watch or signal it; whether it has one
     /// after. A child already reaped gets none. The pid is still ours while
@@ -223,7 +252,7 @@ impl Process {
     /// when the group was empty at the reap (its id may be someone else's
     /// by now); refused for the caller's own group.
     pub(crate) fn signal_group(&self, signal: Signal) -> Result<(), GroupSignalError> {
-        let Some(pgid) = self.group.pgid() else {
+        let Some(pgid) = self.pgid() else {
             return Err(GroupSignalError::NotOwn);
         };
         if pgid == spawn_sys::group::own_process_group() {
@@ -253,14 +282,14 @@ impl Process {
             (_, Some(tree)) if tree.any_alive_except(self.pid, &mut scans.table) => {
                 GroupState::Live
             }
-            (ProcessGroup::Leads(pgid), _) => {
+            (group, _) if group.leads() => {
                 if scans.groups.is_none() {
                     scans.groups = LiveGroups::scan().ok();
                 }
                 scans
                     .groups
                     .as_ref()
-                    .map_or(GroupState::Unknown, |s| s.probe_led(pgid))
+                    .map_or(GroupState::Unknown, |s| s.probe_led(self.pid))
             }
             _ => GroupState::Empty,
         };
@@ -298,7 +327,7 @@ impl Process {
     /// [`signal_contained`](Self::signal_contained) without the
     /// descendants (signalled by the caller, in a batch).
     pub(crate) fn signal_group_and_cgroup(&self, signal: Signal) {
-        if matches!(self.group, ProcessGroup::Leads(_)) {
+        if self.group.leads() {
             let _ = self.signal_group(signal);
         }
         if let Some(cg) = &self.cgroup {
@@ -410,7 +439,7 @@ impl Process {
             Err(Errno::INTR) => return Ok(None),
             Err(e) => return Err(io::Error::from(e)),
         };
-        if let Some(pgid) = self.group.pgid() {
+        if let Some(pgid) = self.pgid() {
             // While a member lives, the group id stays allocated and cannot
             // be reused; once empty it may be.
             st.group_gone = spawn_sys::signal::signal_group(pgid, 0).is_err();

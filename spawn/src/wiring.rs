@@ -9,15 +9,19 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spawn_core::{ChildSpec, PerStream};
+use spawn_core::{ChildId, ChildSpec, PerStream};
 
+use spawn_sys::Pid;
+
+use crate::process::ProcessGroup;
 use crate::stdio::StdioKind;
 use crate::{Command, Error, Route, Sink, Stdio};
 
 /// Where one of the child's fds 0, 1, 2 goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum Plan {
     /// Left as the parent's.
+    #[default]
     Inherit,
     /// `/dev/null`.
     Null,
@@ -32,30 +36,6 @@ pub(crate) enum Plan {
     Stage,
     /// (pipeline stages' stderr) wherever the pipeline's final stdout goes.
     PipelineStdout,
-}
-
-/// The process group the child is started in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GroupPlan {
-    /// The caller's group.
-    Caller,
-    /// A new group led by the child (`process_group(0)`, or chosen by
-    /// spawn for a run that can be stopped, when the caller has no
-    /// controlling terminal; a pipeline's first stage then leads it).
-    Lead,
-    /// A new session led by the child.
-    Session,
-    /// An existing group the caller named (`process_group(pgid)`).
-    Join(u32),
-    /// The group led by the first stage of the same pipeline.
-    JoinFirstStage,
-}
-
-impl GroupPlan {
-    /// Whether the child leads a group the run created.
-    pub(crate) fn leads(self) -> bool {
-        matches!(self, GroupPlan::Lead | GroupPlan::Session)
-    }
 }
 
 /// Who may stop a run besides what its command says: an input to the
@@ -94,36 +74,73 @@ pub(crate) enum Reach {
 /// unless the caller has a controlling terminal: the terminal's Ctrl-C
 /// goes to the foreground group, and a child moved out of it would outlive
 /// a program that Ctrl-C ends (read once per process).
-fn chosen_group() -> GroupPlan {
+fn chosen_group() -> ProcessGroup {
     static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *TERMINAL.get_or_init(spawn_sys::has_controlling_terminal) {
-        GroupPlan::Caller
+        ProcessGroup::Caller
     } else {
-        GroupPlan::Lead
+        ProcessGroup::Lead
     }
 }
 
-impl GroupPlan {
-    /// The group of a command, from what it asked for and whether the run
-    /// can be stopped.
-    fn of(cmd: &Command, stoppable: bool) -> GroupPlan {
-        match (cmd.new_session, cmd.process_group) {
-            (true, _) => GroupPlan::Session,
-            (false, Some(0)) => GroupPlan::Lead,
-            (false, Some(pg)) => GroupPlan::Join(pg),
-            (false, None) if stoppable => chosen_group(),
-            (false, None) => GroupPlan::Caller,
+/// The group of a command, from what it asked for and whether the run can
+/// be stopped. A group id it names must fit a pid; a new session cannot
+/// also join or make a group (its leader leads a group of its own).
+fn group_of(cmd: &Command, name: &str, stoppable: bool) -> Result<ProcessGroup, Error> {
+    check_process_group(cmd, name)?;
+    Ok(match (cmd.new_session, cmd.process_group) {
+        (true, None) => ProcessGroup::Session,
+        (true, Some(g)) => {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "new_session() and process_group({g}) were both given: a new session's \
+                     leader leads a new group of its own"
+                ),
+            ));
         }
-    }
+        (false, Some(g)) => i32::try_from(g)
+            .ok()
+            .and_then(Pid::from_raw)
+            .map_or(ProcessGroup::Lead, ProcessGroup::Join),
+        (false, None) if stoppable => chosen_group(),
+        (false, None) => ProcessGroup::Caller,
+    })
+}
 
-    /// What a stop of a run in this group reaches.
-    fn reach(self, stoppable: bool) -> Reach {
-        match self {
-            GroupPlan::Lead | GroupPlan::Session => Reach::Group,
-            _ if stoppable => Reach::Descendants,
-            _ => Reach::Child,
-        }
+/// What a stop of a run in `group` reaches.
+fn reach_of(group: ProcessGroup, stoppable: bool) -> Reach {
+    match group {
+        ProcessGroup::Lead | ProcessGroup::Session => Reach::Group,
+        _ if stoppable => Reach::Descendants,
+        _ => Reach::Child,
     }
+}
+
+/// Where a pipeline puts one of its stages (see [`Wiring::stage`]).
+pub(crate) struct StagePlace {
+    pub index: usize,
+    pub last: bool,
+    /// The pipeline's stderr is merged into its final stdout: a piped final
+    /// stdout is the pipe the merged stderr shares.
+    pub merged_output: bool,
+    pub stderr: StageStderr,
+}
+
+/// Where a stage's stderr goes.
+#[derive(Clone)]
+pub(crate) enum StageStderr {
+    /// As the stage's command routes it (its own route, or the pipeline's
+    /// when that is no sink).
+    AsRouted,
+    /// Where the pipeline's final stdout goes (`stderr(Stdio::merge())`).
+    Merged,
+    /// Through a pipe of its own into the pipeline's one stderr sink, which
+    /// the engine opened (`Pipeline::run`).
+    SharedSink,
+    /// Into the one pipe every stage's stderr shares, whose read end is
+    /// handed out (`Pipeline::spawn`).
+    SharedPipe(Arc<OwnedFd>),
 }
 
 /// A command, decided: see the module docs.
@@ -137,7 +154,9 @@ pub(crate) struct Wiring {
     /// The sinks that read stdout and stderr (their pipes), if any.
     pub sinks: PerStream<Option<Sink>>,
     pub input: Option<Arc<Vec<u8>>>,
-    pub group: GroupPlan,
+    /// The process group it starts in (the one decision launch, `Process`
+    /// and the teardown read).
+    pub group: ProcessGroup,
     /// What a stop of the run ends besides the child.
     pub reach: Reach,
     pub timeout: Option<Duration>,
@@ -186,6 +205,20 @@ fn check_passed_fds(cmd: &Command, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A process group id the caller names fits a pid (at most `i32::MAX`).
+pub(crate) fn check_process_group(cmd: &Command, name: &str) -> Result<(), Error> {
+    match cmd.process_group {
+        Some(g) if i32::try_from(g).is_err() => Err(Error::invalid(
+            name,
+            format!(
+                "process_group({g}): a process group id is at most {}",
+                i32::MAX
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The sink that reads a route's pipe, if the route is read through one.
 pub(crate) fn route_sink(route: Option<&Route>) -> Option<Sink> {
     match route {
@@ -217,11 +250,78 @@ impl Wiring {
     /// A plain command (`run`, `Group`, `spawn`).
     pub(crate) fn command(cmd: &Command, stops: Stops) -> Result<Wiring, Error> {
         let name = cmd.name();
+        let stoppable = stops == Stops::ByOwner
+            || cmd.settings.timeout.is_some()
+            || cmd.settings.cancel.is_some()
+            || cmd.kill_on_drop
+            || cmd.settings.forwarder.is_some();
+        let group = group_of(cmd, &name, stoppable)?;
+        Wiring::decided(cmd, name, group, reach_of(group, stoppable))
+    }
+
+    /// Stage `place.index` of a pipeline: `cmd` is the stage's command with
+    /// the pipeline's routes, input and timeout given to it. Every stage is
+    /// in one group, whatever its command asked (a group id it names is
+    /// still checked): the first carries the pipeline's reach (the group
+    /// spawn chooses for a run that can be stopped, or the stages and
+    /// their descendants), the others join it and are stopped with it.
+    /// Its stdin and stdout are the pipes between the stages (the first's
+    /// stdin and the last's stdout as routed), its stderr as `place` says.
+    pub(crate) fn stage(cmd: &Command, place: &StagePlace) -> Result<Wiring, Error> {
+        let name = cmd.name();
+        check_process_group(cmd, &name)?;
+        let chosen = chosen_group();
+        let (group, reach) = match place.index {
+            0 => (chosen, reach_of(chosen, true)),
+            _ if chosen.leads() => (ProcessGroup::JoinFirstStage, Reach::Child),
+            _ => (ProcessGroup::Caller, Reach::Child),
+        };
+        let mut w = Wiring::decided(cmd, name, group, reach)?;
+        if place.index > 0 {
+            w.plans.stdin = Plan::Stage;
+        }
+        if !place.last {
+            w.plans.stdout = Plan::Stage;
+            w.sinks.stdout = None;
+        } else if place.merged_output && matches!(w.plans.stdout, Plan::Pipe) {
+            // The last stage writes into the pipe every stage's stderr shares.
+            w.plans.stdout = Plan::PipelineStdout;
+        }
+        match &place.stderr {
+            StageStderr::AsRouted => {}
+            StageStderr::Merged => {
+                w.plans.stderr = Plan::PipelineStdout;
+                w.sinks.stderr = None;
+            }
+            // The pipeline's one stderr sink, opened by the engine.
+            StageStderr::SharedSink => w.sinks.stderr = None,
+            StageStderr::SharedPipe(fd) => {
+                w.plans.stderr = Plan::Fd(Arc::clone(fd));
+                w.sinks.stderr = None;
+            }
+        }
+        Ok(w)
+    }
+
+    /// A command in `group`, whose stop reaches `reach`: its plans, sinks
+    /// and input, checked.
+    fn decided(
+        cmd: &Command,
+        name: String,
+        group: ProcessGroup,
+        reach: Reach,
+    ) -> Result<Wiring, Error> {
         let stdin = match &cmd.stdin {
             Some(s) => stdio_plan(s),
             None if cmd.input.is_some() => Plan::Pipe,
             None => Plan::Inherit,
         };
+        if matches!(stdin, Plan::Merge) {
+            return Err(Error::invalid(
+                &name,
+                "Stdio::merge() is for stdout or stderr",
+            ));
+        }
         if cmd.input.is_some() && !matches!(stdin, Plan::Pipe) {
             return Err(Error::invalid(
                 &name,
@@ -245,12 +345,6 @@ impl Wiring {
                 option,
             });
         }
-        let stoppable = stops == Stops::ByOwner
-            || cmd.settings.timeout.is_some()
-            || cmd.settings.cancel.is_some()
-            || cmd.kill_on_drop
-            || cmd.settings.forwarder.is_some();
-        let group = GroupPlan::of(cmd, stoppable);
         // A merged stream has no pipe of its own: the other one reads both.
         let stderr_sink = if matches!(stderr, Plan::Merge) {
             None
@@ -277,7 +371,7 @@ impl Wiring {
             },
             input: cmd.input.clone(),
             group,
-            reach: group.reach(stoppable),
+            reach,
             timeout: cmd.settings.timeout,
             kill_grace: cmd.settings.kill_grace(),
             eof_grace: cmd.settings.eof_grace(),
@@ -292,43 +386,73 @@ impl Wiring {
         self.reach != Reach::Child || self.ends_leftovers()
     }
 
-    /// Makes this wiring stage `index` of a pipeline: the first stage
-    /// carries the pipeline's reach (its group, or the stages and their
-    /// descendants), the others join it and are stopped with it.
-    pub(crate) fn join_pipeline(&mut self, index: usize) {
-        if index == 0 {
-            return;
-        }
-        self.reach = Reach::Child;
-        self.group = if self.group.leads() {
-            GroupPlan::JoinFirstStage
-        } else {
-            GroupPlan::Caller
-        };
-    }
-
     /// Whether what the child leaves behind is ended when it is done, with
     /// or without a timeout: a cgroup contains everything its run started.
     pub(crate) fn ends_leftovers(&self) -> bool {
         self.containment == crate::Containment::Cgroup
     }
 
-    /// The core's view of this child.
-    pub(crate) fn spec(&self, read_chunk: usize, write_chunk: usize) -> ChildSpec {
-        ChildSpec {
-            // A piped stdin with no input is closed at once (EOF).
-            stdin: matches!(self.plans.stdin, Plan::Pipe),
-            input_len: self.input.as_ref().map_or(0, |i| i.len() as u64),
-            stdout: self.sinks.stdout.is_some(),
-            stderr: self.sinks.stderr.is_some(),
+    /// What the core is told of this child besides the pipes the engine
+    /// holds (see [`child_spec`]).
+    pub(crate) fn terms(&self) -> Terms {
+        Terms {
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
             signal_group: self.owns_group_teardown(),
             end_leftovers: self.ends_leftovers(),
-            read_chunk,
-            write_chunk,
-            ..ChildSpec::default()
         }
+    }
+}
+
+/// What a wiring tells the core of its child besides its pipes: its timeout
+/// and graces, and what a stop of it reaches. A `Child` keeps them after its
+/// wiring is dropped (an adoption then gives what is left of the timeout).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Terms {
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+    pub eof_grace: Duration,
+    /// A stop reaches beyond the child (the core's `signal_group`).
+    pub signal_group: bool,
+    /// What the child leaves behind is ended when it is done (a cgroup).
+    pub end_leftovers: bool,
+}
+
+/// What the engine holds of a child when it is added to the core.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held {
+    /// The pipe ends the engine drives (stdin written, stdout and stderr
+    /// read into a sink).
+    pub pipes: PerStream<bool>,
+    /// Bytes of input to write to its stdin.
+    pub input_len: u64,
+    /// The child whose group this one joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
+}
+
+/// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
+const READ_CHUNK: usize = crate::pipes::TARGET;
+/// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
+const WRITE_CHUNK: usize = crate::pipes::TARGET;
+
+/// The one builder of the core's view of a child, for every entry point
+/// (launched by the engine or adopted running): `terms` from its wiring,
+/// `held` from what the engine holds of it.
+pub(crate) fn child_spec(terms: Terms, held: Held) -> ChildSpec {
+    ChildSpec {
+        stdin: held.pipes.stdin,
+        input_len: held.input_len,
+        stdout: held.pipes.stdout,
+        stderr: held.pipes.stderr,
+        timeout: terms.timeout,
+        kill_grace: terms.kill_grace,
+        eof_grace: terms.eof_grace,
+        signal_group: terms.signal_group,
+        end_leftovers: terms.end_leftovers,
+        member_of: held.member_of,
+        read_chunk: READ_CHUNK,
+        write_chunk: WRITE_CHUNK,
+        ..ChildSpec::default()
     }
 }

@@ -190,3 +190,80 @@ fn a_group_that_cannot_be_joined_names_the_step_and_the_group() {
         );
     }
 }
+
+/// `Pipeline::run` and `Pipeline::spawn` of `pipeline` are refused with
+/// `InvalidInput` naming `program` and saying `reason`, and no stage
+/// started: `marker`, which a stage would create, is not there.
+fn refused_before_any_stage(
+    pipeline: &spawn::Pipeline,
+    marker: &Path,
+    program: &str,
+    reason: &str,
+) {
+    for (how, result) in [
+        ("run", pipeline.run().map(|_| ())),
+        ("spawn", pipeline.spawn().and_then(|c| c.wait()).map(|_| ())),
+    ] {
+        match result {
+            Err(Error::InvalidInput {
+                program: p,
+                reason: r,
+            }) => {
+                assert_eq!((p.as_str(), r.as_str()), (program, reason), "{how}");
+            }
+            other => panic!("{how}: {other:?}"),
+        }
+        assert!(!marker.exists(), "{how}: a stage was started");
+    }
+}
+
+#[test]
+fn a_merged_stdin_is_refused_before_any_stage_starts() {
+    let tmp = tmpdir("merged-stdin");
+    let marker = tmp.path().join("started");
+    let pipeline =
+        (Command::new("cat") | Command::new("touch").arg(&marker)).stdin(spawn::Stdio::merge());
+    refused_before_any_stage(
+        &pipeline,
+        &marker,
+        "cat",
+        "Stdio::merge() is for stdout or stderr",
+    );
+}
+
+#[test]
+fn a_stage_process_group_out_of_range_is_refused_before_any_stage_starts() {
+    let tmp = tmpdir("stage-pgid");
+    let marker = tmp.path().join("started");
+    let pipeline =
+        Command::new("touch").arg(&marker) | Command::new("true").process_group(u32::MAX);
+    refused_before_any_stage(
+        &pipeline,
+        &marker,
+        "true",
+        "process_group(4294967295): a process group id is at most 2147483647",
+    );
+}
+
+#[test]
+fn a_new_session_that_also_names_a_process_group_is_refused_before_spawning() {
+    // A session's leader leads a group of its own: setpgid after setsid
+    // fails (EPERM) in the child, so the two cannot both be asked for.
+    for pgid in [0, 1] {
+        let cmd = Command::new("true").new_session().process_group(pgid);
+        for (how, cmd) in both_paths(&cmd) {
+            match cmd.run() {
+                Err(Error::InvalidInput { program, reason }) => {
+                    assert_eq!(program, "true", "{how}");
+                    assert!(
+                        reason.starts_with(&format!(
+                            "new_session() and process_group({pgid}) were both given"
+                        )),
+                        "{how}: {reason}"
+                    );
+                }
+                other => panic!("{how}: {other:?}"),
+            }
+        }
+    }
+}

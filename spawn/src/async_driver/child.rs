@@ -6,14 +6,13 @@
 //! engine with what is left of its timeout, its graces, group teardown,
 //! cancel token and forwarded signals; the same drop, which hands a child
 //! with a timeout pending to the background reaper), and the same
-//! [`ChildHandle`] for its pid, `try_wait` and signals. Only the waiting
+//! [`ChildHandle`](crate::ChildHandle) for its pid, `try_wait` and signals. Only the waiting
 //! differs: the engine is driven by the async driver, and the pipe ends
 //! are registered with tokio's reactor until a `communicate` needs them.
 
 use std::fmt;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
 
 use spawn_core::PerStream;
 use tokio::io::Interest;
@@ -21,10 +20,8 @@ use tokio::io::Interest;
 use super::drive::drive;
 use super::lines::AsyncLines;
 use super::pipe::{AsyncChildStderr, AsyncChildStdin, AsyncChildStdout, register};
-use crate::child::{Driver, Feed, HeldPipes, Lines, Member};
-use crate::driver::slot;
-use crate::wiring::Wiring;
-use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
+use crate::child::{Feed, Lines, Solo};
+use crate::{Command, Error, ExitStatus, Output};
 
 /// A started child process on tokio, as returned by
 /// [`Command::spawn_async`]: tokio's `Child`, with spawn's teardown.
@@ -60,21 +57,18 @@ use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 /// # }
 /// ```
 pub struct AsyncChild {
-    handle: ChildHandle,
-    driver: Driver,
+    /// As a `Child`'s: its handle, run and drop.
+    solo: Solo,
     /// In a mutex so that `wait(&self)` can close it.
     stdin: Mutex<Option<AsyncChildStdin>>,
     stdout: Option<AsyncChildStdout>,
     stderr: Option<AsyncChildStderr>,
-    kill_on_drop: bool,
-    /// When it was started (the `at` of its [`lines`](Self::lines)).
-    started: Instant,
 }
 
 impl fmt::Debug for AsyncChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncChild")
-            .field("program", &self.driver.name)
+            .field("program", &self.solo.run.name)
             .field("pid", &self.pid())
             .finish_non_exhaustive()
     }
@@ -104,31 +98,14 @@ impl AsyncChild {
         let name = cmd.name();
         // Before anything starts.
         super::runtime::check(&name)?;
-        let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
-        let started = slot::launch_alone(
-            &wiring,
-            crate::launch::PidfdPlan::Now,
-            crate::driver::Driving::Held,
-        )?;
-        let process = Arc::new(started.process);
-        let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
-        let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);
+        let (solo, fds) = Solo::spawn(cmd)?;
         let mut child = AsyncChild {
-            handle: ChildHandle::new(&wiring.name, process),
-            driver: Driver::new(
-                wiring.name.clone(),
-                vec![member],
-                vec![HeldPipes::new(PerStream::default())],
-                cmd.settings.forwarder.clone(),
-            ),
+            solo,
             stdin: Mutex::new(None),
             stdout: None,
             stderr: None,
-            kill_on_drop: cmd.kill_on_drop,
-            started: started.started,
         };
         // From here a failure drops `child`, which reaps (or kills) it.
-        let fds = started.fds;
         let reg = |fd, interest| {
             register(fd, interest).map_err(|e| Error::io(&name, "cannot watch the child's pipe", e))
         };
@@ -148,18 +125,7 @@ impl AsyncChild {
         Ok(child)
     }
 
-    /// The child's process id.
-    #[must_use]
-    pub fn pid(&self) -> u32 {
-        self.handle.pid()
-    }
-
-    /// A handle for other tasks and threads: waits (blocking) and signals
-    /// on `&self`, outliving the `AsyncChild`; see [`ChildHandle`].
-    #[must_use]
-    pub fn handle(&self) -> ChildHandle {
-        self.handle.clone()
-    }
+    crate::handle::child_control!(solo.handle);
 
     /// Takes the write end of the child's stdin pipe (if piped and not
     /// taken yet). Drop it to close the child's stdin.
@@ -208,12 +174,12 @@ impl AsyncChild {
     /// ```
     pub async fn communicate(&mut self, input: &[u8]) -> Result<Output, Error> {
         self.give_pipes();
-        let name = self.driver.name.clone();
+        let name = self.solo.run.name.clone();
         // Kept in the driver while it runs: a dropped call leaves it there,
         // and the next one carries on.
-        let engine = self.driver.engine_mut(Feed::Input(input))?;
+        let engine = self.solo.run.engine_mut(Feed::Input(input))?;
         drive(engine, &name).await?;
-        match self.driver.finish_first() {
+        match self.solo.run.finish_first() {
             Some(result) => result,
             None => unreachable!("driven above"),
         }
@@ -222,13 +188,13 @@ impl AsyncChild {
     /// The pipe ends not taken leave the reactor for the engine's epoll set
     /// (once: an engine that drives holds them).
     fn give_pipes(&mut self) {
-        if !self.driver.has_engine() {
+        if !self.solo.run.has_engine() {
             let fds = PerStream {
                 stdin: self.take_stdin().map(OwnedFd::from),
                 stdout: self.stdout.take().map(OwnedFd::from),
                 stderr: self.stderr.take().map(OwnedFd::from),
             };
-            self.driver.hold(fds);
+            self.solo.run.hold(fds);
         }
     }
 
@@ -270,7 +236,7 @@ impl AsyncChild {
     /// ```
     pub fn lines(&mut self) -> AsyncLines<'_> {
         self.give_pipes();
-        AsyncLines::new(Lines::new(&mut self.driver, self.started))
+        AsyncLines::new(Lines::new(&mut self.solo.run, self.solo.started))
     }
 
     /// Waits for the child to exit and returns its status; closes stdin
@@ -290,7 +256,7 @@ impl AsyncChild {
     /// [`Error::Timeout`]; [`Error::StatusLost`] when someone else reaped
     /// the child.
     pub async fn wait(&self) -> Result<ExitStatus, Error> {
-        if let Some(status) = self.handle.try_wait()? {
+        if let Some(status) = self.solo.handle.try_wait()? {
             return Ok(status);
         }
         drop(
@@ -299,75 +265,22 @@ impl AsyncChild {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
-        let (mut engine, ix) = self.driver.exit_engine()?;
-        drive(&mut engine, &self.driver.name).await?;
+        let (mut engine, ix) = self.solo.run.exit_engine()?;
+        drive(&mut engine, &self.solo.run.name).await?;
         crate::finish::result(&mut engine, ix).map(|out| out.status)
-    }
-
-    /// The child's status if it has exited, without blocking.
-    ///
-    /// # Errors
-    /// [`Error::StatusLost`] when someone else reaped the child; an error
-    /// from `wait4(2)`.
-    pub fn try_wait(&self) -> Result<Option<ExitStatus>, Error> {
-        self.handle.try_wait()
-    }
-
-    /// Sends `signal` to the child (through its pidfd where the kernel has
-    /// them); does nothing once it was reaped.
-    ///
-    /// # Errors
-    /// The kernel refused (e.g. an invalid signal number).
-    pub fn send_signal(&self, signal: Signal) -> Result<(), Error> {
-        self.handle.send_signal(signal)
-    }
-
-    /// Sends `SIGTERM`: asks the child to stop.
-    ///
-    /// # Errors
-    /// As [`send_signal`](Self::send_signal).
-    pub fn terminate(&self) -> Result<(), Error> {
-        self.handle.terminate()
-    }
-
-    /// Sends `SIGKILL`: stops the child at once.
-    ///
-    /// # Errors
-    /// As [`send_signal`](Self::send_signal).
-    pub fn kill(&self) -> Result<(), Error> {
-        self.handle.kill()
-    }
-
-    /// Sends `SIGKILL` to the child's process group, when it has one of its
-    /// own; see [`Child::kill_group`](crate::Child::kill_group).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when the child shares the caller's group;
-    /// the kernel refused.
-    pub fn kill_group(&self) -> Result<(), Error> {
-        self.handle.kill_group()
-    }
-
-    /// Sends `signal` to the child's process group; see
-    /// [`kill_group`](Self::kill_group).
-    ///
-    /// # Errors
-    /// As [`kill_group`](Self::kill_group).
-    pub fn signal_group(&self, signal: Signal) -> Result<(), Error> {
-        self.handle.signal_group(signal)
     }
 }
 
 impl Drop for AsyncChild {
     /// As a [`Child`](crate::Child)'s drop: our pipe ends close first, then
-    /// the child is reaped in the background (KILLed first with
-    /// [`Command::kill_on_drop`]; with a timeout pending, its engine is
-    /// driven by the reaper to the end of its teardown).
+    /// the child is reaped in the background by the drop of its `Solo`
+    /// (KILLed first with [`Command::kill_on_drop`]; with a timeout
+    /// pending, its engine is driven by the reaper to the end of its
+    /// teardown).
     fn drop(&mut self) {
         drop(self.take_stdin());
         self.stdout = None;
         self.stderr = None;
-        self.driver.release(self.kill_on_drop);
     }
 }
 #[cfg(test)]

@@ -29,14 +29,14 @@ use crate::driver::{Engine, Until};
 /// Drives `engine` until every child in it is finished. `name` is what an
 /// error of the driver itself names.
 pub(crate) async fn drive(engine: &mut Engine<'_>, name: &str) -> Result<(), Error> {
-    let mut driver = Driver::new(name);
-    poll_fn(|cx| driver.poll_drive(engine, Until::AllDone, cx)).await
+    let mut waiter = Waiter::new(name);
+    poll_fn(|cx| waiter.poll_drive(engine, Until::AllDone, cx)).await
 }
 
 /// The waiting half of the async driver: the engine's epoll set in the
 /// reactor and a timer for its next deadline. One per engine (the set is
 /// registered on first need).
-pub(crate) struct Driver {
+pub(crate) struct Waiter {
     name: String,
     watch: Option<Registered>,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -44,9 +44,9 @@ pub(crate) struct Driver {
     armed: Option<Instant>,
 }
 
-impl Driver {
+impl Waiter {
     pub(crate) fn new(name: &str) -> Self {
-        Driver {
+        Waiter {
             name: name.to_owned(),
             watch: None,
             sleep: None,

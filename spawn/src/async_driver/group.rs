@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::drive::Driver;
+use super::drive::Waiter;
 use crate::driver::Until;
 use crate::group::{InOrder, Indexed, Step};
 use crate::{Error, Group, GroupResults, Output};
@@ -126,14 +126,14 @@ impl Stream for AsyncGroupResults {
 /// A group's results driven on the runtime.
 struct AsyncResults {
     results: GroupResults<'static>,
-    driver: Driver,
+    waiter: Waiter,
 }
 
 impl AsyncResults {
     fn new(results: GroupResults<'static>) -> Self {
         AsyncResults {
             results,
-            driver: Driver::new("group"),
+            waiter: Waiter::new("group"),
         }
     }
 
@@ -148,7 +148,7 @@ impl AsyncResults {
                     let Some(engine) = self.results.engine_mut() else {
                         continue;
                     };
-                    match self.driver.poll_drive(engine, Until::AnyFinished, cx) {
+                    match self.waiter.poll_drive(engine, Until::AnyFinished, cx) {
                         Poll::Ready(Ok(())) => {
                             let done = !engine.has_unfinished();
                             self.results.driven(done);

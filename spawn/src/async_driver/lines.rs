@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
-use super::drive::Driver as Waiter;
+use super::drive::Waiter;
 use crate::child::{Drove, Feed, Lines, Ready};
 use crate::driver::Until;
 use crate::{Chunk, Error};
@@ -30,7 +30,7 @@ impl fmt::Debug for AsyncLines<'_> {
 
 impl<'c> AsyncLines<'c> {
     pub(super) fn new(lines: Lines<'c>) -> Self {
-        let waiter = Waiter::new(&lines.driver.name);
+        let waiter = Waiter::new(&lines.run.name);
         AsyncLines { lines, waiter }
     }
 
@@ -50,7 +50,7 @@ impl<'c> AsyncLines<'c> {
                 Ready::End => return Poll::Ready(None),
                 Ready::Read => {}
             }
-            let drove = match self.lines.driver.engine_mut(Feed::LeaveOpen) {
+            let drove = match self.lines.run.engine_mut(Feed::LeaveOpen) {
                 Ok(engine) => match self.waiter.poll_drive(engine, Until::AnyRead, cx) {
                     // Something was read, or the child is finished: the
                     // cutter sees which (its streams no longer read).

@@ -1,4 +1,4 @@
-//! [`Driver`]: how a started [`Child`](crate::Child), or every stage of a
+//! [`HeldRun`]: how a started [`Child`](crate::Child), or every stage of a
 //! started [`PipelineChild`](crate::PipelineChild), is driven once it runs:
 //! its processes are adopted into one [`Engine`] (the same loop `run`
 //! uses), with the pipe ends it still holds drained into its sinks, its
@@ -19,12 +19,13 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use spawn_core::{ChildSpec, PerStream};
+use spawn_core::{ChildId, PerStream};
 
 use super::pipes::HeldPipes;
 use crate::driver::{Adopted, CancelScope, Engine, Ran, Until};
 use crate::finish::StageResult;
 use crate::process::Process;
+use crate::wiring::{Terms, Wiring};
 use crate::{CancelToken, Error, Output, Signal, Sink};
 
 /// One started process, as a `Child` (or a pipeline stage) keeps it for
@@ -32,9 +33,11 @@ use crate::{CancelToken, Error, Output, Signal, Sink};
 pub(crate) struct Member {
     pub name: String,
     pub process: Arc<Process>,
-    /// The core's view of it, from its wiring; the timeout is replaced by
-    /// what is left of `deadline` whenever an engine adopts it.
-    pub spec: ChildSpec,
+    /// What its wiring tells the core; the timeout is replaced by what is
+    /// left of `deadline` whenever an engine adopts it.
+    pub terms: Terms,
+    /// The member whose group it joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
     pub deadline: Option<Instant>,
     pub sinks: PerStream<Option<Sink>>,
     pub input: Option<Arc<Vec<u8>>>,
@@ -43,18 +46,19 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    /// A member from the wiring it was launched with; `spec` is the core's
-    /// view (`wiring.spec(..)` with its group role).
+    /// A member from the wiring it was launched with; `member_of`: the
+    /// member whose group it joined.
     pub(crate) fn new(
-        wiring: &crate::wiring::Wiring,
+        wiring: &Wiring,
         process: Arc<Process>,
         started: Instant,
-        spec: ChildSpec,
+        member_of: Option<ChildId>,
     ) -> Self {
         Member {
             name: wiring.name.clone(),
             process,
-            spec,
+            terms: wiring.terms(),
+            member_of,
             deadline: wiring.timeout.and_then(|t| started.checked_add(t)),
             sinks: wiring.sinks.clone(),
             input: wiring.input.clone(),
@@ -106,7 +110,7 @@ pub(crate) struct State {
 }
 
 /// See the module docs.
-pub(crate) struct Driver {
+pub(crate) struct HeldRun {
     pub name: String,
     pub members: Vec<Member>,
     forwarder: Option<crate::Forwarder>,
@@ -117,7 +121,7 @@ pub(crate) struct Driver {
 }
 
 /// Resets `busy` and wakes the waiters, also when a drive panics.
-struct Busy<'a>(&'a Driver);
+struct Busy<'a>(&'a HeldRun);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
@@ -130,14 +134,14 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-impl Driver {
+impl HeldRun {
     pub(crate) fn new(
         name: String,
         members: Vec<Member>,
         pipes: Vec<HeldPipes>,
         forwarder: Option<crate::Forwarder>,
     ) -> Self {
-        Driver {
+        HeldRun {
             name,
             members,
             forwarder,
@@ -325,20 +329,15 @@ impl Driver {
         input: Option<Arc<Vec<u8>>>,
     ) -> Result<usize, Error> {
         let m = &self.members[i];
-        let input_len = match (&fds.stdin, &input) {
-            (Some(_), Some(input)) => input.len() as u64,
-            _ => 0,
-        };
-        let spec = ChildSpec {
-            input_len,
-            timeout: remaining(m.deadline),
-            ..m.spec
-        };
         let ix = engine.adopt(Adopted {
             process: Arc::clone(&m.process),
             fds,
             sinks: &m.sinks,
-            spec,
+            terms: Terms {
+                timeout: remaining(m.deadline),
+                ..m.terms
+            },
+            member_of: m.member_of,
             input,
             name: &m.name,
             stop_signal: m.stop_signal,
@@ -374,10 +373,9 @@ impl Driver {
         Ok((engine, ix))
     }
 
-    #[cfg(feature = "tokio")]
-    /// Gives the first member's pipe ends back to the driver (the async
-    /// child holds them registered with its runtime until a drive needs
-    /// them).
+    /// Gives the first member's pipe ends to the run: a `Child`'s at its
+    /// start, an `AsyncChild`'s back (it holds them registered with its
+    /// runtime until a drive needs them).
     pub(crate) fn hold(&mut self, fds: PerStream<Option<OwnedFd>>) {
         let held = &mut self.state_mut().pipes[0];
         let new = HeldPipes::new(fds);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use spawn_core::Stream;
 
 use super::Child;
-use super::drive::{Driver, Drove, Feed, State};
+use super::drive::{Drove, Feed, HeldRun, State};
 use crate::driver::Until;
 use crate::line_cut::Cut;
 use crate::{Chunk, Error, StreamName};
@@ -20,7 +20,7 @@ const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 /// its lines with it too ([`ready`](Self::ready), [`driven`](Self::driven)),
 /// driving the engine itself.
 pub(crate) struct Lines<'c> {
-    pub(crate) driver: &'c mut Driver,
+    pub(crate) run: &'c mut HeldRun,
     /// When the child started (the lines' `at`).
     started: Instant,
     /// Per stream (stdout, stderr): where the cutting of its buffer stands.
@@ -61,9 +61,9 @@ fn reading(st: &State, stream: Stream) -> bool {
 }
 
 impl<'c> Lines<'c> {
-    pub(crate) fn new(driver: &'c mut Driver, started: Instant) -> Self {
+    pub(crate) fn new(run: &'c mut HeldRun, started: Instant) -> Self {
         Lines {
-            driver,
+            run,
             started,
             cuts: [Cut::default(); 2],
             done: false,
@@ -79,7 +79,7 @@ impl<'c> Lines<'c> {
             if self.done {
                 return Ready::End;
             }
-            let st = self.driver.state_mut();
+            let st = self.run.state_mut();
             let held = st.pipes[0].stdout.is_some() || st.pipes[0].stderr.is_some();
             let more = match &st.engine {
                 Some(_) => STREAMS.iter().any(|&s| reading(st, s)),
@@ -118,7 +118,7 @@ impl<'c> Lines<'c> {
 
     /// The next line already in a buffer, if any.
     fn cut(&mut self) -> Option<Chunk> {
-        let st = self.driver.state_mut();
+        let st = self.run.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
             let open = reading(st, stream);
             let Some(buf) = buffer(st, stream) else {
@@ -143,7 +143,7 @@ impl<'c> Lines<'c> {
 
     /// Drops the lines handed out from the front of the buffers.
     fn compact(&mut self) {
-        let st = self.driver.state_mut();
+        let st = self.run.state_mut();
         for (k, &stream) in STREAMS.iter().enumerate() {
             self.cuts[k].compact(buffer(st, stream));
         }
@@ -161,7 +161,7 @@ impl Iterator for Lines<'_> {
                 Ready::Read => {}
             }
             let drove = self
-                .driver
+                .run
                 .drive(Feed::LeaveOpen, None, Until::AnyRead, false, false);
             if let Some(e) = self.driven(drove) {
                 return Some(Err(e));
@@ -225,6 +225,6 @@ impl Child {
     /// # Ok::<(), spawn::Error>(())
     /// ```
     pub fn lines(&mut self) -> impl Iterator<Item = Result<Chunk, Error>> + '_ {
-        Lines::new(&mut self.driver, self.started)
+        Lines::new(&mut self.solo.run, self.solo.started)
     }
 }

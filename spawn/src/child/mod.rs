@@ -4,26 +4,27 @@
 //! - `pipes.rs`: the pipe ends, and the ones a `Child` still holds;
 //! - `drive.rs`: the one engine its waits, `communicate` and `lines` drive
 //!   (shared with [`PipelineChild`](crate::PipelineChild));
-//! - `lines.rs`: [`Child::lines`].
+//! - `lines.rs`: [`Child::lines`];
+//! - `solo.rs`: what a `Child` and an `AsyncChild` are made of, and their
+//!   one constructor (their control surface is `handle::child_control`).
 
 mod drive;
 mod lines;
 mod pipes;
+mod solo;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use drive::{Driver, Drove, Feed, Member};
+pub(crate) use drive::{Drove, Feed, HeldRun, Member};
 #[cfg(feature = "tokio")]
 pub(crate) use lines::{Lines, Ready};
 pub(crate) use pipes::HeldPipes;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+pub(crate) use solo::Solo;
 
 use crate::driver::Until;
-use crate::driver::slot;
-use crate::wiring::Wiring;
-use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
+use crate::{Command, Error, ExitStatus, Output};
 
 /// A started child process, as returned by [`Command::spawn`].
 ///
@@ -69,11 +70,7 @@ use crate::{ChildHandle, Command, Error, ExitStatus, Output, Signal};
 /// a taken `stdout` can deadlock when the child blocks on a full stdout
 /// pipe; `communicate` avoids it.
 pub struct Child {
-    handle: ChildHandle,
-    driver: Driver,
-    kill_on_drop: bool,
-    /// When it was started (the `at` of the lines of [`Child::lines`]).
-    started: Instant,
+    solo: Solo,
 }
 
 // The contract: a `Child` can be shared by threads.
@@ -85,7 +82,7 @@ const _: fn() = || {
 impl fmt::Debug for Child {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Child")
-            .field("program", &self.driver.name)
+            .field("program", &self.solo.run.name)
             .field("pid", &self.pid())
             .field(
                 "status",
@@ -100,69 +97,40 @@ impl fmt::Debug for Child {
 
 impl Child {
     pub(crate) fn spawn(cmd: &Command) -> Result<Child, Error> {
-        let wiring = Wiring::command(cmd, crate::wiring::Stops::ByCommand)?;
-        let started = slot::launch_alone(
-            &wiring,
-            crate::launch::PidfdPlan::Now,
-            crate::driver::Driving::Held,
-        )?;
-        let process = Arc::new(started.process);
-        let spec = wiring.spec(crate::driver::READ_CHUNK, crate::driver::WRITE_CHUNK);
-        let member = Member::new(&wiring, Arc::clone(&process), started.started, spec);
-        Ok(Child {
-            handle: ChildHandle::new(&wiring.name, process),
-            driver: Driver::new(
-                wiring.name.clone(),
-                vec![member],
-                vec![HeldPipes::new(started.fds)],
-                cmd.settings.forwarder.clone(),
-            ),
-            kill_on_drop: cmd.kill_on_drop,
-            started: started.started,
-        })
-        // `wiring` (and the caller's fds it holds) is dropped here.
+        let (mut solo, fds) = Solo::spawn(cmd)?;
+        solo.run.hold(fds);
+        Ok(Child { solo })
     }
 
     fn process(&self) -> &crate::process::Process {
-        &self.driver.members[0].process
+        self.solo.process()
     }
 
-    /// The child's process id.
-    #[must_use]
-    pub fn pid(&self) -> u32 {
-        self.handle.pid()
-    }
-
-    /// A handle for other threads: waits and signals on `&self`, and it
-    /// outlives the `Child`; see [`ChildHandle`].
-    #[must_use]
-    pub fn handle(&self) -> ChildHandle {
-        self.handle.clone()
-    }
+    crate::handle::child_control!(solo.handle);
 
     /// Takes the write end of the child's stdin pipe (if stdin was piped and
     /// not taken yet, nor closed by a wait). Drop it to close the child's
     /// stdin.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.driver.state_mut().pipes[0].stdin.take()
+        self.solo.run.state_mut().pipes[0].stdin.take()
     }
 
     /// Takes the read end of the child's stdout pipe (if it was piped and
     /// not taken yet, nor handed to a wait, `communicate` or `lines`,
     /// which drain it into the `Child`).
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.driver.state_mut().pipes[0].stdout.take()
+        self.solo.run.state_mut().pipes[0].stdout.take()
     }
 
     /// Takes the read end of the child's stderr pipe; see
     /// [`take_stdout`](Self::take_stdout).
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
-        self.driver.state_mut().pipes[0].stderr.take()
+        self.solo.run.state_mut().pipes[0].stderr.take()
     }
 
     /// The child's stdin pipe, left in place.
     pub fn stdin_mut(&mut self) -> Option<&mut ChildStdin> {
-        self.driver.state_mut().pipes[0].stdin.as_mut()
+        self.solo.run.state_mut().pipes[0].stdin.as_mut()
     }
 
     /// The child's stdout pipe, left in place.
@@ -172,13 +140,13 @@ impl Child {
     /// seen by a later `communicate`; [`lines`](Self::lines) keeps that
     /// promise instead.
     pub fn stdout_mut(&mut self) -> Option<&mut ChildStdout> {
-        self.driver.state_mut().pipes[0].stdout.as_mut()
+        self.solo.run.state_mut().pipes[0].stdout.as_mut()
     }
 
     /// The child's stderr pipe, left in place; see
     /// [`stdout_mut`](Self::stdout_mut).
     pub fn stderr_mut(&mut self) -> Option<&mut ChildStderr> {
-        self.driver.state_mut().pipes[0].stderr.as_mut()
+        self.solo.run.state_mut().pipes[0].stderr.as_mut()
     }
 
     /// Feeds `input` to stdin (then closes it), drains stdout and stderr
@@ -238,14 +206,15 @@ impl Child {
     }
 
     fn communicate_until(&mut self, input: &[u8], stop: Option<Instant>) -> Result<Output, Error> {
-        let st = self.driver.state_mut();
+        let st = self.solo.run.state_mut();
         if st.engine.is_none()
             && let Some(result) = st.finished.take()
         {
             return result;
         }
         match self
-            .driver
+            .solo
+            .run
             .drive(Feed::Input(input), stop, Until::AllDone, false, true)?
         {
             Drove::Done(Some(mut stages)) => {
@@ -253,12 +222,12 @@ impl Child {
                 s.error.map_or(Ok(s.output), Err)
             }
             _ => {
-                let Some(engine) = self.driver.state_mut().engine.as_ref() else {
+                let Some(engine) = self.solo.run.state_mut().engine.as_ref() else {
                     unreachable!("an unfinished drive keeps its engine")
                 };
                 let partial = crate::finish::partial(engine, 0);
                 Err(crate::finish::timed_out_running(
-                    self.driver.name.clone(),
+                    self.solo.run.name.clone(),
                     partial,
                 ))
             }
@@ -268,8 +237,8 @@ impl Child {
     /// The status of the reaped child, the same for every caller.
     fn status(&self) -> Result<ExitStatus, Error> {
         match self.process().reaped() {
-            Some(r) => crate::handle::status_of(&self.driver.name, self.process(), r),
-            None => self.handle.wait(),
+            Some(r) => crate::handle::status_of(&self.solo.run.name, self.process(), r),
+            None => self.solo.handle.wait(),
         }
     }
 
@@ -280,14 +249,18 @@ impl Child {
         feed: Feed<'_>,
         stop: Option<Instant>,
     ) -> Result<Option<ExitStatus>, Error> {
-        match self.driver.drive(feed, stop, Until::AllDone, true, true)? {
+        match self
+            .solo
+            .run
+            .drive(feed, stop, Until::AllDone, true, true)?
+        {
             Drove::Reaped | Drove::Done(None) => self.status().map(Some),
             Drove::Done(Some(mut stages)) => {
                 let s = stages.swap_remove(0);
                 match s.error {
                     Some(e) => Err(e),
                     None => {
-                        self.driver.keep(Ok(s.output));
+                        self.solo.run.keep(Ok(s.output));
                         self.status().map(Some)
                     }
                 }
@@ -330,16 +303,6 @@ impl Child {
         }
     }
 
-    /// The child's status if it has exited, without blocking (and without
-    /// reading its pipes).
-    ///
-    /// # Errors
-    /// [`Error::StatusLost`] when someone else reaped the child; an error
-    /// from `wait4(2)`.
-    pub fn try_wait(&self) -> Result<Option<ExitStatus>, Error> {
-        self.handle.try_wait()
-    }
-
     /// Waits at most `timeout` for the child to exit; `Ok(None)` if it still
     /// runs. Like [`wait`](Self::wait) it drains the pipes the `Child`
     /// holds, but it leaves the stdin open (unless the command has its own
@@ -352,62 +315,5 @@ impl Child {
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
         // Longer than `Instant` can count: wait without a deadline.
         self.wait_until(Feed::LeaveOpen, Instant::now().checked_add(timeout))
-    }
-
-    /// Sends `signal` to the child (through its pidfd where the kernel has
-    /// them). `Ok` without sending once the child has been reaped: its pid
-    /// may belong to another process by then. Never waits for a wait
-    /// running on another thread.
-    ///
-    /// # Errors
-    /// The kernel refused (e.g. an invalid signal number).
-    pub fn send_signal(&self, signal: Signal) -> Result<(), Error> {
-        self.handle.send_signal(signal)
-    }
-
-    /// Sends `SIGTERM`: asks the child to stop.
-    ///
-    /// # Errors
-    /// As [`send_signal`](Self::send_signal).
-    pub fn terminate(&self) -> Result<(), Error> {
-        self.handle.terminate()
-    }
-
-    /// Sends `SIGKILL`: stops the child at once.
-    ///
-    /// # Errors
-    /// As [`send_signal`](Self::send_signal).
-    pub fn kill(&self) -> Result<(), Error> {
-        self.handle.kill()
-    }
-
-    /// Sends `SIGKILL` to the child's whole process group (the child and
-    /// what it started), when the child has a group of its own
-    /// ([`Command::process_group`], [`Command::new_session`], or a timeout).
-    /// After the child was reaped it still reaches what the child left in its
-    /// group; if the group was already empty then, it does nothing (its id
-    /// may lead someone else's group by now).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when the child shares the caller's group
-    /// (killing that group would kill the caller); the kernel refused.
-    pub fn kill_group(&self) -> Result<(), Error> {
-        self.handle.kill_group()
-    }
-
-    /// Sends `signal` to the child's process group; see
-    /// [`kill_group`](Self::kill_group).
-    ///
-    /// # Errors
-    /// As [`kill_group`](Self::kill_group).
-    pub fn signal_group(&self, signal: Signal) -> Result<(), Error> {
-        self.handle.signal_group(signal)
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        // Our pipe ends close first, so a child blocked on them can finish.
-        self.driver.release(self.kill_on_drop);
     }
 }

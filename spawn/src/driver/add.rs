@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
-use super::slot::{Owner, Slot, StageRole, Start};
-use super::{Engine, READ_CHUNK, WRITE_CHUNK};
+use super::Engine;
+use super::slot::{Owner, Slot, Start};
+use crate::launch::{StagePlumbing, StageRole};
 use crate::process::Process;
-use crate::wiring::{Plan, Wiring};
+use crate::wiring::{Held, Plan, Terms, Wiring, child_spec};
 use crate::{Error, Sink};
 
 /// A child already running, as a `Child` hands it to the engine: the engine
@@ -21,7 +22,11 @@ pub(crate) struct Adopted<'a> {
     pub process: Arc<Process>,
     pub fds: PerStream<Option<OwnedFd>>,
     pub sinks: &'a PerStream<Option<Sink>>,
-    pub spec: ChildSpec,
+    /// Its wiring's terms (the timeout: what is left of it).
+    pub terms: Terms,
+    /// The child whose group it joined (a pipeline's later stages).
+    pub member_of: Option<ChildId>,
+    /// Its input, written to `fds.stdin` (when there is one).
     pub input: Option<Arc<Vec<u8>>>,
     pub name: &'a str,
     pub stop_signal: crate::Signal,
@@ -84,13 +89,19 @@ impl Engine<'_> {
         let mut sinks = self.open_sinks(&wiring.name, &own)?;
         sinks.stdout = sinks.stdout.or(shared.stdout);
         sinks.stderr = sinks.stderr.or(shared.stderr);
-        let spec = ChildSpec {
-            stdout: sinks.stdout.is_some(),
-            stderr: sinks.stderr.is_some(),
-            signal_group: wiring.owns_group_teardown(),
-            member_of: member_of.map(ChildId),
-            ..wiring.spec(READ_CHUNK, WRITE_CHUNK)
-        };
+        let spec = child_spec(
+            wiring.terms(),
+            Held {
+                pipes: PerStream {
+                    // A piped stdin with no input is closed at once (EOF).
+                    stdin: matches!(wiring.plans.stdin, Plan::Pipe),
+                    stdout: sinks.stdout.is_some(),
+                    stderr: sinks.stderr.is_some(),
+                },
+                input_len: input_len(wiring.input.as_ref()),
+                member_of: member_of.map(ChildId),
+            },
+        );
         let mut slot = Slot::new(wiring.name.clone(), Start::Adopted, Owner::Engine);
         slot.fixed_cap = wiring.cmd.pipe_capacity.is_some();
         slot.input = wiring.input.clone();
@@ -107,32 +118,31 @@ impl Engine<'_> {
         Ok(ix)
     }
 
-    /// Sets where a pipeline's final stdout goes, and makes the pipe that
-    /// its last stage's stdout and the stages' merged stderr share when
-    /// that is a pipe to us.
-    pub(crate) fn set_pipeline_stdout(
-        &mut self,
-        plan: Plan,
-        shared: bool,
-        name: &str,
-    ) -> Result<(), Error> {
-        let p = pipeline_plumbing(&plan, shared, name)?;
-        self.starts.plumbing.final_read = p.final_read;
-        self.starts.plumbing.final_write = p.final_write;
-        self.starts.pipeline_stdout = plan;
-        Ok(())
+    /// Sets what a pipeline's stages share while they start (where its
+    /// final stdout goes, the pipe its merged stderr shares with it).
+    pub(crate) fn set_stage_plumbing(&mut self, plumbing: StagePlumbing) {
+        self.starts.plumbing = plumbing;
     }
 
     /// Adds an already running child (a `Child`'s communicate or wait).
     pub(crate) fn adopt(&mut self, child: Adopted<'_>) -> Result<usize, Error> {
         let sink_ix = self.open_sinks(child.name, child.sinks)?;
         let fds = child.fds;
-        let spec = ChildSpec {
-            stdin: fds.stdin.is_some(),
-            stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
-            stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
-            ..child.spec
-        };
+        let spec = child_spec(
+            child.terms,
+            Held {
+                pipes: PerStream {
+                    stdin: fds.stdin.is_some(),
+                    stdout: sink_ix.stdout.is_some() && fds.stdout.is_some(),
+                    stderr: sink_ix.stderr.is_some() && fds.stderr.is_some(),
+                },
+                input_len: match &fds.stdin {
+                    Some(_) => input_len(child.input.as_ref()),
+                    None => 0,
+                },
+                member_of: child.member_of,
+            },
+        );
         let mut slot = Slot::new(child.name.to_owned(), Start::Adopted, Owner::Child);
         slot.started = Some(Instant::now());
         slot.fds = fds;
@@ -185,20 +195,7 @@ impl Engine<'_> {
     }
 }
 
-/// The plumbing a pipeline's stages start with: the pipe its last stage's
-/// stdout and the stages' merged stderr share, when `plan` (where the final
-/// stdout goes) is a pipe to us and `shared` says they share it.
-pub(crate) fn pipeline_plumbing(
-    plan: &Plan,
-    shared: bool,
-    name: &str,
-) -> Result<super::StagePlumbing, Error> {
-    let mut plumbing = super::StagePlumbing::default();
-    if shared && matches!(plan, Plan::Pipe) {
-        let (r, w) = spawn_sys::pipe::pipe()
-            .map_err(|e| Error::io(name, "cannot create a pipe", std::io::Error::from(e)))?;
-        plumbing.final_read = Some(r);
-        plumbing.final_write = Some(w);
-    }
-    Ok(plumbing)
+/// The bytes of input to write.
+fn input_len(input: Option<&Arc<Vec<u8>>>) -> u64 {
+    input.map_or(0, |i| i.len() as u64)
 }

@@ -329,8 +329,9 @@ mod tests {
     use crate::driver::Driving;
     use crate::driver::poller::Poller;
     use crate::driver::slot::{AsidePidfd, Watch};
-    use crate::driver::slot::{Owner, Slot, Start, launch_alone};
+    use crate::driver::slot::{Owner, Slot, Start};
     use crate::launch::PidfdPlan;
+    use crate::launch::launch_alone;
     use crate::wiring::{Stops, Wiring};
 
     /// A slot holding a started `sh -c script`, as `plan` starts it.

@@ -131,7 +131,7 @@ impl<'t> Hooks<'t> {
 pub(super) fn forward_to(p: &Process, sig: Signal, from_terminal: bool) {
     // A group that turns out to be ours is treated as ours.
     let own_group =
-        p.group().pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
+        p.pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
     if !own_group && !from_terminal {
         p.signal_contained(sig);
         let _ = p.signal(sig);

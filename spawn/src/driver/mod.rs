@@ -45,15 +45,15 @@ use spawn_sys::poll::Interest;
 use crate::Error;
 use crate::sink::{SinkState, Want};
 
-pub(crate) use add::{Adopted, pipeline_plumbing};
+pub(crate) use crate::launch::Driving;
+pub(crate) use add::Adopted;
 use exit_watch::ExitWatch;
 use hooks::Hooks;
 pub use hooks::{Progress, Trace, What};
 pub(crate) use hooks::{ProgressFn, Tracer};
 use poller::{Made, Poller};
 use sink_table::SinkTable;
-use slot::StagePlumbing;
-pub(crate) use slot::{Owner, Slot, StageRole};
+pub(crate) use slot::{Owner, Slot};
 use slots::Slots;
 use starts::Starts;
 use stop_conditions::StopConditions;
@@ -61,28 +61,6 @@ pub(crate) use stop_conditions::{CancelScope, Feed, Ran, Until};
 use token::Token;
 
 use crate::CancelToken;
-
-/// Bytes read per `read(2)` at most: a raised pipe's whole capacity.
-pub(crate) const READ_CHUNK: usize = crate::pipes::TARGET;
-/// Bytes written per `write(2)` of input: a raised pipe's whole capacity.
-pub(crate) const WRITE_CHUNK: usize = crate::pipes::TARGET;
-
-/// Who drives an engine to its end: what decides when the background
-/// reaper thread is made (see `reaper.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Driving {
-    /// The call that made it, before it returns (`run`, `check_output`,
-    /// `Pipeline::run`, `Group::run`): its children are reaped in that
-    /// call, so their starts make no reaper thread. Only an early return
-    /// (the driver failed, a sink's callback panicked) hands children on;
-    /// the hand-off makes the thread then.
-    InCall,
-    /// A value the caller holds and may drop at any time (a `Child`, a
-    /// `GroupResults`, a future): the first start makes the reaper thread,
-    /// so that a later drop needs none (it may come when no thread can be
-    /// made any more).
-    Held,
-}
 
 /// When the engine runs from, and when it next needs driving.
 struct Clock {

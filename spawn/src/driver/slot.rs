@@ -1,23 +1,21 @@
 //! A [`Slot`]: one child of the engine, from its [`Wiring`] to its finish,
-//! and how it starts: launched from its wiring (with the pipeline plumbing
-//! between stages), or adopted already running (a `Child`'s communicate or
+//! and how it starts: launched from its wiring (through `crate::launch`),
+//! or adopted already running (a `Child`'s communicate or
 //! wait).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use spawn_core::{CloseReason, Outcome, PerStream, Stream};
-use spawn_sys::Pid;
 
-use super::Driving;
 use super::pipe_io::PipeCap;
 
 use crate::Error;
 use crate::error::StreamName;
-use crate::launch::{self, LaunchOptions, PidfdPlan};
-use crate::process::{Process, ProcessGroup};
-use crate::wiring::{GroupPlan, Plan, Reach, Wiring};
+use crate::launch::StageRole;
+use crate::process::Process;
+use crate::wiring::Wiring;
 
 /// How a slot's process comes to be when the core says `Start`.
 pub(crate) enum Start {
@@ -25,13 +23,6 @@ pub(crate) enum Start {
     Launch(Box<Wiring>),
     /// Already running: register the fds the slot holds.
     Adopted,
-}
-
-/// A pipeline stage's place in its pipeline.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StageRole {
-    pub index: usize,
-    pub last: bool,
 }
 
 /// Who ends the process if the engine is dropped before it finished.
@@ -170,196 +161,4 @@ impl Slot {
             s => self.sinks[s],
         }
     }
-}
-
-/// What the stages of one pipeline share while they start.
-#[derive(Default)]
-pub(crate) struct StagePlumbing {
-    /// The read end of the pipe from the previous stage.
-    pub prev: Option<OwnedFd>,
-    /// The group the first stage leads.
-    pub leader_pgid: Option<Pid>,
-    /// The tree a stop of the pipeline reaches when its stages stay in the
-    /// caller's group (`Reach::Descendants`): every stage is a root.
-    pub tree: Option<Arc<crate::descendants::Descendants>>,
-    /// The write end of the pipe the last stage's stdout (and merged
-    /// stderr of every stage) goes into, until the last stage started.
-    pub final_write: Option<OwnedFd>,
-    /// Its read end, for the last stage's slot.
-    pub final_read: Option<OwnedFd>,
-}
-
-/// A launched child: its process and the parent's ends of its pipes.
-pub(crate) struct Started {
-    pub process: Process,
-    pub fds: PerStream<Option<OwnedFd>>,
-    pub spawn_time: Duration,
-    pub started: Instant,
-}
-
-fn launch_plan<'a>(
-    plan: &'a Plan,
-    stream: Stream,
-    plumbing: &'a StagePlumbing,
-    next: Option<&'a OwnedFd>,
-    pipeline_stdout: &'a Plan,
-) -> launch::Plan<'a> {
-    match plan {
-        Plan::Inherit => launch::Plan::Inherit,
-        Plan::Null => launch::Plan::Null,
-        Plan::Pipe => launch::Plan::Pipe,
-        Plan::Fd(fd) => launch::Plan::Fd(fd.as_fd()),
-        Plan::Merge => launch::Plan::Merge,
-        Plan::Stage => match (stream, &plumbing.prev, next) {
-            (Stream::Stdin, Some(fd), _) => launch::Plan::Fd(fd.as_fd()),
-            (Stream::Stdin, None, _) => launch::Plan::Null,
-            (_, _, Some(fd)) => launch::Plan::Fd(fd.as_fd()),
-            (_, _, None) => launch::Plan::Null,
-        },
-        Plan::PipelineStdout => match (&plumbing.final_write, pipeline_stdout) {
-            (Some(fd), _) => launch::Plan::Fd(fd.as_fd()),
-            (None, Plan::Null) => launch::Plan::Null,
-            (None, Plan::Fd(fd)) => launch::Plan::Fd(fd.as_fd()),
-            // Inherited stdout: the stage's stderr goes to our fd 1.
-            (None, _) => launch::Plan::InheritStdout,
-        },
-    }
-}
-
-/// Starts the child of `wiring`. `plumbing` carries the pipes between the
-/// stages of a pipeline (unused otherwise); `pipeline_stdout` is where the
-/// pipeline's final stdout goes (for merged stage stderr); `driving` says
-/// whether the child may outlive the call (then the start makes sure the
-/// background reaper thread runs).
-pub(crate) fn launch_wiring(
-    wiring: &Wiring,
-    stage: Option<StageRole>,
-    plumbing: &mut StagePlumbing,
-    pipeline_stdout: &Plan,
-    pidfd: PidfdPlan,
-    driving: Driving,
-) -> Result<Started, Error> {
-    // The pipe to the next stage.
-    let next = match stage {
-        Some(StageRole { last: false, .. }) => {
-            let (r, w) = spawn_sys::pipe::pipe().map_err(|e| {
-                Error::io(
-                    &wiring.name,
-                    "cannot create a pipe",
-                    std::io::Error::from(e),
-                )
-            })?;
-            Some((r, w))
-        }
-        _ => None,
-    };
-    let (process_group, own_group) = match wiring.group {
-        GroupPlan::Caller | GroupPlan::Session => (None, false),
-        GroupPlan::Lead => (Some(0), true),
-        GroupPlan::Join(pg) => (Some(pg), false),
-        GroupPlan::JoinFirstStage => (
-            plumbing
-                .leader_pgid
-                .map(|p| p.as_raw_nonzero().get().unsigned_abs()),
-            false,
-        ),
-    };
-    let next_write = next.as_ref().map(|(_, w)| w);
-    let cgroup = match wiring.containment {
-        crate::Containment::Cgroup => Some(crate::process::new_cgroup(&wiring.name)?),
-        _ => None,
-    };
-    crate::reaper::prepare();
-    let result = {
-        let p = &*plumbing;
-        let plans = [Stream::Stdin, Stream::Stdout, Stream::Stderr]
-            .map(|s| launch_plan(&wiring.plans[s], s, p, next_write, pipeline_stdout));
-        let [stdin, stdout, stderr] = plans;
-        launch::launch(
-            &wiring.cmd,
-            &LaunchOptions {
-                name: &wiring.name,
-                stdin,
-                stdout,
-                stderr,
-                process_group,
-                own_group,
-                cgroup: cgroup.as_ref().map(spawn_sys::cgroup::Cgroup::fd),
-                pidfd,
-            },
-        )
-    };
-    // The previous stage's read end is the child's now.
-    plumbing.prev = next.map(|(r, _)| r);
-    if stage.is_some_and(|s| s.last) {
-        plumbing.final_write = None;
-    }
-    let l = match result {
-        Ok(l) => l,
-        Err(e) => {
-            // Nothing started in it: the cgroup made for the child goes too.
-            if let Some(cg) = cgroup {
-                let _ = cg.remove();
-            }
-            return Err(e);
-        }
-    };
-    if driving == Driving::Held {
-        crate::reaper::started();
-    }
-    let group = match wiring.group {
-        GroupPlan::Caller => ProcessGroup::Caller,
-        GroupPlan::Lead | GroupPlan::Session => ProcessGroup::Leads(l.pid),
-        GroupPlan::Join(_) | GroupPlan::JoinFirstStage => {
-            l.pgid.map_or(ProcessGroup::Caller, ProcessGroup::Joined)
-        }
-    };
-    if stage.is_some_and(|s| s.index == 0) && wiring.group.leads() {
-        plumbing.leader_pgid = Some(l.pid);
-    }
-    let mut process = Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason);
-    // One tree for the run: a lone child's own, or the one every stage of
-    // a pipeline joins (made by its first stage).
-    let tree = match stage {
-        None => (wiring.reach == Reach::Descendants).then(Default::default),
-        Some(s) if s.index == 0 => {
-            plumbing.tree = (wiring.reach == Reach::Descendants).then(Default::default);
-            plumbing.tree.clone()
-        }
-        Some(_) => plumbing.tree.clone(),
-    };
-    if let Some(tree) = tree {
-        process = process.with_descendants(tree);
-    }
-    let mut stdout = l.stdout;
-    if stage.is_some_and(|s| s.last) && stdout.is_none() {
-        stdout = plumbing.final_read.take();
-    }
-    Ok(Started {
-        process,
-        fds: PerStream {
-            stdin: l.stdin,
-            stdout,
-            stderr: l.stderr,
-        },
-        spawn_time: l.spawn_time,
-        started: l.started,
-    })
-}
-
-/// Launches a wiring that is no pipeline stage (a `Child`, an `AsyncChild`,
-/// a start on the spawner thread): no plumbing, its own stdout plan.
-pub(crate) fn launch_alone(
-    wiring: &Wiring,
-    pidfd: PidfdPlan,
-    driving: Driving,
-) -> Result<Started, Error> {
-    launch_wiring(
-        wiring,
-        None,
-        &mut StagePlumbing::default(),
-        &Plan::Inherit,
-        pidfd,
-        driving,
-    )
 }

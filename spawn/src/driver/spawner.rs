@@ -32,10 +32,10 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use super::slot::{Started, launch_alone};
 use crate::Error;
 use crate::doorbell::Doorbell;
 use crate::launch::PidfdPlan;
+use crate::launch::{Started, launch_alone};
 use crate::wiring::Wiring;
 
 /// Bytes read since the engine's last start at or above which its next

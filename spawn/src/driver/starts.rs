@@ -1,7 +1,7 @@
 //! How a child starts: [`Starts`], what the engine's starts share: the spawner thread (made
 //! once output streams in, see `spawner.rs`), the bytes read since the last
 //! start (whether it is streaming), the plumbing between pipeline stages
-//! and where a pipeline's final stdout goes, and who drives the engine to
+//! (with where a pipeline's final stdout goes), and who drives the engine to
 //! its end (which decides when the reaper thread is made).
 
 use std::os::fd::AsFd;
@@ -12,13 +12,14 @@ use spawn_sys::poll::Interest;
 
 use super::exit_watch::ExitWatch;
 use super::pipe_io;
-use super::slot::{StagePlumbing, Start, Started, launch_wiring};
+use super::slot::Start;
 use super::spawner::{BULK_READ, Job, Spawner};
 use super::token::Token;
 use super::{Driving, Engine};
 use crate::Error;
 use crate::launch::PidfdPlan;
-use crate::wiring::{Plan, Wiring};
+use crate::launch::{StagePlumbing, Started, launch_wiring};
+use crate::wiring::Wiring;
 
 /// The state the engine's starts share: see the module docs.
 pub(crate) struct Starts {
@@ -27,8 +28,6 @@ pub(crate) struct Starts {
     /// Bytes read from children's pipes since the last start.
     read_since_start: usize,
     pub(super) plumbing: StagePlumbing,
-    /// Where a pipeline's final stdout goes (for stages' merged stderr).
-    pub(super) pipeline_stdout: Plan,
     /// Who drives this engine to its end.
     pub(super) driving: Driving,
 }
@@ -39,7 +38,6 @@ impl Default for Starts {
             spawner: None,
             read_since_start: 0,
             plumbing: StagePlumbing::default(),
-            pipeline_stdout: Plan::Inherit,
             driving: Driving::Held,
         }
     }
@@ -65,7 +63,6 @@ impl Starts {
             spawner: self.spawner.take(),
             read_since_start: 0,
             plumbing: std::mem::take(&mut self.plumbing),
-            pipeline_stdout: std::mem::replace(&mut self.pipeline_stdout, Plan::Inherit),
             driving: Driving::Held,
         }
     }
@@ -157,7 +154,6 @@ impl Engine<'_> {
                     &wiring,
                     stage,
                     &mut self.starts.plumbing,
-                    &self.starts.pipeline_stdout,
                     pidfd,
                     self.starts.driving,
                 );
