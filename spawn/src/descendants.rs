@@ -86,9 +86,7 @@ impl Descendants {
     pub(crate) fn add_root(&self, pid: Pid) {
         let start_time =
             spawn_sys::procfs::stat_of(pid.as_raw_nonzero().get()).map_or(0, |s| s.start_time);
-        let fd = spawn_sys::pidfd::pidfd_supported()
-            .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
-            .flatten();
+        let fd = crate::driver::exit_watch::source::open_pidfd(pid);
         self.members().push(Member {
             who: Descendant { pid, start_time },
             fd,

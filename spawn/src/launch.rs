@@ -309,8 +309,8 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
     // A path that got a pidfd from the kernel (clone3) hands it over;
     // otherwise it is opened now, unless the plan says later.
     let pidfd = spawned.pidfd.or_else(|| {
-        (opts.pidfd == PidfdPlan::Now && spawn_sys::pidfd::pidfd_supported())
-            .then(|| spawn_sys::pidfd::pidfd_open(pid).ok())
+        (opts.pidfd == PidfdPlan::Now)
+            .then(|| crate::driver::exit_watch::source::open_pidfd(pid))
             .flatten()
     });
     let [stdin, stdout, stderr] = parent;

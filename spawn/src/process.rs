@@ -24,6 +24,7 @@ use spawn_sys::{Errno, Pid};
 
 use crate::Signal;
 use crate::descendants::Descendants;
+use crate::driver::exit_watch::source;
 
 /// The process group a child starts in: decided once, by its wiring
 /// (`Wiring::group`), and read as it is by the launch (what the child is
@@ -203,17 +204,11 @@ impl Process {
         if self.pidfd.is_some() {
             return true;
         }
-        if self.reaped().is_some() || !spawn_sys::pidfd::pidfd_supported() {
+        if self.reaped().is_some() {
             return false;
         }
-        let Ok(fd) = spawn_sys::pidfd::pidfd_open(self.pid) else {
-            return false;
-        };
-        if spawn_sys::wait::wait_pid_nowait(self.pid).is_err() {
-            return false;
-        }
-        self.pidfd = Some(fd);
-        true
+        self.pidfd = source::open_checked_pidfd(self.pid);
+        self.pidfd.is_some()
     }
 
     /// Closes the pidfd of a reaped child (nothing is signalled or waited
@@ -366,7 +361,7 @@ impl Process {
                 Reaped::Lost => LOST_STATUS,
             });
         }
-        match spawn_sys::wait::wait_pid_nowait(self.pid) {
+        match source::peek(self.pid) {
             Ok(s) => s,
             // ECHILD: reaped elsewhere. Reap (and record the loss) now.
             Err(_) => self.try_reap().ok().flatten().map(|r| match r {
@@ -391,18 +386,18 @@ impl Process {
             // signal, or wait too), then reap under the lock: every waiter
             // gets the one status, none sees another's reap as `ECHILD`.
             drop(st);
-            let waited = spawn_sys::wait::wait_exited_nowait(self.pid);
+            let waited = source::wait_exited(self.pid);
             st = self.state();
             if let Some(r) = st.reaped {
                 return Ok(Some(r));
             }
             let res = match waited {
-                Ok(()) => spawn_sys::wait::wait_pid(self.pid, true),
+                Ok(()) => source::reap(self.pid, true),
                 Err(e) => Err(e),
             };
             return self.record(&mut st, res);
         }
-        let res = spawn_sys::wait::wait_pid(self.pid, true);
+        let res = source::reap(self.pid, true);
         self.record(&mut st, res)
     }
 
@@ -418,7 +413,7 @@ impl Process {
         if let Some(r) = st.reaped {
             return Ok(Some(r));
         }
-        let res = spawn_sys::wait::wait_pid(self.pid, false);
+        let res = source::reap(self.pid, false);
         self.record(&mut st, res)
     }
 

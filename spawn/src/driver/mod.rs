@@ -19,7 +19,7 @@
 
 mod add;
 mod backpressure;
-mod exit_watch;
+pub(crate) mod exit_watch;
 mod exits;
 mod hooks;
 mod pipe_io;

@@ -30,6 +30,8 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags};
 use spawn_sys::poll::Interest;
 
+pub(crate) mod source;
+
 use super::poller::Poller;
 use super::slot::{AsidePidfd, Slot, Watch};
 use super::token::Token;
