@@ -1,6 +1,6 @@
 //! Signals, group probes and the end of a child in the driver, all through
 //! [`Process`](crate::process::Process). How an exit is learnt is
-//! `exit_watch.rs`.
+//! `exit_watch/mod.rs`.
 
 use std::os::fd::AsFd;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! [`Poller`]: the readiness set the loop waits in, made when a second
 //! thing is to be watched (a lone child is waited for on its own: see
-//! `exit_watch.rs`), with the buffer its waits fill and the count of waits
+//! `exit_watch/mod.rs`), with the buffer its waits fill and the count of waits
 //! (a turn is the time between two).
 //!
 //! The set is a [`Selector`]: epoll on Linux. It is the seam where another

@@ -45,7 +45,7 @@ pub(crate) enum AsidePidfd {
 }
 
 /// How the exit of one child is watched (decided by the exit watch,
-/// `exit_watch.rs`).
+/// `exit_watch/mod.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Watch {
     /// Not started, or its exit was seen: nothing watches it.
@@ -89,7 +89,7 @@ pub(crate) struct Slot {
     pub fixed_cap: bool,
     /// The first signal of its teardown.
     pub stop_signal: crate::Signal,
-    /// How its exit is watched (see `exit_watch.rs`).
+    /// How its exit is watched (see `exit_watch/mod.rs`).
     pub watch: Watch,
     /// Its start is being made on the spawner thread.
     pub starting_elsewhere: bool,
