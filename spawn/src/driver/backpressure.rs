@@ -184,3 +184,71 @@ impl SinkTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    use spawn_core::Stream;
+
+    use crate::driver::pipe_io::ReadResult;
+    use crate::driver::poller::Poller;
+    use crate::driver::sink_table::SinkTable;
+    use crate::driver::token::Token;
+    use crate::error::StreamName;
+    use crate::sink::{Sink, SinkState, Want};
+
+    /// A `file` sink on a pipe nobody reads fills up: its stream pauses
+    /// (the pipe's writability is watched in the set), nothing resumes it
+    /// while the pipe stays full, and once the reader drains the pipe the
+    /// set says so and exactly that stream goes on.
+    #[test]
+    fn a_full_file_sink_pauses_its_stream_until_its_pipe_is_writable() {
+        let (out_r, out_w) = spawn_sys::pipe::pipe().expect("pipe");
+        let path = format!("/proc/self/fd/{}", out_w.as_raw_fd());
+        let mut sinks = SinkTable::default();
+        let ix = sinks
+            .insert(SinkState::open(&Sink::file(path), StreamName::Stdout).expect("file sink"));
+        drop(out_w);
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        // The child's pipe, always full of bytes to read.
+        let (src_r, src_w) = spawn_sys::pipe::pipe().expect("pipe");
+        spawn_sys::pipe::set_nonblocking(&src_r, true).expect("nonblocking");
+        spawn_sys::pipe::set_nonblocking(&src_w, true).expect("nonblocking");
+        let chunk = vec![b'x'; 4096];
+        let mut full = false;
+        for _ in 0..10_000 {
+            while rustix::io::write(&src_w, &chunk).is_ok() {}
+            match sinks.fill(ix, &src_r, 65_536).0 {
+                ReadResult::SinkFull => {
+                    full = true;
+                    break;
+                }
+                ReadResult::Bytes { .. } | ReadResult::WouldBlock => {}
+                ReadResult::Eof => panic!("the source pipe never ends"),
+            }
+        }
+        assert!(full, "the sink never said it was full");
+        assert!(
+            sinks.pause((3, Stream::Stdout), ix, Want::Room, &poller),
+            "a full sink pauses its stream"
+        );
+        let mut resumed = Vec::new();
+        sinks.rung(&poller, &mut |child, stream| resumed.push((child, stream)));
+        assert!(resumed.is_empty(), "nothing resumes a sink still full");
+        // The reader drains the sink's pipe: the set says it is writable.
+        spawn_sys::pipe::set_nonblocking(&out_r, true).expect("nonblocking");
+        let mut buf = vec![0u8; 65_536];
+        while rustix::io::read(&out_r, &mut buf).is_ok_and(|n| n > 0) {}
+        let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
+        let tokens: Vec<Token> = ready.iter().map(|r| Token::decode(r.token)).collect();
+        assert_eq!(tokens, vec![Token::SinkWritable { sink: ix }]);
+        poller.recycle(ready);
+        sinks.writable(ix, &poller, &mut |child, stream| {
+            resumed.push((child, stream))
+        });
+        assert_eq!(resumed, vec![(3, Stream::Stdout)], "that stream goes on");
+    }
+}
