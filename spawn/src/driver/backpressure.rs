@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(tokens, vec![Token::SinkWritable { sink: ix }]);
         poller.recycle(ready);
         sinks.writable(ix, &poller, &mut |child, stream| {
-            resumed.push((child, stream))
+            resumed.push((child, stream));
         });
         assert_eq!(resumed, vec![(3, Stream::Stdout)], "that stream goes on");
     }
