@@ -100,6 +100,35 @@ impl Engine<'_> {
         Ok(self.epoll.as_ref().unwrap_or_else(|| unreachable!()))
     }
 
+    /// For a driver that waits elsewhere (tokio): the pidfd of the one
+    /// child whose exit is all there is to wait for while there is no
+    /// epoll set (no pipe, no second child, no doorbell), opened now if it
+    /// was started without one; watched instead of a set, it saves making
+    /// the set and one `epoll_wait` per turn. `None` otherwise: then the
+    /// set is to be watched ([`Engine::epoll_fd`]).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lone_exit_fd(&mut self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.epoll.is_some() || !self.polled.is_empty() {
+            return None;
+        }
+        self.drop_seen_exits();
+        let &[i] = &self.unwatched[..] else {
+            return None;
+        };
+        if !self.open_late_pidfd(i) {
+            return None;
+        }
+        self.slots[i].process.as_ref()?.pidfd()
+    }
+
+    /// Forgets the slots kept aside whose exit was seen (or which
+    /// finished): nothing is left to watch of them.
+    fn drop_seen_exits(&mut self) {
+        let slots = &self.slots;
+        self.unwatched
+            .retain(|&i| slots[i].exit.is_none() && slots[i].finished.is_none());
+    }
+
     /// Gives a slot started without its pidfd ([`PidfdPlan::Later`]) its
     /// pidfd, now that something is to watch it besides one blocking wait:
     /// whether it has one.
@@ -124,9 +153,7 @@ impl Engine<'_> {
         if self.epoll.is_some() {
             return Ok(true);
         }
-        let slots = &self.slots;
-        self.unwatched
-            .retain(|&i| slots[i].exit.is_none() && slots[i].finished.is_none());
+        self.drop_seen_exits();
         if self.unwatched.len() <= 1 {
             return Ok(false);
         }
@@ -200,6 +227,9 @@ impl Engine<'_> {
                 .first()
                 .and_then(|&i| self.slots[i].process.clone());
             match aside.as_ref().and_then(|p| p.pidfd()) {
+                // A look without waiting (a driver that waits elsewhere):
+                // the exits are checked below, a poll would add nothing.
+                _ if timeout == Some(Duration::ZERO) => {}
                 Some(fd) => {
                     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
                     let _ = spawn_sys::poll::poll(&mut fds, timeout);
