@@ -14,7 +14,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{Cols, med_of, run, table, target};
+use harness::{Cols, Row, med_of, run, table, target};
 use spawn::{Command, Group, Sink, Stdio};
 
 const MIB: usize = 1 << 20;
@@ -227,9 +227,88 @@ async fn measured(bench: &str, who: &str, size: usize) -> f64 {
     }
 }
 
+/// Alternates the contenders `who` over `rounds` counted rounds after a
+/// warm-up, all in this process and on one runtime (as a program that runs
+/// children again and again does: its allocator warm, its pages reused),
+/// where [`harness::run`] gives each measurement a fresh process. The peak
+/// RSS of a row is the process's, over every contender so far.
+fn in_process(bench: &str, who: &[&str], size: usize, rounds: usize) -> Vec<Row> {
+    harness::raise_fd_limit();
+    let rt = runtime();
+    let mut rows: Vec<Row> = who
+        .iter()
+        .map(|w| Row {
+            who: (*w).to_owned(),
+            samples: Vec::new(),
+        })
+        .collect();
+    for r in 0..=rounds {
+        for row in &mut rows {
+            let cpu = threads_cpu();
+            let secs = rt.block_on(measured(bench, &row.who, size));
+            if r > 0 {
+                row.samples.push(harness::Sample {
+                    secs,
+                    hwm_kib: harness::status_kib("VmHWM:"),
+                    self_cpu: threads_cpu() - cpu,
+                    ..harness::Sample::default()
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// CPU seconds of this process's live threads (their schedstat, in ns:
+/// finer than the 10 ms ticks of /proc/self/stat).
+fn threads_cpu() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
+}
+
+/// `--in-process BENCH SIZE ROUNDS WHO…`: [`in_process`]'s table with time
+/// ratios against the first contender, for quick A/B runs by hand.
+fn serve_in_process(args: &[String]) -> bool {
+    let Some(i) = args.iter().position(|a| a == "--in-process") else {
+        return false;
+    };
+    let (bench, size, rounds) = (
+        &args[i + 1],
+        args[i + 2].parse().unwrap(),
+        args[i + 3].parse().unwrap(),
+    );
+    let who: Vec<&str> = args[i + 4..].iter().map(String::as_str).collect();
+    let rows = in_process(bench, &who, size, rounds);
+    table(
+        &format!("{bench} {size}, in one process"),
+        &rows,
+        &Cols::time_vs(who[0]),
+    );
+    let cpu = |r: &Row| {
+        let mut v: Vec<f64> = r.samples.iter().map(|s| s.self_cpu).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for r in &rows {
+        println!(
+            "- {}: this process's CPU per run {} ({:.3}× {}'s)",
+            r.who,
+            harness::fmt_secs(cpu(r)),
+            cpu(r) / cpu(&rows[0]),
+            rows[0].who
+        );
+    }
+    true
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if harness::serve_one(&args, one) {
+    if harness::serve_one(&args, one) || serve_in_process(&args) {
         return;
     }
     let smoke = harness::smoke(&args);
