@@ -216,3 +216,49 @@ fn register(fd: BorrowedFd<'_>, name: &str, what: [&'static str; 2]) -> Result<R
         .map_err(|e| Error::io(name, what[0], e))?;
     Registered::new(dup, Interest::READABLE).map_err(|e| Error::io(name, what[1], e))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::{Context, Waker};
+
+    use super::Driver;
+    use crate::driver::{self, Until};
+    use crate::{Command, Stdio};
+
+    /// A run of one child without pipes is waited for through the child's
+    /// pidfd in the reactor: no epoll set is made for it (after the first
+    /// turn, its pidfd is still the engine's lone exit to watch).
+    #[test]
+    fn a_lone_child_without_pipes_is_watched_through_its_pidfd_alone() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
+        let cmd = Command::new("sh")
+            .args(["-c", "read x; exit 3"])
+            .stdin(Stdio::fd(held));
+        let (mut engine, ix) =
+            driver::one(&cmd, None, crate::wiring::Stops::ByOwner).expect("engine");
+        drop(cmd);
+        let mut driver = Driver::new("sh");
+        {
+            let _in_runtime = rt.enter();
+            let mut cx = Context::from_waker(Waker::noop());
+            let first = driver.poll_drive(&mut engine, Until::AllDone, &mut cx);
+            assert!(first.is_pending(), "finished: {first:?}");
+        }
+        assert_eq!(
+            engine.lone_exit_fd().is_some(),
+            spawn_sys::pidfd::pidfd_supported(),
+            "an epoll set was made for a lone child"
+        );
+        drop(release);
+        rt.block_on(poll_fn(|cx| {
+            driver.poll_drive(&mut engine, Until::AllDone, cx)
+        }))
+        .expect("driven");
+        assert_eq!(engine.result(ix).expect("result").status.code(), Some(3));
+    }
+}
