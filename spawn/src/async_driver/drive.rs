@@ -1,8 +1,9 @@
 //! The engine driven on tokio: the blocking driver's own
 //! [`Engine`](crate::driver::Engine), turned without blocking
 //! ([`Engine::drive_now_until`](crate::driver::Engine::drive_now_until))
-//! whenever its epoll set is readable (that set in an `AsyncFd`: epoll sets
-//! nest) or the core's next deadline passes (tokio's timer). Everything
+//! whenever what it waits on is ready (its epoll set in an `AsyncFd`: epoll
+//! sets nest; or, while it has no set, its lone child's pidfd) or the
+//! core's next deadline passes (tokio's timer). Everything
 //! else (sinks, bounds, input fed while output drains, timeouts and the
 //! group teardown, the EOF grace, errors, the report) is the engine's,
 //! unchanged.
