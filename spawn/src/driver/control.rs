@@ -314,6 +314,16 @@ impl Engine<'_> {
         }
     }
 
+    /// Whether the last look at the epoll set (a turn's, see
+    /// [`drive_now_until`](Self::drive_now_until)) found nothing ready: a
+    /// driver that waits elsewhere turns again while its looks find
+    /// something (events come while it works) and goes back to waiting once
+    /// one finds nothing, with no readiness check besides.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn looked_idle(&self) -> bool {
+        self.ready.is_empty()
+    }
+
     /// The buffer of `slot`'s `stream` when a plain collecting sink reads
     /// it, for `Child::lines` to cut lines out of (what it leaves is the
     /// output a later `communicate` returns).
