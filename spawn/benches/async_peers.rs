@@ -14,7 +14,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{Cols, med_of, run, table, target};
+use harness::{Cols, Row, med_of, run, table, target};
 use spawn::{Command, Group, Sink, Stdio};
 
 const MIB: usize = 1 << 20;
@@ -227,9 +227,70 @@ async fn measured(bench: &str, who: &str, size: usize) -> f64 {
     }
 }
 
+/// Alternates the contenders `who` over `rounds` counted rounds after a
+/// warm-up, all in this process and on one runtime (as a program that runs
+/// children again and again does: its allocator warm, its pages reused),
+/// where [`harness::run`] gives each measurement a fresh process. The peak
+/// RSS of a row is the process's, over every contender so far.
+fn in_process(bench: &str, who: &[&str], size: usize, rounds: usize) -> Vec<Row> {
+    harness::raise_fd_limit();
+    let rt = runtime();
+    let mut rows: Vec<Row> = who
+        .iter()
+        .map(|w| Row {
+            who: (*w).to_owned(),
+            samples: Vec::new(),
+        })
+        .collect();
+    for r in 0..=rounds {
+        for row in &mut rows {
+            let cpu = threads_cpu();
+            let secs = rt.block_on(measured(bench, &row.who, size));
+            if r > 0 {
+                row.samples.push(harness::Sample {
+                    secs,
+                    hwm_kib: harness::status_kib("VmHWM:"),
+                    self_cpu: threads_cpu() - cpu,
+                    ..harness::Sample::default()
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// CPU seconds of this process's live threads (their schedstat, in ns:
+/// finer than the 10 ms ticks of /proc/self/stat).
+fn threads_cpu() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
+}
+
+/// `--in-process BENCH SIZE ROUNDS WHO…`: [`in_process`]'s table with time
+/// ratios against the first contender, for quick A/B runs by hand.
+fn serve_in_process(args: &[String]) -> bool {
+    let Some(i) = args.iter().position(|a| a == "--in-process") else {
+        return false;
+    };
+    let (bench, size, rounds) = (
+        &args[i + 1],
+        args[i + 2].parse().unwrap(),
+        args[i + 3].parse().unwrap(),
+    );
+    let who: Vec<&str> = args[i + 4..].iter().map(String::as_str).collect();
+    let rows = in_process(bench, &who, size, rounds);
+    in_process_table(&format!("{bench} {size}, in one process"), &rows);
+    true
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if harness::serve_one(&args, one) {
+    if harness::serve_one(&args, one) || serve_in_process(&args) {
         return;
     }
     let smoke = harness::smoke(&args);
@@ -338,4 +399,102 @@ fn main() {
             large / MIB
         ),
     );
+
+    in_process_section(smoke);
+}
+
+/// A5: A1 to A3's runs repeated in one process, and A2's at 300 children
+/// both ways, with issue 28's targets (time ratios against tokio::process).
+fn in_process_section(smoke: bool) {
+    println!("\n## A5. In one process: the runs repeated on one runtime\n");
+    println!(
+        "A1 to A4 give each measurement a fresh process (its peak RSS its own). \
+         Here the contenders alternate in one process and one runtime after a \
+         warm-up, as in a program that runs children again and again (and as \
+         the outside harness of issue 28 measured): its allocator is warm. \
+         Time ratios (below 1: faster than tokio::process); `CPU` is this \
+         process's CPU time per run (its threads, not the children), a median; \
+         the peak RSS is the process's over every contender so far."
+    );
+    let rounds = if smoke { 1 } else { 9 };
+    let n = if smoke { 5 } else { 200 };
+    let rows = in_process("spawn_true", &["tokio", "spawn"], n, rounds);
+    in_process_table(
+        &format!("/bin/true, {n} spawns per sample, time per spawn"),
+        &rows,
+    );
+    let r = med_of(&rows, "spawn") / med_of(&rows, "tokio");
+    target(
+        "run_async ≤ 0.95× tokio::process's time",
+        r <= 0.95,
+        format!("{r:.3}×"),
+    );
+
+    let n = if smoke { 10 } else { 300 };
+    let who = ["tokio", "spawn-results"];
+    let fresh = run(harness::fresh, "many", &who, n, rounds.min(5));
+    table(
+        &format!("{n} children × 1 MiB at once, each in a fresh process (as A2)"),
+        &fresh,
+        &Cols::time_vs("tokio"),
+    );
+    let rows = in_process("many", &who, n, rounds.min(5));
+    in_process_table(
+        &format!("{n} children × 1 MiB at once, in one process"),
+        &rows,
+    );
+    let fresh_r = med_of(&fresh, "spawn-results") / med_of(&fresh, "tokio");
+    let r = med_of(&rows, "spawn-results") / med_of(&rows, "tokio");
+    println!(
+        "- A2 (500 children) and issue 28's outside harness (300) differ in \
+         the count more than in the process: a JoinSet of `output()`s holds \
+         every output until it is joined (peak RSS grows with the children at \
+         once), `results_async` one at a time, so tokio's time per child grows \
+         with the count and spawn's does not. A warm process changes little \
+         for tokio: it faults in about as many new pages a run as a fresh one \
+         (perf stat: about 100k minor faults a run at 300 children, its \
+         children included, either way). At {n} children, fresh: \
+         {fresh_r:.3}× tokio's time ({:.2}× its speed); one process: {r:.3}× \
+         ({:.2}× its speed).",
+        1.0 / fresh_r,
+        1.0 / r
+    );
+    target(
+        "results_async ≤ 0.77× a JoinSet of tokio output()s (one process)",
+        r <= 0.77,
+        format!("{r:.3}×"),
+    );
+
+    let size = if smoke { 4 * MIB } else { 64 * MIB };
+    let rows = in_process("roundtrip", &["tokio", "spawn"], size, rounds);
+    in_process_table(
+        &format!("Round trip of {} MiB through cat", size / MIB),
+        &rows,
+    );
+    let r = med_of(&rows, "spawn") / med_of(&rows, "tokio");
+    target(
+        "run_async ≤ 0.61× tokio::process's time (round trip, one process)",
+        r <= 0.61,
+        format!("{r:.3}×"),
+    );
+}
+
+/// [`table`] of [`in_process`] rows (time ratios against tokio), and each
+/// contender's median CPU per run.
+fn in_process_table(title: &str, rows: &[Row]) {
+    table(title, rows, &Cols::time_vs("tokio"));
+    let cpu = |r: &Row| {
+        let mut v: Vec<f64> = r.samples.iter().map(|s| s.self_cpu).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = rows.iter().find(|r| r.who == "tokio").map_or(f64::NAN, cpu);
+    for r in rows {
+        println!(
+            "- {}: CPU {} per run ({:.3}× tokio's)",
+            r.who,
+            harness::fmt_secs(cpu(r)),
+            cpu(r) / base
+        );
+    }
 }

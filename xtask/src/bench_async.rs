@@ -1,6 +1,9 @@
 //! `cargo xtask bench`'s async section: spawn's async driver against
 //! `tokio::process` and `async-process` (spawn/benches/async_peers.rs, with
-//! the `tokio` feature), its tables appended to BENCHMARKS.md.
+//! the `tokio` feature), its tables appended to BENCHMARKS.md: A1 to A4
+//! with a fresh process per measurement, A5 the same runs repeated in one
+//! process (and the many-children run both ways, at 300 children), with
+//! issue 28's targets.
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,8 +1,9 @@
 //! The engine driven on tokio: the blocking driver's own
 //! [`Engine`](crate::driver::Engine), turned without blocking
 //! ([`Engine::drive_now_until`](crate::driver::Engine::drive_now_until))
-//! whenever its epoll set is readable (that set in an `AsyncFd`: epoll sets
-//! nest) or the core's next deadline passes (tokio's timer). Everything
+//! whenever what it waits on is ready (its epoll set in an `AsyncFd`: epoll
+//! sets nest; or, while it has no set, its lone child's pidfd) or the
+//! core's next deadline passes (tokio's timer). Everything
 //! else (sinks, bounds, input fed while output drains, timeouts and the
 //! group teardown, the EOF grace, errors, the report) is the engine's,
 //! unchanged.
@@ -14,7 +15,7 @@
 //! no runtime, so it also survives the runtime shutting down.
 
 use std::future::{Future, poll_fn};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -33,87 +34,165 @@ pub(crate) async fn drive(engine: &mut Engine<'_>, name: &str) -> Result<(), Err
     poll_fn(|cx| waiter.poll_drive(engine, Until::AllDone, cx)).await
 }
 
-/// The waiting half of the async driver: the engine's epoll set in the
-/// reactor and a timer for its next deadline. One per engine (the set is
-/// registered on first need).
+/// The waiting half of the async driver: what the engine waits on, in the
+/// reactor, and a timer for its next deadline. One per engine.
 pub(crate) struct Waiter {
     name: String,
-    watch: Option<Registered>,
+    watch: Watch,
     sleep: Option<Pin<Box<Sleep>>>,
     /// Where `sleep` is set to.
     armed: Option<Instant>,
+}
+
+/// What of the engine is in the reactor. Chosen after each turn: the
+/// engine makes its epoll set only when there is a second thing to watch
+/// (a pipe, a second child, a doorbell), so the run of a lone child without
+/// pipes watches its pidfd alone and no set is ever made for it.
+enum Watch {
+    /// Before the first turn: the runtime is not checked yet.
+    Unchecked,
+    /// Nothing in the reactor: after the lone child's exit was reported,
+    /// until the turn after it says what is next.
+    Nothing,
+    /// A duplicate of the pidfd of the engine's lone child
+    /// ([`Engine::lone_exit_fd`]): readable once it exited. Dropped once
+    /// that was reported (the child is then finished, and a next lone
+    /// child has a pidfd of its own).
+    Exit(Registered),
+    /// A duplicate fd of the engine's epoll set, in the reactor while the
+    /// engine waits.
+    SetIn(Registered),
+    /// The same, out of the reactor while a turn runs. A nested set wakes
+    /// the reactor's thread at every event in it (each write of a child
+    /// into a pipe), ready or not, while the turn takes those events
+    /// itself; out of the reactor it wakes nobody, and put back after the
+    /// turn it is reported at once if something came meanwhile.
+    SetOut(OwnedFd),
 }
 
 impl Waiter {
     pub(crate) fn new(name: &str) -> Self {
         Waiter {
             name: name.to_owned(),
-            watch: None,
+            watch: Watch::Unchecked,
             sleep: None,
             armed: None,
         }
     }
 
     /// Drives `engine` until every child is finished or `until` is
-    /// reached (`Ready`), or until it must wait (`Pending`; woken by its
-    /// epoll set or its deadline).
+    /// reached (`Ready`), or until it must wait (`Pending`; woken by what
+    /// it watches or its deadline). Each turn has one look at the set,
+    /// with no readiness check besides: turns follow each other while the
+    /// looks find events ([`Engine::looked_idle`]), and the set goes back
+    /// to the reactor after the first that finds none.
     pub(crate) fn poll_drive(
         &mut self,
         engine: &mut Engine<'_>,
         until: Until,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
-        if self.watch.is_none() {
+        if matches!(self.watch, Watch::Unchecked) {
             // Before anything starts: on a runtime that cannot drive the
             // children, nothing must.
             if let Err(e) = super::runtime::check(&self.name) {
                 return Poll::Ready(Err(e));
             }
-            match watch(engine, &self.name) {
-                Ok(w) => self.watch = Some(w),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+            self.watch = Watch::Nothing;
         }
+        let mut busy = 0;
         loop {
+            let seen = match self.poll_ready(cx) {
+                Ok(seen) => seen,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            match std::mem::replace(&mut self.watch, Watch::Nothing) {
+                // Its exit is reported: the turn finishes the child.
+                Watch::Exit(_) if seen => {}
+                Watch::SetIn(set) => self.watch = Watch::SetOut(set.into_inner()),
+                other => self.watch = other,
+            }
             let next = match engine.drive_now_until(until) {
                 Ok(None) => return Poll::Ready(Ok(())),
                 Ok(Some(next)) => next,
                 Err(e) => return Poll::Ready(Err(e)),
             };
-            match self.wait(next, cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            // While the turns' looks find events, turn again here: waiting
+            // in the reactor for what is ready already would cost its
+            // thread's wake-up and this one's. Up to a budget, then the
+            // task yields to the others on this thread.
+            if matches!(self.watch, Watch::SetOut(_)) && !engine.looked_idle() && busy < BUSY_TURNS
+            {
+                busy += 1;
+                continue;
             }
+            if let Err(e) = self.rewatch(engine) {
+                return Poll::Ready(Err(e));
+            }
+            match self.poll_ready(cx) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            return self.sleep_until(next, cx);
         }
     }
 
-    /// `Ready` when the engine has something to do: its set readable, or
-    /// `next` passed.
-    fn wait(&mut self, next: Option<Instant>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let Some(watch) = &self.watch else {
-            unreachable!("set by poll_drive")
+    /// Whether the reactor reports what is watched ready (if not, this
+    /// task is woken when it is).
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let (Watch::Exit(fd) | Watch::SetIn(fd)) = &self.watch else {
+            return Ok(false);
         };
-        loop {
-            match watch.poll_read_ready(cx) {
-                Poll::Ready(Ok(mut guard)) => {
-                    if still_ready(guard.get_inner()) {
-                        return Poll::Ready(Ok(()));
-                    }
-                    // Readiness the last turn consumed. An event since
-                    // `poll_read_ready` returned is kept by tokio.
-                    guard.clear_ready();
-                }
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(Err(Error::io(
-                        &self.name,
-                        "waiting for the children (AsyncFd)",
-                        e,
-                    )));
-                }
-                Poll::Pending => break,
+        match fd.poll_read_ready(cx) {
+            Poll::Ready(Ok(_)) => Ok(true),
+            Poll::Ready(Err(e)) => Err(Error::io(
+                &self.name,
+                "waiting for the children (AsyncFd)",
+                e,
+            )),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Puts in the reactor what the engine now waits on: the lone child's
+    /// pidfd while there is no set, else the set (once made, for good).
+    fn rewatch(&mut self, engine: &mut Engine<'_>) -> Result<(), Error> {
+        let name = &self.name;
+        match std::mem::replace(&mut self.watch, Watch::Nothing) {
+            Watch::SetOut(set) => {
+                self.watch = Watch::SetIn(
+                    Registered::new(set, Interest::READABLE)
+                        .map_err(|e| Error::io(name, SET[1], e))?,
+                );
+                return Ok(());
+            }
+            other => self.watch = other,
+        }
+        match engine.lone_exit_fd() {
+            // A pidfd watched already is this child's: the child watched
+            // before is finished only once its exit was reported.
+            Some(_) if matches!(self.watch, Watch::Exit(_)) => {}
+            Some(fd) => {
+                self.watch = Watch::Exit(register(fd, name, PIDFD)?);
+            }
+            None => {
+                self.watch = Watch::Nothing;
+                let fd = engine
+                    .epoll_fd()
+                    .map_err(|e| Error::io(name, "cannot create an epoll set", e))?;
+                self.watch = Watch::SetIn(register(fd, name, SET)?);
             }
         }
+        Ok(())
+    }
+
+    /// `Ready` when `next` passed; else `Pending`, woken then.
+    fn sleep_until(
+        &mut self,
+        next: Option<Instant>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
         let Some(at) = next else {
             return Poll::Pending;
         };
@@ -132,19 +211,78 @@ impl Waiter {
     }
 }
 
-/// The engine's epoll set in the runtime's reactor, through a duplicate fd
-/// of the same set (so the engine stays free to be driven meanwhile).
-fn watch(engine: &mut Engine<'_>, name: &str) -> Result<Registered, Error> {
-    let fd = engine
-        .epoll_fd()
-        .and_then(|fd| fd.try_clone_to_owned())
-        .map_err(|e| Error::io(name, "cannot duplicate the epoll set's fd", e))?;
-    Registered::new(fd, Interest::READABLE)
-        .map_err(|e| Error::io(name, "cannot watch the epoll set", e))
+/// Turns in a row while the set keeps finding events, before the task
+/// goes back to the reactor (and yields to the other tasks of its thread,
+/// as tokio's own budget of 128 operations per poll does).
+const BUSY_TURNS: u32 = 64;
+
+const PIDFD: [&str; 2] = [
+    "cannot duplicate the child's pidfd",
+    "cannot watch the child's pidfd",
+];
+const SET: [&str; 2] = [
+    "cannot duplicate the epoll set's fd",
+    "cannot watch the epoll set",
+];
+
+/// `fd` in the runtime's reactor, through a duplicate (so the engine stays
+/// free to use and close its own).
+/// `what`: the errors' contexts (duplicating, registering).
+fn register(fd: BorrowedFd<'_>, name: &str, what: [&'static str; 2]) -> Result<Registered, Error> {
+    let dup = fd
+        .try_clone_to_owned()
+        .map_err(|e| Error::io(name, what[0], e))?;
+    Registered::new(dup, Interest::READABLE).map_err(|e| Error::io(name, what[1], e))
 }
 
-/// Whether an fd is readable right now (a zero-timeout `poll(2)`).
-fn still_ready(fd: &OwnedFd) -> bool {
-    let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
-    matches!(spawn_sys::poll::poll(&mut fds, Some(std::time::Duration::ZERO)), Ok(n) if n > 0)
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::{Context, Waker};
+
+    use super::Waiter;
+    use crate::driver::Until;
+    use crate::{Command, Stdio};
+
+    /// A run of one child without pipes is waited for through the child's
+    /// pidfd in the reactor: no epoll set is made for it (after the first
+    /// turn, its pidfd is still the engine's lone exit to watch).
+    #[test]
+    fn a_lone_child_without_pipes_is_watched_through_its_pidfd_alone() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
+        let cmd = Command::new("sh")
+            .args(["-c", "read x; exit 3"])
+            .stdin(Stdio::fd(held));
+        let (mut engine, ix) =
+            crate::run_one::one(&cmd, None, crate::wiring::Stops::ByOwner).expect("engine");
+        drop(cmd);
+        let mut driver = Waiter::new("sh");
+        {
+            let _in_runtime = rt.enter();
+            let mut cx = Context::from_waker(Waker::noop());
+            let first = driver.poll_drive(&mut engine, Until::AllDone, &mut cx);
+            assert!(first.is_pending(), "finished: {first:?}");
+        }
+        assert_eq!(
+            engine.lone_exit_fd().is_some(),
+            spawn_sys::pidfd::pidfd_supported(),
+            "an epoll set was made for a lone child"
+        );
+        drop(release);
+        rt.block_on(poll_fn(|cx| {
+            driver.poll_drive(&mut engine, Until::AllDone, cx)
+        }))
+        .expect("driven");
+        assert_eq!(
+            crate::finish::result(&mut engine, ix)
+                .expect("result")
+                .status
+                .code(),
+            Some(3)
+        );
+    }
 }

@@ -642,6 +642,26 @@ impl<'t> Engine<'t> {
         Some(owned)
     }
 
+    /// Whether the last look at the epoll set (a turn's, see
+    /// [`drive_now_until`](Self::drive_now_until)) found nothing ready: a
+    /// driver that waits elsewhere turns again while its looks find
+    /// something (events come while it works) and goes back to waiting once
+    /// one finds nothing, with no readiness check besides.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn looked_idle(&self) -> bool {
+        self.poller.looked_idle()
+    }
+
+    /// For a driver that waits elsewhere (tokio): the pidfd of the one
+    /// child whose exit is all there is to wait for while there is no set,
+    /// opened now if it was started without one (see
+    /// `ExitWatch::lone_exit_fd`); `None`: the set is to be watched
+    /// ([`Engine::epoll_fd`]).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lone_exit_fd(&mut self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.exits.lone_exit_fd(&mut self.slots, &self.poller)
+    }
+
     /// A child's slot, the engine's sinks and the core's counts for it:
     /// what `finish` makes its output or error of.
     pub(crate) fn finish_parts(&self, child: usize) -> (&Slot, &[SinkState], Option<ChildStats>) {

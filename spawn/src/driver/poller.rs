@@ -181,6 +181,12 @@ impl<S: Selector> Poller<S> {
         self.ready = ready;
     }
 
+    /// Whether the last wait in the set found nothing ready.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn looked_idle(&self) -> bool {
+        self.ready.is_empty()
+    }
+
     /// Waits so far: what marks a turn.
     pub(crate) fn waits(&self) -> u64 {
         self.waits

@@ -213,6 +213,9 @@ impl ExitWatch {
             let timeout = self.tick(timeout);
             let aside = self.aside.first().and_then(|&i| slots[i].process.clone());
             match aside.as_ref().and_then(|p| p.pidfd()) {
+                // A look without waiting (a driver that waits elsewhere):
+                // the exits are checked below, a poll would add nothing.
+                _ if timeout == Some(Duration::ZERO) => {}
                 Some(fd) => {
                     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
                     let _ = spawn_sys::poll::poll(&mut fds, timeout);
@@ -226,6 +229,31 @@ impl ExitWatch {
             self.check(i, &mut slots[i], poller);
         }
         self.poll(slots, poller);
+    }
+
+    /// For a driver that waits elsewhere (tokio): the pidfd of the one
+    /// child whose exit is all there is to wait for while there is no set
+    /// (no pipe, no second child, no doorbell), opened now if it was
+    /// started without one; watched instead of a set, it saves making the
+    /// set and one `epoll_wait` per turn. `None` otherwise: then the set
+    /// is to be watched.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lone_exit_fd<'s>(
+        &mut self,
+        slots: &'s mut [Slot],
+        poller: &Poller,
+    ) -> Option<std::os::fd::BorrowedFd<'s>> {
+        if poller.is_made() || !self.polled.is_empty() {
+            return None;
+        }
+        self.aside.retain(|&i| running(&slots[i]));
+        let &[i] = &self.aside[..] else {
+            return None;
+        };
+        if !open_late_pidfd(&mut slots[i]) {
+            return None;
+        }
+        slots[i].process.as_ref()?.pidfd()
     }
 
     /// Sees the slot's exit if it has exited: reaped, or only seen
