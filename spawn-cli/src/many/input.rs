@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 
-use super::template::{Template, has_replacement};
+use super::template::Template;
 
 /// The inputs of one job.
 pub(crate) type Inputs = Vec<Vec<u8>>;
@@ -31,8 +31,6 @@ pub(crate) struct Plan {
 
 /// Where the inputs come from.
 pub(crate) enum Source {
-    /// One job per argument (each a whole command).
-    Args(Vec<Vec<u8>>),
     /// One job per record of stdin.
     Stdin {
         /// Records end with this byte (`\n`, or NUL with `-0`).
@@ -48,64 +46,50 @@ fn bytes(s: &OsString) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
-/// Reads the command-line words after `--`.
+/// Reads the command-line words after `--`, GNU parallel's way:
 ///
-/// - Words with a `:::` among them: the words before the first `:::` are the
-///   template (joined with spaces; ` {}` is added when it has no
-///   replacement string; none at all: each input is a whole command), and
-///   each `:::` starts a list of inputs.
-/// - Else, words with a replacement string (`{}`, `{#}`…): one template, the
-///   inputs are the records of stdin.
-/// - Else, words: each one whole command (stdin is not read).
-/// - No words: each record of stdin is a whole command.
+/// - The words before the first `:::` are the command, joined with spaces
+///   into one command line; with no replacement string in it (`{}`,
+///   `{1}`, `{#}`…) ` {}` is added at the end: each input is appended.
+/// - Each `:::` starts a list of inputs (one job per combination); with
+///   none, the inputs are the records of stdin.
+/// - No command: each input is a whole command line, run as it is.
+///
+/// So `printf 'A\nB\n' | spawn many -- echo X` runs `echo X A` and `echo X
+/// B`, and `spawn many < cmds.txt` runs each line. (Several commands given
+/// as arguments are one command line, as in GNU parallel: whole commands as
+/// arguments are `spawn many ::: 'cmd 1' 'cmd 2'`.)
 pub(crate) fn plan(words: &[OsString], null: bool) -> Plan {
     let delim = if null { 0 } else { b'\n' };
     let mut parts = words.split(|w| w == ":::");
     let head = parts.next().unwrap_or_default();
     let lists: Vec<Vec<Vec<u8>>> = parts.map(|l| l.iter().map(bytes).collect()).collect();
-    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
-    if !lists.is_empty() {
-        if head.is_empty() {
-            return Plan {
-                template: Template::input_only(),
-                quote: false,
-                source: Source::Lists(lists),
-            };
+    let source = if lists.is_empty() {
+        Source::Stdin {
+            delim,
+            // Blank lines are no command (GNU parallel runs nothing for
+            // them either).
+            skip_blank: head.is_empty(),
         }
-        let mut template = Template::parse(&joined);
-        if !template.has_input() {
-            template.append_input();
-        }
-        return Plan {
-            template,
-            quote: true,
-            source: Source::Lists(lists),
-        };
-    }
-    if head.iter().any(|w| has_replacement(w.as_bytes())) {
-        return Plan {
-            template: Template::parse(&joined),
-            quote: true,
-            source: Source::Stdin {
-                delim,
-                skip_blank: false,
-            },
-        };
-    }
+    } else {
+        Source::Lists(lists)
+    };
     if head.is_empty() {
         return Plan {
             template: Template::input_only(),
             quote: false,
-            source: Source::Stdin {
-                delim,
-                skip_blank: true,
-            },
+            source,
         };
     }
+    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
+    let mut template = Template::parse(&joined);
+    if !template.has_input() {
+        template.append_input();
+    }
     Plan {
-        template: Template::input_only(),
-        quote: false,
-        source: Source::Args(head.iter().map(bytes).collect()),
+        template,
+        quote: true,
+        source,
     }
 }
 
@@ -113,7 +97,6 @@ impl Source {
     /// How many records there are, when known before reading any.
     pub(crate) fn len(&self) -> Option<u64> {
         match self {
-            Source::Args(a) => Some(a.len() as u64),
             Source::Stdin { .. } => None,
             Source::Lists(l) => Some(l.iter().map(|l| l.len() as u64).product()),
         }
@@ -122,7 +105,6 @@ impl Source {
     /// The records, each the inputs of one job (before `-n`).
     pub(crate) fn records(self) -> Records {
         match self {
-            Source::Args(a) => Box::new(a.into_iter().map(|a| Ok(vec![a]))),
             Source::Stdin { delim, skip_blank } => Box::new(StdinRecords {
                 reader: BufReader::with_capacity(1 << 16, io::stdin()),
                 delim,
@@ -282,9 +264,15 @@ mod tests {
             p.template.expand(&[b"x y".to_vec()], 1, p.quote),
             b"wc -l 'x y'"
         );
-        let p = plan(&os(&["echo one", "echo two"]), false);
-        assert!(!p.quote);
-        assert_eq!(p.source.len(), Some(2));
+        // No replacement string: the input is appended (GNU parallel's rule).
+        let p = plan(&os(&["echo", "X"]), false);
+        assert_eq!(p.template.expand(&[b"A".to_vec()], 1, p.quote), b"echo X A");
+        assert!(p.source.len().is_none());
+        let p = plan(&os(&["gzip --best"]), false);
+        assert_eq!(
+            p.template.expand(&[b"a b".to_vec()], 1, p.quote),
+            b"gzip --best 'a b'"
+        );
     }
 
     #[test]

@@ -23,7 +23,6 @@ mod shell;
 mod template;
 
 use std::ffi::OsString;
-use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,17 +33,19 @@ use clap::Args;
 use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
 use feeder::{Jobs, Lookahead};
-use input::{Records, Source};
+use input::Records;
 use job::Launch;
 use output::{Done, Mode, Printer};
 use progress::{Counts, Ticker};
 
 const AFTER_HELP: &str = "\
-Inputs:
-  spawn many -- 'cmd 1' 'cmd 2'      each argument is one command
+Inputs (GNU parallel's rules):
   printf 'cmd 1\\ncmd 2\\n' | spawn many each line of stdin is one command
+  spawn many ::: 'cmd 1' 'cmd 2'     each argument after ::: is one command
   ls *.py | spawn many -- wc -l {}   a template: one job per line of stdin
+  find . | spawn many -- gzip --best no replacement string: the input is appended
   spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
+  The words of the command are joined with spaces into one command line.
   Replacement strings: {} the input (shell-quoted), {.} without extension,
   {/} basename, {//} directory, {/.} basename without extension, {#} job number.
   A command of plain words runs directly; anything else runs with /bin/sh -c.
@@ -64,7 +65,7 @@ Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
   when stdin cannot be read or stdout written; 2 for bad options.
 
 Example:
-  spawn many -j 4 --tag -- 'echo one' 'sleep 1' 'ls /'
+  spawn many -j 4 --tag ::: 'echo one' 'sleep 1' 'ls /'
   find . -name '*.log' -print0 | spawn many -0 --joblog jobs.tsv -- gzip {}
   spawn many --halt now,fail=1 --retries 3 -- ./test.sh {} ::: 1 2 3 4";
 
@@ -117,27 +118,10 @@ pub(crate) struct ManyArgs {
     /// Give each job N inputs (joined by spaces in `{}`).
     #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
     max_args: usize,
-    /// The commands, or a template and its `:::` lists; none: one command per line of stdin.
+    /// The command (its words joined with spaces; the input appended when it has no
+    /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     commands: Vec<OsString>,
-}
-
-/// Says that stdin will not be read when it is a pipe or a file and the
-/// arguments are whole commands (a template with `{}` reads it).
-fn note_unread_stdin() {
-    use std::os::fd::AsFd;
-    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
-        return;
-    };
-    let Ok(meta) = std::fs::File::from(fd).metadata() else {
-        return;
-    };
-    if meta.file_type().is_fifo() || (meta.is_file() && meta.len() > 0) {
-        screen().note(
-            "spawn many: note: stdin is not read: the arguments are the commands \
-             (put {} in a template to run it for each line of stdin)",
-        );
-    }
 }
 
 fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
@@ -187,9 +171,6 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         quote,
         source,
     } = input::plan(&a.commands, a.null);
-    if matches!(source, Source::Args(_)) && !a.dry_run {
-        note_unread_stdin();
-    }
     let max_args = a.max_args.max(1);
     let total = source.len().map(|n| n.div_ceil(max_args as u64));
     let records = input::chunked(source.records(), max_args);

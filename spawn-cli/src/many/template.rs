@@ -44,11 +44,6 @@ const TOKENS: [(&[u8], Repl); 6] = [
     (b"{#}", Repl::Seq),
 ];
 
-/// Whether `s` holds a replacement string.
-pub(crate) fn has_replacement(s: &[u8]) -> bool {
-    Template::parse(s).has_input()
-}
-
 impl Template {
     /// Parses `s`; text that is not a replacement string is kept as it is.
     pub(crate) fn parse(s: &[u8]) -> Template {
@@ -183,6 +178,6 @@ mod tests {
         let out = t.expand(&[b"a b".to_vec(), b"c".to_vec()], 1, true);
         assert_eq!(out, b"wc -l 'a b' c");
         assert!(!Template::parse(b"echo hi").has_input());
-        assert!(has_replacement(b"echo {#}"));
+        assert!(Template::parse(b"echo {#}").has_input());
     }
 }

@@ -1,0 +1,193 @@
+//! `spawn many` as a drop-in for GNU parallel's command lines (issue 30):
+//! each difference the issue names, asserting GNU parallel's behaviour
+//! (seen with GNU parallel 20221122), against the real binary and real
+//! processes. Where `parallel` is installed, [`same_as_gnu`] also runs the
+//! command lines under both and compares them byte for byte; the other
+//! tests do not need it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use spawn_tests::{Ran, cli, cli_command, cli_with_input, run};
+
+/// A fresh directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("spawn-gnu-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `spawn many ARGS` with `input` on stdin.
+fn many(args: &[&str], input: &[u8]) -> Ran {
+    let mut all = vec!["many"];
+    all.extend(args);
+    cli_with_input(all, input)
+}
+
+// ---------------------------------------------------------------- inputs
+
+/// With no replacement string, each input is appended to the command:
+/// `printf 'A\nB\n' | parallel echo X` runs `echo X A` and `echo X B` (spawn
+/// ran `echo` and `X` as two commands before).
+#[test]
+fn input_is_appended_when_the_command_has_no_replacement_string() {
+    let ran = many(&["-k", "--", "echo", "X"], b"A\nB\n");
+    assert_eq!(
+        (ran.code(), ran.stdout.as_str()),
+        (0, "X A\nX B\n"),
+        "{ran:?}"
+    );
+    // Without `--`, as GNU parallel's users write it.
+    let ran = many(&["-k", "echo", "-n", "X"], b"A\n");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "X A"), "{ran:?}");
+    let ran = many(&["-k", "--", "echo", "X", ":::", "A", "B"], b"");
+    assert_eq!(
+        (ran.code(), ran.stdout.as_str()),
+        (0, "X A\nX B\n"),
+        "{ran:?}"
+    );
+}
+
+/// `find … | parallel gzip --best`: every file named on stdin is compressed
+/// (spawn ran `gzip` and `--best` as two commands before).
+#[test]
+fn find_into_gzip_best_compresses_each_file() {
+    let dir = TempDir::new("gzip");
+    let names: Vec<String> = ["a.txt", "b c.txt"].iter().map(|n| dir.path(n)).collect();
+    for n in &names {
+        std::fs::write(n, "hello\n").expect("write");
+    }
+    let input = format!("{}\n{}\n", names[0], names[1]);
+    let ran = many(&["--", "gzip", "--best"], input.as_bytes());
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    for n in &names {
+        assert!(Path::new(&format!("{n}.gz")).exists(), "{n}.gz: {ran:?}");
+        assert!(!Path::new(n).exists(), "{n} left: {ran:?}");
+    }
+}
+
+/// Lines of stdin with no command at all are the commands themselves
+/// (`parallel < cmds.txt`; blank lines run nothing); arguments after `:::`
+/// with no command are commands too.
+#[test]
+fn lines_of_stdin_without_a_command_are_commands() {
+    let ran = many(&["-k"], b"echo 1\n\necho 2 | tr 2 3\n");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "1\n3\n"), "{ran:?}");
+    let ran = many(&["-k", ":::", "echo a", "echo b"], b"");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "a\nb\n"), "{ran:?}");
+}
+
+/// Several words are ONE command line, joined with spaces (spawn's own form,
+/// one command per argument, changed the meaning of this GNU command line
+/// and is gone): `printf 'A\n' | parallel 'echo 1' 'echo 2'` prints
+/// `1 echo 2 A`.
+#[test]
+fn several_words_are_one_command_line() {
+    let ran = many(&["-k", "--", "echo 1", "echo 2"], b"A\n");
+    assert_eq!(
+        (ran.code(), ran.stdout.as_str()),
+        (0, "1 echo 2 A\n"),
+        "{ran:?}"
+    );
+}
+
+// ---------------------------------------------------------------- GNU parallel itself
+
+/// GNU parallel on `PATH`, or `None` (then the comparison is skipped).
+fn gnu_parallel() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("parallel"))
+        .find(|p| p.is_file())
+}
+
+/// One command line to run under both: arguments after `parallel` (and
+/// after `spawn many`), and stdin.
+struct Case {
+    args: &'static [&'static str],
+    input: &'static str,
+}
+
+/// The command lines compared with GNU parallel: each difference of issue
+/// 30 that output and exit code can show.
+const CASES: &[Case] = &[
+    Case {
+        args: &["-k", "echo", "X"],
+        input: "A\nB\n",
+    },
+    Case {
+        args: &["-k", "echo", "X", ":::", "A", "B"],
+        input: "",
+    },
+    Case {
+        args: &["-k"],
+        input: "echo 1\n\necho 2 | tr 2 3\n",
+    },
+    Case {
+        args: &["-k", ":::", "echo a", "echo b"],
+        input: "",
+    },
+    Case {
+        args: &["-k", "echo 1", "echo 2"],
+        input: "A\n",
+    },
+];
+
+/// The same command lines under GNU parallel and `spawn many`: the same
+/// stdout and exit code. Skipped (with a message) where `parallel` is not
+/// installed.
+#[test]
+fn same_as_gnu() {
+    let Some(parallel) = gnu_parallel() else {
+        eprintln!("same_as_gnu: skipped: GNU parallel is not installed (apt-get install parallel)");
+        return;
+    };
+    let home = TempDir::new("parallel-home");
+    let mut differ = Vec::new();
+    for case in CASES {
+        let mut gnu = Command::new(&parallel);
+        gnu.args(case.args)
+            .env("PARALLEL_HOME", &home.0)
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C");
+        let theirs = run(&mut gnu, Some(case.input.as_bytes()));
+        let mut args = vec!["many"];
+        args.extend(case.args);
+        let ours = run(&mut cli_command(args), Some(case.input.as_bytes()));
+        if (theirs.status.code(), &theirs.stdout) != (ours.status.code(), &ours.stdout) {
+            differ.push(format!(
+                "{:?} < {:?}: parallel {:?} {:?}, spawn many {:?} {:?} ({})",
+                case.args,
+                case.input,
+                theirs.status.code(),
+                theirs.stdout,
+                ours.status.code(),
+                ours.stdout,
+                ours.stderr
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// `cli` is used by the tests of later items; keep the import honest.
+#[test]
+fn no_command_and_no_input_runs_nothing() {
+    let ran = cli(["many"]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, ""), "{ran:?}");
+}
