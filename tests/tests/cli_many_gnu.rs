@@ -106,6 +106,127 @@ fn several_words_are_one_command_line() {
     );
 }
 
+// ---------------------------------------------------------------- replacement strings
+
+/// `{.}`, `{/.}`, `{//}` and `{/}` on the inputs where spawn differed, as
+/// GNU parallel 20221122's `--dry-run` shows them (`{.}` strips
+/// `\.[^/.]*$`, so `.hidden` is empty; `{//}` is Perl's `dirname`).
+#[test]
+fn path_replacement_strings_on_edge_cases_are_gnus() {
+    let ran = many(
+        &[
+            "--dry-run",
+            "-k",
+            "echo",
+            "{.}",
+            "{/.}",
+            "{//}",
+            "{/}",
+            ":::",
+            ".hidden",
+            "/.x",
+            "a/b/",
+            "c//",
+            "x.",
+            "a/..",
+            "//x",
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(
+        ran.stdout,
+        "echo '' '' . .hidden\n\
+         echo / '' / .x\n\
+         echo a/b/ '' a ''\n\
+         echo c// '' . ''\n\
+         echo x x . x.\n\
+         echo a/. . a ..\n\
+         echo //x x / x\n"
+    );
+}
+
+/// `{1} {2}`, `{-1}`, `{1.}`, `{2/}`… take one input (from `:::` lists,
+/// `-n`, or `--colsep` columns; one not there is nothing) where spawn ran
+/// them as literal text.
+#[test]
+fn positional_replacement_strings() {
+    let ran = many(
+        &[
+            "-k", "echo", "{2}/{1.}", "{-1}", "{3}x", ":::", "a.txt", "b.md", ":::", "dir/c",
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "dir/c/a dir/c x\ndir/c/b dir/c x\n");
+    let ran = many(
+        &["-k", "-n", "2", "echo", "{2}-{1}", ":::", "a", "b", "c"],
+        b"",
+    );
+    assert_eq!(ran.stdout, "b-a\n-c\n", "{ran:?}");
+    let ran = many(
+        &["-k", "--colsep", "\t", "echo", "{3}", "{1/}"],
+        b"x/a\tb c\td\n",
+    );
+    assert_eq!(ran.stdout, "d a\n", "{ran:?}");
+    // No replacement string: every column is appended, each one word.
+    let ran = many(&["-k", "--colsep", ",", "printf", "%s-"], b"a,b c\n");
+    assert_eq!(ran.stdout, "a-b c-", "{ran:?}");
+}
+
+/// `{%}` is the job slot (from 1, the lowest free one, never two running
+/// jobs with the same), `{#}` the job number, and `$PARALLEL_JOBSLOT` and
+/// `$PARALLEL_SEQ` say the same. Job 1 waits (on a FIFO) until job 3 has
+/// run, so job 3 gets the slot job 2 left: 2.
+#[test]
+fn job_slot_and_seq_as_replacement_strings_and_environment() {
+    let dir = TempDir::new("slot");
+    let fifo = dir.path("f");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let ran = many(
+        &[
+            "-j",
+            "2",
+            "-k",
+            "echo {%} {#} $PARALLEL_JOBSLOT $PARALLEL_SEQ; sh -c {}",
+            ":::",
+            &format!("read x < {fifo}"),
+            "true",
+            &format!("echo > {fifo}"),
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(ran.stdout, "1 1 1 1\n2 2 2 2\n2 3 2 3\n");
+    // Without the slot in the command line, $PARALLEL_SEQ is still set.
+    let ran = many(
+        &["-k", "sh", "-c", "'echo $PARALLEL_SEQ'", ":::", "a", "b"],
+        b"",
+    );
+    assert_eq!(ran.stdout, "1\n2\n", "{ran:?}");
+}
+
+/// What GNU parallel replaces and spawn cannot is an error naming it,
+/// never literal text; what GNU parallel keeps as it is (`{print $1}`,
+/// `{nope}`) is kept, and `{}` inside a word is replaced.
+#[test]
+fn unknown_replacement_strings_are_errors_and_other_braces_are_text() {
+    for t in ["echo {=1 $_=uc($_) =}", "echo {0}", "echo {-0.}"] {
+        let ran = many(&[t, ":::", "a"], b"");
+        assert_eq!(ran.code(), 2, "{t}: {ran:?}");
+        assert!(
+            ran.stderr.contains(t.split(' ').nth(1).unwrap_or(t)),
+            "{t}: {ran:?}"
+        );
+        assert_eq!(ran.stdout, "", "{t}: {ran:?}");
+    }
+    let ran = many(&["--tagstring", "{=x=}", "echo", ":::", "a"], b"");
+    assert_eq!(ran.code(), 2, "{ran:?}");
+    let ran = many(&["-k", "echo x{}y {nope} '{print $1}'", ":::", "a b"], b"");
+    assert_eq!(ran.stdout, "xa by {nope} {print $1}\n", "{ran:?}");
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).
@@ -145,6 +266,42 @@ const CASES: &[Case] = &[
     Case {
         args: &["-k", "echo 1", "echo 2"],
         input: "A\n",
+    },
+    Case {
+        args: &[
+            "-k", "echo", "{.}", "{/.}", "{//}", "{/}", ":::", ".hidden", "/.x", "a/b/", "c//",
+            "x.", "a/..", "//x", "a.b/.x.y",
+        ],
+        input: "",
+    },
+    Case {
+        args: &[
+            "-k", "echo", "{2}/{1.}", "{-1}", "{3}x", ":::", "a.txt", "b.md", ":::", "d/c",
+        ],
+        input: "",
+    },
+    Case {
+        args: &[
+            "-k", "-n", "2", "echo", "{2}-{1}", "{}", ":::", "a", "b", "c",
+        ],
+        input: "",
+    },
+    Case {
+        args: &["-k", "--colsep", "\t", "echo", "{3}", "{1/}", "{}"],
+        input: "x/a\tb c\td\n",
+    },
+    Case {
+        args: &[
+            "-k",
+            "-j",
+            "1",
+            "echo {%} {#} $PARALLEL_SEQ $PARALLEL_JOBSLOT",
+        ],
+        input: "a\nb\n",
+    },
+    Case {
+        args: &["-k", "echo x{}y {nope} '{print $1}'", ":::", "a b"],
+        input: "",
     },
 ];
 

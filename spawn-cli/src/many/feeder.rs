@@ -31,6 +31,7 @@ use super::input::Records;
 use super::job::{Job, Launch};
 use super::output::{self, BufPool, Mode};
 use super::progress::Counts;
+use super::template::Numbers;
 
 /// The bound when `-j 0` (no limit on running jobs).
 const UNLIMITED_BOUND: usize = 8192;
@@ -63,12 +64,38 @@ struct State {
     input_ended: bool,
     /// The reader waits for room.
     reader_waits: bool,
+    /// With [`Launch::slots`]: which job slots (from 1, at `[slot - 1]`)
+    /// a pushed job not finished holds.
+    slots: Vec<bool>,
 }
 
 impl State {
     /// The jobs that hold room: pushed and not finished, or being decided.
     fn unfinished(&self) -> usize {
         self.pending.len() + self.deciding
+    }
+
+    /// Takes the lowest free job slot (GNU parallel's rule).
+    fn take_slot(&mut self) -> u64 {
+        let free = match self.slots.iter().position(|taken| !taken) {
+            Some(i) => i,
+            None => {
+                self.slots.push(false);
+                self.slots.len() - 1
+            }
+        };
+        self.slots[free] = true;
+        free as u64 + 1
+    }
+
+    fn free_slot(&mut self, slot: u64) {
+        if let Some(taken) = usize::try_from(slot)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .and_then(|i| self.slots.get_mut(i))
+        {
+            *taken = false;
+        }
     }
 }
 
@@ -185,7 +212,14 @@ impl Jobs {
                 break;
             }
             seq += 1;
-            let job = self.launch.job(seq, &inputs);
+            // With slots there is no job queued ahead (Lookahead::Decided):
+            // one pushed now starts now, in a slot no running job holds.
+            let slot = if self.launch.slots {
+                state.take_slot()
+            } else {
+                0
+            };
+            let job = self.launch.job(Numbers { seq, slot }, &inputs);
             self.push(&mut state, job);
         }
         if !self.control.stopping() {
@@ -227,6 +261,7 @@ impl Jobs {
             self.push(&mut state, again);
             return None;
         }
+        state.free_slot(job.slot);
         state.deciding += 1;
         self.settle(&state);
         Some(job)
@@ -264,8 +299,9 @@ mod tests {
 
     fn jobs(max_running: usize, lookahead: Lookahead) -> Arc<Jobs> {
         let launch = Launch {
-            template: Template::parse(b"true {}"),
+            template: Template::parse(b"true {}").expect("parses"),
             quote: true,
+            slots: false,
             tag: None,
             shell: false,
             timeout: None,

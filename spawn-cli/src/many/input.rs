@@ -59,7 +59,10 @@ fn bytes(s: &OsString) -> Vec<u8> {
 /// B`, and `spawn many < cmds.txt` runs each line. (Several commands given
 /// as arguments are one command line, as in GNU parallel: whole commands as
 /// arguments are `spawn many ::: 'cmd 1' 'cmd 2'`.)
-pub(crate) fn plan(words: &[OsString], null: bool) -> Plan {
+///
+/// # Errors
+/// A replacement string spawn does not have (see [`Template::parse`]).
+pub(crate) fn plan(words: &[OsString], null: bool) -> Result<Plan, String> {
     let delim = if null { 0 } else { b'\n' };
     let mut parts = words.split(|w| w == ":::");
     let head = parts.next().unwrap_or_default();
@@ -75,22 +78,22 @@ pub(crate) fn plan(words: &[OsString], null: bool) -> Plan {
         Source::Lists(lists)
     };
     if head.is_empty() {
-        return Plan {
+        return Ok(Plan {
             template: Template::input_only(),
             quote: false,
             source,
-        };
+        });
     }
     let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
-    let mut template = Template::parse(&joined);
+    let mut template = Template::parse(&joined)?;
     if !template.has_input() {
         template.append_input();
     }
-    Plan {
+    Ok(Plan {
         template,
         quote: true,
         source,
-    }
+    })
 }
 
 impl Source {
@@ -114,6 +117,19 @@ impl Source {
             Source::Lists(lists) => Box::new(Product::new(lists).map(Ok)),
         }
     }
+}
+
+/// Splits every input of `records` into columns at the matches of `sep`
+/// (`--colsep`): each column is an input (`{1}`, `{2}`…).
+pub(crate) fn columns(records: Records, sep: regex::bytes::Regex) -> Records {
+    Box::new(records.map(move |r| {
+        r.map(|inputs| {
+            inputs
+                .iter()
+                .flat_map(|i| sep.split(i).map(<[u8]>::to_vec))
+                .collect()
+        })
+    }))
 }
 
 /// Groups `records` `n` at a time (the last group may be shorter).
@@ -223,7 +239,10 @@ impl Iterator for Product {
 
 #[cfg(test)]
 mod tests {
+    use super::super::template::Numbers;
     use super::*;
+
+    const N: Numbers = Numbers { seq: 1, slot: 1 };
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
@@ -241,7 +260,7 @@ mod tests {
 
     #[test]
     fn lists_combine_last_fastest() {
-        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), false);
+        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), false).expect("plan");
         assert!(p.quote);
         assert_eq!(p.source.len(), Some(4));
         assert_eq!(
@@ -252,7 +271,7 @@ mod tests {
 
     #[test]
     fn words_with_a_replacement_string_are_one_template() {
-        let p = plan(&os(&["wc", "-l", "{}"]), false);
+        let p = plan(&os(&["wc", "-l", "{}"]), false).expect("plan");
         assert!(matches!(
             p.source,
             Source::Stdin {
@@ -261,18 +280,25 @@ mod tests {
             }
         ));
         assert_eq!(
-            p.template.expand(&[b"x y".to_vec()], 1, p.quote),
+            p.template.expand(&[b"x y".to_vec()], N, p.quote),
             b"wc -l 'x y'"
         );
         // No replacement string: the input is appended (GNU parallel's rule).
-        let p = plan(&os(&["echo", "X"]), false);
-        assert_eq!(p.template.expand(&[b"A".to_vec()], 1, p.quote), b"echo X A");
+        let p = plan(&os(&["echo", "X"]), false).expect("plan");
+        assert_eq!(p.template.expand(&[b"A".to_vec()], N, p.quote), b"echo X A");
         assert!(p.source.len().is_none());
-        let p = plan(&os(&["gzip --best"]), false);
+        let p = plan(&os(&["gzip --best"]), false).expect("plan");
         assert_eq!(
-            p.template.expand(&[b"a b".to_vec()], 1, p.quote),
+            p.template.expand(&[b"a b".to_vec()], N, p.quote),
             b"gzip --best 'a b'"
         );
+    }
+
+    #[test]
+    fn columns_split_at_a_regex() {
+        let r: Records = Box::new(std::iter::once(Ok(vec![b"a\tb c\t\td".to_vec()])));
+        let sep = regex::bytes::Regex::new("\t+").expect("regex");
+        assert_eq!(all(columns(r, sep)), [["a", "b c", "d"]]);
     }
 
     #[test]

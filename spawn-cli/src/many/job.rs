@@ -9,13 +9,17 @@ use spawn::{Command, Stdio};
 
 use super::input::Inputs;
 use super::shell::plain_words;
-use super::template::Template;
+use super::template::{Numbers, Template};
 
 /// One job.
 #[derive(Clone)]
 pub(crate) struct Job {
-    /// Its number, from 1, in input order (`{#}`, the joblog's `Seq`).
+    /// Its number, from 1, in input order (`{#}`, the joblog's `Seq`,
+    /// `$PARALLEL_SEQ`).
     pub seq: u64,
+    /// Its job slot (`{%}`, `$PARALLEL_JOBSLOT`), from 1; 0 when the run
+    /// does not show slots (see [`Launch::slots`]).
+    pub slot: u64,
     /// The command line (bytes, as `sh -c` gets them).
     pub line: Vec<u8>,
     /// What goes before each of its output lines with `--tag`/`--tagstring`.
@@ -33,22 +37,27 @@ pub(crate) struct Launch {
     pub quote: bool,
     /// `--tag`/`--tagstring`: the tag template (inputs not quoted).
     pub tag: Option<Template>,
+    /// Whether jobs get their job slot (`{%}` or `$PARALLEL_JOBSLOT` in
+    /// the command line or tag): then each is made only once a slot is
+    /// free (no job queued ahead), so that its slot is the one it runs in.
+    pub slots: bool,
     /// `--shell`: always run `/bin/sh -c`, even for plain words.
     pub shell: bool,
     pub timeout: Option<Duration>,
 }
 
 impl Launch {
-    /// The job number `seq` for `inputs`.
-    pub(crate) fn job(&self, seq: u64, inputs: &Inputs) -> Job {
+    /// The job of `inputs` with numbers `n`.
+    pub(crate) fn job(&self, n: Numbers, inputs: &Inputs) -> Job {
         let tag = self.tag.as_ref().map(|t| {
-            let mut tag = t.expand(inputs, seq, false);
+            let mut tag = t.expand(inputs, n, false);
             tag.push(b'\t');
             tag
         });
         Job {
-            seq,
-            line: self.template.expand(inputs, seq, self.quote),
+            seq: n.seq,
+            slot: n.slot,
+            line: self.template.expand(inputs, n, self.quote),
             tag,
             tries: 0,
             held: None,
@@ -58,7 +67,8 @@ impl Launch {
     /// The command that runs `job`: its words executed directly when they
     /// are plain words, else `/bin/sh -c` with the line; stdin from
     /// `/dev/null` (stdin may be our input); in a process group of its own
-    /// (a Ctrl-C is passed on once, and a stop reaches all it started).
+    /// (a Ctrl-C is passed on once, and a stop reaches all it started);
+    /// `$PARALLEL_SEQ` (and `$PARALLEL_JOBSLOT`) set as GNU parallel does.
     pub(crate) fn command(&self, job: &Job) -> Command {
         let words = if self.shell {
             None
@@ -70,7 +80,13 @@ impl Launch {
                 .args(w[1..].iter().map(|a| OsStr::from_bytes(a))),
             None => Command::shell(OsStr::from_bytes(&job.line)),
         };
-        let cmd = cmd.stdin(Stdio::null()).process_group(0);
+        let mut cmd = cmd
+            .stdin(Stdio::null())
+            .process_group(0)
+            .env("PARALLEL_SEQ", job.seq.to_string());
+        if job.slot > 0 {
+            cmd = cmd.env("PARALLEL_JOBSLOT", job.slot.to_string());
+        }
         match self.timeout {
             Some(t) => cmd.timeout(t),
             None => cmd,

@@ -23,6 +23,7 @@ mod shell;
 mod template;
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -47,7 +48,9 @@ Inputs (GNU parallel's rules):
   spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
   The words of the command are joined with spaces into one command line.
   Replacement strings: {} the input (shell-quoted), {.} without extension,
-  {/} basename, {//} directory, {/.} basename without extension, {#} job number.
+  {/} basename, {//} directory, {/.} basename without extension, {#} job number,
+  {%} job slot; {1} {2}... {-1} one input (of several ::: lists, -n or --colsep),
+  also {1.} {1/} {1//} {1/.}. Jobs get $PARALLEL_SEQ (and $PARALLEL_JOBSLOT).
   A command of plain words runs directly; anything else runs with /bin/sh -c.
 
 Output: --group (default) prints each job's output when it ends; --line-buffer
@@ -115,6 +118,9 @@ pub(crate) struct ManyArgs {
     /// Inputs on stdin end with NUL instead of newline (`find -print0`).
     #[arg(short = '0', long = "null")]
     null: bool,
+    /// Split each input into columns at this regular expression: {1}, {2}… (GNU parallel's).
+    #[arg(long, value_name = "REGEX")]
+    colsep: Option<String>,
     /// Give each job N inputs (joined by spaces in `{}`).
     #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
     max_args: usize,
@@ -127,25 +133,42 @@ pub(crate) struct ManyArgs {
 fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
     let timeout = a.timeout.map(crate::secs).transpose()?;
     let tag = match (&a.tagstring, a.tag) {
-        (Some(t), _) => Some(template::Template::parse(t.as_bytes())),
+        (Some(t), _) => {
+            Some(template::Template::parse(t.as_bytes()).map_err(|e| format!("--tagstring {e}"))?)
+        }
         (None, true) => Some(template::Template::input_only()),
         (None, false) => None,
     };
+    // The slot is shown by {%}, or read from the environment by a command
+    // line that names it.
+    let named = a
+        .commands
+        .iter()
+        .any(|w| w.as_bytes().windows(16).any(|w| w == b"PARALLEL_JOBSLOT"));
+    let slots = named || template.uses_slot() || tag.as_ref().is_some_and(template::Template::uses_slot);
     Ok(Launch {
         template,
         quote,
         tag,
+        slots,
         shell: a.shell,
         timeout,
     })
 }
 
-/// `--dry-run`: the command lines, one per line.
-fn dry_run(launch: &Launch, records: Records) -> i32 {
-    for (k, r) in records.enumerate() {
+/// `--dry-run`: the command lines, one per line (job slots as if each
+/// job took as long).
+fn dry_run(launch: &Launch, records: Records, max_running: usize) -> i32 {
+    for (k, r) in (0u64..).zip(records) {
         match r {
             Ok(inputs) => {
-                let mut line = launch.job(k as u64 + 1, &inputs).line;
+                let slot = if launch.slots {
+                    k % (max_running.max(1) as u64) + 1
+                } else {
+                    0
+                };
+                let n = template::Numbers { seq: k + 1, slot };
+                let mut line = launch.job(n, &inputs).line;
                 line.push(b'\n');
                 if let Err(f) = screen().out(&line) {
                     return failure_code(&f);
@@ -170,16 +193,29 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         template,
         quote,
         source,
-    } = input::plan(&a.commands, a.null);
+    } = match input::plan(&a.commands, a.null) {
+        Ok(p) => p,
+        Err(m) => return crate::usage_error(&format!("many: {m}")),
+    };
     let max_args = a.max_args.max(1);
     let total = source.len().map(|n| n.div_ceil(max_args as u64));
-    let records = input::chunked(source.records(), max_args);
+    let mut records = source.records();
+    if let Some(sep) = &a.colsep {
+        match regex::bytes::Regex::new(sep) {
+            Ok(sep) => records = input::columns(records, sep),
+            Err(e) => return crate::usage_error(&format!("many: --colsep {sep:?}: {e}")),
+        }
+    }
+    let records = input::chunked(records, max_args);
     let launch = match launch(a, template, quote) {
         Ok(l) => Arc::new(l),
         Err(m) => return crate::usage_error(&m),
     };
+    let max_running = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
     if a.dry_run {
-        return dry_run(&launch, records);
+        return dry_run(&launch, records, max_running);
     }
     let mut joblog = match a.joblog.as_deref().map(joblog::Joblog::create).transpose() {
         Ok(j) => j,
@@ -202,9 +238,6 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     } else {
         Mode::Group
     };
-    let max_running = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
     let control = Arc::new(Control::new());
     let forwarder = spawn::Forwarder::new().ok();
     if let Some(i) = crate::signals::interrupts() {
@@ -233,7 +266,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Arc::clone(&control),
         pool,
         max_running,
-        if a.halt.0.is_some() {
+        if a.halt.0.is_some() || launch.slots {
             Lookahead::Decided
         } else {
             Lookahead::Slots
