@@ -227,6 +227,54 @@ fn unknown_replacement_strings_are_errors_and_other_braces_are_text() {
     assert_eq!(ran.stdout, "xa by {nope} {print $1}\n", "{ran:?}");
 }
 
+// ---------------------------------------------------------------- exit codes
+
+/// `--halt`'s exit codes, as GNU parallel 20221122 gives them (each job
+/// exits with its input, one at a time): `fail=2` leaves the number of
+/// failed jobs (spawn gave the failing job's code), `fail=N%` the percent
+/// of ALL jobs that failed (spawn took the jobs finished so far),
+/// `success=1` leaves 0 (spawn gave the failure count); `fail=1`, and a
+/// threshold of one job, the job's code.
+#[test]
+fn halt_exit_codes_are_gnus() {
+    let ten = |first: &'static [&'static str]| {
+        let mut v: Vec<&str> = first.to_vec();
+        v.resize(10, "0");
+        v
+    };
+    let cases: Vec<(&str, Vec<&str>, i32)> = vec![
+        ("soon,fail=2", vec!["5", "6", "7", "8"], 2),
+        ("soon,fail=1", vec!["0", "5", "6"], 5),
+        ("now,fail=1", vec!["0", "5", "6"], 5),
+        ("soon,fail=20%", ten(&["3", "4"]), 20),
+        ("soon,fail=15%", ten(&["3", "4"]), 20),
+        // Not triggered: the percent failed all the same.
+        ("soon,fail=20%", ten(&["3"]), 10),
+        // 10% of 10 jobs is one job: its code.
+        ("now,fail=10%", ten(&["0", "0", "7"]), 7),
+        ("now,success=1", vec!["3", "0", "4"], 0),
+        ("soon,success=50%", vec!["3", "0", "0", "4", "0", "5"], 0),
+        ("soon,done=2", vec!["3", "0", "4", "0", "5"], 1),
+        ("-1", vec!["3", "0", "4"], 0),
+        ("5%", ten(&["3"]), 10),
+    ];
+    for (policy, inputs, want) in cases {
+        let mut args = vec!["-j", "1", "--halt", policy, "exit {}", ":::"];
+        args.extend(&inputs);
+        let ran = many(&args, b"");
+        assert_eq!(ran.code(), want, "--halt {policy} on {inputs:?}: {ran:?}");
+    }
+    // Percentages of all the jobs when they come from stdin too.
+    let ran = many(
+        &["-j", "1", "--halt", "soon,fail=20%", "exit"],
+        b"3\n4\n0\n0\n0\n0\n0\n0\n0\n0\n",
+    );
+    assert_eq!(ran.code(), 20, "{ran:?}");
+    // A job killed by signal N at a threshold of one: 128+N.
+    let ran = many(&["--halt", "soon,fail=1", "kill -9 $$", ":::", "1"], b"");
+    assert_eq!(ran.code(), 137, "{ran:?}");
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).
@@ -301,6 +349,49 @@ const CASES: &[Case] = &[
     },
     Case {
         args: &["-k", "echo x{}y {nope} '{print $1}'", ":::", "a b"],
+        input: "",
+    },
+    Case {
+        args: &[
+            "-j1",
+            "--halt",
+            "soon,fail=2",
+            "exit {}",
+            ":::",
+            "5",
+            "6",
+            "7",
+        ],
+        input: "",
+    },
+    Case {
+        args: &["-j1", "--halt", "soon,fail=20%", "exit"],
+        input: "3\n4\n0\n0\n0\n0\n0\n0\n0\n0\n",
+    },
+    Case {
+        args: &[
+            "-j1",
+            "--halt",
+            "now,success=1",
+            "exit {}",
+            ":::",
+            "3",
+            "0",
+            "4",
+        ],
+        input: "",
+    },
+    Case {
+        args: &[
+            "-j1",
+            "--halt",
+            "soon,done=2",
+            "exit {}",
+            ":::",
+            "3",
+            "0",
+            "4",
+        ],
         input: "",
     },
 ];

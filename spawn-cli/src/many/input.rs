@@ -132,6 +132,21 @@ pub(crate) fn columns(records: Records, sep: regex::bytes::Regex) -> Records {
     }))
 }
 
+/// Reads all of `records` (up to a read error, which comes last) and
+/// returns them again with their number.
+pub(crate) fn read_all(records: Records) -> (Records, Option<u64>) {
+    let mut all = Vec::new();
+    for r in records {
+        let end = r.is_err();
+        all.push(r);
+        if end {
+            break;
+        }
+    }
+    let n = all.iter().filter(|r| r.is_ok()).count() as u64;
+    (Box::new(all.into_iter()), Some(n))
+}
+
 /// Groups `records` `n` at a time (the last group may be shorter).
 pub(crate) fn chunked(records: Records, n: usize) -> Records {
     if n <= 1 {

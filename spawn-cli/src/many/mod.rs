@@ -62,10 +62,13 @@ Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
   running jobs get the signal and spawn many exits after them. A second one
   stops them (TERM to their process groups, KILL after 2 s).
 
-Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
-  with --halt on failures, that of the job that triggered it; 128+N when
-  stopped by signal N (130 for Ctrl-C); 141 when stdout is a closed pipe; 125
-  when stdin cannot be read or stdout written; 2 for bad options.
+Exit status, as GNU parallel's: the number of failed jobs (at most 101; 0 when
+  all succeeded). With --halt: 0 when it halts on successes; on failures or jobs
+  done, the number of failed jobs, or with N% their percent of all jobs, or with
+  a threshold of one job that job's code (128+N for signal N). 128+N when
+  stopped by signal N (130 for Ctrl-C; GNU parallel: 255); 141 when stdout is a
+  closed pipe; 125 when stdin cannot be read or stdout written; 2 for bad
+  options.
 
 Example:
   spawn many -j 4 --tag ::: 'echo one' 'sleep 1' 'ls /'
@@ -103,8 +106,14 @@ pub(crate) struct ManyArgs {
     /// Stop each job after this many seconds (TERM to its group, KILL after the grace).
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-    /// When to stop early: never, now|soon,fail=N|success=N|done=N (N or N%).
-    #[arg(long, value_name = "POLICY", value_parser = halt::parse, default_value = "never")]
+    /// When to stop early: never, now|soon,fail=N|success=N|done=N (N jobs, or N% of all).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        value_parser = halt::parse,
+        default_value = "never",
+        allow_hyphen_values = true
+    )]
     halt: halt::Policy,
     /// Run a failing job up to N times in all.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -145,7 +154,8 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         .commands
         .iter()
         .any(|w| w.as_bytes().windows(16).any(|w| w == b"PARALLEL_JOBSLOT"));
-    let slots = named || template.uses_slot() || tag.as_ref().is_some_and(template::Template::uses_slot);
+    let slots =
+        named || template.uses_slot() || tag.as_ref().is_some_and(template::Template::uses_slot);
     Ok(Launch {
         template,
         quote,
@@ -207,6 +217,12 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         }
     }
     let records = input::chunked(records, max_args);
+    // A percentage of all the jobs needs them all: read before any starts
+    // (GNU parallel does the same).
+    let (records, total) = match &a.halt.0 {
+        Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
+        _ => (records, total),
+    };
     let launch = match launch(a, template, quote) {
         Ok(l) => Arc::new(l),
         Err(m) => return crate::usage_error(&m),
@@ -329,11 +345,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Err(e) => crate::error_code(e),
         };
         printer.finished(Done { job, result });
+        let tally = halt::Tally {
+            done,
+            failed,
+            total: counts.total(),
+        };
         if let Some(h) = &a.halt.0
             && !control.stopping()
-            && h.triggered(done, failed)
+            && h.triggered(&tally)
         {
-            let code = h.on_failures().then_some(code);
+            let code = h.code_when_triggered(&tally, code);
             control.stop(Stop::Halt(code), h.when == halt::When::Now);
         }
         // Decided: the next job may come (none once the run stops).
@@ -375,13 +396,18 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(Stop::Halt(code)) => {
             let policy = a.halt.0.map(|h| h.to_string()).unwrap_or_default();
             summary(&format!("; halted (--halt {policy})"));
-            code.unwrap_or(normal)
+            code
         }
         None => {
             if failed > 0 || screen().is_terminal() {
                 summary("");
             }
-            normal
+            let tally = halt::Tally {
+                done,
+                failed,
+                total: counts.total(),
+            };
+            a.halt.0.map_or(normal, |h| h.code_at_end(&tally))
         }
     };
     if joblog_failed && code == 0 {
