@@ -275,6 +275,143 @@ fn halt_exit_codes_are_gnus() {
     assert_eq!(ran.code(), 137, "{ran:?}");
 }
 
+// ---------------------------------------------------------------- options
+
+/// `-j` as GNU parallel takes it: `N%` of the CPUs, `+N`, `-N` (spawn
+/// rejected them), given more than once (the last counts), and `-P`.
+#[test]
+fn jobs_as_percent_plus_and_minus() {
+    for j in ["200%", "+1", "-1", "50%"] {
+        let ran = many(&["-k", "-j", j, "-j", j, "echo", ":::", "a", "b"], b"");
+        assert_eq!(
+            (ran.code(), ran.stdout.as_str()),
+            (0, "a\nb\n"),
+            "-j {j}: {ran:?}"
+        );
+    }
+    // 1% of the CPUs is at least one job: one at a time, all in slot 1.
+    let ran = many(
+        &["-k", "-P", "1%", "echo", "{%}", ":::", "a", "b", "c"],
+        b"",
+    );
+    assert_eq!(ran.stdout, "1\n1\n1\n", "{ran:?}");
+}
+
+/// `--timeout` with GNU parallel's time postfixes (`1s`, `1m30s`) and as a
+/// percentage of the median run time of the jobs that succeeded: the last
+/// job, 100 times longer than the others, is stopped (spawn rejected both).
+#[test]
+fn timeout_with_units_and_as_percent_of_the_median() {
+    let ran = many(&["--timeout", "0.5s", "sleep", ":::", "60"], b"");
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert!(ran.elapsed < std::time::Duration::from_secs(30), "{ran:?}");
+    let ran = many(&["--timeout", "1m30s", "echo", ":::", "a"], b"");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "a\n"), "{ran:?}");
+    let ran = many(
+        &[
+            "-j",
+            "1",
+            "--timeout",
+            "1000%",
+            "sleep",
+            ":::",
+            "0.1",
+            "0.1",
+            "0.1",
+            "60",
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert!(ran.stderr.contains("sleep 60"), "{ran:?}");
+    assert!(ran.elapsed < std::time::Duration::from_secs(30), "{ran:?}");
+}
+
+/// `--retries 0` tries until the job succeeds (GNU parallel: "0 means
+/// infinite"; spawn ran it once): here it fails twice, then succeeds.
+#[test]
+fn retries_zero_tries_until_success() {
+    let dir = TempDir::new("retries");
+    let count = dir.path("count");
+    let job = format!("echo {{}} >> {count}; [ $(wc -l < {count}) -ge 3 ]");
+    let ran = many(&["--retries", "0", &job, ":::", "x"], b"");
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    let tries = std::fs::read_to_string(&count).expect("count");
+    assert_eq!(tries, "x\nx\nx\n");
+}
+
+/// `--joblog +FILE` appends a line per job and no header (GNU parallel's
+/// way; spawn wrote to a file named `+FILE`).
+#[test]
+fn joblog_plus_appends() {
+    let dir = TempDir::new("joblog");
+    let log = dir.path("log");
+    std::fs::write(&log, "before\n").expect("write");
+    let plus = format!("+{log}");
+    for word in ["a", "b"] {
+        let ran = many(&["--joblog", &plus, "echo", ":::", word], b"");
+        assert_eq!(ran.code(), 0, "{ran:?}");
+    }
+    let text = std::fs::read_to_string(&log).expect("joblog");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "before");
+    assert!(
+        lines[1].starts_with("1\t:\t") && lines[1].ends_with("\techo a"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("\techo b"), "{text}");
+    assert!(!Path::new(&dir.path("+log")).exists());
+}
+
+/// `-k --line-buffer` together (spawn rejected the pair): the first job's
+/// lines come out as they come, while it runs (here it waits on a FIFO
+/// until its first line has been read); the second job's, printed
+/// meanwhile, come after it, whole.
+#[test]
+fn keep_order_with_line_buffer_streams_the_first_job() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = TempDir::new("klb");
+    let fifo = dir.path("go");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let first = format!("echo a1; read x < {fifo}; echo a2");
+    let mut child = cli_command([
+        "many", "-j", "2", "-k", "--lb", "sh", "-c", "{}", ":::", &first, "echo b1",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let first_line = rx.recv_timeout(std::time::Duration::from_secs(30));
+    // Released either way, so that the test fails rather than hangs (read
+    // and write: the open does not wait for a reader).
+    let mut go = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    go.write_all(b"go\n").expect("write the FIFO");
+    let rest = reader.join().expect("reader");
+    let status = child.wait().expect("wait");
+    // Open until the job has read it (closed, unread bytes are lost).
+    drop(go);
+    assert_eq!(first_line.as_deref(), Ok("a1\n"), "not streamed");
+    assert_eq!(rest, "a2\nb1\n");
+    assert!(status.success());
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).

@@ -29,7 +29,7 @@ use spawn::CommandFeed;
 use super::control::{Control, Stop};
 use super::input::Records;
 use super::job::{Job, Launch};
-use super::output::{self, BufPool, Mode};
+use super::output::{self, BufPool, Mode, Turn};
 use super::progress::Counts;
 use super::template::Numbers;
 
@@ -114,14 +114,18 @@ pub(crate) struct Jobs {
     control: Arc<Control>,
     /// The buffers jobs hold their output in (`--group`).
     pool: Arc<BufPool>,
+    /// With `--keep-order --line-buffer`: whose turn it is to stream.
+    turn: Option<Arc<Turn>>,
 }
 
 impl Jobs {
     /// The jobs of a run of `launch` in `mode`, at most `max_running` at
     /// once (0: no limit), `lookahead` more pushed ahead of them.
+    #[allow(clippy::too_many_arguments)] // the parts of one run, each its own
     pub(crate) fn new(
         launch: Arc<Launch>,
         mode: Mode,
+        turn: Option<Arc<Turn>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
         max_running: usize,
@@ -145,6 +149,7 @@ impl Jobs {
             mode,
             control,
             pool,
+            turn,
         }
     }
 
@@ -163,6 +168,7 @@ impl Jobs {
     fn push(&self, state: &mut State, mut job: Job) {
         let cmd = output::route(
             self.mode,
+            self.turn.as_deref(),
             self.launch.command(&job),
             &mut job,
             &self.control,
@@ -305,10 +311,12 @@ mod tests {
             tag: None,
             shell: false,
             timeout: None,
+            runtimes: super::super::options::Runtimes::default(),
         };
         Arc::new(Jobs::new(
             Arc::new(launch),
             Mode::Group,
+            None,
             Arc::new(Control::new()),
             Arc::new(BufPool::default()),
             max_running,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use spawn::{Command, Stdio};
 
 use super::input::Inputs;
+use super::options::{Runtimes, TimeoutSpec};
 use super::shell::plain_words;
 use super::template::{Numbers, Template};
 
@@ -43,7 +44,10 @@ pub(crate) struct Launch {
     pub slots: bool,
     /// `--shell`: always run `/bin/sh -c`, even for plain words.
     pub shell: bool,
-    pub timeout: Option<Duration>,
+    /// `--timeout`.
+    pub timeout: Option<TimeoutSpec>,
+    /// The run times `--timeout N%` takes the median of.
+    pub runtimes: Runtimes,
 }
 
 impl Launch {
@@ -87,9 +91,32 @@ impl Launch {
         if job.slot > 0 {
             cmd = cmd.env("PARALLEL_JOBSLOT", job.slot.to_string());
         }
-        match self.timeout {
+        match self.timeout() {
             Some(t) => cmd.timeout(t),
             None => cmd,
+        }
+    }
+
+    /// The timeout of a job made now: `--timeout`, or its percentage of
+    /// the median run time of the jobs that succeeded so far (none before
+    /// the first).
+    fn timeout(&self) -> Option<Duration> {
+        match self.timeout? {
+            TimeoutSpec::Fixed(t) => Some(t),
+            TimeoutSpec::OfMedian(p) => self.runtimes.median().map(|m| m.mul_f64(p / 100.0)),
+        }
+    }
+
+    /// Whether the timeout is a percentage of the median run time (then
+    /// each job is made when it can start, with the median of then).
+    pub(crate) fn of_median(&self) -> bool {
+        matches!(self.timeout, Some(TimeoutSpec::OfMedian(_)))
+    }
+
+    /// A job succeeded after `wall` (for `--timeout N%`).
+    pub(crate) fn succeeded(&self, wall: Duration) {
+        if self.of_median() {
+            self.runtimes.record(wall);
         }
     }
 }

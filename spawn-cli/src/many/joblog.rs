@@ -31,11 +31,20 @@ pub(crate) struct Joblog {
 }
 
 impl Joblog {
-    /// Creates (or truncates) `path` and writes the header.
+    /// Creates (or truncates) `path` and writes the header; or, when
+    /// `append` (`--joblog +FILE`), appends lines to it with no header (GNU
+    /// parallel's way).
     ///
     /// # Errors
     /// The file cannot be created or written.
-    pub(crate) fn create(path: &Path) -> io::Result<Joblog> {
+    pub(crate) fn open(path: &Path, append: bool) -> io::Result<Joblog> {
+        if append {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)?;
+            return Ok(Joblog { file });
+        }
         let mut file = File::create(path)?;
         file.write_all(HEADER.as_bytes())?;
         Ok(Joblog { file })

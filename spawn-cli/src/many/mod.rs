@@ -16,6 +16,7 @@ mod halt;
 mod input;
 mod job;
 mod joblog;
+mod options;
 mod output;
 mod progress;
 mod runner;
@@ -77,18 +78,20 @@ Example:
 
 /// `spawn many`'s options.
 #[derive(Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub(crate) struct ManyArgs {
-    /// Run at most N jobs at once (0: no limit) [default: the number of CPUs].
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    jobs: Option<usize>,
+    /// Run at most N jobs at once (0: no limit; +N, -N: the number of CPUs plus N; N%: of
+    /// the CPUs) [default: the number of CPUs].
+    #[arg(short = 'j', long = "jobs", short_alias = 'P', alias = "max-procs", value_name = "N", value_parser = options::JobsSpec::parse, allow_hyphen_values = true)]
+    jobs: Option<options::JobsSpec>,
     /// Print each job's output together when it ends (the default).
     #[arg(long, conflicts_with_all = ["line_buffer", "json"])]
     group: bool,
     /// Print whole lines as they come (lines of different jobs interleave, never torn).
-    #[arg(long, conflicts_with_all = ["keep_order", "json"])]
+    #[arg(long, alias = "lb", conflicts_with_all = ["json"])]
     line_buffer: bool,
-    /// Print the jobs' output in the order of the input.
+    /// Print the jobs' output in the order of the input (with --line-buffer: the first
+    /// job's lines as they come, the next ones' when it has ended).
     #[arg(short = 'k', long)]
     keep_order: bool,
     /// Print one JSON object per job (index, command, status, stdout, stderr, report, error) as it ends.
@@ -103,9 +106,10 @@ pub(crate) struct ManyArgs {
     /// Run every command with `/bin/sh -c`, even when it is plain words.
     #[arg(long)]
     shell: bool,
-    /// Stop each job after this many seconds (TERM to its group, KILL after the grace).
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    /// Stop each job after this long (seconds, or 1m30s; N%: of the median run time of the
+    /// jobs that succeeded): TERM to its group, KILL after the grace.
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_timeout)]
+    timeout: Option<options::TimeoutSpec>,
     /// When to stop early: never, now|soon,fail=N|success=N|done=N (N jobs, or N% of all).
     #[arg(
         long,
@@ -115,11 +119,11 @@ pub(crate) struct ManyArgs {
         allow_hyphen_values = true
     )]
     halt: halt::Policy,
-    /// Run a failing job up to N times in all.
+    /// Run a failing job up to N times in all (0: until it succeeds).
     #[arg(long, value_name = "N", default_value_t = 1)]
     retries: u32,
-    /// Write a line per finished job to FILE (GNU parallel's tab-separated format).
-    #[arg(long, value_name = "FILE")]
+    /// Write a line per finished job to FILE (GNU parallel's tab-separated format; +FILE appends).
+    #[arg(long, alias = "jl", value_name = "FILE")]
     joblog: Option<PathBuf>,
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
@@ -140,7 +144,6 @@ pub(crate) struct ManyArgs {
 }
 
 fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
-    let timeout = a.timeout.map(crate::secs).transpose()?;
     let tag = match (&a.tagstring, a.tag) {
         (Some(t), _) => {
             Some(template::Template::parse(t.as_bytes()).map_err(|e| format!("--tagstring {e}"))?)
@@ -162,7 +165,8 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         tag,
         slots,
         shell: a.shell,
-        timeout,
+        timeout: a.timeout,
+        runtimes: options::Runtimes::default(),
     })
 }
 
@@ -227,19 +231,20 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Ok(l) => Arc::new(l),
         Err(m) => return crate::usage_error(&m),
     };
-    let max_running = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
+    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
+    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     if a.dry_run {
         return dry_run(&launch, records, max_running);
     }
-    let mut joblog = match a.joblog.as_deref().map(joblog::Joblog::create).transpose() {
+    let joblog_file = a.joblog.as_deref().map(options::joblog_path);
+    let mut joblog = match joblog_file
+        .as_ref()
+        .map(|(path, append)| joblog::Joblog::open(path, *append))
+        .transpose()
+    {
         Ok(j) => j,
         Err(e) => {
-            let path = a
-                .joblog
-                .as_deref()
-                .unwrap_or_else(|| std::path::Path::new(""));
+            let path = joblog_file.map(|(p, _)| p).unwrap_or_default();
             screen().note(&format!(
                 "spawn many: --joblog {}: cannot write: {e}",
                 path.display()
@@ -275,14 +280,23 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
     let pool = Arc::new(output::BufPool::default());
-    let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control), Arc::clone(&pool));
+    let turn =
+        (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
+    let mut printer = Printer::new(
+        mode,
+        a.keep_order,
+        turn.clone(),
+        Arc::clone(&control),
+        Arc::clone(&pool),
+    );
     let jobs = Arc::new(Jobs::new(
         Arc::clone(&launch),
         mode,
+        turn,
         Arc::clone(&control),
         pool,
         max_running,
-        if a.halt.0.is_some() || launch.slots {
+        if a.halt.0.is_some() || launch.slots || launch.of_median() {
             Lookahead::Decided
         } else {
             Lookahead::Slots
@@ -316,7 +330,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             continue;
         }
         let ok = matches!(&result, Ok(o) if o.status.success());
-        let retry = |job: &job::Job| !ok && job.tries + 1 < a.retries && !control.stopping();
+        if let Ok(o) = &result
+            && ok
+        {
+            launch.succeeded(o.report.wall);
+        }
+        let tries = options::tries(a.retries);
+        let retry = |job: &job::Job| !ok && job.tries + 1 < tries && !control.stopping();
         let Some(job) = jobs.finish(ix, retry) else {
             continue;
         };

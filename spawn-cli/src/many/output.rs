@@ -6,7 +6,9 @@
 //! - `--line-buffer`: whole lines as they come, lines of different jobs
 //!   interleaved but never torn (each read's complete lines in one write);
 //!   `--group` streams so too the output of a job past [`GROUP_LIMIT`];
-//! - `--keep-order`: as `--group`, in the order of the input;
+//! - `--keep-order`: as `--group`, in the order of the input; with
+//!   `--line-buffer`, the lines of the first job not printed yet as they
+//!   come, the others' held until their turn ([`Turn`]);
 //! - `--json`: one JSON object per job (status, output, report) as it ends.
 //!
 //! `--tag`/`--tagstring` put the job's tag and a TAB before each line.
@@ -152,6 +154,62 @@ impl Held {
     }
 }
 
+/// Whose turn it is to stream with `--keep-order --line-buffer`: the first
+/// job (in input order) not printed yet. The others hold their output
+/// until their turn; then what they hold goes out and they stream.
+#[derive(Default)]
+pub(crate) struct Turn {
+    state: Mutex<TurnState>,
+}
+
+#[derive(Default)]
+struct TurnState {
+    /// The job number whose turn it is (0 before the first: job 1's).
+    current: u64,
+    /// The output of the jobs that run and wait for their turn.
+    waiting: std::collections::HashMap<u64, (Arc<Held>, Option<Vec<u8>>)>,
+}
+
+impl Turn {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Job `seq` starts with output `held`: it streams if it is its turn,
+    /// else it waits.
+    fn enter(&self, seq: u64, held: &Arc<Held>, tag: Option<&[u8]>) {
+        let mut t = self.lock();
+        let current = t.current.max(1);
+        if seq == current {
+            held.pending(Ours::Out).streaming = true;
+            held.pending(Ours::Err).streaming = true;
+        } else {
+            t.waiting
+                .insert(seq, (Arc::clone(held), tag.map(<[u8]>::to_vec)));
+        }
+    }
+
+    /// Job `seq` was printed: the next one's turn comes (its whole lines
+    /// held so far go out, and it streams from now on, if it runs).
+    fn next(&self, seq: u64, control: &Control) {
+        let mut t = self.lock();
+        t.waiting.remove(&seq);
+        t.current = seq + 1;
+        let Some((held, tag)) = t.waiting.remove(&(seq + 1)) else {
+            return;
+        };
+        for to in [Ours::Out, Ours::Err] {
+            let mut p = held.pending(to);
+            p.streaming = true;
+            let whole = p.buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let lines: Vec<u8> = p.buf.drain(..whole).collect();
+            let mut out = Vec::with_capacity(lines.len());
+            tagged(tag.as_deref(), &lines, &mut out);
+            write(to, &out, control);
+        }
+    }
+}
+
 /// The sink of one job's stream: held in [`Held`] until the job ends
 /// (`--group`), or streamed, each chunk's complete lines in one write (the
 /// rest waits for its `\n`, the end, or 1 MiB).
@@ -243,9 +301,11 @@ impl io::Write for JobStream {
 }
 
 /// Sets where the stdout and stderr of `cmd`, which runs `job`, go in
-/// `mode` (and gives `job` its [`Held`] output).
+/// `mode` (and gives `job` its [`Held`] output); `turn` with
+/// `--keep-order --line-buffer`.
 pub(crate) fn route(
     mode: Mode,
+    turn: Option<&Turn>,
     cmd: Command,
     job: &mut Job,
     control: &Arc<Control>,
@@ -255,9 +315,13 @@ pub(crate) fn route(
         return cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let held = Arc::new(Held::default());
-    if mode == Mode::LineBuffer {
-        held.pending(Ours::Out).streaming = true;
-        held.pending(Ours::Err).streaming = true;
+    match (mode, turn) {
+        (Mode::LineBuffer, Some(turn)) => turn.enter(job.seq, &held, job.tag.as_deref()),
+        (Mode::LineBuffer, None) => {
+            held.pending(Ours::Out).streaming = true;
+            held.pending(Ours::Err).streaming = true;
+        }
+        _ => {}
     }
     job.held = Some(Arc::clone(&held));
     let sink = |to| {
@@ -282,6 +346,8 @@ pub(crate) struct Done {
 pub(crate) struct Printer {
     mode: Mode,
     keep_order: bool,
+    /// With `--keep-order --line-buffer`: whose turn it is to stream.
+    turn: Option<Arc<Turn>>,
     control: Arc<Control>,
     /// Where printed jobs' buffers go back to.
     pool: Arc<BufPool>,
@@ -295,12 +361,14 @@ impl Printer {
     pub(crate) fn new(
         mode: Mode,
         keep_order: bool,
+        turn: Option<Arc<Turn>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
     ) -> Printer {
         Printer {
             mode,
             keep_order,
+            turn,
             control,
             pool,
             next: 1,
@@ -318,6 +386,9 @@ impl Printer {
         self.held.insert(done.job.seq, done);
         while let Some(d) = self.held.remove(&self.next) {
             self.print(&d);
+            if let Some(turn) = &self.turn {
+                turn.next(self.next, &self.control);
+            }
             self.next += 1;
         }
     }
