@@ -412,6 +412,85 @@ fn keep_order_with_line_buffer_streams_the_first_job() {
     assert!(status.success());
 }
 
+// ---------------------------------------------------------------- output
+
+/// `--tag` puts the tag before each line and adds no newline to output
+/// that has none (spawn added one): `a<TAB>xb<TAB>x`, as GNU parallel.
+#[test]
+fn tag_adds_no_newline() {
+    let ran = many(&["-k", "--tag", "printf", "x", "{}", ":::", "a", "b"], b"");
+    assert_eq!(ran.stdout, "a\txb\tx", "{ran:?}");
+}
+
+/// `--halt now` prints nothing of the jobs it kills (spawn printed their
+/// partial output): the killed job has printed its line (and waits on a
+/// FIFO nobody writes) before the failing job, which waits for that line,
+/// fails.
+#[test]
+fn halt_now_prints_nothing_of_the_killed_jobs() {
+    let dir = TempDir::new("haltnow");
+    let (seen, never) = (dir.path("seen"), dir.path("never"));
+    for f in [&seen, &never] {
+        let made = Command::new("mkfifo").arg(f).status().expect("mkfifo");
+        assert!(made.success());
+    }
+    let killed = format!("echo partial; echo > {seen}; read x < {never}");
+    let failing = format!("read x < {seen}; echo failing; exit 1");
+    let ran = many(
+        &[
+            "-j",
+            "2",
+            "--halt",
+            "now,fail=1",
+            "sh",
+            "-c",
+            "{}",
+            ":::",
+            &killed,
+            &failing,
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert_eq!(ran.stdout, "failing\n", "{ran:?}");
+}
+
+/// The joblog as GNU parallel writes it: `Exitval` -1 (and the signal) for
+/// a job its `--timeout` killed (spawn wrote 0), `Receive` the bytes of
+/// stdout only (spawn counted stderr too).
+#[test]
+fn joblog_exitval_of_a_timeout_and_receive_of_stdout() {
+    let dir = TempDir::new("joblog-cols");
+    let log = dir.path("log");
+    let ran = many(
+        &[
+            "-k",
+            "--joblog",
+            &log,
+            "--timeout",
+            "0.5",
+            "echo out; echo err >&2; sleep {}",
+            ":::",
+            "0",
+            "60",
+        ],
+        b"",
+    );
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    let text = std::fs::read_to_string(&log).expect("joblog");
+    let mut cols: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').skip(4).take(4).map(str::to_owned).collect())
+        .collect();
+    cols.sort();
+    assert_eq!(
+        cols,
+        [["0", "4", "-1", "15"], ["0", "4", "0", "0"]],
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).

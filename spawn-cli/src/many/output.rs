@@ -43,7 +43,8 @@ enum Ours {
     Err,
 }
 
-/// `data` with `tag` before each line (a last line without `\n` gets one).
+/// `data` with `tag` before each line (a last line without `\n` keeps
+/// none, as GNU parallel's `--tag` does).
 fn tagged(tag: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) {
     let Some(tag) = tag else {
         out.extend_from_slice(data);
@@ -52,9 +53,6 @@ fn tagged(tag: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) {
     for line in data.split_inclusive(|&b| b == b'\n') {
         out.extend_from_slice(tag);
         out.extend_from_slice(line);
-        if line.last() != Some(&b'\n') {
-            out.push(b'\n');
-        }
     }
 }
 
@@ -401,7 +399,12 @@ impl Printer {
     }
 
     fn print(&self, d: &Done) {
+        // `--halt now` prints nothing of the jobs it killed (GNU
+        // parallel's way): they did not finish.
+        let killed_by_halt = matches!(d.result, Err(Error::Cancelled { .. }))
+            && matches!(self.control.why(), Some(Stop::Halt(_)));
         match self.mode {
+            _ if killed_by_halt => {}
             Mode::Json => {
                 let cmd = String::from_utf8_lossy(&d.job.line);
                 let v = crate::json::many_json(d.job.seq, &cmd, &d.result);
@@ -456,7 +459,7 @@ mod tests {
     fn tags_go_before_every_line() {
         let mut out = Vec::new();
         tagged(Some(b"a\t"), b"1\n2\n3", &mut out);
-        assert_eq!(out, b"a\t1\na\t2\na\t3\n");
+        assert_eq!(out, b"a\t1\na\t2\na\t3");
         out.clear();
         tagged(None, b"1\n2", &mut out);
         assert_eq!(out, b"1\n2");
