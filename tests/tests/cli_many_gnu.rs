@@ -491,6 +491,42 @@ fn joblog_exitval_of_a_timeout_and_receive_of_stdout() {
     );
 }
 
+/// `--group` never mixes two jobs, even past its memory bound (8 MiB of
+/// one stream; spawn streamed both then, interleaved): job A prints 10 MB,
+/// then waits (on a FIFO) for job B to print its 10 MB, then ends. A
+/// streams (it may: it came first), B's output waits in a temporary file
+/// and comes out after A's, whole.
+#[test]
+fn group_keeps_jobs_whole_past_the_memory_bound() {
+    let dir = TempDir::new("spill");
+    let (f1, f2) = (dir.path("f1"), dir.path("f2"));
+    for f in [&f1, &f2] {
+        let made = Command::new("mkfifo").arg(f).status().expect("mkfifo");
+        assert!(made.success());
+    }
+    let a = format!("seq 1 1500000; echo > {f1}; read x < {f2}; echo A-end");
+    let b = format!("read x < {f1}; seq 2000000 3500000; echo > {f2}; echo B-end");
+    let ran = many(
+        &["-j", "2", "--group", "sh", "-c", "{}", ":::", &a, &b],
+        b"",
+    );
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let want_a: String = (1..=1_500_000)
+        .map(|i| format!("{i}\n"))
+        .collect::<String>()
+        + "A-end\n";
+    let want_b: String = (2_000_000..=3_500_000)
+        .map(|i| format!("{i}\n"))
+        .collect::<String>()
+        + "B-end\n";
+    assert!(
+        ran.stdout == want_a.clone() + &want_b,
+        "mixed: {} bytes, the first line after A's 1500000 lines: {:?}",
+        ran.stdout.len(),
+        ran.stdout.lines().nth(1_500_000)
+    );
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).

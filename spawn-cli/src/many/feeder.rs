@@ -31,6 +31,7 @@ use super::input::Records;
 use super::job::{Job, Launch};
 use super::output::{self, BufPool, Mode, Turn};
 use super::progress::Counts;
+use super::spill::Stage;
 use super::template::Numbers;
 
 /// The bound when `-j 0` (no limit on running jobs).
@@ -116,6 +117,8 @@ pub(crate) struct Jobs {
     pool: Arc<BufPool>,
     /// With `--keep-order --line-buffer`: whose turn it is to stream.
     turn: Option<Arc<Turn>>,
+    /// With `--group` unordered: who may stream past the bound.
+    stage: Option<Arc<Stage>>,
 }
 
 impl Jobs {
@@ -126,6 +129,7 @@ impl Jobs {
         launch: Arc<Launch>,
         mode: Mode,
         turn: Option<Arc<Turn>>,
+        stage: Option<Arc<Stage>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
         max_running: usize,
@@ -150,6 +154,7 @@ impl Jobs {
             control,
             pool,
             turn,
+            stage,
         }
     }
 
@@ -169,6 +174,7 @@ impl Jobs {
         let cmd = output::route(
             self.mode,
             self.turn.as_deref(),
+            self.stage.as_ref(),
             self.launch.command(&job),
             &mut job,
             &self.control,
@@ -316,6 +322,7 @@ mod tests {
         Arc::new(Jobs::new(
             Arc::new(launch),
             Mode::Group,
+            None,
             None,
             Arc::new(Control::new()),
             Arc::new(BufPool::default()),

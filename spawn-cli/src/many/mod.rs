@@ -6,7 +6,9 @@
 //! The parts, one concept each: [`input`] (where jobs come from),
 //! [`template`] and [`shell`] (their command lines), [`job`] (the command
 //! that runs one), [`feeder`] (the input read into the group's feed,
-//! bounded), [`output`] (the output modes), [`progress`] (the
+//! bounded), [`output`] (the output modes), [`spill`] (`--group` past the
+//! memory bound), [`options`] (option values in GNU parallel's forms),
+//! [`progress`] (the
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
 
@@ -21,6 +23,7 @@ mod output;
 mod progress;
 mod runner;
 mod shell;
+mod spill;
 mod template;
 
 use std::ffi::OsString;
@@ -282,10 +285,12 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let pool = Arc::new(output::BufPool::default());
     let turn =
         (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
+    let stage = (mode == Mode::Group && !a.keep_order).then(|| Arc::new(spill::Stage::default()));
     let mut printer = Printer::new(
         mode,
         a.keep_order,
         turn.clone(),
+        stage.clone(),
         Arc::clone(&control),
         Arc::clone(&pool),
     );
@@ -293,6 +298,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Arc::clone(&launch),
         mode,
         turn,
+        stage,
         Arc::clone(&control),
         pool,
         max_running,

@@ -5,7 +5,9 @@
 //!   and printed together when it ends, so jobs never mix;
 //! - `--line-buffer`: whole lines as they come, lines of different jobs
 //!   interleaved but never torn (each read's complete lines in one write);
-//!   `--group` streams so too the output of a job past [`GROUP_LIMIT`];
+//!   `--group` holds a job's output past [`GROUP_LIMIT`] in a temporary
+//!   file, or streams it when no other job's output can come meanwhile
+//!   (see [`super::spill`]);
 //! - `--keep-order`: as `--group`, in the order of the input; with
 //!   `--line-buffer`, the lines of the first job not printed yet as they
 //!   come, the others' held until their turn ([`Turn`]);
@@ -23,6 +25,7 @@ use spawn::{Command, Error, Sink, Stdio};
 
 use super::control::{Control, Stop};
 use super::job::Job;
+use super::spill::{Owner, SpillFile, Stage};
 use crate::screen::screen;
 
 /// How job output is shown.
@@ -41,6 +44,29 @@ pub(crate) enum Mode {
 enum Ours {
     Out,
     Err,
+}
+
+/// Writes what `pending` holds in its spill file (tagged), and empties it.
+fn write_spilled(to: Ours, tag: Option<&[u8]>, pending: &mut Pending, control: &Control) {
+    let Some(file) = pending.spill.take() else {
+        return;
+    };
+    // A chunk may end inside a line: the tag goes only at line starts.
+    let mut at_start = true;
+    let read = file.read_back(|chunk| {
+        let mut buf = Vec::with_capacity(chunk.len() + 64);
+        for line in chunk.split_inclusive(|&b| b == b'\n') {
+            if at_start && let Some(t) = tag {
+                buf.extend_from_slice(t);
+            }
+            buf.extend_from_slice(line);
+            at_start = line.last() == Some(&b'\n');
+        }
+        write(to, &buf, control);
+    });
+    if let Err(e) = read {
+        screen().note(&format!("spawn many: cannot read back held output: {e}"));
+    }
 }
 
 /// `data` with `tag` before each line (a last line without `\n` keeps
@@ -126,6 +152,8 @@ impl BufPool {
 /// What a job's stream has produced and not printed.
 #[derive(Default)]
 struct Pending {
+    /// Held past [`GROUP_LIMIT`]: the output so far, `buf` empty.
+    spill: Option<SpillFile>,
     buf: Vec<u8>,
     /// Printing as lines come (`--line-buffer`, or past [`GROUP_LIMIT`]).
     streaming: bool,
@@ -199,6 +227,7 @@ impl Turn {
         for to in [Ours::Out, Ours::Err] {
             let mut p = held.pending(to);
             p.streaming = true;
+            write_spilled(to, tag.as_deref(), &mut p, control);
             let whole = p.buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             let lines: Vec<u8> = p.buf.drain(..whole).collect();
             let mut out = Vec::with_capacity(lines.len());
@@ -213,6 +242,10 @@ impl Turn {
 /// rest waits for its `\n`, the end, or 1 MiB).
 struct JobStream {
     to: Ours,
+    /// The job's number.
+    seq: u64,
+    /// With `--group` (unordered): who may stream past the bound.
+    stage: Option<Arc<Stage>>,
     tag: Option<Vec<u8>>,
     held: Arc<Held>,
     control: Arc<Control>,
@@ -261,6 +294,33 @@ impl JobStream {
     }
 }
 
+impl JobStream {
+    /// The held bytes are past [`GROUP_LIMIT`]: they stream if this job
+    /// may (no other's output can come meanwhile), else they go to a
+    /// spill file (or stream, if none can be made).
+    fn past_limit(&self, p: &mut Pending) {
+        let may_stream = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.claim(Owner::Job(self.seq)));
+        if !may_stream {
+            match SpillFile::new().and_then(|mut f| f.append(&p.buf).map(|()| f)) {
+                Ok(f) => {
+                    p.spill = Some(f);
+                    let held = std::mem::take(&mut p.buf);
+                    self.pool.give(held);
+                    return;
+                }
+                Err(e) => screen().note(&format!("spawn many: cannot hold output: {e}")),
+            }
+        }
+        p.streaming = true;
+        let held = std::mem::take(&mut p.buf);
+        self.stream(p, &held);
+        self.pool.give(held);
+    }
+}
+
 impl io::Write for JobStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         // The stream's pending lock is held while its lines are written:
@@ -271,16 +331,22 @@ impl io::Write for JobStream {
             self.stream(&mut p, data);
             return Ok(data.len());
         }
+        if let Some(file) = &mut p.spill {
+            if let Err(e) = file.append(data) {
+                // The disk is full: what the file has comes out at the
+                // end; the rest streams meanwhile.
+                screen().note(&format!("spawn many: cannot hold output: {e}"));
+                p.streaming = true;
+                self.stream(&mut p, data);
+            }
+            return Ok(data.len());
+        }
         if p.buf.capacity() == 0 {
             p.buf = self.pool.take();
         }
         p.buf.extend_from_slice(data);
         if p.buf.len() > GROUP_LIMIT {
-            // Past the limit, the held bytes go out as a stream too.
-            p.streaming = true;
-            let held = std::mem::take(&mut p.buf);
-            self.stream(&mut p, &held);
-            self.pool.give(held);
+            self.past_limit(&mut p);
         }
         Ok(data.len())
     }
@@ -304,6 +370,7 @@ impl io::Write for JobStream {
 pub(crate) fn route(
     mode: Mode,
     turn: Option<&Turn>,
+    stage: Option<&Arc<Stage>>,
     cmd: Command,
     job: &mut Job,
     control: &Arc<Control>,
@@ -325,6 +392,8 @@ pub(crate) fn route(
     let sink = |to| {
         Sink::writer(JobStream {
             to,
+            seq: job.seq,
+            stage: stage.cloned(),
             tag: job.tag.clone(),
             held: Arc::clone(&held),
             control: Arc::clone(control),
@@ -346,6 +415,10 @@ pub(crate) struct Printer {
     keep_order: bool,
     /// With `--keep-order --line-buffer`: whose turn it is to stream.
     turn: Option<Arc<Turn>>,
+    /// With `--group` unordered: who prints now (a job streaming past the
+    /// bound, or us), and the finished jobs that wait for it.
+    stage: Option<Arc<Stage>>,
+    deferred: Vec<Done>,
     control: Arc<Control>,
     /// Where printed jobs' buffers go back to.
     pool: Arc<BufPool>,
@@ -360,6 +433,7 @@ impl Printer {
         mode: Mode,
         keep_order: bool,
         turn: Option<Arc<Turn>>,
+        stage: Option<Arc<Stage>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
     ) -> Printer {
@@ -367,6 +441,8 @@ impl Printer {
             mode,
             keep_order,
             turn,
+            stage,
+            deferred: Vec::new(),
             control,
             pool,
             next: 1,
@@ -377,6 +453,10 @@ impl Printer {
     /// A job is finished: prints it now, or holds it until its turn with
     /// `--keep-order`.
     pub(crate) fn finished(&mut self, done: Done) {
+        if let Some(stage) = self.stage.clone() {
+            self.on_stage(&stage, done);
+            return;
+        }
         if !self.keep_order {
             self.print(&done);
             return;
@@ -391,8 +471,33 @@ impl Printer {
         }
     }
 
+    /// Prints `done` unless another job streams now (then it waits for
+    /// that one's end); the streaming job's end lets the waiting ones out.
+    fn on_stage(&mut self, stage: &Stage, done: Done) {
+        let seq = done.job.seq;
+        if stage.owner() == Some(Owner::Job(seq)) {
+            self.print(&done);
+            stage.release(Owner::Job(seq));
+        } else if stage.claim(Owner::Printer) {
+            self.print(&done);
+            stage.release(Owner::Printer);
+        } else {
+            self.deferred.push(done);
+            return;
+        }
+        if !self.deferred.is_empty() && stage.claim(Owner::Printer) {
+            for d in std::mem::take(&mut self.deferred) {
+                self.print(&d);
+            }
+            stage.release(Owner::Printer);
+        }
+    }
+
     /// Prints the jobs still held (after a halt or a Ctrl-C left gaps).
     pub(crate) fn flush(&mut self) {
+        for d in std::mem::take(&mut self.deferred) {
+            self.print(&d);
+        }
         for (_, d) in std::mem::take(&mut self.held) {
             self.print(&d);
         }
@@ -416,6 +521,12 @@ impl Printer {
             Mode::Group | Mode::LineBuffer => {
                 if let Some(held) = &d.job.held {
                     for to in [Ours::Out, Ours::Err] {
+                        write_spilled(
+                            to,
+                            d.job.tag.as_deref(),
+                            &mut held.pending(to),
+                            &self.control,
+                        );
                         let data = held.take(to);
                         // Untagged, the held bytes go out as they are (no
                         // second copy of a job's whole output).
