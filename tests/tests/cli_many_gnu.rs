@@ -527,6 +527,67 @@ fn group_keeps_jobs_whole_past_the_memory_bound() {
     );
 }
 
+// ---------------------------------------------------------------- shell
+
+/// `spawn many ARGS` started by `shell -c '…; true'` (so that the shell
+/// is its parent), without `$PARALLEL_SHELL`.
+fn many_under(shell: &str, args: &str, env: &[(&str, &str)]) -> Ran {
+    let script = format!("\"$0\" many {args}; true");
+    let mut cmd = Command::new(shell);
+    cmd.args(["-c", &script])
+        .arg(spawn_tests::spawn_cli())
+        .env_remove("PARALLEL_SHELL")
+        .env("PATH", "/usr/bin:/bin");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, None)
+}
+
+/// The jobs run with the shell GNU parallel would take (spawn always took
+/// /bin/sh): started from bash, bash (`[[ … ]]` and `export -f` functions
+/// work, the function even as plain words); from dash, dash; and
+/// `$PARALLEL_SHELL` first of all.
+#[test]
+fn jobs_run_with_the_parent_shell() {
+    let bash = Path::new("/bin/bash").exists();
+    if bash {
+        let ran = many_under("/bin/bash", "'[[ 1 == 1 ]] && echo yes' ::: a", &[]);
+        assert_eq!(ran.stdout, "yes a\n", "{ran:?}");
+        let ran = many_under(
+            "/bin/bash",
+            "f ::: a",
+            &[("BASH_FUNC_f%%", "() {  echo func-$1\n}")],
+        );
+        assert_eq!(ran.stdout, "func-a\n", "{ran:?}");
+    } else {
+        eprintln!("jobs_run_with_the_parent_shell: no /bin/bash, its part skipped");
+    }
+    let ran = many_under(
+        "/bin/sh",
+        "'[ -n \"${BASH_VERSION-}\" ] && echo bash || echo posix' ::: a",
+        &[],
+    );
+    assert_eq!(ran.stdout, "posix a\n", "{ran:?}");
+    if bash {
+        let ran = many_under(
+            "/bin/sh",
+            "'echo ${BASH_VERSION:+bash}' ::: a",
+            &[("PARALLEL_SHELL", "/bin/bash")],
+        );
+        assert_eq!(ran.stdout, "bash a\n", "{ran:?}");
+    }
+    // A shell that is not there is an error naming it, not a failure of
+    // every job.
+    let ran = many_under(
+        "/bin/sh",
+        "echo ::: a",
+        &[("PARALLEL_SHELL", "/no/such/shell")],
+    );
+    assert!(ran.stderr.contains("/no/such/shell"), "{ran:?}");
+    assert_eq!(ran.stdout, "", "{ran:?}");
+}
+
 // ---------------------------------------------------------------- GNU parallel itself
 
 /// GNU parallel on `PATH`, or `None` (then the comparison is skipped).
@@ -663,6 +724,7 @@ fn same_as_gnu() {
         let mut gnu = Command::new(&parallel);
         gnu.args(case.args)
             .env("PARALLEL_HOME", &home.0)
+            .env("PARALLEL_SHELL", "/bin/sh")
             .env("PATH", "/usr/bin:/bin")
             .env("LC_ALL", "C");
         let theirs = run(&mut gnu, Some(case.input.as_bytes()));

@@ -315,7 +315,10 @@ mod tests {
             quote: true,
             slots: false,
             tag: None,
-            shell: false,
+            always_shell: false,
+            shell: "/bin/sh".into(),
+            posix_shell: true,
+            functions: Vec::new(),
             timeout: None,
             runtimes: super::super::options::Runtimes::default(),
         };

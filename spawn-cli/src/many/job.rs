@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use spawn::{Command, Stdio};
@@ -42,12 +43,32 @@ pub(crate) struct Launch {
     /// the command line or tag): then each is made only once a slot is
     /// free (no job queued ahead), so that its slot is the one it runs in.
     pub slots: bool,
-    /// `--shell`: always run `/bin/sh -c`, even for plain words.
-    pub shell: bool,
+    /// `--shell`: always run the shell, even for plain words.
+    pub always_shell: bool,
+    /// The shell that runs command lines that need one (see
+    /// [`super::which_shell`]), and whether it takes `sh` syntax.
+    pub shell: PathBuf,
+    pub posix_shell: bool,
+    /// The names of the functions bash exports to the jobs (`export -f`):
+    /// a command line that calls one needs the shell.
+    pub functions: Vec<Vec<u8>>,
     /// `--timeout`.
     pub timeout: Option<TimeoutSpec>,
     /// The run times `--timeout N%` takes the median of.
     pub runtimes: Runtimes,
+}
+
+/// The functions bash exports through the environment (`export -f f`
+/// sets `BASH_FUNC_f%%`).
+pub(crate) fn exported_functions() -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::vars_os()
+        .filter_map(|(k, _)| {
+            let k = k.as_bytes();
+            let name = k.strip_prefix(b"BASH_FUNC_")?.strip_suffix(b"%%")?;
+            Some(name.to_vec())
+        })
+        .collect()
 }
 
 impl Launch {
@@ -69,20 +90,23 @@ impl Launch {
     }
 
     /// The command that runs `job`: its words executed directly when they
-    /// are plain words, else `/bin/sh -c` with the line; stdin from
+    /// are plain words (with the same result), else the shell's `-c` with
+    /// the line; stdin from
     /// `/dev/null` (stdin may be our input); in a process group of its own
     /// (a Ctrl-C is passed on once, and a stop reaches all it started);
     /// `$PARALLEL_SEQ` (and `$PARALLEL_JOBSLOT`) set as GNU parallel does.
     pub(crate) fn command(&self, job: &Job) -> Command {
-        let words = if self.shell {
+        let words = if self.always_shell || !self.posix_shell {
             None
         } else {
-            plain_words(&job.line)
+            plain_words(&job.line).filter(|w| !self.functions.contains(&w[0]))
         };
         let cmd = match words {
             Some(w) => Command::new(OsStr::from_bytes(&w[0]))
                 .args(w[1..].iter().map(|a| OsStr::from_bytes(a))),
-            None => Command::shell(OsStr::from_bytes(&job.line)),
+            None => Command::new(&self.shell)
+                .arg("-c")
+                .arg(OsStr::from_bytes(&job.line)),
         };
         let mut cmd = cmd
             .stdin(Stdio::null())

@@ -8,7 +8,7 @@
 //! that runs one), [`feeder`] (the input read into the group's feed,
 //! bounded), [`output`] (the output modes), [`spill`] (`--group` past the
 //! memory bound), [`options`] (option values in GNU parallel's forms),
-//! [`progress`] (the
+//! [`which_shell`] (the shell of the jobs), [`progress`] (the
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
 
@@ -25,6 +25,7 @@ mod runner;
 mod shell;
 mod spill;
 mod template;
+mod which_shell;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -55,7 +56,8 @@ Inputs (GNU parallel's rules):
   {/} basename, {//} directory, {/.} basename without extension, {#} job number,
   {%} job slot; {1} {2}... {-1} one input (of several ::: lists, -n or --colsep),
   also {1.} {1/} {1//} {1/.}. Jobs get $PARALLEL_SEQ (and $PARALLEL_JOBSLOT).
-  A command of plain words runs directly; anything else runs with /bin/sh -c.
+  A command of plain words runs directly; anything else runs with the shell -c:
+  $PARALLEL_SHELL, else the nearest parent shell, else $SHELL, else /bin/sh.
 
 Output: --group (default) prints each job's output when it ends; --line-buffer
   prints whole lines as they come; --keep-order prints jobs in input order;
@@ -106,7 +108,7 @@ pub(crate) struct ManyArgs {
     /// Put STR (with replacement strings) and a TAB before each line of output.
     #[arg(long, value_name = "STR")]
     tagstring: Option<String>,
-    /// Run every command with `/bin/sh -c`, even when it is plain words.
+    /// Run every command with the shell, even when it is plain words.
     #[arg(long)]
     shell: bool,
     /// Stop each job after this long (seconds, or 1m30s; N%: of the median run time of the
@@ -160,6 +162,14 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         .commands
         .iter()
         .any(|w| w.as_bytes().windows(16).any(|w| w == b"PARALLEL_JOBSLOT"));
+    let shell = which_shell::shell();
+    if !is_executable(&shell) {
+        return Err(format!(
+            "many: the shell {} is not an executable program (from $PARALLEL_SHELL, a parent \
+             shell or $SHELL)",
+            shell.display()
+        ));
+    }
     let slots =
         named || template.uses_slot() || tag.as_ref().is_some_and(template::Template::uses_slot);
     Ok(Launch {
@@ -167,10 +177,18 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         quote,
         tag,
         slots,
-        shell: a.shell,
+        always_shell: a.shell,
+        posix_shell: which_shell::is_posix(shell.as_os_str()),
+        shell,
+        functions: job::exported_functions(),
         timeout: a.timeout,
         runtimes: options::Runtimes::default(),
     })
+}
+
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// `--dry-run`: the command lines, one per line (job slots as if each
