@@ -588,166 +588,56 @@ fn jobs_run_with_the_parent_shell() {
     assert_eq!(ran.stdout, "", "{ran:?}");
 }
 
-// ---------------------------------------------------------------- GNU parallel itself
+// ---------------------------------------------------------------- missing options
 
-/// GNU parallel on `PATH`, or `None` (then the comparison is skipped).
-fn gnu_parallel() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("parallel"))
-        .find(|p| p.is_file())
-}
-
-/// One command line to run under both: arguments after `parallel` (and
-/// after `spawn many`), and stdin.
-struct Case {
-    args: &'static [&'static str],
-    input: &'static str,
-}
-
-/// The command lines compared with GNU parallel: each difference of issue
-/// 30 that output and exit code can show.
-const CASES: &[Case] = &[
-    Case {
-        args: &["-k", "echo", "X"],
-        input: "A\nB\n",
-    },
-    Case {
-        args: &["-k", "echo", "X", ":::", "A", "B"],
-        input: "",
-    },
-    Case {
-        args: &["-k"],
-        input: "echo 1\n\necho 2 | tr 2 3\n",
-    },
-    Case {
-        args: &["-k", ":::", "echo a", "echo b"],
-        input: "",
-    },
-    Case {
-        args: &["-k", "echo 1", "echo 2"],
-        input: "A\n",
-    },
-    Case {
-        args: &[
-            "-k", "echo", "{.}", "{/.}", "{//}", "{/}", ":::", ".hidden", "/.x", "a/b/", "c//",
-            "x.", "a/..", "//x", "a.b/.x.y",
-        ],
-        input: "",
-    },
-    Case {
-        args: &[
-            "-k", "echo", "{2}/{1.}", "{-1}", "{3}x", ":::", "a.txt", "b.md", ":::", "d/c",
-        ],
-        input: "",
-    },
-    Case {
-        args: &[
-            "-k", "-n", "2", "echo", "{2}-{1}", "{}", ":::", "a", "b", "c",
-        ],
-        input: "",
-    },
-    Case {
-        args: &["-k", "--colsep", "\t", "echo", "{3}", "{1/}", "{}"],
-        input: "x/a\tb c\td\n",
-    },
-    Case {
-        args: &[
-            "-k",
-            "-j",
-            "1",
-            "echo {%} {#} $PARALLEL_SEQ $PARALLEL_JOBSLOT",
-        ],
-        input: "a\nb\n",
-    },
-    Case {
-        args: &["-k", "echo x{}y {nope} '{print $1}'", ":::", "a b"],
-        input: "",
-    },
-    Case {
-        args: &[
-            "-j1",
-            "--halt",
-            "soon,fail=2",
-            "exit {}",
-            ":::",
-            "5",
-            "6",
-            "7",
-        ],
-        input: "",
-    },
-    Case {
-        args: &["-j1", "--halt", "soon,fail=20%", "exit"],
-        input: "3\n4\n0\n0\n0\n0\n0\n0\n0\n0\n",
-    },
-    Case {
-        args: &[
-            "-j1",
-            "--halt",
-            "now,success=1",
-            "exit {}",
-            ":::",
-            "3",
-            "0",
-            "4",
-        ],
-        input: "",
-    },
-    Case {
-        args: &[
-            "-j1",
-            "--halt",
-            "soon,done=2",
-            "exit {}",
-            ":::",
-            "3",
-            "0",
-            "4",
-        ],
-        input: "",
-    },
-];
-
-/// The same command lines under GNU parallel and `spawn many`: the same
-/// stdout and exit code. Skipped (with a message) where `parallel` is not
-/// installed.
+/// `:::: FILES` and `-a FILE`: the records of files are inputs (every
+/// combination, as `:::`); `:::: -` reads stdin.
 #[test]
-fn same_as_gnu() {
-    let Some(parallel) = gnu_parallel() else {
-        eprintln!("same_as_gnu: skipped: GNU parallel is not installed (apt-get install parallel)");
-        return;
-    };
-    let home = TempDir::new("parallel-home");
-    let mut differ = Vec::new();
-    for case in CASES {
-        let mut gnu = Command::new(&parallel);
-        gnu.args(case.args)
-            .env("PARALLEL_HOME", &home.0)
-            .env("PARALLEL_SHELL", "/bin/sh")
-            .env("PATH", "/usr/bin:/bin")
-            .env("LC_ALL", "C");
-        let theirs = run(&mut gnu, Some(case.input.as_bytes()));
-        let mut args = vec!["many"];
-        args.extend(case.args);
-        let ours = run(&mut cli_command(args), Some(case.input.as_bytes()));
-        if (theirs.status.code(), &theirs.stdout) != (ours.status.code(), &ours.stdout) {
-            differ.push(format!(
-                "{:?} < {:?}: parallel {:?} {:?}, spawn many {:?} {:?} ({})",
-                case.args,
-                case.input,
-                theirs.status.code(),
-                theirs.stdout,
-                ours.status.code(),
-                ours.stdout,
-                ours.stderr
-            ));
-        }
-    }
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
+fn inputs_from_files() {
+    let dir = TempDir::new("argfile");
+    let (fa, fb) = (dir.path("a"), dir.path("b"));
+    std::fs::write(&fa, "f1\nf2\n").expect("write");
+    std::fs::write(&fb, "x\ny\n").expect("write");
+    let want = "f1 x\nf1 y\nf2 x\nf2 y\n";
+    let ran = many(&["-k", "echo", "::::", &fa, &fb], b"");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, want), "{ran:?}");
+    let ran = many(&["-k", "-a", &fa, "-a", &fb, "echo"], b"");
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, want), "{ran:?}");
+    let ran = many(&["-k", "echo", "::::", "-", ":::", "1"], b"q\nr\n");
+    assert_eq!(ran.stdout, "q 1\nr 1\n", "{ran:?}");
+    let ran = many(&["echo", "::::", &dir.path("missing")], b"");
+    assert_eq!(ran.code(), 2, "{ran:?}");
+    assert!(ran.stderr.contains("missing"), "{ran:?}");
 }
 
-/// `cli` is used by the tests of later items; keep the import honest.
+/// `:::+` links a source to the one before (the Nth inputs together, as
+/// long as the shorter); `--link` links them all (the shorter wrapping).
+#[test]
+fn linked_sources() {
+    let ran = many(&["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"], b"");
+    assert_eq!(ran.stdout, "a 1\nb 2\n", "{ran:?}");
+    let ran = many(
+        &[
+            "-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2",
+        ],
+        b"",
+    );
+    assert_eq!(ran.stdout, "a 1\nb 2\nc 1\n", "{ran:?}");
+}
+
+/// `-I STR` is the replacement string in place of `{}` (which is then
+/// text); `-d` splits the input at another character.
+#[test]
+fn replace_string_and_delimiter() {
+    let ran = many(&["-k", "-I", "XX", "echo", "XX-{}", ":::", "a"], b"");
+    assert_eq!(ran.stdout, "a-{}\n", "{ran:?}");
+    let ran = many(&["-k", "-d", ",", "echo"], b"a,b c,d");
+    assert_eq!(ran.stdout, "a\nb c\nd\n", "{ran:?}");
+    let ran = many(&["-k", "-d", "\\t", "echo"], b"a\tb");
+    assert_eq!(ran.stdout, "a\nb\n", "{ran:?}");
+}
+
+/// No command and no input: nothing runs, and that is success.
 #[test]
 fn no_command_and_no_input_runs_nothing() {
     let ran = cli(["many"]);

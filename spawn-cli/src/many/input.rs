@@ -38,12 +38,25 @@ pub(crate) enum Source {
         /// Whether records of blanks are skipped (for whole commands).
         skip_blank: bool,
     },
-    /// One job per combination of one argument of each `:::` list.
-    Lists(Vec<Vec<Vec<u8>>>),
+    /// One job per combination of one tuple of each group of linked
+    /// sources (`:::`, `::::`, `-a`; see [`super::sources`]).
+    Lists(Vec<Vec<Inputs>>),
 }
 
 fn bytes(s: &OsString) -> Vec<u8> {
     s.as_bytes().to_vec()
+}
+
+/// How inputs are read and the template is made, from the options.
+pub(crate) struct How<'a> {
+    /// Records end with this byte (`\n`; `-0`: NUL; `-d`).
+    pub delim: u8,
+    /// `-a FILE`: input sources before those of the command line.
+    pub arg_files: &'a [OsString],
+    /// `--link`: the sources' Nth inputs together.
+    pub link: bool,
+    /// `-I STR`: the replacement string in place of `{}`.
+    pub replace: Option<&'a [u8]>,
 }
 
 /// Reads the command-line words after `--`, GNU parallel's way:
@@ -62,20 +75,17 @@ fn bytes(s: &OsString) -> Vec<u8> {
 ///
 /// # Errors
 /// A replacement string spawn does not have (see [`Template::parse`]).
-pub(crate) fn plan(words: &[OsString], null: bool) -> Result<Plan, String> {
-    let delim = if null { 0 } else { b'\n' };
-    let mut parts = words.split(|w| w == ":::");
-    let head = parts.next().unwrap_or_default();
-    let lists: Vec<Vec<Vec<u8>>> = parts.map(|l| l.iter().map(bytes).collect()).collect();
-    let source = if lists.is_empty() {
-        Source::Stdin {
+pub(crate) fn plan(words: &[OsString], how: &How<'_>) -> Result<Plan, String> {
+    let delim = how.delim;
+    let (head, groups) = super::sources::split(words, how.arg_files, delim, how.link)?;
+    let source = match groups {
+        None => Source::Stdin {
             delim,
             // Blank lines are no command (GNU parallel runs nothing for
             // them either).
             skip_blank: head.is_empty(),
-        }
-    } else {
-        Source::Lists(lists)
+        },
+        Some(groups) => Source::Lists(groups),
     };
     if head.is_empty() {
         return Ok(Plan {
@@ -85,7 +95,9 @@ pub(crate) fn plan(words: &[OsString], null: bool) -> Result<Plan, String> {
         });
     }
     let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
-    let mut template = Template::parse(&joined)?;
+    // -I STR: STR is `{}` (and `{}` itself is text).
+    let input = how.replace.filter(|r| !r.is_empty()).unwrap_or(b"{}");
+    let mut template = Template::parse_with(&joined, input)?;
     if !template.has_input() {
         template.append_input();
     }
@@ -213,13 +225,13 @@ impl<R: Read> Iterator for StdinRecords<R> {
 /// Every combination of one element of each list, the last list varying
 /// fastest (GNU parallel's order).
 struct Product {
-    lists: Vec<Vec<Vec<u8>>>,
+    lists: Vec<Vec<Inputs>>,
     at: Vec<usize>,
     done: bool,
 }
 
 impl Product {
-    fn new(lists: Vec<Vec<Vec<u8>>>) -> Product {
+    fn new(lists: Vec<Vec<Inputs>>) -> Product {
         let done = lists.iter().any(Vec::is_empty);
         let at = vec![0; lists.len()];
         Product { lists, at, done }
@@ -237,7 +249,7 @@ impl Iterator for Product {
             .at
             .iter()
             .zip(&self.lists)
-            .map(|(&i, l)| l[i].clone())
+            .flat_map(|(&i, l)| l[i].iter().cloned())
             .collect();
         self.done = true;
         for k in (0..self.at.len()).rev() {
@@ -258,6 +270,12 @@ mod tests {
     use super::*;
 
     const N: Numbers = Numbers { seq: 1, slot: 1 };
+    const HOW: How<'static> = How {
+        delim: b'\n',
+        arg_files: &[],
+        link: false,
+        replace: None,
+    };
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
@@ -275,7 +293,7 @@ mod tests {
 
     #[test]
     fn lists_combine_last_fastest() {
-        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), false).expect("plan");
+        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), &HOW).expect("plan");
         assert!(p.quote);
         assert_eq!(p.source.len(), Some(4));
         assert_eq!(
@@ -286,7 +304,7 @@ mod tests {
 
     #[test]
     fn words_with_a_replacement_string_are_one_template() {
-        let p = plan(&os(&["wc", "-l", "{}"]), false).expect("plan");
+        let p = plan(&os(&["wc", "-l", "{}"]), &HOW).expect("plan");
         assert!(matches!(
             p.source,
             Source::Stdin {
@@ -299,10 +317,10 @@ mod tests {
             b"wc -l 'x y'"
         );
         // No replacement string: the input is appended (GNU parallel's rule).
-        let p = plan(&os(&["echo", "X"]), false).expect("plan");
+        let p = plan(&os(&["echo", "X"]), &HOW).expect("plan");
         assert_eq!(p.template.expand(&[b"A".to_vec()], N, p.quote), b"echo X A");
         assert!(p.source.len().is_none());
-        let p = plan(&os(&["gzip --best"]), false).expect("plan");
+        let p = plan(&os(&["gzip --best"]), &HOW).expect("plan");
         assert_eq!(
             p.template.expand(&[b"a b".to_vec()], N, p.quote),
             b"gzip --best 'a b'"

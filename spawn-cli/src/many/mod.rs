@@ -23,6 +23,7 @@ mod output;
 mod progress;
 mod runner;
 mod shell;
+mod sources;
 mod spill;
 mod template;
 mod which_shell;
@@ -133,6 +134,18 @@ pub(crate) struct ManyArgs {
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Read input sources from FILE (`-`: stdin), before those after ::: and ::::.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    arg_file: Vec<OsString>,
+    /// Take the Nth input of each source together (shorter ones wrap), not every combination.
+    #[arg(long)]
+    link: bool,
+    /// Use STR as the replacement string instead of {}.
+    #[arg(short = 'I', value_name = "STR")]
+    replace: Option<String>,
+    /// Inputs end with this character (\n, \t, \0, \x1f, \037 or one character).
+    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    delimiter: Option<String>,
     /// Inputs on stdin end with NUL instead of newline (`find -print0`).
     #[arg(short = '0', long = "null")]
     null: bool,
@@ -222,13 +235,31 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The template and inputs `a` says.
+fn plan(a: &ManyArgs) -> Result<input::Plan, String> {
+    let delim = match (&a.delimiter, a.null) {
+        (Some(d), _) => options::delimiter(d)?,
+        (None, true) => 0,
+        (None, false) => b'\n',
+    };
+    input::plan(
+        &a.commands,
+        &input::How {
+            delim,
+            arg_files: &a.arg_file,
+            link: a.link,
+            replace: a.replace.as_deref().map(str::as_bytes),
+        },
+    )
+}
+
 /// Runs `spawn many`; returns the exit code.
 pub(crate) fn many(a: &ManyArgs) -> i32 {
     let input::Plan {
         template,
         quote,
         source,
-    } = match input::plan(&a.commands, a.null) {
+    } = match plan(a) {
         Ok(p) => p,
         Err(m) => return crate::usage_error(&format!("many: {m}")),
     };

@@ -152,6 +152,35 @@ impl Runtimes {
     }
 }
 
+/// `-d`'s value: one character, or a C escape (`\n`, `\t`, `\0`, `\\`,
+/// `\xHH`, `\NNN` octal), as one byte.
+///
+/// # Errors
+/// Anything else (spawn splits at one byte).
+pub(crate) fn delimiter(s: &str) -> Result<u8, String> {
+    let bad = || format!("-d {s:?}: want one character or an escape (\\n, \\t, \\0, \\xHH, \\NNN)");
+    let b = s.as_bytes();
+    match b {
+        [c] => Ok(*c),
+        [b'\\', e] => match e {
+            b'n' => Ok(b'\n'),
+            b't' => Ok(b'\t'),
+            b'r' => Ok(b'\r'),
+            b'0' => Ok(0),
+            b'a' => Ok(7),
+            b'\\' => Ok(b'\\'),
+            _ => Err(bad()),
+        },
+        [b'\\', b'x', hex @ ..] => {
+            u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| bad())?, 16).map_err(|_| bad())
+        }
+        [b'\\', oct @ ..] => {
+            u8::from_str_radix(std::str::from_utf8(oct).map_err(|_| bad())?, 8).map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
 /// `--retries N`: the number of tries in all; 0 is no end (GNU parallel's).
 pub(crate) fn tries(retries: u32) -> u32 {
     if retries == 0 { u32::MAX } else { retries }
@@ -200,6 +229,17 @@ mod tests {
         for bad in ["", "s", "1x", "-1", "1s2", "inf", "0%"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(delimiter(","), Ok(b','));
+        assert_eq!(delimiter("\\n"), Ok(b'\n'));
+        assert_eq!(delimiter("\\0"), Ok(0));
+        assert_eq!(delimiter("\\x1f"), Ok(0x1f));
+        assert_eq!(delimiter("\\037"), Ok(0o37));
+        assert!(delimiter("ab").is_err());
+        assert!(delimiter("").is_err());
     }
 
     #[test]

@@ -125,11 +125,29 @@ impl Template {
     /// A replacement string GNU parallel has and spawn does not (a Perl
     /// expression `{=…=}`, input `{0}`), naming it.
     pub(crate) fn parse(s: &[u8]) -> Result<Template, String> {
+        Template::parse_with(s, b"{}")
+    }
+
+    /// Parses `s` with `input` in place of `{}` (`-I STR`; `{}` is then
+    /// text, as in GNU parallel).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub(crate) fn parse_with(s: &[u8], input: &[u8]) -> Result<Template, String> {
+        let custom = input != b"{}";
         let mut pieces = Vec::new();
         let mut lit = Vec::new();
         let mut i = 0;
         while i < s.len() {
-            if s[i] == b'{' {
+            if custom && !input.is_empty() && s[i..].starts_with(input) {
+                if !lit.is_empty() {
+                    pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                pieces.push(Piece::Repl(Repl::Input(Which::All, Part::Whole)));
+                i += input.len();
+                continue;
+            }
+            if s[i] == b'{' && !(custom && s[i..].starts_with(b"{}")) {
                 let body = &s[i + 1..];
                 let after_digits = body.iter().position(|b| !b.is_ascii_digit());
                 if after_digits.is_some_and(|k| body[k] == b'=')
