@@ -637,6 +637,80 @@ fn replace_string_and_delimiter() {
     assert_eq!(ran.stdout, "a\nb\n", "{ran:?}");
 }
 
+/// `-N 2` is `-n 2` ({1} and {2} each); `--shuf` runs every job once, in
+/// a random order (here not the input's, in one of three runs: a chance
+/// of 20!^-3 to fail).
+#[test]
+fn max_replace_args_and_shuf() {
+    let ran = many(
+        &[
+            "-k", "-N", "2", "echo", "{2}-{1}", ":::", "a", "b", "c", "d",
+        ],
+        b"",
+    );
+    assert_eq!(ran.stdout, "b-a\nd-c\n", "{ran:?}");
+    let inputs: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+    let mut args = vec!["--shuf", "-j", "1", "echo", ":::"];
+    args.extend(inputs.iter().map(String::as_str));
+    let in_order: String = inputs.iter().map(|i| format!("{i}\n")).collect();
+    let mut shuffled = false;
+    for _ in 0..3 {
+        let ran = many(&args, b"");
+        assert_eq!(ran.code(), 0, "{ran:?}");
+        let mut lines: Vec<u32> = ran.stdout.lines().map(|l| l.parse().expect("n")).collect();
+        shuffled |= ran.stdout != in_order;
+        lines.sort_unstable();
+        assert_eq!(lines, (1..=20).collect::<Vec<u32>>(), "{ran:?}");
+    }
+    assert!(shuffled, "never shuffled");
+}
+
+/// `-u`: the jobs write to our stdout themselves, so half a line comes out
+/// while the job runs (it then waits on a FIFO the test writes only once
+/// it has read that half line).
+#[test]
+fn ungroup_lets_jobs_write_directly() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("ungroup");
+    let fifo = dir.path("go");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let job = format!("printf part; read x < {fifo}; echo -end");
+    let mut child = cli_command(["many", "-u", "sh", "-c", "{}", ":::", &job])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start spawn");
+    let mut out = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut first = [0u8; 4];
+        let _ = out.read_exact(&mut first);
+        let _ = tx.send(first);
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let mut go = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    go.write_all(b"go\n").expect("write the FIFO");
+    let rest = reader.join().expect("reader");
+    let status = child.wait().expect("wait");
+    drop(go);
+    assert_eq!(
+        first.as_ref().map(|b| &b[..]),
+        Ok(&b"part"[..]),
+        "not written as it came"
+    );
+    assert_eq!(rest, "-end\n");
+    assert!(status.success());
+}
+
 /// No command and no input: nothing runs, and that is success.
 #[test]
 fn no_command_and_no_input_runs_nothing() {

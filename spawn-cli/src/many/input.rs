@@ -159,6 +159,39 @@ pub(crate) fn read_all(records: Records) -> (Records, Option<u64>) {
     (Box::new(all.into_iter()), Some(n))
 }
 
+/// Reads all of `records` (as [`read_all`]) and returns them in a random
+/// order (`--shuf`).
+pub(crate) fn shuffled(records: Records) -> (Records, Option<u64>) {
+    let mut all: Vec<io::Result<Inputs>> = Vec::new();
+    let mut error = None;
+    for r in records {
+        match r {
+            Ok(r) => all.push(Ok(r)),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    // Fisher-Yates with a xorshift seeded from the clock and our pid: no
+    // need for more randomness than that.
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        | 1;
+    for i in (1..all.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (x % (i as u64 + 1)) as usize;
+        all.swap(i, j);
+    }
+    let n = all.len() as u64;
+    all.extend(error.map(Err));
+    (Box::new(all.into_iter()), Some(n))
+}
+
 /// Groups `records` `n` at a time (the last group may be shorter).
 pub(crate) fn chunked(records: Records, n: usize) -> Records {
     if n <= 1 {

@@ -91,8 +91,12 @@ pub(crate) struct ManyArgs {
     #[arg(short = 'j', long = "jobs", short_alias = 'P', alias = "max-procs", value_name = "N", value_parser = options::JobsSpec::parse, allow_hyphen_values = true)]
     jobs: Option<options::JobsSpec>,
     /// Print each job's output together when it ends (the default).
-    #[arg(long, conflicts_with_all = ["line_buffer", "json"])]
+    #[arg(long, conflicts_with_all = ["line_buffer", "json", "ungroup"])]
     group: bool,
+    /// Let the jobs write to our stdout and stderr themselves, as they come (lines of jobs
+    /// may mix, even torn; the fastest).
+    #[arg(short = 'u', long, conflicts_with_all = ["line_buffer", "json", "keep_order", "tag", "tagstring"])]
+    ungroup: bool,
     /// Print whole lines as they come (lines of different jobs interleave, never torn).
     #[arg(long, alias = "lb", conflicts_with_all = ["json"])]
     line_buffer: bool,
@@ -152,9 +156,19 @@ pub(crate) struct ManyArgs {
     /// Split each input into columns at this regular expression: {1}, {2}… (GNU parallel's).
     #[arg(long, value_name = "REGEX")]
     colsep: Option<String>,
-    /// Give each job N inputs (joined by spaces in `{}`).
-    #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
+    /// Give each job N inputs (joined by spaces in `{}`; {1}..{N} each); -N is the same.
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        short_alias = 'N',
+        alias = "max-replace-args",
+        value_name = "N",
+        default_value_t = 1
+    )]
     max_args: usize,
+    /// Run the jobs in a random order (all the input is read first).
+    #[arg(long)]
+    shuf: bool,
     /// The command (its words joined with spaces; the input appended when it has no
     /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
@@ -276,6 +290,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     // A percentage of all the jobs needs them all: read before any starts
     // (GNU parallel does the same).
     let (records, total) = match &a.halt.0 {
+        _ if a.shuf => input::shuffled(records),
         Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
         _ => (records, total),
     };
@@ -306,6 +321,8 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     };
     let mode = if a.json {
         Mode::Json
+    } else if a.ungroup {
+        Mode::Ungroup
     } else if a.line_buffer {
         Mode::LineBuffer
     } else {

@@ -37,6 +37,8 @@ pub(crate) enum Mode {
     LineBuffer,
     /// One JSON object per job.
     Json,
+    /// The jobs write to our stdout and stderr themselves (`-u`).
+    Ungroup,
 }
 
 /// Which of our streams a job's stream goes to.
@@ -376,8 +378,10 @@ pub(crate) fn route(
     control: &Arc<Control>,
     pool: &Arc<BufPool>,
 ) -> Command {
-    if mode == Mode::Json {
-        return cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    match mode {
+        Mode::Json => return cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Mode::Ungroup => return cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
+        Mode::Group | Mode::LineBuffer => {}
     }
     let held = Arc::new(Held::default());
     match (mode, turn) {
@@ -518,6 +522,7 @@ impl Printer {
                 write(Ours::Out, &line, &self.control);
                 return;
             }
+            Mode::Ungroup => {}
             Mode::Group | Mode::LineBuffer => {
                 if let Some(held) = &d.job.held {
                     for to in [Ours::Out, Ours::Err] {
