@@ -711,6 +711,16 @@ fn ungroup_lets_jobs_write_directly() {
     assert!(status.success());
 }
 
+/// `-v` prints each job's command line before its output (tagged too with
+/// `--tag`), as GNU parallel does.
+#[test]
+fn verbose_prints_the_command_line_first() {
+    let ran = many(&["-v", "-k", "echo", ":::", "a", "b"], b"");
+    assert_eq!(ran.stdout, "echo a\na\necho b\nb\n", "{ran:?}");
+    let ran = many(&["-v", "--tag", "echo", ":::", "a"], b"");
+    assert_eq!(ran.stdout, "a\techo a\na\ta\n", "{ran:?}");
+}
+
 /// No command and no input: nothing runs, and that is success.
 #[test]
 fn no_command_and_no_input_runs_nothing() {

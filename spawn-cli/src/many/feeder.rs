@@ -173,6 +173,7 @@ impl Jobs {
     fn push(&self, state: &mut State, mut job: Job) {
         let cmd = output::route(
             self.mode,
+            self.launch.verbose,
             self.turn.as_deref(),
             self.stage.as_ref(),
             self.launch.command(&job),
@@ -316,6 +317,7 @@ mod tests {
             slots: false,
             tag: None,
             always_shell: false,
+            verbose: false,
             shell: "/bin/sh".into(),
             posix_shell: true,
             functions: Vec::new(),

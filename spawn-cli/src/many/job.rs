@@ -45,6 +45,8 @@ pub(crate) struct Launch {
     pub slots: bool,
     /// `--shell`: always run the shell, even for plain words.
     pub always_shell: bool,
+    /// `-v`: each job's command line comes first in its output.
+    pub verbose: bool,
     /// The shell that runs command lines that need one (see
     /// [`super::which_shell`]), and whether it takes `sh` syntax.
     pub shell: PathBuf,

@@ -166,6 +166,9 @@ pub(crate) struct ManyArgs {
         default_value_t = 1
     )]
     max_args: usize,
+    /// Print each job's command line before its output (on stdout).
+    #[arg(short = 'v', conflicts_with_all = ["json", "ungroup"])]
+    verbose: bool,
     /// Run the jobs in a random order (all the input is read first).
     #[arg(long)]
     shuf: bool,
@@ -205,6 +208,7 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         tag,
         slots,
         always_shell: a.shell,
+        verbose: a.verbose,
         posix_shell: which_shell::is_posix(shell.as_os_str()),
         shell,
         functions: job::exported_functions(),

@@ -367,10 +367,12 @@ impl io::Write for JobStream {
 }
 
 /// Sets where the stdout and stderr of `cmd`, which runs `job`, go in
-/// `mode` (and gives `job` its [`Held`] output); `turn` with
-/// `--keep-order --line-buffer`.
+/// `mode` (and gives `job` its [`Held`] output, its command line first
+/// when `verbose`); `turn` with `--keep-order --line-buffer`.
+#[allow(clippy::too_many_arguments)] // the parts of one run, each its own
 pub(crate) fn route(
     mode: Mode,
+    verbose: bool,
     turn: Option<&Turn>,
     stage: Option<&Arc<Stage>>,
     cmd: Command,
@@ -384,6 +386,12 @@ pub(crate) fn route(
         Mode::Group | Mode::LineBuffer => {}
     }
     let held = Arc::new(Held::default());
+    if verbose {
+        // `-v`: the command line first, as part of the job's output.
+        let mut p = held.pending(Ours::Out);
+        p.buf.extend_from_slice(&job.line);
+        p.buf.push(b'\n');
+    }
     match (mode, turn) {
         (Mode::LineBuffer, Some(turn)) => turn.enter(job.seq, &held, job.tag.as_deref()),
         (Mode::LineBuffer, None) => {
