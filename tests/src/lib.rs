@@ -214,7 +214,7 @@ pub fn run(cmd: &mut Command, input: Option<&[u8]>) -> Ran {
 
 /// A [`Command`] for the CLI with `args`, in a stable environment: `PATH` is
 /// `/usr/bin:/bin` (so that "not found" messages do not depend on the
-/// machine), `COLUMNS` unset, and the workspace root as the working directory.
+/// machine), `PARALLEL_SHELL` `/bin/sh`, `COLUMNS` unset, and the workspace root as the working directory.
 #[must_use]
 pub fn cli_command<I, S>(args: I) -> Command
 where
@@ -225,6 +225,8 @@ where
     cmd.args(args)
         .env("PATH", "/usr/bin:/bin")
         .env("LC_ALL", "C")
+        // `spawn many`'s shell, whatever shell started the tests.
+        .env("PARALLEL_SHELL", "/bin/sh")
         .env_remove("COLUMNS")
         .current_dir(workspace_root());
     cmd

@@ -176,6 +176,7 @@ fn many_tag_one_at_a_time() {
         "1",
         "--tag",
         "--",
+        ":::",
         "echo one",
         "printf 'two\\nthree\\n'",
         "sh -c 'echo oops >&2; exit 3'",
@@ -197,6 +198,7 @@ fn many_tag_in_parallel_sorted() {
         "4",
         "--tag",
         "--",
+        ":::",
         "seq 1 3",
         "seq 4 6",
         "sh -c 'echo a >&2; echo b'",
@@ -223,6 +225,7 @@ fn many_json() {
         "-j",
         "2",
         "--",
+        ":::",
         "echo hello",
         "sh -c 'echo bad >&2; exit 2'",
         "no-such-program-for-spawn",
@@ -482,7 +485,7 @@ fn run_merge_sends_stderr_to_stdout() {
 
 #[test]
 fn many_fails_when_one_fails_and_prints_a_summary() {
-    let ran = cli(["many", "-j", "2", "--", "true", "false", "true"]);
+    let ran = cli(["many", "-j", "2", "--", ":::", "true", "false", "true"]);
     assert_eq!(ran.code(), 1, "{ran:?}");
     assert!(
         ran.stderr.contains("3 jobs, 1 failed"),
@@ -491,10 +494,10 @@ fn many_fails_when_one_fails_and_prints_a_summary() {
     // Not a terminal: no live progress line.
     assert!(!ran.stderr.contains('\r'), "{ran:?}");
     // Off a terminal, a run where every job succeeded says nothing.
-    let ok = cli(["many", "-j", "2", "--", "true", "true"]);
+    let ok = cli(["many", "-j", "2", "--", ":::", "true", "true"]);
     assert_eq!(ok.code(), 0, "{ok:?}");
     assert_eq!(ok.stderr, "", "{ok:?}");
-    let one = cli(["many", "--", "false"]);
+    let one = cli(["many", "--", ":::", "false"]);
     assert!(one.stderr.contains("1 job, 1 failed"), "{one:?}");
 }
 
@@ -523,6 +526,7 @@ fn many_shell_runs_each_command_with_sh() {
         "-j",
         "1",
         "--",
+        ":::",
         "echo a | tr a b",
         "exit 0",
     ]);
@@ -537,6 +541,7 @@ fn many_runs_commands_at_once() {
         "-j",
         "4",
         "--",
+        ":::",
         "sleep 0.5",
         "sleep 0.5",
         "sleep 0.5",
@@ -574,6 +579,7 @@ fn many_lines_are_never_torn() {
         "--tagstring".into(),
         "[{#}]".into(),
         "--".into(),
+        ":::".into(),
     ];
     args.extend(cmds);
     let ran = cli(&args);

@@ -196,16 +196,6 @@ fn null_separated_and_n_per_job() {
     );
 }
 
-/// Whole commands as arguments with a pipe on stdin: stdin is not read,
-/// and `spawn many` says so instead of ignoring it silently.
-#[test]
-fn commands_as_arguments_say_stdin_is_not_read() {
-    let ran = cli_with_input(["many", "--", "echo hi"], b"a.py\n");
-    assert_eq!(ran.code(), 0, "{ran:?}");
-    assert_eq!(ran.stdout, "hi\n");
-    assert!(ran.stderr.contains("stdin is not read"), "{ran:?}");
-}
-
 /// A command line of plain words runs directly; anything the shell must
 /// read runs with `/bin/sh -c` (so `exit`, pipes and `$VAR` work).
 #[test]
@@ -214,13 +204,14 @@ fn shell_when_needed() {
         "many",
         "-k",
         "--",
+        ":::",
         "echo a | tr a b",
         "sh -c 'exit 0'",
         "X=1; echo $X",
     ]);
     assert_eq!(ran.code(), 0, "{ran:?}");
     assert_eq!(ran.stdout, "b\n1\n");
-    let ran = cli(["many", "--", "exit 3"]);
+    let ran = cli(["many", "--", ":::", "exit 3"]);
     assert_eq!(ran.code(), 1, "{ran:?}");
 }
 
@@ -278,7 +269,7 @@ fn group_keeps_each_jobs_output_together() {
     let (f1, f2) = (dir.fifo("f1"), dir.fifo("f2"));
     let a = format!("echo a1; echo go > {f1}; read x < {f2}; echo a2");
     let b = format!("read x < {f1}; echo b1; echo go > {f2}; echo b2");
-    let ran = cli(["many", "-j", "2", "--", &a, &b]);
+    let ran = cli(["many", "-j", "2", "--", ":::", &a, &b]);
     assert_eq!(ran.code(), 0, "{ran:?}");
     assert!(
         ran.stdout == "a1\na2\nb1\nb2\n" || ran.stdout == "b1\nb2\na1\na2\n",
@@ -356,8 +347,11 @@ fn line_buffer_prints_lines_as_they_come() {
     let dir = TempDir::new("linebuf");
     let fifo = dir.fifo("go");
     let job = format!("echo first; read x < {fifo}; echo second");
-    let (before, rest, status) =
-        release_after(&["many", "--line-buffer", "--", &job], "first", &fifo);
+    let (before, rest, status) = release_after(
+        &["many", "--line-buffer", "--", ":::", &job],
+        "first",
+        &fifo,
+    );
     assert_eq!(status.code(), Some(0));
     assert_eq!(before, ["first\n"]);
     assert_eq!(rest, "second\n");
@@ -368,7 +362,7 @@ fn line_buffer_prints_lines_as_they_come() {
 /// change (`seq 1500000` prints about 10.4 MB).
 #[test]
 fn group_output_past_its_limit_comes_out_whole() {
-    let ran = cli(["many", "--", "seq 1500000"]);
+    let ran = cli(["many", "--", ":::", "seq 1500000"]);
     assert_eq!(ran.code(), 0, "{ran:?}");
     let want: String = (1..=1_500_000).map(|i| format!("{i}\n")).collect();
     assert!(
@@ -394,7 +388,7 @@ fn line_buffer_holds_half_a_line_until_its_end() {
         if tag {
             args.push("--tag");
         }
-        args.extend(["--", &a, &b]);
+        args.extend(["--", ":::", &a, &b]);
         let (before, rest, status) = release_after(&args, "b-line", &f2);
         assert_eq!(status.code(), Some(0), "tag={tag}");
         let (pa, pb) = if tag {
@@ -415,7 +409,16 @@ fn json_objects_come_as_jobs_end() {
     let fifo = dir.fifo("go");
     let slow = format!("read x < {fifo}; echo slow");
     let (before, rest, status) = release_after(
-        &["many", "--json", "-j", "2", "--", "echo quick", &slow],
+        &[
+            "many",
+            "--json",
+            "-j",
+            "2",
+            "--",
+            ":::",
+            "echo quick",
+            &slow,
+        ],
         "quick",
         &fifo,
     );
@@ -438,7 +441,7 @@ fn keep_order_prints_in_input_order() {
     let first = format!("read x < {fifo}; echo one");
     let second = format!("echo two; echo go > {fifo}");
     for flag in ["-k", "--keep-order"] {
-        let ran = cli(["many", flag, "-j", "2", "--", &first, &second]);
+        let ran = cli(["many", flag, "-j", "2", "--", ":::", &first, &second]);
         assert_eq!(ran.code(), 0, "{ran:?}");
         assert_eq!(ran.stdout, "one\ntwo\n");
     }
@@ -478,6 +481,7 @@ fn halt_now_stops_running_jobs() {
         "--halt",
         "now,fail=1",
         "--",
+        ":::",
         "sleep 30",
         "sh -c 'exit 7'",
     ]);
@@ -492,6 +496,7 @@ fn halt_now_stops_running_jobs() {
         "--halt",
         "now,success=1",
         "--",
+        ":::",
         "sleep 30",
         "true",
     ]);
@@ -512,6 +517,7 @@ fn halt_soon_starts_no_more_jobs() {
         "--halt",
         "soon,fail=1",
         "--",
+        ":::",
         "echo a",
         "false",
         "echo b",
@@ -532,6 +538,7 @@ fn halt_soon_starts_no_more_jobs() {
         "--halt",
         "soon,success=1",
         "--",
+        ":::",
         "true",
         "echo x",
         "echo y",
@@ -559,6 +566,7 @@ fn halt_soon_lets_the_running_jobs_finish() {
             "--halt",
             "soon,fail=1",
             "--",
+            ":::",
             &slow,
             "echo failing; exit 3",
             "echo queued-1",
@@ -584,12 +592,12 @@ fn retries() {
     let dir = TempDir::new("retries");
     let count = dir.path("count");
     let always = format!("echo x >> {count}; exit 1");
-    let ran = cli(["many", "--retries", "3", "--", &always]);
+    let ran = cli(["many", "--retries", "3", "--", ":::", &always]);
     assert_eq!(ran.code(), 1, "{ran:?}");
     assert_eq!(std::fs::read_to_string(&count).expect("count"), "x\nx\nx\n");
     let flag = dir.path("flag");
     let second = format!("test -e {flag} && echo ok || {{ touch {flag}; exit 1; }}");
-    let ran = cli(["many", "--retries", "2", "--", &second]);
+    let ran = cli(["many", "--retries", "2", "--", ":::", &second]);
     assert_eq!(ran.code(), 0, "{ran:?}");
     assert_eq!(ran.stdout, "ok\n");
 }
@@ -597,7 +605,7 @@ fn retries() {
 /// `--timeout`: each job is stopped after its time; it counts as failed.
 #[test]
 fn timeout_per_job() {
-    let ran = cli(["many", "--timeout", "0.3", "--", "sleep 30", "true"]);
+    let ran = cli(["many", "--timeout", "0.3", "--", ":::", "sleep 30", "true"]);
     assert_eq!(ran.code(), 1, "{ran:?}");
     assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
     assert!(ran.stderr.contains("timed out"), "{ran:?}");
@@ -617,6 +625,7 @@ fn joblog_in_gnu_parallels_format() {
         "--joblog",
         &log,
         "--",
+        ":::",
         "echo hello",
         "sh -c 'exit 3'",
         "sh -c 'kill -TERM $$'",
@@ -723,7 +732,7 @@ fn unknown_options_are_usage_errors() {
 #[test]
 fn closed_stdout_ends_the_run_with_141() {
     for mode in ["--group", "--line-buffer"] {
-        let mut child = cli_command(["many", mode, "--", "yes", "sleep 30"])
+        let mut child = cli_command(["many", mode, "--", ":::", "yes", "sleep 30"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -753,10 +762,10 @@ fn closed_stdout_ends_the_run_with_141() {
 #[test]
 fn full_disk_is_an_error() {
     for args in [
-        &["many", "--", "echo hi"][..],
-        &["many", "--line-buffer", "--", "echo hi"],
-        &["many", "--json", "--", "echo hi"],
-        &["many", "--dry-run", "--", "echo hi"],
+        &["many", "--", ":::", "echo hi"][..],
+        &["many", "--line-buffer", "--", ":::", "echo hi"],
+        &["many", "--json", "--", ":::", "echo hi"],
+        &["many", "--dry-run", "--", ":::", "echo hi"],
         &["run", "--capture", "--", "echo", "hi"],
         &["run", "--json", "--", "echo", "hi"],
         &["pipe", "--json", "--", "echo", "hi"],

@@ -130,6 +130,7 @@ fn many_forwards_sigint_to_the_children() {
         "--timeout",
         "60",
         "--",
+        ":::",
         "sh -c 'echo ready; exec {sleep}'",
         "{sleep}",
         "{sleep}",
@@ -149,6 +150,7 @@ fn many_ctrl_c_starts_no_queued_job() {
             "-j",
             "2",
             "--",
+            ":::",
             "sh -c 'echo ready; exec {sleep}'",
             "{sleep}",
             "echo queued-1-ran",
@@ -174,6 +176,7 @@ fn many_term_and_hup_exit_128_plus_n() {
                 "many",
                 "--line-buffer",
                 "--",
+                ":::",
                 "sh -c 'echo ready; exec {sleep}'",
             ],
         );
@@ -397,6 +400,7 @@ fn many_first_ctrl_c_lets_running_jobs_finish() {
         "-j",
         "1",
         "--",
+        ":::",
         &job,
         "echo queued-1",
         "echo queued-2",
@@ -426,6 +430,7 @@ fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
         "-j",
         "2",
         "--",
+        ":::",
         &job,
         "echo second-done",
     ]);
@@ -457,6 +462,7 @@ fn many_second_ctrl_c_stops_running_jobs() {
         "-j",
         "1",
         "--",
+        ":::",
         &job,
         "echo queued-1",
     ]);
@@ -518,6 +524,7 @@ fn many_second_signal_stops_the_jobs_groups() {
             "many",
             "--line-buffer",
             "--",
+            ":::",
             "sh -c 'trap \"\" INT; echo ready; {sleep}; true'",
         ],
     );
@@ -567,7 +574,7 @@ fn many_stopped_by_a_closed_stdout_stops_the_jobs_children() {
     let status = std::process::Command::new("sh")
         .args([
             "-c",
-            "\"$0\" many --line-buffer -- \"$1\" | head -c 10 >/dev/null",
+            "\"$0\" many --line-buffer -- ::: \"$1\" | head -c 10 >/dev/null",
             &cli,
             &script,
         ])

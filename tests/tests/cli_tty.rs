@@ -160,7 +160,7 @@ fn progress_never_shares_a_line_with_output_on_a_terminal() {
         let cmds = jobs(&tags, 8, false);
         let mut args = vec!["many"];
         args.extend(mode);
-        args.extend(["-j", "2", "--"]);
+        args.extend(["-j", "2", "--", ":::"]);
         args.extend(cmds.iter().map(String::as_str));
         let run = on_tty(true, &args);
         assert_eq!(
@@ -181,7 +181,7 @@ fn progress_stays_off_stderr_lines_with_stdout_piped() {
     let tags = ["one", "two", "three"];
     let mut cmds = jobs(&tags, 6, true);
     cmds.push("seq 1 3".to_owned());
-    let mut args = vec!["many", "--line-buffer", "-j", "2", "--"];
+    let mut args = vec!["many", "--line-buffer", "-j", "2", "--", ":::"];
     args.extend(cmds.iter().map(String::as_str));
     let run = on_tty(false, &args);
     assert_eq!(run.code, 0, "{}", String::from_utf8_lossy(&run.tty));
@@ -192,7 +192,7 @@ fn progress_stays_off_stderr_lines_with_stdout_piped() {
 /// Off a terminal there is no progress line at all.
 #[test]
 fn no_progress_line_off_a_terminal() {
-    let ran = spawn_tests::cli(["many", "--", "echo hi"]);
+    let ran = spawn_tests::cli(["many", "--", ":::", "echo hi"]);
     assert_eq!(ran.stdout, "hi\n");
     assert!(!ran.stderr.contains("running"), "{ran:?}");
     assert!(!ran.stderr.contains('\r'), "{ran:?}");
@@ -327,7 +327,7 @@ fn a_second_ctrl_c_on_the_terminal_stops_what_the_jobs_started() {
     );
     let (code, tty) = typed_on_tty(
         &[("ready", b"\x03"), ("got-INT", b"\x03")],
-        &["many", "--line-buffer", "--", &job],
+        &["many", "--line-buffer", "--", ":::", &job],
     );
     let pid: u32 = std::fs::read_to_string(&file)
         .expect("pid file")

@@ -20,8 +20,8 @@ pub(crate) enum Stop {
     Signal(Signal),
     /// Writing our stdout failed.
     Output(Failure),
-    /// `--halt` was triggered; the exit code it leaves, if not the usual.
-    Halt(Option<i32>),
+    /// `--halt` was triggered; the exit code it leaves.
+    Halt(i32),
     /// Reading stdin failed.
     Input(String),
 }

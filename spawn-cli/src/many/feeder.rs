@@ -29,8 +29,10 @@ use spawn::CommandFeed;
 use super::control::{Control, Stop};
 use super::input::Records;
 use super::job::{Job, Launch};
-use super::output::{self, BufPool, Mode};
+use super::output::{self, BufPool, Mode, Turn};
 use super::progress::Counts;
+use super::spill::Stage;
+use super::template::Numbers;
 
 /// The bound when `-j 0` (no limit on running jobs).
 const UNLIMITED_BOUND: usize = 8192;
@@ -63,12 +65,38 @@ struct State {
     input_ended: bool,
     /// The reader waits for room.
     reader_waits: bool,
+    /// With [`Launch::slots`]: which job slots (from 1, at `[slot - 1]`)
+    /// a pushed job not finished holds.
+    slots: Vec<bool>,
 }
 
 impl State {
     /// The jobs that hold room: pushed and not finished, or being decided.
     fn unfinished(&self) -> usize {
         self.pending.len() + self.deciding
+    }
+
+    /// Takes the lowest free job slot (GNU parallel's rule).
+    fn take_slot(&mut self) -> u64 {
+        let free = match self.slots.iter().position(|taken| !taken) {
+            Some(i) => i,
+            None => {
+                self.slots.push(false);
+                self.slots.len() - 1
+            }
+        };
+        self.slots[free] = true;
+        free as u64 + 1
+    }
+
+    fn free_slot(&mut self, slot: u64) {
+        if let Some(taken) = usize::try_from(slot)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .and_then(|i| self.slots.get_mut(i))
+        {
+            *taken = false;
+        }
     }
 }
 
@@ -87,14 +115,21 @@ pub(crate) struct Jobs {
     control: Arc<Control>,
     /// The buffers jobs hold their output in (`--group`).
     pool: Arc<BufPool>,
+    /// With `--keep-order --line-buffer`: whose turn it is to stream.
+    turn: Option<Arc<Turn>>,
+    /// With `--group` unordered: who may stream past the bound.
+    stage: Option<Arc<Stage>>,
 }
 
 impl Jobs {
     /// The jobs of a run of `launch` in `mode`, at most `max_running` at
     /// once (0: no limit), `lookahead` more pushed ahead of them.
+    #[allow(clippy::too_many_arguments)] // the parts of one run, each its own
     pub(crate) fn new(
         launch: Arc<Launch>,
         mode: Mode,
+        turn: Option<Arc<Turn>>,
+        stage: Option<Arc<Stage>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
         max_running: usize,
@@ -118,6 +153,8 @@ impl Jobs {
             mode,
             control,
             pool,
+            turn,
+            stage,
         }
     }
 
@@ -136,6 +173,9 @@ impl Jobs {
     fn push(&self, state: &mut State, mut job: Job) {
         let cmd = output::route(
             self.mode,
+            self.launch.verbose,
+            self.turn.as_deref(),
+            self.stage.as_ref(),
             self.launch.command(&job),
             &mut job,
             &self.control,
@@ -185,7 +225,14 @@ impl Jobs {
                 break;
             }
             seq += 1;
-            let job = self.launch.job(seq, &inputs);
+            // With slots there is no job queued ahead (Lookahead::Decided):
+            // one pushed now starts now, in a slot no running job holds.
+            let slot = if self.launch.slots {
+                state.take_slot()
+            } else {
+                0
+            };
+            let job = self.launch.job(Numbers { seq, slot }, &inputs);
             self.push(&mut state, job);
         }
         if !self.control.stopping() {
@@ -227,6 +274,7 @@ impl Jobs {
             self.push(&mut state, again);
             return None;
         }
+        state.free_slot(job.slot);
         state.deciding += 1;
         self.settle(&state);
         Some(job)
@@ -264,15 +312,23 @@ mod tests {
 
     fn jobs(max_running: usize, lookahead: Lookahead) -> Arc<Jobs> {
         let launch = Launch {
-            template: Template::parse(b"true {}"),
+            template: Template::parse(b"true {}").expect("parses"),
             quote: true,
+            slots: false,
             tag: None,
-            shell: false,
+            always_shell: false,
+            verbose: false,
+            shell: "/bin/sh".into(),
+            posix_shell: true,
+            functions: Vec::new(),
             timeout: None,
+            runtimes: super::super::options::Runtimes::default(),
         };
         Arc::new(Jobs::new(
             Arc::new(launch),
             Mode::Group,
+            None,
+            None,
             Arc::new(Control::new()),
             Arc::new(BufPool::default()),
             max_running,

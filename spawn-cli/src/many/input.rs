@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 
-use super::template::{Template, has_replacement};
+use super::template::Template;
 
 /// The inputs of one job.
 pub(crate) type Inputs = Vec<Vec<u8>>;
@@ -31,8 +31,6 @@ pub(crate) struct Plan {
 
 /// Where the inputs come from.
 pub(crate) enum Source {
-    /// One job per argument (each a whole command).
-    Args(Vec<Vec<u8>>),
     /// One job per record of stdin.
     Stdin {
         /// Records end with this byte (`\n`, or NUL with `-0`).
@@ -40,80 +38,80 @@ pub(crate) enum Source {
         /// Whether records of blanks are skipped (for whole commands).
         skip_blank: bool,
     },
-    /// One job per combination of one argument of each `:::` list.
-    Lists(Vec<Vec<Vec<u8>>>),
+    /// One job per combination of one tuple of each group of linked
+    /// sources (`:::`, `::::`, `-a`; see [`super::sources`]).
+    Lists(Vec<Vec<Inputs>>),
 }
 
 fn bytes(s: &OsString) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
-/// Reads the command-line words after `--`.
+/// How inputs are read and the template is made, from the options.
+pub(crate) struct How<'a> {
+    /// Records end with this byte (`\n`; `-0`: NUL; `-d`).
+    pub delim: u8,
+    /// `-a FILE`: input sources before those of the command line.
+    pub arg_files: &'a [OsString],
+    /// `--link`: the sources' Nth inputs together.
+    pub link: bool,
+    /// `-I STR`: the replacement string in place of `{}`.
+    pub replace: Option<&'a [u8]>,
+}
+
+/// Reads the command-line words after `--`, GNU parallel's way:
 ///
-/// - Words with a `:::` among them: the words before the first `:::` are the
-///   template (joined with spaces; ` {}` is added when it has no
-///   replacement string; none at all: each input is a whole command), and
-///   each `:::` starts a list of inputs.
-/// - Else, words with a replacement string (`{}`, `{#}`…): one template, the
-///   inputs are the records of stdin.
-/// - Else, words: each one whole command (stdin is not read).
-/// - No words: each record of stdin is a whole command.
-pub(crate) fn plan(words: &[OsString], null: bool) -> Plan {
-    let delim = if null { 0 } else { b'\n' };
-    let mut parts = words.split(|w| w == ":::");
-    let head = parts.next().unwrap_or_default();
-    let lists: Vec<Vec<Vec<u8>>> = parts.map(|l| l.iter().map(bytes).collect()).collect();
-    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
-    if !lists.is_empty() {
-        if head.is_empty() {
-            return Plan {
-                template: Template::input_only(),
-                quote: false,
-                source: Source::Lists(lists),
-            };
-        }
-        let mut template = Template::parse(&joined);
-        if !template.has_input() {
-            template.append_input();
-        }
-        return Plan {
-            template,
-            quote: true,
-            source: Source::Lists(lists),
-        };
-    }
-    if head.iter().any(|w| has_replacement(w.as_bytes())) {
-        return Plan {
-            template: Template::parse(&joined),
-            quote: true,
-            source: Source::Stdin {
-                delim,
-                skip_blank: false,
-            },
-        };
-    }
+/// - The words before the first `:::` are the command, joined with spaces
+///   into one command line; with no replacement string in it (`{}`,
+///   `{1}`, `{#}`…) ` {}` is added at the end: each input is appended.
+/// - Each `:::` starts a list of inputs (one job per combination); with
+///   none, the inputs are the records of stdin.
+/// - No command: each input is a whole command line, run as it is.
+///
+/// So `printf 'A\nB\n' | spawn many -- echo X` runs `echo X A` and `echo X
+/// B`, and `spawn many < cmds.txt` runs each line. (Several commands given
+/// as arguments are one command line, as in GNU parallel: whole commands as
+/// arguments are `spawn many ::: 'cmd 1' 'cmd 2'`.)
+///
+/// # Errors
+/// A replacement string spawn does not have (see [`Template::parse`]).
+pub(crate) fn plan(words: &[OsString], how: &How<'_>) -> Result<Plan, String> {
+    let delim = how.delim;
+    let (head, groups) = super::sources::split(words, how.arg_files, delim, how.link)?;
+    let source = match groups {
+        None => Source::Stdin {
+            delim,
+            // Blank lines are no command (GNU parallel runs nothing for
+            // them either).
+            skip_blank: head.is_empty(),
+        },
+        Some(groups) => Source::Lists(groups),
+    };
     if head.is_empty() {
-        return Plan {
+        return Ok(Plan {
             template: Template::input_only(),
             quote: false,
-            source: Source::Stdin {
-                delim,
-                skip_blank: true,
-            },
-        };
+            source,
+        });
     }
-    Plan {
-        template: Template::input_only(),
-        quote: false,
-        source: Source::Args(head.iter().map(bytes).collect()),
+    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
+    // -I STR: STR is `{}` (and `{}` itself is text).
+    let input = how.replace.filter(|r| !r.is_empty()).unwrap_or(b"{}");
+    let mut template = Template::parse_with(&joined, input)?;
+    if !template.has_input() {
+        template.append_input();
     }
+    Ok(Plan {
+        template,
+        quote: true,
+        source,
+    })
 }
 
 impl Source {
     /// How many records there are, when known before reading any.
     pub(crate) fn len(&self) -> Option<u64> {
         match self {
-            Source::Args(a) => Some(a.len() as u64),
             Source::Stdin { .. } => None,
             Source::Lists(l) => Some(l.iter().map(|l| l.len() as u64).product()),
         }
@@ -122,7 +120,6 @@ impl Source {
     /// The records, each the inputs of one job (before `-n`).
     pub(crate) fn records(self) -> Records {
         match self {
-            Source::Args(a) => Box::new(a.into_iter().map(|a| Ok(vec![a]))),
             Source::Stdin { delim, skip_blank } => Box::new(StdinRecords {
                 reader: BufReader::with_capacity(1 << 16, io::stdin()),
                 delim,
@@ -132,6 +129,67 @@ impl Source {
             Source::Lists(lists) => Box::new(Product::new(lists).map(Ok)),
         }
     }
+}
+
+/// Splits every input of `records` into columns at the matches of `sep`
+/// (`--colsep`): each column is an input (`{1}`, `{2}`…).
+pub(crate) fn columns(records: Records, sep: regex::bytes::Regex) -> Records {
+    Box::new(records.map(move |r| {
+        r.map(|inputs| {
+            inputs
+                .iter()
+                .flat_map(|i| sep.split(i).map(<[u8]>::to_vec))
+                .collect()
+        })
+    }))
+}
+
+/// Reads all of `records` (up to a read error, which comes last) and
+/// returns them again with their number.
+pub(crate) fn read_all(records: Records) -> (Records, Option<u64>) {
+    let mut all = Vec::new();
+    for r in records {
+        let end = r.is_err();
+        all.push(r);
+        if end {
+            break;
+        }
+    }
+    let n = all.iter().filter(|r| r.is_ok()).count() as u64;
+    (Box::new(all.into_iter()), Some(n))
+}
+
+/// Reads all of `records` (as [`read_all`]) and returns them in a random
+/// order (`--shuf`).
+pub(crate) fn shuffled(records: Records) -> (Records, Option<u64>) {
+    let mut all: Vec<io::Result<Inputs>> = Vec::new();
+    let mut error = None;
+    for r in records {
+        match r {
+            Ok(r) => all.push(Ok(r)),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    // Fisher-Yates with a xorshift seeded from the clock and our pid: no
+    // need for more randomness than that.
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        | 1;
+    for i in (1..all.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (x % (i as u64 + 1)) as usize;
+        all.swap(i, j);
+    }
+    let n = all.len() as u64;
+    all.extend(error.map(Err));
+    (Box::new(all.into_iter()), Some(n))
 }
 
 /// Groups `records` `n` at a time (the last group may be shorter).
@@ -200,13 +258,13 @@ impl<R: Read> Iterator for StdinRecords<R> {
 /// Every combination of one element of each list, the last list varying
 /// fastest (GNU parallel's order).
 struct Product {
-    lists: Vec<Vec<Vec<u8>>>,
+    lists: Vec<Vec<Inputs>>,
     at: Vec<usize>,
     done: bool,
 }
 
 impl Product {
-    fn new(lists: Vec<Vec<Vec<u8>>>) -> Product {
+    fn new(lists: Vec<Vec<Inputs>>) -> Product {
         let done = lists.iter().any(Vec::is_empty);
         let at = vec![0; lists.len()];
         Product { lists, at, done }
@@ -224,7 +282,7 @@ impl Iterator for Product {
             .at
             .iter()
             .zip(&self.lists)
-            .map(|(&i, l)| l[i].clone())
+            .flat_map(|(&i, l)| l[i].iter().cloned())
             .collect();
         self.done = true;
         for k in (0..self.at.len()).rev() {
@@ -241,7 +299,16 @@ impl Iterator for Product {
 
 #[cfg(test)]
 mod tests {
+    use super::super::template::Numbers;
     use super::*;
+
+    const N: Numbers = Numbers { seq: 1, slot: 1 };
+    const HOW: How<'static> = How {
+        delim: b'\n',
+        arg_files: &[],
+        link: false,
+        replace: None,
+    };
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
@@ -259,7 +326,7 @@ mod tests {
 
     #[test]
     fn lists_combine_last_fastest() {
-        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), false);
+        let p = plan(&os(&["echo", ":::", "a", "b", ":::", "1", "2"]), &HOW).expect("plan");
         assert!(p.quote);
         assert_eq!(p.source.len(), Some(4));
         assert_eq!(
@@ -270,7 +337,7 @@ mod tests {
 
     #[test]
     fn words_with_a_replacement_string_are_one_template() {
-        let p = plan(&os(&["wc", "-l", "{}"]), false);
+        let p = plan(&os(&["wc", "-l", "{}"]), &HOW).expect("plan");
         assert!(matches!(
             p.source,
             Source::Stdin {
@@ -279,12 +346,25 @@ mod tests {
             }
         ));
         assert_eq!(
-            p.template.expand(&[b"x y".to_vec()], 1, p.quote),
+            p.template.expand(&[b"x y".to_vec()], N, p.quote),
             b"wc -l 'x y'"
         );
-        let p = plan(&os(&["echo one", "echo two"]), false);
-        assert!(!p.quote);
-        assert_eq!(p.source.len(), Some(2));
+        // No replacement string: the input is appended (GNU parallel's rule).
+        let p = plan(&os(&["echo", "X"]), &HOW).expect("plan");
+        assert_eq!(p.template.expand(&[b"A".to_vec()], N, p.quote), b"echo X A");
+        assert!(p.source.len().is_none());
+        let p = plan(&os(&["gzip --best"]), &HOW).expect("plan");
+        assert_eq!(
+            p.template.expand(&[b"a b".to_vec()], N, p.quote),
+            b"gzip --best 'a b'"
+        );
+    }
+
+    #[test]
+    fn columns_split_at_a_regex() {
+        let r: Records = Box::new(std::iter::once(Ok(vec![b"a\tb c\t\td".to_vec()])));
+        let sep = regex::bytes::Regex::new("\t+").expect("regex");
+        assert_eq!(all(columns(r, sep)), [["a", "b c", "d"]]);
     }
 
     #[test]

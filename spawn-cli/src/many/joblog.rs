@@ -9,10 +9,11 @@
 //!
 //! `Host` is `:` (this machine), `Starttime` seconds since the epoch,
 //! `JobRuntime` seconds, `Send` the bytes of input given (always 0: jobs
-//! read `/dev/null`), `Receive` the bytes of stdout and stderr read,
-//! `Exitval` the exit code (0 when killed by a signal; 126 or 127 when it
-//! could not be started, as a shell says), `Signal` the signal that
-//! killed it (0 when none).
+//! read `/dev/null`), `Receive` the bytes of stdout read (not stderr, as
+//! GNU parallel's), `Exitval` the exit code (0 when killed by a signal; -1
+//! when its `--timeout` killed it; 126 or 127 when it could not be
+//! started, as a shell says), `Signal` the signal that killed it (0 when
+//! none).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -31,11 +32,20 @@ pub(crate) struct Joblog {
 }
 
 impl Joblog {
-    /// Creates (or truncates) `path` and writes the header.
+    /// Creates (or truncates) `path` and writes the header; or, when
+    /// `append` (`--joblog +FILE`), appends lines to it with no header (GNU
+    /// parallel's way).
     ///
     /// # Errors
     /// The file cannot be created or written.
-    pub(crate) fn create(path: &Path) -> io::Result<Joblog> {
+    pub(crate) fn open(path: &Path, append: bool) -> io::Result<Joblog> {
+        if append {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)?;
+            return Ok(Joblog { file });
+        }
         let mut file = File::create(path)?;
         file.write_all(HEADER.as_bytes())?;
         Ok(Joblog { file })
@@ -56,15 +66,14 @@ impl Joblog {
             Err(e) => e.output(),
         };
         let (exitval, signal) = match (result, out) {
+            // Killed by its timeout: -1, and the signal (GNU parallel's).
+            (Err(Error::Timeout { .. }), Some(o)) => (-1, o.status.signal().unwrap_or(15)),
             (_, Some(o)) => (o.status.code().unwrap_or(0), o.status.signal().unwrap_or(0)),
             (Err(e), None) => (crate::error_code(e), 0),
             (Ok(_), None) => (0, 0),
         };
         let (runtime, receive) = out.map_or((0.0, 0), |o| {
-            (
-                o.report.wall.as_secs_f64(),
-                o.report.stdout_bytes + o.report.stderr_bytes,
-            )
+            (o.report.wall.as_secs_f64(), o.report.stdout_bytes)
         });
         let started = start
             .duration_since(UNIX_EPOCH)

@@ -6,7 +6,9 @@
 //! The parts, one concept each: [`input`] (where jobs come from),
 //! [`template`] and [`shell`] (their command lines), [`job`] (the command
 //! that runs one), [`feeder`] (the input read into the group's feed,
-//! bounded), [`output`] (the output modes), [`progress`] (the
+//! bounded), [`output`] (the output modes), [`spill`] (`--group` past the
+//! memory bound), [`options`] (option values in GNU parallel's forms),
+//! [`which_shell`] (the shell of the jobs), [`progress`] (the
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
 
@@ -16,14 +18,18 @@ mod halt;
 mod input;
 mod job;
 mod joblog;
+mod options;
 mod output;
 mod progress;
 mod runner;
 mod shell;
+mod sources;
+mod spill;
 mod template;
+mod which_shell;
 
 use std::ffi::OsString;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,20 +40,25 @@ use clap::Args;
 use crate::screen::{failure_code, screen};
 use control::{Control, Stop};
 use feeder::{Jobs, Lookahead};
-use input::{Records, Source};
+use input::Records;
 use job::Launch;
 use output::{Done, Mode, Printer};
 use progress::{Counts, Ticker};
 
 const AFTER_HELP: &str = "\
-Inputs:
-  spawn many -- 'cmd 1' 'cmd 2'      each argument is one command
+Inputs (GNU parallel's rules):
   printf 'cmd 1\\ncmd 2\\n' | spawn many each line of stdin is one command
+  spawn many ::: 'cmd 1' 'cmd 2'     each argument after ::: is one command
   ls *.py | spawn many -- wc -l {}   a template: one job per line of stdin
+  find . | spawn many -- gzip --best no replacement string: the input is appended
   spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
+  The words of the command are joined with spaces into one command line.
   Replacement strings: {} the input (shell-quoted), {.} without extension,
-  {/} basename, {//} directory, {/.} basename without extension, {#} job number.
-  A command of plain words runs directly; anything else runs with /bin/sh -c.
+  {/} basename, {//} directory, {/.} basename without extension, {#} job number,
+  {%} job slot; {1} {2}... {-1} one input (of several ::: lists, -n or --colsep),
+  also {1.} {1/} {1//} {1/.}. Jobs get $PARALLEL_SEQ (and $PARALLEL_JOBSLOT).
+  A command of plain words runs directly; anything else runs with the shell -c:
+  $PARALLEL_SHELL, else the nearest parent shell, else $SHELL, else /bin/sh.
 
 Output: --group (default) prints each job's output when it ends; --line-buffer
   prints whole lines as they come; --keep-order prints jobs in input order;
@@ -58,30 +69,39 @@ Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
   running jobs get the signal and spawn many exits after them. A second one
   stops them (TERM to their process groups, KILL after 2 s).
 
-Exit status: the number of failed jobs (at most 101; 0 when all succeeded);
-  with --halt on failures, that of the job that triggered it; 128+N when
-  stopped by signal N (130 for Ctrl-C); 141 when stdout is a closed pipe; 125
-  when stdin cannot be read or stdout written; 2 for bad options.
+Exit status, as GNU parallel's: the number of failed jobs (at most 101; 0 when
+  all succeeded). With --halt: 0 when it halts on successes; on failures or jobs
+  done, the number of failed jobs, or with N% their percent of all jobs, or with
+  a threshold of one job that job's code (128+N for signal N). 128+N when
+  stopped by signal N (130 for Ctrl-C; GNU parallel: 255); 141 when stdout is a
+  closed pipe; 125 when stdin cannot be read or stdout written; 2 for bad
+  options.
 
 Example:
-  spawn many -j 4 --tag -- 'echo one' 'sleep 1' 'ls /'
+  spawn many -j 4 --tag ::: 'echo one' 'sleep 1' 'ls /'
   find . -name '*.log' -print0 | spawn many -0 --joblog jobs.tsv -- gzip {}
   spawn many --halt now,fail=1 --retries 3 -- ./test.sh {} ::: 1 2 3 4";
 
 /// `spawn many`'s options.
 #[derive(Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub(crate) struct ManyArgs {
-    /// Run at most N jobs at once (0: no limit) [default: the number of CPUs].
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    jobs: Option<usize>,
+    /// Run at most N jobs at once (0: no limit; +N, -N: the number of CPUs plus N; N%: of
+    /// the CPUs) [default: the number of CPUs].
+    #[arg(short = 'j', long = "jobs", short_alias = 'P', alias = "max-procs", value_name = "N", value_parser = options::JobsSpec::parse, allow_hyphen_values = true)]
+    jobs: Option<options::JobsSpec>,
     /// Print each job's output together when it ends (the default).
-    #[arg(long, conflicts_with_all = ["line_buffer", "json"])]
+    #[arg(long, conflicts_with_all = ["line_buffer", "json", "ungroup"])]
     group: bool,
+    /// Let the jobs write to our stdout and stderr themselves, as they come (lines of jobs
+    /// may mix, even torn; the fastest).
+    #[arg(short = 'u', long, conflicts_with_all = ["line_buffer", "json", "keep_order", "tag", "tagstring"])]
+    ungroup: bool,
     /// Print whole lines as they come (lines of different jobs interleave, never torn).
-    #[arg(long, conflicts_with_all = ["keep_order", "json"])]
+    #[arg(long, alias = "lb", conflicts_with_all = ["json"])]
     line_buffer: bool,
-    /// Print the jobs' output in the order of the input.
+    /// Print the jobs' output in the order of the input (with --line-buffer: the first
+    /// job's lines as they come, the next ones' when it has ended).
     #[arg(short = 'k', long)]
     keep_order: bool,
     /// Print one JSON object per job (index, command, status, stdout, stderr, report, error) as it ends.
@@ -93,75 +113,128 @@ pub(crate) struct ManyArgs {
     /// Put STR (with replacement strings) and a TAB before each line of output.
     #[arg(long, value_name = "STR")]
     tagstring: Option<String>,
-    /// Run every command with `/bin/sh -c`, even when it is plain words.
+    /// Run every command with the shell, even when it is plain words.
     #[arg(long)]
     shell: bool,
-    /// Stop each job after this many seconds (TERM to its group, KILL after the grace).
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
-    /// When to stop early: never, now|soon,fail=N|success=N|done=N (N or N%).
-    #[arg(long, value_name = "POLICY", value_parser = halt::parse, default_value = "never")]
+    /// Stop each job after this long (seconds, or 1m30s; N%: of the median run time of the
+    /// jobs that succeeded): TERM to its group, KILL after the grace.
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_timeout)]
+    timeout: Option<options::TimeoutSpec>,
+    /// When to stop early: never, now|soon,fail=N|success=N|done=N (N jobs, or N% of all).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        value_parser = halt::parse,
+        default_value = "never",
+        allow_hyphen_values = true
+    )]
     halt: halt::Policy,
-    /// Run a failing job up to N times in all.
+    /// Run a failing job up to N times in all (0: until it succeeds).
     #[arg(long, value_name = "N", default_value_t = 1)]
     retries: u32,
-    /// Write a line per finished job to FILE (GNU parallel's tab-separated format).
-    #[arg(long, value_name = "FILE")]
+    /// Write a line per finished job to FILE (GNU parallel's tab-separated format; +FILE appends).
+    #[arg(long, alias = "jl", value_name = "FILE")]
     joblog: Option<PathBuf>,
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Read input sources from FILE (`-`: stdin), before those after ::: and ::::.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    arg_file: Vec<OsString>,
+    /// Take the Nth input of each source together (shorter ones wrap), not every combination.
+    #[arg(long)]
+    link: bool,
+    /// Use STR as the replacement string instead of {}.
+    #[arg(short = 'I', value_name = "STR")]
+    replace: Option<String>,
+    /// Inputs end with this character (\n, \t, \0, \x1f, \037 or one character).
+    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    delimiter: Option<String>,
     /// Inputs on stdin end with NUL instead of newline (`find -print0`).
     #[arg(short = '0', long = "null")]
     null: bool,
-    /// Give each job N inputs (joined by spaces in `{}`).
-    #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1)]
+    /// Split each input into columns at this regular expression: {1}, {2}… (GNU parallel's).
+    #[arg(long, value_name = "REGEX")]
+    colsep: Option<String>,
+    /// Give each job N inputs (joined by spaces in `{}`; {1}..{N} each); -N is the same.
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        short_alias = 'N',
+        alias = "max-replace-args",
+        value_name = "N",
+        default_value_t = 1
+    )]
     max_args: usize,
-    /// The commands, or a template and its `:::` lists; none: one command per line of stdin.
+    /// Print each job's command line before its output (on stdout).
+    #[arg(short = 'v', conflicts_with_all = ["json", "ungroup"])]
+    verbose: bool,
+    /// Run the jobs in a random order (all the input is read first).
+    #[arg(long)]
+    shuf: bool,
+    /// The command (its words joined with spaces; the input appended when it has no
+    /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     commands: Vec<OsString>,
 }
 
-/// Says that stdin will not be read when it is a pipe or a file and the
-/// arguments are whole commands (a template with `{}` reads it).
-fn note_unread_stdin() {
-    use std::os::fd::AsFd;
-    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
-        return;
-    };
-    let Ok(meta) = std::fs::File::from(fd).metadata() else {
-        return;
-    };
-    if meta.file_type().is_fifo() || (meta.is_file() && meta.len() > 0) {
-        screen().note(
-            "spawn many: note: stdin is not read: the arguments are the commands \
-             (put {} in a template to run it for each line of stdin)",
-        );
-    }
-}
-
 fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
-    let timeout = a.timeout.map(crate::secs).transpose()?;
     let tag = match (&a.tagstring, a.tag) {
-        (Some(t), _) => Some(template::Template::parse(t.as_bytes())),
+        (Some(t), _) => {
+            Some(template::Template::parse(t.as_bytes()).map_err(|e| format!("--tagstring {e}"))?)
+        }
         (None, true) => Some(template::Template::input_only()),
         (None, false) => None,
     };
+    // The slot is shown by {%}, or read from the environment by a command
+    // line that names it.
+    let named = a
+        .commands
+        .iter()
+        .any(|w| w.as_bytes().windows(16).any(|w| w == b"PARALLEL_JOBSLOT"));
+    let shell = which_shell::shell();
+    if !is_executable(&shell) {
+        return Err(format!(
+            "many: the shell {} is not an executable program (from $PARALLEL_SHELL, a parent \
+             shell or $SHELL)",
+            shell.display()
+        ));
+    }
+    let slots =
+        named || template.uses_slot() || tag.as_ref().is_some_and(template::Template::uses_slot);
     Ok(Launch {
         template,
         quote,
         tag,
-        shell: a.shell,
-        timeout,
+        slots,
+        always_shell: a.shell,
+        verbose: a.verbose,
+        posix_shell: which_shell::is_posix(shell.as_os_str()),
+        shell,
+        functions: job::exported_functions(),
+        timeout: a.timeout,
+        runtimes: options::Runtimes::default(),
     })
 }
 
-/// `--dry-run`: the command lines, one per line.
-fn dry_run(launch: &Launch, records: Records) -> i32 {
-    for (k, r) in records.enumerate() {
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `--dry-run`: the command lines, one per line (job slots as if each
+/// job took as long).
+fn dry_run(launch: &Launch, records: Records, max_running: usize) -> i32 {
+    for (k, r) in (0u64..).zip(records) {
         match r {
             Ok(inputs) => {
-                let mut line = launch.job(k as u64 + 1, &inputs).line;
+                let slot = if launch.slots {
+                    k % (max_running.max(1) as u64) + 1
+                } else {
+                    0
+                };
+                let n = template::Numbers { seq: k + 1, slot };
+                let mut line = launch.job(n, &inputs).line;
                 line.push(b'\n');
                 if let Err(f) = screen().out(&line) {
                     return failure_code(&f);
@@ -180,33 +253,69 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The template and inputs `a` says.
+fn plan(a: &ManyArgs) -> Result<input::Plan, String> {
+    let delim = match (&a.delimiter, a.null) {
+        (Some(d), _) => options::delimiter(d)?,
+        (None, true) => 0,
+        (None, false) => b'\n',
+    };
+    input::plan(
+        &a.commands,
+        &input::How {
+            delim,
+            arg_files: &a.arg_file,
+            link: a.link,
+            replace: a.replace.as_deref().map(str::as_bytes),
+        },
+    )
+}
+
 /// Runs `spawn many`; returns the exit code.
 pub(crate) fn many(a: &ManyArgs) -> i32 {
     let input::Plan {
         template,
         quote,
         source,
-    } = input::plan(&a.commands, a.null);
-    if matches!(source, Source::Args(_)) && !a.dry_run {
-        note_unread_stdin();
-    }
+    } = match plan(a) {
+        Ok(p) => p,
+        Err(m) => return crate::usage_error(&format!("many: {m}")),
+    };
     let max_args = a.max_args.max(1);
     let total = source.len().map(|n| n.div_ceil(max_args as u64));
-    let records = input::chunked(source.records(), max_args);
+    let mut records = source.records();
+    if let Some(sep) = &a.colsep {
+        match regex::bytes::Regex::new(sep) {
+            Ok(sep) => records = input::columns(records, sep),
+            Err(e) => return crate::usage_error(&format!("many: --colsep {sep:?}: {e}")),
+        }
+    }
+    let records = input::chunked(records, max_args);
+    // A percentage of all the jobs needs them all: read before any starts
+    // (GNU parallel does the same).
+    let (records, total) = match &a.halt.0 {
+        _ if a.shuf => input::shuffled(records),
+        Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
+        _ => (records, total),
+    };
     let launch = match launch(a, template, quote) {
         Ok(l) => Arc::new(l),
         Err(m) => return crate::usage_error(&m),
     };
+    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
+    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     if a.dry_run {
-        return dry_run(&launch, records);
+        return dry_run(&launch, records, max_running);
     }
-    let mut joblog = match a.joblog.as_deref().map(joblog::Joblog::create).transpose() {
+    let joblog_file = a.joblog.as_deref().map(options::joblog_path);
+    let mut joblog = match joblog_file
+        .as_ref()
+        .map(|(path, append)| joblog::Joblog::open(path, *append))
+        .transpose()
+    {
         Ok(j) => j,
         Err(e) => {
-            let path = a
-                .joblog
-                .as_deref()
-                .unwrap_or_else(|| std::path::Path::new(""));
+            let path = joblog_file.map(|(p, _)| p).unwrap_or_default();
             screen().note(&format!(
                 "spawn many: --joblog {}: cannot write: {e}",
                 path.display()
@@ -216,14 +325,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     };
     let mode = if a.json {
         Mode::Json
+    } else if a.ungroup {
+        Mode::Ungroup
     } else if a.line_buffer {
         Mode::LineBuffer
     } else {
         Mode::Group
     };
-    let max_running = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, usize::from));
     let control = Arc::new(Control::new());
     let forwarder = spawn::Forwarder::new().ok();
     if let Some(i) = crate::signals::interrupts() {
@@ -245,14 +353,26 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
     let pool = Arc::new(output::BufPool::default());
-    let mut printer = Printer::new(mode, a.keep_order, Arc::clone(&control), Arc::clone(&pool));
+    let turn =
+        (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
+    let stage = (mode == Mode::Group && !a.keep_order).then(|| Arc::new(spill::Stage::default()));
+    let mut printer = Printer::new(
+        mode,
+        a.keep_order,
+        turn.clone(),
+        stage.clone(),
+        Arc::clone(&control),
+        Arc::clone(&pool),
+    );
     let jobs = Arc::new(Jobs::new(
         Arc::clone(&launch),
         mode,
+        turn,
+        stage,
         Arc::clone(&control),
         pool,
         max_running,
-        if a.halt.0.is_some() {
+        if a.halt.0.is_some() || launch.slots || launch.of_median() {
             Lookahead::Decided
         } else {
             Lookahead::Slots
@@ -286,7 +406,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             continue;
         }
         let ok = matches!(&result, Ok(o) if o.status.success());
-        let retry = |job: &job::Job| !ok && job.tries + 1 < a.retries && !control.stopping();
+        if let Ok(o) = &result
+            && ok
+        {
+            launch.succeeded(o.report.wall);
+        }
+        let tries = options::tries(a.retries);
+        let retry = |job: &job::Job| !ok && job.tries + 1 < tries && !control.stopping();
         let Some(job) = jobs.finish(ix, retry) else {
             continue;
         };
@@ -315,11 +441,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Err(e) => crate::error_code(e),
         };
         printer.finished(Done { job, result });
+        let tally = halt::Tally {
+            done,
+            failed,
+            total: counts.total(),
+        };
         if let Some(h) = &a.halt.0
             && !control.stopping()
-            && h.triggered(done, failed)
+            && h.triggered(&tally)
         {
-            let code = h.on_failures().then_some(code);
+            let code = h.code_when_triggered(&tally, code);
             control.stop(Stop::Halt(code), h.when == halt::When::Now);
         }
         // Decided: the next job may come (none once the run stops).
@@ -361,13 +492,18 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(Stop::Halt(code)) => {
             let policy = a.halt.0.map(|h| h.to_string()).unwrap_or_default();
             summary(&format!("; halted (--halt {policy})"));
-            code.unwrap_or(normal)
+            code
         }
         None => {
             if failed > 0 || screen().is_terminal() {
                 summary("");
             }
-            normal
+            let tally = halt::Tally {
+                done,
+                failed,
+                total: counts.total(),
+            };
+            a.halt.0.map_or(normal, |h| h.code_at_end(&tally))
         }
     };
     if joblog_failed && code == 0 {

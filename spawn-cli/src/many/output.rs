@@ -5,8 +5,12 @@
 //!   and printed together when it ends, so jobs never mix;
 //! - `--line-buffer`: whole lines as they come, lines of different jobs
 //!   interleaved but never torn (each read's complete lines in one write);
-//!   `--group` streams so too the output of a job past [`GROUP_LIMIT`];
-//! - `--keep-order`: as `--group`, in the order of the input;
+//!   `--group` holds a job's output past [`GROUP_LIMIT`] in a temporary
+//!   file, or streams it when no other job's output can come meanwhile
+//!   (see [`super::spill`]);
+//! - `--keep-order`: as `--group`, in the order of the input; with
+//!   `--line-buffer`, the lines of the first job not printed yet as they
+//!   come, the others' held until their turn ([`Turn`]);
 //! - `--json`: one JSON object per job (status, output, report) as it ends.
 //!
 //! `--tag`/`--tagstring` put the job's tag and a TAB before each line.
@@ -21,6 +25,7 @@ use spawn::{Command, Error, Sink, Stdio};
 
 use super::control::{Control, Stop};
 use super::job::Job;
+use super::spill::{Owner, SpillFile, Stage};
 use crate::screen::screen;
 
 /// How job output is shown.
@@ -32,6 +37,8 @@ pub(crate) enum Mode {
     LineBuffer,
     /// One JSON object per job.
     Json,
+    /// The jobs write to our stdout and stderr themselves (`-u`).
+    Ungroup,
 }
 
 /// Which of our streams a job's stream goes to.
@@ -41,7 +48,31 @@ enum Ours {
     Err,
 }
 
-/// `data` with `tag` before each line (a last line without `\n` gets one).
+/// Writes what `pending` holds in its spill file (tagged), and empties it.
+fn write_spilled(to: Ours, tag: Option<&[u8]>, pending: &mut Pending, control: &Control) {
+    let Some(file) = pending.spill.take() else {
+        return;
+    };
+    // A chunk may end inside a line: the tag goes only at line starts.
+    let mut at_start = true;
+    let read = file.read_back(|chunk| {
+        let mut buf = Vec::with_capacity(chunk.len() + 64);
+        for line in chunk.split_inclusive(|&b| b == b'\n') {
+            if at_start && let Some(t) = tag {
+                buf.extend_from_slice(t);
+            }
+            buf.extend_from_slice(line);
+            at_start = line.last() == Some(&b'\n');
+        }
+        write(to, &buf, control);
+    });
+    if let Err(e) = read {
+        screen().note(&format!("spawn many: cannot read back held output: {e}"));
+    }
+}
+
+/// `data` with `tag` before each line (a last line without `\n` keeps
+/// none, as GNU parallel's `--tag` does).
 fn tagged(tag: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) {
     let Some(tag) = tag else {
         out.extend_from_slice(data);
@@ -50,9 +81,6 @@ fn tagged(tag: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) {
     for line in data.split_inclusive(|&b| b == b'\n') {
         out.extend_from_slice(tag);
         out.extend_from_slice(line);
-        if line.last() != Some(&b'\n') {
-            out.push(b'\n');
-        }
     }
 }
 
@@ -126,6 +154,8 @@ impl BufPool {
 /// What a job's stream has produced and not printed.
 #[derive(Default)]
 struct Pending {
+    /// Held past [`GROUP_LIMIT`]: the output so far, `buf` empty.
+    spill: Option<SpillFile>,
     buf: Vec<u8>,
     /// Printing as lines come (`--line-buffer`, or past [`GROUP_LIMIT`]).
     streaming: bool,
@@ -152,11 +182,72 @@ impl Held {
     }
 }
 
+/// Whose turn it is to stream with `--keep-order --line-buffer`: the first
+/// job (in input order) not printed yet. The others hold their output
+/// until their turn; then what they hold goes out and they stream.
+#[derive(Default)]
+pub(crate) struct Turn {
+    state: Mutex<TurnState>,
+}
+
+#[derive(Default)]
+struct TurnState {
+    /// The job number whose turn it is (0 before the first: job 1's).
+    current: u64,
+    /// The output of the jobs that run and wait for their turn.
+    waiting: std::collections::HashMap<u64, (Arc<Held>, Option<Vec<u8>>)>,
+}
+
+impl Turn {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Job `seq` starts with output `held`: it streams if it is its turn,
+    /// else it waits.
+    fn enter(&self, seq: u64, held: &Arc<Held>, tag: Option<&[u8]>) {
+        let mut t = self.lock();
+        let current = t.current.max(1);
+        if seq == current {
+            held.pending(Ours::Out).streaming = true;
+            held.pending(Ours::Err).streaming = true;
+        } else {
+            t.waiting
+                .insert(seq, (Arc::clone(held), tag.map(<[u8]>::to_vec)));
+        }
+    }
+
+    /// Job `seq` was printed: the next one's turn comes (its whole lines
+    /// held so far go out, and it streams from now on, if it runs).
+    fn next(&self, seq: u64, control: &Control) {
+        let mut t = self.lock();
+        t.waiting.remove(&seq);
+        t.current = seq + 1;
+        let Some((held, tag)) = t.waiting.remove(&(seq + 1)) else {
+            return;
+        };
+        for to in [Ours::Out, Ours::Err] {
+            let mut p = held.pending(to);
+            p.streaming = true;
+            write_spilled(to, tag.as_deref(), &mut p, control);
+            let whole = p.buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let lines: Vec<u8> = p.buf.drain(..whole).collect();
+            let mut out = Vec::with_capacity(lines.len());
+            tagged(tag.as_deref(), &lines, &mut out);
+            write(to, &out, control);
+        }
+    }
+}
+
 /// The sink of one job's stream: held in [`Held`] until the job ends
 /// (`--group`), or streamed, each chunk's complete lines in one write (the
 /// rest waits for its `\n`, the end, or 1 MiB).
 struct JobStream {
     to: Ours,
+    /// The job's number.
+    seq: u64,
+    /// With `--group` (unordered): who may stream past the bound.
+    stage: Option<Arc<Stage>>,
     tag: Option<Vec<u8>>,
     held: Arc<Held>,
     control: Arc<Control>,
@@ -205,6 +296,33 @@ impl JobStream {
     }
 }
 
+impl JobStream {
+    /// The held bytes are past [`GROUP_LIMIT`]: they stream if this job
+    /// may (no other's output can come meanwhile), else they go to a
+    /// spill file (or stream, if none can be made).
+    fn past_limit(&self, p: &mut Pending) {
+        let may_stream = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.claim(Owner::Job(self.seq)));
+        if !may_stream {
+            match SpillFile::new().and_then(|mut f| f.append(&p.buf).map(|()| f)) {
+                Ok(f) => {
+                    p.spill = Some(f);
+                    let held = std::mem::take(&mut p.buf);
+                    self.pool.give(held);
+                    return;
+                }
+                Err(e) => screen().note(&format!("spawn many: cannot hold output: {e}")),
+            }
+        }
+        p.streaming = true;
+        let held = std::mem::take(&mut p.buf);
+        self.stream(p, &held);
+        self.pool.give(held);
+    }
+}
+
 impl io::Write for JobStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         // The stream's pending lock is held while its lines are written:
@@ -215,16 +333,22 @@ impl io::Write for JobStream {
             self.stream(&mut p, data);
             return Ok(data.len());
         }
+        if let Some(file) = &mut p.spill {
+            if let Err(e) = file.append(data) {
+                // The disk is full: what the file has comes out at the
+                // end; the rest streams meanwhile.
+                screen().note(&format!("spawn many: cannot hold output: {e}"));
+                p.streaming = true;
+                self.stream(&mut p, data);
+            }
+            return Ok(data.len());
+        }
         if p.buf.capacity() == 0 {
             p.buf = self.pool.take();
         }
         p.buf.extend_from_slice(data);
         if p.buf.len() > GROUP_LIMIT {
-            // Past the limit, the held bytes go out as a stream too.
-            p.streaming = true;
-            let held = std::mem::take(&mut p.buf);
-            self.stream(&mut p, &held);
-            self.pool.give(held);
+            self.past_limit(&mut p);
         }
         Ok(data.len())
     }
@@ -243,26 +367,45 @@ impl io::Write for JobStream {
 }
 
 /// Sets where the stdout and stderr of `cmd`, which runs `job`, go in
-/// `mode` (and gives `job` its [`Held`] output).
+/// `mode` (and gives `job` its [`Held`] output, its command line first
+/// when `verbose`); `turn` with `--keep-order --line-buffer`.
+#[allow(clippy::too_many_arguments)] // the parts of one run, each its own
 pub(crate) fn route(
     mode: Mode,
+    verbose: bool,
+    turn: Option<&Turn>,
+    stage: Option<&Arc<Stage>>,
     cmd: Command,
     job: &mut Job,
     control: &Arc<Control>,
     pool: &Arc<BufPool>,
 ) -> Command {
-    if mode == Mode::Json {
-        return cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    match mode {
+        Mode::Json => return cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Mode::Ungroup => return cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
+        Mode::Group | Mode::LineBuffer => {}
     }
     let held = Arc::new(Held::default());
-    if mode == Mode::LineBuffer {
-        held.pending(Ours::Out).streaming = true;
-        held.pending(Ours::Err).streaming = true;
+    if verbose {
+        // `-v`: the command line first, as part of the job's output.
+        let mut p = held.pending(Ours::Out);
+        p.buf.extend_from_slice(&job.line);
+        p.buf.push(b'\n');
+    }
+    match (mode, turn) {
+        (Mode::LineBuffer, Some(turn)) => turn.enter(job.seq, &held, job.tag.as_deref()),
+        (Mode::LineBuffer, None) => {
+            held.pending(Ours::Out).streaming = true;
+            held.pending(Ours::Err).streaming = true;
+        }
+        _ => {}
     }
     job.held = Some(Arc::clone(&held));
     let sink = |to| {
         Sink::writer(JobStream {
             to,
+            seq: job.seq,
+            stage: stage.cloned(),
             tag: job.tag.clone(),
             held: Arc::clone(&held),
             control: Arc::clone(control),
@@ -282,6 +425,12 @@ pub(crate) struct Done {
 pub(crate) struct Printer {
     mode: Mode,
     keep_order: bool,
+    /// With `--keep-order --line-buffer`: whose turn it is to stream.
+    turn: Option<Arc<Turn>>,
+    /// With `--group` unordered: who prints now (a job streaming past the
+    /// bound, or us), and the finished jobs that wait for it.
+    stage: Option<Arc<Stage>>,
+    deferred: Vec<Done>,
     control: Arc<Control>,
     /// Where printed jobs' buffers go back to.
     pool: Arc<BufPool>,
@@ -295,12 +444,17 @@ impl Printer {
     pub(crate) fn new(
         mode: Mode,
         keep_order: bool,
+        turn: Option<Arc<Turn>>,
+        stage: Option<Arc<Stage>>,
         control: Arc<Control>,
         pool: Arc<BufPool>,
     ) -> Printer {
         Printer {
             mode,
             keep_order,
+            turn,
+            stage,
+            deferred: Vec::new(),
             control,
             pool,
             next: 1,
@@ -311,6 +465,10 @@ impl Printer {
     /// A job is finished: prints it now, or holds it until its turn with
     /// `--keep-order`.
     pub(crate) fn finished(&mut self, done: Done) {
+        if let Some(stage) = self.stage.clone() {
+            self.on_stage(&stage, done);
+            return;
+        }
         if !self.keep_order {
             self.print(&done);
             return;
@@ -318,19 +476,52 @@ impl Printer {
         self.held.insert(done.job.seq, done);
         while let Some(d) = self.held.remove(&self.next) {
             self.print(&d);
+            if let Some(turn) = &self.turn {
+                turn.next(self.next, &self.control);
+            }
             self.next += 1;
+        }
+    }
+
+    /// Prints `done` unless another job streams now (then it waits for
+    /// that one's end); the streaming job's end lets the waiting ones out.
+    fn on_stage(&mut self, stage: &Stage, done: Done) {
+        let seq = done.job.seq;
+        if stage.owner() == Some(Owner::Job(seq)) {
+            self.print(&done);
+            stage.release(Owner::Job(seq));
+        } else if stage.claim(Owner::Printer) {
+            self.print(&done);
+            stage.release(Owner::Printer);
+        } else {
+            self.deferred.push(done);
+            return;
+        }
+        if !self.deferred.is_empty() && stage.claim(Owner::Printer) {
+            for d in std::mem::take(&mut self.deferred) {
+                self.print(&d);
+            }
+            stage.release(Owner::Printer);
         }
     }
 
     /// Prints the jobs still held (after a halt or a Ctrl-C left gaps).
     pub(crate) fn flush(&mut self) {
+        for d in std::mem::take(&mut self.deferred) {
+            self.print(&d);
+        }
         for (_, d) in std::mem::take(&mut self.held) {
             self.print(&d);
         }
     }
 
     fn print(&self, d: &Done) {
+        // `--halt now` prints nothing of the jobs it killed (GNU
+        // parallel's way): they did not finish.
+        let killed_by_halt = matches!(d.result, Err(Error::Cancelled { .. }))
+            && matches!(self.control.why(), Some(Stop::Halt(_)));
         match self.mode {
+            _ if killed_by_halt => {}
             Mode::Json => {
                 let cmd = String::from_utf8_lossy(&d.job.line);
                 let v = crate::json::many_json(d.job.seq, &cmd, &d.result);
@@ -339,9 +530,16 @@ impl Printer {
                 write(Ours::Out, &line, &self.control);
                 return;
             }
+            Mode::Ungroup => {}
             Mode::Group | Mode::LineBuffer => {
                 if let Some(held) = &d.job.held {
                     for to in [Ours::Out, Ours::Err] {
+                        write_spilled(
+                            to,
+                            d.job.tag.as_deref(),
+                            &mut held.pending(to),
+                            &self.control,
+                        );
                         let data = held.take(to);
                         // Untagged, the held bytes go out as they are (no
                         // second copy of a job's whole output).
@@ -385,7 +583,7 @@ mod tests {
     fn tags_go_before_every_line() {
         let mut out = Vec::new();
         tagged(Some(b"a\t"), b"1\n2\n3", &mut out);
-        assert_eq!(out, b"a\t1\na\t2\na\t3\n");
+        assert_eq!(out, b"a\t1\na\t2\na\t3");
         out.clear();
         tagged(None, b"1\n2", &mut out);
         assert_eq!(out, b"1\n2");

@@ -39,6 +39,12 @@ impl Counts {
         self.total.store(n, Ordering::Relaxed);
     }
 
+    /// The number of jobs, once known.
+    pub(crate) fn total(&self) -> Option<u64> {
+        let t = self.total.load(Ordering::Relaxed);
+        (t != UNKNOWN).then_some(t)
+    }
+
     /// The progress text.
     pub(crate) fn text(&self) -> String {
         let running = self.running.load(Ordering::Relaxed);

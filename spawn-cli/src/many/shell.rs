@@ -78,6 +78,12 @@ const SHELL_FIRST_WORDS: &[&[u8]] = &[
     b"jobs",
     b"local",
     b"source",
+    // Builtins whose program of the same name may differ from the shell's
+    // (dash's echo reads backslashes; printf's formats).
+    b"printf",
+    b"test",
+    b"pwd",
+    b"kill",
 ];
 
 /// The words of `line` when it is only words (plain, `'single'`- or
@@ -133,6 +139,15 @@ pub(crate) fn plain_words(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
     let first = words.first()?;
     if first.is_empty() || SHELL_FIRST_WORDS.contains(&first.as_slice()) {
+        return None;
+    }
+    // `echo` is the same program and builtin in every shell, but for
+    // options and backslashes (which dash's builtin reads).
+    if first == b"echo"
+        && words[1..]
+            .iter()
+            .any(|w| w.starts_with(b"-") || w.contains(&b'\\'))
+    {
         return None;
     }
     Some(words)
