@@ -23,6 +23,9 @@
 #   xtask/ab.sh OLD_BIN NEW_BIN [ROUNDS]
 #                                      runs the A/B (ROUNDS counted rounds,
 #                                      default 9) and prints the table
+#   xtask/ab.sh table RAW_FILE         the table of the samples an earlier run
+#                                      kept in AB_RAW (complete or not: an
+#                                      interrupted run's rounds so far)
 # Environment:
 #   AB_ROWS    the rows, space-separated `bench:contender:size:samples_per_round`
 #              (default below; any bench/contender of peers.rs's `one` works,
@@ -40,8 +43,10 @@
 #   xtask/ab.sh "$OLD" "$NEW" 9
 # (`build` is `cargo bench -p spawn --bench peers --no-run` with that
 # CARGO_TARGET_DIR; a later main: `git -C /work/ab-new checkout --detach main`
-# and build again. One run of the default rows and 9 rounds takes about
-# 5 minutes on a quiet 2-core machine.)
+# and build again. The comparison holds only while both checkouts have the
+# same workloads: check `git diff --stat 7fd69c4 main -- spawn/benches` is
+# empty. One run of the default rows and 9 rounds takes about 4 minutes on a
+# quiet 2-core machine, about 45 at a load of 15.)
 
 set -euo pipefail
 
@@ -86,12 +91,55 @@ sample() {
     echo "$1"
 }
 
+# The table of a raw file (row build round secs).
+table() {
+    awk -F'\t' '
+    function med(a, n,    i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return a[int(n / 2) + 1]
+    }
+    function fmt(s) {
+        if (s < 1e-3) return sprintf("%.1f µs", s * 1e6)
+        if (s < 1) return sprintf("%.2f ms", s * 1e3)
+        return sprintf("%.3f s", s)
+    }
+    function spread(a, n,    i, lo, hi) {
+        lo = hi = a[1]
+        for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+        return (hi - lo) / med(a, n) * 100
+    }
+    {
+        if (!($1 in seen)) { seen[$1] = 1; order[++rows] = $1 }
+        key = $1 SUBSEP $3
+        if ($2 == "old") { n = ++no[$1]; old[$1, n] = $4; po[key] = $4 }
+        else { n = ++nn[$1]; new[$1, n] = $4; pn[key] = $4 }
+        if ((key in po) && (key in pn)) { m = ++np[$1]; pr[$1, m] = pn[key] / po[key] }
+    }
+    END {
+        print "| row | pairs | old median | new median | new/old (medians) | median of pair ratios | spread old / new | within 3% |"
+        print "|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= rows; i++) {
+            r = order[i]
+            if (np[r] == 0) { printf "| %s | 0 | | | | | | (no pair yet) |\n", r; continue }
+            delete a; for (j = 1; j <= no[r]; j++) a[j] = old[r, j]; mo = med(a, no[r]); so = spread(a, no[r])
+            delete a; for (j = 1; j <= nn[r]; j++) a[j] = new[r, j]; mn = med(a, nn[r]); sn = spread(a, nn[r])
+            delete a; for (j = 1; j <= np[r]; j++) a[j] = pr[r, j]; mp = med(a, np[r])
+            printf "| %s | %d | %s | %s | %.3f | %.3f | %.0f%% / %.0f%% | %s |\n", r, np[r], fmt(mo), fmt(mn), mn / mo, mp, so, sn, (mn / mo <= 1.03 ? "yes" : "NO (slower)")
+        }
+    }' "$1"
+}
+
+if [ "${1:-}" = table ]; then
+    [ $# -eq 2 ] && [ -r "$2" ] || die "usage: xtask/ab.sh table RAW_FILE"
+    table "$2"
+    exit 0
+fi
 if [ "${1:-}" = build ]; then
     [ $# -eq 3 ] || die "usage: xtask/ab.sh build DIR TARGET_DIR"
     build "$2" "$3"
     exit 0
 fi
-[ $# -ge 2 ] && [ $# -le 3 ] || die "usage: xtask/ab.sh OLD_BIN NEW_BIN [ROUNDS] | build DIR TARGET_DIR"
+[ $# -ge 2 ] && [ $# -le 3 ] || die "usage: xtask/ab.sh OLD_BIN NEW_BIN [ROUNDS] | build DIR TARGET_DIR | table RAW_FILE"
 OLD=$1
 NEW=$2
 ROUNDS=${3:-9}
@@ -144,36 +192,4 @@ done
 
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u '+%F %T') UTC)"
 echo
-awk -F'\t' '
-function med(a, n,    i, j, t) {
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    return a[int(n / 2) + 1]
-}
-function fmt(s) {
-    if (s < 1e-3) return sprintf("%.1f µs", s * 1e6)
-    if (s < 1) return sprintf("%.2f ms", s * 1e3)
-    return sprintf("%.3f s", s)
-}
-function spread(a, n,    i, lo, hi) {
-    lo = hi = a[1]
-    for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
-    return (hi - lo) / med(a, n) * 100
-}
-{
-    if (!($1 in seen)) { seen[$1] = 1; order[++rows] = $1 }
-    key = $1 SUBSEP $3
-    if ($2 == "old") { n = ++no[$1]; old[$1, n] = $4; po[key] = $4 }
-    else { n = ++nn[$1]; new[$1, n] = $4; pn[key] = $4 }
-    if ((key in po) && (key in pn)) { m = ++np[$1]; pr[$1, m] = pn[key] / po[key] }
-}
-END {
-    print "| row | old median | new median | new/old (medians) | median of pair ratios | spread old / new | within 3% |"
-    print "|---|---|---|---|---|---|---|"
-    for (i = 1; i <= rows; i++) {
-        r = order[i]
-        delete a; for (j = 1; j <= no[r]; j++) a[j] = old[r, j]; mo = med(a, no[r]); so = spread(a, no[r])
-        delete a; for (j = 1; j <= nn[r]; j++) a[j] = new[r, j]; mn = med(a, nn[r]); sn = spread(a, nn[r])
-        delete a; for (j = 1; j <= np[r]; j++) a[j] = pr[r, j]; mp = med(a, np[r])
-        printf "| %s | %s | %s | %.3f | %.3f | %.0f%% / %.0f%% | %s |\n", r, fmt(mo), fmt(mn), mn / mo, mp, so, sn, (mn / mo <= 1.03 ? "yes" : "NO (slower)")
-    }
-}' "$RAW"
+table "$RAW"
