@@ -46,7 +46,7 @@
 # and build again. The comparison holds only while both checkouts have the
 # same workloads: check `git diff --stat 7fd69c4 main -- spawn/benches` is
 # empty. One run of the default rows and 9 rounds takes about 4 minutes on a
-# quiet 2-core machine, about 45 at a load of 15.)
+# quiet 2-core machine, about 20 at a load of 10-20.)
 
 set -euo pipefail
 
