@@ -331,3 +331,46 @@ fn cancel_slot(slots: &mut Slots, sched: &mut Scheduler, i: usize, now: Timestam
     slot.cancelled = true;
     sched.terminate(ChildId(i), now);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use spawn_core::{Scheduler, SchedulerConfig, Timestamp};
+
+    use super::{CancelScope, StopConditions};
+    use crate::CancelToken;
+    use crate::driver::poller::Poller;
+    use crate::driver::slots::Slots;
+    use crate::driver::token::Token;
+
+    /// A token watched by two scopes is in the set once; cancelled, its
+    /// doorbell rings, the next look applies it (a whole-engine scope:
+    /// nothing more starts) and takes the doorbell out of the set.
+    #[test]
+    fn a_token_is_watched_once_and_leaves_the_set_once_applied() {
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        let (mut slots, mut sched) = (Slots::default(), Scheduler::new(SchedulerConfig::default()));
+        let now = Timestamp::from_nanos(0);
+        let mut stops = StopConditions::default();
+        let token = CancelToken::new();
+        stops.watch_cancel(&token, CancelScope::Slot(0), &poller);
+        stops.watch_cancel(&token, CancelScope::All, &poller);
+        assert!(!stops.ticked(), "both scopes watch the one doorbell");
+        stops.apply(&poller, &mut slots, &mut sched, now);
+        assert!(!stops.stops_starting(), "not cancelled yet");
+        token.cancel();
+        let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
+        let tokens: Vec<Token> = ready.iter().map(|r| Token::decode(r.token)).collect();
+        assert_eq!(tokens, vec![Token::Cancel(0)], "one registration");
+        poller.recycle(ready);
+        stops.apply(&poller, &mut slots, &mut sched, now);
+        assert!(
+            stops.stops_starting(),
+            "a whole-engine cancel stops the starts"
+        );
+        let ready = poller.wait(Some(Duration::ZERO)).expect("wait");
+        assert!(ready.is_empty(), "applied: its doorbell left the set");
+    }
+}
