@@ -45,7 +45,7 @@ fn build(
     stats: Option<ChildStats>,
 ) -> Output {
     let wall = slot.started.map_or(Duration::ZERO, |s| {
-        slot.finished
+        slot.finished_at()
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(s)
     });

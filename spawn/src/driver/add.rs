@@ -10,7 +10,7 @@ use std::time::Instant;
 use spawn_core::{ChildId, ChildSpec, PerStream, Stream};
 
 use super::Engine;
-use super::slot::{Owner, Slot, Start};
+use super::slot::{Owner, Phase, Slot, Start};
 use crate::launch::{StagePlumbing, StageRole};
 use crate::process::Process;
 use crate::wiring::{Held, Plan, Terms, Wiring, child_spec};
@@ -110,7 +110,7 @@ impl Engine<'_> {
         slot.keep_unreaped = spec.signal_group;
         slot.stop_signal = wiring.stop_signal;
         let cancel = wiring.cmd.settings.cancel.clone();
-        slot.start = Some(Start::Launch(Box::new(wiring)));
+        slot.phase = Phase::Queued(Start::Launch(Box::new(wiring)));
         let ix = self.push(slot, spec);
         if let Some(token) = cancel {
             self.cancel_on(&token, super::CancelScope::Slot(ix));
@@ -182,7 +182,7 @@ impl Engine<'_> {
         slot.fds.stdin = Some(fd);
         slot.input = Some(input);
         // A slot not started yet registers its pipes when it starts.
-        if slot.start.is_none() {
+        if !matches!(slot.phase, Phase::Queued(_)) {
             self.register_pipe(child, Stream::Stdin);
         }
         Ok(())

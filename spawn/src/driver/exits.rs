@@ -10,6 +10,7 @@ use spawn_core::{ChildId, Event, KillSignal, Outcome, SignalTarget, Stream};
 use spawn_sys::group::GroupState;
 
 use super::Engine;
+use super::slot::Phase;
 use crate::Signal;
 
 impl Engine<'_> {
@@ -94,7 +95,7 @@ impl Engine<'_> {
             }
             slot.caps[stream].lease = None;
         }
-        slot.finished = Some(Instant::now());
+        slot.phase = Phase::Finished(Instant::now());
         slot.outcome = Some(outcome);
         if let Some(p) = &slot.process {
             // It has exited (the core saw it): this does not block. A child

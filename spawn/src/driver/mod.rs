@@ -53,6 +53,7 @@ pub use hooks::{Progress, Trace, What};
 pub(crate) use hooks::{ProgressFn, Tracer};
 use poller::{Made, Poller};
 use sink_table::SinkTable;
+use slot::Phase;
 pub(crate) use slot::{Owner, Slot};
 use slots::Slots;
 use starts::Starts;
@@ -229,10 +230,10 @@ impl<'t> Engine<'t> {
         for (sig, from_terminal) in f.drain() {
             let sig = crate::Signal::from_raw(sig);
             for slot in self.slots.iter_mut() {
-                if slot.exit.is_some() || slot.finished.is_some() {
+                if slot.exit.is_some() || slot.is_finished() {
                     continue;
                 }
-                if slot.starting_elsewhere {
+                if matches!(slot.phase, Phase::Starting) {
                     // Being started on the spawner thread: it gets the
                     // signal once it has started (`Engine::launched`).
                     slot.held_signals.push((sig, from_terminal));
@@ -537,7 +538,7 @@ impl<'t> Engine<'t> {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.owner == Owner::Engine && s.finished.is_none())
+            .filter(|(_, s)| s.owner == Owner::Engine && !s.is_finished())
             .map(|(i, s)| (i, s.name.clone()))
             .collect()
     }
@@ -576,7 +577,7 @@ impl<'t> Engine<'t> {
     /// not abandoned, the slot not finished).
     pub(crate) fn reading(&self, slot: usize, stream: Stream) -> bool {
         self.slots.get(slot).is_some_and(|s| {
-            s.finished.is_none() && s.sink_of(stream).is_some() && s.fds[stream].is_some()
+            !s.is_finished() && s.sink_of(stream).is_some() && s.fds[stream].is_some()
         })
     }
 
@@ -597,14 +598,14 @@ impl<'t> Engine<'t> {
     pub(crate) fn has_unfinished(&self) -> bool {
         self.slots
             .iter()
-            .any(|s| s.owner == Owner::Engine && s.finished.is_none())
+            .any(|s| s.owner == Owner::Engine && !s.is_finished())
     }
 
     /// KILL to every unfinished child the engine started and to what
     /// contains it, reaped in the background.
     pub(crate) fn kill_unfinished(&mut self) {
         for s in self.slots.iter_mut() {
-            if s.owner != Owner::Engine || s.finished.is_some() {
+            if s.owner != Owner::Engine || s.is_finished() {
                 continue;
             }
             if let Some(p) = s.process.take() {
@@ -623,7 +624,7 @@ impl<'t> Engine<'t> {
         self.ensure_epoll().ok()?;
         let now = self.now();
         for i in 0..self.slots.len() {
-            if self.slots[i].owner == Owner::Engine && self.slots[i].finished.is_none() {
+            if self.slots[i].owner == Owner::Engine && !self.slots[i].is_finished() {
                 self.sched.terminate(ChildId(i), now);
             }
         }

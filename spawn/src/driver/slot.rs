@@ -59,10 +59,28 @@ pub(crate) enum Watch {
     Polled,
 }
 
+/// Where a slot is in its life. The changes: `Queued` → `Starting`
+/// (made on the spawner thread) → `Started`, or `Queued` → `Started` (in
+/// place, or an adopted child registered); a deferred start goes back to
+/// `Queued` with its start; any phase → `Finished` when the core is done
+/// with the child.
+pub(crate) enum Phase {
+    /// Waiting for the core's `Start`: how its process comes to be.
+    Queued(Start),
+    /// Its start is being made on the spawner thread.
+    Starting,
+    /// Its start was made: its process runs (or ran: its exit may be seen
+    /// already), or the start failed and the core is about to finish it.
+    Started,
+    /// The core is done with it, since then.
+    Finished(Instant),
+}
+
 /// One child of the engine.
 pub(crate) struct Slot {
     pub name: String,
-    pub start: Option<Start>,
+    /// Where it is in its life.
+    pub phase: Phase,
     pub stage: Option<StageRole>,
     pub process: Option<Arc<Process>>,
     pub fds: PerStream<Option<OwnedFd>>,
@@ -79,7 +97,6 @@ pub(crate) struct Slot {
     pub outcome: Option<Outcome>,
     pub spawn_time: Duration,
     pub started: Option<Instant>,
-    pub finished: Option<Instant>,
     pub owner: Owner,
     /// The core keeps the child unreaped until it finishes (it leads a
     /// group under teardown: its zombie pins the group id).
@@ -91,8 +108,6 @@ pub(crate) struct Slot {
     pub stop_signal: crate::Signal,
     /// How its exit is watched (see `exit_watch/mod.rs`).
     pub watch: Watch,
-    /// Its start is being made on the spawner thread.
-    pub starting_elsewhere: bool,
     /// Signals the forwarder received meanwhile (number, from the
     /// terminal), passed on once it has started.
     pub held_signals: Vec<(crate::Signal, bool)>,
@@ -106,7 +121,7 @@ impl Slot {
     pub(crate) fn new(name: String, start: Start, owner: Owner) -> Slot {
         Slot {
             name,
-            start: Some(start),
+            phase: Phase::Queued(start),
             stage: None,
             process: None,
             fds: PerStream::default(),
@@ -119,16 +134,27 @@ impl Slot {
             outcome: None,
             spawn_time: Duration::ZERO,
             started: None,
-            finished: None,
             owner,
             keep_unreaped: false,
             caps: PerStream::default(),
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
             watch: Watch::Nothing,
-            starting_elsewhere: false,
             held_signals: Vec::new(),
             cancelled: false,
+        }
+    }
+
+    /// Whether the core is done with it.
+    pub(crate) fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// When the core was done with it.
+    pub(crate) fn finished_at(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Finished(at) => Some(at),
+            _ => None,
         }
     }
 
@@ -136,8 +162,7 @@ impl Slot {
     /// by nobody, finished, with nothing to start.
     pub(crate) fn vacant() -> Slot {
         let mut slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
-        slot.finished = Some(Instant::now());
-        slot.start = None;
+        slot.phase = Phase::Finished(Instant::now());
         slot
     }
 

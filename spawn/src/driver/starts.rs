@@ -12,7 +12,7 @@ use spawn_sys::poll::Interest;
 
 use super::exit_watch::ExitWatch;
 use super::pipe_io;
-use super::slot::Start;
+use super::slot::{Phase, Start};
 use super::spawner::{BULK_READ, Job, Spawner};
 use super::token::Token;
 use super::{Driving, Engine};
@@ -84,7 +84,10 @@ impl Engine<'_> {
     /// adopted child holds) and tells the core.
     pub(super) fn start(&mut self, child: usize) {
         let id = ChildId(child);
-        let start = self.slots[child].start.take();
+        let start = match std::mem::replace(&mut self.slots[child].phase, Phase::Started) {
+            Phase::Queued(start) => Some(start),
+            _ => None,
+        };
         // A retry after a deferred start: the error that deferred it is
         // not this start's.
         self.slots[child].error = None;
@@ -139,7 +142,7 @@ impl Engine<'_> {
                     && self.sched.running() > 1
                     && self.spawner().is_some()
                 {
-                    self.slots[child].starting_elsewhere = true;
+                    self.slots[child].phase = Phase::Starting;
                     if let Some(sp) = self.starts.spawner.as_mut() {
                         sp.submit(Job {
                             slot: child,
@@ -172,7 +175,7 @@ impl Engine<'_> {
         pidfd: PidfdPlan,
         res: Result<Started, Error>,
     ) {
-        self.slots[child].starting_elsewhere = false;
+        self.slots[child].phase = Phase::Started;
         let held = std::mem::take(&mut self.slots[child].held_signals);
         match res {
             Ok(s) => {
@@ -266,7 +269,9 @@ impl Engine<'_> {
             && lacks_what_children_free(&e);
         slot.error = Some(e);
         if deferrable {
-            slot.start = start;
+            if let Some(start) = start {
+                slot.phase = Phase::Queued(start);
+            }
             self.feed(Event::StartDeferred { child: id }, now);
         } else {
             drop(start);

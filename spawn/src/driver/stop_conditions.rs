@@ -20,7 +20,7 @@ use spawn_core::{ChildId, Scheduler, Timestamp};
 use spawn_sys::poll::Interest;
 
 use super::poller::Poller;
-use super::slot::Start;
+use super::slot::{Phase, Start};
 use super::slots::Slots;
 use super::token::Token;
 use crate::CancelToken;
@@ -194,8 +194,8 @@ impl StopConditions {
                     self.stop_starting();
                     for i in 0..slots.len() {
                         let slot = &slots[i];
-                        let queued =
-                            slot.process.is_none() && matches!(slot.start, Some(Start::Launch(_)));
+                        let queued = slot.process.is_none()
+                            && matches!(slot.phase, Phase::Queued(Start::Launch(_)));
                         if queued {
                             cancel_slot(slots, sched, i, now);
                         }
@@ -319,13 +319,13 @@ fn cancel_slot(slots: &mut Slots, sched: &mut Scheduler, i: usize, now: Timestam
     let Some(slot) = slots.get_mut(i) else {
         return;
     };
-    if slot.cancelled || slot.finished.is_some() {
+    if slot.cancelled || slot.is_finished() {
         return;
     }
     // An adopted child runs already: stopped before the core started it,
     // the core would finish it as never started and nobody would signal
     // it. It is stopped on a later look, once started.
-    if matches!(slot.start, Some(Start::Adopted)) {
+    if matches!(slot.phase, Phase::Queued(Start::Adopted)) {
         return;
     }
     slot.cancelled = true;

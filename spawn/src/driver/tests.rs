@@ -150,3 +150,30 @@ fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
         Some(3)
     );
 }
+
+/// A slot's phases: queued when added, started once the core started it,
+/// finished once the core is done with it.
+#[test]
+fn a_slot_goes_from_queued_to_started_to_finished() {
+    use super::slot::{Phase, Start};
+    let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
+    let cmd = Command::new("sh")
+        .args(["-c", "read x; exit 0"])
+        .stdin(Stdio::fd(held));
+    let mut engine = Engine::new(0);
+    let ix = engine
+        .add(Wiring::command(&cmd, crate::wiring::Stops::ByCommand).expect("wiring"))
+        .expect("added");
+    drop(cmd);
+    assert!(matches!(
+        engine.slots[ix].phase,
+        Phase::Queued(Start::Launch(_))
+    ));
+    assert!(engine.drive_now().expect("driven").is_some(), "it waits");
+    assert!(matches!(engine.slots[ix].phase, Phase::Started));
+    assert!(engine.slots[ix].finished_at().is_none());
+    drop(release);
+    assert!(engine.run(None).expect("runs"));
+    assert!(engine.slots[ix].is_finished());
+    assert!(engine.slots[ix].finished_at().is_some());
+}

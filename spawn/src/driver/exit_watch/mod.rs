@@ -72,7 +72,7 @@ impl Default for ExitWatch {
 
 /// Whether a slot's child is running as far as the engine knows.
 fn running(slot: &Slot) -> bool {
-    slot.exit.is_none() && slot.finished.is_none()
+    slot.exit.is_none() && !slot.is_finished()
 }
 
 impl ExitWatch {
