@@ -247,13 +247,10 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             ChildFd::Fd(fd) => Some(*fd),
             ChildFd::InheritStdout => parent_std(&stdout_fd, dst, &mut actions),
             ChildFd::Merge => {
-                // Where the other of stdout and stderr goes (stdin cannot
-                // be merged).
-                let other = match i {
-                    1 => 2,
-                    2 => 1,
-                    _ => return Err(bad("Stdio::merge() is for stdout or stderr".into())),
-                };
+                // Where the other of stdout and stderr goes. A merged
+                // stdin, or both merged, never gets here: the wiring
+                // refuses them before anything starts.
+                let other = if i == 1 { 2 } else { 1 };
                 match plans[other] {
                     // The other stream is what our own fd passes on: only
                     // an fd that exec keeps. A private (close-on-exec) or
@@ -264,9 +261,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                     ChildFd::Null => null.as_ref().map(AsFd::as_fd),
                     ChildFd::Pipe => child_ends[other].as_ref().map(AsFd::as_fd),
                     ChildFd::Fd(fd) => Some(*fd),
-                    ChildFd::Merge => {
-                        return Err(bad("stdout and stderr cannot both be merged".into()));
-                    }
+                    ChildFd::Merge => None,
                 }
             }
         };

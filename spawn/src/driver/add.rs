@@ -102,15 +102,17 @@ impl Engine<'_> {
                 member_of: member_of.map(ChildId),
             },
         );
-        let mut slot = Slot::new(wiring.name.clone(), Start::Adopted, Owner::Engine);
-        slot.fixed_cap = wiring.cmd.pipe_capacity.is_some();
-        slot.input = wiring.input.clone();
+        let fixed_cap = wiring.cmd.pipe_capacity.is_some();
+        let (input, stop_signal) = (wiring.input.clone(), wiring.stop_signal);
+        let cancel = wiring.cmd.settings.cancel.clone();
+        let name = wiring.name.clone();
+        let mut slot = Slot::new(name, Start::Launch(Box::new(wiring)), Owner::Engine);
+        slot.fixed_cap = fixed_cap;
+        slot.input = input;
         slot.sinks = sinks;
         slot.stage = stage;
         slot.keep_unreaped = spec.signal_group;
-        slot.stop_signal = wiring.stop_signal;
-        let cancel = wiring.cmd.settings.cancel.clone();
-        slot.phase = Phase::Queued(Start::Launch(Box::new(wiring)));
+        slot.stop_signal = stop_signal;
         let ix = self.push(slot, spec);
         if let Some(token) = cancel {
             self.cancel_on(&token, super::CancelScope::Slot(ix));

@@ -104,20 +104,26 @@ fn a_lone_child_with_nothing_but_its_exit_to_wait_for_gets_no_pidfd() {
     assert_eq!(out.status.code(), Some(0), "the parent held a pidfd");
 }
 
-/// A driver that waits on the engine's epoll set from outside (the
-/// reaper, tokio) makes the set after the start: the child kept aside
-/// without its pidfd gets it then, and its exit wakes the set.
-#[test]
-fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
+/// An engine with one queued `sh` that exits with `code` once the
+/// returned pipe end is dropped (it reads its stdin from it).
+fn held_child(code: i32) -> (Engine<'static>, usize, std::os::fd::OwnedFd) {
     let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
     let cmd = Command::new("sh")
-        .args(["-c", "read x; exit 3"])
+        .args(["-c", &format!("read x; exit {code}")])
         .stdin(Stdio::fd(held));
     let mut engine = Engine::new(0);
     let ix = engine
         .add(Wiring::command(&cmd, crate::wiring::Stops::ByCommand).expect("wiring"))
         .expect("added");
-    drop(cmd);
+    (engine, ix, release)
+}
+
+/// A driver that waits on the engine's epoll set from outside (the
+/// reaper, tokio) makes the set after the start: the child kept aside
+/// without its pidfd gets it then, and its exit wakes the set.
+#[test]
+fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
+    let (mut engine, ix, release) = held_child(3);
     // Started, and looked at once without waiting: no pidfd yet.
     let driven = engine.drive_now().expect("driven");
     assert!(
@@ -156,15 +162,7 @@ fn a_child_started_without_its_pidfd_gets_it_when_the_epoll_set_is_made() {
 #[test]
 fn a_slot_goes_from_queued_to_started_to_finished() {
     use super::slot::{Phase, Start};
-    let (held, release) = spawn_sys::pipe::pipe().expect("pipe");
-    let cmd = Command::new("sh")
-        .args(["-c", "read x; exit 0"])
-        .stdin(Stdio::fd(held));
-    let mut engine = Engine::new(0);
-    let ix = engine
-        .add(Wiring::command(&cmd, crate::wiring::Stops::ByCommand).expect("wiring"))
-        .expect("added");
-    drop(cmd);
+    let (mut engine, ix, release) = held_child(0);
     assert!(matches!(
         engine.slots[ix].phase,
         Phase::Queued(Start::Launch(_))

@@ -439,7 +439,8 @@ mod tests {
     }
 
     /// Way three, polled: a child without a pidfd (as where pidfds are
-    /// missing) is looked at on a tick that backs off until it exits.
+    /// missing) is looked at on a tick; a look before its exit sees
+    /// nothing and backs the tick off, the first look after it sees it.
     #[test]
     fn a_child_without_a_pidfd_is_polled_on_a_tick() {
         let mut poller: Poller = Poller::default();
@@ -450,15 +451,26 @@ mod tests {
         let mut slots = vec![started("exit 5", PidfdPlan::Later)];
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
         assert_eq!(slots[0].watch, Watch::Polled);
-        let tick = watch.tick(None).expect("a polled child sets a tick");
-        assert!(tick <= Duration::from_millis(20));
-        let bound = std::time::Instant::now() + Duration::from_secs(20);
-        while slots[0].exit.is_none() {
-            assert!(std::time::Instant::now() < bound, "never seen");
-            std::thread::sleep(watch.tick(None).expect("tick"));
-            watch.poll(&mut slots, &poller);
-        }
+        let first = watch.tick(None).expect("a polled child sets a tick");
+        // Blocks until it exited, without reaping it (the watch does).
+        let pid = slots[0].process.as_ref().expect("started").pid_u32();
+        let pid = spawn_sys::Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
+        super::source::wait_exited(pid).expect("our child");
+        watch.poll(&mut slots, &poller);
         seen_once(&mut watch, &slots[0], 5);
         assert_eq!(watch.tick(None), None, "nothing polled any more");
+        // A look that saw nothing backs the tick off.
+        let mut slots = vec![started("exec sleep 60", PidfdPlan::Later)];
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
+        watch.poll(&mut slots, &poller);
+        assert!(
+            watch.tick(None).expect("still polled") > first,
+            "backed off"
+        );
+        assert!(watch.take_seen().is_empty());
+        if let Some(p) = &slots[0].process {
+            p.kill_all();
+            let _ = p.reap(true);
+        }
     }
 }
