@@ -81,7 +81,8 @@ fn the_stop_signal_comes_first_under_a_timeout() {
     )
     .stdout(Stdio::piped())
     .stop_signal(Signal::INT)
-    .timeout(Duration::from_millis(200))
+    // Long enough for the shell to have set its traps under load.
+    .timeout(Duration::from_secs(2))
     .run()
     .unwrap_err();
     let Error::Timeout { partial, .. } = err else {

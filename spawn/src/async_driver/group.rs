@@ -150,7 +150,7 @@ impl AsyncResults {
                     };
                     match self.waiter.poll_drive(engine, Until::AnyFinished, cx) {
                         Poll::Ready(Ok(())) => {
-                            let done = !engine.has_unfinished();
+                            let done = !engine.slots.has_unfinished();
                             self.results.driven(done);
                         }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

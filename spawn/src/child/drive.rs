@@ -426,7 +426,7 @@ impl HeldRun {
             {
                 st.pipes.clear();
                 drop(st);
-                engine.own_children();
+                engine.slots.own_children();
                 crate::reaper::drive_later(Box::new(engine));
                 return;
             }

@@ -9,130 +9,119 @@ use std::time::Instant;
 use spawn_core::{ChildId, Event, KillSignal, Outcome, SignalTarget, Stream};
 use spawn_sys::group::GroupState;
 
-use super::Engine;
-use super::slot::Phase;
+use super::exit_watch::ExitWatch;
+use super::pipe_io::finish_sink;
+use super::poller::Poller;
+use super::sink_table::SinkTable;
+use super::slot::{Phase, Slot};
+use super::slots::Slots;
 use crate::Signal;
+use crate::process::TurnScans;
 
-impl Engine<'_> {
-    /// Sends signals the core asked for in one turn: what each run reaches
-    /// first (the trees of children in the caller's group in one walk, the
-    /// groups they lead, their cgroups), then the children themselves, so
-    /// that a child that dies first cannot take its children out of reach.
-    pub(super) fn signals(&mut self, batch: &[(usize, KillSignal, SignalTarget)]) {
-        self.scans = crate::process::TurnScans::default();
-        // A stopped process keeps TERM pending until it is continued: send
-        // CONT after it, as shells and systemd do.
-        let sigs = |child: usize, signal: KillSignal| -> Vec<Signal> {
-            match signal {
-                KillSignal::Term if self.slots[child].stop_signal == Signal::CONT => {
-                    vec![Signal::CONT]
-                }
-                KillSignal::Term => vec![self.slots[child].stop_signal, Signal::CONT],
-                _ => vec![Signal::KILL],
+/// Sends signals the core asked for in one turn: what each run reaches
+/// first (the trees of children in the caller's group in one walk, the
+/// groups they lead, their cgroups), then the children themselves, so
+/// that a child that dies first cannot take its children out of reach.
+pub(super) fn signals(slots: &Slots, batch: &[(usize, KillSignal, SignalTarget)]) {
+    // A stopped process keeps TERM pending until it is continued: send
+    // CONT after it, as shells and systemd do.
+    let sigs = |child: usize, signal: KillSignal| -> Vec<Signal> {
+        match signal {
+            KillSignal::Term if slots[child].stop_signal == Signal::CONT => {
+                vec![Signal::CONT]
             }
+            KillSignal::Term => vec![slots[child].stop_signal, Signal::CONT],
+            _ => vec![Signal::KILL],
+        }
+    };
+    let mut plan = Vec::with_capacity(batch.len());
+    for &(child, signal, target) in batch {
+        let Some(p) = slots[child].process.clone() else {
+            continue;
         };
-        let mut plan = Vec::with_capacity(batch.len());
-        for &(child, signal, target) in batch {
-            let Some(p) = self.slots[child].process.clone() else {
-                continue;
-            };
-            let (to_child, to_group) = match target {
-                SignalTarget::Child => (true, false),
-                SignalTarget::Group => (false, true),
-                _ => (true, true),
-            };
-            plan.push((p, sigs(child, signal), to_child, to_group));
-        }
-        // The trees first, in one walk (the first signal freezes them and
-        // continues them after; a second one, CONT, needs no walk).
-        let trees: Vec<(&crate::descendants::Descendants, Signal)> = plan
-            .iter()
-            .filter(|(_, _, _, to_group)| *to_group)
-            .filter_map(|(p, sigs, _, _)| Some((p.descendants()?, sigs[0])))
-            .collect();
-        if !trees.is_empty() {
-            crate::descendants::signal_all(&trees);
-        }
-        for (p, sigs, to_child, to_group) in &plan {
-            for (k, &s) in sigs.iter().enumerate() {
-                if *to_group {
-                    if k > 0
-                        && let Some(tree) = p.descendants()
-                    {
-                        tree.signal(s);
-                    }
-                    p.signal_group_and_cgroup(s);
-                }
-                if *to_child {
-                    let _ = p.signal(s);
-                }
-            }
-        }
-    }
-
-    pub(super) fn probe_group(&mut self, child: usize) {
-        let Some(p) = self.slots[child].process.clone() else {
-            return;
+        let (to_child, to_group) = match target {
+            SignalTarget::Child => (true, false),
+            SignalTarget::Group => (false, true),
+            _ => (true, true),
         };
-        let id = ChildId(child);
-        let ev = match p.probe_contained(&mut self.scans) {
-            GroupState::Live => Event::GroupLive { child: id },
-            // Unknown (no /proc): nothing more can be learned; the signals
-            // went out.
-            _ => Event::GroupEmpty { child: id },
-        };
-        let now = self.now();
-        self.feed(ev, now);
+        plan.push((p, sigs(child, signal), to_child, to_group));
     }
-
-    /// The core is done with the child: close what is left, finish its
-    /// sinks, reap it.
-    pub(super) fn finished(&mut self, child: usize, outcome: Outcome) {
-        let slot = &mut self.slots[child];
-        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            if let Some(fd) = slot.fds[stream].take() {
-                self.poller.delete(fd.as_fd());
+    // The trees first, in one walk (the first signal freezes them and
+    // continues them after; a second one, CONT, needs no walk).
+    let trees: Vec<(&crate::descendants::Descendants, Signal)> = plan
+        .iter()
+        .filter(|(_, _, _, to_group)| *to_group)
+        .filter_map(|(p, sigs, _, _)| Some((p.descendants()?, sigs[0])))
+        .collect();
+    if !trees.is_empty() {
+        crate::descendants::signal_all(&trees);
+    }
+    for (p, sigs, to_child, to_group) in &plan {
+        for (k, &s) in sigs.iter().enumerate() {
+            if *to_group {
+                if k > 0
+                    && let Some(tree) = p.descendants()
+                {
+                    tree.signal(s);
+                }
+                p.signal_group_and_cgroup(s);
             }
-            slot.caps[stream].lease = None;
-        }
-        slot.phase = Phase::Finished(Instant::now());
-        slot.outcome = Some(outcome);
-        if let Some(p) = &slot.process {
-            // It has exited (the core saw it): this does not block. A child
-            // the core kept unreaped is reaped now that its group is done.
-            if slot.exit.is_some() {
-                let _ = p.try_reap();
+            if *to_child {
+                let _ = p.signal(s);
             }
         }
-        self.exits.unwatch(slot, &self.poller);
-        // Reaped and held by the engine alone: its pidfd goes now, so that
-        // fds in use follow the running children, not the finished ones.
-        if let Some(p) = slot.process.as_mut().and_then(Arc::get_mut) {
-            p.close_pidfd();
-        }
-        for stream in Stream::OUTPUTS {
-            self.sinks.unpause(child, stream, &self.poller);
-            self.finish_sink(child, stream);
-        }
-        self.slots.note_finished(child);
-        self.report_progress();
     }
+}
 
-    /// Takes a finished child whose result was taken out of the engine
-    /// (a `Group` hands each result out as it finishes): the core forgets
-    /// it (`Scheduler::remove`) and a later `add` reuses its slot, so the
-    /// engine holds only the children it runs and queues, whatever the
-    /// number that went through it.
-    pub(crate) fn remove(&mut self, child: usize) {
-        if self.sched.remove(ChildId(child)).is_none() {
-            return;
+/// Whether what contains `child` (its group, its cgroup) still holds
+/// processes, as the event that tells the core; `None` when it has no
+/// process.
+pub(super) fn probe_group(slot: &Slot, scans: &mut TurnScans, child: usize) -> Option<Event> {
+    let p = slot.process.as_ref()?;
+    let id = ChildId(child);
+    Some(match p.probe_contained(scans) {
+        GroupState::Live => Event::GroupLive { child: id },
+        // Unknown (no /proc): nothing more can be learned; the signals
+        // went out.
+        _ => Event::GroupEmpty { child: id },
+    })
+}
+
+/// The core is done with `child`: closes what is left, finishes its
+/// sinks, reaps it, and queues it as finished.
+pub(super) fn finished(
+    slots: &mut Slots,
+    sinks: &mut SinkTable,
+    poller: &Poller,
+    exits: &mut ExitWatch,
+    child: usize,
+    outcome: Outcome,
+) {
+    let slot = &mut slots[child];
+    for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
+        if let Some(fd) = slot.fds[stream].take() {
+            poller.delete(fd.as_fd());
         }
-        self.stops.forget_slot(child, &self.poller);
-        let slot = &self.slots[child];
-        for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
-            // Its bytes were taken: what the sink held goes.
-            self.sinks.release(i);
-        }
-        self.slots.removed(child);
+        slot.caps[stream].lease = None;
     }
+    slot.phase = Phase::Finished(Instant::now());
+    slot.outcome = Some(outcome);
+    if let Some(p) = &slot.process {
+        // It has exited (the core saw it): this does not block. A child
+        // the core kept unreaped is reaped now that its group is done.
+        if slot.exit.is_some() {
+            let _ = p.try_reap();
+        }
+    }
+    exits.unwatch(slot, poller);
+    // Reaped and held by the engine alone: its pidfd goes now, so that
+    // fds in use follow the running children, not the finished ones.
+    if let Some(p) = slot.process.as_mut().and_then(Arc::get_mut) {
+        p.close_pidfd();
+    }
+    for stream in Stream::OUTPUTS {
+        sinks.unpause(child, stream, poller);
+        finish_sink(slot, sinks, stream);
+    }
+    slots.note_finished(child);
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use spawn_core::{Event, Output as CoreOutput, Timestamp};
 
+use super::slot::Phase;
+use super::slots::Slots;
 use crate::Signal;
 use crate::process::{GroupSignalError, Process};
 
@@ -120,6 +122,33 @@ impl<'t> Hooks<'t> {
         Hooks {
             forwarder: self.forwarder.take(),
             ..Hooks::default()
+        }
+    }
+}
+
+impl Hooks<'_> {
+    /// Passes the signals the forwarder received on to the running
+    /// children (held for those being started on the spawner thread).
+    pub(super) fn forward_signals(&self, slots: &mut Slots) {
+        let Some(f) = &self.forwarder else {
+            return;
+        };
+        for (sig, from_terminal) in f.drain() {
+            let sig = Signal::from_raw(sig);
+            for slot in slots.iter_mut() {
+                if slot.exit.is_some() || slot.is_finished() {
+                    continue;
+                }
+                if matches!(slot.phase, Phase::Starting) {
+                    // Being started on the spawner thread: it gets the
+                    // signal once it has started (`Engine::launched`).
+                    slot.held_signals.push((sig, from_terminal));
+                    continue;
+                }
+                if let Some(p) = &slot.process {
+                    forward_to(p, sig, from_terminal);
+                }
+            }
         }
     }
 }

@@ -7,23 +7,33 @@
 //! (`run`, `Group`, `Pipeline`, `Child`'s communicate and waits, tracing)
 //! goes through this one loop; they differ only in what they add to it.
 //!
-//! - `token.rs`: what an epoll readiness is about;
-//! - `slot.rs`: one child, and how it starts (launched from its wiring, or
-//!   adopted already running);
-//! - `pipe_io.rs`: reads into sinks and writes of input;
-//! - `exits.rs`: exits, signals, group probes and reaping, through
+//! This file is the loop, and the only `impl Engine`: each field of
+//! [`Engine`] is a part with one job, and the other files are those parts
+//! or the work one action does on the parts it names:
+//!
+//! - `pipe_io.rs`: reads into sinks (made by `read_into.rs`), writes of
+//!   the input, closes, and the pipes' capacity (`pipe_cap.rs`);
+//! - `exits.rs`: signals, group probes and the end of a child, through
 //!   [`Process`](crate::process::Process);
-//! - `hooks.rs`: what an entry point hands in (tracer, forwarder,
-//!   progress); the finish of a child is the caller's (`finish.rs` reads
-//!   [`Engine::finish_parts`]).
+//! - `starts.rs`: how a child starts (in place or on the spawner thread);
+//! - `add.rs`: the slot a command or a running child becomes;
+//! - `outbox.rs`: what they found out, told to the core by the loop;
+//! - `abandon.rs`: an engine dropped before its children finished.
+//!
+//! The finish of a child is the caller's (`finish.rs` reads
+//! [`Engine::finish_parts`]).
 
+mod abandon;
 mod add;
 mod backpressure;
 pub(crate) mod exit_watch;
 mod exits;
 mod hooks;
+mod outbox;
+mod pipe_cap;
 mod pipe_io;
 mod poller;
+mod read_into;
 mod sink_table;
 pub(crate) mod slot;
 mod slots;
@@ -36,27 +46,32 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use spawn_core::{
-    Action, ChildId, ChildStats, Event, Output as CoreOutput, Scheduler, SchedulerConfig, Stream,
-    Timestamp, WaitReason,
+    Action, ChildId, ChildStats, Event, Output as CoreOutput, PerStream, Scheduler,
+    SchedulerConfig, Stream, Timestamp, WaitReason,
 };
 use spawn_sys::Errno;
 use spawn_sys::poll::Interest;
 
 use crate::Error;
-use crate::sink::{SinkState, Want};
+use crate::launch::{PidfdPlan, StagePlumbing, StageRole};
+use crate::sink::SinkState;
+use crate::wiring::Wiring;
 
 pub(crate) use crate::launch::Driving;
+use abandon::Abandoned;
 pub(crate) use add::Adopted;
 use exit_watch::ExitWatch;
 use hooks::Hooks;
 pub use hooks::{Progress, Trace, What};
 pub(crate) use hooks::{ProgressFn, Tracer};
+use outbox::{Note, Outbox};
 use poller::{Made, Poller};
 use sink_table::SinkTable;
 use slot::Phase;
 pub(crate) use slot::{Owner, Slot};
 use slots::Slots;
 use starts::Starts;
+use starts::{Begun, StartPlan};
 use stop_conditions::StopConditions;
 pub(crate) use stop_conditions::{CancelScope, Feed, Ran, Until};
 use token::Token;
@@ -98,14 +113,8 @@ pub(crate) struct Engine<'t> {
     scans: crate::process::TurnScans,
     /// Handed to the background reaper once already: a second drop kills.
     abandoned: Abandoned,
-}
-
-/// Whether an engine was handed to the background reaper.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Abandoned {
-    No,
-    /// Once already: a second drop kills.
-    Once,
+    /// What the parts found out for the core since it was last told.
+    outbox: Outbox,
 }
 
 impl<'t> Engine<'t> {
@@ -127,6 +136,7 @@ impl<'t> Engine<'t> {
             },
             scans: crate::process::TurnScans::default(),
             abandoned: Abandoned::No,
+            outbox: Outbox::default(),
         }
     }
 
@@ -166,14 +176,29 @@ impl<'t> Engine<'t> {
     }
 
     fn report_progress(&mut self) {
+        self.tell_core();
         let done = self.sched.finished() + self.slots.removed_count();
         self.hooks
             .progress(done, self.sched.running(), self.sched.queued());
     }
 
-    /// Hands `event` to the core (and the tracer).
-    fn feed(&mut self, event: Event, now: Timestamp) {
-        tell(&mut self.sched, &mut self.hooks, &self.slots, event, now);
+    /// Hands what the parts found out to the core (and the tracer), in
+    /// order: the outbox is empty after.
+    fn tell_core(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let mut notes = self.outbox.take();
+        for note in notes.drain(..) {
+            match note {
+                Note::Event(event) => {
+                    tell(&mut self.sched, &mut self.hooks, &self.slots, event, now);
+                }
+                Note::Terminate(child) => self.sched.terminate(child, now),
+            }
+        }
+        self.outbox.give_back(notes);
     }
 
     /// The core's next output (shown to the tracer).
@@ -195,54 +220,17 @@ impl<'t> Engine<'t> {
         self.sinks.offload(ix);
     }
 
-    /// Pauses `child`'s `stream` until sink `ix` has what `want` says, and
-    /// tells the core; `false` when it has it now (nothing paused).
-    fn pause(&mut self, child: usize, stream: Stream, ix: usize, want: Want) -> bool {
-        if !self.sinks.pause((child, stream), ix, want, &self.poller) {
-            return false;
-        }
-        let now = self.now();
-        let child = ChildId(child);
-        self.feed(Event::SinkFull { child, stream }, now);
-        true
-    }
-
     /// The sink workers rang, or sink `writable`'s file became writable:
     /// the streams whose sinks are ready go on.
     fn sinks_ready(&mut self, writable: Option<usize>) {
-        let now = self.now();
-        let (sched, hooks, slots) = (&mut self.sched, &mut self.hooks, &self.slots);
+        let out = &mut self.outbox;
         let mut resumed = |child: usize, stream: Stream| {
             let child = ChildId(child);
-            tell(sched, hooks, slots, Event::SinkReady { child, stream }, now);
+            out.event(Event::SinkReady { child, stream });
         };
         match writable {
             Some(ix) => self.sinks.writable(ix, &self.poller, &mut resumed),
             None => self.sinks.rung(&self.poller, &mut resumed),
-        }
-    }
-
-    /// Passes the signals the forwarder received on to the running children.
-    fn forward_signals(&mut self) {
-        let Some(f) = &self.hooks.forwarder else {
-            return;
-        };
-        for (sig, from_terminal) in f.drain() {
-            let sig = crate::Signal::from_raw(sig);
-            for slot in self.slots.iter_mut() {
-                if slot.exit.is_some() || slot.is_finished() {
-                    continue;
-                }
-                if matches!(slot.phase, Phase::Starting) {
-                    // Being started on the spawner thread: it gets the
-                    // signal once it has started (`Engine::launched`).
-                    slot.held_signals.push((sig, from_terminal));
-                    continue;
-                }
-                if let Some(p) = &slot.process {
-                    hooks::forward_to(p, sig, from_terminal);
-                }
-            }
         }
     }
 
@@ -277,6 +265,7 @@ impl<'t> Engine<'t> {
         // together: one walk of `/proc` for all the trees they stop.
         let mut signals = Vec::new();
         loop {
+            self.tell_core();
             let now = self.now();
             self.check_cancels(now);
             let out = self.poll_core(now);
@@ -290,12 +279,23 @@ impl<'t> Engine<'t> {
                 continue;
             }
             if !signals.is_empty() {
-                self.signals(&signals);
+                self.scans = crate::process::TurnScans::default();
+                exits::signals(&self.slots, &signals);
                 signals.clear();
             }
             match out {
                 CoreOutput::Action(a) => self.act(a),
-                CoreOutput::Finished { child, outcome } => self.finished(child.0, outcome),
+                CoreOutput::Finished { child, outcome } => {
+                    exits::finished(
+                        &mut self.slots,
+                        &mut self.sinks,
+                        &self.poller,
+                        &mut self.exits,
+                        child.0,
+                        outcome,
+                    );
+                    self.report_progress();
+                }
                 CoreOutput::Wait { deadline, reason } => {
                     if (matches!(reason, WaitReason::Done) || self.sched.is_done())
                         && !self.stops.awaits_feed()
@@ -342,8 +342,7 @@ impl<'t> Engine<'t> {
             self.poller.count_wait();
             self.exits
                 .wait_alone(&mut self.slots, &self.poller, timeout);
-            let now = self.now();
-            self.tell_exits(now);
+            self.tell_exits();
             return Ok(());
         }
         let timeout = self.exits.tick(timeout);
@@ -362,22 +361,29 @@ impl<'t> Engine<'t> {
                 ));
             }
         };
-        let now = self.now();
         for r in &ready {
             match Token::decode(r.token) {
-                Token::Forwarder => self.forward_signals(),
+                Token::Forwarder => self.hooks.forward_signals(&mut self.slots),
                 Token::Pipe {
                     slot,
                     stream: Stream::Stdin,
-                } => self.feed(
-                    Event::Writable {
-                        child: ChildId(slot),
-                    },
-                    now,
+                } => self.outbox.event(Event::Writable {
+                    child: ChildId(slot),
+                }),
+                Token::Pipe { slot, stream } => pipe_io::readable(
+                    self.slots.get_mut(slot),
+                    &mut self.outbox,
+                    slot,
+                    stream,
+                    r.hangup,
                 ),
-                Token::Pipe { slot, stream } => self.readable(slot, stream, r.hangup, now),
-                Token::Exit { slot } => self.check_exit(slot, now),
-                Token::Cancel(_) => self.check_cancels(now),
+                Token::Exit { slot } => self.check_exit(slot),
+                Token::Cancel(_) => {
+                    // Told first: the core hears of what came before.
+                    self.tell_core();
+                    let now = self.now();
+                    self.check_cancels(now);
+                }
                 Token::Feed => self.stops.feed_rang(),
                 Token::Spawned => self.spawned_ready(),
                 Token::SinkRing => self.sinks_ready(None),
@@ -386,7 +392,7 @@ impl<'t> Engine<'t> {
         }
         self.poller.recycle(ready);
         self.exits.poll(&mut self.slots, &self.poller);
-        self.tell_exits(now);
+        self.tell_exits();
         Ok(())
     }
 
@@ -425,25 +431,22 @@ impl<'t> Engine<'t> {
     }
 
     /// Tells the core the exits the watch saw.
-    fn tell_exits(&mut self, now: Timestamp) {
+    fn tell_exits(&mut self) {
         let seen = self.exits.take_seen();
         for &(child, status) in &seen {
-            self.feed(
-                Event::Exited {
-                    child: ChildId(child),
-                    status,
-                },
-                now,
-            );
+            self.outbox.event(Event::Exited {
+                child: ChildId(child),
+                status,
+            });
         }
         self.exits.recycle(seen);
     }
 
     /// Sees slot `child`'s exit if it has exited (its pidfd was readable).
-    fn check_exit(&mut self, child: usize, now: Timestamp) {
+    fn check_exit(&mut self, child: usize) {
         self.exits
             .check(child, &mut self.slots[child], &self.poller);
-        self.tell_exits(now);
+        self.tell_exits();
     }
 
     fn act(&mut self, action: Action) {
@@ -455,24 +458,255 @@ impl<'t> Engine<'t> {
                 self.start(child.0);
                 self.report_progress();
             }
-            Action::Read { child, stream, max } => self.read(child.0, stream, max),
-            Action::Write { child, offset, len } => self.write(child.0, offset, len),
+            Action::Read { child, stream, max } => {
+                let read = pipe_io::read(
+                    &mut self.slots[child.0],
+                    &mut self.sinks,
+                    &self.poller,
+                    &mut self.outbox,
+                    child.0,
+                    stream,
+                    max,
+                );
+                if let Some(n) = read {
+                    self.starts.read(n);
+                    self.stops.note_read();
+                }
+            }
+            Action::Write { child, offset, len } => {
+                pipe_io::write(&self.slots[child.0], &mut self.outbox, child.0, offset, len);
+            }
             Action::Close {
                 child,
                 stream,
                 reason,
             } => {
-                if stream == Stream::Stdin {
-                    self.slots[child.0].note_unread_input(reason);
-                }
-                self.close(child.0, stream, reason);
+                let slot = &mut self.slots[child.0];
+                pipe_io::close(slot, &mut self.sinks, &self.poller, child.0, stream, reason);
+                // Without a pidfd, EOF on the output is the best hint of an
+                // exit.
+                self.exits.output_ended(child.0, slot, &self.poller);
+                self.tell_exits();
             }
             // Signals never come here: `run_until` sends a turn's signals
-            // together (`Engine::signals`).
-            Action::ProbeGroup { child } => self.probe_group(child.0),
+            // together (`exits::signals`).
+            Action::ProbeGroup { child } => {
+                if let Some(event) =
+                    exits::probe_group(&self.slots[child.0], &mut self.scans, child.0)
+                {
+                    self.outbox.event(event);
+                }
+            }
             Action::Interest { .. } => {} // edge-triggered: every pipe stays watched
             _ => {}
         }
+    }
+
+    /// Starts slot `child` (launches its wiring, or registers what an
+    /// adopted child holds); the core hears of it.
+    fn start(&mut self, child: usize) {
+        let id = ChildId(child);
+        // Pipes are watched in the set, and so are the exits of more than
+        // one child: made now if this child is the first to need it
+        // (before it starts, so that it waits for the fd if there is none).
+        let holds_pipes = self
+            .sched
+            .spec(id)
+            .is_some_and(|s| s.stdin || s.stdout || s.stderr);
+        let second = !self.poller.is_made() && self.exits.has_aside(&self.slots);
+        if (holds_pipes || second)
+            && let Err(e) = self.ensure_epoll()
+        {
+            let slot = &mut self.slots[child];
+            let e = Error::io(&slot.name, "cannot create an epoll set", io::Error::from(e));
+            let start = match std::mem::replace(&mut slot.phase, Phase::Started) {
+                Phase::Queued(start) => Some(start),
+                _ => None,
+            };
+            starts::failed(slot, child, start, e, &mut self.outbox);
+            return;
+        }
+        // The engine's only child, with nothing to wait for but its exit
+        // (no pipe, no deadline, no set: no cancel token, forwarder or
+        // outside driver) and nobody to signal it, is waited for in one
+        // blocking `wait4`: its pidfd is opened only if that changes.
+        let lone = !self.poller.is_made()
+            && self.slots.len() == 1
+            && !self.stops.watches_cancels()
+            && !self.slots[child].keep_unreaped
+            && self
+                .sched
+                .spec(id)
+                .is_some_and(|s| s.timeout.is_none() && !s.signal_group);
+        let plan = StartPlan {
+            holds_pipes,
+            others_run: self.sched.running() > 1,
+            pidfd: ExitWatch::pidfd_plan(lone),
+        };
+        match self
+            .starts
+            .begin(&mut self.slots[child], child, &plan, &self.poller)
+        {
+            Begun::OnSpawner => {}
+            Begun::Launched(wiring, res) => self.launched(child, wiring, plan.pidfd, res),
+            Begun::Adopted => self.now_started(child, PidfdPlan::Now),
+        }
+    }
+
+    /// The second half of a start, in place or on the spawner thread.
+    fn launched(
+        &mut self,
+        child: usize,
+        wiring: Box<Wiring>,
+        pidfd: PidfdPlan,
+        res: Result<crate::launch::Started, Error>,
+    ) {
+        let slot = &mut self.slots[child];
+        let Some(held) = starts::take_launch(slot, child, wiring, res, &mut self.outbox) else {
+            return;
+        };
+        self.now_started(child, pidfd);
+        if let Some(p) = &self.slots[child].process {
+            for (sig, from_terminal) in held {
+                hooks::forward_to(p, sig, from_terminal);
+            }
+        }
+    }
+
+    /// A slot holds its running child: its pipes and exit are watched and
+    /// the core hears of it.
+    fn now_started(&mut self, child: usize, pidfd: PidfdPlan) {
+        let slot = &mut self.slots[child];
+        pipe_io::register(slot, &self.poller, child);
+        self.outbox.event(Event::Started {
+            child: ChildId(child),
+        });
+        self.exits.watch(child, slot, &self.poller, pidfd);
+        self.tell_exits();
+    }
+
+    /// The spawner's doorbell was readable: the starts it made are finished
+    /// here, in the order made.
+    fn spawned_ready(&mut self) {
+        let mut made = self.starts.take_done();
+        for done in made.drain(..) {
+            self.launched(done.slot, done.wiring, done.pidfd, done.result);
+        }
+        self.starts.give_back(made);
+    }
+
+    /// Opens the sinks of one run's stdout and stderr together (one file
+    /// shared by both when both name it, like `>p 2>&1`); returns their
+    /// indexes.
+    pub(crate) fn open_sinks(
+        &mut self,
+        name: &str,
+        sinks: &PerStream<Option<crate::Sink>>,
+    ) -> Result<PerStream<Option<usize>>, Error> {
+        let opened = self.sinks.open(name, sinks)?;
+        for ix in [opened.stdout, opened.stderr].into_iter().flatten() {
+            self.offload_sink(ix);
+        }
+        Ok(opened)
+    }
+
+    /// Queues a command; returns its slot (results come back in this order).
+    pub(crate) fn add(&mut self, wiring: Wiring) -> Result<usize, Error> {
+        self.add_stage(wiring, None, PerStream::default(), None)
+    }
+
+    /// Queues a command, as a pipeline stage when `stage` says so.
+    /// `shared`: sinks opened already by the pipeline (its final stdout,
+    /// the stderr every stage shares), used instead of the wiring's own;
+    /// `member_of`: the slot whose group this one joins.
+    pub(crate) fn add_stage(
+        &mut self,
+        wiring: Wiring,
+        stage: Option<StageRole>,
+        shared: PerStream<Option<usize>>,
+        member_of: Option<usize>,
+    ) -> Result<usize, Error> {
+        let mut sinks = self.open_sinks(&wiring.name, &add::own_sinks(&wiring, &shared))?;
+        sinks.stdout = sinks.stdout.or(shared.stdout);
+        sinks.stderr = sinks.stderr.or(shared.stderr);
+        let (slot, spec, cancel) = add::queued(wiring, stage, sinks, member_of);
+        let ix = self.push(slot, spec);
+        if let Some(token) = cancel {
+            self.cancel_on(&token, CancelScope::Slot(ix));
+        }
+        Ok(ix)
+    }
+
+    /// Sets what a pipeline's stages share while they start (where its
+    /// final stdout goes, the pipe its merged stderr shares with it).
+    pub(crate) fn set_stage_plumbing(&mut self, plumbing: StagePlumbing) {
+        self.starts.plumbing = plumbing;
+    }
+
+    /// Adds an already running child (a `Child`'s communicate or wait).
+    pub(crate) fn adopt(&mut self, child: Adopted<'_>) -> Result<usize, Error> {
+        let sinks = self.open_sinks(child.name, child.sinks)?;
+        let (slot, spec) = add::adopted(child, sinks);
+        Ok(self.push(slot, spec))
+    }
+
+    /// Gives adopted slot `child`, which was adopted without its stdin,
+    /// the stdin pipe `fd` with `input` to write (input given after the
+    /// driving started: a `communicate` after `Child::lines`). The core
+    /// decides (`Scheduler::add_stdin`): a child that has exited gets
+    /// nothing, and `fd` is closed here.
+    ///
+    /// # Errors
+    /// No epoll set could be made to watch the pipe in.
+    pub(crate) fn give_stdin(
+        &mut self,
+        child: usize,
+        fd: std::os::fd::OwnedFd,
+        input: std::sync::Arc<Vec<u8>>,
+    ) -> Result<(), Error> {
+        if let Err(e) = self.ensure_epoll() {
+            let name = &self.slots[child].name;
+            return Err(Error::io(
+                name,
+                "cannot create an epoll set",
+                io::Error::from(e),
+            ));
+        }
+        if !self.sched.add_stdin(ChildId(child), input.len() as u64) {
+            return Ok(());
+        }
+        let slot = &mut self.slots[child];
+        slot.fds.stdin = Some(fd);
+        slot.input = Some(input);
+        // A slot not started yet registers its pipes when it starts.
+        if !matches!(slot.phase, Phase::Queued(_)) {
+            pipe_io::register_pipe(slot, &self.poller, child, Stream::Stdin);
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, slot: Slot, spec: spawn_core::ChildSpec) -> usize {
+        let id = self.sched.add(spec);
+        self.slots.put(id.0, slot);
+        id.0
+    }
+
+    /// Takes a finished child whose result was taken out of the engine
+    /// (a `Group` hands each result out as it finishes): the core forgets
+    /// it (`Scheduler::remove`) and a later `add` reuses its slot, so the
+    /// engine holds only the children it runs and queues, whatever the
+    /// number that went through it.
+    pub(crate) fn remove(&mut self, child: usize) {
+        if self.sched.remove(ChildId(child)).is_none() {
+            return;
+        }
+        self.stops.forget_slot(child, &self.poller);
+        let slot = &self.slots[child];
+        for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
+            // Its bytes were taken: what the sink held goes.
+            self.sinks.release(i);
+        }
+        self.slots.removed(child);
     }
 
     /// Stops the children of `scope` when `token` is cancelled (at once if
@@ -506,41 +740,6 @@ impl<'t> Engine<'t> {
         // nothing else to watch then sleep on its tick there.
         let _ = self.ensure_epoll();
         self.stops.watch_feed(feed, &self.poller);
-    }
-
-    /// Queues finished slots for [`next_finished`](Self::next_finished)
-    /// from now on (and [`Until::AnyFinished`] stops at them).
-    pub(crate) fn track_finished(&mut self) {
-        self.slots.track_finished();
-    }
-
-    /// The next finished slot not handed out yet, in the order they
-    /// finished.
-    pub(crate) fn next_finished(&mut self) -> Option<usize> {
-        self.slots.next_finished()
-    }
-
-    /// Takes over the children adopted from a `Child` being dropped: the
-    /// engine's now, so that its drop or failure stops them too.
-    pub(crate) fn own_children(&mut self) {
-        for s in self.slots.iter_mut() {
-            s.owner = Owner::Engine;
-        }
-    }
-
-    /// Whether a finished slot waits to be handed out.
-    pub(crate) fn has_finished_pending(&self) -> bool {
-        self.slots.has_finished_pending()
-    }
-
-    /// The unfinished children the engine started: their slots and names.
-    pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.owner == Owner::Engine && !s.is_finished())
-            .map(|(i, s)| (i, s.name.clone()))
-            .collect()
     }
 
     /// Drives what is ready now, without blocking: `None` once every child
@@ -592,27 +791,6 @@ impl<'t> Engine<'t> {
             .map_err(io::Error::from)?
             .fd()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-    }
-
-    /// Whether a child the engine started is not finished.
-    pub(crate) fn has_unfinished(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.owner == Owner::Engine && !s.is_finished())
-    }
-
-    /// KILL to every unfinished child the engine started and to what
-    /// contains it, reaped in the background.
-    pub(crate) fn kill_unfinished(&mut self) {
-        for s in self.slots.iter_mut() {
-            if s.owner != Owner::Engine || s.is_finished() {
-                continue;
-            }
-            if let Some(p) = s.process.take() {
-                p.kill_all();
-                crate::reaper::reap_later(p);
-            }
-        }
     }
 
     /// Asks the core to stop every unfinished child and moves the engine's
@@ -687,43 +865,6 @@ fn tell(sched: &mut Scheduler, hooks: &mut Hooks<'_>, slots: &Slots, event: Even
         hooks.event(now, &event, fd);
     }
     sched.handle(event, now);
-}
-
-impl crate::reaper::Abandoned for Engine<'static> {
-    fn drive_now(&mut self) -> Result<Option<Option<Instant>>, Error> {
-        Engine::drive_now(self)
-    }
-
-    fn epoll_fd(&mut self) -> io::Result<std::os::fd::BorrowedFd<'_>> {
-        Engine::epoll_fd(self)
-    }
-
-    fn kill_unfinished(&mut self) {
-        Engine::kill_unfinished(self);
-    }
-}
-
-impl Drop for Engine<'_> {
-    /// An engine dropped before its children finished (a future or an
-    /// iterator dropped, an early return) stops them with the normal
-    /// teardown (the stop signal to each child and its group, the grace,
-    /// KILL) and hands itself to the background reaper, which drives that
-    /// teardown to its end and reaps them: none is left running unobserved,
-    /// none becomes a zombie, and the dropping thread does not block. In a
-    /// panic (a sink callback's) it cannot be trusted to run on: KILL to
-    /// every child and its group, reaped in the background.
-    fn drop(&mut self) {
-        if !self.has_unfinished() {
-            return;
-        }
-        if self.abandoned == Abandoned::No && !std::thread::panicking() {
-            if let Some(engine) = self.abandon() {
-                crate::reaper::drive_later(Box::new(engine));
-                return;
-            }
-        }
-        self.kill_unfinished();
-    }
 }
 
 #[cfg(test)]

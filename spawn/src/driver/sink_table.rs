@@ -10,10 +10,11 @@
 use std::ops::{Deref, DerefMut};
 use std::os::fd::OwnedFd;
 
-use super::pipe_io::{NullTarget, ReadResult, SinkFailure, read_into};
-use spawn_core::Stream;
+use super::read_into::{NullTarget, ReadResult, SinkFailure, read_into};
+use spawn_core::{PerStream, Stream};
 
 use crate::sink::{Pool, SinkState, Want};
+use crate::{Error, Sink};
 
 /// A stream paused by its sink.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +76,28 @@ impl DerefMut for SinkTable {
 }
 
 impl SinkTable {
+    /// Opens the sinks of one run's stdout and stderr together (one file
+    /// shared by both when both name it, like `>p 2>&1`) for the program
+    /// `name`; returns their indexes.
+    ///
+    /// # Errors
+    /// A sink cannot be opened (its file, its pool).
+    pub(super) fn open(
+        &mut self,
+        name: &str,
+        sinks: &PerStream<Option<Sink>>,
+    ) -> Result<PerStream<Option<usize>>, Error> {
+        let opened = crate::sink::open_pair(sinks.stdout.as_ref(), sinks.stderr.as_ref())
+            .map_err(|e| e.into_error(name))?;
+        // A removed child's place is taken first: the table holds the
+        // sinks of the children held, not of every one that went through.
+        Ok(PerStream {
+            stdin: None,
+            stdout: opened.stdout.map(|st| self.insert(st)),
+            stderr: opened.stderr.map(|st| self.insert(st)),
+        })
+    }
+
     /// Adds a sink; returns its index (a removed child's first).
     pub(crate) fn insert(&mut self, st: SinkState) -> usize {
         if let Some(i) = self.free.pop() {

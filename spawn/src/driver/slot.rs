@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use spawn_core::{CloseReason, Outcome, PerStream, Stream};
 
-use super::pipe_io::PipeCap;
+use super::pipe_cap::PipeCap;
 
 use crate::Error;
 use crate::error::StreamName;

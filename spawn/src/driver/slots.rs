@@ -11,7 +11,7 @@ use std::ops::{Deref, DerefMut};
 
 use spawn_core::{Action, ChildId, Event, Output as CoreOutput, Stream};
 
-use super::slot::Slot;
+use super::slot::{Owner, Slot};
 
 /// The engine's children: see the module docs.
 #[derive(Default)]
@@ -87,6 +87,45 @@ impl Slots {
     /// Whether a finished slot waits to be handed out.
     pub(crate) fn has_finished_pending(&self) -> bool {
         self.finished.as_ref().is_some_and(|q| !q.is_empty())
+    }
+
+    /// Takes over the children adopted from a `Child` being dropped: the
+    /// engine's now, so that its drop or failure stops them too.
+    pub(crate) fn own_children(&mut self) {
+        for s in &mut self.list {
+            s.owner = Owner::Engine;
+        }
+    }
+
+    /// The unfinished children the engine started: their slots and names.
+    pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
+        self.list
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.owner == Owner::Engine && !s.is_finished())
+            .map(|(i, s)| (i, s.name.clone()))
+            .collect()
+    }
+
+    /// Whether a child the engine started is not finished.
+    pub(crate) fn has_unfinished(&self) -> bool {
+        self.list
+            .iter()
+            .any(|s| s.owner == Owner::Engine && !s.is_finished())
+    }
+
+    /// KILL to every unfinished child the engine started and to what
+    /// contains it, reaped in the background.
+    pub(crate) fn kill_unfinished(&mut self) {
+        for s in &mut self.list {
+            if s.owner != Owner::Engine || s.is_finished() {
+                continue;
+            }
+            if let Some(p) = s.process.take() {
+                p.kill_all();
+                crate::reaper::reap_later(p);
+            }
+        }
     }
 
     /// The fd a traced step is about, if it is about one.

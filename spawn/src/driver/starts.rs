@@ -4,18 +4,17 @@
 //! (with where a pipeline's final stdout goes), and who drives the engine to
 //! its end (which decides when the reaper thread is made).
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use spawn_core::{ChildId, Event, Stream};
 use spawn_sys::poll::Interest;
 
-use super::exit_watch::ExitWatch;
-use super::pipe_io;
-use super::slot::{Phase, Start};
-use super::spawner::{BULK_READ, Job, Spawner};
+use super::Driving;
+use super::outbox::Outbox;
+use super::poller::Poller;
+use super::slot::{Phase, Slot, Start};
+use super::spawner::{BULK_READ, Done, Job, Spawner};
 use super::token::Token;
-use super::{Driving, Engine};
 use crate::Error;
 use crate::launch::PidfdPlan;
 use crate::launch::{StagePlumbing, Started, launch_wiring};
@@ -79,236 +78,174 @@ fn lacks_what_children_free(e: &Error) -> bool {
     }
 }
 
-impl Engine<'_> {
-    /// Starts slot `child` (launches its wiring, or registers what an
-    /// adopted child holds) and tells the core.
-    pub(super) fn start(&mut self, child: usize) {
-        let id = ChildId(child);
-        let start = match std::mem::replace(&mut self.slots[child].phase, Phase::Started) {
+/// What the loop decided of a start before it is made.
+pub(super) struct StartPlan {
+    /// The child holds pipes (the set is made: the loop made it).
+    pub holds_pipes: bool,
+    /// Other children run, whose pipes a start on the spawner thread
+    /// would let the loop read meanwhile.
+    pub others_run: bool,
+    /// Whether its pidfd is opened at its start.
+    pub pidfd: PidfdPlan,
+}
+
+/// What became of a start.
+pub(super) enum Begun {
+    /// Handed to the spawner thread: it ends when its doorbell rings
+    /// ([`Starts::take_done`]).
+    OnSpawner,
+    /// Launched here: what the launch gave, for [`take_launch`].
+    Launched(Box<Wiring>, Result<Started, Error>),
+    /// Already running (adopted): its pipes and exit are to be watched.
+    Adopted,
+}
+
+impl Starts {
+    /// Starts `slot` (queued, its phase now `Started`, or `Starting` on
+    /// the spawner thread): launches its wiring here or on the spawner
+    /// thread, as `plan` allows.
+    pub(super) fn begin(
+        &mut self,
+        slot: &mut Slot,
+        child: usize,
+        plan: &StartPlan,
+        poller: &Poller,
+    ) -> Begun {
+        let start = match std::mem::replace(&mut slot.phase, Phase::Started) {
             Phase::Queued(start) => Some(start),
             _ => None,
         };
         // A retry after a deferred start: the error that deferred it is
         // not this start's.
-        self.slots[child].error = None;
-        // Pipes are watched in the epoll set, and so are the exits of
-        // more than one child: made now if this child is the first to
-        // need it (before it starts, so that it waits for the fd if there
-        // is none).
-        let holds = self
-            .sched
-            .spec(id)
-            .is_some_and(|s| s.stdin || s.stdout || s.stderr);
-        let second = !self.poller.is_made() && self.exits.has_aside(&self.slots);
-        if (holds || second)
-            && let Err(e) = self.ensure_epoll()
+        slot.error = None;
+        let Some(Start::Launch(wiring)) = start else {
+            return Begun::Adopted;
+        };
+        let stage = slot.stage;
+        // While output streams in from running children (at least
+        // `BULK_READ` bytes read since the last start), a child with
+        // pipes starts on the spawner thread (see `spawner.rs`), so that
+        // the pipes are read during its spawn call. Else it starts in
+        // place: a child without pipes, a lone child, a stage (in its
+        // leader's turn), and any start while the pipes are quiet
+        // (`true`, `echo`: nothing to read meanwhile, and the hand-over
+        // would only add two wake-ups).
+        let streaming = self.streaming();
+        let driving = self.driving;
+        if plan.holds_pipes
+            && streaming
+            && stage.is_none()
+            && plan.others_run
+            && let Some(sp) = self.spawner(poller)
         {
-            let e = Error::io(
-                &self.slots[child].name,
-                "cannot create an epoll set",
-                std::io::Error::from(e),
-            );
-            self.start_failed(child, start, e);
-            return;
+            slot.phase = Phase::Starting;
+            sp.submit(Job {
+                slot: child,
+                wiring,
+                pidfd: plan.pidfd,
+                driving,
+            });
+            return Begun::OnSpawner;
         }
-        // The engine's only child, with nothing to wait for but its exit
-        // (no pipe, no deadline, no epoll set: no cancel token, forwarder
-        // or outside driver) and nobody to signal it, is waited for in one
-        // blocking `wait4`: its pidfd is opened only if that changes.
-        let lone = !self.poller.is_made()
-            && self.slots.len() == 1
-            && !self.stops.watches_cancels()
-            && !self.slots[child].keep_unreaped
-            && self
-                .sched
-                .spec(id)
-                .is_some_and(|s| s.timeout.is_none() && !s.signal_group);
-        let pidfd = ExitWatch::pidfd_plan(lone);
-        match start {
-            Some(Start::Launch(wiring)) => {
-                let stage = self.slots[child].stage;
-                // While output streams in from running children (at least
-                // `BULK_READ` bytes read since the last start), a child with
-                // pipes starts on the spawner thread (see `spawner.rs`), so
-                // that the pipes are read during its spawn call. Else it
-                // starts in place: a child without pipes, a lone child, a
-                // stage (in its leader's turn), and any start while the
-                // pipes are quiet (`true`, `echo`: nothing to read
-                // meanwhile, and the hand-over would only add two wake-ups).
-                let streaming = self.starts.streaming();
-                if holds
-                    && streaming
-                    && stage.is_none()
-                    && self.sched.running() > 1
-                    && self.spawner().is_some()
-                {
-                    self.slots[child].phase = Phase::Starting;
-                    if let Some(sp) = self.starts.spawner.as_mut() {
-                        sp.submit(Job {
-                            slot: child,
-                            wiring,
-                            pidfd,
-                            driving: self.starts.driving,
-                        });
-                    }
-                    return;
-                }
-                let res = launch_wiring(
-                    &wiring,
-                    stage,
-                    &mut self.starts.plumbing,
-                    pidfd,
-                    self.starts.driving,
-                );
-                self.launched(child, wiring, pidfd, res);
-            }
-            Some(Start::Adopted) | None => self.now_started(child, PidfdPlan::Now),
-        }
+        let res = launch_wiring(&wiring, stage, &mut self.plumbing, plan.pidfd, self.driving);
+        Begun::Launched(wiring, res)
     }
 
-    /// The second half of a start, in place or on the spawner thread: the
-    /// slot takes what the launch gave, or the start failed.
-    pub(super) fn launched(
-        &mut self,
-        child: usize,
-        wiring: Box<Wiring>,
-        pidfd: PidfdPlan,
-        res: Result<Started, Error>,
-    ) {
-        self.slots[child].phase = Phase::Started;
-        let held = std::mem::take(&mut self.slots[child].held_signals);
-        match res {
-            Ok(s) => {
-                // The command (and any fd the caller handed in) is
-                // dropped here: the parent keeps no copy it was not
-                // asked to keep.
-                drop(wiring);
-                let slot = &mut self.slots[child];
-                slot.process = Some(Arc::new(s.process));
-                slot.fds = s.fds;
-                slot.spawn_time = s.spawn_time;
-                slot.started = Some(s.started);
-                // Pipes the core does not manage (a merged stderr has none).
-                for stream in [Stream::Stdout, Stream::Stderr] {
-                    if slot.sinks[stream].is_none() {
-                        slot.fds[stream] = None;
-                    }
-                }
-                self.now_started(child, pidfd);
-                if let Some(p) = &self.slots[child].process {
-                    for (sig, from_terminal) in held {
-                        super::hooks::forward_to(p, sig, from_terminal);
-                    }
-                }
-            }
-            Err(e) => self.start_failed(child, Some(Start::Launch(wiring)), e),
-        }
-    }
-
-    /// A slot holds its running child: its pipes and exit are watched and
-    /// the core is told.
-    fn now_started(&mut self, child: usize, pidfd: PidfdPlan) {
-        self.register(child);
-        let now = self.now();
-        self.feed(
-            Event::Started {
-                child: ChildId(child),
-            },
-            now,
-        );
-        self.exits
-            .watch(child, &mut self.slots[child], &self.poller, pidfd);
-        self.tell_exits(now);
-    }
-
-    /// The engine's spawner, made now (its doorbell in the epoll set) if
-    /// there is none; `None` when none can be had.
-    fn spawner(&mut self) -> Option<&mut Spawner> {
-        if self.starts.spawner.is_none() {
+    /// The engine's spawner, made now (its doorbell in the set, which is
+    /// made) if there is none; `None` when none can be had.
+    fn spawner(&mut self, poller: &Poller) -> Option<&mut Spawner> {
+        if self.spawner.is_none() {
             let sp = Spawner::new()?;
             let interest = Interest {
                 readable: true,
                 writable: false,
                 edge: false,
             };
-            let set = self.ensure_epoll().ok()?;
-            if !set.add(sp.fd(), Token::Spawned, interest) {
+            if !poller.add(sp.fd(), Token::Spawned, interest) {
                 return None;
             }
-            self.starts.spawner = Some(sp);
+            self.spawner = Some(sp);
         }
-        self.starts.spawner.as_mut()
+        self.spawner.as_mut()
     }
 
-    /// The spawner's doorbell was readable: the starts it made are finished
-    /// here, in the order made.
-    pub(super) fn spawned_ready(&mut self) {
-        let Some(sp) = self.starts.spawner.as_mut() else {
-            return;
-        };
-        let mut made = sp.take_done();
-        for done in made.drain(..) {
-            self.launched(done.slot, done.wiring, done.pidfd, done.result);
-        }
-        if let Some(sp) = self.starts.spawner.as_mut() {
-            sp.give_back(made);
-        }
+    /// The starts the spawner thread made since the last look, in the
+    /// order made (its doorbell was readable); [`give_back`](Self::give_back)
+    /// returns the list.
+    pub(super) fn take_done(&mut self) -> Vec<Done> {
+        self.spawner
+            .as_mut()
+            .map_or_else(Vec::new, Spawner::take_done)
     }
 
-    /// A start that failed: deferred (the wiring kept for the retry) when
-    /// what it lacked is what running children give back as they finish
-    /// (fds, processes) and it is no pipeline stage; else failed. The core
-    /// decides whether a deferral can wait (see `Event::StartDeferred`);
-    /// the error stays for when it cannot.
-    fn start_failed(&mut self, child: usize, start: Option<Start>, e: Error) {
-        let id = ChildId(child);
-        let now = self.now();
-        let slot = &mut self.slots[child];
-        let deferrable = slot.stage.is_none()
-            && matches!(start, Some(Start::Launch(_)))
-            && lacks_what_children_free(&e);
-        slot.error = Some(e);
-        if deferrable {
-            if let Some(start) = start {
-                slot.phase = Phase::Queued(start);
+    /// Returns the list [`take_done`](Self::take_done) gave.
+    pub(super) fn give_back(&mut self, done: Vec<Done>) {
+        if let Some(sp) = self.spawner.as_mut() {
+            sp.give_back(done);
+        }
+    }
+}
+
+/// The second half of a start, in place or on the spawner thread: the
+/// slot takes what the launch gave, and the signals the forwarder held
+/// for it meanwhile are returned, to be passed on; or the start failed
+/// (see [`failed`]), and `None`.
+pub(super) fn take_launch(
+    slot: &mut Slot,
+    child: usize,
+    wiring: Box<Wiring>,
+    res: Result<Started, Error>,
+    out: &mut Outbox,
+) -> Option<Vec<(crate::Signal, bool)>> {
+    slot.phase = Phase::Started;
+    let held = std::mem::take(&mut slot.held_signals);
+    match res {
+        Ok(s) => {
+            // The command (and any fd the caller handed in) is dropped
+            // here: the parent keeps no copy it was not asked to keep.
+            drop(wiring);
+            slot.process = Some(Arc::new(s.process));
+            slot.fds = s.fds;
+            slot.spawn_time = s.spawn_time;
+            slot.started = Some(s.started);
+            // Pipes the core does not manage (a merged stderr has none).
+            for stream in [Stream::Stdout, Stream::Stderr] {
+                if slot.sinks[stream].is_none() {
+                    slot.fds[stream] = None;
+                }
             }
-            self.feed(Event::StartDeferred { child: id }, now);
-        } else {
-            drop(start);
-            self.feed(Event::SpawnFailed { child: id }, now);
+            Some(held)
+        }
+        Err(e) => {
+            failed(slot, child, Some(Start::Launch(wiring)), e, out);
+            None
         }
     }
+}
 
-    /// Watches the pipes of a started slot.
-    pub(super) fn register(&mut self, child: usize) {
-        for stream in [Stream::Stdin, Stream::Stdout, Stream::Stderr] {
-            self.register_pipe(child, stream);
+/// A start that failed: deferred (the start kept for the retry) when
+/// what it lacked is what running children give back as they finish
+/// (fds, processes) and it is no pipeline stage; else failed. The core
+/// decides whether a deferral can wait (see `Event::StartDeferred`); the
+/// error stays for when it cannot.
+pub(super) fn failed(
+    slot: &mut Slot,
+    child: usize,
+    start: Option<Start>,
+    e: Error,
+    out: &mut Outbox,
+) {
+    let id = ChildId(child);
+    let deferrable = slot.stage.is_none()
+        && matches!(start, Some(Start::Launch(_)))
+        && lacks_what_children_free(&e);
+    slot.error = Some(e);
+    match start {
+        Some(start) if deferrable => {
+            slot.phase = Phase::Queued(start);
+            out.event(Event::StartDeferred { child: id });
         }
-    }
-
-    /// Watches pipe `stream` of a started slot, if it holds one.
-    pub(super) fn register_pipe(&mut self, child: usize, stream: Stream) {
-        if !self.poller.is_made() {
-            return;
-        }
-        let slot = &mut self.slots[child];
-        let input = slot.input.as_ref().map_or(0, |v| v.len());
-        let Some(fd) = slot.fds[stream].as_ref() else {
-            return;
-        };
-        pipe_io::size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
-        // Our end of a pipe made for this start: no other flag to keep.
-        let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);
-        let interest = Interest {
-            readable: stream != Stream::Stdin,
-            writable: stream == Stream::Stdin,
-            edge: true,
-        };
-        let token = Token::Pipe {
-            slot: child,
-            stream,
-        };
-        let _ = self.poller.add(fd.as_fd(), token, interest);
+        _ => out.event(Event::SpawnFailed { child: id }),
     }
 }
 

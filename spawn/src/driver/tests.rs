@@ -55,7 +55,7 @@ fn starts_move_to_the_spawner_only_while_output_streams_in() {
 #[test]
 fn removed_children_leave_their_slots_and_sinks_for_the_next() {
     let mut engine = Engine::new(2);
-    engine.track_finished();
+    engine.slots.track_finished();
     let cmd = |i: usize| {
         Command::new("sh")
             .args(["-c", "echo $1; echo e$1 >&2", "sh", &i.to_string()])
@@ -74,7 +74,7 @@ fn removed_children_leave_their_slots_and_sinks_for_the_next() {
             Ran::Done | Ran::Reached => {}
             Ran::Stopped => panic!("no deadline was set"),
         }
-        while let Some(slot) = engine.next_finished() {
+        while let Some(slot) = engine.slots.next_finished() {
             let out = crate::finish::result(&mut engine, slot).expect("result");
             assert!(out.status.success());
             engine.remove(slot);

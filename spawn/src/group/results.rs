@@ -88,7 +88,7 @@ impl<'g> GroupResults<'g> {
         };
         let mut engine = engine;
         if let Some(e) = engine.as_mut() {
-            e.track_finished();
+            e.slots.track_finished();
         }
         GroupResults {
             engine,
@@ -291,7 +291,7 @@ impl<'g> GroupResults<'g> {
                 }
                 continue;
             };
-            if let Some(slot) = engine.next_finished() {
+            if let Some(slot) = engine.slots.next_finished() {
                 self.in_engine -= 1;
                 let index = self.index_of.get(slot).copied().unwrap_or(slot);
                 let result = crate::finish::result(engine, slot);
@@ -318,7 +318,7 @@ impl<'g> GroupResults<'g> {
             && !self
                 .engine
                 .as_ref()
-                .is_some_and(Engine::has_finished_pending)
+                .is_some_and(|e| e.slots.has_finished_pending())
         {
             // Nothing left in the engine (a count gone wrong must not
             // spin here).
@@ -336,7 +336,7 @@ impl<'g> GroupResults<'g> {
         };
         let kind = std::io::Error::from(e);
         let engine = self.engine.as_mut()?;
-        for (slot, name) in engine.unfinished() {
+        for (slot, name) in engine.slots.unfinished() {
             let index = self.index_of.get(slot).copied().unwrap_or(slot);
             let err = match no_runtime {
                 // Nothing started: each child's error says why, as its own.
@@ -351,7 +351,7 @@ impl<'g> GroupResults<'g> {
             };
             self.early.push_back((index, Err(err)));
         }
-        engine.kill_unfinished();
+        engine.slots.kill_unfinished();
         self.in_engine = 0;
         self.drained = true;
         self.early.pop_front()
