@@ -92,7 +92,7 @@ fn build(
         stderr_dropped,
         ..Report::default()
     };
-    match &slot.outcome {
+    match slot.outcome() {
         Some(o) => {
             report.stdout_bytes = o.stdout_bytes;
             report.stderr_bytes = o.stderr_bytes;
@@ -164,7 +164,7 @@ pub(crate) fn stage(
             elapsed: output.report.wall,
             partial: Box::new(output.clone()),
         })
-    } else if slot.cancelled && slot.outcome.as_ref().is_some_and(|o| o.terminated) {
+    } else if slot.cancelled && slot.outcome().is_some_and(|o| o.terminated) {
         Some(Error::Cancelled {
             program: name(),
             partial: Box::new(output.clone()),

@@ -104,8 +104,10 @@ pub(super) fn finished(
         }
         slot.caps[stream].lease = None;
     }
-    slot.phase = Phase::Finished(Instant::now());
-    slot.outcome = Some(outcome);
+    slot.phase = Phase::Finished {
+        at: Instant::now(),
+        outcome,
+    };
     if let Some(p) = &slot.process {
         // It has exited (the core saw it): this does not block. A child
         // the core kept unreaped is reaped now that its group is done.

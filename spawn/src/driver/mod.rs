@@ -68,7 +68,7 @@ use outbox::{Note, Outbox};
 use poller::{Made, Poller};
 use sink_table::SinkTable;
 use slot::Phase;
-pub(crate) use slot::{Owner, Slot};
+pub(crate) use slot::Slot;
 use slots::Slots;
 use starts::Starts;
 use starts::{Begun, StartPlan};
@@ -801,10 +801,8 @@ impl<'t> Engine<'t> {
         // The background reaper waits on the set: everything must be in it.
         self.ensure_epoll().ok()?;
         let now = self.now();
-        for i in 0..self.slots.len() {
-            if self.slots[i].owner == Owner::Engine && !self.slots[i].is_finished() {
-                self.sched.terminate(ChildId(i), now);
-            }
+        for (i, _) in self.slots.unfinished() {
+            self.sched.terminate(ChildId(i), now);
         }
         self.stops.forget_all(&self.poller);
         let mut owned = Engine::new(0);

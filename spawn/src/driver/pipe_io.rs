@@ -115,7 +115,7 @@ pub(super) fn read(
                 stream,
                 n,
             });
-            if slot.overflow.is_some() && slot.outcome.is_none() {
+            if slot.overflow.is_some() && !slot.is_finished() {
                 // An overflowing sink that errors stops the child (once:
                 // the core ignores a second terminate).
                 out.terminate(id);

@@ -72,8 +72,8 @@ pub(crate) enum Phase {
     /// Its start was made: its process runs (or ran: its exit may be seen
     /// already), or the start failed and the core is about to finish it.
     Started,
-    /// The core is done with it, since then.
-    Finished(Instant),
+    /// The core is done with it, since `at`, with this outcome.
+    Finished { at: Instant, outcome: Outcome },
 }
 
 /// One child of the engine.
@@ -94,7 +94,6 @@ pub(crate) struct Slot {
     /// Input bytes still in the stdin pipe when it was closed because the
     /// child exited or closed its end: written, never taken.
     pub input_unread: u64,
-    pub outcome: Option<Outcome>,
     pub spawn_time: Duration,
     pub started: Option<Instant>,
     pub owner: Owner,
@@ -131,7 +130,6 @@ impl Slot {
             overflow: None,
             exit: None,
             input_unread: 0,
-            outcome: None,
             spawn_time: Duration::ZERO,
             started: None,
             owner,
@@ -147,23 +145,23 @@ impl Slot {
 
     /// Whether the core is done with it.
     pub(crate) fn is_finished(&self) -> bool {
-        matches!(self.phase, Phase::Finished(_))
+        matches!(self.phase, Phase::Finished { .. })
+    }
+
+    /// What the core made of it, once finished.
+    pub(crate) fn outcome(&self) -> Option<&Outcome> {
+        match &self.phase {
+            Phase::Finished { outcome, .. } => Some(outcome),
+            _ => None,
+        }
     }
 
     /// When the core was done with it.
     pub(crate) fn finished_at(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Finished(at) => Some(at),
+            Phase::Finished { at, .. } => Some(at),
             _ => None,
         }
-    }
-
-    /// The place of a removed child, until the next child takes it: owned
-    /// by nobody, finished, with nothing to start.
-    pub(crate) fn vacant() -> Slot {
-        let mut slot = Slot::new(String::new(), Start::Adopted, Owner::Child);
-        slot.phase = Phase::Finished(Instant::now());
-        slot
     }
 
     /// The stdin pipe is about to be closed because the child exited or

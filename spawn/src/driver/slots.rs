@@ -2,12 +2,13 @@
 //! core's `ChildId`s, with the queue of finished ones a group takes its
 //! results from.
 //!
-//! Invariants: slot `i` is the core's child `i` (a removed child's slot is
-//! reused by the next child the core numbers so); a slot is queued as
-//! finished at most once, and only while finished slots are tracked.
+//! Invariants: slot `i` is the core's child `i` (a removed child's place
+//! is empty, not a placeholder slot, until the next child the core numbers
+//! so takes it); a slot is queued as finished at most once, and only while
+//! finished slots are tracked.
 
 use std::collections::VecDeque;
-use std::ops::{Deref, DerefMut};
+use std::ops::{Index, IndexMut};
 
 use spawn_core::{Action, ChildId, Event, Output as CoreOutput, Stream};
 
@@ -16,7 +17,8 @@ use super::slot::{Owner, Slot};
 /// The engine's children: see the module docs.
 #[derive(Default)]
 pub(crate) struct Slots {
-    list: Vec<Slot>,
+    /// By the core's id; `None`: a removed child's place.
+    list: Vec<Option<Slot>>,
     /// Finished children removed so far (for progress counts).
     removed: usize,
     /// Finished slots not handed out yet, in the order they finished; kept
@@ -25,16 +27,20 @@ pub(crate) struct Slots {
     finished: Option<VecDeque<usize>>,
 }
 
-impl Deref for Slots {
-    type Target = [Slot];
-    fn deref(&self) -> &[Slot] {
-        &self.list
+impl Index<usize> for Slots {
+    type Output = Slot;
+    /// Slot `id`.
+    ///
+    /// # Panics
+    /// Its child was removed: the caller kept an id it had handed back.
+    fn index(&self, id: usize) -> &Slot {
+        self.get(id).expect("a removed child's slot")
     }
 }
 
-impl DerefMut for Slots {
-    fn deref_mut(&mut self) -> &mut [Slot] {
-        &mut self.list
+impl IndexMut<usize> for Slots {
+    fn index_mut(&mut self, id: usize) -> &mut Slot {
+        self.get_mut(id).expect("a removed child's slot")
     }
 }
 
@@ -43,7 +49,8 @@ impl Slots {
     /// child's place, or the next one.
     pub(crate) fn put(&mut self, id: usize, slot: Slot) {
         if id < self.list.len() {
-            self.list[id] = slot;
+            debug_assert!(self.list[id].is_none(), "a place held by a child");
+            self.list[id] = Some(slot);
         } else {
             debug_assert_eq!(id, self.list.len());
             // As the scheduler's children: room for one first (a slot is
@@ -51,15 +58,56 @@ impl Slots {
             if self.list.capacity() == 0 {
                 self.list.reserve_exact(1);
             }
-            self.list.push(slot);
+            self.list.push(Some(slot));
         }
     }
 
     /// Slot `id`'s child was removed (its result taken): its place is
     /// empty, for the next child.
     pub(crate) fn removed(&mut self, id: usize) {
-        self.removed += 1;
-        self.list[id] = Slot::vacant();
+        if let Some(place) = self.list.get_mut(id)
+            && place.take().is_some()
+        {
+            self.removed += 1;
+        }
+    }
+
+    /// The number of places (children held, and removed children's places).
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Slot `id`, unless its child was removed.
+    pub(crate) fn get(&self, id: usize) -> Option<&Slot> {
+        self.list.get(id)?.as_ref()
+    }
+
+    /// Slot `id`, unless its child was removed.
+    pub(crate) fn get_mut(&mut self, id: usize) -> Option<&mut Slot> {
+        self.list.get_mut(id)?.as_mut()
+    }
+
+    /// The slots held, in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.list.iter().flatten()
+    }
+
+    /// The slots held, in id order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.list.iter_mut().flatten()
+    }
+
+    /// The slots held with their ids.
+    fn enumerate(&self) -> impl Iterator<Item = (usize, &Slot)> {
+        self.list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+    }
+
+    /// The first slot held (for an error's program name).
+    pub(crate) fn first(&self) -> Option<&Slot> {
+        self.iter().next()
     }
 
     /// Finished children removed so far.
@@ -92,16 +140,14 @@ impl Slots {
     /// Takes over the children adopted from a `Child` being dropped: the
     /// engine's now, so that its drop or failure stops them too.
     pub(crate) fn own_children(&mut self) {
-        for s in &mut self.list {
+        for s in self.iter_mut() {
             s.owner = Owner::Engine;
         }
     }
 
     /// The unfinished children the engine started: their slots and names.
     pub(crate) fn unfinished(&self) -> Vec<(usize, String)> {
-        self.list
-            .iter()
-            .enumerate()
+        self.enumerate()
             .filter(|(_, s)| s.owner == Owner::Engine && !s.is_finished())
             .map(|(i, s)| (i, s.name.clone()))
             .collect()
@@ -109,15 +155,14 @@ impl Slots {
 
     /// Whether a child the engine started is not finished.
     pub(crate) fn has_unfinished(&self) -> bool {
-        self.list
-            .iter()
+        self.iter()
             .any(|s| s.owner == Owner::Engine && !s.is_finished())
     }
 
     /// KILL to every unfinished child the engine started and to what
     /// contains it, reaped in the background.
     pub(crate) fn kill_unfinished(&mut self) {
-        for s in &mut self.list {
+        for s in self.iter_mut() {
             if s.owner != Owner::Engine || s.is_finished() {
                 continue;
             }
@@ -185,15 +230,19 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::Slots;
-    use crate::driver::slot::Slot;
+    use crate::driver::slot::{Owner, Slot, Start};
+
+    fn adopted() -> Slot {
+        Slot::new("x".to_owned(), Start::Adopted, Owner::Child)
+    }
 
     /// Places are the core's numbers: a removed one is reused in place;
     /// finished slots are queued only once tracked, in finishing order.
     #[test]
     fn places_are_reused_and_finished_slots_queued_in_order() {
         let mut slots = Slots::default();
-        slots.put(0, Slot::vacant());
-        slots.put(1, Slot::vacant());
+        slots.put(0, adopted());
+        slots.put(1, adopted());
         slots.note_finished(0);
         assert_eq!(slots.next_finished(), None, "not tracked yet");
         slots.track_finished();
@@ -205,7 +254,12 @@ mod tests {
         assert!(!slots.has_finished_pending());
         slots.removed(1);
         assert_eq!(slots.removed_count(), 1);
-        slots.put(1, Slot::vacant());
+        assert!(slots.get(1).is_none(), "a removed place is empty");
+        assert_eq!(slots.iter().count(), 1, "an empty place is not a slot");
+        slots.removed(1);
+        assert_eq!(slots.removed_count(), 1, "removed once");
+        slots.put(1, adopted());
         assert_eq!(slots.len(), 2, "the removed place was reused");
+        assert!(slots.get(1).is_some());
     }
 }

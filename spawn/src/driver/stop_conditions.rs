@@ -193,9 +193,10 @@ impl StopConditions {
                 CancelScope::Queued => {
                     self.stop_starting();
                     for i in 0..slots.len() {
-                        let slot = &slots[i];
-                        let queued = slot.process.is_none()
-                            && matches!(slot.phase, Phase::Queued(Start::Launch(_)));
+                        let queued = slots.get(i).is_some_and(|slot| {
+                            slot.process.is_none()
+                                && matches!(slot.phase, Phase::Queued(Start::Launch(_)))
+                        });
                         if queued {
                             cancel_slot(slots, sched, i, now);
                         }

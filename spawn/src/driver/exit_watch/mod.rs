@@ -34,6 +34,7 @@ pub(crate) mod source;
 
 use super::poller::Poller;
 use super::slot::{AsidePidfd, Slot, Watch};
+use super::slots::Slots;
 use super::token::Token;
 use crate::launch::PidfdPlan;
 
@@ -90,7 +91,7 @@ impl ExitWatch {
 
     /// Whether a child kept aside still runs: a start of a second one makes
     /// the set.
-    pub(crate) fn has_aside(&self, slots: &[Slot]) -> bool {
+    pub(crate) fn has_aside(&self, slots: &Slots) -> bool {
         self.aside.iter().any(|&i| running(&slots[i]))
     }
 
@@ -131,7 +132,7 @@ impl ExitWatch {
 
     /// The set was just made: every child kept aside goes into it (a late
     /// pidfd opened now), or is polled if it cannot.
-    pub(crate) fn set_made(&mut self, slots: &mut [Slot], poller: &Poller) {
+    pub(crate) fn set_made(&mut self, slots: &mut Slots, poller: &Poller) {
         for i in std::mem::take(&mut self.aside) {
             let slot = &mut slots[i];
             if !running(slot) {
@@ -150,7 +151,7 @@ impl ExitWatch {
 
     /// Whether the next wait needs the set: more than one child kept aside
     /// (with none, or one, the wait is made alone).
-    pub(crate) fn wants_set(&mut self, slots: &[Slot]) -> bool {
+    pub(crate) fn wants_set(&mut self, slots: &Slots) -> bool {
         self.aside.retain(|&i| running(&slots[i]));
         self.aside.len() > 1
     }
@@ -171,7 +172,7 @@ impl ExitWatch {
     /// seen.
     pub(crate) fn wait_alone(
         &mut self,
-        slots: &mut [Slot],
+        slots: &mut Slots,
         poller: &Poller,
         timeout: Option<Duration>,
     ) {
@@ -240,7 +241,7 @@ impl ExitWatch {
     #[cfg(feature = "tokio")]
     pub(crate) fn lone_exit_fd<'s>(
         &mut self,
-        slots: &'s mut [Slot],
+        slots: &'s mut Slots,
         poller: &Poller,
     ) -> Option<std::os::fd::BorrowedFd<'s>> {
         if poller.is_made() || !self.polled.is_empty() {
@@ -288,7 +289,7 @@ impl ExitWatch {
 
     /// Looks at the polled children (after each wait); the list drops
     /// those whose exit was seen, and the tick backs off while none is.
-    pub(crate) fn poll(&mut self, slots: &mut [Slot], poller: &Poller) {
+    pub(crate) fn poll(&mut self, slots: &mut Slots, poller: &Poller) {
         if self.polled.is_empty() {
             return;
         }
@@ -360,11 +361,21 @@ mod tests {
     use crate::driver::poller::Poller;
     use crate::driver::slot::{AsidePidfd, Watch};
     use crate::driver::slot::{Owner, Slot, Start};
+    use crate::driver::slots::Slots;
     use crate::launch::PidfdPlan;
     use crate::launch::launch_alone;
     use crate::wiring::{Stops, Wiring};
 
     /// A slot holding a started `sh -c script`, as `plan` starts it.
+    /// The engine's slots, numbered in order.
+    fn slots_of(list: Vec<Slot>) -> Slots {
+        let mut slots = Slots::default();
+        for (i, slot) in list.into_iter().enumerate() {
+            slots.put(i, slot);
+        }
+        slots
+    }
+
     fn started(script: &str, plan: PidfdPlan) -> Slot {
         let cmd = Command::new("sh").args(["-c", script]);
         let wiring = Wiring::command(&cmd, Stops::ByCommand).expect("wiring");
@@ -392,7 +403,7 @@ mod tests {
     fn a_lone_child_is_waited_for_alone_without_a_set() {
         let poller: Poller = Poller::default();
         let mut watch = ExitWatch::default();
-        let mut slots = vec![started("exit 3", PidfdPlan::Later)];
+        let mut slots = slots_of(vec![started("exit 3", PidfdPlan::Later)]);
         assert!(
             slots[0]
                 .process
@@ -423,7 +434,7 @@ mod tests {
         drop((cmd, wiring));
         let mut slot = Slot::new("sh".into(), Start::Adopted, Owner::Engine);
         slot.process = Some(Arc::new(s.process));
-        let mut slots = vec![slot];
+        let mut slots = slots_of(vec![slot]);
         let mut poller: Poller = Poller::default();
         let mut watch = ExitWatch::default();
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Later);
@@ -448,7 +459,7 @@ mod tests {
         let mut watch = ExitWatch::default();
         // Started without its pidfd and watched as if it were to have had
         // one: nothing to put in the set, so it is polled.
-        let mut slots = vec![started("exit 5", PidfdPlan::Later)];
+        let mut slots = slots_of(vec![started("exit 5", PidfdPlan::Later)]);
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
         assert_eq!(slots[0].watch, Watch::Polled);
         let first = watch.tick(None).expect("a polled child sets a tick");
@@ -460,7 +471,7 @@ mod tests {
         seen_once(&mut watch, &slots[0], 5);
         assert_eq!(watch.tick(None), None, "nothing polled any more");
         // A look that saw nothing backs the tick off.
-        let mut slots = vec![started("exec sleep 60", PidfdPlan::Later)];
+        let mut slots = slots_of(vec![started("exec sleep 60", PidfdPlan::Later)]);
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
         watch.poll(&mut slots, &poller);
         assert!(
