@@ -33,6 +33,12 @@
 #   AB_WARMUP  0 to skip the warm-up round
 #   AB_RAW     file to keep every sample in (TSV: row build round secs);
 #              default a temporary file, removed at the end
+#   AB_MEASURE `instructions` counts the instructions the benchmark process
+#              itself executes (valgrind's callgrind; children are not
+#              traced) instead of timing it: deterministic, so load on the
+#              machine does not move it, where wall time on a busy VM
+#              spreads by 35-110%. Use small sizes (valgrind runs the
+#              parent ~50x slower), e.g. the AB_ROWS of INSTRUCTION_ROWS.
 #
 # Exact commands (issue 28: 7fd69c4 is the commit before the engine refactor;
 # run from the main checkout, /work/main; on a quiet machine):
@@ -81,9 +87,29 @@ build() {
     echo "$exe"
 }
 
-# One sample: the seconds `$1 --one BENCH WHO SIZE` reports.
+# Rows for AB_MEASURE=instructions: the same benchmarks, sizes valgrind
+# runs in seconds.
+INSTRUCTION_ROWS="spawn_true:spawn:200:1
+roundtrip:spawn:$((16 * MIB)):1
+roundtrip:spawn-discard:$((16 * MIB)):1
+width:spawn-w1:100:1
+width:spawn-w8:100:1
+width:spawn-w64:100:1
+echo_group:spawn:1000:1"
+
+# One sample: the seconds `$1 --one BENCH WHO SIZE` reports (with
+# AB_MEASURE=instructions: the instructions its process executed).
 sample() {
     local bin=$1 bench=$2 who=$3 size=$4 out
+    if [ "${AB_MEASURE:-time}" = instructions ]; then
+        out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$bin" --one "$bench" "$who" "$size" 2>&1 >/dev/null) ||
+            die "valgrind $bin --one $bench $who $size failed: $out"
+        out=$(printf '%s\n' "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | head -n 1)
+        [ -n "$out" ] || die "valgrind printed no instruction count for $bench $who $size"
+        echo "$out"
+        return
+    fi
     out=$("$bin" --one "$bench" "$who" "$size") ||
         die "$bin --one $bench $who $size failed"
     set -- $out
@@ -93,12 +119,13 @@ sample() {
 
 # The table of a raw file (row build round secs).
 table() {
-    awk -F'\t' '
+    awk -F'\t' -v measure="${AB_MEASURE:-time}" '
     function med(a, n,    i, j, t) {
         for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
         return a[int(n / 2) + 1]
     }
     function fmt(s) {
+        if (measure == "instructions") return sprintf("%.3f M instr", s / 1e6)
         if (s < 1e-3) return sprintf("%.1f µs", s * 1e6)
         if (s < 1) return sprintf("%.2f ms", s * 1e3)
         return sprintf("%.3f s", s)
@@ -146,6 +173,10 @@ ROUNDS=${3:-9}
 [ -x "$OLD" ] || die "old binary $OLD is not an executable"
 [ -x "$NEW" ] || die "new binary $NEW is not an executable"
 case $ROUNDS in '' | *[!0-9]* | 0) die "ROUNDS must be a positive count, not $ROUNDS" ;; esac
+if [ "${AB_MEASURE:-time}" = instructions ]; then
+    command -v valgrind >/dev/null || die "AB_MEASURE=instructions needs valgrind"
+    DEFAULT_ROWS=$INSTRUCTION_ROWS
+fi
 ROWS=${AB_ROWS:-$DEFAULT_ROWS}
 RAW=${AB_RAW:-}
 if [ -z "$RAW" ]; then

@@ -83,7 +83,7 @@ pub(crate) fn error_code(e: &Error) -> i32 {
     match e {
         Error::NotFound { .. } => 127,
         Error::PermissionDenied { .. } => 126,
-        Error::Timeout { .. } => 124,
+        Error::Timeout { .. } | Error::IdleTimeout { .. } => 124,
         Error::Failed { status, .. } => status.shell_code(),
         _ => 125,
     }

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Args;
-use spawn::{Command, Output, Stdio};
+use spawn::{Command, Output, Sink, Stdio};
 
 use crate::screen::{failure_code, or_failure, screen};
 
@@ -21,6 +21,10 @@ pub(crate) struct ChildOpts {
     /// Stop the child after this many seconds (TERM to its group, KILL after the grace).
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
+    /// Stop the child when it writes nothing on stdout or stderr for this
+    /// many seconds (as --timeout stops it; exit code 124).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<f64>,
     /// Run the child in this directory.
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
@@ -63,6 +67,9 @@ pub(crate) fn build(argv: &[OsString], o: &ChildOpts) -> Result<Command, String>
     if let Some(t) = o.timeout {
         cmd = cmd.timeout(crate::secs(t).map_err(|m| format!("--timeout: {m}"))?);
     }
+    if let Some(t) = o.idle_timeout {
+        cmd = cmd.idle_timeout(crate::secs(t).map_err(|m| format!("--idle-timeout: {m}"))?);
+    }
     if let Some(d) = &o.cwd {
         cmd = cmd.cwd(d);
     }
@@ -88,6 +95,11 @@ pub(crate) fn run(a: &RunArgs) -> i32 {
     };
     if a.capture || a.json {
         cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else if a.opts.idle_timeout.is_some() {
+        // Passed through by spawn, so that it sees the output come.
+        cmd = cmd
+            .stdout(Sink::writer(std::io::stdout()))
+            .stderr(Sink::writer(std::io::stderr()));
     }
     if a.merge {
         cmd = cmd.stderr(Stdio::merge());

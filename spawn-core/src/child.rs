@@ -20,16 +20,18 @@ pub(crate) fn timer_ix(timer: Timer) -> usize {
         Timer::EofGrace => 2,
         Timer::GroupProbe => 3,
         Timer::TeardownLimit => 4,
+        Timer::Idle => 5,
     }
 }
 
 /// The timers in [`Child::timer_gen`] order.
-pub(crate) const TIMERS: [Timer; 5] = [
+pub(crate) const TIMERS: [Timer; 6] = [
     Timer::Timeout,
     Timer::KillGrace,
     Timer::EofGrace,
     Timer::GroupProbe,
     Timer::TeardownLimit,
+    Timer::Idle,
 ];
 
 /// After the EOF grace, at most this many more bytes are read from a pipe
@@ -146,6 +148,10 @@ pub(crate) struct Child {
     pub status: Option<i32>,
     pub spawn_failed: bool,
     pub timed_out: bool,
+    /// Stopped for its idle timeout.
+    pub idle_timed_out: bool,
+    /// When output was last read (the idle timer's base).
+    pub last_output: Timestamp,
     pub terminated: bool,
     /// TERM was queued (the escalation started); `signals` says what was
     /// actually emitted.
@@ -158,7 +164,7 @@ pub(crate) struct Child {
     /// Generation of each timer (see [`timer_ix`]); bumped to cancel, so
     /// stale heap entries are recognised and skipped. Carried over (and
     /// bumped) when the slot is reused.
-    pub timer_gen: [u32; 5],
+    pub timer_gen: [u32; TIMERS.len()],
     /// How many children used this slot before: work items carry it, so
     /// an item of a removed child is not taken for its successor's.
     pub epoch: u32,
@@ -182,6 +188,8 @@ impl Child {
             status: None,
             spawn_failed: false,
             timed_out: false,
+            idle_timed_out: false,
+            last_output: Timestamp::ZERO,
             terminated: false,
             stopping: false,
             signals: SignalsSent::default(),
@@ -191,7 +199,7 @@ impl Child {
                 probe_delay: PROBE_FIRST,
                 ..Group::default()
             },
-            timer_gen: [0; 5],
+            timer_gen: [0; TIMERS.len()],
             epoch: 0,
             outcome: None,
             reported: false,
@@ -308,6 +316,7 @@ impl Child {
             status: self.status,
             spawn_failed: self.spawn_failed,
             timed_out: self.timed_out,
+            idle_timed_out: self.idle_timed_out,
             terminated: self.terminated,
             signals_sent: self.signals,
             input_written: self.stats.input_written,

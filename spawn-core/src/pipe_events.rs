@@ -33,6 +33,11 @@ impl Scheduler {
         if !ch.pipes[s].open {
             return;
         }
+        if n > 0 {
+            // The idle timer is not re-armed per read: it looks at this
+            // when it fires (`Scheduler::idle_due`).
+            ch.last_output = now;
+        }
         let n = n as u64;
         if s == Stream::Stdout {
             ch.stats.stdout_bytes += n;

@@ -565,6 +565,34 @@ impl Scheduler {
         self.pending.push_back(Pending::Finished { c });
     }
 
+    /// The idle timer fired: stopped if no output came for the whole
+    /// idle timeout (a group member with its leader's group), else armed
+    /// again for when it is due counting from the last output (one heap
+    /// entry per idle period, none per read).
+    fn idle_due(&mut self, c: usize, now: Timestamp) {
+        let ch = &mut self.children[c];
+        let Some(idle) = ch.spec.idle_timeout else {
+            return;
+        };
+        let due = ch.last_output.saturating_add(idle);
+        if due > now {
+            self.timers.arm(c, ch, Timer::Idle, due);
+            return;
+        }
+        ch.idle_timed_out = true;
+        let leader = ch.leader.filter(|_| ch.in_group);
+        self.stop(c);
+        // A member of a group (a pipeline's stage) idles for the whole
+        // group: its leader is stopped too, and with it every member.
+        if let Some((l, epoch)) = leader
+            && self.children[l].epoch == epoch
+            && self.children[l].state() != ChildState::Finished
+        {
+            self.children[l].idle_timed_out = true;
+            self.terminate(ChildId(l), now);
+        }
+    }
+
     fn fire(&mut self, c: usize, timer: Timer, now: Timestamp) {
         let running = self.children[c].state() == ChildState::Running;
         match timer {
@@ -572,6 +600,7 @@ impl Scheduler {
                 self.children[c].timed_out = true;
                 self.stop(c);
             }
+            Timer::Idle if running => self.idle_due(c, now),
             Timer::KillGrace => self.kill_grace_ended(c),
             Timer::EofGrace => {
                 // Not closed yet: bytes may sit in the pipe that the driver
@@ -620,6 +649,12 @@ impl Scheduler {
             let at = now.saturating_add(t);
             self.timers.arm(c, ch, Timer::Timeout, at);
         }
+        if let Some(t) = ch.spec.idle_timeout
+            && (ch.spec.stdout || ch.spec.stderr)
+        {
+            ch.last_output = now;
+            self.timers.arm(c, ch, Timer::Idle, now.saturating_add(t));
+        }
         for s in Stream::ALL {
             if held[s] {
                 self.interest_changed(c, s);
@@ -643,6 +678,7 @@ impl Scheduler {
         ch.status = Some(status);
         ch.exited_at = Some(now);
         Timers::cancel(ch, Timer::Timeout);
+        Timers::cancel(ch, Timer::Idle);
         if !ch.leads() {
             // A leader's grace goes on: its group may outlive it.
             Timers::cancel(ch, Timer::KillGrace);

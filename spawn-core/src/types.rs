@@ -186,6 +186,12 @@ pub struct ChildSpec {
     /// behind by a leader that exited by itself are stopped too (see the
     /// crate docs, *Process groups*).
     pub timeout: Option<Duration>,
+    /// From `Started`: stopped as a timeout stops it (TERM, KILL after
+    /// `kill_grace`) once it went this long without a byte read from its
+    /// stdout or stderr ([`Event::Read`]); [`Outcome::idle_timed_out`]
+    /// says so. Watched only while the driver reads one of them: a child
+    /// whose output the driver holds no pipe of is never idle.
+    pub idle_timeout: Option<Duration>,
     /// Time between TERM and KILL; with `signal_group`, also how long
     /// after KILL the teardown waits for the group to empty before it
     /// gives up ([`GroupOutcome::Left`]). Default
@@ -238,6 +244,7 @@ impl Default for ChildSpec {
             stdout: false,
             stderr: false,
             timeout: None,
+            idle_timeout: None,
             kill_grace: DEFAULT_KILL_GRACE,
             eof_grace: DEFAULT_EOF_GRACE,
             signal_group: false,
@@ -512,6 +519,9 @@ pub struct Outcome {
     pub spawn_failed: bool,
     /// It ran past its timeout (TERM, then KILL after the grace, were due).
     pub timed_out: bool,
+    /// It went [`ChildSpec::idle_timeout`] without output and was stopped
+    /// (TERM, then KILL after the grace, were due).
+    pub idle_timed_out: bool,
     /// It was asked to stop with
     /// [`Scheduler::terminate`](crate::Scheduler::terminate).
     pub terminated: bool,
@@ -592,6 +602,9 @@ pub struct SchedulerConfig {
 pub enum Timer {
     /// The child's timeout.
     Timeout,
+    /// The child's idle timeout: when it is due if no output comes
+    /// meanwhile.
+    Idle,
     /// Between TERM and KILL.
     KillGrace,
     /// Waiting for EOF after exit.

@@ -96,6 +96,7 @@ fn spec() -> impl Strategy<Value = ChildSpec> {
                     stdout,
                     stderr,
                     timeout: timeout.map(Duration::from_millis),
+                    idle_timeout: None,
                     kill_grace: Duration::from_millis(kill),
                     eof_grace: Duration::from_millis(eof),
                     signal_group: group,

@@ -150,6 +150,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                         stdout,
                         stderr,
                         timeout: timeout.map(Duration::from_nanos),
+                        idle_timeout: None,
                         kill_grace: Duration::from_nanos(kill_grace),
                         eof_grace: Duration::from_nanos(eof_grace),
                         signal_group: group,

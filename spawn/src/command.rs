@@ -366,6 +366,37 @@ impl Command {
         self
     }
 
+    /// Stops the child when it writes nothing that spawn reads, on stdout
+    /// or stderr, for `idle`: a hung program that still runs. The stop is
+    /// a timeout's (the [`stop_signal`](Self::stop_signal) to the child and
+    /// what contains it, KILL after the [`kill_grace`](Self::kill_grace)),
+    /// and the run returns [`Error::IdleTimeout`] with everything read so
+    /// far. The time counts from the start, then from the last output.
+    ///
+    /// Only output that spawn reads counts: with neither stdout nor stderr
+    /// going to spawn (both inherited, or sent to a file the child writes
+    /// itself) it could never fire, and the run is refused with
+    /// [`Error::InvalidInput`]. A [`spawn`](Self::spawn)ed child's idle
+    /// time counts from when [`Child::communicate`] or [`Child::wait`]
+    /// starts reading it.
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Stdio};
+    /// use std::time::Duration;
+    /// let err = Command::shell("echo started; sleep 30")
+    ///     .stdout(Stdio::piped())
+    ///     .idle_timeout(Duration::from_millis(200))
+    ///     .run()
+    ///     .unwrap_err();
+    /// let Error::IdleTimeout { partial, .. } = err else { panic!("{err}") };
+    /// assert_eq!(partial.stdout, b"started\n");
+    /// ```
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.settings.idle_timeout = Some(idle);
+        self
+    }
+
     /// The time between TERM and KILL when the child is stopped
     /// (default [`DEFAULT_KILL_GRACE`]).
     #[must_use]

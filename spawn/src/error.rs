@@ -153,6 +153,19 @@ pub enum Error {
         /// (boxed: the error stays small).
         partial: Box<Output>,
     },
+    /// The child wrote nothing that spawn reads for its
+    /// [`idle_timeout`](crate::Command::idle_timeout) and was stopped as a
+    /// timeout stops it. `partial` holds everything read before.
+    #[error("{program}: no output for {:.3}s ({})", idle.as_secs_f64(), how_it_ended(partial))]
+    IdleTimeout {
+        /// The program as given.
+        program: String,
+        /// The idle timeout it went past.
+        idle: Duration,
+        /// Everything read until the child was stopped, and how it ended
+        /// (boxed: the error stays small).
+        partial: Box<Output>,
+    },
     /// The run was cancelled through a [`CancelToken`](crate::CancelToken)
     /// it was given ([`Command::cancel_on`](crate::Command::cancel_on)): the
     /// child was stopped as a timeout stops it (the stop signal to it and
@@ -324,6 +337,7 @@ impl Error {
             | Error::Spawn { program, .. }
             | Error::Failed { program, .. }
             | Error::Timeout { program, .. }
+            | Error::IdleTimeout { program, .. }
             | Error::Cancelled { program, .. }
             | Error::OutputLimit { program, .. }
             | Error::NotUtf8 { program, .. }
@@ -351,6 +365,7 @@ impl Error {
             Error::Spawn { .. } => "spawn",
             Error::Failed { .. } => "failed",
             Error::Timeout { .. } => "timeout",
+            Error::IdleTimeout { .. } => "idle_timeout",
             Error::Cancelled { .. } => "cancelled",
             Error::OutputLimit { .. } => "output_limit",
             Error::NotUtf8 { .. } => "not_utf8",
@@ -365,13 +380,14 @@ impl Error {
     }
 
     /// The output the child produced, when the error came after it ran
-    /// (`Failed`, `Timeout`, `Cancelled`, `OutputLimit`, `NotUtf8`,
+    /// (`Failed`, `Timeout`, `IdleTimeout`, `Cancelled`, `OutputLimit`, `NotUtf8`,
     /// `StatusLost`).
     #[must_use]
     pub fn output(&self) -> Option<&Output> {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(&**output),
             Error::Timeout { partial, .. }
+            | Error::IdleTimeout { partial, .. }
             | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
             | Error::StatusLost { partial, .. } => Some(&**partial),
@@ -385,6 +401,7 @@ impl Error {
         match self {
             Error::Failed { output, .. } | Error::NotUtf8 { output, .. } => Some(*output),
             Error::Timeout { partial, .. }
+            | Error::IdleTimeout { partial, .. }
             | Error::Cancelled { partial, .. }
             | Error::OutputLimit { partial, .. }
             | Error::StatusLost { partial, .. } => Some(*partial),
@@ -441,7 +458,7 @@ impl From<Error> for io::Error {
             Error::InvalidInput { .. }
             | Error::ArgumentListTooLong { .. }
             | Error::ForkRequired { .. } => io::ErrorKind::InvalidInput,
-            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::Timeout { .. } | Error::IdleTimeout { .. } => io::ErrorKind::TimedOut,
             Error::Cancelled { .. } => io::ErrorKind::Interrupted,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::StatusLost { .. } => io::ErrorKind::NotFound,

@@ -101,6 +101,7 @@ fn build(
             report.stdout_abandoned = o.stdout_abandoned;
             report.stderr_abandoned = o.stderr_abandoned;
             report.timed_out = o.timed_out;
+            report.idle_timed_out = o.idle_timed_out;
             report.group_left = matches!(o.group, GroupOutcome::Left);
         }
         None => {
@@ -162,6 +163,12 @@ pub(crate) fn stage(
         Some(Error::Timeout {
             program: name(),
             elapsed: output.report.wall,
+            partial: Box::new(output.clone()),
+        })
+    } else if output.report.idle_timed_out {
+        Some(Error::IdleTimeout {
+            program: name(),
+            idle: slot.idle_timeout.unwrap_or_default(),
             partial: Box::new(output.clone()),
         })
     } else if slot.cancelled && slot.outcome().is_some_and(|o| o.terminated) {
@@ -306,6 +313,11 @@ pub(crate) fn fold_pipeline(name: &str, stages: Vec<StageResult>) -> Result<Pipe
         Error::Timeout { .. } => Error::Timeout {
             program: name.to_owned(),
             elapsed: reports.iter().map(|r| r.wall).max().unwrap_or_default(),
+            partial,
+        },
+        Error::IdleTimeout { idle, .. } => Error::IdleTimeout {
+            program: name.to_owned(),
+            idle,
             partial,
         },
         Error::OutputLimit { stream, limit, .. } => Error::OutputLimit {

@@ -203,6 +203,9 @@ pub struct Report {
     pub stderr_abandoned: bool,
     /// The child was signalled because its timeout expired.
     pub timed_out: bool,
+    /// The child was signalled because it wrote nothing for its
+    /// [`idle_timeout`](crate::Command::idle_timeout).
+    pub idle_timed_out: bool,
     /// Members of the process group the child led were still alive when
     /// the run ended: either the teardown (a timeout, a stop, or leftovers
     /// of a run with a timeout) gave up on them after they survived KILL for
@@ -234,7 +237,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 19)?;
+        let mut st = s.serialize_struct("Report", 20)?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("wall_ms", &ms(self.wall))?;
         st.serialize_field("spawn_ms", &ms(self.spawn_time))?;
@@ -250,6 +253,7 @@ impl Serialize for Report {
         st.serialize_field("stdout_abandoned", &self.stdout_abandoned)?;
         st.serialize_field("stderr_abandoned", &self.stderr_abandoned)?;
         st.serialize_field("timed_out", &self.timed_out)?;
+        st.serialize_field("idle_timed_out", &self.idle_timed_out)?;
         st.serialize_field("group_left", &self.group_left)?;
         st.serialize_field("spawn_path", &self.spawn_path)?;
         st.serialize_field("fork_reason", &self.fork_reason)?;

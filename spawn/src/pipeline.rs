@@ -149,6 +149,16 @@ impl Pipeline {
         self
     }
 
+    /// Every stage's [`Command::idle_timeout`](crate::Command::idle_timeout),
+    /// over its own: a stage whose output spawn reads (the last stage's
+    /// stdout, a stage's stderr) is stopped when it writes nothing for
+    /// `idle`, and the run returns [`Error::IdleTimeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.settings.idle_timeout = Some(idle);
+        self
+    }
+
     /// The time between the [`stop_signal`](Self::stop_signal) and KILL
     /// for every stage, over the stage's own (default
     /// [`DEFAULT_KILL_GRACE`](crate::DEFAULT_KILL_GRACE)).

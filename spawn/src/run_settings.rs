@@ -9,7 +9,7 @@
 //!
 //! | setting                                         | `Pipeline` (one job)          | `Group` (many jobs)                  |
 //! |-------------------------------------------------|-------------------------------|--------------------------------------|
-//! | timeout, kill grace, EOF grace, stop signal, containment | every stage's, over its own | a default: every member that set none of its own |
+//! | timeout, idle timeout, kill grace, EOF grace, stop signal, containment | every stage's, over its own | a default: every member that set none of its own |
 //! | cancel token                                    | every stage, besides a stage's own token (which stops that stage) | every member, besides a member's own |
 //! | forwarder                                       | every running stage; a stage's own is not used | every running member; a member's own is not used |
 //!
@@ -27,6 +27,8 @@ use crate::{CancelToken, Containment, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE, For
 pub(crate) struct RunSettings {
     /// How long the run may take (`timeout`).
     pub timeout: Option<Duration>,
+    /// How long a child may go without output (`idle_timeout`).
+    pub idle_timeout: Option<Duration>,
     /// Between the stop signal and KILL (`kill_grace`).
     pub kill_grace: Option<Duration>,
     /// How long output is read after the child exited (`eof_grace`).
@@ -89,6 +91,7 @@ impl RunSettings {
             }
         }
         pick(&mut self.timeout, outer.timeout, precedence);
+        pick(&mut self.idle_timeout, outer.idle_timeout, precedence);
         pick(&mut self.kill_grace, outer.kill_grace, precedence);
         pick(&mut self.eof_grace, outer.eof_grace, precedence);
         pick(&mut self.stop_signal, outer.stop_signal, precedence);

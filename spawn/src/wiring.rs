@@ -160,6 +160,7 @@ pub(crate) struct Wiring {
     /// What a stop of the run ends besides the child.
     pub reach: Reach,
     pub timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub eof_grace: Duration,
     /// The first signal of a teardown.
@@ -252,11 +253,25 @@ impl Wiring {
         let name = cmd.name();
         let stoppable = stops == Stops::ByOwner
             || cmd.settings.timeout.is_some()
+            || cmd.settings.idle_timeout.is_some()
             || cmd.settings.cancel.is_some()
             || cmd.kill_on_drop
             || cmd.settings.forwarder.is_some();
         let group = group_of(cmd, &name, stoppable)?;
-        Wiring::decided(cmd, name, group, reach_of(group, stoppable))
+        let wiring = Wiring::decided(cmd, name, group, reach_of(group, stoppable))?;
+        let read = |p: &Plan| matches!(p, Plan::Pipe);
+        if wiring.idle_timeout.is_some()
+            && !read(&wiring.plans.stdout)
+            && !read(&wiring.plans.stderr)
+        {
+            // It would never fire: refused rather than ignored.
+            return Err(Error::invalid(
+                &wiring.name,
+                "idle_timeout watches the output spawn reads, and neither stdout nor stderr \
+                 goes to spawn (route one with Stdio::piped() or a Sink)",
+            ));
+        }
+        Ok(wiring)
     }
 
     /// Stage `place.index` of a pipeline: `cmd` is the stage's command with
@@ -373,6 +388,7 @@ impl Wiring {
             group,
             reach,
             timeout: cmd.settings.timeout,
+            idle_timeout: cmd.settings.idle_timeout,
             kill_grace: cmd.settings.kill_grace(),
             eof_grace: cmd.settings.eof_grace(),
             stop_signal: cmd.settings.stop_signal(),
@@ -397,6 +413,7 @@ impl Wiring {
     pub(crate) fn terms(&self) -> Terms {
         Terms {
             timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
             kill_grace: self.kill_grace,
             eof_grace: self.eof_grace,
             signal_group: self.owns_group_teardown(),
@@ -411,6 +428,8 @@ impl Wiring {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Terms {
     pub timeout: Option<Duration>,
+    /// How long the child may go without output read from it.
+    pub idle_timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub eof_grace: Duration,
     /// A stop reaches beyond the child (the core's `signal_group`).
@@ -446,6 +465,7 @@ pub(crate) fn child_spec(terms: Terms, held: Held) -> ChildSpec {
         stdout: held.pipes.stdout,
         stderr: held.pipes.stderr,
         timeout: terms.timeout,
+        idle_timeout: terms.idle_timeout,
         kill_grace: terms.kill_grace,
         eof_grace: terms.eof_grace,
         signal_group: terms.signal_group,

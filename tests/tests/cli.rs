@@ -430,6 +430,26 @@ fn run_timeout_exits_124_soon() {
     assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
 }
 
+/// `--idle-timeout`: output passed through as it comes, then the quiet
+/// child is stopped with the timeout's exit code.
+#[test]
+fn run_idle_timeout_passes_output_through_and_exits_124() {
+    let ran = cli([
+        "run",
+        "--idle-timeout",
+        "0.3",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo err >&2; sleep 30",
+    ]);
+    assert_eq!(ran.code(), 124, "{ran:?}");
+    assert_eq!(ran.stdout, "hi\n", "{ran:?}");
+    assert!(ran.stderr.contains("err\n"), "{ran:?}");
+    assert!(ran.stderr.contains("no output for 0.300s"), "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
+}
+
 #[test]
 fn run_passes_input_env_and_cwd() {
     let ran = cli([

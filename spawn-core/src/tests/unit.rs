@@ -686,3 +686,90 @@ fn timers_of_finished_children_are_dropped_lazily() {
         }
     ));
 }
+
+/// The idle timeout counts from the last output: a read at 30 ms moves a
+/// 50 ms idle timeout from 50 to 80 ms (the timer fires at 50, finds
+/// output since, and is armed again), where TERM goes out; the outcome
+/// says idle, not timed out. A child without a read pipe is never idle.
+#[test]
+fn idle_timeout_counts_from_the_last_output() {
+    let idle = Duration::from_millis(50);
+    let mut s = started(ChildSpec {
+        stdout: true,
+        idle_timeout: Some(idle),
+        kill_grace: Duration::from_millis(20),
+        ..ChildSpec::default()
+    });
+    let wait = |at, timer| Output::Wait {
+        deadline: Some(ms(at)),
+        reason: WaitReason::Deadline { child: C0, timer },
+    };
+    let (_, w) = drain(&mut s, ms(0));
+    assert_eq!(w, wait(50, Timer::Idle));
+    let stdout = Stream::Stdout;
+    s.handle(
+        Event::Readable {
+            child: C0,
+            stream: stdout,
+        },
+        ms(30),
+    );
+    let (acts, _) = drain(&mut s, ms(30));
+    assert_eq!(acts, vec![read(C0, stdout, 64 << 10)]);
+    s.handle(
+        Event::Read {
+            child: C0,
+            stream: stdout,
+            n: 5,
+        },
+        ms(30),
+    );
+    let _ = drain(&mut s, ms(30));
+    s.handle(
+        Event::ReadWouldBlock {
+            child: C0,
+            stream: stdout,
+        },
+        ms(30),
+    );
+    let (_, w) = drain(&mut s, ms(30));
+    assert_eq!(w, wait(50, Timer::Idle), "not re-armed per read");
+    let (acts, w) = drain(&mut s, ms(50));
+    assert!(acts.is_empty(), "output came at 30 ms: {acts:?}");
+    assert_eq!(w, wait(80, Timer::Idle), "due again from the last output");
+    let (acts, _) = drain(&mut s, ms(80));
+    assert_eq!(
+        acts,
+        vec![act(Action::Signal {
+            child: C0,
+            signal: KillSignal::Term,
+            target: SignalTarget::Child,
+        })]
+    );
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 15,
+        },
+        ms(81),
+    );
+    s.handle(
+        Event::Eof {
+            child: C0,
+            stream: stdout,
+        },
+        ms(81),
+    );
+    let (acts, _) = drain(&mut s, ms(81));
+    let Some(Output::Finished { outcome, .. }) = acts.last() else {
+        panic!("expected finished: {acts:?}")
+    };
+    assert!(outcome.idle_timed_out && !outcome.timed_out && !outcome.terminated);
+
+    // No pipe read: no idle timer.
+    let mut s = started(ChildSpec {
+        idle_timeout: Some(idle),
+        ..ChildSpec::default()
+    });
+    assert_eq!(drain(&mut s, ms(0)).1, io());
+}

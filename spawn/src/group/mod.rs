@@ -174,6 +174,15 @@ impl Group {
         self
     }
 
+    /// The [`Command::idle_timeout`](crate::Command::idle_timeout) of every
+    /// member that set none of its own: a member that writes nothing for
+    /// `idle` is stopped and its result is [`Error::IdleTimeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.settings.idle_timeout = Some(idle);
+        self
+    }
+
     /// The time between the [`stop_signal`](Self::stop_signal) and KILL
     /// for every member that set none of its own (default
     /// [`DEFAULT_KILL_GRACE`](crate::DEFAULT_KILL_GRACE)).
