@@ -23,6 +23,7 @@
 //! | [`poll`]      | epoll with `u64` tokens, `poll` over borrowed fds                 |
 //! | [`pollset`]   | a readiness set over `poll(2)`, edges emulated                    |
 //! | `kqueue`      | macOS and the BSDs: fds, exits and wake-ups in one kqueue         |
+//! | [`ready_set`] | the backend's set: epoll, kqueue or `poll(2)`                     |
 //! | [`backend`]   | Linux's own mechanisms or the portable ones (`SPAWN_BACKEND`)     |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
@@ -74,6 +75,7 @@ pub mod pipe;
 pub mod poll;
 pub mod pollset;
 pub mod procfs;
+pub mod ready_set;
 pub mod signal;
 pub mod spawn;
 pub mod tree;
@@ -96,6 +98,7 @@ pub use poll::Epoll;
 pub use poll::{Interest, Ready};
 pub use pollset::PollSet;
 pub use procfs::has_controlling_terminal;
+pub use ready_set::ReadySet;
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{
     CStringArray, DEFAULT_PATH, EnvError, Envp, FdAction, ForkOptions, InteriorNul, LookupError,
