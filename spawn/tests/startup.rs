@@ -111,7 +111,9 @@ fn stdout_merged_goes_where_stderr_goes() {
 #[test]
 fn the_spawn_path_is_told() {
     let out = Command::new("true").run().unwrap();
-    let plain = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+    let plain = if cfg!(all(target_os = "linux", target_arch = "x86_64"))
+        && spawn_sys::backend::linux_native()
+    {
         SpawnPath::Clone3
     } else {
         SpawnPath::PosixSpawn

@@ -201,9 +201,8 @@ fn open_procs(opts: &SpawnOptions<'_>) -> Result<Option<OwnedFd>, SpawnError> {
 pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned, SpawnError> {
     let fork_err = |errno| SpawnError::new(SpawnStage::Fork, errno);
     let procs = open_procs(opts)?;
-    // The write end goes above every target so that no step clobbers it.
     let (err_r, first_w) = crate::pipe::pipe().map_err(fork_err)?;
-    let err_w = rustix::io::fcntl_dupfd_cloexec(&first_w, plan.close_from).map_err(fork_err)?;
+    let err_w = report_end(&first_w, plan).map_err(fork_err)?;
     drop(first_w);
     let prepared = Prepared::new(
         opts,
@@ -262,8 +261,44 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned,
     ))
 }
 
+/// Where the child's report pipe end goes: above every target so that no
+/// step clobbers it; when that is at the fd limit (a target just below
+/// it), the lowest number from 3 up that no action targets (the child's
+/// closes skip it).
+fn report_end(w: &OwnedFd, plan: &Plan<'_>) -> Result<OwnedFd, Errno> {
+    if let Ok(fd) = rustix::io::fcntl_dupfd_cloexec(w, plan.close_from) {
+        return Ok(fd);
+    }
+    let mut taken = Vec::new();
+    let mut from = 3;
+    loop {
+        let fd = rustix::io::fcntl_dupfd_cloexec(w, from)?;
+        if !plan.targets(fd.as_raw_fd()) {
+            return Ok(fd);
+        }
+        from = fd.as_raw_fd() + 1;
+        taken.push(fd);
+    }
+}
+
 pub(super) fn last_errno() -> Errno {
     nonzero_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Closes `first..=last` but `keep`.
+///
+/// # Safety
+/// As [`close_range`].
+unsafe fn close_but(first: c_int, last: c_int, keep: c_int) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if (first..=last).contains(&keep) {
+            close_range(first, keep - 1);
+            close_range(keep + 1, last);
+        } else {
+            close_range(first, last);
+        }
+    }
 }
 
 /// The child side. Never returns: execs or `_exit(127)`s.
@@ -367,16 +402,14 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
         }
         // Close the gaps and everything above the targets but the error
         // pipe (close-on-exec: it closes at exec, or reports failure).
+        let keep = match report {
+            Report::Pipe(err_fd) => err_fd,
+            Report::Shared(_) => -1,
+        };
         for &(first, last) in &plan.gaps {
-            close_range(first, last);
+            close_but(first, last, keep);
         }
-        match report {
-            Report::Pipe(err_fd) => {
-                close_range(plan.close_from, err_fd - 1);
-                close_range(err_fd + 1, c_int::MAX);
-            }
-            Report::Shared(_) => close_range(plan.close_from, c_int::MAX),
-        }
+        close_but(plan.close_from, c_int::MAX, keep);
 
         for &(resource, soft, hard) in &opts.fork.rlimits {
             let lim = libc::rlimit {

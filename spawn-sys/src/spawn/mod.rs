@@ -589,6 +589,13 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// Whether an action targets the child's fd `fd`.
+    fn targets(&self, fd: c_int) -> bool {
+        self.steps.iter().any(|s| match *s {
+            Step::Dup2 { dst, .. } | Step::Close { dst } | Step::Open { dst, .. } => dst == fd,
+        })
+    }
+
     /// How many fds the gaps hold.
     fn gap_fds(&self) -> usize {
         self.gaps

@@ -260,10 +260,7 @@ fn close_the_rest(fa: &mut Actions, plan: &Plan<'_>, above: &[c_int]) -> Result<
 #[cfg(target_vendor = "apple")]
 fn close_the_rest(fa: &mut Actions, plan: &Plan<'_>, _above: &[c_int]) -> Result<(), SpawnError> {
     for fd in 0..3 {
-        let named = plan.steps.iter().any(|s| match *s {
-            Step::Dup2 { dst, .. } | Step::Close { dst } | Step::Open { dst, .. } => dst == fd,
-        });
-        if named {
+        if plan.targets(fd) {
             continue;
         }
         // SAFETY: F_GETFD takes no pointer; a closed fd answers EBADF.

@@ -340,3 +340,27 @@ fn the_posix_spawn_fallback_passes_the_spawn_and_fd_tests() {
         .sum();
     assert!(passed >= 20, "{out}");
 }
+
+/// An fd action whose target is the highest fd the limit allows leaves no
+/// number above it for the report pipe: the fork path puts the pipe in a
+/// number no action targets (and its child's closes skip it), where it
+/// used to fail with `EINVAL` from the `F_DUPFD` at the limit.
+#[test]
+fn a_target_just_below_the_fd_limit_still_forks() {
+    let (soft, _) = spawn_sys::nofile_limit().unwrap();
+    let top = i32::try_from(soft).unwrap_or(i32::MAX) - 1;
+    let (_r, w) = spawn_sys::pipe().unwrap();
+    // The shell's own fd table: `top` is open in it.
+    let mut o = sh(&format!("[ -e /proc/self/fd/{top} ] && echo hi"));
+    o.fd_actions.push(FdAction::Dup2 {
+        src: w.as_fd(),
+        dst: top,
+    });
+    let out = run(o, true);
+    assert_eq!(
+        (out.out(), out.code()),
+        ("hi\n".into(), Some(0)),
+        "{}",
+        out.err()
+    );
+}
