@@ -149,7 +149,8 @@ fn fork_reason_names_the_first_option_that_needs_fork() {
 /// `SPAWN_NO_CLONE3` turns it off (see
 /// [`the_posix_spawn_fallback_passes_the_spawn_and_fd_tests`]).
 fn plain_path() -> SpawnPath {
-    let off = spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref());
+    let off = spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref())
+        || !spawn_sys::backend::linux_native();
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) && !off {
         SpawnPath::Clone3
     } else {
@@ -159,7 +160,8 @@ fn plain_path() -> SpawnPath {
 
 #[test]
 fn spawn_tells_which_path_it_took() {
-    let pidfds = !spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref());
+    let pidfds = !spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref())
+        && spawn_sys::backend::linux_native();
     let plain = spawn(&opts("true", &[])).unwrap();
     // `clone3` hands over the pidfd it made; `posix_spawn` makes none.
     let kernel_pidfd = plain_path() == SpawnPath::Clone3 && pidfds;

@@ -31,6 +31,7 @@ use rustix::event::{PollFd, PollFlags};
 use spawn_sys::poll::Interest;
 
 pub(crate) mod source;
+mod waiter;
 
 use super::poller::Poller;
 use super::slot::{AsidePidfd, Slot, Watch};
@@ -57,6 +58,9 @@ pub(crate) struct ExitWatch {
     tick: Duration,
     /// Exits seen and not told yet: slot and raw wait status.
     seen: Vec<(usize, i32)>,
+    /// The exit pipes of children in the set without a pidfd (see
+    /// `waiter.rs`).
+    waiters: Vec<waiter::ExitPipe>,
 }
 
 impl Default for ExitWatch {
@@ -66,6 +70,7 @@ impl Default for ExitWatch {
             polled: Vec::new(),
             tick: MIN_TICK,
             seen: Vec::new(),
+            waiters: Vec::new(),
         }
     }
 }
@@ -109,6 +114,7 @@ impl ExitWatch {
         };
         slot.watch = match (p.pidfd(), poller.is_made()) {
             (None, false) if plan == PidfdPlan::Later => Watch::Aside(AsidePidfd::Later),
+            (None, true) if waiter::enabled() => self.wait_in_set(child, &p, poller),
             (None, _) => Watch::Polled,
             (Some(fd), true) => {
                 if poller.add(fd.as_fd(), Token::Exit { slot: child }, EXIT) {
@@ -141,6 +147,11 @@ impl ExitWatch {
             let fd = slot.process.as_ref().and_then(|p| p.pidfd());
             if fd.is_some_and(|fd| poller.add(fd, Token::Exit { slot: i }, EXIT)) {
                 slot.watch = Watch::InSet;
+            } else if let Some(p) = slot.process.clone().filter(|_| waiter::enabled()) {
+                slot.watch = self.wait_in_set(i, &p, poller);
+                if slot.watch == Watch::Polled {
+                    self.polled.push(i);
+                }
             } else {
                 slot.watch = Watch::Polled;
                 self.polled.push(i);
@@ -310,11 +321,34 @@ impl ExitWatch {
     /// pidfd leaves the set.
     pub(crate) fn unwatch(&mut self, slot: &mut Slot, poller: &Poller) {
         if slot.watch == Watch::InSet
-            && let Some(fd) = slot.process.as_ref().and_then(|p| p.pidfd())
+            && let Some(p) = slot.process.as_ref()
         {
-            poller.delete(fd);
+            match p.pidfd() {
+                Some(fd) => poller.delete(fd),
+                None => {
+                    let pid = p.pid();
+                    if let Some(i) = self.waiters.iter().position(|w| w.pid == pid) {
+                        let pipe = self.waiters.swap_remove(i);
+                        poller.delete(pipe.fd());
+                    }
+                }
+            }
         }
         slot.watch = Watch::Nothing;
+    }
+
+    /// A child without a pidfd into the set through its exit pipe
+    /// (`waiter.rs`): [`Watch::InSet`], or [`Watch::Polled`] when no
+    /// waiter can be started.
+    fn wait_in_set(&mut self, child: usize, p: &crate::process::Process, poller: &Poller) -> Watch {
+        let Some(pipe) = waiter::start(p.pid()) else {
+            return Watch::Polled;
+        };
+        if !poller.add(pipe.fd(), Token::Exit { slot: child }, EXIT) {
+            return Watch::Polled;
+        }
+        self.waiters.push(pipe);
+        Watch::InSet
     }
 
     /// The exits seen since the last call, in the order seen: slot and raw
