@@ -290,14 +290,14 @@ pub(super) fn last_errno() -> Errno {
 /// # Safety
 /// As [`close_range`].
 unsafe fn close_but(first: c_int, last: c_int, keep: c_int) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        if (first..=last).contains(&keep) {
-            close_range(first, keep - 1);
-            close_range(keep + 1, last);
-        } else {
-            close_range(first, last);
-        }
+    if (first..=last).contains(&keep) {
+        // SAFETY: the caller's contract.
+        unsafe { close_range(first, keep - 1) };
+        // SAFETY: the caller's contract.
+        unsafe { close_range(keep + 1, last) };
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { close_range(first, last) };
     }
 }
 

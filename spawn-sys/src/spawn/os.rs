@@ -20,7 +20,9 @@ use std::ffi::c_int;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) unsafe fn errno() -> c_int {
     // SAFETY: the libc's pointer to this thread's errno, always valid.
-    unsafe { *libc::__errno_location() }
+    let at = unsafe { libc::__errno_location() };
+    // SAFETY: as above: valid for reads for the thread's life.
+    unsafe { *at }
 }
 
 /// The calling thread's `errno`.
@@ -34,7 +36,9 @@ pub(super) unsafe fn errno() -> c_int {
 ))]
 pub(super) unsafe fn errno() -> c_int {
     // SAFETY: the libc's pointer to this thread's errno, always valid.
-    unsafe { *libc::__error() }
+    let at = unsafe { libc::__error() };
+    // SAFETY: as above: valid for reads for the thread's life.
+    unsafe { *at }
 }
 
 /// The highest signal number (`SIGRTMAX`).
