@@ -330,6 +330,11 @@ impl ExitWatch {
                     if let Some(i) = self.waiters.iter().position(|w| w.pid == pid) {
                         let pipe = self.waiters.swap_remove(i);
                         poller.delete(pipe.fd());
+                        // Seen exited: its waiter is done; else it ends
+                        // with the child, detached.
+                        if slot.exit.is_some() {
+                            pipe.exited();
+                        }
                     }
                 }
             }

@@ -8,6 +8,8 @@
 //!
 //! The thread ends when the child exits (or is found reaped elsewhere:
 //! `ECHILD`); it never writes, so a read end dropped first costs nothing.
+//! Once the exit is seen it is joined ([`ExitPipe::exited`]): a blocking
+//! run leaves no thread behind.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -21,9 +23,16 @@ pub(crate) struct ExitPipe {
     /// The child's pid, to find its pipe by.
     pub(crate) pid: Pid,
     read: OwnedFd,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl ExitPipe {
+    /// The child has exited: its waiter returns at once (its `waitid`
+    /// sees the exit, or `ECHILD` once reaped), and is joined.
+    pub(crate) fn exited(self) {
+        let _ = self.thread.join();
+    }
+
     /// What the set watches.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
@@ -42,7 +51,7 @@ pub(crate) fn enabled() -> bool {
 pub(crate) fn start(pid: Pid) -> Option<ExitPipe> {
     let (read, write) = spawn_sys::pipe::pipe().ok()?;
     spawn_sys::pipe::set_new_pipe_nonblocking(&read).ok()?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("spawn-exit-waiter".into())
         .stack_size(STACK)
         .spawn(move || {
@@ -52,7 +61,7 @@ pub(crate) fn start(pid: Pid) -> Option<ExitPipe> {
             drop(write);
         })
         .ok()?;
-    Some(ExitPipe { pid, read })
+    Some(ExitPipe { pid, read, thread })
 }
 
 #[cfg(test)]
