@@ -399,6 +399,7 @@ mod tests {
     use crate::driver::poller::Poller;
     use crate::driver::slot::{AsidePidfd, Watch};
     use crate::driver::slot::{Owner, Slot, Start};
+    use crate::driver::token::Token;
     use crate::launch::PidfdPlan;
     use crate::launch::launch_alone;
     use crate::wiring::{Stops, Wiring};
@@ -482,6 +483,9 @@ mod tests {
     /// nothing and backs the tick off, the first look after it sees it.
     #[test]
     fn a_child_without_a_pidfd_is_polled_on_a_tick() {
+        if super::waiter::enabled() {
+            return; // off Linux's own backend it has a waiter: see below
+        }
         let mut poller: Poller = Poller::default();
         poller.make().expect("set");
         let mut watch = ExitWatch::default();
@@ -511,5 +515,29 @@ mod tests {
             p.kill_all();
             let _ = p.reap(true);
         }
+    }
+
+    /// Off Linux's own backend (`SPAWN_BACKEND=portable`; macOS, the BSDs),
+    /// a child without a pidfd is in the set through its waiter's pipe: its
+    /// exit comes under its exit token, is seen once, and the pipe leaves
+    /// the set.
+    #[test]
+    fn a_child_without_a_pidfd_has_a_waiter_in_the_set_off_linux() {
+        if !super::waiter::enabled() {
+            return; // Linux's own backend: pidfds, or polled (above)
+        }
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        let mut watch = ExitWatch::default();
+        let mut slots = vec![started("exit 4", PidfdPlan::Later)];
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
+        assert_eq!(slots[0].watch, Watch::InSet);
+        let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
+        let tokens: Vec<Token> = ready.iter().map(|r| Token::decode(r.token)).collect();
+        assert_eq!(tokens, vec![Token::Exit { slot: 0 }]);
+        poller.recycle(ready);
+        watch.check(0, &mut slots[0], &poller);
+        seen_once(&mut watch, &slots[0], 4);
+        assert!(watch.waiters.is_empty(), "its pipe left the set");
     }
 }
