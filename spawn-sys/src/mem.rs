@@ -39,6 +39,7 @@ pub fn page_size() -> usize {
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/madvise.2.html)
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn populate_write(buf: &mut [std::mem::MaybeUninit<u8>]) -> bool {
     const PAGE: usize = 4096;
     let start = buf.as_mut_ptr() as usize;
@@ -59,6 +60,14 @@ pub fn populate_write(buf: &mut [std::mem::MaybeUninit<u8>]) -> bool {
         )
     }
     .is_ok()
+}
+
+/// No `MADV_POPULATE_WRITE` but on Linux: the pages fault on first write;
+/// always `false`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn populate_write(buf: &mut [std::mem::MaybeUninit<u8>]) -> bool {
+    let _ = buf;
+    false
 }
 
 #[cfg(test)]

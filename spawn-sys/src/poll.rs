@@ -2,16 +2,21 @@
 //! over borrowed fds. Timeouts round up to whole milliseconds, so a short
 //! deadline never turns into a busy loop of zero-length waits.
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::mem::MaybeUninit;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{PollFd, Timespec};
 
 use crate::Errno;
 
-/// An epoll set (the epoll fd is close-on-exec).
+/// An epoll set (the epoll fd is close-on-exec). Linux only: macOS and
+/// the BSDs have kqueue, every system [`poll`].
+#[cfg(any(target_os = "linux", target_os = "android"))]
 #[derive(Debug)]
 pub struct Epoll {
     fd: OwnedFd,
@@ -20,6 +25,7 @@ pub struct Epoll {
 /// The epoll set's own fd: readable while any fd in the set is ready, so
 /// one set can be watched from another (a background thread's, an async
 /// runtime's).
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl AsFd for Epoll {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -57,6 +63,7 @@ pub struct Ready {
     pub error: bool,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn flags(i: Interest) -> EventFlags {
     let mut f = EventFlags::empty();
     if i.readable {
@@ -90,6 +97,7 @@ fn timespec_ms_up(timeout: Option<Duration>) -> Option<Timespec> {
     })
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Epoll {
     /// `epoll_create1(EPOLL_CLOEXEC)`—A new, empty set.
     ///

@@ -7,10 +7,15 @@
 //! line) and allocates nothing per process; it costs one `openat` and one
 //! `read` per process of the system.
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 
-use rustix::fs::{Mode, OFlags, RawDir};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use rustix::fs::RawDir;
+use rustix::fs::{Mode, OFlags};
 
 use crate::Errno;
 
@@ -51,6 +56,7 @@ impl Stat {
 ///
 /// # Errors
 /// `/proc` cannot be opened or read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn scan(mut f: impl FnMut(&Stat) -> bool) -> rustix::io::Result<bool> {
     let proc_dir = open_proc()?;
     let mut dir_buf = [MaybeUninit::<u8>::uninit(); 8192];
@@ -73,10 +79,24 @@ pub fn scan(mut f: impl FnMut(&Stat) -> bool) -> rustix::io::Result<bool> {
     Ok(false)
 }
 
+/// Where there is no Linux `/proc`: `ENOSYS`, and every caller's
+/// "cannot tell" (a group probe answers `Unknown`, a walk of descendants
+/// finds none).
+///
+/// # Errors
+/// Always `ENOSYS`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn scan(_f: impl FnMut(&Stat) -> bool) -> rustix::io::Result<bool> {
+    Err(Errno::NOSYS)
+}
+
 /// The `stat` of one process, `None` if it is gone (or `/proc` cannot be
-/// read).
+/// read; always where there is no Linux `/proc`).
 #[must_use]
 pub fn stat_of(pid: i32) -> Option<Stat> {
+    if cfg!(not(any(target_os = "linux", target_os = "android"))) {
+        return None;
+    }
     let proc_dir = open_proc().ok()?;
     let mut buf = [0u8; 1024];
     let line = read_stat(&proc_dir, pid, &mut buf)?;
@@ -88,10 +108,24 @@ pub fn stat_of(pid: i32) -> Option<Stat> {
 ///
 /// # References
 /// - [Linux `/proc/pid/stat`](https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html)
+#[cfg(any(target_os = "linux", target_os = "android"))]
 #[must_use]
 pub fn has_controlling_terminal() -> bool {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     stat_of(me).is_some_and(|s| s.tty_nr != 0)
+}
+
+/// Whether the calling process has a controlling terminal: `/dev/tty`
+/// opens (macOS, the BSDs, where there is no Linux `/proc`).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[must_use]
+pub fn has_controlling_terminal() -> bool {
+    rustix::fs::open(
+        c"/dev/tty",
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .is_ok()
 }
 
 fn open_proc() -> rustix::io::Result<OwnedFd> {
@@ -103,6 +137,7 @@ fn open_proc() -> rustix::io::Result<OwnedFd> {
 }
 
 /// A directory name of `/proc` that is a pid.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
 fn parse_pid(name: &[u8]) -> Option<i32> {
     if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
         return None;

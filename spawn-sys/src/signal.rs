@@ -109,6 +109,7 @@ pub struct SignalInfo {
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/sigwaitinfo.2.html)
+#[cfg(not(target_vendor = "apple"))]
 pub fn wait_signal(signals: &[i32]) -> rustix::io::Result<SignalInfo> {
     let set = sigset(signals);
     loop {
@@ -126,8 +127,41 @@ pub fn wait_signal(signals: &[i32]) -> rustix::io::Result<SignalInfo> {
         let info = unsafe { info.assume_init() };
         return Ok(SignalInfo {
             signal: r,
-            from_kernel: info.si_code == libc::SI_KERNEL,
+            from_kernel: info.si_code == SI_KERNEL,
         });
+    }
+}
+
+/// `si_code` of a signal the kernel sent.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SI_KERNEL: libc::c_int = libc::SI_KERNEL;
+/// `si_code` of a signal the kernel sent (FreeBSD's `<sys/signal.h>`; the
+/// libc crate lacks it).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+const SI_KERNEL: libc::c_int = 0x10006;
+
+/// `sigwait`—As above on macOS, which has no `sigwaitinfo`: the sender is
+/// not known, and `from_kernel` is always `false`.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/sigwait.html)
+#[cfg(target_vendor = "apple")]
+pub fn wait_signal(signals: &[i32]) -> rustix::io::Result<SignalInfo> {
+    let set = sigset(signals);
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `set` is initialised; `signal` is valid for writes.
+        let r = unsafe { libc::sigwait(&set, &mut signal) };
+        match r {
+            0 => {
+                return Ok(SignalInfo {
+                    signal,
+                    from_kernel: false,
+                });
+            }
+            libc::EINTR => {}
+            e => return Err(Errno::from_raw_os_error(e)),
+        }
     }
 }
 

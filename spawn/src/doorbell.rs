@@ -12,9 +12,9 @@
 //! made if there is news already (see [`LazyBell::get_or_make`]).
 //!
 //! The mechanism is private to this file: on Linux an `eventfd`
-//! (close-on-exec, nonblocking). A system without one (the BSDs, macOS:
-//! a pipe, or `EVFILT_USER`) gets a second `Bell` under `#[cfg]` here, and
-//! the callers do not change.
+//! (close-on-exec, nonblocking); on macOS, the BSDs and with
+//! `SPAWN_BACKEND=portable` a nonblocking pipe (kqueue's `EVFILT_USER`
+//! would save its two fds; not done). The callers do not change.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -80,37 +80,91 @@ impl LazyBell {
     }
 }
 
-/// Linux: an `eventfd` counter; rung while not zero.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-struct Bell {
-    fd: std::os::fd::OwnedFd,
+/// The mechanism: on Linux an `eventfd` counter (rung while not zero),
+/// elsewhere and with `SPAWN_BACKEND=portable` a pipe (rung while it holds
+/// a byte).
+enum Bell {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Event(std::os::fd::OwnedFd),
+    Pipe(PipeBell),
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Bell {
     fn new() -> io::Result<Bell> {
-        use rustix::event::{EventfdFlags, eventfd};
-        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        Ok(Bell { fd })
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if spawn_sys::backend::linux_native() {
+            use rustix::event::{EventfdFlags, eventfd};
+            let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+            return Ok(Bell::Event(fd));
+        }
+        Ok(Bell::Pipe(PipeBell::new()?))
     }
 
     fn ring(&self) {
-        // Nonblocking: the counter only overflows after 2^64 - 1 writes,
-        // and a full counter (EAGAIN) is rung anyway.
-        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+        match self {
+            // Nonblocking: the counter only overflows after 2^64 - 1
+            // writes, and a full counter (EAGAIN) is rung anyway.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Bell::Event(fd) => {
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
+            Bell::Pipe(p) => p.ring(),
+        }
     }
 
     fn drain(&self) {
-        // One read resets the counter to zero (not a semaphore eventfd):
-        // that is the drain, with no second read to see EAGAIN. Not rung:
-        // EAGAIN at once.
-        let mut count = [0u8; 8];
-        let _ = rustix::io::read(&self.fd, &mut count);
+        match self {
+            // One read resets the counter to zero (not a semaphore
+            // eventfd): that is the drain, with no second read to see
+            // EAGAIN. Not rung: EAGAIN at once.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Bell::Event(fd) => {
+                let mut count = [0u8; 8];
+                let _ = rustix::io::read(fd, &mut count);
+            }
+            Bell::Pipe(p) => p.drain(),
+        }
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
         use std::os::fd::AsFd;
-        self.fd.as_fd()
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Bell::Event(fd) => fd.as_fd(),
+            Bell::Pipe(p) => p.read.as_fd(),
+        }
+    }
+}
+
+/// A pipe as a bell (both ends nonblocking, close-on-exec): a ring writes a
+/// byte (a full pipe is rung already), a drain reads until it is empty.
+struct PipeBell {
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+}
+
+impl PipeBell {
+    fn new() -> io::Result<PipeBell> {
+        let (read, write) = spawn_sys::pipe::pipe()?;
+        spawn_sys::pipe::set_new_pipe_nonblocking(&read)?;
+        spawn_sys::pipe::set_new_pipe_nonblocking(&write)?;
+        Ok(PipeBell { read, write })
+    }
+
+    fn ring(&self) {
+        let _ = rustix::io::write(&self.write, &[1]);
+    }
+
+    fn drain(&self) {
+        // A read shorter than the buffer emptied the pipe.
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(&self.read, &mut buf) {
+                Ok(n) if n == buf.len() => {}
+                Err(rustix::io::Errno::INTR) => {}
+                _ => break,
+            }
+        }
     }
 }
 

@@ -275,6 +275,19 @@ pub enum Error {
         /// Why, in words (the path tried and the OS error).
         reason: String,
     },
+    /// An option this operating system does not have (see PLATFORMS.md):
+    /// [`Containment::Cgroup`](crate::Containment::Cgroup) off Linux,
+    /// [`parent_death_signal`](crate::Command::parent_death_signal) on
+    /// macOS. Checked before anything starts; never silently ignored.
+    #[error("{program}: {option} is not supported on {platform}")]
+    Unsupported {
+        /// The program as given.
+        program: String,
+        /// The option (`"containment(Cgroup)"`, `"parent_death_signal"`).
+        option: &'static str,
+        /// The system (`std::env::consts::OS`: `"macos"`, `"freebsd"`…).
+        platform: &'static str,
+    },
     /// The async API (cargo feature `tokio`) was called where tokio cannot
     /// drive a child: outside a tokio runtime, or on one built without its
     /// I/O driver or its timer. Checked before anything starts.
@@ -347,6 +360,7 @@ impl Error {
             | Error::SinkFile { program, .. }
             | Error::ForkRequired { program, .. }
             | Error::NoCgroup { program, .. }
+            | Error::Unsupported { program, .. }
             | Error::NoRuntime { program, .. } => program,
         }
     }
@@ -375,6 +389,7 @@ impl Error {
             Error::SinkFile { .. } => "sink_file",
             Error::ForkRequired { .. } => "fork_required",
             Error::NoCgroup { .. } => "no_cgroup",
+            Error::Unsupported { .. } => "unsupported",
             Error::NoRuntime { .. } => "no_runtime",
         }
     }
@@ -425,6 +440,7 @@ impl Error {
                 | Error::SinkFile { .. }
                 | Error::ForkRequired { .. }
                 | Error::NoCgroup { .. }
+                | Error::Unsupported { .. }
         )
     }
 
@@ -462,7 +478,9 @@ impl From<Error> for io::Error {
             Error::Cancelled { .. } => io::ErrorKind::Interrupted,
             Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::StatusLost { .. } => io::ErrorKind::NotFound,
-            Error::NoCgroup { .. } | Error::NoRuntime { .. } => io::ErrorKind::Unsupported,
+            Error::NoCgroup { .. } | Error::NoRuntime { .. } | Error::Unsupported { .. } => {
+                io::ErrorKind::Unsupported
+            }
             Error::BadCwd { source, .. }
             | Error::Spawn { source, .. }
             | Error::Io { source, .. }

@@ -247,6 +247,7 @@ mod output;
 mod pipeline;
 mod pipeline_child;
 mod pipes;
+mod platform;
 mod process;
 mod reaper;
 mod run_lines;

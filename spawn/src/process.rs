@@ -171,6 +171,11 @@ impl Process {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The pid, for a wait that names it (an exit waiter thread).
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
     /// The pid as a number, for reports.
     pub(crate) fn pid_u32(&self) -> u32 {
         self.pid.as_raw_nonzero().get().unsigned_abs()

@@ -31,7 +31,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use spawn_sys::poll::{Epoll, Interest};
+use spawn_sys::ReadySet;
+use spawn_sys::poll::Interest;
 
 use crate::process::Process;
 
@@ -58,7 +59,7 @@ pub(crate) trait Abandoned: Send {
 /// Children waited for, and whether their pidfd is in the epoll set.
 static PENDING: Mutex<Vec<(Arc<Process>, bool)>> = Mutex::new(Vec::new());
 /// The epoll set of the pidfds, once one could be made.
-static EPOLL: Mutex<Option<Arc<Epoll>>> = Mutex::new(None);
+static EPOLL: Mutex<Option<Arc<ReadySet>>> = Mutex::new(None);
 /// Engines driven through their teardown.
 static ENGINES: Mutex<Vec<Box<dyn Abandoned>>> = Mutex::new(Vec::new());
 /// Engines handed over and not dropped yet: those in `ENGINES` and those a
@@ -66,6 +67,10 @@ static ENGINES: Mutex<Vec<Box<dyn Abandoned>>> = Mutex::new(Vec::new());
 static ENGINES_HELD: AtomicUsize = AtomicUsize::new(0);
 /// When the earliest of them next needs driving.
 static ENGINES_WAKE: Mutex<Option<Instant>> = Mutex::new(None);
+/// Whether an engine was handed over whose set has no fd to watch (a
+/// `poll(2)` set, `SPAWN_BACKEND=portable`): engines are then driven on
+/// the polling tick while any is held.
+static ENGINE_UNWATCHED: AtomicBool = AtomicBool::new(false);
 /// Whether the reaper thread runs.
 static THREAD: AtomicBool = AtomicBool::new(false);
 
@@ -74,10 +79,10 @@ fn pending() -> std::sync::MutexGuard<'static, Vec<(Arc<Process>, bool)>> {
 }
 
 /// The epoll set, made now if it could not be made before.
-fn epoll() -> Option<Arc<Epoll>> {
+fn epoll() -> Option<Arc<ReadySet>> {
     let mut ep = EPOLL.lock().unwrap_or_else(PoisonError::into_inner);
     if ep.is_none() {
-        *ep = Epoll::new().ok().map(Arc::new);
+        *ep = ReadySet::new().ok().map(Arc::new);
     }
     ep.clone()
 }
@@ -154,9 +159,13 @@ pub(crate) fn drive_later(mut engine: Box<dyn Abandoned>) {
             writable: false,
             edge: false,
         };
-        // Not in the set: the thread drives it on its next wake (below).
-        if let Ok(fd) = engine.epoll_fd() {
-            let _ = ep.add(fd, 0, interest);
+        // Not in the set: the thread drives it on its next wake (below),
+        // on the polling tick.
+        let watched = engine
+            .epoll_fd()
+            .is_ok_and(|fd| ep.add(fd, 0, interest).is_ok());
+        if !watched {
+            ENGINE_UNWATCHED.store(true, Ordering::SeqCst);
         }
     }
     ENGINES_HELD.fetch_add(1, Ordering::SeqCst);
@@ -252,7 +261,8 @@ fn run() {
         // after their child was reaped, are polled.
         let polled = pending()
             .iter()
-            .any(|(p, watched)| !watched || p.contained_in_cgroup());
+            .any(|(p, watched)| !watched || p.contained_in_cgroup())
+            || (ENGINE_UNWATCHED.load(Ordering::Relaxed) && engine_count() > 0);
         // Made here if no drop made it yet: a thread asleep without the set
         // would not see the first pidfd or engine handed to it.
         let ep = epoll();

@@ -352,6 +352,7 @@ impl Wiring {
             ));
         }
         check_passed_fds(cmd, &name)?;
+        crate::platform::check(cmd, &name)?;
         if cmd.require_posix_spawn
             && let Some(option) = cmd.fork_options().fork_reason()
         {

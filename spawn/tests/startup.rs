@@ -112,7 +112,9 @@ fn stdout_merged_goes_where_stderr_goes() {
 #[test]
 fn the_spawn_path_is_told() {
     let out = Command::new("true").run().unwrap();
-    let plain = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+    let plain = if cfg!(all(target_os = "linux", target_arch = "x86_64"))
+        && spawn_sys::backend::linux_native()
+    {
         SpawnPath::Clone3
     } else {
         SpawnPath::PosixSpawn
@@ -377,5 +379,26 @@ fn a_lost_status_still_tells_how_the_child_started() {
         };
         assert_eq!(partial.report.pid, child.pid());
         assert_eq!(partial.report.spawn_path, plain);
+    }
+}
+
+/// `SPAWN_BACKEND=portable` (read once per process) switches the whole
+/// process to the portable mechanisms: a `poll(2)` set, no pidfd, no
+/// `clone3`; without it, Linux's own. CI runs this file both ways.
+#[test]
+fn the_backend_variable_switches_the_mechanisms() {
+    let portable = std::env::var_os("SPAWN_BACKEND").is_some_and(|v| v == "portable");
+    let set = spawn_sys::ReadySet::new().unwrap();
+    let out = Command::new("true").run().unwrap();
+    if portable {
+        assert_eq!(spawn_sys::backend(), spawn_sys::Backend::Portable);
+        assert_eq!(set.kind(), "poll");
+        assert!(!spawn_sys::pidfd::pidfd_supported());
+        assert!(!spawn_sys::pipe::splice_supported());
+        assert_eq!(out.report.spawn_path, SpawnPath::PosixSpawn);
+    } else {
+        assert_eq!(spawn_sys::backend(), spawn_sys::Backend::Linux);
+        assert_eq!(set.kind(), "epoll");
+        assert!(spawn_sys::pipe::splice_supported());
     }
 }

@@ -254,12 +254,27 @@ where
 /// run to run in the CLI's text output: times, byte sizes of memory, pids.
 #[must_use]
 pub fn filters() -> Vec<(&'static str, &'static str)> {
-    vec![
+    let mut f = vec![
         // "timed out after 0.503s", "1.02s"
         (r"\b\d+\.\d+s\b", "[secs]"),
         // trace times: "    12.345 ms"
         (r"\b\d+\.\d+ ms\b", "[ms] ms"),
-    ]
+    ];
+    if portable_backend() {
+        f.push(("started by PosixSpawn", "started by Clone3"));
+    }
+    f
+}
+
+/// Whether the suite runs on the portable backend (`SPAWN_BACKEND=portable`,
+/// see `spawn_sys::backend`). Its plain starts are `posix_spawn` where
+/// Linux's own backend uses `clone3`: the one thing the CLI's snapshots
+/// show differently, mapped back (by [`filters`] and the JSON redaction) so
+/// that one set of snapshots serves both runs. The path itself is tested by
+/// `spawn/tests/startup.rs`'s `the_backend_variable_switches_the_mechanisms`.
+#[must_use]
+pub fn portable_backend() -> bool {
+    spawn_sys::backend() == spawn_sys::Backend::Portable
 }
 
 /// Whether `pid` is alive: running, sleeping or stopped; not a zombie.

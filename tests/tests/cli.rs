@@ -36,6 +36,10 @@ fn redact(v: &mut Value) {
                     Some("[us]")
                 } else if k == "max_rss_bytes" {
                     Some("[rss]")
+                } else if k == "spawn_path" && v == "posix_spawn" && spawn_tests::portable_backend()
+                {
+                    // See `portable_backend`.
+                    Some("clone3")
                 } else {
                     None
                 };

@@ -116,6 +116,15 @@ fn ci(root: &Path) -> Result<(), String> {
         ("CI", "true"),
         ("PROPTEST_RNG_SEED", "20261201"),
     ];
+    // The same tests again on the portable backend (`poll(2)`, pipes,
+    // posix_spawn/fork, no pidfd: what macOS and the BSDs run, minus
+    // kqueue), from the binaries the first run built.
+    let portable_env: &[(&str, &str)] = &[
+        ("INSTA_UPDATE", "no"),
+        ("CI", "true"),
+        ("PROPTEST_RNG_SEED", "20261201"),
+        ("SPAWN_BACKEND", "portable"),
+    ];
     let doc_env: &[(&str, &str)] = &[("RUSTDOCFLAGS", "-D warnings")];
     let mut steps = vec![
         Step {
@@ -152,6 +161,21 @@ fn ci(root: &Path) -> Result<(), String> {
             ],
             env: test_env,
         });
+        steps.push(Step {
+            name: "test (SPAWN_BACKEND=portable)",
+            program: "cargo",
+            args: &[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+                // The core does no I/O: nothing of it depends on the backend.
+                "-E",
+                "not package(spawn-core) and not package(xtask)",
+            ],
+            env: portable_env,
+        });
     } else {
         steps.push(Step {
             name: "test",
@@ -165,6 +189,23 @@ fn ci(root: &Path) -> Result<(), String> {
                 "--tests",
             ],
             env: test_env,
+        });
+        steps.push(Step {
+            name: "test (SPAWN_BACKEND=portable)",
+            program: "cargo",
+            args: &[
+                "test",
+                "--workspace",
+                "--exclude",
+                "spawn-core",
+                "--exclude",
+                "xtask",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+            ],
+            env: portable_env,
         });
     }
     steps.extend([

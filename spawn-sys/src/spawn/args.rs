@@ -162,10 +162,49 @@ impl Envp {
             // other means, which C libraries do everywhere) makes a
             // concurrent change the caller's undefined behaviour, not ours;
             // glibc's `execvp` and std's own spawn read it the same way.
-            Envp::Inherit => unsafe { libc::environ.cast_const().cast() },
+            Envp::Inherit => unsafe { environ() },
             Envp::Exactly(v) => v.as_ptr(),
         }
     }
+}
+
+/// The C library's `environ` pointer (glibc: the variable).
+///
+/// # Safety
+/// A read of a global another thread may change; see [`Envp::as_ptr`].
+#[cfg(target_env = "gnu")]
+unsafe fn environ() -> *const *const c_char {
+    // SAFETY: the caller's contract; a plain read of the pointer.
+    unsafe { libc::environ.cast_const().cast() }
+}
+
+/// The C library's `environ` pointer (musl and FreeBSD export it but the
+/// libc crate does not declare it there).
+///
+/// # Safety
+/// As above.
+#[cfg(any(
+    all(target_os = "linux", not(target_env = "gnu")),
+    target_os = "freebsd"
+))]
+unsafe fn environ() -> *const *const c_char {
+    unsafe extern "C" {
+        static environ: *const *const c_char;
+    }
+    // SAFETY: the caller's contract; a plain read of the pointer.
+    unsafe { environ }
+}
+
+/// The C library's `environ` pointer: on macOS a shared library reaches it
+/// through `_NSGetEnviron()`.
+///
+/// # Safety
+/// As above.
+#[cfg(target_vendor = "apple")]
+unsafe fn environ() -> *const *const c_char {
+    // SAFETY: `_NSGetEnviron` returns the address of the process's
+    // `environ` variable, valid for the process's life.
+    unsafe { (*libc::_NSGetEnviron()).cast_const().cast() }
 }
 
 /// Why an environment could not be built.

@@ -83,11 +83,14 @@ static NO_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
 /// `clone3`: later plain starts take `posix_spawn` at once.
 static NO_CLONE3: AtomicBool = AtomicBool::new(false);
 
-/// Whether `SPAWN_NO_CLONE3` (any value but empty or `0`) turns the path
-/// off for plain starts; read once.
+/// Whether `SPAWN_NO_CLONE3` (any value but empty or `0`) or
+/// `SPAWN_BACKEND=portable` turns the path off for plain starts; read once.
 fn turned_off() -> bool {
     static OFF: OnceLock<bool> = OnceLock::new();
-    *OFF.get_or_init(|| crate::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref()))
+    *OFF.get_or_init(|| {
+        crate::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref())
+            || !crate::backend::linux_native()
+    })
 }
 
 /// The stack kept between starts (null: none kept). A start takes it, or

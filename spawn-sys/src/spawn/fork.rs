@@ -36,6 +36,10 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::os::{
+    RlimitResource, SetId, close_range, default_raw, rlim, set_groups, set_id,
+    set_parent_death_signal,
+};
 use super::{Plan, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, Step, nonzero_errno};
 use crate::{Errno, Pid};
 
@@ -76,6 +80,10 @@ fn encode(stage: SpawnStage, errno: c_int) -> u64 {
 }
 
 /// The error a [`Report::Shared`] word holds, `None` if none was written.
+#[cfg_attr(
+    not(all(target_os = "linux", target_arch = "x86_64")),
+    allow(dead_code)
+)]
 pub(super) fn decode(word: u64) -> Option<SpawnError> {
     (word & FAILED != 0).then(|| {
         SpawnError::new(
@@ -84,11 +92,6 @@ pub(super) fn decode(word: u64) -> Option<SpawnError> {
         )
     })
 }
-
-#[cfg(target_env = "gnu")]
-type RlimitResource = libc::__rlimit_resource_t;
-#[cfg(not(target_env = "gnu"))]
-type RlimitResource = c_int;
 
 /// Where the child reports the step that failed.
 #[derive(Clone, Copy)]
@@ -137,8 +140,8 @@ impl<'a> Prepared<'a> {
         Prepared {
             report,
             procs_fd,
-            sigrtmax: libc::SIGRTMAX(),
-            sigrtmin: libc::SIGRTMIN(),
+            sigrtmax: super::os::max_signal(),
+            sigrtmin: super::os::first_user_rt_signal(),
             root: opts.fork.uid.is_some()
                 && opts.fork.groups.is_none()
                 && rustix::process::getuid().is_root(),
@@ -198,9 +201,8 @@ fn open_procs(opts: &SpawnOptions<'_>) -> Result<Option<OwnedFd>, SpawnError> {
 pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned, SpawnError> {
     let fork_err = |errno| SpawnError::new(SpawnStage::Fork, errno);
     let procs = open_procs(opts)?;
-    // The write end goes above every target so that no step clobbers it.
     let (err_r, first_w) = crate::pipe::pipe().map_err(fork_err)?;
-    let err_w = rustix::io::fcntl_dupfd_cloexec(&first_w, plan.close_from).map_err(fork_err)?;
+    let err_w = report_end(&first_w, plan).map_err(fork_err)?;
     drop(first_w);
     let prepared = Prepared::new(
         opts,
@@ -259,8 +261,44 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned,
     ))
 }
 
+/// Where the child's report pipe end goes: above every target so that no
+/// step clobbers it; when that is at the fd limit (a target just below
+/// it), the lowest number from 3 up that no action targets (the child's
+/// closes skip it).
+fn report_end(w: &OwnedFd, plan: &Plan<'_>) -> Result<OwnedFd, Errno> {
+    if let Ok(fd) = rustix::io::fcntl_dupfd_cloexec(w, plan.close_from) {
+        return Ok(fd);
+    }
+    let mut taken = Vec::new();
+    let mut from = 3;
+    loop {
+        let fd = rustix::io::fcntl_dupfd_cloexec(w, from)?;
+        if !plan.targets(fd.as_raw_fd()) {
+            return Ok(fd);
+        }
+        from = fd.as_raw_fd() + 1;
+        taken.push(fd);
+    }
+}
+
 pub(super) fn last_errno() -> Errno {
     nonzero_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Closes `first..=last` but `keep`.
+///
+/// # Safety
+/// As [`close_range`].
+unsafe fn close_but(first: c_int, last: c_int, keep: c_int) {
+    if (first..=last).contains(&keep) {
+        // SAFETY: the caller's contract.
+        unsafe { close_range(first, keep - 1) };
+        // SAFETY: the caller's contract.
+        unsafe { close_range(keep + 1, last) };
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { close_range(first, last) };
+    }
 }
 
 /// The child side. Never returns: execs or `_exit(127)`s.
@@ -295,7 +333,7 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
     };
     let errno = || {
         // SAFETY: reading this thread's errno is async-signal-safe.
-        unsafe { *libc::__errno_location() }
+        unsafe { super::os::errno() }
     };
     // SAFETY: every call below is async-signal-safe and reads only memory
     // prepared before the fork (`opts`, `plan`, `p`); see the module docs.
@@ -349,7 +387,7 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
                     flags,
                     mode,
                 } => {
-                    let fd = libc::open(path.as_ptr(), flags, mode);
+                    let fd = libc::open(path.as_ptr(), flags, libc::c_uint::from(mode));
                     if fd < 0 {
                         fail(SpawnStage::FdAction, errno());
                     }
@@ -364,21 +402,19 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
         }
         // Close the gaps and everything above the targets but the error
         // pipe (close-on-exec: it closes at exec, or reports failure).
+        let keep = match report {
+            Report::Pipe(err_fd) => err_fd,
+            Report::Shared(_) => -1,
+        };
         for &(first, last) in &plan.gaps {
-            close_range(first, last);
+            close_but(first, last, keep);
         }
-        match report {
-            Report::Pipe(err_fd) => {
-                close_range(plan.close_from, err_fd - 1);
-                close_range(err_fd + 1, c_int::MAX);
-            }
-            Report::Shared(_) => close_range(plan.close_from, c_int::MAX),
-        }
+        close_but(plan.close_from, c_int::MAX, keep);
 
         for &(resource, soft, hard) in &opts.fork.rlimits {
             let lim = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
+                rlim_cur: rlim(soft),
+                rlim_max: rlim(hard),
             };
             if libc::setrlimit(resource as RlimitResource, &lim) < 0 {
                 fail(SpawnStage::Rlimit, errno());
@@ -415,7 +451,7 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
         libc::sigemptyset(&mut empty);
         if p.pdeath_signal != 0 {
             let sig = p.pdeath_signal;
-            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0 {
+            if set_parent_death_signal(sig) < 0 {
                 fail(SpawnStage::ParentDeathSignal, errno());
             }
             // The parent died before the prctl (we were reparented): the
@@ -450,140 +486,6 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
             opts.envp.as_ptr().cast(),
         );
         fail(SpawnStage::Exec, errno())
-    }
-}
-
-/// Which id [`set_id`] sets.
-#[derive(Clone, Copy)]
-enum SetId {
-    Uid,
-    Gid,
-}
-
-/// `setuid`/`setgid` as the raw syscall (glibc's wrapper, in a
-/// multi-threaded process, signals every thread it knows and takes a lock:
-/// wrong in a `CLONE_VM` child, which shares the parent's thread list);
-/// returns -1 with `errno` set on failure.
-///
-/// # Safety
-/// Only in the child of fork or clone.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-unsafe fn set_id(which: SetId, id: u32) -> c_int {
-    let nr = match which {
-        SetId::Uid => libc::SYS_setuid,
-        SetId::Gid => libc::SYS_setgid,
-    };
-    // SAFETY: a raw syscall with an integer argument; it changes only the
-    // calling thread's credentials, the whole of a fresh child.
-    unsafe { libc::syscall(nr, libc::c_long::from(id)) as c_int }
-}
-
-/// `setuid`/`setgid` through the libc where the raw syscalls may be the
-/// 16-bit ones; only the fork path runs here (its child has a thread list
-/// of its own).
-///
-/// # Safety
-/// Only in the child of fork.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn set_id(which: SetId, id: u32) -> c_int {
-    // SAFETY: async-signal-safe in the child of fork.
-    unsafe {
-        match which {
-            SetId::Uid => libc::setuid(id),
-            SetId::Gid => libc::setgid(id),
-        }
-    }
-}
-
-/// `setgroups` as the raw syscall; see [`set_id`].
-///
-/// # Safety
-/// Only in the child of fork or clone; `list` valid for `len` gids.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-unsafe fn set_groups(len: usize, list: *const libc::gid_t) -> c_int {
-    // SAFETY: a raw syscall; `list` is valid for `len` reads (contract).
-    unsafe { libc::syscall(libc::SYS_setgroups, len, list) as c_int }
-}
-
-/// `setgroups` through the libc; see [`set_id`].
-///
-/// # Safety
-/// Only in the child of fork; `list` valid for `len` gids.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn set_groups(len: usize, list: *const libc::gid_t) -> c_int {
-    // SAFETY: as above, through the libc (fork path only).
-    unsafe { libc::setgroups(len, list) }
-}
-
-/// The kernel's `struct sigaction` for `rt_sigaction(2)`, all zero: handler
-/// `SIG_DFL` (0), no flags, no restorer, an empty mask. Whatever the
-/// architecture's field order, zero is what every field must be, and this
-/// is at least as large as the kernel reads.
-#[repr(C)]
-struct KernelSigaction {
-    handler: libc::c_ulong,
-    flags: libc::c_ulong,
-    restorer: libc::c_ulong,
-    mask: u64,
-}
-
-/// `rt_sigaction(sig, SIG_DFL)` without the libc, which refuses the
-/// signals it reserves for itself.
-///
-/// # Safety
-/// Only in the child of fork (the libc's handlers for these signals are
-/// what it relies on for threads and `setxid`; a single-threaded child
-/// about to exec needs neither).
-unsafe fn default_raw(sig: c_int) {
-    let act = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: a raw syscall, async-signal-safe; `act` is valid for reads
-    // for the call, the old action is not asked for, and 8 is the size of
-    // the kernel's signal set.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            libc::c_long::from(sig),
-            std::ptr::from_ref(&act),
-            std::ptr::null_mut::<KernelSigaction>(),
-            8 as libc::c_long,
-        );
-    }
-}
-
-/// Closes `first..=last` with `close_range(2)`, or one by one (up to
-/// `RLIMIT_NOFILE`'s soft limit, asked then) where the kernel has no
-/// `close_range` (before 5.9).
-///
-/// # Safety
-/// Only where closing those fds cannot break an owner: the child of fork.
-unsafe fn close_range(first: c_int, last: c_int) {
-    if first < 0 || last < first {
-        return;
-    }
-    // SAFETY: a raw syscall with integer arguments; async-signal-safe.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) };
-    if r == 0 {
-        return;
-    }
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `getrlimit` is one syscall writing into `lim`, ours; no lock,
-    // no allocation (async-signal-safe in effect).
-    let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        c_int::try_from(lim.rlim_cur).unwrap_or(c_int::MAX)
-    } else {
-        c_int::MAX
-    };
-    for fd in first..=last.min(nofile.saturating_sub(1)) {
-        // SAFETY: close is async-signal-safe; see the contract.
-        unsafe { libc::close(fd) };
     }
 }
 

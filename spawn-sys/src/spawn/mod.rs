@@ -59,11 +59,12 @@ mod args;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod clone3;
 mod fork;
+mod os;
 mod path;
-#[cfg(target_env = "gnu")]
 mod posix;
 
 pub use args::{CStringArray, EnvError, Envp, InteriorNul, env_array};
+pub use os::HAS_PARENT_DEATH_SIGNAL;
 pub use path::{DEFAULT_PATH, LookupError, find_program, find_program_in};
 
 /// What happens to one fd of the child before it runs the program; the
@@ -419,7 +420,6 @@ pub(crate) fn nonzero_errno(raw: i32) -> Errno {
 /// Above this many fds to close one by one between 3 and the highest
 /// target, [`spawn`] forks (which closes ranges) rather than giving
 /// `posix_spawn` one close action per fd.
-#[cfg_attr(not(target_env = "gnu"), allow(dead_code))]
 const MAX_GAP_CLOSES: usize = 256;
 
 /// Starts `opts.program` as the options say and returns its pid and the
@@ -456,10 +456,16 @@ pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         // paths (glibc's `posix_spawn` would report it as the exec's).
         return Err(SpawnError::new(SpawnStage::ProcessGroup, Errno::INVAL));
     }
-    if let Some(sig) = opts.fork.parent_death_signal
-        && !(1..=libc::SIGRTMAX()).contains(&sig)
-    {
-        return Err(SpawnError::new(SpawnStage::ParentDeathSignal, Errno::INVAL));
+    if let Some(sig) = opts.fork.parent_death_signal {
+        if !HAS_PARENT_DEATH_SIGNAL {
+            return Err(SpawnError::new(
+                SpawnStage::ParentDeathSignal,
+                Errno::NOTSUP,
+            ));
+        }
+        if !(1..=os::max_signal()).contains(&sig) {
+            return Err(SpawnError::new(SpawnStage::ParentDeathSignal, Errno::INVAL));
+        }
     }
     let plan = Plan::new(&opts.fd_actions)?;
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -472,9 +478,10 @@ pub fn spawn(opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if opts.cgroup.is_some() {
         return fork::spawn(opts, &plan);
     }
-    #[cfg(target_env = "gnu")]
-    if !opts.fork.needs_fork() && plan.gap_fds() <= MAX_GAP_CLOSES {
-        return posix::spawn(opts, &plan);
+    if !opts.fork.needs_fork()
+        && let Some(done) = posix::spawn(opts, &plan)
+    {
+        return done;
     }
     fork::spawn(opts, &plan)
 }
@@ -582,8 +589,14 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// Whether an action targets the child's fd `fd`.
+    fn targets(&self, fd: c_int) -> bool {
+        self.steps.iter().any(|s| match *s {
+            Step::Dup2 { dst, .. } | Step::Close { dst } | Step::Open { dst, .. } => dst == fd,
+        })
+    }
+
     /// How many fds the gaps hold.
-    #[cfg_attr(not(target_env = "gnu"), allow(dead_code))]
     fn gap_fds(&self) -> usize {
         self.gaps
             .iter()

@@ -149,7 +149,8 @@ fn fork_reason_names_the_first_option_that_needs_fork() {
 /// `SPAWN_NO_CLONE3` turns it off (see
 /// [`the_posix_spawn_fallback_passes_the_spawn_and_fd_tests`]).
 fn plain_path() -> SpawnPath {
-    let off = spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref());
+    let off = spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_CLONE3").as_deref())
+        || !spawn_sys::backend::linux_native();
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) && !off {
         SpawnPath::Clone3
     } else {
@@ -159,7 +160,8 @@ fn plain_path() -> SpawnPath {
 
 #[test]
 fn spawn_tells_which_path_it_took() {
-    let pidfds = !spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref());
+    let pidfds = !spawn_sys::pidfd::disabled_by(std::env::var_os("SPAWN_NO_PIDFD").as_deref())
+        && spawn_sys::backend::linux_native();
     let plain = spawn(&opts("true", &[])).unwrap();
     // `clone3` hands over the pidfd it made; `posix_spawn` makes none.
     let kernel_pidfd = plain_path() == SpawnPath::Clone3 && pidfds;
@@ -339,4 +341,28 @@ fn the_posix_spawn_fallback_passes_the_spawn_and_fd_tests() {
         .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
         .sum();
     assert!(passed >= 20, "{out}");
+}
+
+/// An fd action whose target is the highest fd the limit allows leaves no
+/// number above it for the report pipe: the fork path puts the pipe in a
+/// number no action targets (and its child's closes skip it), where it
+/// used to fail with `EINVAL` from the `F_DUPFD` at the limit.
+#[test]
+fn a_target_just_below_the_fd_limit_still_forks() {
+    let (soft, _) = spawn_sys::nofile_limit().unwrap();
+    let top = i32::try_from(soft).unwrap_or(i32::MAX) - 1;
+    let (_r, w) = spawn_sys::pipe().unwrap();
+    // The shell's own fd table: `top` is open in it.
+    let mut o = sh(&format!("[ -e /proc/self/fd/{top} ] && echo hi"));
+    o.fd_actions.push(FdAction::Dup2 {
+        src: w.as_fd(),
+        dst: top,
+    });
+    let out = run(o, true);
+    assert_eq!(
+        (out.out(), out.code()),
+        ("hi\n".into(), Some(0)),
+        "{}",
+        out.err()
+    );
 }

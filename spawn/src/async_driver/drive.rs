@@ -18,7 +18,7 @@ use std::future::{Future, poll_fn};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use spawn_sys::async_fd::Registered;
 use tokio::io::Interest;
@@ -68,7 +68,15 @@ enum Watch {
     /// itself; out of the reactor it wakes nobody, and put back after the
     /// turn it is reported at once if something came meanwhile.
     SetOut(OwnedFd),
+    /// The engine's set has no fd to put in the reactor (a `poll(2)` set,
+    /// `SPAWN_BACKEND=portable`): the engine is looked at after this tick
+    /// (or its deadline), which doubles while its looks find nothing.
+    Tick(Duration),
 }
+
+/// The first tick of [`Watch::Tick`], and the longest.
+const MIN_TICK: Duration = Duration::from_micros(500);
+const MAX_TICK: Duration = Duration::from_millis(20);
 
 impl Waiter {
     pub(crate) fn new(name: &str) -> Self {
@@ -129,6 +137,14 @@ impl Waiter {
             if let Err(e) = self.rewatch(engine) {
                 return Poll::Ready(Err(e));
             }
+            let next = match &mut self.watch {
+                Watch::Tick(tick) => {
+                    let at = Instant::now() + *tick;
+                    *tick = (*tick * 2).min(MAX_TICK);
+                    Some(next.map_or(at, |n| n.min(at)))
+                }
+                _ => next,
+            };
             match self.poll_ready(cx) {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -177,11 +193,19 @@ impl Waiter {
                 self.watch = Watch::Exit(register(fd, name, PIDFD)?);
             }
             None => {
+                let tick = match self.watch {
+                    Watch::Tick(t) if engine.looked_idle() => t,
+                    _ => MIN_TICK,
+                };
                 self.watch = Watch::Nothing;
-                let fd = engine
-                    .epoll_fd()
-                    .map_err(|e| Error::io(name, "cannot create an epoll set", e))?;
-                self.watch = Watch::SetIn(register(fd, name, SET)?);
+                match engine.epoll_fd() {
+                    Ok(fd) => self.watch = Watch::SetIn(register(fd, name, SET)?),
+                    // A set without an fd: looked at on the tick.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        self.watch = Watch::Tick(tick);
+                    }
+                    Err(e) => return Err(Error::io(name, "cannot create an epoll set", e)),
+                }
             }
         }
         Ok(())

@@ -49,14 +49,10 @@ pub(crate) fn check(program: &str) -> Result<(), Error> {
     if std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_err() {
         return Err(no(NO_TIME));
     }
-    let probe = rustix::event::eventfd(
-        0,
-        rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-    )
-    .map_err(|e| {
+    let probe = probe_fd().map_err(|e| {
         Error::io(
             program,
-            "cannot make an eventfd to probe the tokio runtime",
+            "cannot make an fd to probe the tokio runtime",
             e.into(),
         )
     })?;
@@ -73,4 +69,23 @@ pub(crate) fn check(program: &str) -> Result<(), Error> {
     }
     VERIFIED.set(Some(id));
     Ok(())
+}
+
+/// An fd to register once in the runtime's reactor: an `eventfd` on Linux,
+/// a pipe's read end elsewhere.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn probe_fd() -> rustix::io::Result<std::os::fd::OwnedFd> {
+    rustix::event::eventfd(
+        0,
+        rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+    )
+}
+
+/// An fd to register once in the runtime's reactor: an `eventfd` on Linux,
+/// a pipe's read end elsewhere.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn probe_fd() -> rustix::io::Result<std::os::fd::OwnedFd> {
+    let (read, _write) = spawn_sys::pipe::pipe()?;
+    spawn_sys::pipe::set_new_pipe_nonblocking(&read)?;
+    Ok(read)
 }

@@ -205,6 +205,9 @@ mod tests {
     /// set says so and exactly that stream goes on.
     #[test]
     fn a_full_file_sink_pauses_its_stream_until_its_pipe_is_writable() {
+        if !spawn_sys::pipe::splice_supported() {
+            return; // a copying file sink says it is full through `wait_needed`
+        }
         let (out_r, out_w) = spawn_sys::pipe::pipe().expect("pipe");
         let path = format!("/proc/self/fd/{}", out_w.as_raw_fd());
         let mut sinks = SinkTable::default();

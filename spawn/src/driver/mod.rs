@@ -185,12 +185,12 @@ impl<'t> Engine<'t> {
     /// Hands what the parts found out to the core (and the tracer), in
     /// order: the outbox is empty after.
     fn tell_core(&mut self) {
-        if self.outbox.is_empty() {
+        let n = self.outbox.len();
+        if n == 0 {
             return;
         }
         let now = self.now();
-        let mut notes = self.outbox.take();
-        for note in notes.drain(..) {
+        for note in (0..n).filter_map(|i| self.outbox.get(i)) {
             match note {
                 Note::Event(event) => {
                     tell(&mut self.sched, &mut self.hooks, &self.slots, event, now);
@@ -198,7 +198,7 @@ impl<'t> Engine<'t> {
                 Note::Terminate(child) => self.sched.terminate(child, now),
             }
         }
-        self.outbox.give_back(notes);
+        self.outbox.clear();
     }
 
     /// The core's next output (shown to the tracer).
@@ -701,6 +701,7 @@ impl<'t> Engine<'t> {
             return;
         }
         self.stops.forget_slot(child, &self.poller);
+        self.exits.forget_slot(child);
         let slot = &self.slots[child];
         for i in [slot.sinks.stdout, slot.sinks.stderr].into_iter().flatten() {
             // Its bytes were taken: what the sink held goes.

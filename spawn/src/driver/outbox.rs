@@ -5,11 +5,18 @@
 //! needs the core, the tracer or the clock.
 //!
 //! Invariant: the outbox is empty whenever the core is polled.
+//!
+//! It holds a turn's usual few notes inline: an engine lives for one run,
+//! and a heap list would cost every run an allocation and its growth.
 
+use smallvec::SmallVec;
 use spawn_core::{ChildId, Event};
 
+/// Notes held without an allocation.
+const INLINE: usize = 8;
+
 /// One thing to tell the core.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) enum Note {
     /// Handed to `Scheduler::handle`.
     Event(Event),
@@ -21,7 +28,7 @@ pub(super) enum Note {
 /// What the parts found out for the core: see the module docs.
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
-    notes: Vec<Note>,
+    notes: SmallVec<[Note; INLINE]>,
 }
 
 impl Outbox {
@@ -35,23 +42,19 @@ impl Outbox {
         self.notes.push(Note::Terminate(child));
     }
 
-    /// Whether nothing is to be told.
-    pub(super) fn is_empty(&self) -> bool {
-        self.notes.is_empty()
+    /// How many notes are to be told.
+    pub(super) fn len(&self) -> usize {
+        self.notes.len()
     }
 
-    /// Takes the notes, in order; [`give_back`](Self::give_back) returns
-    /// the emptied list, so that a turn allocates nothing.
-    pub(super) fn take(&mut self) -> Vec<Note> {
-        std::mem::take(&mut self.notes)
+    /// Note `i`, in the order put in.
+    pub(super) fn get(&self, i: usize) -> Option<Note> {
+        self.notes.get(i).copied()
     }
 
-    /// Returns the list [`take`](Self::take) gave, emptied.
-    pub(super) fn give_back(&mut self, mut notes: Vec<Note>) {
-        notes.clear();
-        if self.notes.is_empty() {
-            self.notes = notes;
-        }
+    /// Forgets the notes (all told).
+    pub(super) fn clear(&mut self) {
+        self.notes.clear();
     }
 }
 
@@ -61,9 +64,10 @@ mod tests {
 
     use super::{Note, Outbox};
 
-    /// Notes come out in the order put in, and the list is reused.
+    /// Notes come out in the order put in; a turn's usual few need no
+    /// allocation, and more than that are kept too.
     #[test]
-    fn notes_come_out_in_order_and_the_list_is_reused() {
+    fn notes_come_out_in_order() {
         let mut out = Outbox::default();
         let child = ChildId(3);
         out.event(Event::Started { child });
@@ -72,10 +76,8 @@ mod tests {
             child,
             stream: Stream::Stdout,
         });
-        let notes = out.take();
-        assert!(out.is_empty());
-        let kinds: Vec<&str> = notes
-            .iter()
+        let kinds: Vec<&str> = (0..out.len())
+            .filter_map(|i| out.get(i))
             .map(|n| match n {
                 Note::Event(Event::Started { .. }) => "started",
                 Note::Terminate(_) => "terminate",
@@ -84,9 +86,12 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["started", "terminate", "eof"]);
-        let cap = notes.capacity();
-        out.give_back(notes);
-        assert!(out.is_empty());
-        assert_eq!(out.take().capacity(), cap, "the emptied list is kept");
+        assert!(!out.notes.spilled(), "held inline");
+        out.clear();
+        assert_eq!(out.len(), 0);
+        for _ in 0..100 {
+            out.terminate(child);
+        }
+        assert_eq!(out.len(), 100, "past the inline ones too");
     }
 }

@@ -3,20 +3,23 @@
 //! `exit_watch/mod.rs`), with the buffer its waits fill and the count of waits
 //! (a turn is the time between two).
 //!
-//! The set is a [`Selector`]: epoll on Linux. It is the seam where another
-//! operating system plugs in (kqueue, `poll(2)`): a second implementation
-//! of the trait, chosen by `Set`, and the loop does not change.
+//! The set is a [`Selector`]: `spawn_sys::ReadySet`, the process's
+//! backend's set (epoll on Linux, kqueue on macOS and the BSDs, `poll(2)`
+//! elsewhere and with `SPAWN_BACKEND=portable`), chosen when it is made;
+//! the loop does not change. A `poll(2)` set has no fd of its own: a
+//! driver that waits elsewhere looks at it on a tick.
 //!
 //! Invariant: an fd is added at most once under a token and deleted before
 //! it is closed; with no set made, nothing is registered anywhere and
 //! [`Poller::add`] says so (`false`), so the caller falls back (a polled
 //! exit, a ticked cancel token).
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use spawn_sys::Errno;
-use spawn_sys::poll::{Epoll, Interest, Ready};
+use spawn_sys::ReadySet;
+use spawn_sys::poll::{Interest, Ready};
 
 use super::token::Token;
 
@@ -24,7 +27,7 @@ use super::token::Token;
 const MAX_READY: usize = 256;
 
 /// A readiness set of fds, each registered under a token.
-pub(crate) trait Selector: AsFd + Sized + Send {
+pub(crate) trait Selector: Sized + Send {
     /// A new, empty set.
     ///
     /// # Errors
@@ -51,19 +54,22 @@ pub(crate) trait Selector: AsFd + Sized + Send {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<(), Errno>;
+    /// The set's own fd, readable while something in it is ready; `None`
+    /// for a set that has none (`poll(2)`).
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
 }
 
-impl Selector for Epoll {
+impl Selector for ReadySet {
     fn new() -> Result<Self, Errno> {
-        Epoll::new()
+        ReadySet::new()
     }
 
     fn add(&self, fd: BorrowedFd<'_>, token: u64, interest: Interest) -> Result<(), Errno> {
-        Epoll::add(self, fd, token, interest)
+        ReadySet::add(self, fd, token, interest)
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-        Epoll::delete(self, fd)
+        ReadySet::delete(self, fd)
     }
 
     fn wait(
@@ -72,12 +78,17 @@ impl Selector for Epoll {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<(), Errno> {
-        Epoll::wait(self, ready, max, timeout)
+        ReadySet::wait(self, ready, max, timeout)
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        ReadySet::fd(self)
     }
 }
 
-/// The set this system's loop waits in.
-pub(crate) type Set = Epoll;
+/// The set this system's loop waits in: the backend's (epoll on Linux,
+/// kqueue on macOS and the BSDs, `poll(2)` with `SPAWN_BACKEND=portable`).
+pub(crate) type Set = ReadySet;
 
 /// Whether [`Poller::make`] made the set now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +154,7 @@ impl<S: Selector> Poller<S> {
     /// The set's own fd, readable when something in it is ready (for
     /// drivers that wait elsewhere: the reaper, tokio).
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.set.as_ref().map(AsFd::as_fd)
+        self.set.as_ref().and_then(S::fd)
     }
 
     /// Waits in the set (one more turn): the events, to be handed back

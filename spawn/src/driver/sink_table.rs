@@ -56,7 +56,13 @@ impl Default for SinkTable {
             states: Vec::new(),
             free: Vec::new(),
             buf: Vec::new(),
-            null: NullTarget::NotOpened,
+            // Without splice (`SPAWN_BACKEND=portable`, other systems)
+            // discarded bytes are read through the warm buffer.
+            null: if spawn_sys::pipe::splice_supported() {
+                NullTarget::NotOpened
+            } else {
+                NullTarget::Unavailable
+            },
             waits: SinkWaits::default(),
         }
     }

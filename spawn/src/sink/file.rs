@@ -57,7 +57,8 @@ impl FileSink {
         FileSink {
             file,
             failed: false,
-            splice: true,
+            // Copied where there is no splice (see `splice_supported`).
+            splice: spawn_sys::pipe::splice_supported(),
             can_fill,
             pending: Vec::new(),
             dest_full: false,

@@ -31,6 +31,7 @@ use rustix::event::{PollFd, PollFlags};
 use spawn_sys::poll::Interest;
 
 pub(crate) mod source;
+mod waiter;
 
 use super::poller::Poller;
 use super::slot::{AsidePidfd, Slot, Watch};
@@ -58,6 +59,9 @@ pub(crate) struct ExitWatch {
     tick: Duration,
     /// Exits seen and not told yet: slot and raw wait status.
     seen: Vec<(usize, i32)>,
+    /// The exit pipes of children in the set without a pidfd (see
+    /// `waiter.rs`).
+    waiters: Vec<waiter::ExitPipe>,
 }
 
 impl Default for ExitWatch {
@@ -67,6 +71,7 @@ impl Default for ExitWatch {
             polled: Vec::new(),
             tick: MIN_TICK,
             seen: Vec::new(),
+            waiters: Vec::new(),
         }
     }
 }
@@ -110,6 +115,7 @@ impl ExitWatch {
         };
         slot.watch = match (p.pidfd(), poller.is_made()) {
             (None, false) if plan == PidfdPlan::Later => Watch::Aside(AsidePidfd::Later),
+            (None, true) if waiter::enabled() => self.wait_in_set(child, &p, poller),
             (None, _) => Watch::Polled,
             (Some(fd), true) => {
                 if poller.add(fd.as_fd(), Token::Exit { slot: child }, EXIT) {
@@ -142,6 +148,11 @@ impl ExitWatch {
             let fd = slot.process.as_ref().and_then(|p| p.pidfd());
             if fd.is_some_and(|fd| poller.add(fd, Token::Exit { slot: i }, EXIT)) {
                 slot.watch = Watch::InSet;
+            } else if let Some(p) = slot.process.clone().filter(|_| waiter::enabled()) {
+                slot.watch = self.wait_in_set(i, &p, poller);
+                if slot.watch == Watch::Polled {
+                    self.polled.push(i);
+                }
             } else {
                 slot.watch = Watch::Polled;
                 self.polled.push(i);
@@ -287,6 +298,14 @@ impl ExitWatch {
         }
     }
 
+    /// Slot `i`'s child was removed from the engine: the lists of children
+    /// kept aside or polled hold only the engine's children, so that their
+    /// indexes always name one.
+    pub(crate) fn forget_slot(&mut self, i: usize) {
+        self.aside.retain(|&u| u != i);
+        self.polled.retain(|&u| u != i);
+    }
+
     /// Looks at the polled children (after each wait); the list drops
     /// those whose exit was seen, and the tick backs off while none is.
     pub(crate) fn poll(&mut self, slots: &mut Slots, poller: &Poller) {
@@ -311,11 +330,39 @@ impl ExitWatch {
     /// pidfd leaves the set.
     pub(crate) fn unwatch(&mut self, slot: &mut Slot, poller: &Poller) {
         if slot.watch == Watch::InSet
-            && let Some(fd) = slot.process.as_ref().and_then(|p| p.pidfd())
+            && let Some(p) = slot.process.as_ref()
         {
-            poller.delete(fd);
+            match p.pidfd() {
+                Some(fd) => poller.delete(fd),
+                None => {
+                    let pid = p.pid();
+                    if let Some(i) = self.waiters.iter().position(|w| w.pid == pid) {
+                        let pipe = self.waiters.swap_remove(i);
+                        poller.delete(pipe.fd());
+                        // Seen exited: its waiter is done; else it ends
+                        // with the child, detached.
+                        if slot.exit.is_some() {
+                            pipe.exited();
+                        }
+                    }
+                }
+            }
         }
         slot.watch = Watch::Nothing;
+    }
+
+    /// A child without a pidfd into the set through its exit pipe
+    /// (`waiter.rs`): [`Watch::InSet`], or [`Watch::Polled`] when no
+    /// waiter can be started.
+    fn wait_in_set(&mut self, child: usize, p: &crate::process::Process, poller: &Poller) -> Watch {
+        let Some(pipe) = waiter::start(p.pid()) else {
+            return Watch::Polled;
+        };
+        if !poller.add(pipe.fd(), Token::Exit { slot: child }, EXIT) {
+            return Watch::Polled;
+        }
+        self.waiters.push(pipe);
+        Watch::InSet
     }
 
     /// The exits seen since the last call, in the order seen: slot and raw
@@ -362,6 +409,7 @@ mod tests {
     use crate::driver::slot::{AsidePidfd, Watch};
     use crate::driver::slot::{Owner, Slot, Start};
     use crate::driver::slots::Slots;
+    use crate::driver::token::Token;
     use crate::launch::PidfdPlan;
     use crate::launch::launch_alone;
     use crate::wiring::{Stops, Wiring};
@@ -449,11 +497,40 @@ mod tests {
         seen_once(&mut watch, &slots[0], 4);
     }
 
+    /// A polled child whose exit was seen another way (its output's EOF)
+    /// and that the engine then removed is forgotten by the watch: the
+    /// next look does not reach for its empty place (it did: a panic in
+    /// an async group without pidfds).
+    #[test]
+    fn a_removed_polled_child_is_forgotten() {
+        if super::waiter::enabled() {
+            return; // off Linux's own backend it has a waiter
+        }
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        let mut watch = ExitWatch::default();
+        let mut slots = slots_of(vec![started("exit 6", PidfdPlan::Later)]);
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
+        assert_eq!(slots[0].watch, Watch::Polled);
+        let pid = slots[0].process.as_ref().expect("started").pid_u32();
+        let pid = spawn_sys::Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
+        super::source::wait_exited(pid).expect("our child");
+        watch.output_ended(0, &mut slots[0], &poller);
+        seen_once(&mut watch, &slots[0], 6);
+        watch.forget_slot(0);
+        slots.removed(0);
+        watch.poll(&mut slots, &poller);
+        assert_eq!(watch.tick(None), None, "nothing polled any more");
+    }
+
     /// Way three, polled: a child without a pidfd (as where pidfds are
     /// missing) is looked at on a tick; a look before its exit sees
     /// nothing and backs the tick off, the first look after it sees it.
     #[test]
     fn a_child_without_a_pidfd_is_polled_on_a_tick() {
+        if super::waiter::enabled() {
+            return; // off Linux's own backend it has a waiter: see below
+        }
         let mut poller: Poller = Poller::default();
         poller.make().expect("set");
         let mut watch = ExitWatch::default();
@@ -483,5 +560,29 @@ mod tests {
             p.kill_all();
             let _ = p.reap(true);
         }
+    }
+
+    /// Off Linux's own backend (`SPAWN_BACKEND=portable`; macOS, the BSDs),
+    /// a child without a pidfd is in the set through its waiter's pipe: its
+    /// exit comes under its exit token, is seen once, and the pipe leaves
+    /// the set.
+    #[test]
+    fn a_child_without_a_pidfd_has_a_waiter_in_the_set_off_linux() {
+        if !super::waiter::enabled() {
+            return; // Linux's own backend: pidfds, or polled (above)
+        }
+        let mut poller: Poller = Poller::default();
+        poller.make().expect("set");
+        let mut watch = ExitWatch::default();
+        let mut slots = slots_of(vec![started("exit 4", PidfdPlan::Later)]);
+        watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
+        assert_eq!(slots[0].watch, Watch::InSet);
+        let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
+        let tokens: Vec<Token> = ready.iter().map(|r| Token::decode(r.token)).collect();
+        assert_eq!(tokens, vec![Token::Exit { slot: 0 }]);
+        poller.recycle(ready);
+        watch.check(0, &mut slots[0], &poller);
+        seen_once(&mut watch, &slots[0], 4);
+        assert!(watch.waiters.is_empty(), "its pipe left the set");
     }
 }

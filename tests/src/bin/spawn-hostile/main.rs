@@ -131,6 +131,7 @@ fn say(line: &str) {
 /// Makes this process (still single-threaded: the calls are per thread) the
 /// user `uid`, with the same gid and no supplementary groups; exits with
 /// [`SKIP`] when it is not root or cannot.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn become_user(uid: u32) {
     use rustix::process::{Gid, Uid, getuid};
     use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
@@ -146,6 +147,16 @@ pub fn become_user(uid: u32) {
         say(&format!("skip: cannot become uid {uid}: {e}"));
         std::process::exit(SKIP);
     }
+}
+
+/// Per-thread credentials are Linux's: elsewhere the cases that need them
+/// are skipped.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn become_user(uid: u32) {
+    say(&format!(
+        "skip: running as uid {uid} is set up on Linux only"
+    ));
+    std::process::exit(SKIP);
 }
 
 /// Pseudo-random bytes (xorshift), the same for the same seed.
