@@ -30,6 +30,8 @@ pub(crate) struct Job {
     pub tries: u32,
     /// Its output held back until it ends (`--group`), once it runs.
     pub held: Option<std::sync::Arc<super::output::Held>>,
+    /// Its key, when the run needs one (`--journal`, `--shard-by hash`).
+    pub key: Option<super::key::Key>,
 }
 
 /// How jobs are made from inputs and started.
@@ -88,6 +90,7 @@ impl Launch {
             tag,
             tries: 0,
             held: None,
+            key: None,
         }
     }
 
