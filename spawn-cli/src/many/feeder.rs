@@ -271,7 +271,7 @@ impl Jobs {
             };
             let seq = picked.seq;
             let mut job = self.launch.job(Numbers { seq, slot }, &inputs);
-            job.key = picked.key;
+            (job.key, job.order) = (picked.key, taken);
             self.push(&mut state, job);
         }
         if !self.control.stopping() {

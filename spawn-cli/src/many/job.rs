@@ -32,6 +32,9 @@ pub(crate) struct Job {
     pub held: Option<std::sync::Arc<super::output::Held>>,
     /// Its key, when the run needs one (`--journal`, `--shard-by hash`).
     pub key: Option<super::key::Key>,
+    /// Its place among the jobs this run takes, from 1: `--keep-order`'s
+    /// order (`seq` but when `--shard` or `--resume` skip some).
+    pub order: u64,
 }
 
 /// How jobs are made from inputs and started.
@@ -91,6 +94,7 @@ impl Launch {
             tries: 0,
             held: None,
             key: None,
+            order: n.seq,
         }
     }
 

@@ -116,7 +116,8 @@ Example:
 #[command(after_help = AFTER_HELP, args_override_self = true)]
 pub(crate) struct ManyArgs {
     /// Run at most N jobs at once (0: no limit; +N, -N: the number of CPUs plus N; N%: of
-    /// the CPUs) [default: the number of CPUs].
+    /// the CPUs) [default: the CPUs this process may use: the affinity mask, less where the
+    /// cgroup's CPU quota is smaller, rounded up].
     #[arg(short = 'j', long = "jobs", short_alias = 'P', alias = "max-procs", value_name = "N", value_parser = options::JobsSpec::parse, allow_hyphen_values = true)]
     jobs: Option<options::JobsSpec>,
     /// Print each job's output together when it ends (the default).

@@ -44,13 +44,15 @@ pub(crate) struct ScaleArgs {
     /// Kubernetes' JOB_COMPLETION_INDEX of N).
     #[arg(long, value_name = "K/N", value_parser = shard::parse)]
     shard: Option<ShardSpec>,
-    /// What decides a job's shard: its ordinal in the input, or a stable hash of the job (any
-    /// order of the input).
+    /// What decides a job's shard: ordinal (its place in the input: the same input in every
+    /// shard) or hash (a stable hash of the job: any order of the input) [default: ordinal].
     #[arg(
         long,
         value_enum,
         value_name = "HOW",
         default_value_t,
+        hide_default_value = true,
+        hide_possible_values = true,
         requires = "shard"
     )]
     shard_by: ShardBy,
