@@ -73,6 +73,31 @@ fn shards_together_run_every_job_exactly_once() {
     }
 }
 
+/// `--dry-run` shows the jobs the shard takes, with their numbers in the
+/// whole input.
+#[test]
+fn dry_run_shows_the_shards_jobs() {
+    let ran = cli([
+        "many",
+        "--dry-run",
+        "--shard",
+        "1/3",
+        "--",
+        "echo {#} {}",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ]);
+    assert_eq!(
+        (ran.code(), ran.stdout.as_str()),
+        (0, "echo 2 b\necho 5 e\n"),
+        "{ran:?}"
+    );
+}
+
 /// `--shard auto` takes the shard from Slurm's array variables, `--shard
 /// auto/N` from Kubernetes' index; with neither, a usage error says so.
 #[test]

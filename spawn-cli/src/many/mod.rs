@@ -254,18 +254,30 @@ fn is_executable(p: &std::path::Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `--dry-run`: the command lines, one per line (job slots as if each
-/// job took as long).
-fn dry_run(launch: &Launch, records: Records, max_running: usize) -> i32 {
-    for (k, r) in (0u64..).zip(records) {
+/// `--dry-run`: the command lines of the jobs `selection` takes (all
+/// when none), one per line (job slots as if each job took as long).
+fn dry_run(
+    launch: &Launch,
+    records: Records,
+    max_running: usize,
+    selection: Option<&select::Selection>,
+) -> i32 {
+    let mut k = 0u64;
+    for (ordinal, r) in (1u64..).zip(records) {
         match r {
             Ok(inputs) => {
+                let seq = match selection.map(|s| s.pick(ordinal, &inputs)) {
+                    None => ordinal,
+                    Some(Some(p)) => p.seq,
+                    Some(None) => continue,
+                };
                 let slot = if launch.slots {
                     k % (max_running.max(1) as u64) + 1
                 } else {
                     0
                 };
-                let n = template::Numbers { seq: k + 1, slot };
+                k += 1;
+                let n = template::Numbers { seq, slot };
                 let mut line = launch.job(n, &inputs).line;
                 line.push(b'\n');
                 if let Err(f) = screen().out(&line) {
@@ -354,7 +366,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     };
     let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     if a.dry_run {
-        return dry_run(&launch, records, max_running);
+        return dry_run(&launch, records, max_running, scale.selection.as_deref());
     }
     let joblog_file = a.joblog.as_deref().map(options::joblog_path);
     let mut joblog = match joblog_file

@@ -2,7 +2,7 @@
 //! the journal and resuming ([`super::journal`], [`super::resume`]),
 //! shards ([`super::shard`]), which jobs the run takes
 //! ([`super::select`]), admission ([`super::admission`]) and the drain's
-//! grace ([`super::drain`]). See `docs/many-at-scale.md` for Slurm and
+//! grace ([`super::drain`]). See `spawn-cli/SCALE.md` for Slurm and
 //! Kubernetes.
 
 use std::ffi::OsString;
