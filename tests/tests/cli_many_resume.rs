@@ -104,11 +104,28 @@ fn lines(inputs: &[u64]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Starts `cmd` with `inputs` written to its stdin by a thread, stdout
+/// `out`, stderr nowhere.
+fn start_fed(cmd: &mut std::process::Command, inputs: &[u64], out: Stdio) -> std::process::Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start spawn");
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = lines(inputs);
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
 /// Kills (SIGKILL) a journaled run of `inputs` once `kill_after` jobs
 /// have said their input; returns the journal as it was left.
 fn killed_run(dir: &Scratch, inputs: &[u64], kill_after: usize, seed: u64) -> BTreeMap<u64, bool> {
     let (journal_path, log) = (dir.path("journal"), dir.path("runs"));
-    let mut child = cli_command([
+    let mut cmd = cli_command([
         "many",
         "--line-buffer",
         "-j",
@@ -117,18 +134,8 @@ fn killed_run(dir: &Scratch, inputs: &[u64], kill_after: usize, seed: u64) -> BT
         &journal_path,
         "--",
         &job(&log),
-    ])
-    .env("PHASE", "1")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start spawn");
-    let mut stdin = child.stdin.take().expect("piped");
-    let input = lines(inputs);
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
+    ]);
+    let mut child = start_fed(cmd.env("PHASE", "1"), inputs, Stdio::piped());
     let mut out = BufReader::new(child.stdout.take().expect("piped"));
     let mut line = String::new();
     for n in 0..kill_after {
@@ -141,7 +148,6 @@ fn killed_run(dir: &Scratch, inputs: &[u64], kill_after: usize, seed: u64) -> BT
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
-    let _ = writer.join();
     journal(&journal_path)
 }
 
@@ -315,4 +321,28 @@ fn resuming_skips_without_running_the_done_jobs() {
     assert_eq!(summary["summary"]["jobs"], 10, "{ran:?}");
     assert_eq!(summary["summary"]["done_before"], 1990, "{ran:?}");
     assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+/// Two runs appending to one journal at once never mix their lines: every
+/// line is whole JSON, and every job of both is there once.
+#[test]
+fn two_runs_append_to_one_journal_without_mixing_lines() {
+    let dir = Scratch::new("two");
+    let j = dir.path("journal");
+    let start = |inputs: std::ops::RangeInclusive<u64>| {
+        let mut cmd = cli_command(["many", "-j", "4", "--journal", &j, "--", "true"]);
+        start_fed(&mut cmd, &inputs.collect::<Vec<_>>(), Stdio::null())
+    };
+    let (mut a, mut b) = (start(1..=600), start(601..=1200));
+    assert!(a.wait().expect("wait").success());
+    assert!(b.wait().expect("wait").success());
+    let recorded = journal(&j);
+    let want: BTreeSet<u64> = (1..=1200).collect();
+    assert_eq!(recorded.keys().copied().collect::<BTreeSet<_>>(), want);
+    let text = std::fs::read_to_string(&j).expect("journal");
+    assert_eq!(
+        text.lines().count(),
+        1200,
+        "a job journaled twice or a line split"
+    );
 }

@@ -236,12 +236,12 @@ fn jobs_default_to_the_cgroups_cpu_quota() {
 }
 
 /// The python3 script that runs the CLI with stderr on a pty, reads it
-/// until the progress line says the run waits for memory, then raises the
-/// simulated figure and prints the CLI's stdout, exit code and what the
-/// pty showed, as JSON.
-const MEMFREE_DRIVER: &str = r#"
+/// until the progress line shows NEEDLE (the run says why it waits), then
+/// writes VALUE into the simulated figure's FILE and prints the CLI's
+/// stdout, exit code and what the pty showed, as JSON.
+const HOLD_DRIVER: &str = r#"
 import json, os, pty, select, subprocess, sys
-figure, argv = sys.argv[1], sys.argv[2:]
+figure, needle, value, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3], sys.argv[4:]
 master, slave = pty.openpty()
 p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
 os.close(slave)
@@ -257,52 +257,72 @@ while True:
     if not data:
         break
     seen += data
-    if not raised and b"waiting: 0.1 kB free < --memfree" in seen:
+    if not raised and needle in seen:
         with open(figure + ".new", "w") as f:
-            f.write("5000000000\n")
+            f.write(value + "\n")
         os.rename(figure + ".new", figure)
         raised = True
 out, _ = p.communicate(timeout=60)
 print(json.dumps({"code": p.returncode, "stdout": out.decode(), "tty": seen.decode("utf-8", "replace"), "raised": raised}))
 "#;
 
+/// Runs `many OPTIONS -k -j 2 -- 'cat FIGURE' ::: 1 2 3` with the figure
+/// simulated through `hook` (the test hook's variable) from `low`, until
+/// the progress line shows `needle`, then from `high`: every job must
+/// print `high`, the figure it started under.
+fn held_until_the_figure_changes(
+    hook: &str,
+    options: &[&str],
+    low: &str,
+    needle: &str,
+    high: &str,
+) {
+    let dir = std::env::temp_dir().join(format!("spawn-hold-{hook}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let figure = dir.join("figure");
+    std::fs::write(&figure, format!("{low}\n")).expect("figure");
+    let figure = figure.to_str().expect("utf-8").to_owned();
+    let cli_path = spawn_tests::spawn_cli().to_string_lossy().into_owned();
+    let job = format!("cat {figure}; : {{}}");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", HOLD_DRIVER, &figure, needle, high, &cli_path, "many"])
+        .args(options)
+        .args(["-k", "-j", "2", "--", &job, ":::", "1", "2", "3"])
+        .env(hook, &figure)
+        .env("PARALLEL_SHELL", "/bin/sh");
+    let ran = run(&mut cmd, None);
+    let _ = std::fs::remove_dir_all(&dir);
+    let v: serde_json::Value = serde_json::from_str(ran.stdout.trim()).expect("driver's JSON");
+    assert_eq!(v["raised"], true, "never said it waits ({needle}): {v}");
+    assert_eq!(v["code"], 0, "{v}");
+    assert_eq!(v["stdout"], format!("{high}\n{high}\n{high}\n"), "{v}");
+}
+
 /// `--memfree` holds every start while the (simulated) memory available is
 /// below it, says so on the progress line, and starts the jobs once it is
 /// not: each job prints the figure it started under.
 #[test]
 fn memfree_holds_starts_while_memory_is_short() {
-    let dir = std::env::temp_dir().join(format!("spawn-memfree-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let figure = dir.join("memavailable");
-    std::fs::write(&figure, "100\n").expect("figure");
-    let figure = figure.to_str().expect("utf-8").to_owned();
-    let cli_path = spawn_tests::spawn_cli().to_string_lossy().into_owned();
-    let job = format!("cat {figure}; : {{}}");
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", MEMFREE_DRIVER, &figure, &cli_path])
-        .args([
-            "many",
-            "-k",
-            "-j",
-            "2",
-            "--memfree",
-            "1G",
-            "--",
-            &job,
-            ":::",
-            "1",
-            "2",
-            "3",
-        ])
-        .env("SPAWN_MANY_TEST_MEMAVAILABLE", &figure)
-        .env("PARALLEL_SHELL", "/bin/sh");
-    let ran = run(&mut cmd, None);
-    let _ = std::fs::remove_dir_all(&dir);
-    let v: serde_json::Value = serde_json::from_str(ran.stdout.trim()).expect("driver's JSON");
-    assert_eq!(v["raised"], true, "never said it waits: {v}");
-    assert_eq!(v["code"], 0, "{v}");
-    assert_eq!(v["stdout"], "5000000000\n5000000000\n5000000000\n", "{v}");
+    held_until_the_figure_changes(
+        "SPAWN_MANY_TEST_MEMAVAILABLE",
+        &["--memfree", "1G"],
+        "100",
+        "waiting: 0.1 kB free < --memfree 1.1 GB",
+        "5000000000",
+    );
+}
+
+/// `--load` holds every start while the (simulated) load is above it.
+#[test]
+fn load_holds_starts_while_the_cpu_is_busy() {
+    held_until_the_figure_changes(
+        "SPAWN_MANY_TEST_LOAD",
+        &["--load", "2"],
+        "9",
+        "waiting: load 9.0 > --load 2.0",
+        "0.5",
+    );
 }
 
 /// On SIGTERM the run starts nothing more, passes TERM on, and ends within
@@ -491,4 +511,16 @@ fn keep_order_follows_the_jobs_a_shard_takes() {
         "the shard's first job did not stream"
     );
     assert!(status.success(), "{status:?}");
+}
+
+/// `--delay` keeps that long between starts: three jobs that end at once
+/// take at least two delays in all, though three may run at once (a lower
+/// bound on time, never a wait for an event).
+#[test]
+fn delay_spaces_the_starts() {
+    let ran = cli([
+        "many", "-j", "3", "--delay", "0.3", "--", "true", ":::", "1", "2", "3",
+    ]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(ran.elapsed >= Duration::from_millis(600), "{ran:?}");
 }

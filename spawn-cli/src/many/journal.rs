@@ -70,8 +70,9 @@ pub(crate) struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// Its JSON line.
-    fn line(&self) -> Vec<u8> {
+    /// Its JSON line (made before the job's output is printed, written
+    /// after, with [`Journal::record`]).
+    pub(crate) fn line(&self) -> Vec<u8> {
         let start = self
             .start
             .duration_since(UNIX_EPOCH)
@@ -160,14 +161,14 @@ impl Journal {
         })
     }
 
-    /// Adds the line of a finished job (written within [`LINGER`]).
-    pub(crate) fn record(&self, entry: &Entry<'_>) {
-        let line = entry.line();
+    /// Adds the [`line`](Entry::line) of a finished job (written within
+    /// [`LINGER`]).
+    pub(crate) fn record(&self, line: &[u8]) {
         let mut p = self.shared.lock();
         if p.buf.len() + line.len() > BATCH {
             self.shared.write(&mut p);
         }
-        p.buf.extend_from_slice(&line);
+        p.buf.extend_from_slice(line);
         if p.since.is_none() {
             p.since = Some(Instant::now());
             drop(p);
@@ -275,7 +276,7 @@ fn parse_line(line: &[u8]) -> Option<(Key, Outcome)> {
 mod tests {
     use super::*;
 
-    fn entry(k: u128, outcome: Outcome, cmd: &[u8]) -> Entry<'_> {
+    fn line_of(k: u128, outcome: Outcome, cmd: &[u8]) -> Vec<u8> {
         Entry {
             key: Key(k),
             outcome,
@@ -287,6 +288,7 @@ mod tests {
             runtime: Duration::ZERO,
             cmd,
         }
+        .line()
     }
 
     #[test]
@@ -294,9 +296,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("spawn-journal-{}", std::process::id()));
         let _ = std::fs::remove_file(&dir);
         let j = Journal::open(&dir).expect("open");
-        j.record(&entry(1, Outcome::Failed, b"echo \"a\"\tb"));
-        j.record(&entry(2, Outcome::Succeeded, b"x"));
-        j.record(&entry(1, Outcome::Succeeded, b"y"));
+        j.record(&line_of(1, Outcome::Failed, b"echo \"a\"\tb"));
+        j.record(&line_of(2, Outcome::Succeeded, b"x"));
+        j.record(&line_of(1, Outcome::Succeeded, b"y"));
         j.finish().expect("written");
         // A torn last line (a machine that lost power) is skipped.
         OpenOptions::new()
@@ -321,7 +323,7 @@ mod tests {
         let mut n = 0;
         // Lines until the first batch is full; the next one writes it.
         while std::fs::metadata(&dir).map_or(0, |m| m.len()) == 0 {
-            j.record(&entry(n, Outcome::Succeeded, &cmd));
+            j.record(&line_of(n, Outcome::Succeeded, &cmd));
             n += 1;
             assert!(n < 10, "a batch over {BATCH} bytes was not written");
         }

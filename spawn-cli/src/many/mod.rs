@@ -493,9 +493,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Err(e) => e.output().map(|o| o.report.wall),
         };
         let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
-        if !ours {
-            scale.record(&job, start, &result);
-        }
+        // Not a job our stop ended: it did not finish.
+        let journal_line = (!ours)
+            .then(|| scale.journal_line(&job, start, &result))
+            .flatten();
         if let Some(log) = &mut joblog {
             if let Err(e) = log.record(&job, start, &result)
                 && !joblog_failed
@@ -509,6 +510,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Err(e) => crate::error_code(e),
         };
         printer.finished(Done { job, result });
+        scale.record(journal_line);
         let tally = halt::Tally {
             done,
             failed,

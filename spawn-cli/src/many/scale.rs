@@ -108,7 +108,8 @@ pub(crate) struct Scale {
     pub shard: Option<Shard>,
     pub journal: Option<Journal>,
     pub admission: Option<Arc<Admission>>,
-    /// The joblog is appended to (resuming from it).
+    /// The joblog is appended to (a resumed run: its lines add to the
+    /// earlier run's).
     pub joblog_append: bool,
     /// GNU's `--retry-failed` on a joblog: the commands to run (in place
     /// of the command line and input).
@@ -197,7 +198,7 @@ impl ScaleArgs {
             shard,
             journal,
             admission: Admission::new(self.memfree, self.load, self.delay, cpus).map(Arc::new),
-            joblog_append: self.again().is_some() && self.journal.is_none(),
+            joblog_append: self.again().is_some(),
             retry,
             grace: self.grace.unwrap_or(super::drain::DEFAULT_GRACE),
         })
@@ -205,16 +206,18 @@ impl ScaleArgs {
 }
 
 impl Scale {
-    /// Records a finished `job` (started at `start`) in the journal, if
-    /// the run has one.
-    pub(crate) fn record(
+    /// The journal line of a finished `job` (started at `start`), if the
+    /// run has a journal: made before the job's output is printed and
+    /// [`record`](Self::record)ed after, so that a crash between the two
+    /// runs the job again rather than lose its output.
+    pub(crate) fn journal_line(
         &self,
         job: &Job,
         start: SystemTime,
         result: &Result<spawn::Output, spawn::Error>,
-    ) {
-        let (Some(journal), Some(key)) = (&self.journal, job.key) else {
-            return;
+    ) -> Option<Vec<u8>> {
+        let (Some(_), Some(key)) = (&self.journal, job.key) else {
+            return None;
         };
         let out = match result {
             Ok(o) => Some(o),
@@ -229,7 +232,7 @@ impl Scale {
             (Ok(_), None) => (0, 0),
         };
         let ok = matches!(result, Ok(o) if o.status.success());
-        journal.record(&Entry {
+        let entry = Entry {
             key,
             outcome: if ok {
                 Outcome::Succeeded
@@ -243,7 +246,15 @@ impl Scale {
             start,
             runtime: out.map_or(Duration::ZERO, |o| o.report.wall),
             cmd: &job.line,
-        });
+        };
+        Some(entry.line())
+    }
+
+    /// Adds a [`journal_line`](Self::journal_line) to the journal.
+    pub(crate) fn record(&self, line: Option<Vec<u8>>) {
+        if let (Some(journal), Some(line)) = (&self.journal, line) {
+            journal.record(&line);
+        }
     }
 
     /// The jobs skipped as done before.
