@@ -33,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -243,14 +243,19 @@ pub(crate) struct Recorded {
 /// # Errors
 /// The file exists and cannot be read.
 pub(crate) fn read(path: &Path) -> io::Result<Recorded> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Recorded::default()),
         Err(e) => return Err(e),
     };
     let mut r = Recorded::default();
-    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        match parse_line(line) {
+    // Line by line: what is held is the keys, not the file.
+    for line in io::BufReader::with_capacity(1 << 16, file).split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        match parse_line(&line) {
             Some((key, outcome)) => {
                 r.outcomes.insert(key, outcome);
             }
