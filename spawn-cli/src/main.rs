@@ -7,8 +7,8 @@
 //! 126 when the program cannot be executed; 127 when it is not found; 125
 //! for other failures to start or to talk to it, and when our own stdout
 //! cannot be written; 141 when our stdout is a closed pipe (as a process
-//! killed by SIGPIPE); 2 for bad options. `many` has its own rule (see
-//! `spawn many --help`).
+//! killed by SIGPIPE); 2 for bad options. `many` has its own contract (see
+//! `spawn many --help` and `many/exit_code.rs`).
 //!
 //! The files, one concept each: [`run`], [`pipe`], [`trace`] and [`many`]
 //! (the subcommands), [`screen`] (our stdout and stderr: write errors and
@@ -38,6 +38,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, at the start
 enum Cmd {
     /// Run one command; the exit code mirrors the child's (128+N for signal N).
     #[command(
@@ -56,7 +57,16 @@ enum Cmd {
 fn main() -> ExitCode {
     // Parsing starts no thread; the signals are blocked before any exists,
     // so that every thread has them blocked.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `spawn many`'s usage errors keep out of the range of its failed
+        // jobs' count (see many::exit_code).
+        Err(e) if e.use_stderr() && std::env::args_os().nth(1).is_some_and(|a| a == "many") => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(many::exit_code::USAGE).unwrap_or(255));
+        }
+        Err(e) => e.exit(),
+    };
     let code = match cli.command {
         Cmd::Run(a) => {
             let _ = signals::forwarder();

@@ -214,7 +214,7 @@ fn job_slot_and_seq_as_replacement_strings_and_environment() {
 fn unknown_replacement_strings_are_errors_and_other_braces_are_text() {
     for t in ["echo {=1 $_=uc($_) =}", "echo {0}", "echo {-0.}"] {
         let ran = many(&[t, ":::", "a"], b"");
-        assert_eq!(ran.code(), 2, "{t}: {ran:?}");
+        assert_eq!(ran.code(), 126, "{t}: {ran:?}");
         assert!(
             ran.stderr.contains(t.split(' ').nth(1).unwrap_or(t)),
             "{t}: {ran:?}"
@@ -222,7 +222,7 @@ fn unknown_replacement_strings_are_errors_and_other_braces_are_text() {
         assert_eq!(ran.stdout, "", "{t}: {ran:?}");
     }
     let ran = many(&["--tagstring", "{=x=}", "echo", ":::", "a"], b"");
-    assert_eq!(ran.code(), 2, "{ran:?}");
+    assert_eq!(ran.code(), 126, "{ran:?}");
     let ran = many(&["-k", "echo x{}y {nope} '{print $1}'", ":::", "a b"], b"");
     assert_eq!(ran.stdout, "xa by {nope} {print $1}\n", "{ran:?}");
 }
@@ -606,7 +606,7 @@ fn inputs_from_files() {
     let ran = many(&["-k", "echo", "::::", "-", ":::", "1"], b"q\nr\n");
     assert_eq!(ran.stdout, "q 1\nr 1\n", "{ran:?}");
     let ran = many(&["echo", "::::", &dir.path("missing")], b"");
-    assert_eq!(ran.code(), 2, "{ran:?}");
+    assert_eq!(ran.code(), 126, "{ran:?}");
     assert!(ran.stderr.contains("missing"), "{ran:?}");
 }
 

@@ -421,12 +421,17 @@ fn many_first_ctrl_c_lets_running_jobs_finish() {
 fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
     let sleep = format!("sleep 30.{:07}9", std::process::id());
     let job = format!("sh -c 'echo ready; exec {sleep}'");
-    // The second job has ended (it printed its line and exits at once)
-    // before the Ctrl-C: it is not stopped. (With `true`, it could still be
-    // starting when the signal came, and be stopped by it.)
+    // The second job has ended before the Ctrl-C: it is not stopped. Its
+    // line is not enough (a loaded machine may not have run its exit yet,
+    // and the INT passed on would end it): its joblog line is, written once
+    // the run has its result.
+    let dir = Scratch::new("stopped-not-failed");
+    let joblog = dir.path("joblog");
     let mut cli = Watched::start(&[
         "many",
         "--line-buffer",
+        "--joblog",
+        &joblog,
         "-j",
         "2",
         "--",
@@ -436,6 +441,14 @@ fn many_jobs_ended_by_ctrl_c_are_stopped_not_failed() {
     ]);
     cli.seen_or_until("ready");
     cli.seen_or_until("second-done");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&joblog).is_ok_and(|l| l.contains("echo second-done")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no joblog line for the second job"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     cli.signal("INT");
     let (status, rest, stderr) = cli.end_with_stderr();
     assert_eq!(status.code(), Some(130), "{status:?} {rest:?} {stderr}");

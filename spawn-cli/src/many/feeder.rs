@@ -26,11 +26,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use spawn::CommandFeed;
 
+use super::admission::Admission;
 use super::control::{Control, Stop};
 use super::input::Records;
 use super::job::{Job, Launch};
 use super::output::{self, BufPool, Mode, Turn};
 use super::progress::Counts;
+use super::select::{Picked, Selection};
 use super::spill::Stage;
 use super::template::Numbers;
 
@@ -119,6 +121,11 @@ pub(crate) struct Jobs {
     turn: Option<Arc<Turn>>,
     /// With `--group` unordered: who may stream past the bound.
     stage: Option<Arc<Stage>>,
+    /// Which records become jobs (`--shard`, `--resume`…; `None`: all).
+    selection: Option<Arc<Selection>>,
+    /// When a job may start (`--memfree`, `--load`, `--delay`): then none
+    /// is queued ahead ([`Lookahead::Decided`]).
+    admission: Option<Arc<Admission>>,
 }
 
 impl Jobs {
@@ -155,7 +162,21 @@ impl Jobs {
             pool,
             turn,
             stage,
+            selection: None,
+            admission: None,
         }
+    }
+
+    /// The same, taking only the jobs `selection` picks, each started when
+    /// `admission` allows (see [`scale`](super::scale)).
+    pub(crate) fn with_scale(
+        mut self,
+        selection: Option<Arc<Selection>>,
+        admission: Option<Arc<Admission>>,
+    ) -> Jobs {
+        self.selection = selection;
+        self.admission = admission;
+        self
     }
 
     /// The feed the run's group takes its commands from.
@@ -200,7 +221,7 @@ impl Jobs {
     /// says the input ended (its count in `counts`). A read error stops the
     /// run soon.
     pub(crate) fn read(&self, records: Records, counts: &Counts) {
-        let mut seq = 0u64;
+        let (mut ordinal, mut taken) = (0u64, 0u64);
         for r in records {
             let inputs = match r {
                 Ok(inputs) => inputs,
@@ -210,6 +231,18 @@ impl Jobs {
                     break;
                 }
             };
+            ordinal += 1;
+            let picked = match &self.selection {
+                None => Picked {
+                    seq: ordinal,
+                    key: None,
+                },
+                Some(s) => match s.pick(ordinal, &inputs) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            taken += 1;
             let mut state = self.state();
             if state.unfinished() >= self.bound {
                 state.reader_waits = true;
@@ -221,10 +254,14 @@ impl Jobs {
                 }
                 state.reader_waits = false;
             }
+            if let Some(a) = &self.admission {
+                drop(state);
+                let _ = a.wait(&self.control, counts);
+                state = self.state();
+            }
             if self.control.stopping() {
                 break;
             }
-            seq += 1;
             // With slots there is no job queued ahead (Lookahead::Decided):
             // one pushed now starts now, in a slot no running job holds.
             let slot = if self.launch.slots {
@@ -232,11 +269,13 @@ impl Jobs {
             } else {
                 0
             };
-            let job = self.launch.job(Numbers { seq, slot }, &inputs);
+            let seq = picked.seq;
+            let mut job = self.launch.job(Numbers { seq, slot }, &inputs);
+            (job.key, job.order) = (picked.key, taken);
             self.push(&mut state, job);
         }
         if !self.control.stopping() {
-            counts.set_total(seq);
+            counts.set_total(taken);
         }
         let mut state = self.state();
         state.input_ended = true;

@@ -30,6 +30,11 @@ pub(crate) struct Job {
     pub tries: u32,
     /// Its output held back until it ends (`--group`), once it runs.
     pub held: Option<std::sync::Arc<super::output::Held>>,
+    /// Its key, when the run needs one (`--journal`, `--shard-by hash`).
+    pub key: Option<super::key::Key>,
+    /// Its place among the jobs this run takes, from 1: `--keep-order`'s
+    /// order (`seq` but when `--shard` or `--resume` skip some).
+    pub order: u64,
 }
 
 /// How jobs are made from inputs and started.
@@ -88,6 +93,8 @@ impl Launch {
             tag,
             tries: 0,
             held: None,
+            key: None,
+            order: n.seq,
         }
     }
 

@@ -11,20 +11,38 @@
 //! [`which_shell`] (the shell of the jobs), [`progress`] (the
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
+//!
+//! At scale ([`scale`]: its options and the parts they make): [`journal`]
+//! and [`resume`] (resumable runs, jobs named by [`key`]), [`shard`] and
+//! [`select`] (which jobs this run takes), [`admission`] and [`cgroup`]
+//! (when a job may start; `-j`'s default), [`drain`] (the grace after a
+//! signal), [`exit_code`] (the contract) and [`summary`] (`--json`'s last
+//! line).
 
+mod admission;
+mod cgroup;
 mod control;
+mod drain;
+pub(crate) mod exit_code;
 mod feeder;
 mod halt;
 mod input;
 mod job;
 mod joblog;
+mod journal;
+mod key;
 mod options;
 mod output;
 mod progress;
+mod resume;
 mod runner;
+mod scale;
+mod select;
+mod shard;
 mod shell;
 mod sources;
 mod spill;
+mod summary;
 mod template;
 mod which_shell;
 
@@ -33,7 +51,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use clap::Args;
 
@@ -66,16 +84,27 @@ Output: --group (default) prints each job's output when it ends; --line-buffer
   on stderr, always below the output.
 
 Ctrl-C (or TERM, HUP): no job starts any more, not even a queued one; the
-  running jobs get the signal and spawn many exits after them. A second one
-  stops them (TERM to their process groups, KILL after 2 s).
+  running jobs get the signal and spawn many exits after them, the journal
+  and joblog written. A second one, or --grace (25 s) after the first, stops
+  them (TERM to their process groups, KILL after 2 s).
 
-Exit status, as GNU parallel's: the number of failed jobs (at most 101; 0 when
-  all succeeded). With --halt: 0 when it halts on successes; on failures or jobs
-  done, the number of failed jobs, or with N% their percent of all jobs, or with
-  a threshold of one job that job's code (128+N for signal N). 128+N when
-  stopped by signal N (130 for Ctrl-C; GNU parallel: 255); 141 when stdout is a
-  closed pipe; 125 when stdin cannot be read or stdout written; 2 for bad
-  options.
+Exit status (one contract for schedulers; ranges never overlap):
+  0        every job succeeded
+  1-101    that many jobs failed (101: 101 or more), as GNU parallel
+  125      spawn many's own error: stdin unreadable, stdout, --joblog or
+           --journal unwritable
+  126      bad options or arguments (GNU parallel: 255)
+  128+N    stopped by signal N after the drain (130 Ctrl-C, 143 TERM)
+  141      stdout is a closed pipe
+  With --halt: 0 when it halts on successes; on failures or jobs done, the
+  number of failed jobs, or with N% their percent of all jobs, or with a
+  threshold of one job that job's code.
+
+At scale: --journal FILE with --resume (--resume-failed, --retry-failed) takes
+  up a killed run, whatever the order of its input; --shard K/N (or auto in a
+  Slurm array, auto/N in a Kubernetes Indexed Job) runs one share of the jobs;
+  -j defaults to the CPUs the cgroup and affinity allow; --memfree, --load and
+  --delay hold starts; --json ends with a summary line.
 
 Example:
   spawn many -j 4 --tag ::: 'echo one' 'sleep 1' 'ls /'
@@ -87,7 +116,8 @@ Example:
 #[command(after_help = AFTER_HELP, args_override_self = true)]
 pub(crate) struct ManyArgs {
     /// Run at most N jobs at once (0: no limit; +N, -N: the number of CPUs plus N; N%: of
-    /// the CPUs) [default: the number of CPUs].
+    /// the CPUs) [default: the CPUs this process may use: the affinity mask, less where the
+    /// cgroup's CPU quota is smaller, rounded up].
     #[arg(short = 'j', long = "jobs", short_alias = 'P', alias = "max-procs", value_name = "N", value_parser = options::JobsSpec::parse, allow_hyphen_values = true)]
     jobs: Option<options::JobsSpec>,
     /// Print each job's output together when it ends (the default).
@@ -172,6 +202,8 @@ pub(crate) struct ManyArgs {
     /// Run the jobs in a random order (all the input is read first).
     #[arg(long)]
     shuf: bool,
+    #[command(flatten)]
+    scale: scale::ScaleArgs,
     /// The command (its words joined with spaces; the input appended when it has no
     /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
@@ -222,18 +254,30 @@ fn is_executable(p: &std::path::Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `--dry-run`: the command lines, one per line (job slots as if each
-/// job took as long).
-fn dry_run(launch: &Launch, records: Records, max_running: usize) -> i32 {
-    for (k, r) in (0u64..).zip(records) {
+/// `--dry-run`: the command lines of the jobs `selection` takes (all
+/// when none), one per line (job slots as if each job took as long).
+fn dry_run(
+    launch: &Launch,
+    records: Records,
+    max_running: usize,
+    selection: Option<&select::Selection>,
+) -> i32 {
+    let mut k = 0u64;
+    for (ordinal, r) in (1u64..).zip(records) {
         match r {
             Ok(inputs) => {
+                let seq = match selection.map(|s| s.pick(ordinal, &inputs)) {
+                    None => ordinal,
+                    Some(Some(p)) => p.seq,
+                    Some(None) => continue,
+                };
                 let slot = if launch.slots {
                     k % (max_running.max(1) as u64) + 1
                 } else {
                     0
                 };
-                let n = template::Numbers { seq: k + 1, slot };
+                k += 1;
+                let n = template::Numbers { seq, slot };
                 let mut line = launch.job(n, &inputs).line;
                 line.push(b'\n');
                 if let Err(f) = screen().out(&line) {
@@ -273,24 +317,42 @@ fn plan(a: &ManyArgs) -> Result<input::Plan, String> {
 
 /// Runs `spawn many`; returns the exit code.
 pub(crate) fn many(a: &ManyArgs) -> i32 {
+    let began = Instant::now();
     let input::Plan {
-        template,
-        quote,
+        mut template,
+        mut quote,
         source,
     } = match plan(a) {
         Ok(p) => p,
-        Err(m) => return crate::usage_error(&format!("many: {m}")),
+        Err(m) => return exit_code::usage(&m),
     };
+    let cpus = cgroup::usable_cpus();
+    let mut scale =
+        match a
+            .scale
+            .setup(&a.commands, a.replace.as_deref(), a.joblog.as_deref(), cpus)
+        {
+            Ok(s) => s,
+            Err(e) => return e.code(),
+        };
     let max_args = a.max_args.max(1);
-    let total = source.len().map(|n| n.div_ceil(max_args as u64));
+    let mut total = source.len().map(|n| n.div_ceil(max_args as u64));
     let mut records = source.records();
     if let Some(sep) = &a.colsep {
         match regex::bytes::Regex::new(sep) {
             Ok(sep) => records = input::columns(records, sep),
-            Err(e) => return crate::usage_error(&format!("many: --colsep {sep:?}: {e}")),
+            Err(e) => return exit_code::usage(&format!("--colsep {sep:?}: {e}")),
         }
     }
-    let records = input::chunked(records, max_args);
+    let mut records = input::chunked(records, max_args);
+    if let Some(cmds) = scale.retry.take() {
+        // GNU's --retry-failed on a joblog: its failed commands, as they are.
+        (template, quote, total) = (template::Template::input_only(), false, None);
+        records = Box::new(cmds.into_iter().map(|c| Ok(vec![c])));
+    }
+    if scale.selection.is_some() {
+        total = None;
+    }
     // A percentage of all the jobs needs them all: read before any starts
     // (GNU parallel does the same).
     let (records, total) = match &a.halt.0 {
@@ -300,17 +362,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     };
     let launch = match launch(a, template, quote) {
         Ok(l) => Arc::new(l),
-        Err(m) => return crate::usage_error(&m),
+        Err(m) => return exit_code::usage(m.trim_start_matches("many: ")),
     };
-    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
     let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     if a.dry_run {
-        return dry_run(&launch, records, max_running);
+        return dry_run(&launch, records, max_running, scale.selection.as_deref());
     }
     let joblog_file = a.joblog.as_deref().map(options::joblog_path);
     let mut joblog = match joblog_file
         .as_ref()
-        .map(|(path, append)| joblog::Joblog::open(path, *append))
+        .map(|(path, append)| joblog::Joblog::open(path, *append || scale.joblog_append))
         .transpose()
     {
         Ok(j) => j,
@@ -335,7 +396,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let control = Arc::new(Control::new());
     let forwarder = spawn::Forwarder::new().ok();
     if let Some(i) = crate::signals::interrupts() {
-        let (c, f) = (Arc::clone(&control), forwarder.clone());
+        let (c, f, grace) = (Arc::clone(&control), forwarder.clone(), scale.grace);
         i.on_signal(move |sig, n| {
             // The first: no job starts any more (none of those queued
             // either: a job ended by the signal must not make room for
@@ -343,10 +404,11 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             // makes them. The second stops them (the stop signal, the
             // grace, KILL).
             c.stop(Stop::Signal(sig), n > 1);
-            if n == 1
-                && let Some(f) = &f
-            {
-                f.forward(sig);
+            if n == 1 {
+                drain::stop_after(&c, sig, grace);
+                if let Some(f) = &f {
+                    f.forward(sig);
+                }
             }
         });
     }
@@ -364,20 +426,23 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Arc::clone(&control),
         Arc::clone(&pool),
     );
-    let jobs = Arc::new(Jobs::new(
-        Arc::clone(&launch),
-        mode,
-        turn,
-        stage,
-        Arc::clone(&control),
-        pool,
-        max_running,
-        if a.halt.0.is_some() || launch.slots || launch.of_median() {
-            Lookahead::Decided
-        } else {
-            Lookahead::Slots
-        },
-    ));
+    let jobs = Arc::new(
+        Jobs::new(
+            Arc::clone(&launch),
+            mode,
+            turn,
+            stage,
+            Arc::clone(&control),
+            pool,
+            max_running,
+            if a.halt.0.is_some() || launch.slots || launch.of_median() || scale.admits() {
+                Lookahead::Decided
+            } else {
+                Lookahead::Slots
+            },
+        )
+        .with_scale(scale.selection.clone(), scale.admission.clone()),
+    );
     jobs.start_reading(records, &counts);
     let mut joblog_failed = false;
     let mut not_started = 0u64;
@@ -423,12 +488,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         let done = counts.done.fetch_add(1, Ordering::Relaxed) + 1;
         let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
         counts.failed.store(failed, Ordering::Relaxed);
+        let wall = match &result {
+            Ok(o) => Some(o.report.wall),
+            Err(e) => e.output().map(|o| o.report.wall),
+        };
+        let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
+        // Not a job our stop ended: it did not finish.
+        let journal_line = (!ours)
+            .then(|| scale.journal_line(&job, start, &result))
+            .flatten();
         if let Some(log) = &mut joblog {
-            let wall = match &result {
-                Ok(o) => Some(o.report.wall),
-                Err(e) => e.output().map(|o| o.report.wall),
-            };
-            let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
             if let Err(e) = log.record(&job, start, &result)
                 && !joblog_failed
             {
@@ -441,6 +510,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Err(e) => crate::error_code(e),
         };
         printer.finished(Done { job, result });
+        scale.record(journal_line);
         let tally = halt::Tally {
             done,
             failed,
@@ -476,18 +546,25 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             plural(done)
         ));
     };
-    let normal = i32::try_from(failed.min(101)).unwrap_or(101);
+    let journal_failed = match scale.journal.take().map(journal::Journal::finish) {
+        Some(Err(e)) => {
+            screen().note(&format!("spawn many: --journal: cannot write: {e}"));
+            true
+        }
+        _ => false,
+    };
+    let normal = exit_code::of_failed(failed);
     let code = match control.why() {
         Some(Stop::Output(f)) => return failure_code(&f),
         Some(Stop::Signal(sig)) => {
             let name = sig.name().map_or_else(|| sig.to_string(), str::to_owned);
             summary(&format!("; stopped by {name}"));
-            return 128 + sig.as_raw();
+            exit_code::of_signal(sig)
         }
         Some(Stop::Input(m)) => {
             summary("");
             screen().note(&format!("spawn many: {m}"));
-            return 125;
+            exit_code::RUNNER_ERROR
         }
         Some(Stop::Halt(code)) => {
             let policy = a.halt.0.map(|h| h.to_string()).unwrap_or_default();
@@ -506,9 +583,26 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             a.halt.0.map_or(normal, |h| h.code_at_end(&tally))
         }
     };
-    if joblog_failed && code == 0 {
-        125
+    let code = if (joblog_failed || journal_failed) && code == 0 {
+        exit_code::RUNNER_ERROR
     } else {
         code
+    };
+    if a.json {
+        let s = summary::Summary {
+            done,
+            failed,
+            stopped,
+            not_started,
+            done_before: scale.done_before(),
+            wall: began.elapsed(),
+            shard: scale.shard,
+            max_running,
+            exit: code,
+        };
+        if let Err(f) = crate::json::print_line(&s.json()) {
+            return failure_code(&f);
+        }
     }
+    code
 }

@@ -393,7 +393,7 @@ pub(crate) fn route(
         p.buf.push(b'\n');
     }
     match (mode, turn) {
-        (Mode::LineBuffer, Some(turn)) => turn.enter(job.seq, &held, job.tag.as_deref()),
+        (Mode::LineBuffer, Some(turn)) => turn.enter(job.order, &held, job.tag.as_deref()),
         (Mode::LineBuffer, None) => {
             held.pending(Ours::Out).streaming = true;
             held.pending(Ours::Err).streaming = true;
@@ -473,7 +473,7 @@ impl Printer {
             self.print(&done);
             return;
         }
-        self.held.insert(done.job.seq, done);
+        self.held.insert(done.job.order, done);
         while let Some(d) = self.held.remove(&self.next) {
             self.print(&d);
             if let Some(turn) = &self.turn {

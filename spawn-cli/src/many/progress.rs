@@ -3,8 +3,8 @@
 //! [`screen`](crate::screen), which erases it before any output and
 //! redraws it below; off a terminal there is none.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,8 @@ pub(crate) struct Counts {
     pub failed: AtomicU64,
     total: AtomicU64,
     since: Instant,
+    /// Why no job starts now (admission), if it is so.
+    waiting: Mutex<Option<String>>,
 }
 
 impl Counts {
@@ -31,7 +33,13 @@ impl Counts {
             failed: AtomicU64::new(0),
             total: AtomicU64::new(total.unwrap_or(UNKNOWN)),
             since: Instant::now(),
+            waiting: Mutex::new(None),
         }
+    }
+
+    /// Says why jobs wait to start (`None`: they do not).
+    pub(crate) fn set_waiting(&self, why: Option<String>) {
+        *self.waiting.lock().unwrap_or_else(PoisonError::into_inner) = why;
     }
 
     /// The number of jobs is now known (the input ended).
@@ -65,6 +73,9 @@ impl Counts {
             let left = Duration::from_secs_f64(per_job * (total - done) as f64);
             let secs = left.as_secs();
             s += &format!(", ETA {}:{:02}", secs / 60, secs % 60);
+        }
+        if let Some(why) = &*self.waiting.lock().unwrap_or_else(PoisonError::into_inner) {
+            s += &format!(", waiting: {why}");
         }
         s.push(']');
         s
