@@ -106,6 +106,11 @@ impl<'t> Hooks<'t> {
 
     /// Tells the progress callback the counts (`queued`: in the core; the
     /// commands not added yet are added to it).
+    /// Whether a progress callback was handed in.
+    pub(super) fn wants_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
     pub(super) fn progress(&mut self, done: usize, running: usize, queued: usize) {
         if let Some(p) = &mut self.progress {
             p(Progress {

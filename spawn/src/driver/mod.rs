@@ -176,7 +176,11 @@ impl<'t> Engine<'t> {
     }
 
     fn report_progress(&mut self) {
-        self.tell_core();
+        if !self.hooks.wants_progress() {
+            return;
+        }
+        // The counts are the core's once it heard what happened.
+        self.tell_core(self.now());
         let done = self.sched.finished() + self.slots.removed_count();
         self.hooks
             .progress(done, self.sched.running(), self.sched.queued());
@@ -184,12 +188,11 @@ impl<'t> Engine<'t> {
 
     /// Hands what the parts found out to the core (and the tracer), in
     /// order: the outbox is empty after.
-    fn tell_core(&mut self) {
+    fn tell_core(&mut self, now: Timestamp) {
         let n = self.outbox.len();
         if n == 0 {
             return;
         }
-        let now = self.now();
         for note in (0..n).filter_map(|i| self.outbox.get(i)) {
             match note {
                 Note::Event(event) => {
@@ -265,8 +268,8 @@ impl<'t> Engine<'t> {
         // together: one walk of `/proc` for all the trees they stop.
         let mut signals = Vec::new();
         loop {
-            self.tell_core();
             let now = self.now();
+            self.tell_core(now);
             self.check_cancels(now);
             let out = self.poll_core(now);
             if let CoreOutput::Action(Action::Signal {
@@ -380,8 +383,8 @@ impl<'t> Engine<'t> {
                 Token::Exit { slot } => self.check_exit(slot),
                 Token::Cancel(_) => {
                     // Told first: the core hears of what came before.
-                    self.tell_core();
                     let now = self.now();
+                    self.tell_core(now);
                     self.check_cancels(now);
                 }
                 Token::Feed => self.stops.feed_rang(),
