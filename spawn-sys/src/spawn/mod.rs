@@ -58,12 +58,14 @@ use crate::{Errno, Pid};
 mod args;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod clone3;
+mod env;
 mod fork;
 mod path;
 #[cfg(target_env = "gnu")]
 mod posix;
 
 pub use args::{CStringArray, EnvError, Envp, InteriorNul, env_array};
+pub use env::EnvChanges;
 pub use path::{DEFAULT_PATH, LookupError, find_program, find_program_in};
 
 /// What happens to one fd of the child before it runs the program; the

@@ -170,9 +170,11 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned,
     let attr = attr(opts)?;
     let fa = file_actions(opts, plan)?;
     let mut pid: libc::pid_t = 0;
+    let envp = opts.envp.block();
     // SAFETY: every pointer is valid for the call: `pid` for writes, the
     // program NUL-terminated, argv and envp NULL-terminated arrays of
-    // NUL-terminated strings owned by `opts`, `fa` and `attr` initialised.
+    // NUL-terminated strings owned by `opts` (or, for envp, `envp` and
+    // the environment it points into), `fa` and `attr` initialised.
     // posix_spawn keeps none of them.
     let r = unsafe {
         libc::posix_spawn(
@@ -181,7 +183,7 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned,
             &fa.0,
             &attr.0,
             opts.argv.as_ptr().cast::<*mut c_char>(),
-            opts.envp.as_ptr().cast::<*mut c_char>(),
+            envp.as_ptr().cast::<*mut c_char>(),
         )
     };
     if r != 0 {
