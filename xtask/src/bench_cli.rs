@@ -197,7 +197,10 @@ fn targets(doc: &mut String, rows: &Measured, small_rss: Option<(usize, u64)>, b
                 );
             }
             None => {
-                let _ = writeln!(doc, "- {what}: {target}: not measured ({name} not installed)");
+                let _ = writeln!(
+                    doc,
+                    "- {what}: {target}: not measured ({name} not installed)"
+                );
             }
         };
         against(RP, 1.0, "at least rust-parallel's throughput");

@@ -26,6 +26,50 @@ use super::job::Job;
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
+/// What the joblog (and `--results`' tables) say of a finished job.
+pub(crate) struct Facts {
+    /// When it started, in seconds since the epoch.
+    pub started: f64,
+    /// How long it ran, in seconds.
+    pub runtime: f64,
+    /// The bytes of its stdout.
+    pub receive: u64,
+    /// Its exit code (see the module docs).
+    pub exitval: i32,
+    /// The signal that killed it, or 0.
+    pub signal: i32,
+}
+
+impl Facts {
+    /// The facts of a job that started at `start` and ended with `result`.
+    pub(crate) fn of(start: SystemTime, result: &Result<Output, Error>) -> Facts {
+        let out = match result {
+            Ok(o) => Some(o),
+            Err(e) => e.output(),
+        };
+        let (exitval, signal) = match (result, out) {
+            // Killed by its timeout: -1, and the signal (GNU parallel's).
+            (Err(Error::Timeout { .. }), Some(o)) => (-1, o.status.signal().unwrap_or(15)),
+            (_, Some(o)) => (o.status.code().unwrap_or(0), o.status.signal().unwrap_or(0)),
+            (Err(e), None) => (crate::error_code(e), 0),
+            (Ok(_), None) => (0, 0),
+        };
+        let (runtime, receive) = out.map_or((0.0, 0), |o| {
+            (o.report.wall.as_secs_f64(), o.report.stdout_bytes)
+        });
+        let started = start
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Facts {
+            started,
+            runtime,
+            receive,
+            exitval,
+            signal,
+        }
+    }
+}
+
 /// An open joblog.
 pub(crate) struct Joblog {
     file: File,
@@ -61,23 +105,13 @@ impl Joblog {
         start: SystemTime,
         result: &Result<Output, Error>,
     ) -> io::Result<()> {
-        let out = match result {
-            Ok(o) => Some(o),
-            Err(e) => e.output(),
-        };
-        let (exitval, signal) = match (result, out) {
-            // Killed by its timeout: -1, and the signal (GNU parallel's).
-            (Err(Error::Timeout { .. }), Some(o)) => (-1, o.status.signal().unwrap_or(15)),
-            (_, Some(o)) => (o.status.code().unwrap_or(0), o.status.signal().unwrap_or(0)),
-            (Err(e), None) => (crate::error_code(e), 0),
-            (Ok(_), None) => (0, 0),
-        };
-        let (runtime, receive) = out.map_or((0.0, 0), |o| {
-            (o.report.wall.as_secs_f64(), o.report.stdout_bytes)
-        });
-        let started = start
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let Facts {
+            started,
+            runtime,
+            receive,
+            exitval,
+            signal,
+        } = Facts::of(start, result);
         let mut line = format!(
             "{}\t:\t{started:.3}\t{runtime:10.3}\t0\t{receive}\t{exitval}\t{signal}\t",
             job.seq

@@ -12,21 +12,27 @@
 //! terminal line), [`joblog`], [`halt`], [`control`] (stopping early: Ctrl-C,
 //! a broken stdout, `--halt`) and [`runner`] (the library's group).
 
+mod bar;
 mod control;
 mod feeder;
 mod halt;
 mod input;
 mod job;
 mod joblog;
+mod more;
+mod multi;
 mod options;
 mod output;
+mod pipe;
 mod progress;
+mod results;
 mod runner;
 mod shell;
 mod sources;
 mod spill;
 mod template;
 mod which_shell;
+mod words;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -172,13 +178,20 @@ pub(crate) struct ManyArgs {
     /// Run the jobs in a random order (all the input is read first).
     #[arg(long)]
     shuf: bool,
+    #[command(flatten)]
+    more: more::MoreArgs,
     /// The command (its words joined with spaces; the input appended when it has no
     /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     commands: Vec<OsString>,
 }
 
-fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
+fn launch(
+    a: &ManyArgs,
+    template: template::Template,
+    quote: bool,
+    more: more::Extra,
+) -> Result<Launch, String> {
     let tag = match (&a.tagstring, a.tag) {
         (Some(t), _) => {
             Some(template::Template::parse(t.as_bytes()).map_err(|e| format!("--tagstring {e}"))?)
@@ -214,6 +227,7 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         functions: job::exported_functions(),
         timeout: a.timeout,
         runtimes: options::Runtimes::default(),
+        more,
     })
 }
 
@@ -249,6 +263,15 @@ fn dry_run(launch: &Launch, records: Records, max_running: usize) -> i32 {
     0
 }
 
+/// When a job that `ended` then started: its end less its run time.
+fn start_of(ended: SystemTime, result: &Result<spawn::Output, spawn::Error>) -> SystemTime {
+    let wall = match result {
+        Ok(o) => Some(o.report.wall),
+        Err(e) => e.output().map(|o| o.report.wall),
+    };
+    wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended)
+}
+
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -274,23 +297,53 @@ fn plan(a: &ManyArgs) -> Result<input::Plan, String> {
 /// Runs `spawn many`; returns the exit code.
 pub(crate) fn many(a: &ManyArgs) -> i32 {
     let input::Plan {
-        template,
+        mut template,
         quote,
         source,
+        command,
     } = match plan(a) {
         Ok(p) => p,
         Err(m) => return crate::usage_error(&format!("many: {m}")),
     };
+    let input = a
+        .replace
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or("{}");
+    let lists = matches!(source, input::Source::Lists(_));
+    let extra = match a
+        .more
+        .extra(&command, &mut template, input.as_bytes(), lists)
+    {
+        Ok(e) => e,
+        Err(m) => return crate::usage_error(&format!("many: {m}")),
+    };
+    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
+    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     let max_args = a.max_args.max(1);
-    let total = source.len().map(|n| n.div_ceil(max_args as u64));
-    let mut records = source.records();
+    let mut total = source.len().map(|n| n.div_ceil(max_args as u64));
+    let mut records = match a.more.blocks() {
+        Ok(blocks) if a.more.pipe => blocks,
+        Ok(_) => source.records(),
+        Err(m) => return crate::usage_error(&format!("many: {m}")),
+    };
     if let Some(sep) = &a.colsep {
         match regex::bytes::Regex::new(sep) {
             Ok(sep) => records = input::columns(records, sep),
             Err(e) => return crate::usage_error(&format!("many: --colsep {sep:?}: {e}")),
         }
     }
-    let records = input::chunked(records, max_args);
+    let records = if a.more.fills_lines() {
+        total = None;
+        let (t, q, e) = (template.clone(), quote, extra.clone());
+        let line: multi::Cost = Box::new(move |inputs| {
+            let n = template::Numbers { seq: 1, slot: 1 };
+            e.line(&t, inputs, n, q).len()
+        });
+        multi::chunked(records, line, max_running)
+    } else {
+        input::chunked(records, max_args)
+    };
     // A percentage of all the jobs needs them all: read before any starts
     // (GNU parallel does the same).
     let (records, total) = match &a.halt.0 {
@@ -298,12 +351,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
         _ => (records, total),
     };
-    let launch = match launch(a, template, quote) {
+    let launch = match launch(a, template, quote, extra) {
         Ok(l) => Arc::new(l),
         Err(m) => return crate::usage_error(&m),
     };
-    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
-    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     if a.dry_run {
         return dry_run(&launch, records, max_running);
     }
@@ -323,7 +374,22 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             return 125;
         }
     };
-    let mode = if a.json {
+    let mut results = match a
+        .more
+        .results
+        .as_deref()
+        .map(|name| results::Results::open(name, input.as_bytes()))
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(m) => {
+            screen().note(&format!("spawn many: {m}"));
+            return 125;
+        }
+    };
+    let mode = if results.is_some() {
+        Mode::Results
+    } else if a.json {
         Mode::Json
     } else if a.ungroup {
         Mode::Ungroup
@@ -352,6 +418,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     }
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
+    let mut bar = bar::Bar::new(a.more.bar, a.more.eta);
     let pool = Arc::new(output::BufPool::default());
     let turn =
         (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
@@ -424,17 +491,19 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         let failed = counts.failed.load(Ordering::Relaxed) + u64::from(!ok && !ours);
         counts.failed.store(failed, Ordering::Relaxed);
         if let Some(log) = &mut joblog {
-            let wall = match &result {
-                Ok(o) => Some(o.report.wall),
-                Err(e) => e.output().map(|o| o.report.wall),
-            };
-            let start = wall.and_then(|w| ended.checked_sub(w)).unwrap_or(ended);
-            if let Err(e) = log.record(&job, start, &result)
+            if let Err(e) = log.record(&job, start_of(ended, &result), &result)
                 && !joblog_failed
             {
                 joblog_failed = true;
                 screen().note(&format!("spawn many: --joblog: cannot write: {e}"));
             }
+        }
+        if let Some(r) = &mut results
+            && let Err(e) = r.record(&job, start_of(ended, &result), &result)
+            && !joblog_failed
+        {
+            joblog_failed = true;
+            screen().note(&format!("spawn many: --results: cannot write: {e}"));
         }
         let code = match &result {
             Ok(o) => o.status.shell_code(),
@@ -456,10 +525,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         // Decided: the next job may come (none once the run stops).
         jobs.release();
         screen().progress(counts.text());
+        if let Some(b) = &mut bar {
+            b.update(&counts);
+        }
     }
     // Read and never taken by the group: the run stopped first.
     not_started += jobs.never_taken() as u64;
     drop(ticker);
+    if let Some(b) = &mut bar {
+        b.finish(&counts);
+    }
     printer.flush();
     let done = counts.done.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
