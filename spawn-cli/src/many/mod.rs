@@ -58,6 +58,8 @@ Inputs (GNU parallel's rules):
   ls *.py | spawn many -- wc -l {}   a template: one job per line of stdin
   find . | spawn many -- gzip --best no replacement string: the input is appended
   spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
+  ls | spawn many -X -- rm {}        as many inputs per job as fit on a line (-m too)
+  cat big | spawn many --pipe wc -l  stdin in blocks (--block 1M), one per job's stdin
   The words of the command are joined with spaces into one command line.
   Replacement strings: {} the input (shell-quoted), {.} without extension,
   {/} basename, {//} directory, {/.} basename without extension, {#} job number,

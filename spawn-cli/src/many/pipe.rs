@@ -1,8 +1,9 @@
 //! `--pipe`: stdin cut into blocks, each the stdin of one job, GNU
 //! parallel's way. A block is the first `--block` bytes (1 MiB by default)
 //! cut after the last record end (`--recend`, `\n` by default) in them; a
-//! record longer than the block is kept whole (the block grows to its
-//! end). The last block is what is left, record end or not.
+//! record longer than the block is kept whole, and the block size grows
+//! by halves until it holds it, for the rest of the run. The last block is
+//! what is left, record end or not.
 //!
 //! Blocks are read as the jobs take them (the feeder's bound), so a large
 //! stdin is never held whole.
@@ -37,7 +38,7 @@ pub(crate) fn parse_block(s: &str) -> Result<usize, String> {
     };
     let n: f64 = num.trim().parse().map_err(|_| bad())?;
     let bytes = n * mult;
-    if !(bytes >= 1.0 && bytes < 1e15) {
+    if !(1.0..1e15).contains(&bytes) {
         return Err(bad());
     }
     Ok(bytes as usize)
@@ -86,11 +87,13 @@ impl<R: Read> Blocks<R> {
 
     /// Where the block ends in `carry`: after the last record end within
     /// the first `size` bytes, else after the first one past them, else
-    /// (the input ended) all of it; the rest of an ended input that fits
-    /// in a block is one block; `None`: more must be read.
+    /// (the input ended) all of it; the rest of an ended input shorter
+    /// than a block is one block (GNU parallel cuts a rest of exactly a
+    /// block at its last record end, as any full block); `None`: more
+    /// must be read.
     fn cut(&self) -> Option<usize> {
         let end = self.recend.as_slice();
-        if self.ended && self.carry.len() <= self.size {
+        if self.ended && self.carry.len() < self.size {
             return Some(self.carry.len());
         }
         let within = self.carry.len().min(self.size);
@@ -123,6 +126,12 @@ impl<R: Read> Blocks<R> {
                 match self.cut() {
                     Some(0) | None if self.ended => return None,
                     Some(at) => {
+                        // A record longer than the block: the block grows
+                        // by halves until it holds it, for the rest of the
+                        // run (GNU parallel's).
+                        while self.size < at {
+                            self.size += self.size.div_ceil(2);
+                        }
                         let rest = self.carry.split_off(at);
                         let block = std::mem::replace(&mut self.carry, rest);
                         return Some(Ok(vec![block]));
@@ -163,7 +172,10 @@ mod tests {
             ["1\n2\n3\n", "4\n5\n6\n", "7\n8\n9\n", "10\n"]
         );
         assert_eq!(cut("abcdefghij\nk\n", 3), ["abcdefghij\n", "k\n"]);
+        // The block grew to 12 (3, 5, 8, 12) for the long record.
+        assert_eq!(cut("abcdefghij\nk\nlast", 3), ["abcdefghij\n", "k\nlast"]);
         assert_eq!(cut("a\nb", 1 << 20), ["a\nb"]);
+        assert_eq!(cut("a\nb\ncc\nd", 4), ["a\nb\n", "cc\n", "d"]);
         assert_eq!(cut("", 10), Vec::<String>::new());
     }
 

@@ -248,7 +248,7 @@ impl Table {
         ];
         let fields = facts
             .iter()
-            .map(|s| s.as_bytes())
+            .map(String::as_bytes)
             .chain([&job.line[..]])
             .chain(inputs.iter().map(Vec::as_slice))
             .chain([stdout, stderr]);

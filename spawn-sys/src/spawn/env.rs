@@ -269,12 +269,17 @@ mod tests {
         let block = EnvBlock::changed(&c);
         let mut got = Vec::new();
         let mut at = block.as_ptr();
-        // SAFETY: the block is NULL-terminated and lives for the loop.
-        unsafe {
-            while !(*at).is_null() {
-                got.push(CStr::from_ptr(*at).to_bytes().to_vec());
-                at = at.add(1);
+        loop {
+            // SAFETY: the block is NULL-terminated and lives for the loop;
+            // `at` is at or before its NULL.
+            let p = unsafe { *at };
+            if p.is_null() {
+                break;
             }
+            // SAFETY: a NUL-terminated string of the block or environ.
+            got.push(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec());
+            // SAFETY: this slot was not the NULL, so the next exists.
+            at = unsafe { at.add(1) };
         }
         assert_eq!(got.last().unwrap(), b"SPAWN_SYS_ENV_TEST=v");
         assert!(
