@@ -31,10 +31,11 @@ pub(crate) struct MoreArgs {
     /// table (-.csv: on stdout).
     #[arg(long, alias = "res", value_name = "NAME", allow_hyphen_values = true, conflicts_with_all = ["json", "ungroup"])]
     pub results: Option<OsString>,
-    /// Show a progress bar on stderr (even when it is no terminal).
+    /// Write the percent done and time left to stderr when it is no terminal (a terminal
+    /// shows the progress line anyway).
     #[arg(long)]
     pub bar: bool,
-    /// Show the estimated time left on stderr (even when it is no terminal).
+    /// Write the estimated time left and jobs left to stderr when it is no terminal.
     #[arg(long)]
     pub eta: bool,
     /// Cut stdin into blocks (--block, ending at --recend) and give each job one on its stdin.
