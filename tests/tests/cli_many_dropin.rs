@@ -207,8 +207,68 @@ fn pipe_gives_each_job_a_block_of_stdin() {
         .collect();
     assert!(counts.len() >= 2, "{counts:?}");
     assert_eq!(counts.iter().sum::<usize>(), 200_000);
-    // --pipe with ::: lists is an error naming the option.
-    let ran = many(&["--pipe", "cat", ":::", "a"], b"");
-    assert_eq!(ran.code(), 2, "{ran:?}");
-    assert!(ran.stderr.contains("--pipe"), "{ran:?}");
+    // The joblog's Send is each block's bytes (GNU parallel's).
+    let tmp = TempDir::new("dropin-pipe-joblog");
+    let log = tmp.path("jobs.tsv");
+    let ran = many(
+        &["-j1", "--pipe", "--block", "5", "--joblog", &log, "cat"],
+        ten.as_bytes(),
+    );
+    assert_eq!(ok(&ran), ten);
+    let sends: Vec<String> = tmp
+        .read("jobs.tsv")
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(4).expect("a Send column").to_owned())
+        .collect();
+    assert_eq!(sends, ["4", "4", "4", "4", "5"]);
+    // --pipe with ::: lists, or -N, is an error naming the option.
+    for args in [
+        &["--pipe", "cat", ":::", "a"][..],
+        &["--pipe", "-N", "2", "cat"],
+    ] {
+        let ran = many(args, b"");
+        assert_eq!(ran.code(), 2, "{ran:?}");
+        assert!(ran.stderr.contains("--pipe"), "{ran:?}");
+    }
+}
+
+/// Options that meet a deliberate difference from GNU parallel
+/// (`--timeout N%`, `--bar`/`--eta`) name it once on stderr, at the end;
+/// plain runs, and runs of the options added here that behave as GNU
+/// parallel's, name none.
+#[test]
+fn differences_from_gnu_parallel_are_named_once_and_only_when_met() {
+    let ran = many(&["--timeout", "500%", "echo", ":::", "a", "b", "c"], b"");
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert_eq!(
+        ran.stderr.matches("unlike GNU parallel").count(),
+        1,
+        "{ran:?}"
+    );
+    assert!(
+        ran.stderr.contains("--timeout N% fixes each job's limit"),
+        "{ran:?}"
+    );
+    let ran = many(&["--bar", "--eta", "echo", ":::", "a"], b"");
+    assert_eq!(
+        ran.stderr.matches("unlike GNU parallel").count(),
+        1,
+        "{ran:?}"
+    );
+    assert!(
+        ran.stderr.contains("--bar and --eta write spawn's own"),
+        "{ran:?}"
+    );
+    for args in [
+        &["echo", ":::", "a"][..],
+        &["-X", "echo", ":::", "a", "b"],
+        &["-q", "echo", "a;b"],
+        &["--pipe", "cat"],
+        &["--timeout", "10", "echo", ":::", "a"],
+    ] {
+        let ran = many(args, b"x\n");
+        assert_eq!(ran.code(), 0, "{args:?}: {ran:?}");
+        assert!(!ran.stderr.contains("GNU parallel"), "{args:?}: {ran:?}");
+    }
 }

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! `Host` is `:` (this machine), `Starttime` seconds since the epoch,
-//! `JobRuntime` seconds, `Send` the bytes of input given (always 0: jobs
-//! read `/dev/null`), `Receive` the bytes of stdout read (not stderr, as
+//! `JobRuntime` seconds, `Send` the bytes of input given (0 but with
+//! `--pipe`: jobs read `/dev/null`), `Receive` the bytes of stdout read (not stderr, as
 //! GNU parallel's), `Exitval` the exit code (0 when killed by a signal; -1
 //! when its `--timeout` killed it; 126 or 127 when it could not be
 //! started, as a shell says), `Signal` the signal that killed it (0 when
@@ -34,6 +34,8 @@ pub(crate) struct Facts {
     pub runtime: f64,
     /// The bytes of its stdout.
     pub receive: u64,
+    /// The bytes given on its stdin (its `--pipe` block).
+    pub send: usize,
     /// Its exit code (see the module docs).
     pub exitval: i32,
     /// The signal that killed it, or 0.
@@ -41,8 +43,9 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    /// The facts of a job that started at `start` and ended with `result`.
-    pub(crate) fn of(start: SystemTime, result: &Result<Output, Error>) -> Facts {
+    /// The facts of `job`, which started at `start` and ended with
+    /// `result`.
+    pub(crate) fn of(job: &Job, start: SystemTime, result: &Result<Output, Error>) -> Facts {
         let out = match result {
             Ok(o) => Some(o),
             Err(e) => e.output(),
@@ -64,6 +67,7 @@ impl Facts {
             started,
             runtime,
             receive,
+            send: job.stdin.as_ref().map_or(0, Vec::len),
             exitval,
             signal,
         }
@@ -109,11 +113,12 @@ impl Joblog {
             started,
             runtime,
             receive,
+            send,
             exitval,
             signal,
-        } = Facts::of(start, result);
+        } = Facts::of(job, start, result);
         let mut line = format!(
-            "{}\t:\t{started:.3}\t{runtime:10.3}\t0\t{receive}\t{exitval}\t{signal}\t",
+            "{}\t:\t{started:.3}\t{runtime:10.3}\t{send}\t{receive}\t{exitval}\t{signal}\t",
             job.seq
         )
         .into_bytes();

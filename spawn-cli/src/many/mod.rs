@@ -21,6 +21,7 @@ mod job;
 mod joblog;
 mod more;
 mod multi;
+mod notice;
 mod options;
 mod output;
 mod pipe;
@@ -315,7 +316,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let lists = matches!(source, input::Source::Lists(_));
     let extra = match a
         .more
-        .extra(&command, &mut template, input.as_bytes(), lists)
+        .extra(&command, &mut template, input.as_bytes(), lists, a.max_args)
     {
         Ok(e) => e,
         Err(m) => return crate::usage_error(&format!("many: {m}")),
@@ -421,6 +422,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
     let mut bar = bar::Bar::new(a.more.bar, a.more.eta);
+    let mut notice = notice::Notice::of_options(launch.of_median(), a.more.bar || a.more.eta);
     let pool = Arc::new(output::BufPool::default());
     let turn =
         (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
@@ -559,11 +561,17 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(Stop::Signal(sig)) => {
             let name = sig.name().map_or_else(|| sig.to_string(), str::to_owned);
             summary(&format!("; stopped by {name}"));
+            notice.met(notice::Difference::SignalExit {
+                code: 128 + sig.as_raw(),
+                signal: name,
+            });
+            notice.print();
             return 128 + sig.as_raw();
         }
         Some(Stop::Input(m)) => {
             summary("");
             screen().note(&format!("spawn many: {m}"));
+            notice.print();
             return 125;
         }
         Some(Stop::Halt(code)) => {
@@ -583,6 +591,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             a.halt.0.map_or(normal, |h| h.code_at_end(&tally))
         }
     };
+    notice.print();
     if joblog_failed && code == 0 {
         125
     } else {

@@ -74,13 +74,14 @@ impl MoreArgs {
     ///
     /// # Errors
     /// A replacement string spawn does not have; `--pipe` with `:::`
-    /// inputs or no command.
+    /// inputs, no command, or `-N`.
     pub(crate) fn extra(
         &self,
         command: &[Vec<u8>],
         template: &mut Template,
         input: &[u8],
         lists: bool,
+        max_args: usize,
     ) -> Result<Extra, String> {
         let mut extra = Extra {
             keep_inputs: self.results.is_some(),
@@ -90,6 +91,11 @@ impl MoreArgs {
         if self.pipe {
             if lists || command.is_empty() {
                 return Err("--pipe: give a command, and the input on stdin (no ::: lists)".into());
+            }
+            if max_args > 1 {
+                return Err(
+                    "--pipe with -N (records per block) is not supported: use --block".into(),
+                );
             }
             *template = Template::parse_with(&command.join(&b' '), input)?;
             return Ok(extra);

@@ -184,14 +184,14 @@ impl Table {
         stdout: &[u8],
         stderr: &[u8],
     ) -> io::Result<()> {
-        let f = Facts::of(start, result);
+        let f = Facts::of(job, start, result);
         let mut line = Vec::new();
         if self.format == Format::Json {
             line.extend_from_slice(
                 format!(
                     "{{ \"Seq\": {}, \"Host\": \":\", \"Starttime\": {:.3}, \"JobRuntime\": {:.3}, \
-                     \"Send\": 0, \"Receive\": {}, \"Exitval\": {}, \"Signal\": {}, \"Command\": ",
-                    job.seq, f.started, f.runtime, f.receive, f.exitval, f.signal
+                     \"Send\": {}, \"Receive\": {}, \"Exitval\": {}, \"Signal\": {}, \"Command\": ",
+                    job.seq, f.started, f.runtime, f.send, f.receive, f.exitval, f.signal
                 )
                 .as_bytes(),
             );
@@ -241,7 +241,7 @@ impl Table {
             ":".into(),
             format!("{:.3}", f.started),
             format!("{:.3}", f.runtime),
-            "0".into(),
+            f.send.to_string(),
             f.receive.to_string(),
             f.exitval.to_string(),
             f.signal.to_string(),
