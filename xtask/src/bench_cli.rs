@@ -235,7 +235,8 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Builds the CLI (release) and measures every row; returns the section of
-/// BENCHMARKS.md. With `smoke`, one round at a tenth of the sizes.
+/// BENCHMARKS.md. With `smoke`, one round at a tenth of the sizes; else
+/// 5 rounds, or `$SPAWN_BENCH_ROUNDS`.
 pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
     let status = Command::new("cargo")
         .args(["build", "--quiet", "--release", "-p", "spawn-cli"])
@@ -252,7 +253,17 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
     // 16,384 lines of 64 bytes: 1 MiB.
     let line = format!("{}\n", "x".repeat(63));
     std::fs::write(&file, line.repeat(16_384)).map_err(|e| format!("{}: {e}", file.display()))?;
-    let rounds = if smoke { 1 } else { 5 };
+    // `SPAWN_BENCH_ROUNDS=N`: fewer (or more) rounds, for a loaded
+    // machine where GNU parallel's rows take minutes each.
+    let rounds = if smoke {
+        1
+    } else {
+        std::env::var("SPAWN_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .filter(|&r: &usize| r > 0)
+            .unwrap_or(5)
+    };
     let mut notes = Vec::new();
     let mut rp = None;
     if !smoke {
