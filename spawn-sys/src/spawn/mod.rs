@@ -5,7 +5,8 @@
 //! express; and the `PATH` search done against the child's environment.
 //!
 //! The pieces: [`CStringArray`] and [`env_array`] (argv and envp as bytes,
-//! checked once), [`find_program`] (the `PATH` search), [`SpawnOptions`]
+//! checked once), [`EnvChanges`] (the caller's environment with a few
+//! changes, its strings not copied: [`Envp::Changed`]), [`find_program`] (the `PATH` search), [`SpawnOptions`]
 //! (everything about one start) and [`spawn`] (the call).
 //!
 //! In every child, whichever way it is started:
