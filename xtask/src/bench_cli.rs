@@ -268,10 +268,11 @@ pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
     let mut rp = None;
     if !smoke {
         notes.extend(crate::install::parallel());
-        match crate::install::rust_parallel() {
-            Ok(p) => rp = Some(p),
-            Err(e) => notes.push(e),
-        }
+    }
+    // A smoke run installs nothing, but uses what is there.
+    match crate::install::rust_parallel(!smoke) {
+        Ok(p) => rp = Some(p),
+        Err(e) => notes.push(e),
     }
     let mut doc = String::new();
     let _ = writeln!(

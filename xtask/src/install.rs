@@ -50,9 +50,10 @@ pub(crate) fn parallel() -> Option<String> {
     })
 }
 
-/// rust-parallel's program: on `PATH`, in `~/.cargo/bin`, or installed
-/// there now with `cargo install rust-parallel`; `Err` says why not.
-pub(crate) fn rust_parallel() -> Result<PathBuf, String> {
+/// rust-parallel's program: on `PATH`, in `~/.cargo/bin`, or (when
+/// `install`) installed there now with `cargo install rust-parallel`;
+/// `Err` says why not.
+pub(crate) fn rust_parallel(install: bool) -> Result<PathBuf, String> {
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -62,6 +63,9 @@ pub(crate) fn rust_parallel() -> Result<PathBuf, String> {
     }
     if let Some(p) = cargo_bin.as_ref().filter(|p| p.is_file()) {
         return Ok(p.clone());
+    }
+    if !install {
+        return Err("rust-parallel is not installed (`cargo install rust-parallel`).".into());
     }
     println!("    installing rust-parallel: cargo install rust-parallel");
     let ok = Command::new("cargo")
