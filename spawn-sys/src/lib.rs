@@ -101,9 +101,9 @@ pub use procfs::has_controlling_terminal;
 pub use ready_set::ReadySet;
 pub use signal::{signal_group, signal_pidfd, signal_process};
 pub use spawn::{
-    CStringArray, DEFAULT_PATH, EnvError, Envp, FdAction, ForkOptions, InteriorNul, LookupError,
-    PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array, find_program,
-    find_program_in, spawn,
+    CStringArray, DEFAULT_PATH, EnvChanges, EnvError, Envp, FdAction, ForkOptions, InteriorNul,
+    LookupError, PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array,
+    find_program, find_program_in, spawn,
 };
 pub use tree::{Descendant, ProcTable};
 pub use wait::{

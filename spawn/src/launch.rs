@@ -9,7 +9,7 @@
 //! errors to [`Error`]s that name the program and the cause (a missing
 //! `#!` interpreter is told from a missing program).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -92,28 +92,36 @@ fn os_bytes(s: &OsStr) -> &[u8] {
     s.as_bytes()
 }
 
-/// The environment the child will get when the command changes it: the
-/// caller's (unless cleared) with the command's changes, built in one pass.
-/// A bad variable is named in the error.
-fn changed_env(cmd: &Command) -> Result<CStringArray, (String, sys::EnvError)> {
-    let inherited = (!cmd.env_clear)
-        .then(std::env::vars_os)
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| !cmd.env.contains_key(k));
-    let own = cmd
-        .env
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())));
-    let vars: Vec<(OsString, OsString)> = inherited.chain(own).collect();
-    sys::env_array(vars.iter().map(|(k, v)| (os_bytes(k), os_bytes(v)))).map_err(|e| {
-        let key = vars
+/// The environment the child will get when the command changes it: with
+/// `env_clear`, exactly the command's variables; else the caller's as it
+/// is at the spawn with the command's changes (`Envp::Changed`: the
+/// caller's strings are not copied, so a start costs no allocation per
+/// inherited variable). A bad variable is named in the error.
+fn changed_env(cmd: &Command) -> Result<sys::Envp, (String, sys::EnvError)> {
+    let own = || {
+        cmd.env
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (os_bytes(k), os_bytes(v))))
+    };
+    let built = if cmd.env_clear {
+        sys::env_array(own()).map(sys::Envp::Exactly)
+    } else {
+        let removed = cmd
+            .env
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| os_bytes(k));
+        sys::EnvChanges::new(own(), removed).map(sys::Envp::Changed)
+    };
+    built.map_err(|e| {
+        let key = cmd
+            .env
             .iter()
             .find(|(k, v)| {
                 k.is_empty()
                     || k.as_bytes().contains(&b'=')
                     || k.as_bytes().contains(&0)
-                    || v.as_bytes().contains(&0)
+                    || v.as_ref().is_some_and(|v| v.as_bytes().contains(&0))
             })
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -165,7 +173,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             Clone::clone,
         );
         path_own = path.filter(|_| searched);
-        (sys::Envp::Exactly(envp), path_own.as_deref().map(os_bytes))
+        (envp, path_own.as_deref().map(os_bytes))
     };
 
     let cwd = match &cmd.cwd {

@@ -303,3 +303,36 @@ pub fn gone_soon(pid: u32) -> bool {
     }
     true
 }
+
+/// A fresh directory under the system's temporary directory for one test
+/// (`spawn-<name>-<pid>`), removed with everything in it when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Makes it (emptied first if a previous run left it).
+    #[must_use]
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("spawn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// The path of `name` in it, as text.
+    #[must_use]
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+
+    /// The text of the file `name` in it; panics naming it when unreadable.
+    #[must_use]
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

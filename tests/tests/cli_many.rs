@@ -875,3 +875,25 @@ echo d\n";
     assert_eq!(first_diff, None, "outputs mixed");
     assert_eq!(err, "E1\nE2\n");
 }
+
+/// `--idle-timeout`: a job that goes quiet is stopped (exit 124 in its
+/// place, the run's failure count), one that keeps writing is not; a
+/// percentage is refused.
+#[test]
+fn idle_timeout_per_job() {
+    let ran = cli([
+        "many",
+        "--idle-timeout",
+        "0.3",
+        ":::",
+        "echo quick",
+        "echo quiet; sleep 30",
+    ]);
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert!(ran.stdout.contains("quick\n"), "{ran:?}");
+    assert!(ran.stdout.contains("quiet\n"), "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(10), "{ran:?}");
+    let ran = cli(["many", "--idle-timeout", "50%", ":::", "true"]);
+    assert_eq!(ran.code(), 126, "{ran:?}");
+    assert!(ran.stderr.contains("percentage"), "{ran:?}");
+}

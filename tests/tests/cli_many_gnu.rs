@@ -5,32 +5,10 @@
 //! command lines under both and compares them byte for byte; the other
 //! tests do not need it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use spawn_tests::{Ran, cli, cli_command, cli_with_input, run};
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("spawn-gnu-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().expect("utf-8 path").to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use spawn_tests::{Ran, TempDir, cli, cli_command, cli_with_input, run};
 
 /// `spawn many ARGS` with `input` on stdin.
 fn many(args: &[&str], input: &[u8]) -> Ran {

@@ -125,6 +125,44 @@ const CASES: &[Case] = &[
         ],
         input: "",
     },
+    // -X, -m, -q and --pipe (issue 30, item 3).
+    Case {
+        args: &[
+            "-k",
+            "-j2",
+            "-X",
+            "echo",
+            "pre{}post",
+            "{#}",
+            ":::",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+        ],
+        input: "",
+    },
+    Case {
+        args: &["-k", "-j3", "-X", "echo"],
+        input: "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+    },
+    Case {
+        args: &["-k", "-j1", "-m", "echo", "pre{}post", ":::", "a", "b c"],
+        input: "",
+    },
+    Case {
+        args: &["-k", "-q", "echo", "a;b", "$HOME", "x{}y", ":::", "1 2"],
+        input: "",
+    },
+    Case {
+        args: &["-k", "--pipe", "--block", "6", "echo {#}; cat"],
+        input: "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+    },
+    Case {
+        args: &["-k", "--pipe", "--block", "3", "wc", "-c"],
+        input: "abcdefghij\nk\nlast",
+    },
 ];
 
 /// The same command lines under GNU parallel and `spawn many`: the same

@@ -610,3 +610,25 @@ fn pid_file() -> std::path::PathBuf {
     let _ = std::fs::remove_file(&f);
     f
 }
+
+/// A run stopped by TERM exits 143 where GNU parallel exits 255: a
+/// deliberate difference, which the run names once on stderr (issue 30);
+/// a plain run (even a failing one) names none.
+#[test]
+fn many_stopped_by_term_names_its_difference_from_gnu_parallel_once() {
+    let sleep = format!("sleep 30.{:07}8", std::process::id());
+    let job = format!("sh -c 'echo ready; exec {sleep}'");
+    let mut cli = Watched::start(&["many", "--line-buffer", "--", ":::", &job]);
+    cli.seen_or_until("ready");
+    cli.signal("TERM");
+    let (status, rest, stderr) = cli.end_with_stderr();
+    assert_eq!(status.code(), Some(143), "{status:?} {rest:?} {stderr}");
+    assert_eq!(stderr.matches("unlike GNU parallel").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGTERM, it exits 143 (GNU parallel: 255)"),
+        "{stderr}"
+    );
+    let plain = spawn_tests::cli(["many", "--", "sh -c 'exit {}'", ":::", "0", "3"]);
+    assert_eq!(plain.code(), 1, "{plain:?}");
+    assert!(!plain.stderr.contains("GNU parallel"), "{plain:?}");
+}

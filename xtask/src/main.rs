@@ -5,12 +5,13 @@
 //! - `cargo xtask snapshots` runs the snapshot tests and lists pending changes.
 //! - `cargo xtask bench [--smoke]` runs the benchmarks against the peers.
 //! - `cargo xtask bench-cli [--smoke]` prints only the rows of `spawn many`
-//!   against `xargs -P` and GNU parallel.
+//!   against `xargs -P`, GNU parallel and rust-parallel.
 //! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
 
 mod bench;
 mod bench_async;
 mod bench_cli;
+mod install;
 mod soak;
 mod tidy;
 
@@ -236,6 +237,12 @@ fn ci(root: &Path) -> Result<(), String> {
             env: &[],
         },
     ]);
+    // The comparison with GNU parallel (tests/tests/cli_many_vs_gnu.rs)
+    // runs only where `parallel` is installed: install it where we can;
+    // where we cannot, that test skips with a message.
+    if let Some(note) = install::parallel() {
+        println!("    {note}");
+    }
     for step in &steps {
         run_step(root, step)?;
     }

@@ -351,6 +351,7 @@ mod tests {
 
     fn jobs(max_running: usize, lookahead: Lookahead) -> Arc<Jobs> {
         let launch = Launch {
+            more: Default::default(),
             template: Template::parse(b"true {}").expect("parses"),
             quote: true,
             slots: false,

@@ -27,6 +27,8 @@ pub(crate) struct Plan {
     pub quote: bool,
     /// Where the inputs come from.
     pub source: Source,
+    /// The words of the command (before `:::`), as given.
+    pub command: Vec<Vec<u8>>,
 }
 
 /// Where the inputs come from.
@@ -87,14 +89,16 @@ pub(crate) fn plan(words: &[OsString], how: &How<'_>) -> Result<Plan, String> {
         },
         Some(groups) => Source::Lists(groups),
     };
+    let command: Vec<Vec<u8>> = head.iter().map(bytes).collect();
     if head.is_empty() {
         return Ok(Plan {
             template: Template::input_only(),
             quote: false,
             source,
+            command,
         });
     }
-    let joined = head.iter().map(bytes).collect::<Vec<_>>().join(&b' ');
+    let joined = command.join(&b' ');
     // -I STR: STR is `{}` (and `{}` itself is text).
     let input = how.replace.filter(|r| !r.is_empty()).unwrap_or(b"{}");
     let mut template = Template::parse_with(&joined, input)?;
@@ -105,6 +109,7 @@ pub(crate) fn plan(words: &[OsString], how: &How<'_>) -> Result<Plan, String> {
         template,
         quote: true,
         source,
+        command,
     })
 }
 

@@ -35,6 +35,10 @@ pub(crate) struct Job {
     /// Its place among the jobs this run takes, from 1: `--keep-order`'s
     /// order (`seq` but when `--shard` or `--resume` skip some).
     pub order: u64,
+    /// Its inputs, kept for `--results`.
+    pub inputs: Option<Inputs>,
+    /// `--pipe`: its block, its stdin.
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// How jobs are made from inputs and started.
@@ -61,8 +65,12 @@ pub(crate) struct Launch {
     pub functions: Vec<Vec<u8>>,
     /// `--timeout`.
     pub timeout: Option<TimeoutSpec>,
+    /// `--idle-timeout`.
+    pub idle_timeout: Option<Duration>,
     /// The run times `--timeout N%` takes the median of.
     pub runtimes: Runtimes,
+    /// What `-q`, `-X`, `--pipe` and `--results` change.
+    pub more: super::more::Extra,
 }
 
 /// The functions bash exports through the environment (`export -f f`
@@ -89,19 +97,21 @@ impl Launch {
         Job {
             seq: n.seq,
             slot: n.slot,
-            line: self.template.expand(inputs, n, self.quote),
+            line: self.more.line(&self.template, inputs, n, self.quote),
             tag,
             tries: 0,
             held: None,
             key: None,
             order: n.seq,
+            inputs: self.more.keep_inputs.then(|| inputs.clone()),
+            stdin: self.more.pipe.then(|| inputs.concat()),
         }
     }
 
     /// The command that runs `job`: its words executed directly when they
     /// are plain words (with the same result), else the shell's `-c` with
     /// the line; stdin from
-    /// `/dev/null` (stdin may be our input); in a process group of its own
+    /// `/dev/null` (stdin may be our input), or its `--pipe` block; in a process group of its own
     /// (a Ctrl-C is passed on once, and a stop reaches all it started);
     /// `$PARALLEL_SEQ` (and `$PARALLEL_JOBSLOT`) set as GNU parallel does.
     pub(crate) fn command(&self, job: &Job) -> Command {
@@ -117,12 +127,18 @@ impl Launch {
                 .arg("-c")
                 .arg(OsStr::from_bytes(&job.line)),
         };
+        let cmd = match &job.stdin {
+            Some(block) => cmd.input(block.clone()),
+            None => cmd.stdin(Stdio::null()),
+        };
         let mut cmd = cmd
-            .stdin(Stdio::null())
             .process_group(0)
             .env("PARALLEL_SEQ", job.seq.to_string());
         if job.slot > 0 {
             cmd = cmd.env("PARALLEL_JOBSLOT", job.slot.to_string());
+        }
+        if let Some(t) = self.idle_timeout {
+            cmd = cmd.idle_timeout(t);
         }
         match self.timeout() {
             Some(t) => cmd.timeout(t),

@@ -20,6 +20,7 @@
 //! line).
 
 mod admission;
+mod bar;
 mod cgroup;
 mod control;
 mod drain;
@@ -31,9 +32,14 @@ mod job;
 mod joblog;
 mod journal;
 mod key;
+mod more;
+mod multi;
+mod notice;
 mod options;
 mod output;
+mod pipe;
 mod progress;
+mod results;
 mod resume;
 mod runner;
 mod scale;
@@ -45,6 +51,7 @@ mod spill;
 mod summary;
 mod template;
 mod which_shell;
+mod words;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -70,6 +77,8 @@ Inputs (GNU parallel's rules):
   ls *.py | spawn many -- wc -l {}   a template: one job per line of stdin
   find . | spawn many -- gzip --best no replacement string: the input is appended
   spawn many -- gzip {} ::: a b c    a template: one job per argument after :::
+  ls | spawn many -X -- rm {}        as many inputs per job as fit on a line (-m too)
+  cat big | spawn many --pipe wc -l  stdin in blocks (--block 1M), one per job's stdin
   The words of the command are joined with spaces into one command line.
   Replacement strings: {} the input (shell-quoted), {.} without extension,
   {/} basename, {//} directory, {/.} basename without extension, {#} job number,
@@ -150,6 +159,10 @@ pub(crate) struct ManyArgs {
     /// jobs that succeeded): TERM to its group, KILL after the grace.
     #[arg(long, value_name = "DURATION", value_parser = options::parse_timeout)]
     timeout: Option<options::TimeoutSpec>,
+    /// Stop a job that writes nothing on stdout or stderr for this long (seconds, or 1m30s),
+    /// as --timeout stops it.
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_idle_timeout, conflicts_with = "ungroup")]
+    idle_timeout: Option<std::time::Duration>,
     /// When to stop early: never, now|soon,fail=N|success=N|done=N (N jobs, or N% of all).
     #[arg(
         long,
@@ -204,13 +217,20 @@ pub(crate) struct ManyArgs {
     shuf: bool,
     #[command(flatten)]
     scale: scale::ScaleArgs,
+    #[command(flatten)]
+    more: more::MoreArgs,
     /// The command (its words joined with spaces; the input appended when it has no
     /// replacement string) and its `:::` lists; none: each input is a command.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     commands: Vec<OsString>,
 }
 
-fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Launch, String> {
+fn launch(
+    a: &ManyArgs,
+    template: template::Template,
+    quote: bool,
+    more: more::Extra,
+) -> Result<Launch, String> {
     let tag = match (&a.tagstring, a.tag) {
         (Some(t), _) => {
             Some(template::Template::parse(t.as_bytes()).map_err(|e| format!("--tagstring {e}"))?)
@@ -245,7 +265,9 @@ fn launch(a: &ManyArgs, template: template::Template, quote: bool) -> Result<Lau
         shell,
         functions: job::exported_functions(),
         timeout: a.timeout,
+        idle_timeout: a.idle_timeout,
         runtimes: options::Runtimes::default(),
+        more,
     })
 }
 
@@ -322,8 +344,22 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         mut template,
         mut quote,
         source,
+        command,
     } = match plan(a) {
         Ok(p) => p,
+        Err(m) => return exit_code::usage(&m),
+    };
+    let input = a
+        .replace
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or("{}");
+    let lists = matches!(source, input::Source::Lists(_));
+    let extra = match a
+        .more
+        .extra(&command, &mut template, input.as_bytes(), lists, a.max_args)
+    {
+        Ok(e) => e,
         Err(m) => return exit_code::usage(&m),
     };
     let cpus = cgroup::usable_cpus();
@@ -335,16 +371,31 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Ok(s) => s,
             Err(e) => return e.code(),
         };
+    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
     let max_args = a.max_args.max(1);
     let mut total = source.len().map(|n| n.div_ceil(max_args as u64));
-    let mut records = source.records();
+    let mut records = match a.more.blocks() {
+        Ok(blocks) if a.more.pipe => blocks,
+        Ok(_) => source.records(),
+        Err(m) => return exit_code::usage(&m),
+    };
     if let Some(sep) = &a.colsep {
         match regex::bytes::Regex::new(sep) {
             Ok(sep) => records = input::columns(records, sep),
             Err(e) => return exit_code::usage(&format!("--colsep {sep:?}: {e}")),
         }
     }
-    let mut records = input::chunked(records, max_args);
+    let mut records = if a.more.fills_lines() {
+        total = None;
+        let (t, q, e) = (template.clone(), quote, extra.clone());
+        let line: multi::Cost = Box::new(move |inputs| {
+            let n = template::Numbers { seq: 1, slot: 1 };
+            e.line(&t, inputs, n, q).len()
+        });
+        multi::chunked(records, line, max_running)
+    } else {
+        input::chunked(records, max_args)
+    };
     if let Some(cmds) = scale.retry.take() {
         // GNU's --retry-failed on a joblog: its failed commands, as they are.
         (template, quote, total) = (template::Template::input_only(), false, None);
@@ -360,7 +411,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
         _ => (records, total),
     };
-    let launch = match launch(a, template, quote) {
+    let launch = match launch(a, template, quote, extra) {
         Ok(l) => Arc::new(l),
         Err(m) => return exit_code::usage(m.trim_start_matches("many: ")),
     };
@@ -384,7 +435,22 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             return 125;
         }
     };
-    let mode = if a.json {
+    let mut results = match a
+        .more
+        .results
+        .as_deref()
+        .map(|name| results::Results::open(name, input.as_bytes()))
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(m) => {
+            screen().note(&format!("spawn many: {m}"));
+            return 125;
+        }
+    };
+    let mode = if results.is_some() {
+        Mode::Results
+    } else if a.json {
         Mode::Json
     } else if a.ungroup {
         Mode::Ungroup
@@ -414,6 +480,8 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     }
     let counts = Arc::new(Counts::new(total));
     let ticker = Ticker::start(&counts);
+    let mut bar = bar::Bar::new(a.more.bar, a.more.eta);
+    let mut notice = notice::Notice::of_options(launch.of_median(), a.more.bar || a.more.eta);
     let pool = Arc::new(output::BufPool::default());
     let turn =
         (a.keep_order && mode == Mode::LineBuffer).then(|| Arc::new(output::Turn::default()));
@@ -505,6 +573,13 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
                 screen().note(&format!("spawn many: --joblog: cannot write: {e}"));
             }
         }
+        if let Some(r) = &mut results
+            && let Err(e) = r.record(&job, start, &result)
+            && !joblog_failed
+        {
+            joblog_failed = true;
+            screen().note(&format!("spawn many: --results: cannot write: {e}"));
+        }
         let code = match &result {
             Ok(o) => o.status.shell_code(),
             Err(e) => crate::error_code(e),
@@ -526,10 +601,16 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         // Decided: the next job may come (none once the run stops).
         jobs.release();
         screen().progress(counts.text());
+        if let Some(b) = &mut bar {
+            b.update(&counts);
+        }
     }
     // Read and never taken by the group: the run stopped first.
     not_started += jobs.never_taken() as u64;
     drop(ticker);
+    if let Some(b) = &mut bar {
+        b.finish(&counts);
+    }
     printer.flush();
     let done = counts.done.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
@@ -559,6 +640,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(Stop::Signal(sig)) => {
             let name = sig.name().map_or_else(|| sig.to_string(), str::to_owned);
             summary(&format!("; stopped by {name}"));
+            notice.met(notice::Difference::SignalExit {
+                code: exit_code::of_signal(sig),
+                signal: name,
+            });
             exit_code::of_signal(sig)
         }
         Some(Stop::Input(m)) => {
@@ -583,6 +668,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             a.halt.0.map_or(normal, |h| h.code_at_end(&tally))
         }
     };
+    notice.print();
     let code = if (joblog_failed || journal_failed) && code == 0 {
         exit_code::RUNNER_ERROR
     } else {

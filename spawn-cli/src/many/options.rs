@@ -72,6 +72,19 @@ pub(crate) enum TimeoutSpec {
 ///
 /// # Errors
 /// The value is none of these forms.
+/// Parses `--idle-timeout`'s value: `--timeout`'s forms but a percentage.
+///
+/// # Errors
+/// Not a time.
+pub(crate) fn parse_idle_timeout(s: &str) -> Result<Duration, String> {
+    match parse_timeout(s)? {
+        TimeoutSpec::Fixed(t) => Ok(t),
+        TimeoutSpec::OfMedian(_) => {
+            Err(format!("{s:?}: want a time (2.5, 1m30s), not a percentage"))
+        }
+    }
+}
+
 pub(crate) fn parse_timeout(s: &str) -> Result<TimeoutSpec, String> {
     let bad = || format!("{s:?}: want seconds (2.5), with s/m/h/d (1m30s), or N% of the median");
     if let Some(p) = s.strip_suffix('%') {

@@ -39,6 +39,8 @@ pub(crate) enum Mode {
     Json,
     /// The jobs write to our stdout and stderr themselves (`-u`).
     Ungroup,
+    /// Collected for `--results`, not printed.
+    Results,
 }
 
 /// Which of our streams a job's stream goes to.
@@ -381,7 +383,7 @@ pub(crate) fn route(
     pool: &Arc<BufPool>,
 ) -> Command {
     match mode {
-        Mode::Json => return cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Mode::Json | Mode::Results => return cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
         Mode::Ungroup => return cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Mode::Group | Mode::LineBuffer => {}
     }
@@ -530,7 +532,7 @@ impl Printer {
                 write(Ours::Out, &line, &self.control);
                 return;
             }
-            Mode::Ungroup => {}
+            Mode::Ungroup | Mode::Results => {}
             Mode::Group | Mode::LineBuffer => {
                 if let Some(held) = &d.job.held {
                     for to in [Ours::Out, Ours::Err] {

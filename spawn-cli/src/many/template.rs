@@ -190,6 +190,14 @@ impl Template {
         self.pieces.iter().any(|p| matches!(p, Piece::Repl(_)))
     }
 
+    /// Whether the template takes inputs (`{}`, `{1}`, `{.}`…; not `{#}`
+    /// or `{%}`): a word `-X` repeats once per input.
+    pub(crate) fn takes_inputs(&self) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Repl(Repl::Input(..))))
+    }
+
     /// Whether the template shows the job slot (`{%}`).
     pub(crate) fn uses_slot(&self) -> bool {
         self.pieces.contains(&Piece::Repl(Repl::Slot))

@@ -9,6 +9,8 @@
 use std::ffi::{CStr, CString, c_char};
 use std::fmt;
 
+use super::env::{EnvBlock, EnvChanges, changed_bytes, inherited_bytes};
+
 /// A validated list of C strings (argv or envp): owns the bytes and the
 /// NULL-terminated pointer array `execve` wants.
 ///
@@ -128,6 +130,11 @@ impl CStringArray {
         self.items.iter().map(CString::as_c_str)
     }
 
+    /// The strings, as a slice.
+    pub(crate) fn items(&self) -> &[CString] {
+        &self.items
+    }
+
     /// The NULL-terminated pointer array, valid while `self` is neither
     /// changed nor dropped.
     pub(crate) fn as_ptr(&self) -> *const *const c_char {
@@ -143,6 +150,10 @@ pub enum Envp {
     Inherit,
     /// Exactly these `KEY=VALUE` strings (see [`env_array`]).
     Exactly(CStringArray),
+    /// The caller's own as it is when the child starts, with these
+    /// changes: its strings are passed without a copy, so a start costs
+    /// one pointer array, however large the environment.
+    Changed(EnvChanges),
 }
 
 impl From<CStringArray> for Envp {
@@ -152,10 +163,11 @@ impl From<CStringArray> for Envp {
 }
 
 impl Envp {
-    /// The NULL-terminated pointer array `execve` reads: `environ` now, or
-    /// the owned one (valid while `self` is neither changed nor dropped).
-    pub(crate) fn as_ptr(&self) -> *const *const c_char {
-        match self {
+    /// The NULL-terminated pointer array `execve` reads: `environ` now, the
+    /// owned one, or one built now from `environ` and the changes (valid
+    /// while the block and `self` are neither changed nor dropped).
+    pub(crate) fn block(&self) -> EnvBlock<'_> {
+        EnvBlock::fixed(match self {
             // SAFETY: a read of the C library's `environ` pointer. std's
             // contract for `set_var` (unsafe; in a multi-threaded program
             // only sound if no other thread reads the environment by any
@@ -164,6 +176,18 @@ impl Envp {
             // glibc's `execvp` and std's own spawn read it the same way.
             Envp::Inherit => unsafe { environ() },
             Envp::Exactly(v) => v.as_ptr(),
+            Envp::Changed(c) => return EnvBlock::changed(c),
+        })
+    }
+
+    /// The bytes of the environment a child started now gets, terminators
+    /// included (what counts towards the kernel's `E2BIG` limit with argv).
+    #[must_use]
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Envp::Inherit => inherited_bytes(),
+            Envp::Exactly(v) => v.iter().map(|s| s.to_bytes().len() + 1).sum(),
+            Envp::Changed(c) => changed_bytes(c),
         }
     }
 }

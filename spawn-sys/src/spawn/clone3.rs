@@ -260,7 +260,8 @@ pub(super) fn spawn(
     }
     let stack = Stack::take()?;
     let word = AtomicU64::new(0);
-    let prepared = Prepared::new(opts, Report::Shared(&word), -1);
+    let envp = opts.envp.block();
+    let prepared = Prepared::new(opts, &envp, Report::Shared(&word), -1);
     let child_args = ChildArgs {
         opts,
         plan,

@@ -31,11 +31,12 @@
 //! the credential calls as raw syscalls (glibc's `setuid` & co. would
 //! signal the parent's threads, whose list it shares, and take a lock).
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::env::EnvBlock;
 use super::os::{
     RlimitResource, SetId, close_range, default_raw, rlim, set_groups, set_id,
     set_parent_death_signal,
@@ -114,6 +115,9 @@ pub(super) enum Report<'a> {
 pub(super) struct Prepared<'a> {
     /// Where a failure goes.
     report: Report<'a>,
+    /// The `envp` array `execve` gets (the caller's `EnvBlock`, alive
+    /// until the spawn returns).
+    envp: *const *const c_char,
     /// An fd to write `"0"` into first thing (`cgroup.procs`), or -1.
     procs_fd: c_int,
     /// The highest signal number.
@@ -135,10 +139,16 @@ impl<'a> Prepared<'a> {
     /// What the child of `opts` needs, reporting to `report`, writing
     /// itself into `procs_fd` (-1: not). Makes no syscall for what the
     /// options do not use (a plain start makes none).
-    pub(super) fn new(opts: &SpawnOptions<'_>, report: Report<'a>, procs_fd: c_int) -> Self {
+    pub(super) fn new(
+        opts: &SpawnOptions<'_>,
+        envp: &EnvBlock<'_>,
+        report: Report<'a>,
+        procs_fd: c_int,
+    ) -> Self {
         let pdeath_signal = opts.fork.parent_death_signal.unwrap_or(0);
         Prepared {
             report,
+            envp: envp.as_ptr(),
             procs_fd,
             sigrtmax: super::os::max_signal(),
             sigrtmin: super::os::first_user_rt_signal(),
@@ -204,8 +214,10 @@ pub(super) fn spawn(opts: &SpawnOptions<'_>, plan: &Plan<'_>) -> Result<Spawned,
     let (err_r, first_w) = crate::pipe::pipe().map_err(fork_err)?;
     let err_w = report_end(&first_w, plan).map_err(fork_err)?;
     drop(first_w);
+    let envp = opts.envp.block();
     let prepared = Prepared::new(
         opts,
+        &envp,
         Report::Pipe(err_w.as_raw_fd()),
         procs.as_ref().map_or(-1, AsRawFd::as_raw_fd),
     );
@@ -483,7 +495,7 @@ pub(super) unsafe fn child(opts: &SpawnOptions<'_>, plan: &Plan<'_>, p: &Prepare
         libc::execve(
             opts.program.as_ptr(),
             opts.argv.as_ptr().cast(),
-            opts.envp.as_ptr().cast(),
+            p.envp.cast(),
         );
         fail(SpawnStage::Exec, errno())
     }

@@ -5,7 +5,8 @@
 //! express; and the `PATH` search done against the child's environment.
 //!
 //! The pieces: [`CStringArray`] and [`env_array`] (argv and envp as bytes,
-//! checked once), [`find_program`] (the `PATH` search), [`SpawnOptions`]
+//! checked once), [`EnvChanges`] (the caller's environment with a few
+//! changes, its strings not copied: [`Envp::Changed`]), [`find_program`] (the `PATH` search), [`SpawnOptions`]
 //! (everything about one start) and [`spawn`] (the call).
 //!
 //! In every child, whichever way it is started:
@@ -58,12 +59,14 @@ use crate::{Errno, Pid};
 mod args;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod clone3;
+mod env;
 mod fork;
 mod os;
 mod path;
 mod posix;
 
 pub use args::{CStringArray, EnvError, Envp, InteriorNul, env_array};
+pub use env::EnvChanges;
 pub use os::HAS_PARENT_DEATH_SIGNAL;
 pub use path::{DEFAULT_PATH, LookupError, find_program, find_program_in};
 

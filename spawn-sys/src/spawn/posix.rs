@@ -344,9 +344,11 @@ fn spawn_with(
     let attr = attr(opts)?;
     let fa = file_actions(opts, plan, above)?;
     let mut pid: libc::pid_t = 0;
+    let envp = opts.envp.block();
     // SAFETY: every pointer is valid for the call: `pid` for writes, the
     // program NUL-terminated, argv and envp NULL-terminated arrays of
-    // NUL-terminated strings owned by `opts`, `fa` and `attr` initialised.
+    // NUL-terminated strings owned by `opts` (or, for envp, `envp` and
+    // the environment it points into), `fa` and `attr` initialised.
     // posix_spawn keeps none of them.
     let r = unsafe {
         libc::posix_spawn(
@@ -355,7 +357,7 @@ fn spawn_with(
             &fa.0,
             &attr.0,
             opts.argv.as_ptr().cast::<*mut c_char>(),
-            opts.envp.as_ptr().cast::<*mut c_char>(),
+            envp.as_ptr().cast::<*mut c_char>(),
         )
     };
     if r != 0 {

@@ -72,9 +72,10 @@ enum Spliced {
 const SPLICE_RETRIES: u32 = 3;
 
 /// One nonblocking `splice(2)` of at most `max` bytes from the pipe `fd`.
+/// (`ENOSYS` where the system or backend has no `splice`: the caller
+/// copies instead.)
 fn splice_once(fd: &OwnedFd, out: BorrowedFd<'_>, max: usize) -> rustix::io::Result<usize> {
-    let flags = rustix::pipe::SpliceFlags::NONBLOCK | rustix::pipe::SpliceFlags::MOVE;
-    rustix::pipe::splice(fd, None, out, None, max, flags)
+    spawn_sys::pipe::splice(fd, out, max)
 }
 
 /// Reads once from `fd` into `sink` (retrying EINTR). A sink that fails is

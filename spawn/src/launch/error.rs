@@ -98,13 +98,7 @@ fn above_fd_limit(options: &SpawnOptions<'_>, e: &spawn_sys::spawn::SpawnError) 
 /// exec that found them too long).
 fn argv_env_bytes(argv: &CStringArray, envp: &sys::Envp) -> usize {
     let len = |a: &CStr| a.to_bytes().len() + 1;
-    let env: usize = match envp {
-        sys::Envp::Exactly(v) => v.iter().map(len).sum(),
-        _ => std::env::vars_os()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum(),
-    };
-    argv.iter().map(len).sum::<usize>() + env
+    argv.iter().map(len).sum::<usize>() + envp.byte_len()
 }
 
 /// The interpreter named by the `#!` line of `program` when `program`

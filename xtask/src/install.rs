@@ -1,0 +1,79 @@
+//! The other runners the CLI is compared with, installed where they are
+//! missing and can be: GNU parallel with `apt-get` (as root; for the
+//! benchmark and for `cargo xtask ci`, so that the comparison test
+//! `tests/tests/cli_many_vs_gnu.rs` runs instead of skipping), and
+//! rust-parallel with `cargo install` (for the benchmark only). Each says
+//! what happened, for the document or the log; a runner that cannot be
+//! installed is skipped with that message, never an error.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Whether `prog` is on `PATH`.
+pub(crate) fn on_path(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `Some(())` when we run as root (`id -u` says 0).
+fn running_as_root() -> Option<()> {
+    let out = Command::new("id").arg("-u").output().ok()?;
+    (String::from_utf8_lossy(&out.stdout).trim() == "0").then_some(())
+}
+
+/// Installs GNU parallel with `apt-get` when it is missing and we are root;
+/// what happened (`None`: it was there).
+pub(crate) fn parallel() -> Option<String> {
+    if on_path("parallel") {
+        return None;
+    }
+    if !on_path("apt-get") || running_as_root().is_none() {
+        return Some(
+            "GNU parallel is not installed (and cannot be: no apt-get, or not root).".into(),
+        );
+    }
+    println!("    installing GNU parallel: apt-get install -y parallel");
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null 2>&1 \
+             || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null 2>&1; }",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    Some(if ok && on_path("parallel") {
+        "GNU parallel was installed (`apt-get install parallel`, Debian's package).".into()
+    } else {
+        "GNU parallel is not installed: `apt-get install parallel` failed.".into()
+    })
+}
+
+/// rust-parallel's program: on `PATH`, in `~/.cargo/bin`, or (when
+/// `install`) installed there now with `cargo install rust-parallel`;
+/// `Err` says why not.
+pub(crate) fn rust_parallel(install: bool) -> Result<PathBuf, String> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin/rust-parallel"));
+    if on_path("rust-parallel") {
+        return Ok(PathBuf::from("rust-parallel"));
+    }
+    if let Some(p) = cargo_bin.as_ref().filter(|p| p.is_file()) {
+        return Ok(p.clone());
+    }
+    if !install {
+        return Err("rust-parallel is not installed (`cargo install rust-parallel`).".into());
+    }
+    println!("    installing rust-parallel: cargo install rust-parallel");
+    let ok = Command::new("cargo")
+        .args(["install", "--quiet", "rust-parallel"])
+        .status()
+        .is_ok_and(|s| s.success());
+    match cargo_bin.filter(|p| ok && p.is_file()) {
+        Some(p) => Ok(p),
+        None => Err("rust-parallel is not installed: `cargo install rust-parallel` failed.".into()),
+    }
+}
