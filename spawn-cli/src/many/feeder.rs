@@ -362,6 +362,7 @@ mod tests {
             posix_shell: true,
             functions: Vec::new(),
             timeout: None,
+            idle_timeout: None,
             runtimes: super::super::options::Runtimes::default(),
         };
         Arc::new(Jobs::new(
