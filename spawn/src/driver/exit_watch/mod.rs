@@ -335,6 +335,8 @@ impl ExitWatch {
                         if slot.exit.is_some() {
                             pipe.exited();
                         }
+                    } else {
+                        poller.delete_exit(pid);
                     }
                 }
             }
@@ -342,10 +344,17 @@ impl ExitWatch {
         slot.watch = Watch::Nothing;
     }
 
-    /// A child without a pidfd into the set through its exit pipe
-    /// (`waiter.rs`): [`Watch::InSet`], or [`Watch::Polled`] when no
-    /// waiter can be started.
+    /// A child without a pidfd into the set: its exit itself where the set
+    /// can watch one (kqueue), else through its exit pipe (`waiter.rs`):
+    /// [`Watch::InSet`], or [`Watch::Polled`] when neither can be.
     fn wait_in_set(&mut self, child: usize, p: &crate::process::Process, poller: &Poller) -> Watch {
+        // kqueue watches exits itself (`EVFILT_PROC`); one that exited
+        // before (`ESRCH`) is polled: the next look sees it.
+        match poller.add_exit(p.pid(), Token::Exit { slot: child }) {
+            Ok(true) => return Watch::InSet,
+            Ok(false) => return Watch::Polled,
+            Err(_) => {}
+        }
         let Some(pipe) = waiter::start(p.pid()) else {
             return Watch::Polled;
         };
@@ -529,7 +538,7 @@ mod tests {
         let mut poller: Poller = Poller::default();
         poller.make().expect("set");
         let mut watch = ExitWatch::default();
-        let mut slots = vec![started("exit 4", PidfdPlan::Later)];
+        let mut slots = [started("exit 4", PidfdPlan::Later)];
         watch.watch(0, &mut slots[0], &poller, PidfdPlan::Now);
         assert_eq!(slots[0].watch, Watch::InSet);
         let ready = poller.wait(Some(Duration::from_secs(20))).expect("wait");
