@@ -121,6 +121,22 @@ impl Kqueue {
         )])
     }
 
+    /// Stops watching the exit of `pid` (one that fired is gone already:
+    /// `ENOENT`).
+    ///
+    /// # Errors
+    /// `ENOENT` when it was not watched.
+    pub fn delete_exit(&self, pid: Pid) -> Result<(), Errno> {
+        self.apply(&[Event::new(
+            EventFilter::Proc {
+                pid,
+                flags: ProcessEvents::EXIT,
+            },
+            EventFlags::DELETE,
+            udata(0),
+        )])
+    }
+
     /// `kevent`—Waits up to `timeout` (`None`: forever) for at most `max`
     /// events and puts them in `out` (cleared first): an fd readable
     /// (`EV_EOF` on a read filter is readable and hung up), writable

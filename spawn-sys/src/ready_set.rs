@@ -103,6 +103,49 @@ impl ReadySet {
         }
     }
 
+    /// Watches the exit of our child `pid` under `token` where the set can
+    /// (kqueue's `EVFILT_PROC`), reported readable once.
+    ///
+    /// # Errors
+    /// `ESRCH`: it exited already (look at it now); `ENOSYS`: this set
+    /// cannot (epoll, `poll(2)`).
+    pub fn add_exit(&self, pid: crate::Pid, token: u64) -> Result<(), Errno> {
+        match self {
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd"
+            ))]
+            ReadySet::Kqueue(s) => s.add_exit(pid, token),
+            _ => {
+                let _ = (pid, token);
+                Err(Errno::NOSYS)
+            }
+        }
+    }
+
+    /// Stops watching the exit of `pid` (nothing where [`add_exit`](Self::add_exit)
+    /// cannot watch one).
+    pub fn delete_exit(&self, pid: crate::Pid) {
+        match self {
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd"
+            ))]
+            ReadySet::Kqueue(s) => {
+                let _ = s.delete_exit(pid);
+            }
+            _ => {
+                let _ = pid;
+            }
+        }
+    }
+
     /// Stops watching `fd`.
     ///
     /// # Errors

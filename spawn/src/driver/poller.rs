@@ -17,9 +17,9 @@
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use spawn_sys::Errno;
 use spawn_sys::ReadySet;
 use spawn_sys::poll::{Interest, Ready};
+use spawn_sys::{Errno, Pid};
 
 use super::token::Token;
 
@@ -57,6 +57,13 @@ pub(crate) trait Selector: Sized + Send {
     /// The set's own fd, readable while something in it is ready; `None`
     /// for a set that has none (`poll(2)`).
     fn fd(&self) -> Option<BorrowedFd<'_>>;
+    /// Watches the exit of our child `pid` where the set can (kqueue).
+    ///
+    /// # Errors
+    /// `ESRCH`: it exited already; `ENOSYS`: the set cannot.
+    fn add_exit(&self, pid: Pid, token: u64) -> Result<(), Errno>;
+    /// Stops watching the exit of `pid`.
+    fn delete_exit(&self, pid: Pid);
 }
 
 impl Selector for ReadySet {
@@ -83,6 +90,14 @@ impl Selector for ReadySet {
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         ReadySet::fd(self)
+    }
+
+    fn add_exit(&self, pid: Pid, token: u64) -> Result<(), Errno> {
+        ReadySet::add_exit(self, pid, token)
+    }
+
+    fn delete_exit(&self, pid: Pid) {
+        ReadySet::delete_exit(self, pid);
     }
 }
 
@@ -142,6 +157,26 @@ impl<S: Selector> Poller<S> {
         self.set
             .as_ref()
             .is_some_and(|set| set.add(fd, token.encode(), interest).is_ok())
+    }
+
+    /// Watches the exit of our child `pid` under `token` in the set itself
+    /// (kqueue's `EVFILT_PROC`): `Ok(true)` watched, `Ok(false)` it
+    /// exited already (`ESRCH`: look at it now), `Err` the set cannot (no
+    /// set, epoll, `poll(2)`).
+    pub(crate) fn add_exit(&self, pid: Pid, token: Token) -> Result<bool, Errno> {
+        let set = self.set.as_ref().ok_or(Errno::NOSYS)?;
+        match set.add_exit(pid, token.encode()) {
+            Ok(()) => Ok(true),
+            Err(Errno::SRCH) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops watching the exit of `pid` (nothing with no set).
+    pub(crate) fn delete_exit(&self, pid: Pid) {
+        if let Some(set) = &self.set {
+            set.delete_exit(pid);
+        }
     }
 
     /// Stops watching `fd` (nothing with no set).

@@ -344,6 +344,8 @@ impl ExitWatch {
                         if slot.exit.is_some() {
                             pipe.exited();
                         }
+                    } else {
+                        poller.delete_exit(pid);
                     }
                 }
             }
@@ -351,10 +353,17 @@ impl ExitWatch {
         slot.watch = Watch::Nothing;
     }
 
-    /// A child without a pidfd into the set through its exit pipe
-    /// (`waiter.rs`): [`Watch::InSet`], or [`Watch::Polled`] when no
-    /// waiter can be started.
+    /// A child without a pidfd into the set: its exit itself where the set
+    /// can watch one (kqueue), else through its exit pipe (`waiter.rs`):
+    /// [`Watch::InSet`], or [`Watch::Polled`] when neither can be.
     fn wait_in_set(&mut self, child: usize, p: &crate::process::Process, poller: &Poller) -> Watch {
+        // kqueue watches exits itself (`EVFILT_PROC`); one that exited
+        // before (`ESRCH`) is polled: the next look sees it.
+        match poller.add_exit(p.pid(), Token::Exit { slot: child }) {
+            Ok(true) => return Watch::InSet,
+            Ok(false) => return Watch::Polled,
+            Err(_) => {}
+        }
         let Some(pipe) = waiter::start(p.pid()) else {
             return Watch::Polled;
         };
