@@ -24,7 +24,7 @@
 //! | [`pollset`]   | a readiness set over `poll(2)`, edges emulated                    |
 //! | `kqueue`      | macOS and the BSDs: fds, exits and wake-ups in one kqueue         |
 //! | [`ready_set`] | the backend's set: epoll, kqueue or `poll(2)`                     |
-//! | [`backend`]   | Linux's own mechanisms or the portable ones (`SPAWN_BACKEND`)     |
+//! | [`mod@backend`] | Linux's own mechanisms or the portable ones (`SPAWN_BACKEND`)     |
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
 //! | [`cgroup`]    | the caller's cgroup v2, child cgroups, `cgroup.kill`, `populated` |
@@ -52,60 +52,74 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub use rustix::io::Errno;
-pub use rustix::process::Pid;
+#[cfg(not(unix))]
+compile_error!(
+    "spawn runs on Unix systems: Linux (glibc and musl), macOS and FreeBSD (see PLATFORMS.md); \
+     Windows is not supported (ARCHITECTURE.md, *Windows*, says how it would plug in)"
+);
 
-#[cfg(feature = "tokio")]
-pub mod async_fd;
-pub mod backend;
-pub mod cgroup;
-pub mod fd;
-pub mod group;
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-))]
-pub mod kqueue;
-pub mod mem;
-pub mod pidfd;
-pub mod pipe;
-pub mod poll;
-pub mod pollset;
-pub mod procfs;
-pub mod ready_set;
-pub mod signal;
-pub mod spawn;
-pub mod tree;
-pub mod wait;
+/// Gives each item `#[cfg(unix)]`: elsewhere the crate is the one
+/// `compile_error!` above, not a wall of errors from calls the system lacks.
+macro_rules! unix_only {
+    ($($item:item)*) => { $( #[cfg(unix)] $item )* };
+}
 
-pub use backend::{Backend, backend};
-pub use cgroup::{Cgroup, own_cgroup, read_populated};
-pub use fd::{
-    dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
-    set_nofile_limit,
-};
-pub use group::{GroupState, LiveGroups, own_process_group, probe_group};
-pub use mem::populate_write;
-pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
-pub use pipe::{
-    max_pipe_size, pipe, pipe_size, set_new_pipe_nonblocking, set_nonblocking, set_pipe_size,
-};
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub use poll::Epoll;
-pub use poll::{Interest, Ready};
-pub use pollset::PollSet;
-pub use procfs::has_controlling_terminal;
-pub use ready_set::ReadySet;
-pub use signal::{signal_group, signal_pidfd, signal_process};
-pub use spawn::{
-    CStringArray, DEFAULT_PATH, EnvChanges, EnvError, Envp, FdAction, ForkOptions, InteriorNul,
-    LookupError, PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array,
-    find_program, find_program_in, spawn,
-};
-pub use tree::{Descendant, ProcTable};
-pub use wait::{
-    Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,
-};
+unix_only! {
+    pub use rustix::io::Errno;
+    pub use rustix::process::Pid;
+
+    #[cfg(feature = "tokio")]
+    pub mod async_fd;
+    pub mod backend;
+    pub mod cgroup;
+    pub mod fd;
+    pub mod group;
+    #[cfg(any(
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    pub mod kqueue;
+    pub mod mem;
+    pub mod pidfd;
+    pub mod pipe;
+    pub mod poll;
+    pub mod pollset;
+    pub mod procfs;
+    pub mod ready_set;
+    pub mod signal;
+    pub mod spawn;
+    pub mod tree;
+    pub mod wait;
+
+    pub use backend::{Backend, backend};
+    pub use cgroup::{Cgroup, own_cgroup, read_populated};
+    pub use fd::{
+        dev_null, dup_cloexec, dup_cloexec_from, is_cloexec, nofile_limit, open_fd_count, set_cloexec,
+        set_nofile_limit,
+    };
+    pub use group::{GroupState, LiveGroups, own_process_group, probe_group};
+    pub use mem::populate_write;
+    pub use pidfd::{pidfd_open, pidfd_send_signal, pidfd_supported};
+    pub use pipe::{
+        max_pipe_size, pipe, pipe_size, set_new_pipe_nonblocking, set_nonblocking, set_pipe_size,
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub use poll::Epoll;
+    pub use poll::{Interest, Ready};
+    pub use pollset::PollSet;
+    pub use procfs::has_controlling_terminal;
+    pub use ready_set::ReadySet;
+    pub use signal::{signal_group, signal_pidfd, signal_process};
+    pub use spawn::{
+        CStringArray, DEFAULT_PATH, EnvChanges, EnvError, Envp, FdAction, ForkOptions, InteriorNul,
+        LookupError, PreExec, SpawnError, SpawnOptions, SpawnPath, SpawnStage, Spawned, env_array,
+        find_program, find_program_in, spawn,
+    };
+    pub use tree::{Descendant, ProcTable};
+    pub use wait::{
+        Rusage, WaitResult, core_dumped, exit_code, term_signal, wait_pid, wait_pid_nowait,
+    };
+}

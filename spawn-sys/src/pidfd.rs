@@ -1,7 +1,7 @@
 //! Process file descriptors: a handle on one process that never refers to
 //! another after the pid is reused; readable (in poll/epoll) once the process
 //! exits. Support is probed once; `SPAWN_NO_PIDFD=1` (or
-//! `SPAWN_BACKEND=portable`, see [`crate::backend`]) forces the fallback.
+//! `SPAWN_BACKEND=portable`, see [`mod@crate::backend`]) forces the fallback.
 
 #![allow(unsafe_code)]
 //! # Safety

@@ -145,7 +145,7 @@ pub fn set_pipe_size(fd: impl AsFd, size: usize) -> rustix::io::Result<usize> {
 }
 
 /// Whether [`splice`] moves bytes here: Linux with its own backend (not
-/// `SPAWN_BACKEND=portable`, see [`crate::backend`]).
+/// `SPAWN_BACKEND=portable`, see [`mod@crate::backend`]).
 #[must_use]
 pub fn splice_supported() -> bool {
     cfg!(any(target_os = "linux", target_os = "android")) && crate::backend::linux_native()

@@ -1,6 +1,6 @@
 //! [`PollSet`]: a readiness set over plain `poll(2)`, for systems with
 //! neither epoll nor kqueue (and for `SPAWN_BACKEND=portable`, see
-//! [`crate::backend`]): fds with a `u64` token each, as [`crate::poll`]'s
+//! [`mod@crate::backend`]): fds with a `u64` token each, as [`crate::poll`]'s
 //! epoll set has them.
 //!
 //! `poll(2)` only reports levels. A reader that wants edges (it reads until

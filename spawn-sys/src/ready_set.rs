@@ -1,5 +1,5 @@
 //! [`ReadySet`]: the readiness set of this process's
-//! [backend](crate::backend): epoll on Linux, kqueue on macOS and the
+//! [backend](mod@crate::backend): epoll on Linux, kqueue on macOS and the
 //! BSDs, [`PollSet`] (`poll(2)`) elsewhere and with
 //! `SPAWN_BACKEND=portable`. One type for every caller (the driver's
 //! loop, the reaper), chosen when it is made; each call is one `match`.
