@@ -197,7 +197,7 @@ impl Envp {
 /// # Safety
 /// A read of a global another thread may change; see [`Envp::as_ptr`].
 #[cfg(target_env = "gnu")]
-unsafe fn environ() -> *const *const c_char {
+pub(super) unsafe fn environ() -> *const *const c_char {
     // SAFETY: the caller's contract; a plain read of the pointer.
     unsafe { libc::environ.cast_const().cast() }
 }
@@ -211,7 +211,7 @@ unsafe fn environ() -> *const *const c_char {
     all(target_os = "linux", not(target_env = "gnu")),
     target_os = "freebsd"
 ))]
-unsafe fn environ() -> *const *const c_char {
+pub(super) unsafe fn environ() -> *const *const c_char {
     unsafe extern "C" {
         static environ: *const *const c_char;
     }
@@ -225,7 +225,7 @@ unsafe fn environ() -> *const *const c_char {
 /// # Safety
 /// As above.
 #[cfg(target_vendor = "apple")]
-unsafe fn environ() -> *const *const c_char {
+pub(super) unsafe fn environ() -> *const *const c_char {
     // SAFETY: `_NSGetEnviron` returns the address of the process's
     // `environ` variable, valid for the process's life.
     unsafe { (*libc::_NSGetEnviron()).cast_const().cast() }

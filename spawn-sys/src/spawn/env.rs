@@ -151,7 +151,7 @@ fn environ() -> impl Iterator<Item = &'static CStr> {
     // SAFETY: a read of the C library's `environ` pointer (see the module's
     // safety note): NULL, or a NULL-terminated array of pointers to
     // NUL-terminated strings.
-    let mut at: *const *const c_char = unsafe { libc::environ.cast_const().cast() };
+    let mut at: *const *const c_char = unsafe { super::args::environ() };
     std::iter::from_fn(move || {
         if at.is_null() {
             return None;
