@@ -316,7 +316,7 @@ impl Child {
             status: self.status,
             spawn_failed: self.spawn_failed,
             timed_out: self.timed_out,
-            idle_timed_out: self.idle_timed_out,
+            idled: self.spec.idle_timeout.filter(|_| self.idle_timed_out),
             terminated: self.terminated,
             signals_sent: self.signals,
             input_written: self.stats.input_written,

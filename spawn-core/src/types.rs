@@ -188,7 +188,7 @@ pub struct ChildSpec {
     pub timeout: Option<Duration>,
     /// From `Started`: stopped as a timeout stops it (TERM, KILL after
     /// `kill_grace`) once it went this long without a byte read from its
-    /// stdout or stderr ([`Event::Read`]); [`Outcome::idle_timed_out`]
+    /// stdout or stderr ([`Event::Read`]); [`Outcome::idled`]
     /// says so. Watched only while the driver reads one of them: a child
     /// whose output the driver holds no pipe of is never idle.
     pub idle_timeout: Option<Duration>,
@@ -519,9 +519,10 @@ pub struct Outcome {
     pub spawn_failed: bool,
     /// It ran past its timeout (TERM, then KILL after the grace, were due).
     pub timed_out: bool,
-    /// It went [`ChildSpec::idle_timeout`] without output and was stopped
-    /// (TERM, then KILL after the grace, were due).
-    pub idle_timed_out: bool,
+    /// It went its [`ChildSpec::idle_timeout`] (this long) without output
+    /// and was stopped (TERM, then KILL after the grace, were due); a
+    /// pipeline's leader stopped because a stage idled says its own.
+    pub idled: Option<Duration>,
     /// It was asked to stop with
     /// [`Scheduler::terminate`](crate::Scheduler::terminate).
     pub terminated: bool,

@@ -44,6 +44,26 @@ pub enum ReadySet {
     Poll(PollSet),
 }
 
+/// `$body` on the set whatever its mechanism (`$s` bound to it): the one
+/// place that lists the mechanisms each system has.
+macro_rules! each_set {
+    ($set:expr, $s:ident => $body:expr) => {
+        match $set {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ReadySet::Epoll($s) => $body,
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd"
+            ))]
+            ReadySet::Kqueue($s) => $body,
+            ReadySet::Poll($s) => $body,
+        }
+    };
+}
+
 impl ReadySet {
     /// A new, empty set of the process's backend ([`crate::backend()`]).
     ///
@@ -88,19 +108,7 @@ impl ReadySet {
     /// # Errors
     /// The kernel refused, or it is watched already.
     pub fn add(&self, fd: BorrowedFd<'_>, token: u64, interest: Interest) -> Result<(), Errno> {
-        match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            ReadySet::Epoll(s) => s.add(fd, token, interest),
-            #[cfg(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd"
-            ))]
-            ReadySet::Kqueue(s) => s.add(fd, token, interest),
-            ReadySet::Poll(s) => s.add(fd, token, interest),
-        }
+        each_set!(self, s => s.add(fd, token, interest))
     }
 
     /// Watches the exit of our child `pid` under `token` where the set can
@@ -151,19 +159,7 @@ impl ReadySet {
     /// # Errors
     /// It was not watched.
     pub fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-        match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            ReadySet::Epoll(s) => s.delete(fd),
-            #[cfg(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd"
-            ))]
-            ReadySet::Kqueue(s) => s.delete(fd),
-            ReadySet::Poll(s) => s.delete(fd),
-        }
+        each_set!(self, s => s.delete(fd))
     }
 
     /// Waits up to `timeout` for at most `max` ready fds, into `out`
@@ -177,19 +173,7 @@ impl ReadySet {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<(), Errno> {
-        match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            ReadySet::Epoll(s) => s.wait(out, max, timeout),
-            #[cfg(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd"
-            ))]
-            ReadySet::Kqueue(s) => s.wait(out, max, timeout),
-            ReadySet::Poll(s) => s.wait(out, max, timeout),
-        }
+        each_set!(self, s => s.wait(out, max, timeout))
     }
 
     /// The set's own fd, readable while something in it is ready (epoll,

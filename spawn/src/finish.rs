@@ -101,7 +101,7 @@ fn build(
             report.stdout_abandoned = o.stdout_abandoned;
             report.stderr_abandoned = o.stderr_abandoned;
             report.timed_out = o.timed_out;
-            report.idle_timed_out = o.idle_timed_out;
+            report.idle_timed_out = o.idled.is_some();
             report.group_left = matches!(o.group, GroupOutcome::Left);
         }
         None => {
@@ -165,10 +165,10 @@ pub(crate) fn stage(
             elapsed: output.report.wall,
             partial: Box::new(output.clone()),
         })
-    } else if output.report.idle_timed_out {
+    } else if let Some(idle) = slot.outcome().and_then(|o| o.idled) {
         Some(Error::IdleTimeout {
             program: name(),
-            idle: slot.idle_timeout.unwrap_or_default(),
+            idle,
             partial: Box::new(output.clone()),
         })
     } else if slot.cancelled && slot.outcome().is_some_and(|o| o.terminated) {

@@ -764,7 +764,8 @@ fn idle_timeout_counts_from_the_last_output() {
     let Some(Output::Finished { outcome, .. }) = acts.last() else {
         panic!("expected finished: {acts:?}")
     };
-    assert!(outcome.idle_timed_out && !outcome.timed_out && !outcome.terminated);
+    assert_eq!(outcome.idled, Some(idle));
+    assert!(!outcome.timed_out && !outcome.terminated);
 
     // No pipe read: no idle timer.
     let mut s = started(ChildSpec {

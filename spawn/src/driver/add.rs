@@ -87,7 +87,6 @@ pub(super) fn queued(
     slot.stage = stage;
     slot.keep_unreaped = spec.signal_group;
     slot.stop_signal = stop_signal;
-    slot.idle_timeout = spec.idle_timeout;
     (slot, spec, cancel)
 }
 
@@ -117,7 +116,6 @@ pub(super) fn adopted(child: Adopted<'_>, sinks: PerStream<Option<usize>>) -> (S
     slot.input = child.input;
     slot.keep_unreaped = spec.signal_group;
     slot.stop_signal = child.stop_signal;
-    slot.idle_timeout = spec.idle_timeout;
     slot.process = Some(child.process);
     (slot, spec)
 }

@@ -105,8 +105,6 @@ pub(crate) struct Slot {
     pub fixed_cap: bool,
     /// The first signal of its teardown.
     pub stop_signal: crate::Signal,
-    /// How long it may go without output (for its error).
-    pub idle_timeout: Option<Duration>,
     /// How its exit is watched (see `exit_watch/mod.rs`).
     pub watch: Watch,
     /// Signals the forwarder received meanwhile (number, from the
@@ -139,7 +137,6 @@ impl Slot {
             caps: PerStream::default(),
             fixed_cap: false,
             stop_signal: crate::Signal::TERM,
-            idle_timeout: None,
             watch: Watch::Nothing,
             held_signals: Vec::new(),
             cancelled: false,
