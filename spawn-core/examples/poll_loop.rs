@@ -318,7 +318,7 @@ fn act(kids: &mut [Kid], a: Action, buf: &mut [u8]) -> io::Result<Vec<Event>> {
             };
             let pid = Pid::from_child(p);
             let sig = match signal {
-                spawn_core::KillSignal::Term => Signal::TERM,
+                spawn_core::KillSignal::Step(_) => Signal::TERM,
                 _ => Signal::KILL,
             };
             // Errors (ESRCH: nobody left) are fine: the probes tell.

@@ -301,7 +301,7 @@ impl Child {
         } else if !self.watches_group() {
             GroupOutcome::NotProbed
         } else if g.empty {
-            if self.signals.term {
+            if self.signals.steps > 0 {
                 GroupOutcome::Stopped
             } else {
                 GroupOutcome::Empty

@@ -151,6 +151,7 @@ mod sched;
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 mod starting;
+mod stop_steps;
 mod teardown;
 mod timers;
 mod types;
@@ -160,6 +161,7 @@ mod tests;
 
 pub use communicator::Communicator;
 pub use sched::Scheduler;
+pub use stop_steps::{MAX_STOP_STEPS, StopGraces, TooManySteps};
 pub use types::{
     Action, ChildId, ChildSpec, ChildState, ChildStats, CloseReason, DEFAULT_EOF_GRACE,
     DEFAULT_KILL_GRACE, Event, GroupOutcome, KillSignal, Outcome, Output, PerStream,

@@ -1,12 +1,25 @@
 //! The stop of a child and the teardown of the process group it leads:
-//! TERM (to the child and its group), the KILL grace with probes of the
-//! group, KILL repeated until the group is empty, and the limit after
-//! which the teardown gives up. See the crate docs, *Process groups*.
+//! the steps of its stop sequence (TERM by default; to the child and its
+//! group), each step's grace with probes of the group, KILL repeated until
+//! the group is empty, and the limit after which the teardown gives up.
+//! See the crate docs, *Process groups*.
 
+use crate::child::Child;
 use crate::child::{PROBE_FIRST, PROBE_MAX};
 use crate::sched::{Pending, Scheduler};
 use crate::timers::Timers;
 use crate::types::{Action, ChildId, ChildState, KillSignal, SignalTarget, Timer, Timestamp};
+
+/// What follows the steps `ch` was sent so far: its next step, or KILL
+/// after the last (or once KILL went out).
+fn next_step(ch: &Child) -> KillSignal {
+    let sent = ch.signals.steps;
+    if sent > 0 && !ch.signals.kill && ch.spec.stop_graces.has_next(sent - 1) {
+        KillSignal::Step(sent)
+    } else {
+        KillSignal::Kill
+    }
+}
 
 impl Scheduler {
     /// Stops `child` (a cancel, Ctrl-C, an overflowing sink): TERM, then
@@ -40,9 +53,9 @@ impl Scheduler {
         }
     }
 
-    /// Starts the TERM → KILL escalation (a timeout, a terminate, or a
-    /// leader's leftovers); the KILL grace is armed when the TERM is
-    /// emitted.
+    /// Starts the stop sequence (a timeout, a terminate, or a leader's
+    /// leftovers): step 0 now, each step's grace armed when it is emitted,
+    /// the next step (or KILL after the last) when the grace ends.
     pub(crate) fn stop(&mut self, c: usize) {
         let ch = &mut self.children[c];
         if ch.stopping {
@@ -51,7 +64,7 @@ impl Scheduler {
         ch.stopping = true;
         self.pending.push_back(Pending::Signal {
             c,
-            signal: KillSignal::Term,
+            signal: KillSignal::Step(0),
         });
     }
 
@@ -76,11 +89,12 @@ impl Scheduler {
         };
         let grace = ch.spec.kill_grace;
         match signal {
-            KillSignal::Term => {
-                ch.signals.term = true;
-                // The grace runs from when TERM really goes out.
+            KillSignal::Step(step) => {
+                ch.signals.steps = ch.signals.steps.max(step.saturating_add(1));
+                // The grace runs from when the step really goes out.
+                let wait = ch.spec.stop_graces.grace(step, grace).unwrap_or(grace);
                 self.timers
-                    .arm(c, ch, Timer::KillGrace, now.saturating_add(grace));
+                    .arm(c, ch, Timer::KillGrace, now.saturating_add(wait));
                 if ch.leads() {
                     ch.group.probe_delay = PROBE_FIRST;
                     self.timers
@@ -138,8 +152,8 @@ impl Scheduler {
         }
     }
 
-    /// The KILL grace ended: KILL, unless the child exited and (for a
-    /// leader) its group is known empty.
+    /// A step's grace ended: the next step, or KILL after the last, unless
+    /// the child exited and (for a leader) its group is known empty.
     pub(crate) fn kill_grace_ended(&mut self, c: usize) {
         let ch = &self.children[c];
         let due = match ch.state() {
@@ -150,7 +164,7 @@ impl Scheduler {
         if due {
             self.pending.push_back(Pending::Signal {
                 c,
-                signal: KillSignal::Kill,
+                signal: next_step(ch),
             });
         }
     }
@@ -271,8 +285,12 @@ impl Scheduler {
                 .arm(c, ch, Timer::GroupProbe, now.saturating_add(PROBE_FIRST));
             return;
         } else if was_empty {
-            // The TERM phase had ended early: a fresh grace before KILL.
-            self.timers.arm(c, ch, Timer::KillGrace, grace);
+            // The step's grace had ended early: a fresh one before the
+            // next step.
+            let step = ch.signals.steps.saturating_sub(1);
+            let wait = ch.spec.stop_graces.grace(step, ch.spec.kill_grace);
+            let at = wait.map_or(grace, |w| now.saturating_add(w));
+            self.timers.arm(c, ch, Timer::KillGrace, at);
         } else {
             // The TERM grace goes on; its probes cover the newcomer.
             return;

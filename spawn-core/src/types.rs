@@ -5,6 +5,8 @@
 use core::ops::{Index, IndexMut};
 use core::time::Duration;
 
+use crate::stop_steps::StopGraces;
+
 /// The default [`ChildSpec::eof_grace`]: how long, after the exit, the
 /// output pipes get to reach end of file.
 pub const DEFAULT_EOF_GRACE: Duration = Duration::from_millis(200);
@@ -143,8 +145,10 @@ impl<T> IndexMut<Stream> for PerStream<T> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum KillSignal {
-    /// `SIGTERM`: please stop.
-    Term,
+    /// Step `n` (from 0) of the child's stop sequence
+    /// ([`ChildSpec::stop_graces`]): please stop. The driver knows its
+    /// signal (`SIGTERM` unless the caller chose others).
+    Step(u8),
     /// `SIGKILL`: stop now.
     Kill,
 }
@@ -192,11 +196,16 @@ pub struct ChildSpec {
     /// says so. Watched only while the driver reads one of them: a child
     /// whose output the driver holds no pipe of is never idle.
     pub idle_timeout: Option<Duration>,
-    /// Time between TERM and KILL; with `signal_group`, also how long
-    /// after KILL the teardown waits for the group to empty before it
-    /// gives up ([`GroupOutcome::Left`]). Default
+    /// Time between TERM and KILL when no [`stop_graces`](Self::stop_graces)
+    /// are declared; with `signal_group`, also how long after KILL the
+    /// teardown waits for the group to empty before it gives up
+    /// ([`GroupOutcome::Left`]). Default
     /// [`DEFAULT_KILL_GRACE`] (2 s).
     pub kill_grace: Duration,
+    /// The stop sequence's steps before KILL (their graces); empty, the
+    /// default: one step of `kill_grace`. Every stop (timeout, idle
+    /// timeout, terminate, leftovers) takes it.
+    pub stop_graces: StopGraces,
     /// After the child exited, how long to wait for EOF on stdout/stderr
     /// (a grandchild may hold them) before closing them as abandoned.
     /// When it ends, what is in the pipe is still read, until a read would
@@ -246,6 +255,7 @@ impl Default for ChildSpec {
             timeout: None,
             idle_timeout: None,
             kill_grace: DEFAULT_KILL_GRACE,
+            stop_graces: StopGraces::default(),
             eof_grace: DEFAULT_EOF_GRACE,
             signal_group: false,
             member_of: None,
@@ -478,8 +488,9 @@ pub enum Action {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SignalsSent {
-    /// [`KillSignal::Term`] was sent (an [`Action::Signal`] was emitted).
-    pub term: bool,
+    /// How many steps of the stop sequence ([`KillSignal::Step`]) were
+    /// sent (an [`Action::Signal`] was emitted for each); 0: none.
+    pub steps: u8,
     /// [`KillSignal::Kill`] was sent.
     pub kill: bool,
 }

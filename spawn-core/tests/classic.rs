@@ -170,7 +170,7 @@ fn output_then_a_hang_times_out_with_the_partial_output() {
     assert_eq!(r.sinks[0][0].len(), 5000);
     assert_eq!(
         r.signals[0],
-        vec![(Timestamp::ZERO.saturating_add(timeout), KillSignal::Term)]
+        vec![(Timestamp::ZERO.saturating_add(timeout), KillSignal::Step(0))]
     );
     assert_eq!(o.status, Some(15));
 }
@@ -192,12 +192,12 @@ fn a_child_ignoring_term_is_killed_after_the_grace() {
     assert_eq!(
         r.signals[0],
         vec![
-            (t, KillSignal::Term),
+            (t, KillSignal::Step(0)),
             (t.saturating_add(grace), KillSignal::Kill)
         ]
     );
     assert_eq!(o.status, Some(9));
-    assert!(o.signals_sent.term && o.signals_sent.kill);
+    assert!(o.signals_sent.steps == 1 && o.signals_sent.kill);
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn a_member_ignoring_term_is_killed_after_the_grace_though_the_leader_died_of_te
     );
     let o = r.outcomes[0].as_ref().unwrap();
     let t = Timestamp::ZERO.saturating_add(timeout);
-    assert_eq!(r.signals[0][0], (t, KillSignal::Term));
+    assert_eq!(r.signals[0][0], (t, KillSignal::Step(0)));
     assert_eq!(r.signals[0][1], (t.saturating_add(grace), KillSignal::Kill));
     assert_eq!(o.status, Some(15));
     assert_eq!(o.group, GroupOutcome::Stopped);
@@ -286,7 +286,7 @@ fn a_leader_that_exits_first_has_its_leftovers_stopped_only_with_a_timeout() {
         .exited_at
         .unwrap()
         .saturating_add(Duration::from_millis(100));
-    assert_eq!(r.signals[0], vec![(abandoned, KillSignal::Term)]);
+    assert_eq!(r.signals[0], vec![(abandoned, KillSignal::Step(0))]);
     assert_eq!(o.group, GroupOutcome::Stopped);
     assert!(o.stdout_abandoned && !o.timed_out);
     assert_eq!((o.status, o.stdout_bytes), (Some(0), 10));

@@ -98,6 +98,7 @@ fn spec() -> impl Strategy<Value = ChildSpec> {
                     timeout: timeout.map(Duration::from_millis),
                     idle_timeout: None,
                     kill_grace: Duration::from_millis(kill),
+                    stop_graces: spawn_core::StopGraces::default(),
                     eof_grace: Duration::from_millis(eof),
                     signal_group: group,
                     member_of: None,
@@ -429,7 +430,7 @@ impl Harness {
                     "{target:?} after the exit was handled or the child finished: {k:?}"
                 );
                 match signal {
-                    KillSignal::Term => {
+                    KillSignal::Step(0) => {
                         // Or a leader's leftovers, stopped after its exit.
                         let leftovers = leads
                             && k.reaped.is_some()
@@ -451,7 +452,7 @@ impl Harness {
                         p.gc = false;
                     }
                 }
-                let status = if signal == KillSignal::Term { 15 } else { 9 };
+                let status = if signal == KillSignal::Step(0) { 15 } else { 9 };
                 if target != SignalTarget::Group {
                     self.die(c, status);
                 }
@@ -505,7 +506,7 @@ impl Harness {
         );
         assert_eq!(o.input_broken, broken);
         assert_eq!(
-            (o.signals_sent.term, o.signals_sent.kill),
+            (o.signals_sent.steps > 0, o.signals_sent.kill),
             (k.term.is_some(), k.kill.is_some())
         );
         let s = self.specs[c];

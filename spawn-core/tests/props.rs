@@ -123,6 +123,8 @@ fn child() -> impl Strategy<Value = SimChild> {
         (
             prop::option::weighted(0.15, 0u64..3_000_000_000),
             prop::bool::weighted(0.05),
+            // A declared stop sequence (none: the two-step case).
+            prop::collection::vec(0u64..100_000_000, 0..=3),
         ),
     )
         .prop_map(
@@ -134,7 +136,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                 sink,
                 (budget, rc, wc),
                 (group, kill_grace, eof_grace),
-                (terminate_at, spawn_fails),
+                (terminate_at, spawn_fails, steps),
             )| {
                 let hangs = matches!(end.as_slice(), [Op::Hang]);
                 program.extend(end);
@@ -152,6 +154,13 @@ fn child() -> impl Strategy<Value = SimChild> {
                         timeout: timeout.map(Duration::from_nanos),
                         idle_timeout: None,
                         kill_grace: Duration::from_nanos(kill_grace),
+                        stop_graces: spawn_core::StopGraces::new(
+                            &steps
+                                .into_iter()
+                                .map(Duration::from_nanos)
+                                .collect::<Vec<_>>(),
+                        )
+                        .expect("at most 3 steps"),
                         eof_grace: Duration::from_nanos(eof_grace),
                         signal_group: group,
                         member_of: None,
@@ -276,17 +285,31 @@ fn check(children: &[SimChild], cfg: &SimConfig, r: &Report) -> Result<(), TestC
                 c
             );
         }
-        // Signals: at most TERM then KILL (a leader: KILL again while its
-        // group lives), only with a cause.
+        // Signals: the steps of the stop sequence in order, each at most
+        // once, then KILL (a leader: KILL again while its group lives),
+        // only with a cause.
         let sigs = &r.signals[c];
-        prop_assert!(sigs.len() <= 2 || ch.spec.signal_group);
+        let steps = ch.spec.stop_graces.as_slice().len().max(1);
+        prop_assert!(sigs.len() <= steps + 1 || ch.spec.signal_group);
         if ch.spec.timeout.is_none() && ch.terminate_at.is_none() {
             prop_assert!(sigs.is_empty(), "signals without a cause: {:?}", sigs);
         }
-        if let Some(&(_, s)) = sigs.first() {
-            prop_assert_eq!(s, KillSignal::Term);
+        let sent_steps = sigs
+            .iter()
+            .take_while(|&&(_, s)| matches!(s, KillSignal::Step(_)))
+            .count();
+        for (k, &(_, s)) in sigs.iter().take(sent_steps).enumerate() {
+            prop_assert_eq!(s, KillSignal::Step(k as u8));
         }
-        prop_assert!(sigs.iter().skip(1).all(|&(_, s)| s == KillSignal::Kill));
+        prop_assert!(sent_steps <= steps);
+        prop_assert!(
+            sigs.iter()
+                .skip(sent_steps)
+                .all(|&(_, s)| s == KillSignal::Kill)
+        );
+        if sent_steps < sigs.len() {
+            prop_assert!(sent_steps == steps, "KILL before the last step: {:?}", sigs);
+        }
         // A bounded leader leaves nothing KILL could end.
         let bounded = ch.spec.timeout.is_some() || o.terminated;
         if let Some((live, stuck)) = r.group_at_finish[c]
@@ -393,6 +416,13 @@ proptest! {
                         stderr: true,
                         timeout: timeout.map(Duration::from_nanos),
                         kill_grace: Duration::from_nanos(kill_grace),
+                        // Leaders take a three-step sequence: every step
+                        // goes to the group as TERM does.
+                        stop_graces: spawn_core::StopGraces::new(&[
+                            Duration::from_nanos(kill_grace / 2),
+                            Duration::from_nanos(kill_grace / 3),
+                        ])
+                        .expect("two steps"),
                         eof_grace: Duration::from_nanos(eof_grace),
                         signal_group: true,
                         ..ChildSpec::default()

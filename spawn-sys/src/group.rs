@@ -25,6 +25,14 @@ pub fn own_process_group() -> Pid {
     rustix::process::getpgrp()
 }
 
+/// The process group `pid` is in now (`ESRCH`: no such process).
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/getpgid.2.html)
+pub fn group_of(pid: Pid) -> rustix::io::Result<Pid> {
+    rustix::process::getpgid(Some(pid))
+}
+
 /// What [`probe_group`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GroupState {

@@ -517,7 +517,47 @@ impl Command {
     /// ```
     #[must_use]
     pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
-        self.settings.stop_signal = Some(signal);
+        self.settings.set_stop_signal(signal);
+        self
+    }
+
+    /// The steps every stop of this child takes, in place of the
+    /// [`stop_signal`](Self::stop_signal) and its
+    /// [`kill_grace`](Self::kill_grace) (GNU parallel's `--term-seq`):
+    /// each `(signal, wait)` goes to the child and its group, the next step
+    /// only if something is still alive after `wait`, and KILL after the
+    /// last step, repeated until the group is empty. The run's
+    /// [`Report::stop_step`](crate::Report::stop_step) names the step that
+    /// ended it. A bad sequence (none, too many steps, KILL before the
+    /// last) is [`Error::InvalidInput`] before anything starts. The one of
+    /// `stop_signal` and `stop_sequence` called last is used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Error, Signal, Stdio};
+    /// use std::time::Duration;
+    /// let err = Command::shell("trap 'echo INT' INT; trap 'echo HUP; exit 1' HUP; \
+    ///                           echo ready; while :; do sleep 0.01; done")
+    ///     .stdout(Stdio::piped())
+    ///     .stop_sequence([
+    ///         (Signal::INT, Duration::from_millis(300)),
+    ///         (Signal::HUP, Duration::from_secs(5)),
+    ///     ])
+    ///     .timeout(Duration::from_millis(300))
+    ///     .run()
+    ///     .unwrap_err();
+    /// let Error::Timeout { partial, .. } = err else { panic!("{err}") };
+    /// assert_eq!(partial.stdout, b"ready\nINT\nHUP\n");
+    /// assert_eq!(partial.report.stop_step.unwrap().signal, Signal::HUP);
+    /// ```
+    #[must_use]
+    pub fn stop_sequence(
+        mut self,
+        steps: impl IntoIterator<Item = (crate::Signal, Duration)>,
+    ) -> Self {
+        self.settings
+            .set_stop_sequence(crate::StopSequence::new(steps));
         self
     }
 

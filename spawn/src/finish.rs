@@ -102,6 +102,9 @@ fn build(
             report.stderr_abandoned = o.stderr_abandoned;
             report.timed_out = o.timed_out;
             report.idle_timed_out = o.idled.is_some();
+            report.stop_step = slot
+                .stop
+                .ended_by(o.signals_sent.steps, o.signals_sent.kill);
             report.group_left = matches!(o.group, GroupOutcome::Left);
         }
         None => {

@@ -257,6 +257,7 @@ mod signal;
 mod sink;
 mod startup;
 mod stdio;
+mod stop_sequence;
 pub mod trace;
 mod wiring;
 
@@ -275,10 +276,11 @@ pub use handle::ChildHandle;
 pub use output::{ExitStatus, Output, PipelineOutput, ProcessState, Report};
 pub use pipeline::Pipeline;
 pub use pipeline_child::PipelineChild;
-pub use signal::Signal;
+pub use signal::{Signal, UnknownSignal};
 pub use sink::{Chunk, Log, MAX_LINE, Sink};
 pub use startup::{Containment, SpawnPath};
 pub use stdio::{Route, Stdio};
+pub use stop_sequence::{BadStopSequence, MAX_STOP_SEQUENCE, StopSequence, StopStep};
 
 /// Diagnostics for tests and soak runs.
 pub mod diag {

@@ -206,6 +206,11 @@ pub struct Report {
     /// The child was signalled because it wrote nothing for its
     /// [`idle_timeout`](crate::Command::idle_timeout).
     pub idle_timed_out: bool,
+    /// The step of the stop that ended the run: the last signal a stop
+    /// (timeout, idle timeout, cancel, overflow) sent before the child and
+    /// its group were gone (see [`StopSequence`](crate::StopSequence));
+    /// `None` when no stop signal was sent.
+    pub stop_step: Option<crate::StopStep>,
     /// Members of the process group the child led were still alive when
     /// the run ended: either the teardown (a timeout, a stop, or leftovers
     /// of a run with a timeout) gave up on them after they survived KILL for
@@ -237,7 +242,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 20)?;
+        let mut st = s.serialize_struct("Report", 21)?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("wall_ms", &ms(self.wall))?;
         st.serialize_field("spawn_ms", &ms(self.spawn_time))?;
@@ -254,6 +259,7 @@ impl Serialize for Report {
         st.serialize_field("stderr_abandoned", &self.stderr_abandoned)?;
         st.serialize_field("timed_out", &self.timed_out)?;
         st.serialize_field("idle_timed_out", &self.idle_timed_out)?;
+        st.serialize_field("stop_step", &self.stop_step)?;
         st.serialize_field("group_left", &self.group_left)?;
         st.serialize_field("spawn_path", &self.spawn_path)?;
         st.serialize_field("fork_reason", &self.fork_reason)?;

@@ -233,7 +233,19 @@ impl Pipeline {
     /// ```
     #[must_use]
     pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
-        self.settings.stop_signal = Some(signal);
+        self.settings.set_stop_signal(signal);
+        self
+    }
+
+    /// Every stage's [`Command::stop_sequence`](crate::Command::stop_sequence),
+    /// over its own: the steps a stop of the pipeline sends to its group.
+    #[must_use]
+    pub fn stop_sequence(
+        mut self,
+        steps: impl IntoIterator<Item = (crate::Signal, Duration)>,
+    ) -> Self {
+        self.settings
+            .set_stop_sequence(crate::StopSequence::new(steps));
         self
     }
 

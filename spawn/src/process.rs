@@ -327,16 +327,43 @@ impl Process {
     /// [`signal_contained`](Self::signal_contained) without the
     /// descendants (signalled by the caller, in a batch).
     pub(crate) fn signal_group_and_cgroup(&self, signal: Signal) {
-        if self.group.leads() {
-            let _ = self.signal_group(signal);
+        match &self.cgroup {
+            // The cgroup holds the group: one signal per process (a
+            // program that counts its TERMs must see one per step); KILL
+            // to both, since a process that left it is still KILLed.
+            Some(cg) if signal == Signal::KILL => {
+                let _ = cg.kill();
+                if self.group.leads() {
+                    let _ = self.signal_group(signal);
+                }
+            }
+            Some(cg) => {
+                let _ = cg.signal_all(signal.as_raw());
+            }
+            None if self.group.leads() => {
+                let _ = self.signal_group(signal);
+            }
+            None => {}
         }
-        if let Some(cg) = &self.cgroup {
-            let _ = if signal == Signal::KILL {
-                cg.kill()
-            } else {
-                cg.signal_all(signal.as_raw())
-            };
+    }
+
+    /// Whether the child is in the process group `pgid` now.
+    pub(crate) fn in_group(&self, pgid: Pid) -> bool {
+        spawn_sys::group::group_of(self.pid) == Ok(pgid)
+    }
+
+    /// Whether [`signal_group_and_cgroup`](Self::signal_group_and_cgroup)
+    /// reaches the child itself (its cgroup holds it, or it is still in
+    /// the group it leads, not the caller's), so that a signal to the
+    /// child and what contains it is not sent to the child twice.
+    pub(crate) fn containment_reaches_child(&self) -> bool {
+        if self.cgroup.is_some() {
+            return true;
         }
+        let Some(pgid) = self.pgid().filter(|_| self.group.leads()) else {
+            return false;
+        };
+        pgid != spawn_sys::group::own_process_group() && self.in_group(pgid)
     }
 
     /// Whether the child has a cgroup of its own.

@@ -19,7 +19,11 @@
 
 use std::time::Duration;
 
-use crate::{CancelToken, Containment, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE, Forwarder, Signal};
+use crate::stop_sequence::StopPlan;
+use crate::{
+    CancelToken, Containment, DEFAULT_EOF_GRACE, DEFAULT_KILL_GRACE, Forwarder, Signal,
+    StopSequence,
+};
 
 /// The run settings of one builder; `None` is "not set here" (the default,
 /// or the setting of an outer `Pipeline`/`Group`, applies).
@@ -35,6 +39,9 @@ pub(crate) struct RunSettings {
     pub eof_grace: Option<Duration>,
     /// The first signal of a teardown that can wait (`stop_signal`).
     pub stop_signal: Option<Signal>,
+    /// The steps of a teardown (`stop_sequence`); set, it replaces
+    /// `stop_signal` (each builder keeps the one set last).
+    pub stop_sequence: Option<StopSequence>,
     /// What a teardown reaches beyond the child's group (`containment`).
     pub containment: Option<Containment>,
     /// Cancels the run from any thread (`cancel_on`).
@@ -71,6 +78,28 @@ impl RunSettings {
         self.stop_signal.unwrap_or(Signal::TERM)
     }
 
+    /// How a stop of the child goes: the declared sequence, or the stop
+    /// signal, the kill grace, then KILL. The error says why the sequence
+    /// cannot be used.
+    pub(crate) fn stop_plan(&self) -> Result<StopPlan, String> {
+        match &self.stop_sequence {
+            Some(seq) => StopPlan::of(seq, self.kill_grace()),
+            None => Ok(StopPlan::two_step(self.stop_signal(), self.kill_grace())),
+        }
+    }
+
+    /// Sets the stop signal (a sequence set before is dropped).
+    pub(crate) fn set_stop_signal(&mut self, signal: Signal) {
+        self.stop_signal = Some(signal);
+        self.stop_sequence = None;
+    }
+
+    /// Sets the stop sequence (a stop signal set before is dropped).
+    pub(crate) fn set_stop_sequence(&mut self, seq: StopSequence) {
+        self.stop_sequence = Some(seq);
+        self.stop_signal = None;
+    }
+
     /// What contains the child for its teardown.
     pub(crate) fn containment(&self) -> Containment {
         self.containment.unwrap_or_default()
@@ -81,12 +110,14 @@ impl RunSettings {
     /// forwarder stay the child's own: the outer ones are the engine's and
     /// reach every child there.
     pub(crate) fn take_outer(&mut self, outer: &RunSettings, precedence: Precedence) {
+        fn outer_wins(own_set: bool, outer_set: bool, precedence: Precedence) -> bool {
+            match precedence {
+                Precedence::Outer => outer_set,
+                Precedence::Own => !own_set,
+            }
+        }
         fn pick<T: Copy>(own: &mut Option<T>, outer: Option<T>, precedence: Precedence) {
-            let outer_wins = match precedence {
-                Precedence::Outer => outer.is_some(),
-                Precedence::Own => own.is_none(),
-            };
-            if outer_wins {
+            if outer_wins(own.is_some(), outer.is_some(), precedence) {
                 *own = outer;
             }
         }
@@ -94,7 +125,14 @@ impl RunSettings {
         pick(&mut self.idle_timeout, outer.idle_timeout, precedence);
         pick(&mut self.kill_grace, outer.kill_grace, precedence);
         pick(&mut self.eof_grace, outer.eof_grace, precedence);
-        pick(&mut self.stop_signal, outer.stop_signal, precedence);
+        // The stop signal and the stop sequence are one setting: whoever
+        // set either sets both.
+        let own_set = self.stop_signal.is_some() || self.stop_sequence.is_some();
+        let outer_set = outer.stop_signal.is_some() || outer.stop_sequence.is_some();
+        if outer_wins(own_set, outer_set, precedence) {
+            self.stop_signal = outer.stop_signal;
+            self.stop_sequence = outer.stop_sequence;
+        }
         pick(&mut self.containment, outer.containment, precedence);
     }
 }

@@ -34,6 +34,17 @@ macro_rules! signals {
                     _ => None,
                 }
             }
+
+            /// The named signal `name`: `"TERM"` or `"SIGTERM"` (any case).
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Signal> {
+                let name = name.to_ascii_uppercase();
+                let short = name.strip_prefix("SIG").unwrap_or(&name);
+                match short {
+                    $(stringify!($name) => Some(Signal::$name),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -112,6 +123,25 @@ impl fmt::Display for Signal {
     }
 }
 
+/// A signal that is neither named nor a number ([`Signal::from_str`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a signal: give a name (TERM, SIGTERM) or a number")]
+pub struct UnknownSignal(pub String);
+
+impl std::str::FromStr for Signal {
+    type Err = UnknownSignal;
+
+    /// A name (`TERM`, `SIGTERM`, any case) or a number (`15`).
+    fn from_str(s: &str) -> Result<Signal, UnknownSignal> {
+        if let Ok(n) = s.parse::<i32>()
+            && n > 0
+        {
+            return Ok(Signal(n));
+        }
+        Signal::from_name(s).ok_or_else(|| UnknownSignal(s.to_owned()))
+    }
+}
+
 impl serde::Serialize for Signal {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i32(self.0)
@@ -121,6 +151,15 @@ impl serde::Serialize for Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_numbers_parse() {
+        assert_eq!("TERM".parse(), Ok(Signal::TERM));
+        assert_eq!("sigint".parse(), Ok(Signal::INT));
+        assert_eq!("9".parse(), Ok(Signal::KILL));
+        assert!("BOGUS".parse::<Signal>().is_err());
+        assert!("0".parse::<Signal>().is_err());
+    }
 
     #[test]
     fn names_and_numbers_agree_with_libc() {

@@ -15,6 +15,7 @@ use spawn_sys::Pid;
 
 use crate::process::ProcessGroup;
 use crate::stdio::StdioKind;
+use crate::stop_sequence::StopPlan;
 use crate::{Command, Error, Route, Sink, Stdio};
 
 /// Where one of the child's fds 0, 1, 2 goes.
@@ -161,10 +162,9 @@ pub(crate) struct Wiring {
     pub reach: Reach,
     pub timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
-    pub kill_grace: Duration,
     pub eof_grace: Duration,
-    /// The first signal of a teardown.
-    pub stop_signal: crate::Signal,
+    /// How a stop goes: its steps' signals and graces, the wait after KILL.
+    pub stop: StopPlan,
     pub containment: crate::Containment,
 }
 
@@ -331,6 +331,10 @@ impl Wiring {
             None if cmd.input.is_some() => Plan::Pipe,
             None => Plan::Inherit,
         };
+        let stop = cmd
+            .settings
+            .stop_plan()
+            .map_err(|cause| Error::invalid(&name, format!("stop_sequence: {cause}")))?;
         if matches!(stdin, Plan::Merge) {
             return Err(Error::invalid(
                 &name,
@@ -390,9 +394,8 @@ impl Wiring {
             reach,
             timeout: cmd.settings.timeout,
             idle_timeout: cmd.settings.idle_timeout,
-            kill_grace: cmd.settings.kill_grace(),
             eof_grace: cmd.settings.eof_grace(),
-            stop_signal: cmd.settings.stop_signal(),
+            stop,
             containment: cmd.settings.containment(),
         })
     }
@@ -415,7 +418,7 @@ impl Wiring {
         Terms {
             timeout: self.timeout,
             idle_timeout: self.idle_timeout,
-            kill_grace: self.kill_grace,
+            stop: self.stop,
             eof_grace: self.eof_grace,
             signal_group: self.owns_group_teardown(),
             end_leftovers: self.ends_leftovers(),
@@ -431,7 +434,9 @@ pub(crate) struct Terms {
     pub timeout: Option<Duration>,
     /// How long the child may go without output read from it.
     pub idle_timeout: Option<Duration>,
-    pub kill_grace: Duration,
+    /// How a stop goes (the signals are the driver's, the graces the
+    /// core's).
+    pub stop: StopPlan,
     pub eof_grace: Duration,
     /// A stop reaches beyond the child (the core's `signal_group`).
     pub signal_group: bool,
@@ -467,7 +472,8 @@ pub(crate) fn child_spec(terms: Terms, held: Held) -> ChildSpec {
         stderr: held.pipes.stderr,
         timeout: terms.timeout,
         idle_timeout: terms.idle_timeout,
-        kill_grace: terms.kill_grace,
+        kill_grace: terms.stop.kill_grace,
+        stop_graces: terms.stop.graces,
         eof_grace: terms.eof_grace,
         signal_group: terms.signal_group,
         end_leftovers: terms.end_leftovers,

@@ -897,3 +897,26 @@ fn idle_timeout_per_job() {
     assert_eq!(ran.code(), 126, "{ran:?}");
     assert!(ran.stderr.contains("percentage"), "{ran:?}");
 }
+
+/// `--term-seq`: a job's stop takes each step in order (here on its
+/// timeout: INT, then TERM, then KILL, each seen by the job's traps), and a
+/// sequence that cannot be used is a usage error.
+#[test]
+fn term_seq_takes_each_step_in_order() {
+    let ran = cli([
+        "many",
+        "--timeout",
+        "2",
+        "--term-seq",
+        "INT,300,TERM,300,KILL,100",
+        ":::",
+        "trap 'echo got INT' INT; trap 'echo got TERM' TERM; echo start; \
+         while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(ran.code(), 1, "{ran:?}");
+    assert_eq!(ran.stdout, "start\ngot INT\ngot TERM\n", "{ran:?}");
+    assert!(ran.stderr.contains("SIGKILL"), "{ran:?}");
+    let ran = cli(["many", "--term-seq", "KILL,1,TERM,2", ":::", "true"]);
+    assert_eq!(ran.code(), 126, "{ran:?}");
+    assert!(ran.stderr.contains("nothing can follow KILL"), "{ran:?}");
+}

@@ -363,6 +363,7 @@ mod tests {
             functions: Vec::new(),
             timeout: None,
             idle_timeout: None,
+            term_seq: None,
             runtimes: super::super::options::Runtimes::default(),
         };
         Arc::new(Jobs::new(

@@ -67,6 +67,8 @@ pub(crate) struct Launch {
     pub timeout: Option<TimeoutSpec>,
     /// `--idle-timeout`.
     pub idle_timeout: Option<Duration>,
+    /// `--term-seq`.
+    pub term_seq: Option<spawn::StopSequence>,
     /// The run times `--timeout N%` takes the median of.
     pub runtimes: Runtimes,
     /// What `-q`, `-X`, `--pipe` and `--results` change.
@@ -139,6 +141,9 @@ impl Launch {
         }
         if let Some(t) = self.idle_timeout {
             cmd = cmd.idle_timeout(t);
+        }
+        if let Some(seq) = &self.term_seq {
+            cmd = cmd.stop_sequence(seq.steps().iter().copied());
         }
         match self.timeout() {
             Some(t) => cmd.timeout(t),

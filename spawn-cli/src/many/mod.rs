@@ -163,6 +163,12 @@ pub(crate) struct ManyArgs {
     /// as --timeout stops it.
     #[arg(long, value_name = "DURATION", value_parser = options::parse_idle_timeout, conflicts_with = "ungroup")]
     idle_timeout: Option<std::time::Duration>,
+    /// How a job is stopped (a timeout, --halt now, Ctrl-C): SIGNAL,MS pairs in order, each to
+    /// the job's group, the next only while something is alive, then KILL until the group is
+    /// empty (GNU parallel's form, e.g. TERM,200,TERM,100,TERM,50,KILL,25). Default TERM, then
+    /// KILL after 2 s.
+    #[arg(long, value_name = "SEQ")]
+    term_seq: Option<spawn::StopSequence>,
     /// When to stop early: never, now|soon,fail=N|success=N|done=N (N jobs, or N% of all).
     #[arg(
         long,
@@ -266,6 +272,7 @@ fn launch(
         functions: job::exported_functions(),
         timeout: a.timeout,
         idle_timeout: a.idle_timeout,
+        term_seq: a.term_seq,
         runtimes: options::Runtimes::default(),
         more,
     })

@@ -369,7 +369,23 @@ impl Sim {
         let now = self.now;
         let p = &self.procs[c];
         match signal {
-            KillSignal::Term => {
+            KillSignal::Step(n @ 1..) => {
+                // A later step: the grace of the step before it ended, and
+                // the sequence declares it.
+                let due = p.last_step.filter(|&(m, _)| m + 1 == n).and_then(|(m, t)| {
+                    Some(t.saturating_add(spec.stop_graces.grace(m, spec.kill_grace)?))
+                });
+                let on_time = match due {
+                    Some(d) if leads => d <= now,
+                    Some(d) => d == now,
+                    None => false,
+                };
+                if !on_time || p.kill_at.is_some() {
+                    self.violation(format!("step {n} to child {c} at {now:?}, due {due:?}"));
+                }
+                self.procs[c].last_step = Some((n, now));
+            }
+            KillSignal::Step(_) => {
                 let due = self.term_due(c);
                 // A leader that exited by itself also gets its leftovers
                 // stopped: only with a timeout or a terminate, once its
@@ -388,9 +404,16 @@ impl Sim {
                     self.violation(format!("TERM to child {c} at {now:?}, due {due:?}"));
                 }
                 self.procs[c].term_at = Some(now);
+                self.procs[c].last_step = Some((0, now));
             }
             KillSignal::Kill => {
-                let due = p.term_at.map(|t| t.saturating_add(spec.kill_grace));
+                // The last step's grace ended (every declared step went).
+                let due = p
+                    .last_step
+                    .filter(|&(m, _)| !spec.stop_graces.has_next(m))
+                    .and_then(|(m, t)| {
+                        Some(t.saturating_add(spec.stop_graces.grace(m, spec.kill_grace)?))
+                    });
                 // A leader gets KILL again while its group lives; the first
                 // one comes at the end of the grace (later only when a late
                 // member joined a group found empty).
@@ -496,7 +519,7 @@ impl Sim {
             bad.push("input delivery");
         }
         let sent = SignalsSent {
-            term: p.term_at.is_some(),
+            steps: p.last_step.map_or(0, |(m, _)| m + 1),
             kill: p.kill_at.is_some(),
         };
         if o.signals_sent != sent {
@@ -526,11 +549,16 @@ impl Sim {
         {
             bad.push("TERM missing");
         }
-        if let Some(t) = p.term_at
-            && t.saturating_add(spec.kill_grace) < end
+        if let Some((m, t)) = p.last_step
+            && let Some(grace) = spec.stop_graces.grace(m, spec.kill_grace)
+            && t.saturating_add(grace) < end
             && p.kill_at.is_none()
         {
-            bad.push("KILL missing");
+            bad.push(if spec.stop_graces.has_next(m) {
+                "next stop step missing"
+            } else {
+                "KILL missing"
+            });
         }
         if leads && !unstarted && !fails {
             let (live, stuck) = self.group_live(c);

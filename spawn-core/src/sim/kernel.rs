@@ -115,6 +115,8 @@ pub(super) struct Proc {
     /// When the core handled the exit.
     pub exited_at: Option<Timestamp>,
     pub term_at: Option<Timestamp>,
+    /// The last step of the stop sequence sent, and when.
+    pub last_step: Option<(u8, Timestamp)>,
     pub kill_at: Option<Timestamp>,
     /// When a terminate request reached the core.
     pub terminate_at: Option<Timestamp>,
@@ -162,6 +164,7 @@ impl Proc {
             written: 0,
             exited_at: None,
             term_at: None,
+            last_step: None,
             kill_at: None,
             terminate_at: None,
             probing: None,
@@ -432,7 +435,7 @@ impl Sim {
                 for k in 0..self.procs[m].gcs.len() {
                     let gc = self.procs[m].gcs[k];
                     let spared = match signal {
-                        KillSignal::Term => gc.spec.ignore_term || gc.spec.stuck,
+                        KillSignal::Step(_) => gc.spec.ignore_term || gc.spec.stuck,
                         _ => gc.spec.stuck,
                     };
                     if gc.alive && gc.pgroup == Some(c) && !spared {
@@ -459,10 +462,14 @@ impl Sim {
 
     fn kill_proc(&mut self, c: usize, signal: KillSignal) {
         let p = &self.procs[c];
-        if !p.alive() || (signal == KillSignal::Term && p.ignore_term) {
+        if !p.alive() || (matches!(signal, KillSignal::Step(_)) && p.ignore_term) {
             return;
         }
-        let status = if signal == KillSignal::Term { 15 } else { 9 };
+        let status = if matches!(signal, KillSignal::Step(_)) {
+            15
+        } else {
+            9
+        };
         self.die(c, status);
     }
 

@@ -61,7 +61,7 @@ fn the_leaders_exit_does_not_cancel_the_kill_grace_while_its_group_lives() {
     let mut s = started(leader(Some(50)));
     assert_eq!(
         drain(&mut s, ms(50)).0,
-        vec![sig(KillSignal::Term, SignalTarget::ChildAndGroup)]
+        vec![sig(KillSignal::Step(0), SignalTarget::ChildAndGroup)]
     );
     // Probes while the grace runs: 1 ms after TERM, then doubling.
     assert_eq!(drain(&mut s, ms(51)).0, vec![probe()]);
@@ -104,7 +104,7 @@ fn the_leaders_exit_does_not_cancel_the_kill_grace_while_its_group_lives() {
     let (out, wait) = drain(&mut s, ms(72));
     let o = finished(&out);
     assert_eq!(o.group, GroupOutcome::Stopped);
-    assert!(o.timed_out && o.signals_sent.term && o.signals_sent.kill);
+    assert!(o.timed_out && o.signals_sent.steps == 1 && o.signals_sent.kill);
     assert!(matches!(
         wait,
         Output::Wait {
@@ -185,7 +185,7 @@ fn leftovers_are_stopped_with_a_timeout_and_left_alone_without() {
         assert_eq!(drain(&mut s, ms(1)).0, vec![probe()]);
         s.handle(Event::GroupLive { child: C0 }, ms(1));
         let (out, _) = drain(&mut s, ms(1));
-        assert_eq!(out, vec![sig(KillSignal::Term, SignalTarget::Group)]);
+        assert_eq!(out, vec![sig(KillSignal::Step(0), SignalTarget::Group)]);
         assert_eq!(drain(&mut s, ms(2)).0, vec![probe()]);
         s.handle(Event::GroupEmpty { child: C0 }, ms(2));
         let (out, _) = drain(&mut s, ms(2));
@@ -211,7 +211,7 @@ fn end_leftovers_stops_them_without_a_timeout() {
     assert_eq!(drain(&mut s, ms(1)).0, vec![probe()]);
     s.handle(Event::GroupLive { child: C0 }, ms(1));
     let (out, _) = drain(&mut s, ms(1));
-    assert_eq!(out, vec![sig(KillSignal::Term, SignalTarget::Group)]);
+    assert_eq!(out, vec![sig(KillSignal::Step(0), SignalTarget::Group)]);
     assert_eq!(drain(&mut s, ms(2)).0, vec![probe()]);
     s.handle(Event::GroupEmpty { child: C0 }, ms(2));
     let (out, _) = drain(&mut s, ms(2));
@@ -225,7 +225,7 @@ fn an_empty_answer_while_the_leader_runs_is_only_a_snapshot() {
     let (out, _) = drain(&mut s, ms(0));
     assert_eq!(
         out,
-        vec![sig(KillSignal::Term, SignalTarget::ChildAndGroup)]
+        vec![sig(KillSignal::Step(0), SignalTarget::ChildAndGroup)]
     );
     assert_eq!(drain(&mut s, ms(1)).0, vec![probe()]);
     s.handle(Event::GroupEmpty { child: C0 }, ms(1));
@@ -291,7 +291,7 @@ fn a_leader_waits_for_its_members_and_members_are_signalled_alone() {
         out,
         vec![Output::Action(Action::Signal {
             child: m,
-            signal: KillSignal::Term,
+            signal: KillSignal::Step(0),
             target: SignalTarget::Child
         })]
     );
@@ -460,7 +460,7 @@ fn a_leader_that_exited_by_itself_is_torn_down_when_terminated_before_it_settles
     s.terminate(C0, ms(2));
     let (out, _) = drain(&mut s, ms(2));
     assert!(
-        out.contains(&sig(KillSignal::Term, SignalTarget::Group)),
+        out.contains(&sig(KillSignal::Step(0), SignalTarget::Group)),
         "{out:?}"
     );
 }

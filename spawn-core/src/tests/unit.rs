@@ -415,7 +415,7 @@ fn timeout_sends_term_then_kill_at_exact_times() {
             target: SignalTarget::Child,
         })
     };
-    assert_eq!(s.poll(ms(50)), sig(KillSignal::Term));
+    assert_eq!(s.poll(ms(50)), sig(KillSignal::Step(0)));
     assert_eq!(s.poll(ms(50)), wait(70, Timer::KillGrace));
     // Late polls fire each timer once.
     assert_eq!(s.poll(ms(95)), sig(KillSignal::Kill));
@@ -434,11 +434,110 @@ fn timeout_sends_term_then_kill_at_exact_times() {
     assert_eq!(
         outcome.signals_sent,
         SignalsSent {
-            term: true,
+            steps: 1,
             kill: true
         }
     );
     assert_eq!(outcome.exited_at, Some(ms(96)));
+}
+
+#[test]
+fn a_stop_sequence_sends_each_step_after_the_last_ones_grace_then_kill() {
+    let mut s = started(ChildSpec {
+        timeout: Some(Duration::from_millis(50)),
+        kill_grace: Duration::from_millis(20),
+        stop_graces: crate::StopGraces::new(&[
+            Duration::from_millis(200),
+            Duration::from_millis(100),
+            Duration::from_millis(50),
+        ])
+        .unwrap(),
+        ..ChildSpec::default()
+    });
+    let wait = |at| Output::Wait {
+        deadline: Some(ms(at)),
+        reason: WaitReason::Deadline {
+            child: C0,
+            timer: Timer::KillGrace,
+        },
+    };
+    let sig = |signal| {
+        Output::Action(Action::Signal {
+            child: C0,
+            signal,
+            target: SignalTarget::Child,
+        })
+    };
+    let _ = s.poll(ms(0));
+    assert_eq!(s.poll(ms(50)), sig(KillSignal::Step(0)));
+    assert_eq!(s.poll(ms(50)), wait(250));
+    assert_eq!(s.poll(ms(250)), sig(KillSignal::Step(1)));
+    assert_eq!(s.poll(ms(250)), wait(350));
+    assert_eq!(s.poll(ms(350)), sig(KillSignal::Step(2)));
+    assert_eq!(s.poll(ms(350)), wait(400));
+    assert_eq!(s.poll(ms(400)), sig(KillSignal::Kill));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 9,
+        },
+        ms(401),
+    );
+    let Output::Finished { outcome, .. } = s.poll(ms(401)) else {
+        panic!("expected finished")
+    };
+    assert_eq!(
+        outcome.signals_sent,
+        SignalsSent {
+            steps: 3,
+            kill: true
+        }
+    );
+}
+
+#[test]
+fn a_child_that_exits_after_a_step_gets_no_further_step() {
+    let mut s = started(ChildSpec {
+        timeout: Some(Duration::from_millis(50)),
+        stop_graces: crate::StopGraces::new(&[
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+        ])
+        .unwrap(),
+        ..ChildSpec::default()
+    });
+    let _ = s.poll(ms(0));
+    assert!(matches!(
+        s.poll(ms(50)),
+        Output::Action(Action::Signal {
+            signal: KillSignal::Step(0),
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.poll(ms(60)),
+        Output::Action(Action::Signal {
+            signal: KillSignal::Step(1),
+            ..
+        })
+    ));
+    s.handle(
+        Event::Exited {
+            child: C0,
+            status: 15,
+        },
+        ms(61),
+    );
+    let Output::Finished { outcome, .. } = s.poll(ms(70)) else {
+        panic!("expected finished")
+    };
+    assert_eq!(
+        outcome.signals_sent,
+        SignalsSent {
+            steps: 2,
+            kill: false
+        }
+    );
 }
 
 #[test]
@@ -742,7 +841,7 @@ fn idle_timeout_counts_from_the_last_output() {
         acts,
         vec![act(Action::Signal {
             child: C0,
-            signal: KillSignal::Term,
+            signal: KillSignal::Step(0),
             target: SignalTarget::Child,
         })]
     );

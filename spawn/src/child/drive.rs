@@ -26,7 +26,7 @@ use crate::driver::{Adopted, CancelScope, Engine, Ran, Until};
 use crate::finish::StageResult;
 use crate::process::Process;
 use crate::wiring::{Terms, Wiring};
-use crate::{CancelToken, Error, Output, Signal, Sink};
+use crate::{CancelToken, Error, Output, Sink};
 
 /// One started process, as a `Child` (or a pipeline stage) keeps it for
 /// its engine.
@@ -41,7 +41,6 @@ pub(crate) struct Member {
     pub deadline: Option<Instant>,
     pub sinks: PerStream<Option<Sink>>,
     pub input: Option<Arc<Vec<u8>>>,
-    pub stop_signal: Signal,
     pub cancel: Option<CancelToken>,
 }
 
@@ -62,7 +61,6 @@ impl Member {
             deadline: wiring.timeout.and_then(|t| started.checked_add(t)),
             sinks: wiring.sinks.clone(),
             input: wiring.input.clone(),
-            stop_signal: wiring.stop_signal,
             cancel: wiring.cmd.settings.cancel.clone(),
         }
     }
@@ -340,7 +338,6 @@ impl HeldRun {
             member_of: m.member_of,
             input,
             name: &m.name,
-            stop_signal: m.stop_signal,
         })?;
         if let Some(token) = &m.cancel {
             engine.cancel_on(token, CancelScope::Slot(ix));

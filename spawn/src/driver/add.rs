@@ -29,7 +29,6 @@ pub(crate) struct Adopted<'a> {
     /// Its input, written to `fds.stdin` (when there is one).
     pub input: Option<Arc<Vec<u8>>>,
     pub name: &'a str,
-    pub stop_signal: crate::Signal,
 }
 
 /// The sinks a stage opens of its own: its wiring's, less those the
@@ -77,7 +76,7 @@ pub(super) fn queued(
         },
     );
     let fixed_cap = wiring.cmd.pipe_capacity.is_some();
-    let (input, stop_signal) = (wiring.input.clone(), wiring.stop_signal);
+    let (input, stop) = (wiring.input.clone(), wiring.stop);
     let cancel = wiring.cmd.settings.cancel.clone();
     let name = wiring.name.clone();
     let mut slot = Slot::new(name, Start::Launch(Box::new(wiring)), Owner::Engine);
@@ -86,7 +85,7 @@ pub(super) fn queued(
     slot.sinks = sinks;
     slot.stage = stage;
     slot.keep_unreaped = spec.signal_group;
-    slot.stop_signal = stop_signal;
+    slot.stop = stop;
     (slot, spec, cancel)
 }
 
@@ -115,7 +114,7 @@ pub(super) fn adopted(child: Adopted<'_>, sinks: PerStream<Option<usize>>) -> (S
     slot.sinks = sinks;
     slot.input = child.input;
     slot.keep_unreaped = spec.signal_group;
-    slot.stop_signal = child.stop_signal;
+    slot.stop = child.terms.stop;
     slot.process = Some(child.process);
     (slot, spec)
 }

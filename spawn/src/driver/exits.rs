@@ -27,18 +27,33 @@ pub(super) fn signals(slots: &Slots, batch: &[(usize, KillSignal, SignalTarget)]
     // CONT after it, as shells and systemd do.
     let sigs = |child: usize, signal: KillSignal| -> Vec<Signal> {
         match signal {
-            KillSignal::Term if slots[child].stop_signal == Signal::CONT => {
-                vec![Signal::CONT]
-            }
-            KillSignal::Term => vec![slots[child].stop_signal, Signal::CONT],
+            KillSignal::Step(step) => match slots[child].stop.signal(step) {
+                s @ (Signal::CONT | Signal::KILL) => vec![s],
+                s => vec![s, Signal::CONT],
+            },
             _ => vec![Signal::KILL],
         }
     };
+    // The groups this batch signals, and with what: a pipeline stage
+    // stopped with its leader is in the leader's group, and gets the
+    // leader's signal through it, once.
+    let grouped: Vec<(spawn_sys::Pid, KillSignal)> = batch
+        .iter()
+        .filter(|(_, _, target)| *target != SignalTarget::Child)
+        .filter_map(|&(c, s, _)| Some((slots[c].process.as_ref()?.pgid()?, s)))
+        .collect();
     let mut plan = Vec::with_capacity(batch.len());
     for &(child, signal, target) in batch {
         let Some(p) = slots[child].process.clone() else {
             continue;
         };
+        if target == SignalTarget::Child
+            && grouped
+                .iter()
+                .any(|&(pgid, s)| s == signal && p.pgid() == Some(pgid) && p.in_group(pgid))
+        {
+            continue;
+        }
         let (to_child, to_group) = match target {
             SignalTarget::Child => (true, false),
             SignalTarget::Group => (false, true),
@@ -57,6 +72,9 @@ pub(super) fn signals(slots: &Slots, batch: &[(usize, KillSignal, SignalTarget)]
         crate::descendants::signal_all(&trees);
     }
     for (p, sigs, to_child, to_group) in &plan {
+        // Each process gets each signal once: not the child again when
+        // what contains it reached it.
+        let to_child = *to_child && !(*to_group && p.containment_reaches_child());
         for (k, &s) in sigs.iter().enumerate() {
             if *to_group {
                 if k > 0
@@ -66,7 +84,7 @@ pub(super) fn signals(slots: &Slots, batch: &[(usize, KillSignal, SignalTarget)]
                 }
                 p.signal_group_and_cgroup(s);
             }
-            if *to_child {
+            if to_child {
                 let _ = p.signal(s);
             }
         }

@@ -104,7 +104,7 @@ pub(crate) struct Slot {
     /// The command chose its pipe capacity: leave it.
     pub fixed_cap: bool,
     /// The first signal of its teardown.
-    pub stop_signal: crate::Signal,
+    pub stop: crate::stop_sequence::StopPlan,
     /// How its exit is watched (see `exit_watch/mod.rs`).
     pub watch: Watch,
     /// Signals the forwarder received meanwhile (number, from the
@@ -136,7 +136,10 @@ impl Slot {
             keep_unreaped: false,
             caps: PerStream::default(),
             fixed_cap: false,
-            stop_signal: crate::Signal::TERM,
+            stop: crate::stop_sequence::StopPlan::two_step(
+                crate::Signal::TERM,
+                spawn_core::DEFAULT_KILL_GRACE,
+            ),
             watch: Watch::Nothing,
             held_signals: Vec::new(),
             cancelled: false,

@@ -258,7 +258,19 @@ impl Group {
     /// ```
     #[must_use]
     pub fn stop_signal(mut self, signal: crate::Signal) -> Self {
-        self.settings.stop_signal = Some(signal);
+        self.settings.set_stop_signal(signal);
+        self
+    }
+
+    /// The [`Command::stop_sequence`](crate::Command::stop_sequence) of
+    /// every member that set no stop signal or sequence of its own.
+    #[must_use]
+    pub fn stop_sequence(
+        mut self,
+        steps: impl IntoIterator<Item = (crate::Signal, Duration)>,
+    ) -> Self {
+        self.settings
+            .set_stop_sequence(crate::StopSequence::new(steps));
         self
     }
 

@@ -1,0 +1,289 @@
+//! `stop_sequence` (issue 32): every stop sends the declared steps in
+//! order, each to the child and its group, the next only while something
+//! is alive, KILL after the last; the report names the step that ended the
+//! run. One setting of `RunSettings`: `Command`, `Pipeline` and `Group`.
+//!
+//! The children are python loggers that trap the signals and print each
+//! one they get; a run is cancelled once every logger printed `ready` (its
+//! handlers are in place), so no step can come before the handlers.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{HANG, gone_soon};
+use spawn::{CancelToken, Command, Error, Group, Output, Pipeline, Signal, Sink, StopStep};
+
+/// Prints `WHO ready PID` once its handlers are set, then `WHO SIGNAME T`
+/// for every trapped signal (T: monotonic seconds); exits 1 on the signal
+/// named by argv[1]; with argv[2] == "fork", a grandchild in the same group
+/// does the same.
+const LOGGER: &str = r#"
+import os, signal, sys, time
+exit_on, fork = "SIG" + sys.argv[1], sys.argv[2] == "fork"
+who = "parent"
+if fork and os.fork() == 0:
+    who = "grandchild"
+def say(*words):
+    # One write per line: two loggers share the pipe.
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+def h(n, f):
+    name = signal.Signals(n).name
+    say(who, name, time.monotonic())
+    if name == exit_on:
+        os._exit(1)
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+    signal.signal(s, h)
+say(who, "ready", os.getpid())
+while True:
+    signal.pause()
+"#;
+
+fn logger(exit_on: &str, fork: bool) -> Command {
+    Command::new("python3").args(["-c", LOGGER, exit_on, if fork { "fork" } else { "alone" }])
+}
+
+/// The lines a logger printed, shared with the sink that reads them; the
+/// token is cancelled once `readies` loggers printed `ready`.
+#[derive(Clone)]
+struct Log {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Log {
+    fn sink(readies: usize, token: &CancelToken) -> (Log, Sink) {
+        let log = Log {
+            lines: Arc::default(),
+        };
+        let (lines, token) = (Arc::clone(&log.lines), token.clone());
+        let sink = Sink::lines(move |line| {
+            let mut lines = lines.lock().unwrap();
+            lines.push(String::from_utf8_lossy(line).trim_end().to_owned());
+            if lines.iter().filter(|l| l.contains(" ready ")).count() == readies {
+                token.cancel();
+            }
+        });
+        (log, sink)
+    }
+
+    /// The signals `who` logged, in order, with their times.
+    fn signals(&self, who: &str) -> Vec<(String, f64)> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                (w.next()? == who).then_some(())?;
+                let name = w.next()?;
+                let t = w.next()?.parse().ok()?;
+                (name != "ready").then(|| (name.to_owned(), t))
+            })
+            .collect()
+    }
+
+    fn pid(&self, who: &str) -> u32 {
+        let lines = self.lines.lock().unwrap();
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{who} ready ")))
+            .unwrap_or_else(|| panic!("{who} printed no ready line: {lines:?}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+}
+
+fn names(signals: &[(String, f64)]) -> Vec<&str> {
+    signals.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// The partial output of a cancelled run.
+fn cancelled(r: Result<Output, Error>) -> Output {
+    match r {
+        Err(Error::Cancelled { partial, .. }) => *partial,
+        other => panic!("expected a cancel, got {other:?}"),
+    }
+}
+
+/// GNU parallel's default sequence on a child that ignores TERM: three
+/// TERMs, each after the last one's wait, then KILL, which the report
+/// names.
+#[test]
+fn every_step_goes_out_in_order_after_its_wait_then_kill() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let ms = Duration::from_millis;
+    let start = Instant::now();
+    let out = cancelled(
+        logger("NONE", false)
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (Signal::TERM, ms(400)),
+                (Signal::TERM, ms(300)),
+                (Signal::TERM, ms(200)),
+                (Signal::KILL, ms(100)),
+            ])
+            .run(),
+    );
+    assert!(start.elapsed() < HANG);
+    let got = log.signals("parent");
+    assert_eq!(names(&got), ["SIGTERM", "SIGTERM", "SIGTERM"], "{got:?}");
+    // Each step waits for the one before: generous lower bounds (half the
+    // wait), never an upper one.
+    for (k, wait) in [(1, 0.4), (2, 0.3)] {
+        let gap = got[k].1 - got[k - 1].1;
+        assert!(
+            gap >= wait / 2.0,
+            "step {k} came {gap:.3}s after the one before"
+        );
+    }
+    assert_eq!(
+        out.report.stop_step,
+        Some(StopStep {
+            index: 3,
+            signal: Signal::KILL
+        })
+    );
+    assert_eq!(out.status.signal(), Some(Signal::KILL.as_raw()));
+}
+
+/// A child that exits at the second step gets no third one and no KILL:
+/// the report names the second step.
+#[test]
+fn no_step_follows_once_the_child_is_gone() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let out = cancelled(
+        logger("HUP", false)
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (Signal::INT, Duration::from_millis(100)),
+                (Signal::HUP, Duration::from_secs(60)),
+                (Signal::USR1, Duration::from_secs(60)),
+            ])
+            .run(),
+    );
+    assert_eq!(names(&log.signals("parent")), ["SIGINT", "SIGHUP"]);
+    assert_eq!(
+        out.report.stop_step,
+        Some(StopStep {
+            index: 1,
+            signal: Signal::HUP
+        })
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Each step reaches the child's group: a grandchild logs the same steps,
+/// and is gone at the end.
+#[test]
+fn each_step_reaches_the_group() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(2, &token);
+    let ms = Duration::from_millis;
+    let out = cancelled(
+        logger("NONE", true)
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (Signal::USR1, ms(200)),
+                (Signal::INT, ms(200)),
+                (Signal::KILL, ms(500)),
+            ])
+            .run(),
+    );
+    for who in ["parent", "grandchild"] {
+        assert_eq!(names(&log.signals(who)), ["SIGUSR1", "SIGINT"], "{who}");
+    }
+    assert!(gone_soon(log.pid("grandchild")));
+    assert_eq!(out.report.stop_step.map(|s| s.signal), Some(Signal::KILL));
+}
+
+/// A pipeline's sequence is every stage's, sent to the pipeline's group.
+#[test]
+fn a_pipelines_sequence_reaches_every_stage() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let err = Pipeline::new(logger("NONE", false))
+        .pipe(logger("HUP", false))
+        .stdout(sink)
+        .cancel_on(&token)
+        .stop_sequence([
+            (Signal::USR1, Duration::from_millis(200)),
+            (Signal::HUP, Duration::from_secs(60)),
+        ])
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    // The last stage's output is read: it got both steps, and exited at
+    // the second.
+    assert_eq!(names(&log.signals("parent")), ["SIGUSR1", "SIGHUP"]);
+}
+
+/// A group's sequence is the default of its members.
+#[test]
+fn a_groups_sequence_is_its_members_default() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let results = Group::new()
+        .add(logger("INT", false).stdout(sink))
+        .cancel_on(&token)
+        .stop_sequence([
+            (Signal::USR1, Duration::from_millis(200)),
+            (Signal::INT, Duration::from_secs(60)),
+        ])
+        .run()
+        .unwrap();
+    let out = cancelled(results.into_iter().next().unwrap());
+    assert_eq!(names(&log.signals("parent")), ["SIGUSR1", "SIGINT"]);
+    assert_eq!(out.report.stop_step.map(|s| s.index), Some(1));
+}
+
+/// A sequence that cannot be used is refused before anything starts, with
+/// the program, the option and the cause.
+#[test]
+fn a_bad_sequence_is_refused_before_the_start() {
+    let ms = Duration::from_millis;
+    for (steps, cause) in [
+        (vec![(Signal::KILL, ms(10)), (Signal::TERM, ms(10))], "KILL"),
+        (vec![], "no step"),
+        (vec![(Signal::TERM, ms(1)); 10], "at most"),
+    ] {
+        let err = Command::new("true")
+            .stop_sequence(steps)
+            .timeout(ms(10))
+            .run()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("true") && text.contains("stop_sequence") && text.contains(cause),
+            "{text}"
+        );
+    }
+}
+
+/// The later of `stop_signal` and `stop_sequence` is used.
+#[test]
+fn the_stop_signal_set_last_replaces_the_sequence() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let out = cancelled(
+        logger("INT", false)
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([(Signal::USR1, Duration::from_secs(60))])
+            .stop_signal(Signal::INT)
+            .run(),
+    );
+    assert_eq!(names(&log.signals("parent")), ["SIGINT"]);
+    assert_eq!(
+        out.report.stop_step,
+        Some(StopStep {
+            index: 0,
+            signal: Signal::INT
+        })
+    );
+}
