@@ -73,7 +73,9 @@ fn main() -> ExitCode {
             run::run(&a)
         }
         Cmd::Many(a) => {
+            signals::block_all();
             let _ = signals::interrupts();
+            let _ = signals::job_control();
             many::many(&a)
         }
         Cmd::Pipe(a) => {

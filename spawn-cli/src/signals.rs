@@ -1,6 +1,8 @@
-//! Ctrl-C, `kill` and a hung-up terminal (INT, TERM, HUP): taken out of
-//! normal delivery at the top of `main`, before any thread exists, so that
-//! the tool can pass them on to its children and exit after them.
+//! Ctrl-C, Ctrl-\\, `kill` and a hung-up terminal (INT, QUIT, TERM, HUP),
+//! and job control (Ctrl-Z's TSTP, `fg`'s CONT): taken out of normal
+//! delivery at the top of `main`, before any thread exists, so that the
+//! tool can pass them on to its children and exit after them, or stop
+//! after them and continue them when it is continued.
 //!
 //! `run`, `pipe` and `trace` use the library's [`spawn::Forwarder`] as it is (a
 //! terminal's Ctrl-C reaches a child in our process group by itself, so it
@@ -14,13 +16,42 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use spawn::Signal;
 
-/// The signals the tool passes on.
-pub(crate) const SIGNALS: [Signal; 3] = [Signal::INT, Signal::TERM, Signal::HUP];
+/// The signals that end a run, which the tool passes on.
+pub(crate) const SIGNALS: [Signal; 4] = [Signal::INT, Signal::QUIT, Signal::TERM, Signal::HUP];
 
-/// The library's forwarder, installed once (see the module docs).
+/// Job control: Ctrl-Z stops the children, then the tool; `fg`
+/// continues the tool, then the children (the library's forwarder).
+pub(crate) const JOB_CONTROL: [Signal; 2] = [Signal::TSTP, Signal::CONT];
+
+/// The library's forwarder, installed once (see the module docs), with
+/// [`SIGNALS`] and [`JOB_CONTROL`].
 pub(crate) fn forwarder() -> Option<&'static spawn::Forwarder> {
     static FWD: OnceLock<Option<spawn::Forwarder>> = OnceLock::new();
-    FWD.get_or_init(|| spawn::Forwarder::install(&SIGNALS).ok())
+    FWD.get_or_init(|| {
+        let all: Vec<Signal> = SIGNALS.iter().chain(&JOB_CONTROL).copied().collect();
+        spawn::Forwarder::install(&all).ok()
+    })
+    .as_ref()
+}
+
+/// Blocks [`SIGNALS`] and [`JOB_CONTROL`] in this thread: called first, before
+/// any thread starts, every thread started after takes them out of normal
+/// delivery too (else the kernel may pick a thread that has them unblocked,
+/// and Ctrl-Z stops the tool at once, its children running on).
+pub(crate) fn block_all() {
+    let raw: Vec<i32> = SIGNALS
+        .iter()
+        .chain(&JOB_CONTROL)
+        .map(|s| s.as_raw())
+        .collect();
+    let _ = spawn_sys::signal::block_signals(&raw);
+}
+
+/// The library's forwarder for [`JOB_CONTROL`] alone (`many` counts the
+/// other signals itself, [`Interrupts`]), installed once.
+pub(crate) fn job_control() -> Option<&'static spawn::Forwarder> {
+    static FWD: OnceLock<Option<spawn::Forwarder>> = OnceLock::new();
+    FWD.get_or_init(|| spawn::Forwarder::install(&JOB_CONTROL).ok())
         .as_ref()
 }
 

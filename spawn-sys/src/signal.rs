@@ -94,6 +94,53 @@ pub fn block_signals(signals: &[i32]) -> rustix::io::Result<()> {
     }
 }
 
+/// Stops this process the way `signal`'s default action does (`SIGTSTP`
+/// for Ctrl-Z: the shell then reports it stopped, and `fg` continues it),
+/// though the process blocks `signal` to take it with [`wait_signal`]: it
+/// is unblocked in the calling thread alone, sent to that thread, and
+/// blocked again once the process was continued. What the signal's
+/// disposition is, it acts with (the default for `SIGTSTP`: stop).
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man3/raise.3.html)
+pub fn stop_self(signal: i32) -> rustix::io::Result<()> {
+    let set = sigset(&[signal]);
+    // SAFETY: `set` is an initialised sigset; the old mask is not asked for.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    if r != 0 {
+        return Err(Errno::from_raw_os_error(r));
+    }
+    // SAFETY: raise has no memory preconditions; the signal was unblocked
+    // in this thread above, so it is delivered before raise returns.
+    let raised = match unsafe { libc::raise(signal) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    };
+    // SAFETY: as above.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    raised.map_err(Errno::from_raw_os_error)?;
+    if r != 0 {
+        return Err(Errno::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
+/// Whether a stop from the terminal (`SIGTSTP`) can stop this process and
+/// a shell continue it: its process group is not orphaned (its parent is
+/// in another group of the same session, as a job-control shell is), so
+/// the kernel acts on the signal instead of discarding it.
+///
+/// # References
+/// - [POSIX, orphaned process group](https://pubs.opengroup.org/onlinepubs/9799919799/basedefs/V1_chap03.html)
+pub fn job_control_applies() -> bool {
+    let Some(parent) = rustix::process::getppid() else {
+        return false;
+    };
+    let ours = rustix::process::getpgrp();
+    let same_session = rustix::process::getsid(Some(parent)).ok() == rustix::process::getsid(None).ok();
+    rustix::process::getpgid(Some(parent)).is_ok_and(|g| g != ours) && same_session
+}
+
 /// A signal taken by [`wait_signal`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignalInfo {

@@ -5,7 +5,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crate::Signal;
 
@@ -20,6 +20,16 @@ use crate::Signal;
 /// process group) is forwarded only to children in a process group of their
 /// own, since the others got it already; a signal sent with `kill` is
 /// forwarded to every child.
+///
+/// **Job control.** Installed with [`Signal::TSTP`] and [`Signal::CONT`],
+/// it does what a shell's job control expects of the process: Ctrl-Z
+/// stops the children (they are in groups of their own, which the
+/// terminal does not reach), then this process stops itself as `SIGTSTP`
+/// would have; `fg` (or `bg`) continues this process, and it continues
+/// its children. Where no job control applies (this process's group is
+/// orphaned: nothing could continue it), a `SIGTSTP` is dropped, so no
+/// child is left stopped. The stop is made by the engine of a run that
+/// takes the forwarder, so a Ctrl-Z between runs waits for the next one.
 ///
 /// # Examples
 ///
@@ -42,6 +52,9 @@ struct Inner {
     read: OwnedFd,
     write: OwnedFd,
     last: AtomicI32,
+    /// Installed with `SIGTSTP`: a `SIGTSTP` taken stops this process
+    /// after its children.
+    job_control: AtomicBool,
 }
 
 impl Forwarder {
@@ -58,6 +71,7 @@ impl Forwarder {
                 read,
                 write,
                 last: AtomicI32::new(0),
+                job_control: AtomicBool::new(false),
             }),
         })
     }
@@ -70,6 +84,9 @@ impl Forwarder {
     /// The mask or the thread could not be set up.
     pub fn install(signals: &[Signal]) -> io::Result<Self> {
         let fwd = Forwarder::new()?;
+        fwd.inner
+            .job_control
+            .store(signals.contains(&Signal::TSTP), Ordering::SeqCst);
         let raw: Vec<i32> = signals.iter().map(|s| s.as_raw()).collect();
         spawn_sys::signal::block_signals(&raw).map_err(io::Error::from)?;
         let f = fwd.clone();
@@ -123,7 +140,30 @@ impl Forwarder {
         out
     }
 
+    /// What to do with a `SIGTSTP` taken: stop the children and then this
+    /// process (job control applies), or nothing.
+    pub(crate) fn on_stop(&self) -> OnStop {
+        if !self.inner.job_control.load(Ordering::SeqCst) {
+            OnStop::Forward
+        } else if spawn_sys::signal::job_control_applies() {
+            OnStop::ForwardThenStopSelf
+        } else {
+            OnStop::Drop
+        }
+    }
+
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.inner.read.as_fd()
     }
+}
+
+/// What a forwarder does with a `SIGTSTP` it took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnStop {
+    /// Pass it on like any other signal (a forwarder without job control).
+    Forward,
+    /// Pass it on, then stop this process as `SIGTSTP` does.
+    ForwardThenStopSelf,
+    /// Drop it: nothing could continue this process or its children.
+    Drop,
 }

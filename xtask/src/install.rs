@@ -1,7 +1,8 @@
 //! The other runners the CLI is compared with, installed where they are
 //! missing and can be: GNU parallel with `apt-get` (as root; for the
 //! benchmark and for `cargo xtask ci`, so that the comparison test
-//! `tests/tests/cli_many_vs_gnu.rs` runs instead of skipping), and
+//! `tests/tests/cli_many_vs_gnu.rs` runs instead of skipping), tmux the
+//! same way (for the job-control test), and
 //! rust-parallel with `cargo install` (for the benchmark only). Each says
 //! what happened, for the document or the log; a runner that cannot be
 //! installed is skipped with that message, never an error.
@@ -26,27 +27,40 @@ fn running_as_root() -> Option<()> {
 /// Installs GNU parallel with `apt-get` when it is missing and we are root;
 /// what happened (`None`: it was there).
 pub(crate) fn parallel() -> Option<String> {
-    if on_path("parallel") {
+    apt("parallel", "parallel", "GNU parallel")
+}
+
+/// Installs tmux (for the job-control test, `tests/tests/cli_job_control.rs`,
+/// which drives a real terminal with it) as [`parallel`] does GNU parallel.
+pub(crate) fn tmux() -> Option<String> {
+    apt("tmux", "tmux", "tmux")
+}
+
+/// Installs Debian's `package` with `apt-get` when `prog` is missing and we
+/// are root; what happened (`None`: it was there).
+fn apt(prog: &str, package: &str, what: &str) -> Option<String> {
+    if on_path(prog) {
         return None;
     }
     if !on_path("apt-get") || running_as_root().is_none() {
-        return Some(
-            "GNU parallel is not installed (and cannot be: no apt-get, or not root).".into(),
-        );
+        return Some(format!(
+            "{what} is not installed (and cannot be: no apt-get, or not root)."
+        ));
     }
-    println!("    installing GNU parallel: apt-get install -y parallel");
+    println!("    installing {what}: apt-get install -y {package}");
+    let install =
+        format!("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package} >/dev/null 2>&1");
     let ok = Command::new("sh")
         .args([
             "-c",
-            "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null 2>&1 \
-             || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null 2>&1; }",
+            &format!("{install} || {{ apt-get update -qq >/dev/null 2>&1 && {install}; }}"),
         ])
         .status()
         .is_ok_and(|s| s.success());
-    Some(if ok && on_path("parallel") {
-        "GNU parallel was installed (`apt-get install parallel`, Debian's package).".into()
+    Some(if ok && on_path(prog) {
+        format!("{what} was installed (`apt-get install {package}`, Debian's package).")
     } else {
-        "GNU parallel is not installed: `apt-get install parallel` failed.".into()
+        format!("{what} is not installed: `apt-get install {package}` failed.")
     })
 }
 

@@ -240,7 +240,9 @@ fn ci(root: &Path) -> Result<(), String> {
     // The comparison with GNU parallel (tests/tests/cli_many_vs_gnu.rs)
     // runs only where `parallel` is installed: install it where we can;
     // where we cannot, that test skips with a message.
-    if let Some(note) = install::parallel() {
+    // Likewise tmux, the terminal the job-control test drives
+    // (tests/tests/cli_job_control.rs).
+    for note in [install::parallel(), install::tmux()].into_iter().flatten() {
         println!("    {note}");
     }
     for step in &steps {

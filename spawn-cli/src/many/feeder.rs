@@ -364,6 +364,7 @@ mod tests {
             timeout: None,
             idle_timeout: None,
             term_seq: None,
+            tty: false,
             runtimes: super::super::options::Runtimes::default(),
         };
         Arc::new(Jobs::new(

@@ -69,6 +69,8 @@ pub(crate) struct Launch {
     pub idle_timeout: Option<Duration>,
     /// `--term-seq`.
     pub term_seq: Option<spawn::StopSequence>,
+    /// `--tty`: jobs on the terminal itself, in our process group.
+    pub tty: bool,
     /// The run times `--timeout N%` takes the median of.
     pub runtimes: Runtimes,
     /// What `-q`, `-X`, `--pipe` and `--results` change.
@@ -131,11 +133,17 @@ impl Launch {
         };
         let cmd = match &job.stdin {
             Some(block) => cmd.input(block.clone()),
-            None => cmd.stdin(Stdio::null()),
+            // The terminal, for a job that reads it: in our process group,
+            // the terminal's foreground one (a job in a group of its own
+            // would be stopped by SIGTTIN). The run checked for a terminal
+            // at its start.
+            None if self.tty => match std::fs::File::open("/dev/tty") {
+                Ok(tty) => cmd.stdin(tty),
+                Err(_) => cmd.stdin(Stdio::null()),
+            },
+            None => cmd.stdin(Stdio::null()).process_group(0),
         };
-        let mut cmd = cmd
-            .process_group(0)
-            .env("PARALLEL_SEQ", job.seq.to_string());
+        let mut cmd = cmd.env("PARALLEL_SEQ", job.seq.to_string());
         if job.slot > 0 {
             cmd = cmd.env("PARALLEL_JOBSLOT", job.slot.to_string());
         }

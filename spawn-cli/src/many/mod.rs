@@ -136,6 +136,11 @@ pub(crate) struct ManyArgs {
     /// may mix, even torn; the fastest).
     #[arg(short = 'u', long, conflicts_with_all = ["line_buffer", "json", "keep_order", "tag", "tagstring"])]
     ungroup: bool,
+    /// Run the jobs one at a time on the terminal itself (stdin from /dev/tty, stdout and
+    /// stderr ours, in our process group), for programs that need it (an editor, a
+    /// prompt); implies -j1 and --ungroup, as GNU parallel's --tty.
+    #[arg(long, conflicts_with_all = ["line_buffer", "json", "keep_order", "tag", "tagstring", "group"])]
+    tty: bool,
     /// Print whole lines as they come (lines of different jobs interleave, never torn).
     #[arg(long, alias = "lb", conflicts_with_all = ["json"])]
     line_buffer: bool,
@@ -273,6 +278,7 @@ fn launch(
         timeout: a.timeout,
         idle_timeout: a.idle_timeout,
         term_seq: a.term_seq,
+        tty: a.tty,
         runtimes: options::Runtimes::default(),
         more,
     })
@@ -320,6 +326,15 @@ fn dry_run(
         }
     }
     0
+}
+
+/// How many jobs run at once: `-j`, or the CPUs; one with `--tty`.
+fn jobs_at_once(a: &ManyArgs, cpus: usize) -> usize {
+    if a.tty {
+        1
+    } else {
+        a.jobs.map_or(cpus, |j| j.resolve(cpus))
+    }
 }
 
 fn plural(n: u64) -> &'static str {
@@ -378,7 +393,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             Ok(s) => s,
             Err(e) => return e.code(),
         };
-    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
+    let max_running = jobs_at_once(a, cpus);
     let max_args = a.max_args.max(1);
     let mut total = source.len().map(|n| n.div_ceil(max_args as u64));
     let mut records = match a.more.blocks() {
@@ -418,11 +433,19 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Some(h) if h.is_percent() && total.is_none() => input::read_all(records),
         _ => (records, total),
     };
+    if a.tty
+        && let Err(e) = std::fs::File::open("/dev/tty")
+    {
+        screen().note(&format!(
+            "spawn many: --tty: no terminal to run the jobs on (/dev/tty: {e})"
+        ));
+        return 125;
+    }
     let launch = match launch(a, template, quote, extra) {
         Ok(l) => Arc::new(l),
         Err(m) => return exit_code::usage(m.trim_start_matches("many: ")),
     };
-    let max_running = a.jobs.map_or(cpus, |j| j.resolve(cpus));
+    let max_running = jobs_at_once(a, cpus);
     if a.dry_run {
         return dry_run(&launch, records, max_running, scale.selection.as_deref());
     }
@@ -459,7 +482,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Mode::Results
     } else if a.json {
         Mode::Json
-    } else if a.ungroup {
+    } else if a.ungroup || a.tty {
         Mode::Ungroup
     } else if a.line_buffer {
         Mode::LineBuffer
@@ -467,7 +490,11 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         Mode::Group
     };
     let control = Arc::new(Control::new());
-    let forwarder = spawn::Forwarder::new().ok();
+    // Job control's forwarder (Ctrl-Z, fg), also given the first
+    // interrupt by hand (below).
+    let forwarder = crate::signals::job_control()
+        .cloned()
+        .or_else(|| spawn::Forwarder::new().ok());
     if let Some(i) = crate::signals::interrupts() {
         let (c, f, grace) = (Arc::clone(&control), forwarder.clone(), scale.grace);
         i.on_signal(move |sig, n| {

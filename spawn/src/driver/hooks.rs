@@ -12,6 +12,7 @@ use spawn_core::{Event, Output as CoreOutput, Timestamp};
 use super::slot::Phase;
 use super::slots::Slots;
 use crate::Signal;
+use crate::forward::OnStop;
 use crate::process::{GroupSignalError, Process};
 
 /// One step of a traced run.
@@ -140,6 +141,14 @@ impl Hooks<'_> {
         };
         for (sig, from_terminal) in f.drain() {
             let sig = Signal::from_raw(sig);
+            let on_stop = if sig == Signal::TSTP {
+                f.on_stop()
+            } else {
+                OnStop::Forward
+            };
+            if on_stop == OnStop::Drop {
+                continue;
+            }
             for slot in slots.iter_mut() {
                 if slot.exit.is_some() || slot.is_finished() {
                     continue;
@@ -153,6 +162,11 @@ impl Hooks<'_> {
                 if let Some(p) = &slot.process {
                     forward_to(p, sig, from_terminal);
                 }
+            }
+            if on_stop == OnStop::ForwardThenStopSelf {
+                // After the children: this process stops here, and goes on
+                // when continued (its CONT is then forwarded to them).
+                let _ = spawn_sys::signal::stop_self(Signal::TSTP.as_raw());
             }
         }
     }
