@@ -94,6 +94,8 @@ fn with_members(
         let leaders: Vec<usize> = (0..i).filter(|&j| children[j].spec.signal_group).collect();
         if *join && !leaders.is_empty() && !children[i].spec.signal_group {
             children[i].spec.member_of = Some(ChildId(leaders[which.index(leaders.len())]));
+            // A member's idle stop is its leader's (not modelled).
+            children[i].spec.idle_timeout = None;
         }
     }
     children
@@ -125,6 +127,8 @@ fn child() -> impl Strategy<Value = SimChild> {
             prop::bool::weighted(0.05),
             // A declared stop sequence (none: the two-step case).
             prop::collection::vec(0u64..100_000_000, 0..=3),
+            // An idle timeout (children that are no group's member).
+            prop::option::weighted(0.2, 1u64..50_000_000),
         ),
     )
         .prop_map(
@@ -136,7 +140,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                 sink,
                 (budget, rc, wc),
                 (group, kill_grace, eof_grace),
-                (terminate_at, spawn_fails, steps),
+                (terminate_at, spawn_fails, steps, idle),
             )| {
                 let hangs = matches!(end.as_slice(), [Op::Hang]);
                 program.extend(end);
@@ -152,7 +156,7 @@ fn child() -> impl Strategy<Value = SimChild> {
                         stdout,
                         stderr,
                         timeout: timeout.map(Duration::from_nanos),
-                        idle_timeout: None,
+                        idle_timeout: idle.map(Duration::from_nanos),
                         kill_grace: Duration::from_nanos(kill_grace),
                         stop_graces: spawn_core::StopGraces::new(
                             &steps
@@ -291,7 +295,8 @@ fn check(children: &[SimChild], cfg: &SimConfig, r: &Report) -> Result<(), TestC
         let sigs = &r.signals[c];
         let steps = ch.spec.stop_graces.as_slice().len().max(1);
         prop_assert!(sigs.len() <= steps + 1 || ch.spec.signal_group);
-        if ch.spec.timeout.is_none() && ch.terminate_at.is_none() {
+        if ch.spec.timeout.is_none() && ch.terminate_at.is_none() && ch.spec.idle_timeout.is_none()
+        {
             prop_assert!(sigs.is_empty(), "signals without a cause: {:?}", sigs);
         }
         let sent_steps = sigs

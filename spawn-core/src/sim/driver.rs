@@ -52,6 +52,9 @@ impl Sim {
     }
 
     fn handle(&mut self, e: Event) {
+        if let Event::Read { child, n: 1.., .. } = e {
+            self.procs[child.0].output_at.push(self.now);
+        }
         if let Event::GroupEmpty { child } | Event::GroupLive { child } = e {
             let p = &mut self.procs[child.0];
             let after_exit = p.probing.take();
@@ -338,6 +341,38 @@ impl Sim {
         }
     }
 
+    /// When `c`'s idle timeout is due as the core sees it at `now`: from
+    /// its start or the last output it handled before `now` (an output of
+    /// the same instant may come after the timer in the core's order).
+    fn idle_due_before(&self, c: usize, now: Timestamp) -> Option<Timestamp> {
+        let spec = self.children[c].spec;
+        let idle = spec.idle_timeout.filter(|_| spec.stdout || spec.stderr)?;
+        let started = self.report.started[c]?;
+        let last = self.procs[c]
+            .output_at
+            .iter()
+            .rev()
+            .find(|&&t| t < now)
+            .map_or(started, |&t| t.max(started));
+        Some(last.saturating_add(idle))
+    }
+
+    /// The first instant `c` surely went its whole idle timeout without
+    /// output (an output at the very instant it was due may or may not
+    /// have come first: not counted as a gap).
+    fn idle_first_due(&self, c: usize) -> Option<Timestamp> {
+        let spec = self.children[c].spec;
+        let idle = spec.idle_timeout.filter(|_| spec.stdout || spec.stderr)?;
+        let mut last = self.report.started[c]?;
+        for &t in &self.procs[c].output_at {
+            if t > last.saturating_add(idle) {
+                break;
+            }
+            last = last.max(t);
+        }
+        Some(last.saturating_add(idle))
+    }
+
     /// A timeout due at the very instant the exit was handled: events of
     /// one instant have no order, so it may fire or not (as for
     /// `timed_out`).
@@ -399,8 +434,10 @@ impl Sim {
                         .iter()
                         .all(|m| m.joined != Some(c) || m.exited_at.is_some());
                 let optional = self.timeout_at_exit(c) == Some(now);
+                let idle_now = !exited && self.idle_due_before(c, now) == Some(now);
                 let p = &self.procs[c];
-                if p.term_at.is_some() || (due != Some(now) && !leftovers && !optional) {
+                if p.term_at.is_some() || (due != Some(now) && !leftovers && !optional && !idle_now)
+                {
                     self.violation(format!("TERM to child {c} at {now:?}, due {due:?}"));
                 }
                 self.procs[c].term_at = Some(now);
@@ -543,8 +580,18 @@ impl Sim {
         let terminate_due = p
             .terminate_at
             .filter(|&t| started.is_some_and(|s| t >= s) && t < end);
+        // Idle for the whole idle timeout before the exit was handled.
+        let idle_due = self.idle_first_due(c).filter(|&t| t < timeout_end);
+        if o.idled.is_some() != (p.term_at.is_some() && o.idled == spec.idle_timeout)
+            && o.idled.is_some()
+        {
+            bad.push("idled without a stop");
+        }
         // (A leader's TERM may have come earlier, for its leftovers.)
-        if let Some(due) = [timeout_due, terminate_due].into_iter().flatten().min()
+        if let Some(due) = [timeout_due, terminate_due, idle_due]
+            .into_iter()
+            .flatten()
+            .min()
             && p.term_at.is_none_or(|t| t > due)
         {
             bad.push("TERM missing");

@@ -117,6 +117,9 @@ pub(super) struct Proc {
     pub term_at: Option<Timestamp>,
     /// The last step of the stop sequence sent, and when.
     pub last_step: Option<(u8, Timestamp)>,
+    /// When the core handled each read that gave bytes (what its idle
+    /// timeout counts from), in order.
+    pub output_at: Vec<Timestamp>,
     pub kill_at: Option<Timestamp>,
     /// When a terminate request reached the core.
     pub terminate_at: Option<Timestamp>,
@@ -165,6 +168,7 @@ impl Proc {
             exited_at: None,
             term_at: None,
             last_step: None,
+            output_at: Vec::new(),
             kill_at: None,
             terminate_at: None,
             probing: None,
