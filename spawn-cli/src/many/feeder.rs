@@ -421,6 +421,9 @@ impl Jobs {
         index: usize,
         result: &Result<spawn::Output, spawn::Error>,
     ) -> bool {
+        if !self.stoppable {
+            return false;
+        }
         let mut state = self.state();
         if state.stopping != Some(index) {
             return false;
