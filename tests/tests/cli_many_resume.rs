@@ -323,8 +323,9 @@ fn resuming_skips_without_running_the_done_jobs() {
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
-/// Two runs appending to one journal at once never mix their lines: every
-/// line is whole JSON, and every job of both is there once.
+/// Two runs appending to one journal at once (each batch under the
+/// file's lock) never mix their lines: every line is whole JSON, and every
+/// job of both is there once.
 #[test]
 fn two_runs_append_to_one_journal_without_mixing_lines() {
     let dir = Scratch::new("two");
@@ -345,4 +346,61 @@ fn two_runs_append_to_one_journal_without_mixing_lines() {
         1200,
         "a job journaled twice or a line split"
     );
+}
+
+/// Whether `child` comes to wait for a `flock(2)` (a blocked request in
+/// `/proc/locks`, `-> FLOCK … PID …`) before it ends (30 s at most).
+fn waits_for_a_lock(child: &mut std::process::Child) -> bool {
+    let pid = child.id().to_string();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+        let blocked = locks.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.get(1) == Some(&"->") && w.get(2) == Some(&"FLOCK") && w.get(5) == Some(&&*pid)
+        });
+        if blocked {
+            return true;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    false
+}
+
+/// The journal is written under an exclusive `flock(2)` and read by a
+/// resume under a shared one (on NFS, Linux makes it a lock on the
+/// server): while another holds the lock, a run waits to write its batch,
+/// and a resume waits to read; both go on once it is given back.
+#[test]
+fn the_journal_is_written_and_read_under_its_lock() {
+    let dir = Scratch::new("lock");
+    let j = dir.path("journal");
+    std::fs::write(&j, "").expect("journal");
+    let held = std::fs::File::open(&j).expect("open");
+    let lock = |how| rustix::fs::flock(&held, how).expect("flock");
+    for (again, inputs) in [(None, &["1"][..]), (Some("--resume"), &["1", "2"][..])] {
+        lock(rustix::fs::FlockOperation::LockExclusive);
+        let mut cmd = cli_command(["many", "--journal", &j]);
+        cmd.args(again).args(["--", "true", ":::"]).args(inputs);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start spawn");
+        let waited = waits_for_a_lock(&mut child);
+        lock(rustix::fs::FlockOperation::Unlock);
+        let status = child.wait().expect("wait");
+        assert!(
+            waited,
+            "{again:?}: the journal was used while another held its lock"
+        );
+        assert!(status.success(), "{again:?}: {status:?}");
+    }
+    // The resume skipped job 1: each job once.
+    let text = std::fs::read_to_string(&j).expect("journal");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_eq!(journal(&j).len(), 2, "{text}");
 }

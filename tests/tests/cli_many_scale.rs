@@ -1,6 +1,7 @@
 //! `spawn many` at scale (issue 31): shards that together run every job
 //! once, `-j`'s default under a cgroup's CPU quota, `--memfree` holding
-//! starts (simulated figures), the drain on SIGTERM within `--grace`, the
+//! starts and stopping the youngest job below half of it (simulated
+//! figures), the drain on SIGTERM within `--grace`, the
 //! exit-code contract and the `--json` summary line.
 
 use std::collections::BTreeMap;
@@ -310,6 +311,180 @@ fn memfree_holds_starts_while_memory_is_short() {
         "100",
         "waiting: 0.1 kB free < --memfree 1.1 GB",
         "5000000000",
+    );
+}
+
+/// A run under `--memfree` with its jobs' fifos and event fifo; on drop
+/// the jobs are let go (each fifo gets a line) and spawn is killed, so a
+/// failed test leaves nothing running.
+struct MemRun {
+    dir: spawn_tests::TempDir,
+    child: std::process::Child,
+    events: std::sync::mpsc::Receiver<String>,
+}
+
+impl MemRun {
+    /// The next line a job wrote to the event fifo (30 s at most).
+    fn event(&self, waiting_for: &str) -> String {
+        self.events
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no event in 30 s, waiting for {waiting_for}"))
+    }
+
+    /// Sets the simulated memory figure (a rename: read whole or not).
+    fn figure(&self, bytes: u64) {
+        let new = self.dir.path("figure.new");
+        std::fs::write(&new, format!("{bytes}\n")).expect("figure");
+        std::fs::rename(&new, self.dir.path("figure")).expect("figure");
+    }
+
+    /// Lets job `n` end (a line into its fifo, opened read-write so that
+    /// the open never waits).
+    fn release(&self, n: u32) {
+        let fifo = self.dir.path(&format!("fifo.{n}"));
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(fifo)
+        {
+            use std::io::Write;
+            let _ = f.write_all(b"go\n");
+        }
+    }
+}
+
+impl Drop for MemRun {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            for n in [1, 2] {
+                self.release(n);
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// GNU parallel's rule for `--memfree SIZE`: when less than half of SIZE
+/// is free while jobs run, the youngest is stopped (TERM to its process
+/// group, as `--halt now` stops one) and put back on the queue; it runs
+/// again once SIZE is free. Its try is not a result: its output is
+/// discarded, it is neither failed nor in the joblog or journal, and the
+/// run ends 0 with every job done once. The one job left running is not
+/// stopped though the figure stays low.
+#[test]
+fn memfree_stops_the_youngest_job_below_half_and_runs_it_again() {
+    let dir = spawn_tests::TempDir::new("memkill");
+    for name in ["events", "fifo.1", "fifo.2"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path(name))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+    }
+    std::fs::write(dir.path("figure"), "5000\n").expect("figure");
+    // Held open read-write: a job's open for writing never waits.
+    let events = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path("events"))
+        .expect("events fifo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(events).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let ev = dir.path("events");
+    // The job opens its fifo (read-write: at once) before it says it
+    // started, so that a line written to it after is there to read; it
+    // waits for it in a program (which the trap does not reach) that the
+    // shell waits for, so that TERM runs the shell's trap at once (once:
+    // the stop sends TERM to the shell and to its group).
+    let job = format!(
+        "trap 'trap \"\" TERM; echo stopped {{}} > {ev}; exit 1' TERM; echo early {{}}; exec 3<> {}.{{}}; \
+         echo start {{}} > {ev}; head -n 1 <&3 > /dev/null & wait; echo out {{}}",
+        dir.path("fifo")
+    );
+    let (joblog, journal) = (dir.path("joblog"), dir.path("journal"));
+    let child = cli_command([
+        "many",
+        "-j",
+        "2",
+        "--memfree",
+        "1000",
+        "--joblog",
+        &joblog,
+        "--journal",
+        &journal,
+        "--",
+        &job,
+        ":::",
+        "1",
+        "2",
+    ])
+    .env("SPAWN_MANY_TEST_MEMAVAILABLE", dir.path("figure"))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start spawn");
+    let mut run = MemRun {
+        dir,
+        child,
+        events: rx,
+    };
+    let mut started = [run.event("the first start"), run.event("the second start")];
+    started.sort();
+    assert_eq!(started, ["start 1", "start 2"]);
+    // Below half of --memfree: the youngest (job 2, started last) goes.
+    run.figure(100);
+    assert_eq!(run.event("a job stopped"), "stopped 2");
+    // Put back, it waits for SIZE free, then runs again.
+    run.figure(5000);
+    assert_eq!(run.event("job 2 again"), "start 2");
+    run.release(1);
+    run.release(2);
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = run
+        .child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut out);
+    let _ = run
+        .child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err);
+    let status = run.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["early 1", "early 2", "out 1", "out 2"],
+        "{out}{err}"
+    );
+    let joblog = run.dir.read("joblog");
+    assert_eq!(joblog.lines().count(), 3, "{joblog}");
+    assert!(
+        joblog
+            .lines()
+            .skip(1)
+            .all(|l| l.split('\t').nth(6) == Some("0")),
+        "{joblog}"
+    );
+    let journal = run.dir.read("journal");
+    assert_eq!(journal.lines().count(), 2, "{journal}");
+    assert!(
+        journal.lines().all(|l| l.contains("\"ok\":true")),
+        "{journal}"
     );
 }
 

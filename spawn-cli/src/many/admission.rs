@@ -1,6 +1,7 @@
 //! Admission: a job starts only when the machine has room for it.
 //! `--memfree SIZE` holds starts while the memory available (see
-//! [`cgroup::available_memory`]) is below SIZE; `--load MAX` while the CPU
+//! [`cgroup::available_memory`]) is below SIZE (and below half of it, the
+//! youngest running job is stopped and put back: [`super::evict`]); `--load MAX` while the CPU
 //! is busier than MAX; `--delay SECS` keeps that long between starts. The
 //! reader of the input waits here before it hands a job to the group (the
 //! run then queues no job ahead, so handing one over starts it), and the
@@ -26,8 +27,9 @@ use super::cgroup;
 use super::control::Control;
 use super::progress::Counts;
 
-/// How often held starts look at the figures again.
-const RECHECK: Duration = Duration::from_millis(250);
+/// How often held starts look at the figures again (and the memory
+/// watch of [`super::evict`] looks at memory).
+pub(crate) const RECHECK: Duration = Duration::from_millis(250);
 
 /// The environment variables of the test hook.
 const TEST_MEM: &str = "SPAWN_MANY_TEST_MEMAVAILABLE";
@@ -114,7 +116,7 @@ fn hooked(p: &std::path::Path) -> Option<f64> {
 
 /// Bytes for people: `1.2 GB`.
 #[allow(clippy::cast_precision_loss)] // shown with one decimal
-fn size(b: u64) -> String {
+pub(crate) fn size(b: u64) -> String {
     let b = b as f64;
     match b {
         _ if b >= 1e9 => format!("{:.1} GB", b / 1e9),
@@ -150,15 +152,28 @@ impl Admission {
         })
     }
 
+    /// The memory available now (the test hook's figure when it is set);
+    /// `None` when it cannot be read.
+    fn free_memory(&self) -> Option<u64> {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // bytes
+        match &self.test_mem {
+            Some(p) => hooked(p).map(|f| f as u64),
+            None => cgroup::available_memory(),
+        }
+    }
+
+    /// With `--memfree SIZE`: the memory available when it is below half
+    /// of SIZE (GNU parallel's rule: then the youngest job is stopped and
+    /// put back, see [`super::evict`]).
+    pub(crate) fn memory_short(&self) -> Option<u64> {
+        let want = self.memfree?;
+        self.free_memory().filter(|&free| free < want / 2)
+    }
+
     /// Why a job may not start now, if it may not; and how long to wait.
     fn held(&self) -> Option<(String, Duration)> {
         if let Some(want) = self.memfree {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // bytes
-            let free = match &self.test_mem {
-                Some(p) => hooked(p).map(|f| f as u64),
-                None => cgroup::available_memory(),
-            };
-            if let Some(free) = free
+            if let Some(free) = self.free_memory()
                 && free < want
             {
                 return Some((

@@ -20,11 +20,17 @@
 //! ([`Lookahead::Decided`]: none queued, so no job starts after the halt
 //! but those running when it was decided). The feed is closed once the
 //! input has ended and no job is left that could be tried again.
+//!
+//! With `--memfree`, a running job may be stopped and put back
+//! ([`Jobs::stop_youngest`], [`Jobs::put_back`]: see [`super::evict`]);
+//! the reader pushes a job put back before the next record, once
+//! admission lets it start, and after the input's end it stays until no
+//! job is left that could be put back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use spawn::CommandFeed;
+use spawn::{CancelToken, CommandFeed};
 
 use super::admission::Admission;
 use super::control::{Control, Stop};
@@ -70,12 +76,24 @@ struct State {
     /// With [`Launch::slots`]: which job slots (from 1, at `[slot - 1]`)
     /// a pushed job not finished holds.
     slots: Vec<bool>,
+    /// Jobs stopped by [`Jobs::stop_youngest`] and put back, to be pushed
+    /// again (each keeps its room and slot meanwhile).
+    put_back: VecDeque<Job>,
+    /// The index of the job [`Jobs::stop_youngest`] stopped, until its
+    /// result comes: one stop at a time.
+    stopping: Option<usize>,
 }
 
 impl State {
-    /// The jobs that hold room: pushed and not finished, or being decided.
+    /// The jobs that hold room: pushed and not finished, being decided,
+    /// or put back.
     fn unfinished(&self) -> usize {
-        self.pending.len() + self.deciding
+        self.pending.len() + self.deciding + self.put_back.len()
+    }
+
+    /// Whether no job is left that could still run.
+    fn drained(&self) -> bool {
+        self.input_ended && self.pending.is_empty() && self.put_back.is_empty()
     }
 
     /// Takes the lowest free job slot (GNU parallel's rule).
@@ -126,6 +144,9 @@ pub(crate) struct Jobs {
     /// When a job may start (`--memfree`, `--load`, `--delay`): then none
     /// is queued ahead ([`Lookahead::Decided`]).
     admission: Option<Arc<Admission>>,
+    /// `--memfree`: each job gets a [`Job::stop`] token, and may be put
+    /// back.
+    stoppable: bool,
 }
 
 impl Jobs {
@@ -164,6 +185,7 @@ impl Jobs {
             stage,
             selection: None,
             admission: None,
+            stoppable: false,
         }
     }
 
@@ -174,6 +196,7 @@ impl Jobs {
         selection: Option<Arc<Selection>>,
         admission: Option<Arc<Admission>>,
     ) -> Jobs {
+        self.stoppable = admission.as_ref().is_some_and(|a| a.memfree.is_some());
         self.selection = selection;
         self.admission = admission;
         self
@@ -192,12 +215,18 @@ impl Jobs {
     /// it gets is the group's: the group takes the feed's commands in the
     /// order pushed).
     fn push(&self, state: &mut State, mut job: Job) {
+        let mut cmd = self.launch.command(&job);
+        if self.stoppable {
+            let stop = CancelToken::new();
+            cmd = cmd.cancel_on(&stop);
+            job.stop = Some(stop);
+        }
         let cmd = output::route(
             self.mode,
             self.launch.verbose,
             self.turn.as_deref(),
             self.stage.as_ref(),
-            self.launch.command(&job),
+            cmd,
             &mut job,
             &self.control,
             &self.pool,
@@ -208,11 +237,45 @@ impl Jobs {
         }
     }
 
-    /// Closes the feed if nothing more can come.
+    /// Closes the feed if nothing more can come (and wakes a reader that
+    /// waits for jobs put back).
     fn settle(&self, state: &State) {
-        if state.input_ended && state.pending.is_empty() {
+        if state.drained() {
             self.feed.close();
+            if state.reader_waits {
+                self.room.notify_all();
+            }
         }
+    }
+
+    /// Waits (without the lock) until admission lets a job start, if the
+    /// run has admission.
+    fn admit<'a>(&'a self, state: MutexGuard<'a, State>, counts: &Counts) -> MutexGuard<'a, State> {
+        let Some(a) = &self.admission else {
+            return state;
+        };
+        drop(state);
+        let _ = a.wait(&self.control, counts);
+        self.state()
+    }
+
+    /// Pushes the jobs put back, each once admission lets it start; stops
+    /// at the run's stop.
+    fn push_put_back<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        counts: &Counts,
+    ) -> MutexGuard<'a, State> {
+        while !state.put_back.is_empty() && !self.control.stopping() {
+            state = self.admit(state, counts);
+            if self.control.stopping() {
+                break;
+            }
+            if let Some(job) = state.put_back.pop_front() {
+                self.push(&mut state, job);
+            }
+        }
+        state
     }
 
     /// Reads `records` to their end (or until the run stops), pushing a job
@@ -243,7 +306,7 @@ impl Jobs {
                 },
             };
             taken += 1;
-            let mut state = self.state();
+            let mut state = self.push_put_back(self.state(), counts);
             if state.unfinished() >= self.bound {
                 state.reader_waits = true;
                 while state.unfinished() > self.resume_at && !self.control.stopping() {
@@ -251,14 +314,11 @@ impl Jobs {
                         .room
                         .wait(state)
                         .unwrap_or_else(PoisonError::into_inner);
+                    state = self.push_put_back(state, counts);
                 }
                 state.reader_waits = false;
             }
-            if let Some(a) = &self.admission {
-                drop(state);
-                let _ = a.wait(&self.control, counts);
-                state = self.state();
-            }
+            state = self.admit(state, counts);
             if self.control.stopping() {
                 break;
             }
@@ -280,6 +340,16 @@ impl Jobs {
         let mut state = self.state();
         state.input_ended = true;
         self.settle(&state);
+        // Jobs may still be put back until none is left.
+        while self.stoppable && !state.drained() && !self.control.stopping() {
+            state.reader_waits = true;
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.reader_waits = false;
+            state = self.push_put_back(state, counts);
+        }
     }
 
     /// Starts [`read`](Self::read) on a thread of its own; if no thread can
@@ -319,6 +389,59 @@ impl Jobs {
         Some(job)
     }
 
+    /// Stops the youngest job (the last pushed of those not finished: with
+    /// `--memfree` none is queued ahead, so it started last) through its
+    /// [`Job::stop`] token when `short` (asked under the lock, so that
+    /// its figure is not older than the last job pushed) says so, to be
+    /// put back when its result comes ([`put_back`](Self::put_back));
+    /// returns its number and `short`'s figure. None is stopped while
+    /// fewer than two run (the last one must be able to finish) or while
+    /// an earlier stop has not ended its job.
+    pub(crate) fn stop_youngest<T>(&self, short: impl FnOnce() -> Option<T>) -> Option<(u64, T)> {
+        let mut state = self.state();
+        if state.stopping.is_some() || state.pending.len() < 2 || self.control.stopping() {
+            return None;
+        }
+        let figure = short()?;
+        let (&index, job) = state.pending.iter().max_by_key(|(i, _)| **i)?;
+        let stop = job.stop.as_ref()?;
+        stop.cancel();
+        let seq = job.seq;
+        state.stopping = Some(index);
+        Some((seq, figure))
+    }
+
+    /// Whether the group's result `index` with `result` is a job
+    /// [`stop_youngest`](Self::stop_youngest) stopped: then it is put
+    /// back (its result is no result: not printed, counted or recorded),
+    /// and runs again when admission lets it. A job that ended before the
+    /// stop reached it is not put back.
+    pub(crate) fn put_back(
+        &self,
+        index: usize,
+        result: &Result<spawn::Output, spawn::Error>,
+    ) -> bool {
+        if !self.stoppable {
+            return false;
+        }
+        let mut state = self.state();
+        if state.stopping != Some(index) {
+            return false;
+        }
+        state.stopping = None;
+        if !matches!(result, Err(spawn::Error::Cancelled { .. })) {
+            return false;
+        }
+        let Some(mut job) = state.pending.remove(&index) else {
+            return false;
+        };
+        (job.stop, job.held) = (None, None);
+        state.put_back.push_back(job);
+        drop(state);
+        self.room.notify_all();
+        true
+    }
+
     /// The runner has decided on a job [`finish`](Self::finish) gave it (and
     /// stopped the run if it had to): the next job may be pushed.
     pub(crate) fn release(&self) {
@@ -335,7 +458,10 @@ impl Jobs {
     /// The jobs pushed that never got a result (the run stopped before
     /// the group took them); the reader is told to stop waiting.
     pub(crate) fn never_taken(&self) -> usize {
-        let n = self.state().pending.len();
+        let n = {
+            let state = self.state();
+            state.pending.len() + state.put_back.len()
+        };
         self.room.notify_all();
         n
     }
@@ -350,6 +476,14 @@ mod tests {
     use super::*;
 
     fn jobs(max_running: usize, lookahead: Lookahead) -> Arc<Jobs> {
+        jobs_admitted(max_running, lookahead, None)
+    }
+
+    fn jobs_admitted(
+        max_running: usize,
+        lookahead: Lookahead,
+        admission: Option<Admission>,
+    ) -> Arc<Jobs> {
         let launch = Launch {
             more: Default::default(),
             template: Template::parse(b"true {}").expect("parses"),
@@ -367,16 +501,65 @@ mod tests {
             tty: false,
             runtimes: super::super::options::Runtimes::default(),
         };
-        Arc::new(Jobs::new(
-            Arc::new(launch),
-            Mode::Group,
-            None,
-            None,
-            Arc::new(Control::new()),
-            Arc::new(BufPool::default()),
-            max_running,
-            lookahead,
-        ))
+        Arc::new(
+            Jobs::new(
+                Arc::new(launch),
+                Mode::Group,
+                None,
+                None,
+                Arc::new(Control::new()),
+                Arc::new(BufPool::default()),
+                max_running,
+                lookahead,
+            )
+            .with_scale(None, admission.map(Arc::new)),
+        )
+    }
+
+    /// Waits (boundedly) until the jobs' state is as `what` says.
+    fn until(j: &Jobs, what: impl Fn(&State) -> bool) {
+        let start = std::time::Instant::now();
+        while !what(&j.state()) {
+            assert!(start.elapsed() < Duration::from_secs(60), "never came");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn memfree_stops_the_youngest_of_two_puts_it_back_and_never_stops_the_last() {
+        let memfree = Admission::new(Some(1), None, None, 1);
+        let j = jobs_admitted(2, Lookahead::Decided, memfree);
+        let reader = {
+            let j = Arc::clone(&j);
+            let (tx, _rx) = mpsc::channel();
+            std::thread::spawn(move || j.read(counted(2, tx), &Counts::new(None)))
+        };
+        until(&j, |s| s.pending.len() == 2);
+        // The youngest (the last pushed, job 2) is stopped through its own
+        // token; no second stop while that one's result has not come.
+        assert_eq!(j.stop_youngest(|| None::<()>), None, "memory not short");
+        assert_eq!(j.stop_youngest(|| Some(())), Some((2, ())));
+        assert_eq!(j.stop_youngest(|| Some(())), None);
+        let token = j.state().pending[&1].stop.clone().expect("a token");
+        assert!(token.is_cancelled());
+        let cancelled = spawn::Command::new("true").cancel_on(&token).run();
+        assert!(!j.put_back(0, &cancelled), "not the job stopped");
+        assert!(j.put_back(1, &cancelled));
+        // The reader (past the input's end) pushes it again: job 2 anew.
+        until(&j, |s| s.pending.get(&2).is_some_and(|job| job.seq == 2));
+        assert!(
+            j.state().pending[&2]
+                .stop
+                .as_ref()
+                .is_some_and(|t| !t.is_cancelled())
+        );
+        // Alone, a job is never stopped.
+        assert!(j.finish(0, |_| false).is_some());
+        j.release();
+        assert_eq!(j.stop_youngest(|| Some(())), None);
+        assert!(j.finish(2, |_| false).is_some());
+        j.release();
+        reader.join().expect("the reader ends once no job is left");
     }
 
     /// Records that say on `pulled` each time one is taken.

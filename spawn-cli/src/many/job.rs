@@ -39,6 +39,10 @@ pub(crate) struct Job {
     pub inputs: Option<Inputs>,
     /// `--pipe`: its block, its stdin.
     pub stdin: Option<Vec<u8>>,
+    /// With `--memfree`: cancelled to stop this try alone (it is put back
+    /// and runs again, see [`super::evict`]); given to its command when
+    /// it is pushed.
+    pub stop: Option<spawn::CancelToken>,
 }
 
 /// How jobs are made from inputs and started.
@@ -109,6 +113,7 @@ impl Launch {
             order: n.seq,
             inputs: self.more.keep_inputs.then(|| inputs.clone()),
             stdin: self.more.pipe.then(|| inputs.concat()),
+            stop: None,
         }
     }
 

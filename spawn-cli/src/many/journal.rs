@@ -21,19 +21,27 @@
 //! [`LINGER`] (100 ms), and never more than [`BATCH`] bytes of them: those
 //! jobs run again when the run is resumed. Nothing is lost that is
 //! written: a line is whole or absent (a torn last line, from a machine
-//! that lost power mid-write, is skipped on reading, and named).
+//! that lost power mid-write, is skipped on reading, and named; the next
+//! batch written after it starts on a line of its own, so the torn line
+//! does not take a whole one with it).
 //!
 //! **Two runs on one file.** The file is opened with `O_APPEND` and each
 //! batch is one `write(2)` of whole lines, at most [`BATCH`] bytes (a
-//! single line longer than that is written alone): on a local file system
-//! the kernel appends each write whole, so two runs appending at once
-//! never mix their lines. NFS does not make `O_APPEND` atomic between
-//! machines: there, give each shard its own journal (`--journal
-//! journal.$K.jsonl`; a shard's jobs are its own).
+//! single line longer than that is written alone), under an exclusive
+//! `flock(2)` ([`Locked`]); a resume reads the file under a shared one. On
+//! a local file system the kernel appends each write whole anyway; on NFS,
+//! where `O_APPEND` is not atomic between machines, Linux makes `flock` a
+//! lock on the server (a POSIX byte-range lock of the whole file), and
+//! taking it makes the client look at the file's size again, so the batch
+//! goes at the true end and reaches the server before the lock is given
+//! back: two runs on two machines appending to one journal never mix their
+//! lines. Where no lock can be had (a file system without locks), the
+//! batch is written without one, and the run says so once.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -111,6 +119,43 @@ struct Shared {
     wake: Condvar,
 }
 
+/// An advisory `flock(2)` of a journal, held until dropped; `None` inside
+/// when the file system gives none.
+struct Locked<'a>(Option<&'a File>);
+
+impl<'a> Locked<'a> {
+    /// Waits for the lock on `file` (shared to read, exclusive to write);
+    /// the error when none can be had.
+    fn take(file: &'a File, how: rustix::fs::FlockOperation) -> (Locked<'a>, Option<io::Error>) {
+        loop {
+            match rustix::fs::flock(file, how) {
+                Ok(()) => return (Locked(Some(file)), None),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return (Locked(None), Some(e.into())),
+            }
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0 {
+            let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::Unlock);
+        }
+    }
+}
+
+/// Says once that the journal is written or read without a lock.
+fn unlocked(e: &io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        crate::screen::screen().note(&format!(
+            "spawn many: --journal: cannot lock it ({e}): two runs appending to it at once \
+             may mix their lines"
+        ));
+    });
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
@@ -122,13 +167,32 @@ impl Shared {
         if p.buf.is_empty() {
             return;
         }
-        if let Err(e) = (&self.file).write_all(&p.buf)
+        if let Err(e) = self.append(&mut p.buf)
             && p.error.is_none()
         {
             p.error = Some(e);
         }
         p.buf.clear();
         p.since = None;
+    }
+
+    /// Appends `batch` under the exclusive lock, on a line of its own: a
+    /// file that ends in a torn line (its writer died mid-write) gets a
+    /// `\n` first, in the same write.
+    fn append(&self, batch: &mut Vec<u8>) -> io::Result<()> {
+        let (_lock, err) = Locked::take(&self.file, rustix::fs::FlockOperation::LockExclusive);
+        if let Some(e) = err {
+            unlocked(&e);
+        }
+        let len = self.file.metadata()?.len();
+        let mut last = [b'\n'];
+        if len > 0 {
+            self.file.read_exact_at(&mut last, len - 1)?;
+        }
+        if last[0] != b'\n' {
+            batch.insert(0, b'\n');
+        }
+        (&self.file).write_all(batch)
     }
 }
 
@@ -145,7 +209,12 @@ impl Journal {
     /// # Errors
     /// The file cannot be opened, or the thread not started.
     pub(crate) fn open(path: &Path) -> io::Result<Journal> {
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        // Read too: its last byte says whether it ends in a torn line.
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
         let shared = Arc::new(Shared {
             file,
             pending: Mutex::new(Pending::default()),
@@ -238,7 +307,8 @@ pub(crate) struct Recorded {
     pub unreadable: u64,
 }
 
-/// Reads the journal at `path` (none there: nothing recorded).
+/// Reads the journal at `path` (none there: nothing recorded), under a
+/// shared lock: no batch of another run is half there.
 ///
 /// # Errors
 /// The file exists and cannot be read.
@@ -248,9 +318,13 @@ pub(crate) fn read(path: &Path) -> io::Result<Recorded> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Recorded::default()),
         Err(e) => return Err(e),
     };
+    let (_lock, err) = Locked::take(&file, rustix::fs::FlockOperation::LockShared);
+    if let Some(e) = err {
+        unlocked(&e);
+    }
     let mut r = Recorded::default();
     // Line by line: what is held is the keys, not the file.
-    for line in io::BufReader::with_capacity(1 << 16, file).split(b'\n') {
+    for line in io::BufReader::with_capacity(1 << 16, &file).split(b'\n') {
         let line = line?;
         if line.is_empty() {
             continue;
@@ -336,6 +410,24 @@ mod tests {
         assert_eq!(r.outcomes[&Key(1)], Outcome::Succeeded);
         assert_eq!(r.outcomes[&Key(2)], Outcome::Succeeded);
         assert_eq!(r.outcomes[&Key(3)], Outcome::Failed);
+        assert_eq!(r.unreadable, 1);
+    }
+
+    /// A run that died mid-write left a torn last line: the next run's
+    /// first line starts on a line of its own, not glued to it (before, it
+    /// was read as one unreadable line with the torn one, and its job ran
+    /// again on resume).
+    #[test]
+    fn a_torn_last_line_does_not_take_the_next_runs_first_line() {
+        let path = std::env::temp_dir().join(format!("spawn-journal-t-{}", std::process::id()));
+        let torn = format!("{{\"key\":\"{}\",\"ok\":tr", Key(4));
+        std::fs::write(&path, torn).expect("torn line");
+        let j = Journal::open(&path).expect("open");
+        j.record(&line_of(5, Outcome::Succeeded, b"x"));
+        j.finish().expect("written");
+        let r = read(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(r.outcomes.get(&Key(5)), Some(&Outcome::Succeeded));
         assert_eq!(r.unreadable, 1);
     }
 

@@ -15,7 +15,8 @@
 //! At scale ([`scale`]: its options and the parts they make): [`journal`]
 //! and [`resume`] (resumable runs, jobs named by [`key`]), [`shard`] and
 //! [`select`] (which jobs this run takes), [`admission`] and [`cgroup`]
-//! (when a job may start; `-j`'s default), [`drain`] (the grace after a
+//! (when a job may start; `-j`'s default), [`evict`] (`--memfree`'s
+//! stop of the youngest job when memory runs short), [`drain`] (the grace after a
 //! signal), [`exit_code`] (the contract) and [`summary`] (`--json`'s last
 //! line).
 
@@ -24,6 +25,7 @@ mod bar;
 mod cgroup;
 mod control;
 mod drain;
+mod evict;
 pub(crate) mod exit_code;
 mod feeder;
 mod halt;
@@ -546,6 +548,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         .with_scale(scale.selection.clone(), scale.admission.clone()),
     );
     jobs.start_reading(records, &counts);
+    let memory_watch = evict::MemoryWatch::start(&jobs, scale.admission.as_ref(), &control);
     let mut joblog_failed = false;
     let mut not_started = 0u64;
     let mut stopped = 0u64;
@@ -562,6 +565,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
     };
     for (ix, result) in runner::results(jobs.feed(), max_running, hooks) {
         let ended = SystemTime::now();
+        if jobs.put_back(ix, &result) {
+            // Stopped for --memfree: it runs again; this try is no result.
+            continue;
+        }
         if let Err(spawn::Error::Cancelled { partial, .. }) = &result
             && partial.report.pid == 0
         {
@@ -639,6 +646,7 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
             b.update(&counts);
         }
     }
+    drop(memory_watch);
     // Read and never taken by the group: the run stopped first.
     not_started += jobs.never_taken() as u64;
     drop(ticker);

@@ -57,7 +57,8 @@ pub(crate) struct ScaleArgs {
     )]
     shard_by: ShardBy,
     /// Start no job while less memory than SIZE is available (the cgroup's limit, else
-    /// MemAvailable; K, M, G: of 1024, k, m, g: of 1000).
+    /// MemAvailable; K, M, G: of 1024, k, m, g: of 1000); below half of SIZE, stop the
+    /// youngest running job and run it again later.
     #[arg(long, value_name = "SIZE", value_parser = admission::parse_size)]
     memfree: Option<u64>,
     /// Start no job while the load is above MAX (a number, or N% of the CPUs; from the CPU
