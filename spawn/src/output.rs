@@ -221,6 +221,10 @@ pub struct Report {
     pub spawn_path: crate::SpawnPath,
     /// The option that needed the fork+exec path, when it was taken.
     pub fork_reason: Option<&'static str>,
+    /// The child ran on a pseudo-terminal ([`Command::pty`](crate::Command::pty)):
+    /// its stdout (and stderr, unless routed apart) is what the terminal
+    /// showed.
+    pub pty: bool,
     /// What held the child for its teardown.
     pub containment: crate::Containment,
     /// Where the child was when this report was made: exited (then
