@@ -81,7 +81,7 @@ fn build(
         pid: slot.process.as_ref().map_or(0, |p| p.pid_u32()),
         spawn_path,
         fork_reason,
-        pty: slot.process.as_ref().is_some_and(|p| p.pty().is_some()),
+        pty: slot.process.as_ref().is_some_and(|p| p.has_pty()),
         containment,
         process,
         wall,
@@ -223,7 +223,7 @@ pub(crate) fn status_lost(program: String, process: &crate::process::Process) ->
                 pid: process.pid_u32(),
                 spawn_path,
                 fork_reason,
-                pty: process.pty().is_some(),
+                pty: process.has_pty(),
                 process: crate::ProcessState::Exited,
                 ..Report::default()
             },

@@ -172,6 +172,11 @@ impl Process {
         self
     }
 
+    /// Whether the child was started on a pseudo-terminal.
+    pub(crate) fn has_pty(&self) -> bool {
+        self.pty.is_some()
+    }
+
     /// A handle on the child's pseudo-terminal, if it has one.
     pub(crate) fn pty(&self) -> Option<crate::PtyControl> {
         self.pty.as_ref().map(|m| crate::PtyControl {

@@ -173,6 +173,38 @@ fn a_timeout_ends_the_pty_childs_grandchild() {
     assert!(gone_soon(sleep), "the grandchild {sleep} still runs");
 }
 
+/// The master's output goes through every kind of sink, as a pipe's does
+/// (a file and a discard are read, never spliced, from a pty).
+#[test]
+fn every_sink_takes_a_ptys_output() {
+    let cmd = Command::shell("seq 1000").pty(Pty::new().raw(true));
+    let expected: String = (1..=1000).map(|i| format!("{i}\n")).collect();
+    let dir = std::env::temp_dir().join(format!("spawn-pty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("out");
+    let out = cmd.clone().stdout(Sink::file(&file)).run().unwrap();
+    assert_eq!(out.report.stdout_bytes, expected.len() as u64);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = cmd.clone().stdout(Sink::discard()).run().unwrap();
+    assert_eq!(out.report.stdout_bytes, expected.len() as u64);
+    assert!(out.stdout.is_empty());
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let seen = std::sync::Arc::clone(&lines);
+    cmd.clone()
+        .stdout(Sink::lines(move |_| *seen.lock().unwrap() += 1))
+        .run()
+        .unwrap();
+    assert_eq!(*lines.lock().unwrap(), 1000);
+    let out = cmd.clone().stdout(Sink::collect_limit(10)).run().unwrap();
+    assert_eq!(out.stdout, b"1\n2\n3\n4\n5\n");
+    assert_eq!(out.report.stdout_dropped, expected.len() as u64 - 10);
+    let mut lines = Vec::new();
+    let out = cmd.run_lines(|_, line| lines.push(line.len())).unwrap();
+    assert!(out.status.success());
+    assert_eq!(lines.len(), 1000);
+}
+
 #[test]
 fn stderr_goes_to_the_pty_unless_routed_apart() {
     let script = "echo out; echo err >&2";
