@@ -248,6 +248,25 @@ fn input_is_typed_and_ended() {
     assert_eq!(out.stdout_lossy(), "typed\ntyped\n");
 }
 
+/// The ends `take_stdin` and `take_stdout` hand out are the master's: what
+/// is written is typed, and the read ends at the end (the master's `EIO`
+/// read as the end of file, not an error).
+#[test]
+fn the_taken_ends_of_a_pty_write_and_read_to_the_end() {
+    use std::io::{Read, Write};
+    let mut child = Command::new("cat")
+        .pty(Pty::new().echo(false).raw(true))
+        .spawn()
+        .unwrap();
+    let mut stdin = child.take_stdin().expect("the master's write side");
+    let mut stdout = child.take_stdout().expect("the master's read side");
+    stdin.write_all(b"hi\n\x04").unwrap();
+    let mut out = Vec::new();
+    stdout.read_to_end(&mut out).unwrap();
+    assert_eq!(out, b"hi\n");
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn term_is_set_unless_the_command_sets_it() {
     let out = Command::shell("echo $TERM")

@@ -192,8 +192,8 @@ mod tests {
 
     use spawn_core::Stream;
 
-    use crate::driver::poller::Poller;
     use crate::driver::pipe_cap::FdKind;
+    use crate::driver::poller::Poller;
     use crate::driver::read_into::ReadResult;
     use crate::driver::sink_table::SinkTable;
     use crate::driver::token::Token;

@@ -137,7 +137,14 @@ impl SinkTable {
         kind: FdKind,
         max: usize,
     ) -> (ReadResult, Option<SinkFailure>) {
-        read_into(fd, kind, &mut self.states[ix], &mut self.buf, &mut self.null, max)
+        read_into(
+            fd,
+            kind,
+            &mut self.states[ix],
+            &mut self.buf,
+            &mut self.null,
+            max,
+        )
     }
 
     /// Sink `ix` and the waits of every sink, to arm its wait.
