@@ -173,6 +173,21 @@ fn a_timeout_ends_the_pty_childs_grandchild() {
     assert!(gone_soon(sleep), "the grandchild {sleep} still runs");
 }
 
+/// Dropping a `kill_on_drop` pty child ends its session's group: the
+/// grandchild whose pid it printed is gone.
+#[test]
+fn dropping_a_kill_on_drop_pty_child_ends_its_grandchild() {
+    let mut child = Command::shell("sleep 60 & echo $!; wait")
+        .pty(Pty::new())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let line = child.lines().next().unwrap().unwrap();
+    let sleep = first_pid(&line.data);
+    drop(child);
+    assert!(gone_soon(sleep), "the grandchild {sleep} outlived the drop");
+}
+
 /// The master's output goes through every kind of sink, as a pipe's does
 /// (a file and a discard are read, never spliced, from a pty).
 #[test]
