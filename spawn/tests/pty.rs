@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{HANG, first_pid, gone_soon};
-use spawn::{Command, Error, Pty, Sink, Stdio};
+use spawn::{Command, Error, Pty, Sink, SpawnPath, Stdio};
 
 fn python(code: &str) -> Command {
     Command::new("python3").args(["-c", code])
@@ -25,6 +25,8 @@ fn a_pty_child_sees_a_terminal_on_stdin_and_stdout() {
     assert_eq!(out.stdout_lossy(), "True True\r\n");
     assert!(out.report.pty);
     assert!(out.report.stdout_bytes > 0);
+    // Started without a fork: clone3, or posix_spawn (SPAWN_NO_CLONE3=1).
+    assert_ne!(out.report.spawn_path, SpawnPath::Fork);
     let piped = python(code).stdout(Stdio::piped()).run().unwrap();
     assert_eq!(piped.stdout_lossy().split(' ').next(), Some("False"));
     assert!(!piped.report.pty);
