@@ -92,14 +92,14 @@ fn peak_rss_kib() -> u64 {
 /// 100 MB through the pty into a `head_tail` sink: every byte counted,
 /// the sink keeps its bound, and the peak RSS hardly grows. The peak is
 /// the process's, so the burst runs in a test process of its own (this
-/// test binary again, with only `burst_alone`).
+/// test binary again, with only `pty_burst_alone`).
 #[test]
 fn a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat() {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args([
             "--exact",
-            "burst_alone",
+            "pty_burst_alone",
             "--include-ignored",
             "--test-threads=1",
         ])
@@ -118,7 +118,7 @@ fn a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat() {
 
 #[test]
 #[ignore = "run alone, in a process of its own, by a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat"]
-fn burst_alone() {
+fn pty_burst_alone() {
     if std::env::var_os("SPAWN_PTY_BURST_ALONE").is_none() {
         return;
     }
@@ -141,7 +141,7 @@ fn burst_alone() {
 /// the resize in between (made once the first size was read) is what it
 /// sees the second time.
 #[test]
-fn a_resize_is_seen_by_the_child() {
+fn a_resize_is_seen_by_the_pty_child() {
     let mut child = Command::shell("stty size; read _; stty size")
         .pty(Pty::new().size(24, 80).echo(false).raw(true))
         .timeout(HANG)
@@ -247,7 +247,7 @@ fn stderr_goes_to_the_pty_unless_routed_apart() {
 /// Input is typed into the terminal and ended with Ctrl-D: `cat` reads it
 /// to its end and exits, a last line without `\n` included.
 #[test]
-fn input_is_typed_and_ended() {
+fn pty_input_is_typed_and_ended() {
     let cat = Command::new("cat").pty(Pty::new().echo(false).raw(true));
     let out = cat.clone().input("one\ntwo\n").run().unwrap();
     assert!(out.status.success());
@@ -285,7 +285,7 @@ fn the_taken_ends_of_a_pty_write_and_read_to_the_end() {
 }
 
 #[test]
-fn term_is_set_unless_the_command_sets_it() {
+fn pty_term_is_set_unless_the_command_sets_it() {
     let out = Command::shell("echo $TERM")
         .pty(Pty::new().term("vt100").raw(true))
         .run()
@@ -300,7 +300,7 @@ fn term_is_set_unless_the_command_sets_it() {
 }
 
 #[test]
-fn bad_combinations_are_refused_before_anything_starts() {
+fn pty_bad_combinations_are_refused_before_anything_starts() {
     let pty = || Command::new("true").pty(Pty::new());
     let refused = |cmd: Command, what: &str| {
         let err = cmd.run().unwrap_err();
