@@ -109,3 +109,33 @@ pub fn resize(master: impl AsFd, rows: u16, cols: u16) -> rustix::io::Result<()>
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pair comes set up as asked, through the master: window, echo,
+    /// newline translation, the end-of-file character; a resize is read
+    /// back.
+    #[test]
+    fn a_new_pair_is_set_up_through_its_master() {
+        let setup = PtySetup {
+            rows: 33,
+            cols: 111,
+            echo: false,
+            translate_newlines: false,
+        };
+        let pty = open(setup).unwrap();
+        assert!(pty.slave_path.to_bytes().starts_with(b"/dev/pts/"));
+        let size = rustix::termios::tcgetwinsize(&pty.master).unwrap();
+        assert_eq!((size.ws_row, size.ws_col), (33, 111));
+        let t = tcgetattr(&pty.master).unwrap();
+        assert!(!t.local_modes.contains(LocalModes::ECHO));
+        assert!(!t.output_modes.contains(OutputModes::ONLCR));
+        assert_eq!(t.special_codes[SpecialCodeIndex::VEOF], EOF_CHAR);
+        resize(&pty.master, 10, 20).unwrap();
+        let size = rustix::termios::tcgetwinsize(&pty.master).unwrap();
+        assert_eq!((size.ws_row, size.ws_col), (10, 20));
+        assert!(crate::fd::is_cloexec(&pty.master).unwrap());
+    }
+}

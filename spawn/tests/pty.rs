@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{HANG, first_pid, gone_soon};
-use spawn::{Command, Error, Pty, Sink, SpawnPath, Stdio};
+use spawn::{Command, Error, Group, Pty, Sink, SpawnPath, Stdio};
 
 fn python(code: &str) -> Command {
     Command::new("python3").args(["-c", code])
@@ -89,21 +89,14 @@ fn peak_rss_kib() -> u64 {
         .unwrap()
 }
 
-/// 100 MB through the pty into a `head_tail` sink: every byte counted,
-/// the sink keeps its bound, and the peak RSS hardly grows. The peak is
-/// the process's, so the burst runs in a test process of its own (this
-/// test binary again, with only `pty_burst_alone`).
-#[test]
-fn a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat() {
+/// Runs the ignored test `name` alone, in a process of its own (this test
+/// binary again): for what is measured of the whole process (its peak
+/// RSS, its fd table), which other tests' threads would disturb.
+fn alone(name: &str) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
-        .args([
-            "--exact",
-            "pty_burst_alone",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
-        .env("SPAWN_PTY_BURST_ALONE", "1")
+        .args(["--exact", name, "--include-ignored", "--test-threads=1"])
+        .env("SPAWN_PTY_ALONE", "1")
         .capture_output()
         .timeout(Duration::from_secs(300))
         .run()
@@ -116,10 +109,22 @@ fn a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat() {
     );
 }
 
+/// Whether this is the process `alone` made.
+fn is_alone() -> bool {
+    std::env::var_os("SPAWN_PTY_ALONE").is_some()
+}
+
+/// 100 MB through the pty into a `head_tail` sink: every byte counted,
+/// the sink keeps its bound, and the peak RSS hardly grows.
 #[test]
-#[ignore = "run alone, in a process of its own, by a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat"]
+fn a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat() {
+    alone("pty_burst_alone");
+}
+
+#[test]
+#[ignore = "run alone by a_100_mb_burst_through_a_pty_into_head_tail_keeps_memory_flat"]
 fn pty_burst_alone() {
-    if std::env::var_os("SPAWN_PTY_BURST_ALONE").is_none() {
+    if !is_alone() {
         return;
     }
     let before = peak_rss_kib();
@@ -135,6 +140,52 @@ fn pty_burst_alone() {
     assert!(out.stdout.iter().all(|&b| b == b'x'));
     let grown = peak_rss_kib().saturating_sub(before);
     assert!(grown < 16 << 10, "peak RSS grew by {grown} KiB");
+}
+
+/// Every way a pty run ends leaves the fd table as it was: no master, no
+/// duplicate of it, no slave (the parent never opens one).
+#[test]
+fn pty_runs_leave_no_fd_behind() {
+    alone("pty_fds_alone");
+}
+
+#[test]
+#[ignore = "run alone by pty_runs_leave_no_fd_behind"]
+fn pty_fds_alone() {
+    if !is_alone() {
+        return;
+    }
+    // The fds of this process that are a terminal's master or slave.
+    let ptys = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|t| t.starts_with("/dev/ptmx") || t.starts_with("/dev/pts"))
+            .count()
+    };
+    let before = ptys();
+    let pty = || Command::new("cat").pty(Pty::new());
+    for _ in 0..20 {
+        pty().input("x\n").run().unwrap();
+        let err = pty().timeout(Duration::from_millis(10)).run().unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        pty().stdout(Stdio::null()).run().unwrap_err();
+        let child = pty().kill_on_drop(true).spawn().unwrap();
+        let control = child.pty().unwrap();
+        control.resize(10, 10).unwrap();
+        drop(child);
+        drop(control);
+        let mut child = pty().spawn().unwrap();
+        child.communicate(b"y\n").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    // The dropped children's processes (and their pty handles) are let go
+    // once the reaper reaps them.
+    let start = Instant::now();
+    while ptys() != before && start.elapsed() < HANG {
+        std::thread::yield_now();
+    }
+    assert_eq!(ptys(), before, "pty fds left behind");
 }
 
 /// The child prints its size, waits for a line, prints its size again:
@@ -188,6 +239,24 @@ fn dropping_a_kill_on_drop_pty_child_ends_its_grandchild() {
     let sleep = first_pid(&line.data);
     drop(child);
     assert!(gone_soon(sleep), "the grandchild {sleep} outlived the drop");
+}
+
+/// A `Group` of pty children, four at a time: each has its own terminal
+/// and its own output, in the order added.
+#[test]
+fn a_group_of_pty_children_each_on_its_own_terminal() {
+    let cmds = (0..24).map(|i| {
+        python(&format!(
+            "import os; print({i}, os.ttyname(0) == os.ttyname(1))"
+        ))
+        .pty(Pty::new().raw(true))
+    });
+    let results = Group::new().max_running(4).add_all(cmds).run().unwrap();
+    for (i, r) in results.into_iter().enumerate() {
+        let out = r.unwrap();
+        assert_eq!(out.stdout_lossy(), format!("{i} True\n"));
+        assert!(out.report.pty);
+    }
 }
 
 /// The master's output goes through every kind of sink, as a pipe's does
