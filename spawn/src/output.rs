@@ -241,7 +241,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 20)?;
+        let mut st = s.serialize_struct("Report", 21)?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("wall_ms", &ms(self.wall))?;
         st.serialize_field("spawn_ms", &ms(self.spawn_time))?;
@@ -261,6 +261,7 @@ impl Serialize for Report {
         st.serialize_field("group_left", &self.group_left)?;
         st.serialize_field("spawn_path", &self.spawn_path)?;
         st.serialize_field("fork_reason", &self.fork_reason)?;
+        st.serialize_field("pty", &self.pty)?;
         st.serialize_field("containment", &self.containment)?;
         st.end()
     }
