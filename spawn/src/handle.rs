@@ -55,7 +55,10 @@ impl ChildHandle {
 
     /// A handle on the child's pseudo-terminal, if it has one.
     pub(crate) fn pty(&self) -> Option<crate::PtyControl> {
-        self.process.pty()
+        self.process.pty_master().map(|master| crate::PtyControl {
+            master,
+            program: Arc::clone(&self.name),
+        })
     }
 
     /// The child's process id.

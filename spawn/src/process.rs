@@ -177,11 +177,9 @@ impl Process {
         self.pty.is_some()
     }
 
-    /// A handle on the child's pseudo-terminal, if it has one.
-    pub(crate) fn pty(&self) -> Option<crate::PtyControl> {
-        self.pty.as_ref().map(|m| crate::PtyControl {
-            master: Arc::clone(m),
-        })
+    /// The duplicate of its pseudo-terminal's master it holds, if any.
+    pub(crate) fn pty_master(&self) -> Option<Arc<OwnedFd>> {
+        self.pty.clone()
     }
 
     /// How the child was started, and the option that needed fork.

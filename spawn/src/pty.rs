@@ -138,6 +138,8 @@ pub(crate) fn input_with_eof(input: &[u8]) -> Vec<u8> {
 #[derive(Clone, Debug)]
 pub struct PtyControl {
     pub(crate) master: Arc<OwnedFd>,
+    /// What errors name the program.
+    pub(crate) program: Arc<str>,
 }
 
 impl PtyControl {
@@ -149,6 +151,6 @@ impl PtyControl {
     /// [`Error::Io`](crate::Error::Io) if the kernel refuses the size.
     pub fn resize(&self, rows: u16, cols: u16) -> Result<(), crate::Error> {
         spawn_sys::pty::resize(&*self.master, rows, cols)
-            .map_err(|e| crate::Error::io("pty", "resizing the terminal", e.into()))
+            .map_err(|e| crate::Error::io(&self.program, "resizing its pty", e.into()))
     }
 }

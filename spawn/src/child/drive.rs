@@ -244,9 +244,10 @@ impl HeldRun {
     /// it: on a pty, typed and ended with Ctrl-D (as the command's own
     /// input is, see `Wiring::on_pty`).
     fn typed(&self, input: &[u8]) -> Arc<Vec<u8>> {
-        Arc::new(match self.members[0].process.pty() {
-            Some(_) => crate::pty::input_with_eof(input),
-            None => input.to_vec(),
+        Arc::new(if self.members[0].process.has_pty() {
+            crate::pty::input_with_eof(input)
+        } else {
+            input.to_vec()
         })
     }
 
