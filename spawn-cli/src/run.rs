@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Args;
-use spawn::{Command, Output, Sink, Stdio};
+use spawn::{Command, Output, Pty, Sink, Stdio};
 
 use crate::screen::{failure_code, or_failure, screen};
 
@@ -31,6 +31,11 @@ pub(crate) struct ChildOpts {
     /// Set an environment variable for the child (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<OsString>,
+    /// Run the child on a new pseudo-terminal (24x80, TERM=xterm-256color)
+    /// on its stdin and stdout (and stderr with `run`), so that it sees a
+    /// terminal: colours, line buffering.
+    #[arg(long, conflicts_with = "stdin")]
+    pub(crate) pty: bool,
 }
 
 #[derive(Args)]
@@ -56,6 +61,9 @@ pub(crate) fn build(argv: &[OsString], o: &ChildOpts) -> Result<Command, String>
     use std::os::unix::ffi::OsStrExt;
     let (program, args) = argv.split_first().ok_or("no program given")?;
     let mut cmd = Command::new(program).args(args);
+    if o.pty {
+        cmd = cmd.pty(Pty::new());
+    }
     if let Some(i) = &o.input {
         cmd = cmd.input(i.as_bytes());
     }
@@ -93,7 +101,15 @@ pub(crate) fn run(a: &RunArgs) -> i32 {
         Ok(c) => c,
         Err(m) => return crate::usage_error(&m),
     };
-    if a.capture || a.json {
+    if a.opts.pty {
+        // What the terminal shows, stderr included: captured, or passed
+        // through as it comes.
+        cmd = if a.capture || a.json {
+            cmd.stdout(Stdio::piped())
+        } else {
+            cmd.stdout(Sink::writer(std::io::stdout()))
+        };
+    } else if a.capture || a.json {
         cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else if a.opts.idle_timeout.is_some() {
         // Passed through by spawn, so that it sees the output come.

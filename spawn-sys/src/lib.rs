@@ -28,6 +28,7 @@
 //! | [`fd`]        | small fd utilities (`/dev/null`, dup, fd counts, `RLIMIT_NOFILE`) |
 //! | [`mem`]       | `madvise` hints for output buffers (populate before a copy)       |
 //! | [`cgroup`]    | the caller's cgroup v2, child cgroups, `cgroup.kill`, `populated` |
+//! | [`pty`]       | pseudo-terminal pairs: open and set up, the slave's path, resize  |
 //!
 //! Every item is also at the crate root.
 //!
@@ -88,6 +89,7 @@ unix_only! {
     pub mod poll;
     pub mod pollset;
     pub mod procfs;
+    pub mod pty;
     pub mod ready_set;
     pub mod signal;
     pub mod spawn;

@@ -107,6 +107,7 @@ pub struct Command {
     pub(crate) passed_fds: Vec<(i32, Arc<std::os::fd::OwnedFd>)>,
     pub(crate) parent_death_signal: Option<crate::Signal>,
     pub(crate) require_posix_spawn: bool,
+    pub(crate) pty: Option<crate::Pty>,
 }
 
 impl fmt::Debug for Command {
@@ -206,6 +207,7 @@ impl Command {
             passed_fds: Vec::new(),
             parent_death_signal: None,
             require_posix_spawn: false,
+            pty: None,
         }
     }
 
@@ -421,6 +423,59 @@ impl Command {
     #[must_use]
     pub fn process_group(mut self, pgid: u32) -> Self {
         self.process_group = Some(pgid);
+        self
+    }
+
+    /// Runs the child on a new pseudo-terminal, set up as `pty` says: the
+    /// child starts in a new session (leading its own process group) with
+    /// the terminal's slave as its controlling terminal on fds 0, 1 and 2,
+    /// so that it sees a terminal (`isatty`), with colours, line buffering
+    /// and prompts. What it writes is read from the master into the
+    /// [`stdout`](Self::stdout) sink ([`Sink::collect`](crate::Sink::collect)
+    /// unless another sink is given), with every sink's limits and
+    /// backpressure; its stderr goes there too, unless
+    /// [`stderr`](Self::stderr) routes it apart (then fd 2 is that route,
+    /// a pipe for a sink). [`input`](Self::input) is typed into the
+    /// terminal, followed by the end-of-file character (Ctrl-D) so that a
+    /// child reading to the end sees it (`input(b"")` sends only that);
+    /// with no input nothing is typed ([`Child::take_stdin`](crate::Child::take_stdin)
+    /// gives the master's write side). Every stop reaches the child's
+    /// session (its process group); [`Child::pty`](crate::Child::pty)
+    /// resizes the terminal; [`Report::pty`](crate::Report::pty) says a
+    /// pty was used.
+    ///
+    /// The start stays fork-free: the child opens the slave by path as a
+    /// new session's leader, which makes it its controlling terminal on
+    /// Linux, on the `clone3` and `posix_spawn` (`POSIX_SPAWN_SETSID`)
+    /// paths alike. Elsewhere (macOS, the BSDs: a terminal is acquired
+    /// only by `TIOCSCTTY`) it is [`Error::Unsupported`].
+    ///
+    /// Refused before anything starts ([`Error::InvalidInput`]): a
+    /// `stdin` other than [`Stdio::piped`], a `stdout` that is no sink
+    /// and not [`Stdio::piped`], `process_group`, `new_session`, and a
+    /// pipeline stage. Limits: the terminal reads input a line at a time,
+    /// 4,095 bytes at most per line (canonical mode); with echo on, the
+    /// input comes back in the output; when the child exits, the kernel
+    /// hangs its terminal up, and what it left running in its group gets
+    /// `SIGHUP`, as in a terminal window that closes; a pty's throughput
+    /// is the terminal's (about 110 MB/s here, BENCHMARKS.md), a pipe's
+    /// is ten times more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spawn::{Command, Pty};
+    /// let out = Command::new("python3")
+    ///     .args(["-c", "import sys; print(sys.stdout.isatty())"])
+    ///     .pty(Pty::new())
+    ///     .run()?;
+    /// assert_eq!(out.stdout_lossy(), "True\r\n");
+    /// assert!(out.report.pty);
+    /// # Ok::<(), spawn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn pty(mut self, pty: crate::Pty) -> Self {
+        self.pty = Some(pty);
         self
     }
 

@@ -81,6 +81,7 @@ fn build(
         pid: slot.process.as_ref().map_or(0, |p| p.pid_u32()),
         spawn_path,
         fork_reason,
+        pty: slot.process.as_ref().is_some_and(|p| p.has_pty()),
         containment,
         process,
         wall,
@@ -225,6 +226,7 @@ pub(crate) fn status_lost(program: String, process: &crate::process::Process) ->
                 pid: process.pid_u32(),
                 spawn_path,
                 fork_reason,
+                pty: process.has_pty(),
                 process: crate::ProcessState::Exited,
                 ..Report::default()
             },

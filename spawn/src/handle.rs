@@ -53,6 +53,14 @@ impl ChildHandle {
         }
     }
 
+    /// A handle on the child's pseudo-terminal, if it has one.
+    pub(crate) fn pty(&self) -> Option<crate::PtyControl> {
+        self.process.pty_master().map(|master| crate::PtyControl {
+            master,
+            program: Arc::clone(&self.name),
+        })
+    }
+
     /// The child's process id.
     #[must_use]
     pub fn pid(&self) -> u32 {
@@ -170,6 +178,13 @@ macro_rules! child_control {
         #[must_use]
         pub fn pid(&self) -> u32 {
             self.$($path).+.pid()
+        }
+
+        /// A handle on the child's pseudo-terminal, to resize it; `None`
+        /// unless it was started with [`Command::pty`](crate::Command::pty).
+        #[must_use]
+        pub fn pty(&self) -> Option<crate::PtyControl> {
+            self.$($path).+.pty()
         }
 
         /// A handle for other threads and tasks: waits (blocking) and

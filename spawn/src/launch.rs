@@ -43,6 +43,9 @@ pub(crate) enum ChildFd<'a> {
     /// The parent's own stdout (fd 1), whatever the child's stdout is: a
     /// pipeline stage's stderr merged into the pipeline's inherited stdout.
     InheritStdout,
+    /// The slave of the launch's pseudo-terminal, opened by the child by
+    /// path (see [`open_pty`]).
+    Pty,
 }
 
 /// A started child, with the parent's ends of its pipes.
@@ -52,6 +55,8 @@ pub(crate) struct Launched {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    /// A duplicate of its pseudo-terminal's master, for resizing.
+    pub pty: Option<Arc<OwnedFd>>,
     pub spawn_time: Duration,
     pub started: Instant,
     /// How it was started, and the option that needed fork, if it did.
@@ -243,12 +248,19 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
         }
     }
 
+    // The pseudo-terminal: the child opens its slave by path.
+    let pty = match (&cmd.pty, plans.iter().any(|p| matches!(p, ChildFd::Pty))) {
+        (Some(pty), true) => Some(open_pty(pty, program)?),
+        _ => None,
+    };
+
     let stdout_fd = io::stdout();
     let stderr_fd = io::stderr();
     let mut actions: Vec<FdAction<'_>> = Vec::with_capacity(3 + cmd.passed_fds.len());
     for (i, plan) in plans.iter().enumerate() {
         let dst = i as i32;
         let src: Option<BorrowedFd<'_>> = match plan {
+            ChildFd::Pty => open_slave(pty.as_ref(), dst, &mut actions),
             ChildFd::Inherit => None,
             ChildFd::Null => null.as_ref().map(AsFd::as_fd),
             ChildFd::Pipe => child_ends[i].as_ref().map(AsFd::as_fd),
@@ -269,6 +281,7 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
                     ChildFd::Null => null.as_ref().map(AsFd::as_fd),
                     ChildFd::Pipe => child_ends[other].as_ref().map(AsFd::as_fd),
                     ChildFd::Fd(fd) => Some(*fd),
+                    ChildFd::Pty => open_slave(pty.as_ref(), dst, &mut actions),
                     ChildFd::Merge => None,
                 }
             }
@@ -316,13 +329,19 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             .then(|| crate::driver::exit_watch::source::open_pidfd(pid))
             .flatten()
     });
-    let [stdin, stdout, stderr] = parent;
+    let [mut stdin, mut stdout, stderr] = parent;
+    let pty = pty.map(|p| {
+        stdin = p.stdin;
+        stdout = Some(p.stdout);
+        p.control
+    });
     Ok(Launched {
         pid,
         pidfd,
         stdin,
         stdout,
         stderr,
+        pty,
         spawn_time,
         started,
         path: crate::SpawnPath::from_sys(spawned.path),
@@ -331,6 +350,51 @@ pub(crate) fn launch(cmd: &Command, opts: &LaunchOptions<'_>) -> Result<Launched
             .then(|| fork_reason.or(opts.cgroup.map(|_| "containment")))
             .flatten(),
     })
+}
+
+/// A launch's pseudo-terminal: the slave's path the child opens, and the
+/// parent's ends, three duplicates of the master (its stdin written, its
+/// stdout read, each in the engine's set on its own, and the handle that
+/// resizes it). The parent never opens the slave, so the master's reads
+/// end (`EIO`) once the child and what it started closed theirs.
+struct LaunchPty {
+    slave: CString,
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    control: Arc<OwnedFd>,
+}
+
+/// Opens the pseudo-terminal of a launch, set up as `pty` says.
+fn open_pty(pty: &crate::Pty, program: &str) -> Result<LaunchPty, Error> {
+    let err = |e: io::Error| Error::io(program, "cannot open a pseudo-terminal (pty())", e);
+    let pair = spawn_sys::pty::open(pty.setup()).map_err(err)?;
+    let stdin = spawn_sys::fd::dup_cloexec(&pair.master).map_err(err)?;
+    let control = spawn_sys::fd::dup_cloexec(&pair.master).map_err(err)?;
+    Ok(LaunchPty {
+        slave: pair.slave_path,
+        stdin: Some(stdin),
+        stdout: pair.master,
+        control: Arc::new(control),
+    })
+}
+
+/// The child's `dst` is the slave of `pty`, opened by path without
+/// `O_NOCTTY`: the first such open of a new session's leader makes it
+/// the controlling terminal (Linux), on every start path.
+fn open_slave<'a>(
+    pty: Option<&LaunchPty>,
+    dst: i32,
+    actions: &mut Vec<FdAction<'a>>,
+) -> Option<BorrowedFd<'a>> {
+    if let Some(pty) = pty {
+        actions.push(FdAction::Open {
+            dst,
+            path: pty.slave.clone(),
+            flags: rustix::fs::OFlags::RDWR,
+            mode: rustix::fs::Mode::empty(),
+        });
+    }
+    None
 }
 
 /// The parent's fd 1 or 2 as the source of `dst`: only an fd that exec
@@ -430,6 +494,7 @@ fn launch_plan<'a>(
         Plan::Pipe => ChildFd::Pipe,
         Plan::Fd(fd) => ChildFd::Fd(fd.as_fd()),
         Plan::Merge => ChildFd::Merge,
+        Plan::Pty => ChildFd::Pty,
         Plan::Stage => match (stream, &plumbing.prev, next) {
             (Stream::Stdin, Some(fd), _) => ChildFd::Fd(fd.as_fd()),
             (Stream::Stdin, None, _) => ChildFd::Null,
@@ -514,7 +579,9 @@ pub(crate) fn launch_wiring(
     if stage.is_some_and(|s| s.index == 0) && wiring.group.leads() {
         plumbing.leader_pgid = Some(l.pid);
     }
-    let mut process = Process::new(l.pid, l.pidfd, group, cgroup).with_path(l.path, l.fork_reason);
+    let mut process = Process::new(l.pid, l.pidfd, group, cgroup)
+        .with_path(l.path, l.fork_reason)
+        .with_pty(l.pty);
     // One tree for the run: a lone child's own, or the one every stage of
     // a pipeline joins (made by its first stage).
     let tree = match stage {

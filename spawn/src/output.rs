@@ -226,6 +226,10 @@ pub struct Report {
     pub spawn_path: crate::SpawnPath,
     /// The option that needed the fork+exec path, when it was taken.
     pub fork_reason: Option<&'static str>,
+    /// The child ran on a pseudo-terminal ([`Command::pty`](crate::Command::pty)):
+    /// its stdout (and stderr, unless routed apart) is what the terminal
+    /// showed.
+    pub pty: bool,
     /// What held the child for its teardown.
     pub containment: crate::Containment,
     /// Where the child was when this report was made: exited (then
@@ -263,6 +267,7 @@ impl Serialize for Report {
         st.serialize_field("group_left", &self.group_left)?;
         st.serialize_field("spawn_path", &self.spawn_path)?;
         st.serialize_field("fork_reason", &self.fork_reason)?;
+        st.serialize_field("pty", &self.pty)?;
         st.serialize_field("containment", &self.containment)?;
         st.end()
     }

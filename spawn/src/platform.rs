@@ -13,6 +13,9 @@ struct Has {
     /// A parent death signal: Linux (`PR_SET_PDEATHSIG`), FreeBSD
     /// (`PROC_PDEATHSIG_CTL`); not macOS.
     parent_death_signal: bool,
+    /// A pseudo-terminal a new session's leader acquires by opening it
+    /// (`Command::pty`): Linux.
+    pty: bool,
 }
 
 impl Has {
@@ -21,6 +24,7 @@ impl Has {
         Has {
             cgroups: cfg!(any(target_os = "linux", target_os = "android")),
             parent_death_signal: spawn_sys::spawn::HAS_PARENT_DEATH_SIGNAL,
+            pty: spawn_sys::pty::ACQUIRED_BY_OPEN,
         }
     }
 }
@@ -32,6 +36,9 @@ fn missing(cmd: &Command, has: Has) -> Option<&'static str> {
     }
     if cmd.parent_death_signal.is_some() && !has.parent_death_signal {
         return Some("parent_death_signal");
+    }
+    if cmd.pty.is_some() && !has.pty {
+        return Some("pty");
     }
     None
 }
@@ -60,6 +67,7 @@ mod tests {
         let macos = Has {
             cgroups: false,
             parent_death_signal: false,
+            pty: false,
         };
         let freebsd = Has {
             parent_death_signal: true,
@@ -67,6 +75,7 @@ mod tests {
         };
         let linux = Has {
             cgroups: true,
+            pty: true,
             ..freebsd
         };
         let cgroup = Command::new("true").containment(Containment::Cgroup);
@@ -78,6 +87,9 @@ mod tests {
         assert_eq!(missing(&pdeath, macos), Some("parent_death_signal"));
         assert_eq!(missing(&pdeath, freebsd), None);
         assert_eq!(missing(&plain, macos), None);
+        let pty = Command::new("true").pty(crate::Pty::new());
+        assert_eq!(missing(&pty, freebsd), Some("pty"));
+        assert_eq!(missing(&pty, linux), None);
         if cfg!(target_os = "linux") {
             assert_eq!(Has::here(), linux);
         }

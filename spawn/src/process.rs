@@ -121,6 +121,9 @@ pub(crate) struct Process {
     /// How it was started, and the option that needed fork.
     path: crate::SpawnPath,
     fork_reason: Option<&'static str>,
+    /// A duplicate of its pseudo-terminal's master (`Command::pty`), for
+    /// [`crate::PtyControl`].
+    pty: Option<Arc<OwnedFd>>,
     state: Mutex<State>,
 }
 
@@ -139,6 +142,7 @@ impl Process {
             descendants: None,
             path: crate::SpawnPath::PosixSpawn,
             fork_reason: None,
+            pty: None,
             state: Mutex::new(State::default()),
         }
     }
@@ -160,6 +164,22 @@ impl Process {
         self.path = path;
         self.fork_reason = fork_reason;
         self
+    }
+
+    /// Records the pseudo-terminal the child was started on.
+    pub(crate) fn with_pty(mut self, master: Option<Arc<OwnedFd>>) -> Self {
+        self.pty = master;
+        self
+    }
+
+    /// Whether the child was started on a pseudo-terminal.
+    pub(crate) fn has_pty(&self) -> bool {
+        self.pty.is_some()
+    }
+
+    /// The duplicate of its pseudo-terminal's master it holds, if any.
+    pub(crate) fn pty_master(&self) -> Option<Arc<OwnedFd>> {
+        self.pty.clone()
     }
 
     /// How the child was started, and the option that needed fork.

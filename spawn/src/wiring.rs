@@ -37,6 +37,9 @@ pub(crate) enum Plan {
     Stage,
     /// (pipeline stages' stderr) wherever the pipeline's final stdout goes.
     PipelineStdout,
+    /// The slave of the command's pseudo-terminal (`Command::pty`); the
+    /// parent's end is a duplicate of its master.
+    Pty,
 }
 
 /// Who may stop a run besides what its command says: an input to the
@@ -89,6 +92,25 @@ fn chosen_group() -> ProcessGroup {
 /// also join or make a group (its leader leads a group of its own).
 fn group_of(cmd: &Command, name: &str, stoppable: bool) -> Result<ProcessGroup, Error> {
     check_process_group(cmd, name)?;
+    if cmd.pty.is_some() {
+        // The terminal's slave is the controlling terminal of a session
+        // the child leads: the group is that session's.
+        return match (cmd.new_session, cmd.process_group) {
+            (false, None) => Ok(ProcessGroup::Session),
+            (true, _) => Err(Error::invalid(
+                name,
+                "pty() and new_session() were both given: a pty child leads a new session \
+                 already (drop new_session())",
+            )),
+            (false, Some(g)) => Err(Error::invalid(
+                name,
+                format!(
+                    "pty() and process_group({g}) were both given: a pty child leads a new \
+                     session and its process group"
+                ),
+            )),
+        };
+    }
     Ok(match (cmd.new_session, cmd.process_group) {
         (true, None) => ProcessGroup::Session,
         (true, Some(g)) => {
@@ -168,6 +190,14 @@ pub(crate) struct Wiring {
     pub containment: crate::Containment,
 }
 
+/// How a stop of `cmd`'s child goes, resolved once: its stop sequence (or
+/// stop signal and kill grace); a sequence that cannot be used is refused.
+fn stop_of(cmd: &Command, name: &str) -> Result<StopPlan, Error> {
+    cmd.settings
+        .stop_plan()
+        .map_err(|cause| Error::invalid(name, format!("stop_sequence: {cause}")))
+}
+
 /// Extra fds go to numbers 3 and up, below the fd limit (the child's
 /// `dup2` to a number at or above its `RLIMIT_NOFILE` fails, and it gets our
 /// limit: its own `rlimit` is set after its fds), each once.
@@ -202,6 +232,23 @@ fn check_passed_fds(cmd: &Command, name: &str) -> Result<(), Error> {
                 format!("pass_fd({child_fd}, ..) was given twice"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The start-up options of `cmd` are possible: its passed fds, what this
+/// system has, and no option that needs fork when it asked for
+/// `posix_spawn`.
+fn check_start(cmd: &Command, name: &str) -> Result<(), Error> {
+    check_passed_fds(cmd, name)?;
+    crate::platform::check(cmd, name)?;
+    if cmd.require_posix_spawn
+        && let Some(option) = cmd.fork_options().fork_reason()
+    {
+        return Err(Error::ForkRequired {
+            program: name.to_owned(),
+            option,
+        });
     }
     Ok(())
 }
@@ -259,7 +306,7 @@ impl Wiring {
             || cmd.settings.forwarder.is_some();
         let group = group_of(cmd, &name, stoppable)?;
         let wiring = Wiring::decided(cmd, name, group, reach_of(group, stoppable))?;
-        let read = |p: &Plan| matches!(p, Plan::Pipe);
+        let read = |p: &Plan| matches!(p, Plan::Pipe | Plan::Pty);
         if wiring.idle_timeout.is_some()
             && !read(&wiring.plans.stdout)
             && !read(&wiring.plans.stderr)
@@ -285,6 +332,13 @@ impl Wiring {
     pub(crate) fn stage(cmd: &Command, place: &StagePlace) -> Result<Wiring, Error> {
         let name = cmd.name();
         check_process_group(cmd, &name)?;
+        if cmd.pty.is_some() {
+            return Err(Error::invalid(
+                &name,
+                "pty() on a pipeline stage: a stage's stdin and stdout are the pipes between \
+                 the stages (run the whole pipeline under a shell with pty())",
+            ));
+        }
         let chosen = chosen_group();
         let (group, reach) = match place.index {
             0 => (chosen, reach_of(chosen, true)),
@@ -326,15 +380,15 @@ impl Wiring {
         group: ProcessGroup,
         reach: Reach,
     ) -> Result<Wiring, Error> {
+        if cmd.pty.is_some() {
+            return Wiring::on_pty(cmd, name, group, reach);
+        }
         let stdin = match &cmd.stdin {
             Some(s) => stdio_plan(s),
             None if cmd.input.is_some() => Plan::Pipe,
             None => Plan::Inherit,
         };
-        let stop = cmd
-            .settings
-            .stop_plan()
-            .map_err(|cause| Error::invalid(&name, format!("stop_sequence: {cause}")))?;
+        let stop = stop_of(cmd, &name)?;
         if matches!(stdin, Plan::Merge) {
             return Err(Error::invalid(
                 &name,
@@ -355,16 +409,7 @@ impl Wiring {
                 "stdout and stderr are both Stdio::merge(): one of them must go somewhere",
             ));
         }
-        check_passed_fds(cmd, &name)?;
-        crate::platform::check(cmd, &name)?;
-        if cmd.require_posix_spawn
-            && let Some(option) = cmd.fork_options().fork_reason()
-        {
-            return Err(Error::ForkRequired {
-                program: name,
-                option,
-            });
-        }
+        check_start(cmd, &name)?;
         // A merged stream has no pipe of its own: the other one reads both.
         let stderr_sink = if matches!(stderr, Plan::Merge) {
             None
@@ -390,6 +435,76 @@ impl Wiring {
                 stderr,
             },
             input: cmd.input.clone(),
+            group,
+            reach,
+            timeout: cmd.settings.timeout,
+            idle_timeout: cmd.settings.idle_timeout,
+            eof_grace: cmd.settings.eof_grace(),
+            stop,
+            containment: cmd.settings.containment(),
+        })
+    }
+
+    /// A command on a pseudo-terminal (`Command::pty`): stdin and stdout
+    /// (and stderr, unless routed apart) are its slave; stdout is read into
+    /// its sink (collected by default), the input is typed and ended with
+    /// Ctrl-D, `TERM` is set unless the command sets it.
+    fn on_pty(
+        cmd: &Command,
+        name: String,
+        group: ProcessGroup,
+        reach: Reach,
+    ) -> Result<Wiring, Error> {
+        let Some(pty) = &cmd.pty else {
+            return Err(Error::invalid(&name, "no pty() to wire"));
+        };
+        if let Some(s) = &cmd.stdin
+            && !matches!(s.0, StdioKind::Piped)
+        {
+            return Err(Error::invalid(
+                &name,
+                "pty() and stdin() were both given: a pty child's stdin is the terminal \
+                 (give input() or use Child::take_stdin instead)",
+            ));
+        }
+        let stdout_sink = match &cmd.stdout {
+            None => Sink::collect(),
+            Some(route) => route_sink(Some(route)).ok_or_else(|| {
+                Error::invalid(
+                    &name,
+                    "pty() and a stdout() that is no Sink: a pty child's stdout is the \
+                     terminal, read into a Sink (Sink::collect() unless another is given)",
+                )
+            })?,
+        };
+        let (stderr, stderr_sink) = match &cmd.stderr {
+            None => (Plan::Pty, None),
+            Some(Route::Stdio(s)) if matches!(s.0, StdioKind::Merge) => (Plan::Pty, None),
+            Some(route) => (route_plan(Some(route)), route_sink(Some(route))),
+        };
+        check_start(cmd, &name)?;
+        let stop = stop_of(cmd, &name)?;
+        let mut own = cmd.clone();
+        own.env
+            .entry("TERM".into())
+            .or_insert_with(|| Some(pty.term.clone().into()));
+        Ok(Wiring {
+            cmd: own,
+            name,
+            sinks: PerStream {
+                stdin: None,
+                stdout: Some(stdout_sink),
+                stderr: stderr_sink,
+            },
+            plans: PerStream {
+                stdin: Plan::Pty,
+                stdout: Plan::Pty,
+                stderr,
+            },
+            input: cmd
+                .input
+                .as_deref()
+                .map(|i| Arc::new(crate::pty::input_with_eof(i))),
             group,
             reach,
             timeout: cmd.settings.timeout,

@@ -404,6 +404,28 @@ fn trace_text_lines_have_times() {
 
 // ---------------------------------------------------------------- behaviour
 
+/// `spawn run --pty` runs the child on a terminal: `ls --color=auto`
+/// colours its output (and does not without `--pty`); stderr comes
+/// through the terminal too.
+#[test]
+fn run_pty_shows_colours() {
+    let ran = cli(["run", "--pty", "--", "ls", "--color=auto", "/"]);
+    assert_eq!(ran.code(), 0, "{ran:?}");
+    assert!(ran.stdout.contains("\x1b["), "{ran:?}");
+    let ran = cli(["run", "--", "ls", "--color=auto", "/"]);
+    assert!(!ran.stdout.contains('\x1b'), "{ran:?}");
+    let ran = cli([
+        "run",
+        "--pty",
+        "--capture",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(ran.stdout, "out\r\nerr\r\n", "{ran:?}");
+}
+
 #[test]
 fn run_exit_code_mirrors_the_child() {
     for code in [0, 1, 7, 42, 255] {

@@ -8,8 +8,13 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The benchmarks: (package, bench target, title).
-const BENCHES: [(&str, &str, &str); 4] = [
+const BENCHES: [(&str, &str, &str); 5] = [
     ("spawn", "peers", "spawn against its peers"),
+    (
+        "spawn",
+        "pty",
+        "A run on a pty against a run on a pipe (`Command::pty`)",
+    ),
     (
         "spawn-sys",
         "spawn_true",
@@ -107,7 +112,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
             doc,
             "\n# {title}\n\nCommand: `cargo bench -p {pkg} --bench {bench}`\n"
         );
-        if bench == "peers" {
+        if bench == "peers" || bench == "pty" {
             doc.push_str(&text);
         } else {
             let _ = writeln!(doc, "```\n{}\n```", text.trim());

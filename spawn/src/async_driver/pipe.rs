@@ -33,6 +33,10 @@ fn poll_read_fd(
                 buf.advance(n);
                 return Poll::Ready(Ok(()));
             }
+            // `EIO` is a pty master's end of file (never a pipe's).
+            Ok(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => {
+                return Poll::Ready(Ok(()));
+            }
             Ok(Err(e)) => return Poll::Ready(Err(e)),
             Err(_would_block) => {}
         }

@@ -238,6 +238,17 @@ impl HeldRun {
         drove
     }
 
+    /// Input given to a `communicate`, as the first member's stdin takes
+    /// it: on a pty, typed and ended with Ctrl-D (as the command's own
+    /// input is, see `Wiring::on_pty`).
+    fn typed(&self, input: &[u8]) -> Arc<Vec<u8>> {
+        Arc::new(if self.members[0].process.has_pty() {
+            crate::pty::input_with_eof(input)
+        } else {
+            input.to_vec()
+        })
+    }
+
     /// Makes the engine if there is none yet: every member adopted with
     /// the pipe ends it holds, the first one's stdin fed as `feed` says.
     fn prepare(&self, st: &mut State, feed: Feed<'_>) -> Result<(), Error> {
@@ -254,7 +265,7 @@ impl HeldRun {
                     // Nothing was written yet (a `lines` or `wait_timeout`
                     // left the stdin open): the input goes to the engine.
                     (Some(stdin), false) => {
-                        engine.give_stdin(0, OwnedFd::from(stdin), Arc::new(i.to_vec()))?;
+                        engine.give_stdin(0, OwnedFd::from(stdin), self.typed(i))?;
                     }
                     (None, false) => {
                         return Err(Error::invalid(
@@ -269,7 +280,7 @@ impl HeldRun {
             return Ok(());
         }
         let (input, explicit): (Arc<Vec<u8>>, bool) = match feed {
-            Feed::Input(i) if !i.is_empty() => (Arc::new(i.to_vec()), true),
+            Feed::Input(i) if !i.is_empty() => (self.typed(i), true),
             _ => (first.input.clone().unwrap_or_default(), false),
         };
         let nowhere = st.stdin_closed || first.process.reaped().is_some();

@@ -6,6 +6,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use rustix::event::{PollFd, PollFlags};
 use spawn_core::PerStream;
 
 use crate::Stdio;
@@ -57,18 +58,40 @@ pipe_end!(
     "The read end of a child's stderr pipe (blocking `Read`)."
 );
 
-fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+/// One blocking call on a pipe end, retried on `EINTR`. On `EAGAIN` it
+/// waits in `poll(2)` until the fd is ready (`flags`) and tries again: the
+/// end of a pty is a duplicate of its master, whose open file (and its
+/// `O_NONBLOCK`) it shares with the duplicate the engine drives.
+fn blocking<T>(
+    fd: BorrowedFd<'_>,
+    flags: PollFlags,
+    mut f: impl FnMut() -> rustix::io::Result<T>,
+) -> io::Result<T> {
     loop {
         match f() {
-            Err(e) if e == rustix::io::Errno::INTR => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => {
+                spawn_sys::poll::poll(&mut [PollFd::from_borrowed_fd(fd, flags)], None)?;
+            }
             r => return r.map_err(io::Error::from),
         }
     }
 }
 
+/// A read of a pipe end: `EIO`, what a pty's master says once every fd of
+/// its slave is closed, is its end of file (a pipe never says it).
+fn read_end(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    match blocking(fd, PollFlags::IN, || rustix::io::read(fd, &mut *buf)) {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => Ok(0),
+        r => r,
+    }
+}
+
 impl Write for ChildStdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        retry(|| rustix::io::write(&self.0, buf))
+        blocking(self.0.as_fd(), PollFlags::OUT, || {
+            rustix::io::write(&self.0, buf)
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -77,13 +100,13 @@ impl Write for ChildStdin {
 
 impl Read for ChildStdout {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        retry(|| rustix::io::read(&self.0, &mut *buf))
+        read_end(self.0.as_fd(), buf)
     }
 }
 
 impl Read for ChildStderr {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        retry(|| rustix::io::read(&self.0, &mut *buf))
+        read_end(self.0.as_fd(), buf)
     }
 }
 

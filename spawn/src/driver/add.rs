@@ -67,7 +67,7 @@ pub(super) fn queued(
         Held {
             pipes: PerStream {
                 // A piped stdin with no input is closed at once (EOF).
-                stdin: matches!(wiring.plans.stdin, Plan::Pipe),
+                stdin: matches!(wiring.plans.stdin, Plan::Pipe | Plan::Pty),
                 stdout: sinks.stdout.is_some(),
                 stderr: sinks.stderr.is_some(),
             },

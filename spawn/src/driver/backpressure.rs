@@ -192,6 +192,7 @@ mod tests {
 
     use spawn_core::Stream;
 
+    use crate::driver::pipe_cap::FdKind;
     use crate::driver::poller::Poller;
     use crate::driver::read_into::ReadResult;
     use crate::driver::sink_table::SinkTable;
@@ -224,7 +225,7 @@ mod tests {
         let mut full = false;
         for _ in 0..10_000 {
             while rustix::io::write(&src_w, &chunk).is_ok() {}
-            match sinks.fill(ix, &src_r, 65_536).0 {
+            match sinks.fill(ix, &src_r, FdKind::Pipe, 65_536).0 {
                 ReadResult::SinkFull => {
                     full = true;
                     break;

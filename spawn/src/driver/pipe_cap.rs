@@ -18,6 +18,23 @@ pub(crate) struct PipeCap {
     pub drained: Option<u64>,
     /// An edge said its writers are gone (`EPOLLHUP`).
     pub hung_up: bool,
+    /// What kind of fd it is.
+    pub kind: FdKind,
+}
+
+/// The kinds of fd the driver reads and writes as a child's stdin, stdout
+/// or stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// A pipe.
+    #[default]
+    Pipe,
+    /// A pseudo-terminal's master (`Command::pty`): a read gets at most
+    /// what the line discipline holds (4 KiB) while more waits behind it,
+    /// so a short read does not say it is empty (only `EAGAIN` does); its
+    /// capacity is not raised; it is never spliced (`splice` needs a pipe
+    /// on one side); a read's `EIO` (every slave fd closed) is its end.
+    PtyMaster,
 }
 
 /// Sets up the capacity of a pipe the driver is about to watch.
@@ -29,8 +46,9 @@ pub(super) fn size_pipe(
     cap: &mut PipeCap,
 ) {
     // A command that chose its capacity may have got less than it asked
-    // for: ask the pipe. Others have the default.
-    cap.cap = if fixed {
+    // for: ask the pipe. Others have the default (a pty too: it is read
+    // until it says `EAGAIN`).
+    cap.cap = if fixed && cap.kind == FdKind::Pipe {
         spawn_sys::pipe::pipe_size(fd).unwrap_or_else(|_| crate::pipes::default_capacity())
     } else {
         crate::pipes::default_capacity()
@@ -38,6 +56,7 @@ pub(super) fn size_pipe(
     // Input larger than the pipe: raise it now.
     if stream == Stream::Stdin
         && !fixed
+        && cap.kind == FdKind::Pipe
         && input_len > cap.cap
         && let Some((new, lease)) = crate::pipes::raise(fd, cap.cap)
     {

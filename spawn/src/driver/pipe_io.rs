@@ -10,7 +10,7 @@ use spawn_sys::Errno;
 use spawn_sys::poll::Interest;
 
 use super::outbox::Outbox;
-use super::pipe_cap::size_pipe;
+use super::pipe_cap::{FdKind, size_pipe};
 use super::poller::Poller;
 use super::read_into::{ReadResult, SinkFailure};
 use super::sink_table::SinkTable;
@@ -62,7 +62,7 @@ pub(super) fn read(
     // collecting sink reserves what is asked for).
     let cap = slot.caps[stream].cap;
     let max = if cap > 0 { max.min(cap) } else { max };
-    let (res, failure) = sinks.fill(sink_ix, fd, max);
+    let (res, failure) = sinks.fill(sink_ix, fd, slot.caps[stream].kind, max);
     match failure {
         Some(SinkFailure::Overflow(limit)) => {
             slot.overflow.get_or_insert((stream_name(stream), limit));
@@ -96,13 +96,15 @@ pub(super) fn read(
             out.event(Event::ReadWouldBlock { child: id, stream });
         }
         ReadResult::Bytes { n, short } => {
-            slot.caps[stream].drained = short.then_some(poller.waits());
+            let drained = short && slot.caps[stream].kind == FdKind::Pipe;
+            slot.caps[stream].drained = drained.then_some(poller.waits());
             // The pipe was full: the child writes faster than we read. A
             // larger pipe means fewer wake-ups for both.
             let pc = &mut slot.caps[stream];
             if n >= cap
                 && cap > 0
                 && !slot.fixed_cap
+                && pc.kind == FdKind::Pipe
                 && pc.lease.is_none()
                 && let Some(fd) = slot.fds[stream].as_ref()
                 && let Some((new, lease)) = crate::pipes::raise(fd, cap)
@@ -227,6 +229,11 @@ pub(super) fn register_pipe(slot: &mut Slot, poller: &Poller, child: usize, stre
     let Some(fd) = slot.fds[stream].as_ref() else {
         return;
     };
+    // A pty's master is the stdin and stdout of its child (stderr, when
+    // routed apart, is a pipe).
+    if stream != Stream::Stderr && slot.process.as_ref().is_some_and(|p| p.has_pty()) {
+        slot.caps[stream].kind = FdKind::PtyMaster;
+    }
     size_pipe(fd, stream, input, slot.fixed_cap, &mut slot.caps[stream]);
     // Our end of a pipe made for this start: no other flag to keep.
     let _ = spawn_sys::pipe::set_new_pipe_nonblocking(fd);

@@ -1,11 +1,14 @@
 //! One read from a child's pipe into its sink: spliced into a file, or into
 //! `/dev/null` for a discarding sink, or read through the one warm buffer
-//! and copied into the sink.
+//! and copied into the sink (always so from a pty's master, which
+//! `splice` cannot pair with a file; its `EIO`, like any read error, is
+//! the end).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use spawn_sys::Errno;
 
+use super::pipe_cap::FdKind;
 use crate::sink::{SinkError, SinkState, Stalled};
 
 /// Most bytes one read takes through the warm buffer (so its size).
@@ -82,6 +85,7 @@ fn splice_once(fd: &OwnedFd, out: BorrowedFd<'_>, max: usize) -> rustix::io::Res
 /// reported beside the result; the pipe is still drained.
 pub(super) fn read_into(
     fd: &OwnedFd,
+    kind: FdKind,
     sink: &mut SinkState,
     buf: &mut Vec<u8>,
     null: &mut NullTarget,
@@ -92,7 +96,9 @@ pub(super) fn read_into(
     let res = loop {
         // A discarding sink splices into /dev/null (the kernel releases the
         // pages, nothing is copied out), a file sink into its file.
-        let spliced = if sink.discards() {
+        let spliced = if kind == FdKind::PtyMaster {
+            None
+        } else if sink.discards() {
             null.get()
                 .map(|out| (Spliced::Null, splice_once(fd, out.as_fd(), max)))
         } else {

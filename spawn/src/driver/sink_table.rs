@@ -10,6 +10,7 @@
 use std::ops::{Deref, DerefMut};
 use std::os::fd::OwnedFd;
 
+use super::pipe_cap::FdKind;
 use super::read_into::{NullTarget, ReadResult, SinkFailure, read_into};
 use spawn_core::{PerStream, Stream};
 
@@ -127,15 +128,23 @@ impl SinkTable {
         self.free.push(i);
     }
 
-    /// Reads at most `max` bytes from `fd` into sink `ix` (through the warm
-    /// buffer, or spliced).
+    /// Reads at most `max` bytes from `fd`, of `kind`, into sink `ix`
+    /// (through the warm buffer, or spliced from a pipe).
     pub(super) fn fill(
         &mut self,
         ix: usize,
         fd: &OwnedFd,
+        kind: FdKind,
         max: usize,
     ) -> (ReadResult, Option<SinkFailure>) {
-        read_into(fd, &mut self.states[ix], &mut self.buf, &mut self.null, max)
+        read_into(
+            fd,
+            kind,
+            &mut self.states[ix],
+            &mut self.buf,
+            &mut self.null,
+            max,
+        )
     }
 
     /// Sink `ix` and the waits of every sink, to arm its wait.

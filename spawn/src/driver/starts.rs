@@ -90,6 +90,7 @@ pub(super) struct StartPlan {
 }
 
 /// What became of a start.
+#[allow(clippy::large_enum_variant)] // moved out at once, never stored
 pub(super) enum Begun {
     /// Handed to the spawner thread: it ends when its doorbell rings
     /// ([`Starts::take_done`]).
