@@ -62,7 +62,13 @@ pub(crate) fn build(argv: &[OsString], o: &ChildOpts) -> Result<Command, String>
     let (program, args) = argv.split_first().ok_or("no program given")?;
     let mut cmd = Command::new(program).args(args);
     if o.pty {
-        cmd = cmd.pty(Pty::new());
+        // The size of our terminal, if we are on one (the forwarder keeps
+        // it so when the window changes: SIGWINCH).
+        let pty = match spawn_sys::pty::terminal_size() {
+            Some((rows, cols)) => Pty::new().size(rows, cols),
+            None => Pty::new(),
+        };
+        cmd = cmd.pty(pty);
     }
     if let Some(i) = &o.input {
         cmd = cmd.input(i.as_bytes());

@@ -20,8 +20,9 @@ use spawn::Signal;
 pub(crate) const SIGNALS: [Signal; 4] = [Signal::INT, Signal::QUIT, Signal::TERM, Signal::HUP];
 
 /// Job control: Ctrl-Z stops the children, then the tool; `fg`
-/// continues the tool, then the children (the library's forwarder).
-pub(crate) const JOB_CONTROL: [Signal; 2] = [Signal::TSTP, Signal::CONT];
+/// continues the tool, then the children (the library's forwarder); a
+/// window change resizes a `--pty` child's terminal to ours.
+pub(crate) const JOB_CONTROL: [Signal; 3] = [Signal::TSTP, Signal::CONT, Signal::WINCH];
 
 /// The library's forwarder, installed once (see the module docs), with
 /// [`SIGNALS`] and [`JOB_CONTROL`].

@@ -110,6 +110,24 @@ pub fn resize(master: impl AsFd, rows: u16, cols: u16) -> rustix::io::Result<()>
     )
 }
 
+/// The window size (rows, columns) of this process's terminal: the first of
+/// stdin, stdout and stderr that is one; `None` when none is (or the
+/// terminal has no size, 0 × 0).
+///
+/// # References
+/// - [Linux `TIOCGWINSZ`](https://man7.org/linux/man-pages/man2/TIOCGWINSZ.2const.html)
+pub fn terminal_size() -> Option<(u16, u16)> {
+    [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ]
+    .into_iter()
+    .filter_map(|fd| rustix::termios::tcgetwinsize(fd).ok())
+    .find(|w| w.ws_row > 0 && w.ws_col > 0)
+    .map(|w| (w.ws_row, w.ws_col))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,10 @@ use crate::Signal;
 /// orphaned: nothing could continue it), a `SIGTSTP` is dropped, so no
 /// child is left stopped. The stop is made by the engine of a run that
 /// takes the forwarder, so a Ctrl-Z between runs waits for the next one.
+/// Installed with [`Signal::WINCH`], a change of this process's window
+/// resizes the terminal of every child on a [`Pty`](crate::Pty) to this
+/// process's (the kernel then sends the child `SIGWINCH`); other children
+/// get the signal.
 ///
 /// # Examples
 ///

@@ -2,8 +2,9 @@
 //! session with a job-control shell), its jobs in process groups of their
 //! own that the terminal does not reach. Ctrl-Z stops the jobs and then
 //! the runner (the shell reports it stopped); `fg` continues the runner and
-//! then the jobs; Ctrl-C ends them. Skipped, with a message, where tmux is
-//! not installed (`cargo xtask ci` installs it).
+//! then the jobs; Ctrl-C ends them. `--tty` runs jobs on the terminal, and
+//! `spawn run --pty` keeps its child's window at ours. Skipped, with a
+//! message, where tmux is not installed (`cargo xtask ci` installs it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -234,5 +235,34 @@ fn tty_without_a_terminal_is_refused() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--tty: no terminal"),
         "{out:?}"
+    );
+}
+
+/// `spawn run --pty` at a terminal: the child's terminal starts at our
+/// window's size, and follows it when the window changes (our SIGWINCH
+/// resizes the child's pty; the kernel tells the child).
+#[test]
+fn run_pty_follows_the_window_size() {
+    let Some(t) = Tmux::start("winch") else {
+        return;
+    };
+    let line = format!(
+        "{} run --pty -- sh -c 'trap \"stty size\" WINCH; stty size; echo ready; \
+         while :; do sleep 0.05; done'",
+        spawn_cli().display()
+    );
+    t.keys(&[&line, "Enter"]);
+    until(
+        "the child's first size",
+        || t.screen().contains("50 200\nready"),
+        &t,
+    );
+    t.run(&["resize-window", "-t", "0", "-x", "120", "-y", "40"]);
+    until("the child's new size", || t.screen().contains("40 120"), &t);
+    t.keys(&["C-c"]);
+    until(
+        "the prompt back",
+        || t.screen().trim_end().ends_with('$'),
+        &t,
     );
 }

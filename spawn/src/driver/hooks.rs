@@ -160,7 +160,17 @@ impl Hooks<'_> {
                     continue;
                 }
                 if let Some(p) = &slot.process {
-                    forward_to(p, sig, from_terminal);
+                    match p.pty_master() {
+                        // A pty child's window follows this process's
+                        // terminal: the resize makes the kernel send it
+                        // SIGWINCH.
+                        Some(master) if sig == Signal::WINCH => {
+                            if let Some((rows, cols)) = spawn_sys::pty::terminal_size() {
+                                let _ = spawn_sys::pty::resize(&*master, rows, cols);
+                            }
+                        }
+                        _ => forward_to(p, sig, from_terminal),
+                    }
                 }
             }
             if on_stop == OnStop::ForwardThenStopSelf {
