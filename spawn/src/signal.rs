@@ -103,6 +103,12 @@ impl Signal {
     pub const fn as_raw(self) -> i32 {
         self.0
     }
+
+    /// Whether its default action stops the process (STOP, TSTP, TTIN,
+    /// TTOU): a CONT after it would undo it (and discard it if pending).
+    pub(crate) fn stops(self) -> bool {
+        [Signal::STOP, Signal::TSTP, Signal::TTIN, Signal::TTOU].contains(&self)
+    }
 }
 
 impl fmt::Debug for Signal {

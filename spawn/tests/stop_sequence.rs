@@ -287,3 +287,52 @@ fn the_stop_signal_set_last_replaces_the_sequence() {
         })
     );
 }
+
+/// Logs USR1 and CONT as `child NAME T` (after `child ready PID`), and
+/// exits 1 on USR1.
+const CONT_LOGGER: &str = r#"
+import os, signal, time
+def h(n, f):
+    name = signal.Signals(n).name
+    os.write(1, ("child %s %f\n" % (name, time.monotonic())).encode())
+    if name == "SIGUSR1":
+        os._exit(1)
+for s in (signal.SIGUSR1, signal.SIGCONT):
+    signal.signal(s, h)
+os.write(1, ("child ready %d\n" % os.getpid()).encode())
+while True:
+    signal.pause()
+"#;
+
+/// A STOP step stops the child for its wait: no CONT follows it (the CONT
+/// after a step is for a step that a stopped child would keep pending).
+/// The next step (USR1) is then continued: the child logs it, not a CONT
+/// of the STOP step before it. Checked in its own group and in the
+/// caller's (the descendants' tree, which freezes with STOP and continues).
+#[test]
+fn a_stop_step_is_not_continued() {
+    for own_group in [true, false] {
+        let token = CancelToken::new();
+        let (log, sink) = Log::sink(1, &token);
+        let mut cmd = Command::new("python3")
+            .args(["-c", CONT_LOGGER])
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (Signal::STOP, Duration::from_millis(300)),
+                (Signal::USR1, Duration::from_secs(60)),
+            ]);
+        if !own_group {
+            cmd = cmd.process_group(rustix::process::getpgrp().as_raw_nonzero().get() as u32);
+        }
+        let out = cancelled(cmd.run());
+        let got = log.signals("child");
+        assert_eq!(
+            names(&got).first(),
+            Some(&"SIGUSR1"),
+            "own group {own_group}: {got:?}"
+        );
+        assert_eq!(out.status.code(), Some(1), "own group {own_group}");
+        assert_eq!(out.report.stop_step.map(|s| s.index), Some(1));
+    }
+}
