@@ -11,8 +11,8 @@
 //! to every member, walks again until a walk finds nothing new (a stopped
 //! process cannot fork), then the signal to all, then SIGCONT to all, as a
 //! signal to a whole group would (a signal that stops, STOP or TSTP, goes
-//! out without a freeze or a CONT, which would undo it). KILL, and every probe, walks again from
-//! the members still alive.
+//! out without a freeze or a CONT, which would undo it). KILL, and every
+//! probe, walks again from the members still alive.
 //!
 //! # Limits
 //! A process reparented away before it was found (a double-forked daemon

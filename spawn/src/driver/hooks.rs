@@ -182,6 +182,9 @@ pub(super) fn forward_to(p: &Process, sig: Signal, from_terminal: bool) {
         p.pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
     if !own_group && !from_terminal {
         p.signal_contained(sig);
-        let _ = p.signal(sig);
+        // Once: not again when what contains the child reached it.
+        if !p.containment_reaches_child() {
+            let _ = p.signal(sig);
+        }
     }
 }
