@@ -97,8 +97,33 @@ fn lines(p: &Path) -> usize {
 
 #[test]
 fn ctrl_z_stops_the_jobs_then_the_runner_and_fg_continues_them() {
-    let Some(t) = Tmux::start("jc") else { return };
-    let dir = tempfile_dir();
+    stop_and_continue("jc", Parent::Shell);
+}
+
+/// The runner's parent is a script (`sh run.sh`, which runs more after it) in the runner's
+/// own process group, the job the shell stopped: that group is not
+/// orphaned (the script's parent, the shell, is in another group of the
+/// session), so Ctrl-Z stops the jobs and the runner as above. The runner
+/// took its group for orphaned (its parent is not in another group) and
+/// dropped the TSTP: the script stopped, the runner and its jobs ran on.
+#[test]
+fn ctrl_z_stops_the_jobs_of_a_runner_started_by_a_script() {
+    stop_and_continue("jcsh", Parent::Script);
+}
+
+/// Who starts the runner.
+#[derive(Clone, Copy, PartialEq)]
+enum Parent {
+    /// The job-control shell itself.
+    Shell,
+    /// A script the shell started, in the runner's group.
+    Script,
+}
+
+fn stop_and_continue(name: &str, parent: Parent) {
+    let Some(t) = Tmux::start(name) else { return };
+    let dir = tempfile_dir().join(name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let job = |n: &str| {
         let d = dir.display();
         format!(
@@ -112,6 +137,15 @@ fn ctrl_z_stops_the_jobs_then_the_runner_and_fg_continues_them() {
         a = job("a"),
         b = job("b"),
     );
+    let line = match parent {
+        Parent::Shell => line,
+        Parent::Script => {
+            // Something runs after the runner: the script forks it.
+            let script = dir.join("run.sh");
+            std::fs::write(&script, format!("{line}\ntrue\n")).expect("script");
+            format!("sh {}", script.display())
+        }
+    };
     t.keys(&[&line, "Enter"]);
     let pid_of = |n: &str| read_pid(&dir.join(format!("{n}.pid")));
     until(
