@@ -132,12 +132,23 @@ impl<'t> Hooks<'t> {
     }
 }
 
+/// Whether this process stopped itself for job control while passing
+/// signals on (its children stopped with it), and was continued since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SelfStop {
+    /// It did not stop.
+    None,
+    /// It stopped, and has been continued (`fg`, `bg`).
+    Continued,
+}
+
 impl Hooks<'_> {
     /// Passes the signals the forwarder received on to the running
     /// children (held for those being started on the spawner thread).
-    pub(super) fn forward_signals(&self, slots: &mut Slots) {
+    pub(super) fn forward_signals(&self, slots: &mut Slots) -> SelfStop {
+        let mut stopped = SelfStop::None;
         let Some(f) = &self.forwarder else {
-            return;
+            return stopped;
         };
         for (sig, from_terminal) in f.drain() {
             let sig = Signal::from_raw(sig);
@@ -167,8 +178,10 @@ impl Hooks<'_> {
                 // After the children: this process stops here, and goes on
                 // when continued (its CONT is then forwarded to them).
                 let _ = spawn_sys::signal::stop_self(Signal::TSTP.as_raw());
+                stopped = SelfStop::Continued;
             }
         }
+        stopped
     }
 }
 
