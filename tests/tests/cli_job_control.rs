@@ -227,7 +227,8 @@ fn tempfile_dir() -> PathBuf {
 }
 
 /// `--tty`: the jobs run one at a time on the terminal itself, reading it
-/// (in the terminal's foreground group: no SIGTTIN stops them).
+/// (in the terminal's foreground group: no SIGTTIN stops them), with no
+/// progress line on it.
 #[test]
 fn tty_runs_the_jobs_one_at_a_time_on_the_terminal() {
     let Some(t) = Tmux::start("tty") else { return };
@@ -252,6 +253,9 @@ fn tty_runs_the_jobs_one_at_a_time_on_the_terminal() {
     let screen = t.screen();
     let (one, two) = (screen.find("got one"), screen.find("got two"));
     assert!(one.is_some() && one < two, "{screen}");
+    // The terminal is the jobs': no progress line drawn over their prompts
+    // (it was: "[0/2 done, 1 running]one").
+    assert!(!screen.contains("running"), "{screen}");
 }
 
 /// `--tty` with no terminal is the runner's error (125), saying so.
