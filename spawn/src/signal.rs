@@ -129,7 +129,7 @@ impl fmt::Display for Signal {
     }
 }
 
-/// A signal that is neither named nor a number ([`Signal::from_str`]).
+/// A signal that is neither named nor a number (`Signal`'s [`FromStr`](std::str::FromStr)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a signal: give a name (TERM, SIGTERM) or a number")]
 pub struct UnknownSignal(pub String);
