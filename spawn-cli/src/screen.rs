@@ -73,6 +73,8 @@ pub(crate) struct Screen {
     tty: bool,
     /// Whether stdout is a terminal too (its output shares the screen).
     stdout_tty: bool,
+    /// No progress line at all: the terminal is the jobs' (`--tty`).
+    progress_off: std::sync::atomic::AtomicBool,
 }
 
 /// The one [`Screen`] of the process.
@@ -82,6 +84,7 @@ pub(crate) fn screen() -> &'static Screen {
         state: Mutex::new(State::default()),
         tty: io::stderr().is_terminal(),
         stdout_tty: io::stdout().is_terminal(),
+        progress_off: std::sync::atomic::AtomicBool::new(false),
     })
 }
 
@@ -195,10 +198,18 @@ impl Screen {
         self.err_locked(&mut st, format!("{msg}\n").as_bytes());
     }
 
+    /// Shows no progress line from now on (`spawn many --tty`: the jobs
+    /// draw on the terminal, and a progress line redrawn there would write
+    /// over their screen and prompts).
+    pub(crate) fn no_progress(&self) {
+        self.progress_off
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Shows `text` as the progress line (only on a terminal), replacing
     /// the one shown.
     pub(crate) fn progress(&self, text: String) {
-        if !self.tty {
+        if !self.tty || self.progress_off.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         let mut st = self.lock();

@@ -337,6 +337,11 @@ impl Scheduler {
             Event::Exited { child, status } => self.exited(child, status, now),
             Event::GroupEmpty { child } => self.group_answer(child, true, now),
             Event::GroupLive { child } => self.group_answer(child, false, now),
+            Event::Continued { child } => {
+                if let Some(c) = self.index(child) {
+                    self.children[c].last_output = now;
+                }
+            }
         }
     }
 

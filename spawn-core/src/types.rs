@@ -396,6 +396,13 @@ pub enum Event {
         /// The child that leads the group.
         child: ChildId,
     },
+    /// The child was continued after a job-control stop (Ctrl-Z, then
+    /// `fg`): it could write nothing while stopped, so its idle clock
+    /// starts again now, as if it had just written.
+    Continued {
+        /// The child.
+        child: ChildId,
+    },
 }
 
 /// Why the core closes one of a child's streams.

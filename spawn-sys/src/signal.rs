@@ -126,19 +126,39 @@ pub fn stop_self(signal: i32) -> rustix::io::Result<()> {
 }
 
 /// Whether a stop from the terminal (`SIGTSTP`) can stop this process and
-/// a shell continue it: its process group is not orphaned (its parent is
-/// in another group of the same session, as a job-control shell is), so
-/// the kernel acts on the signal instead of discarding it.
+/// a shell continue it: its process group is not orphaned (a member has
+/// its parent in another group of the same session, as a job-control
+/// shell is), so the kernel acts on the signal instead of discarding it.
+/// The member looked for is this process or an ancestor in its group (a
+/// script that started it, which the shell stopped with it): the first
+/// ancestor outside the group decides. Without a `/proc` to read an
+/// ancestor's parent, only this process's parent is looked at.
 ///
 /// # References
 /// - [POSIX, orphaned process group](https://pubs.opengroup.org/onlinepubs/9799919799/basedefs/V1_chap03.html)
 pub fn job_control_applies() -> bool {
-    let Some(parent) = rustix::process::getppid() else {
+    let Some(mut parent) = rustix::process::getppid() else {
         return false;
     };
     let ours = rustix::process::getpgrp();
-    let same_session = rustix::process::getsid(Some(parent)).ok() == rustix::process::getsid(None).ok();
-    rustix::process::getpgid(Some(parent)).is_ok_and(|g| g != ours) && same_session
+    let session = rustix::process::getsid(None).ok();
+    // Bounded: a pid's chain of parents is short, and ends at init.
+    for _ in 0..64 {
+        let Ok(group) = rustix::process::getpgid(Some(parent)) else {
+            return false;
+        };
+        if group != ours {
+            return rustix::process::getsid(Some(parent)).ok() == session;
+        }
+        // In our group: its parent decides.
+        match crate::procfs::stat_of(parent.as_raw_nonzero().get())
+            .and_then(|st| Pid::from_raw(st.ppid))
+        {
+            Some(p) => parent = p,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// A signal taken by [`wait_signal`].

@@ -10,8 +10,9 @@
 //! after it was reparented. A stop signal freezes the tree first: SIGSTOP
 //! to every member, walks again until a walk finds nothing new (a stopped
 //! process cannot fork), then the signal to all, then SIGCONT to all, as a
-//! signal to a whole group would. KILL, and every probe, walks again from
-//! the members still alive.
+//! signal to a whole group would (a signal that stops, STOP or TSTP, goes
+//! out without a freeze or a CONT, which would undo it). KILL, and every
+//! probe, walks again from the members still alive.
 //!
 //! # Limits
 //! A process reparented away before it was found (a double-forked daemon
@@ -167,7 +168,9 @@ pub(crate) fn signal_all(batch: &[(&Descendants, Signal)]) {
         if batch[..i].iter().any(|(t, _)| std::ptr::eq(*t, tree)) {
             continue;
         }
-        let freeze = ![Signal::KILL, Signal::STOP, Signal::CONT].contains(&signal);
+        // Not for a signal that stops: the CONT that ends a freeze would
+        // undo it (and discard a TSTP still pending).
+        let freeze = ![Signal::KILL, Signal::CONT].contains(&signal) && !signal.stops();
         trees.push((tree.members(), signal, freeze));
     }
     for (members, _, freeze) in &trees {

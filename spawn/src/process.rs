@@ -373,11 +373,12 @@ impl Process {
     }
 
     /// Whether [`signal_group_and_cgroup`](Self::signal_group_and_cgroup)
-    /// reaches the child itself (its cgroup holds it, or it is still in
-    /// the group it leads, not the caller's), so that a signal to the
-    /// child and what contains it is not sent to the child twice.
+    /// reaches the child itself (its cgroup holds it, its descendants'
+    /// tree holds it as a member, or it is still in the group it leads,
+    /// not the caller's), so that a signal to the child and what contains
+    /// it is not sent to the child twice.
     pub(crate) fn containment_reaches_child(&self) -> bool {
-        if self.cgroup.is_some() {
+        if self.cgroup.is_some() || self.descendants.is_some() {
             return true;
         }
         let Some(pgid) = self.pgid().filter(|_| self.group.leads()) else {

@@ -103,6 +103,12 @@ impl Signal {
     pub const fn as_raw(self) -> i32 {
         self.0
     }
+
+    /// Whether its default action stops the process (STOP, TSTP, TTIN,
+    /// TTOU): a CONT after it would undo it (and discard it if pending).
+    pub(crate) fn stops(self) -> bool {
+        [Signal::STOP, Signal::TSTP, Signal::TTIN, Signal::TTOU].contains(&self)
+    }
 }
 
 impl fmt::Debug for Signal {
@@ -123,7 +129,7 @@ impl fmt::Display for Signal {
     }
 }
 
-/// A signal that is neither named nor a number ([`Signal::from_str`]).
+/// A signal that is neither named nor a number (`Signal`'s [`FromStr`](std::str::FromStr)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a signal: give a name (TERM, SIGTERM) or a number")]
 pub struct UnknownSignal(pub String);

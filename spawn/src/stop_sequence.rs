@@ -27,7 +27,9 @@ pub const MAX_STOP_SEQUENCE: usize = MAX_STOP_STEPS + 1;
 /// Set with [`Command::stop_sequence`](crate::Command::stop_sequence) (and
 /// on `Pipeline` and `Group`); taken by every stop: timeout, idle timeout,
 /// cancel, an overflowing sink, a forwarded Ctrl-C's teardown. At most
-/// [`MAX_STOP_SEQUENCE`] steps; KILL only as the last one. Parsed from GNU
+/// [`MAX_STOP_SEQUENCE`] steps, of which at most one fewer before a final
+/// KILL (a sequence without one ends in the teardown's own KILL); KILL
+/// only as the last one. Parsed from GNU
 /// parallel's `--term-seq` form, milliseconds after each signal:
 ///
 /// ```
@@ -112,6 +114,17 @@ impl StopSequence {
                 "KILL is step {} of {}: nothing can follow KILL, so it may only be the last step",
                 k + 1,
                 steps.len()
+            ));
+        }
+        // A last KILL is the teardown's own (unless it is the only step):
+        // the steps before it are at most MAX_STOP_STEPS.
+        let before_kill = match steps {
+            [_, .., (last, _)] if *last == Signal::KILL => steps.len() - 1,
+            _ => steps.len(),
+        };
+        if before_kill > MAX_STOP_STEPS {
+            return Err(format!(
+                "{before_kill} steps before the final KILL; at most {MAX_STOP_STEPS}"
             ));
         }
         Ok(())
@@ -293,6 +306,8 @@ mod tests {
             ("BOGUS,10", "not a signal"),
             ("TERM,soon", "not a wait"),
             ("", "pairs"),
+            // Nine steps and no KILL: refused here, not when a run starts.
+            (&["TERM,1"; MAX_STOP_SEQUENCE].join(","), "at most 8"),
         ] {
             let err = text.parse::<StopSequence>().unwrap_err();
             assert!(err.to_string().contains(cause), "{text}: {err}");

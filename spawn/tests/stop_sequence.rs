@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{HANG, gone_soon};
-use spawn::{CancelToken, Command, Error, Group, Output, Pipeline, Signal, Sink, StopStep};
+use spawn::{
+    CancelToken, Command, Error, Forwarder, Group, Output, Pipeline, Signal, Sink, StopStep,
+};
 
 /// Prints `WHO ready PID` once its handlers are set, then `WHO SIGNAME T`
 /// for every trapped signal (T: monotonic seconds); exits 1 on the signal
@@ -212,7 +214,8 @@ fn a_pipelines_sequence_reaches_every_stage() {
         .cancel_on(&token)
         .stop_sequence([
             (Signal::USR1, Duration::from_millis(200)),
-            (Signal::HUP, Duration::from_secs(60)),
+            // The first stage traps HUP and lives on: KILL after this wait.
+            (Signal::HUP, Duration::from_secs(2)),
         ])
         .run()
         .unwrap_err();
@@ -286,4 +289,182 @@ fn the_stop_signal_set_last_replaces_the_sequence() {
             signal: Signal::INT
         })
     );
+}
+
+/// Logs USR1 and CONT as `child NAME T` (after `child ready PID`), and
+/// exits 1 on USR1.
+const CONT_LOGGER: &str = r#"
+import os, signal, time
+def h(n, f):
+    name = signal.Signals(n).name
+    os.write(1, ("child %s %f\n" % (name, time.monotonic())).encode())
+    if name == "SIGUSR1":
+        os._exit(1)
+for s in (signal.SIGUSR1, signal.SIGCONT):
+    signal.signal(s, h)
+os.write(1, ("child ready %d\n" % os.getpid()).encode())
+while True:
+    signal.pause()
+"#;
+
+/// A STOP step stops the child for its wait: no CONT follows it (the CONT
+/// after a step is for a step that a stopped child would keep pending).
+/// The next step (USR1) is then continued: the child logs it, not a CONT
+/// of the STOP step before it. Checked in its own group and in the
+/// caller's (the descendants' tree, which freezes with STOP and continues).
+#[test]
+fn a_stop_step_is_not_continued() {
+    for own_group in [true, false] {
+        let token = CancelToken::new();
+        let (log, sink) = Log::sink(1, &token);
+        let mut cmd = Command::new("python3")
+            .args(["-c", CONT_LOGGER])
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (Signal::STOP, Duration::from_millis(300)),
+                (Signal::USR1, Duration::from_secs(60)),
+            ]);
+        if !own_group {
+            cmd = cmd.process_group(rustix::process::getpgrp().as_raw_nonzero().get() as u32);
+        }
+        let out = cancelled(cmd.run());
+        let got = log.signals("child");
+        assert_eq!(
+            names(&got).first(),
+            Some(&"SIGUSR1"),
+            "own group {own_group}: {got:?}"
+        );
+        assert_eq!(out.status.code(), Some(1), "own group {own_group}");
+        assert_eq!(out.report.stop_step.map(|s| s.index), Some(1));
+    }
+}
+
+/// Blocks a realtime signal (argv[1]) and TERM, prints `child ready PID`,
+/// then takes them one at a time with sigwaitinfo: `child RT T` for each
+/// instance of the realtime signal (they queue: two sends are two lines),
+/// exit 1 on TERM.
+const RT_COUNTER: &str = r#"
+import os, signal, sys, time
+rt = int(sys.argv[1])
+signal.pthread_sigmask(signal.SIG_BLOCK, {rt, signal.SIGTERM})
+os.write(1, ("child ready %d\n" % os.getpid()).encode())
+while True:
+    info = signal.sigwaitinfo({rt, signal.SIGTERM})
+    if info.si_signo == signal.SIGTERM:
+        os._exit(1)
+    os.write(1, ("child RT %f\n" % time.monotonic()).encode())
+"#;
+
+/// Each process gets each step once, whatever contains it: its own group
+/// (by default, `process_group(0)`, `new_session()`) or, in the caller's
+/// group, the tree of its descendants (which holds the child itself). A
+/// realtime signal queues, so a second send of a step is a second line.
+#[test]
+fn each_step_reaches_the_child_once() {
+    let rt = Signal::from_raw(libc::SIGRTMIN() + 4);
+    let caller = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    for mode in [
+        "default",
+        "process_group(0)",
+        "new_session",
+        "caller's group",
+    ] {
+        let token = CancelToken::new();
+        let (log, sink) = Log::sink(1, &token);
+        let cmd = Command::new("python3")
+            .args(["-c", RT_COUNTER, &rt.as_raw().to_string()])
+            .stdout(sink)
+            .cancel_on(&token)
+            .stop_sequence([
+                (rt, Duration::from_millis(300)),
+                (Signal::TERM, Duration::from_secs(60)),
+            ]);
+        let cmd = match mode {
+            "process_group(0)" => cmd.process_group(0),
+            "new_session" => cmd.new_session(),
+            "caller's group" => cmd.process_group(caller),
+            _ => cmd,
+        };
+        let out = cancelled(cmd.run());
+        assert_eq!(names(&log.signals("child")), ["RT"], "{mode}");
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+    }
+    // A pipeline's stages share the first one's group: the last stage
+    // (whose lines are read) gets each step once too.
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let counter = || Command::new("python3").args(["-c", RT_COUNTER, &rt.as_raw().to_string()]);
+    let err = Pipeline::new(counter())
+        .pipe(counter())
+        .stdout(sink)
+        .cancel_on(&token)
+        .stop_sequence([
+            (rt, Duration::from_millis(300)),
+            (Signal::TERM, Duration::from_secs(60)),
+        ])
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    assert_eq!(names(&log.signals("child")), ["RT"], "pipeline");
+}
+
+/// A signal forwarded to a child in the caller's group (not from the
+/// terminal, which would have reached it already) goes to its tree, which
+/// holds the child: the child gets it once, not again on its own.
+#[test]
+fn a_forwarded_signal_reaches_a_child_in_the_callers_group_once() {
+    let rt = Signal::from_raw(libc::SIGRTMIN() + 4);
+    let caller = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    let fwd = Forwarder::new().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (seen, relay) = (Arc::clone(&lines), fwd.clone());
+    // The RT on `ready`; TERM once the first RT is logged (a second RT, if
+    // any, was queued before it, and is taken first).
+    let sink = Sink::lines(move |line| {
+        let line = String::from_utf8_lossy(line).trim_end().to_owned();
+        if line.starts_with("child ready ") {
+            relay.forward(rt);
+        } else if line.starts_with("child RT ")
+            && !seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.starts_with("child RT "))
+        {
+            relay.forward(Signal::TERM);
+        }
+        seen.lock().unwrap().push(line);
+    });
+    let out = Command::new("python3")
+        .args(["-c", RT_COUNTER, &rt.as_raw().to_string()])
+        .process_group(caller)
+        .forward_signals(&fwd)
+        .stdout(sink)
+        .timeout(HANG)
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = Log { lines };
+    assert_eq!(names(&log.signals("child")), ["RT"]);
+}
+
+/// A pipeline that sets no stop signal leaves each stage its own
+/// (`RunSettings::take_outer`): a stage that asked for INT should get INT.
+/// It gets the first stage's TERM through the pipeline's group instead,
+/// and its own INT is skipped as already sent (exits.rs compares the
+/// step's index, not its signal).
+#[test]
+#[ignore = "defect (or a contract to settle): a pipeline stage's own stop_signal is replaced by the first stage's, sent to the shared group"]
+fn a_stages_own_stop_signal_is_used_where_the_pipeline_sets_none() {
+    let token = CancelToken::new();
+    let (log, sink) = Log::sink(1, &token);
+    let err = Pipeline::new(Command::new("sleep").arg("60"))
+        .pipe(logger("INT", false).stop_signal(Signal::INT))
+        .stdout(sink)
+        .cancel_on(&token)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    assert_eq!(names(&log.signals("parent")), ["SIGINT"]);
 }

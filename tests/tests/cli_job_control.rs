@@ -98,8 +98,33 @@ fn lines(p: &Path) -> usize {
 
 #[test]
 fn ctrl_z_stops_the_jobs_then_the_runner_and_fg_continues_them() {
-    let Some(t) = Tmux::start("jc") else { return };
-    let dir = tempfile_dir();
+    stop_and_continue("jc", Parent::Shell);
+}
+
+/// The runner's parent is a script (`sh run.sh`, which runs more after it) in the runner's
+/// own process group, the job the shell stopped: that group is not
+/// orphaned (the script's parent, the shell, is in another group of the
+/// session), so Ctrl-Z stops the jobs and the runner as above. The runner
+/// took its group for orphaned (its parent is not in another group) and
+/// dropped the TSTP: the script stopped, the runner and its jobs ran on.
+#[test]
+fn ctrl_z_stops_the_jobs_of_a_runner_started_by_a_script() {
+    stop_and_continue("jcsh", Parent::Script);
+}
+
+/// Who starts the runner.
+#[derive(Clone, Copy, PartialEq)]
+enum Parent {
+    /// The job-control shell itself.
+    Shell,
+    /// A script the shell started, in the runner's group.
+    Script,
+}
+
+fn stop_and_continue(name: &str, parent: Parent) {
+    let Some(t) = Tmux::start(name) else { return };
+    let dir = tempfile_dir().join(name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let job = |n: &str| {
         let d = dir.display();
         format!(
@@ -113,6 +138,15 @@ fn ctrl_z_stops_the_jobs_then_the_runner_and_fg_continues_them() {
         a = job("a"),
         b = job("b"),
     );
+    let line = match parent {
+        Parent::Shell => line,
+        Parent::Script => {
+            // Something runs after the runner: the script forks it.
+            let script = dir.join("run.sh");
+            std::fs::write(&script, format!("{line}\ntrue\n")).expect("script");
+            format!("sh {}", script.display())
+        }
+    };
     t.keys(&[&line, "Enter"]);
     let pid_of = |n: &str| read_pid(&dir.join(format!("{n}.pid")));
     until(
@@ -194,7 +228,8 @@ fn tempfile_dir() -> PathBuf {
 }
 
 /// `--tty`: the jobs run one at a time on the terminal itself, reading it
-/// (in the terminal's foreground group: no SIGTTIN stops them).
+/// (in the terminal's foreground group: no SIGTTIN stops them), with no
+/// progress line on it.
 #[test]
 fn tty_runs_the_jobs_one_at_a_time_on_the_terminal() {
     let Some(t) = Tmux::start("tty") else { return };
@@ -219,6 +254,9 @@ fn tty_runs_the_jobs_one_at_a_time_on_the_terminal() {
     let screen = t.screen();
     let (one, two) = (screen.find("got one"), screen.find("got two"));
     assert!(one.is_some() && one < two, "{screen}");
+    // The terminal is the jobs': no progress line drawn over their prompts
+    // (it was: "[0/2 done, 1 running]one").
+    assert!(!screen.contains("running"), "{screen}");
 }
 
 /// `--tty` with no terminal is the runner's error (125), saying so.
@@ -265,4 +303,49 @@ fn run_pty_follows_the_window_size() {
         || t.screen().trim_end().ends_with('$'),
         &t,
     );
+}
+
+/// A run stopped by Ctrl-Z writes nothing while stopped: `fg` must resume
+/// it, not end it for an idle timeout that ran out while the user had it
+/// stopped. The child ticks every 0.1 s with an idle timeout of 1 s; it
+/// stays stopped for over 2 s; after `fg` it must tick on.
+#[test]
+fn fg_resumes_a_run_stopped_longer_than_its_idle_timeout() {
+    let Some(t) = Tmux::start("idle") else { return };
+    let dir = tempfile_dir().join("idle");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let d = dir.display();
+    let line = format!(
+        "{spawn} run --idle-timeout 1 -- sh -c 'echo $$ > {d}/pid; while :; do echo x >> {d}/ticks; echo x; sleep 0.1; done' > /dev/null",
+        spawn = spawn_cli().display(),
+    );
+    t.keys(&[&line, "Enter"]);
+    until("the child", || read_pid(&dir.join("pid")).is_some(), &t);
+    let child = read_pid(&dir.join("pid")).expect("pid");
+    t.keys(&["C-z"]);
+    until("the child stopped", || state(child) == Some('T'), &t);
+    // Stopped for twice the idle timeout: a condition of the case, not a
+    // wait for an event.
+    let stopped = Instant::now();
+    until(
+        "two idle timeouts",
+        || stopped.elapsed() > Duration::from_secs(2),
+        &t,
+    );
+    let ticks = lines(&dir.join("ticks"));
+    t.keys(&["fg", "Enter"]);
+    until(
+        "ticks after fg, or the run's end",
+        || lines(&dir.join("ticks")) > ticks + 15 || t.screen().contains("no output for"),
+        &t,
+    );
+    let screen = t.screen();
+    assert!(!screen.contains("no output for"), "{screen}");
+    t.keys(&["C-c"]);
+    until(
+        "the child gone",
+        || state(child).is_none_or(|s| s == 'Z'),
+        &t,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

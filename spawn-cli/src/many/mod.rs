@@ -515,6 +515,10 @@ pub(crate) fn many(a: &ManyArgs) -> i32 {
         });
     }
     let counts = Arc::new(Counts::new(total));
+    if a.tty {
+        // The terminal is the jobs'.
+        screen().no_progress();
+    }
     let ticker = Ticker::start(&counts);
     let mut bar = bar::Bar::new(a.more.bar, a.more.eta);
     let mut notice = notice::Notice::of_options(launch.of_median(), a.more.bar || a.more.eta);

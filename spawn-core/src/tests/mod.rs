@@ -3,5 +3,6 @@
 
 mod communicator;
 mod group;
+mod job_control;
 mod starting;
 mod unit;

@@ -24,11 +24,13 @@ use crate::process::TurnScans;
 /// that a child that dies first cannot take its children out of reach.
 pub(super) fn signals(slots: &Slots, batch: &[(usize, KillSignal, SignalTarget)]) {
     // A stopped process keeps TERM pending until it is continued: send
-    // CONT after it, as shells and systemd do.
+    // CONT after it, as shells and systemd do; not after a step that stops
+    // (STOP, TSTP...), which the CONT would undo.
     let sigs = |child: usize, signal: KillSignal| -> Vec<Signal> {
         match signal {
             KillSignal::Step(step) => match slots[child].stop.signal(step) {
                 s @ (Signal::CONT | Signal::KILL) => vec![s],
+                s if s.stops() => vec![s],
                 s => vec![s, Signal::CONT],
             },
             _ => vec![Signal::KILL],

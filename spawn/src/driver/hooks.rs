@@ -132,12 +132,23 @@ impl<'t> Hooks<'t> {
     }
 }
 
+/// Whether this process stopped itself for job control while passing
+/// signals on (its children stopped with it), and was continued since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SelfStop {
+    /// It did not stop.
+    None,
+    /// It stopped, and has been continued (`fg`, `bg`).
+    Continued,
+}
+
 impl Hooks<'_> {
     /// Passes the signals the forwarder received on to the running
     /// children (held for those being started on the spawner thread).
-    pub(super) fn forward_signals(&self, slots: &mut Slots) {
+    pub(super) fn forward_signals(&self, slots: &mut Slots) -> SelfStop {
+        let mut stopped = SelfStop::None;
         let Some(f) = &self.forwarder else {
-            return;
+            return stopped;
         };
         for (sig, from_terminal) in f.drain() {
             let sig = Signal::from_raw(sig);
@@ -177,8 +188,10 @@ impl Hooks<'_> {
                 // After the children: this process stops here, and goes on
                 // when continued (its CONT is then forwarded to them).
                 let _ = spawn_sys::signal::stop_self(Signal::TSTP.as_raw());
+                stopped = SelfStop::Continued;
             }
         }
+        stopped
     }
 }
 
@@ -192,6 +205,9 @@ pub(super) fn forward_to(p: &Process, sig: Signal, from_terminal: bool) {
         p.pgid().is_some() && !matches!(p.signal_group(sig), Err(GroupSignalError::NotOwn));
     if !own_group && !from_terminal {
         p.signal_contained(sig);
-        let _ = p.signal(sig);
+        // Once: not again when what contains the child reached it.
+        if !p.containment_reaches_child() {
+            let _ = p.signal(sig);
+        }
     }
 }

@@ -98,7 +98,7 @@ impl Slots {
     }
 
     /// The slots held with their ids.
-    fn enumerate(&self) -> impl Iterator<Item = (usize, &Slot)> {
+    pub(super) fn enumerate(&self) -> impl Iterator<Item = (usize, &Slot)> {
         self.list
             .iter()
             .enumerate()
