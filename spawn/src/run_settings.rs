@@ -9,9 +9,15 @@
 //!
 //! | setting                                         | `Pipeline` (one job)          | `Group` (many jobs)                  |
 //! |-------------------------------------------------|-------------------------------|--------------------------------------|
-//! | timeout, idle timeout, kill grace, EOF grace, stop signal, containment | every stage's, over its own | a default: every member that set none of its own |
+//! | timeout, idle timeout, kill grace, EOF grace, stop signal or sequence, containment | every stage's, over its own | a default: every member that set none of its own |
 //! | cancel token                                    | every stage, besides a stage's own token (which stops that stage) | every member, besides a member's own |
 //! | forwarder                                       | every running stage; a stage's own is not used | every running member; a member's own is not used |
+//!
+//! A pipeline is stopped as one job: a stop of the whole pipeline (its
+//! timeout, a cancel) sends the pipeline's stop signal or sequence (else its
+//! first stage's) to its process group, which reaches every stage once; a
+//! later stage's own stop signal applies when that stage alone is stopped
+//! (its own timeout).
 //!
 //! [`Command`]: crate::Command
 //! [`Pipeline`]: crate::Pipeline
