@@ -34,11 +34,13 @@ pub(crate) const TARGETS: [&str; 4] = [
 ];
 
 /// The targets `cargo xtask ci` checks: what fits CI's 20 minutes on 2
-/// cores. Each target costs about 2 CPU-minutes here, nearly all of it
-/// std's own crates (core alone ~45-85 s, one rustc); the four together
-/// took 8m52 wall here (load 4-5), ~7 minutes on CI's machine: too many.
+/// cores. Each target costs about 2 CPU-minutes, nearly all of it std's
+/// own crates (core alone 45-85 s, one rustc). Measured here cold (fresh
+/// target dir, 2 shared cores): one target 173 s (load 5), two 188 s
+/// (load 3), four 8m52 (load 4-5); apt adds ~50 s on a fresh machine
+/// (~140 MB, unpacked ~870 MB). One target fits beside the rest of CI;
 /// macOS is the one whose backends differ most from Linux (kqueue,
-/// posix_spawn, no real-time signals); `cargo xtask check-targets` with no
+/// posix_spawn, no real-time signals). `cargo xtask check-targets` with no
 /// argument checks all four.
 pub(crate) const CI_TARGETS: [&str; 1] = ["aarch64-apple-darwin"];
 
