@@ -106,8 +106,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     let load_at = doc.len() - 1;
     doc.push_str(NOTES);
     for (pkg, bench, title) in BENCHES {
-        let a = ["bench", "--quiet", "--package", pkg, "--bench", bench, "--"];
-        let text = cargo_bench(root, &a, smoke, &format!("{pkg}/{bench}"))?;
+        let text = cargo_bench(root, pkg, None, bench, smoke)?;
         let _ = writeln!(
             doc,
             "\n# {title}\n\nCommand: `cargo bench -p {pkg} --bench {bench}`\n"
@@ -137,11 +136,33 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `cargo <args>` (a bench, `--smoke` appended when `smoke`) in
-/// `root`, says how long it took under `label`, and returns its stdout
-/// (the tables); a failure is the step's error with both outputs.
-pub fn cargo_bench(root: &Path, args: &[&str], smoke: bool, label: &str) -> Result<String, String> {
-    let mut a = args.to_vec();
+/// Runs one benchmark, `bench` of `pkg` (with `features`), in `root`,
+/// says how long it took under `pkg/bench`, and returns its stdout (the
+/// tables); a failure is the step's error with both outputs.
+///
+/// A full run builds it optimised (`cargo bench`). A `--smoke` run (CI's)
+/// only proves that it runs: it builds it in the dev profile with the
+/// whole workspace's features, so that it reuses what CI's test step
+/// compiled instead of an optimised build of every dependency per bench
+/// (most of the smoke run's time before).
+pub fn cargo_bench(
+    root: &Path,
+    pkg: &str,
+    features: Option<&str>,
+    bench: &str,
+    smoke: bool,
+) -> Result<String, String> {
+    let label = format!("{pkg}/{bench}");
+    let mut a = vec!["bench", "--quiet"];
+    if smoke {
+        a.extend(["--profile", "dev", "--workspace", "--all-features"]);
+    } else {
+        a.extend(["--package", pkg]);
+        if let Some(f) = features {
+            a.extend(["--features", f]);
+        }
+    }
+    a.extend(["--bench", bench, "--"]);
     if smoke {
         a.push("--smoke");
     }

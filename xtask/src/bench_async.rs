@@ -11,18 +11,7 @@ use std::path::Path;
 /// Runs the async peers benchmark (`--smoke`: once, at small sizes) and
 /// appends its tables to `doc`.
 pub fn run(root: &Path, smoke: bool, doc: &mut String) -> Result<(), String> {
-    let args = [
-        "bench",
-        "--quiet",
-        "--package",
-        "spawn",
-        "--features",
-        "tokio",
-        "--bench",
-        "async_peers",
-        "--",
-    ];
-    let text = crate::bench::cargo_bench(root, &args, smoke, "spawn/async_peers")?;
+    let text = crate::bench::cargo_bench(root, "spawn", Some("tokio"), "async_peers", smoke)?;
     let _ = writeln!(
         doc,
         "\n# Async: spawn on tokio against tokio::process and async-process\n\nCommand: `cargo bench -p spawn --features tokio --bench async_peers`\n"

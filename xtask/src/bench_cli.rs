@@ -234,19 +234,29 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Builds the CLI (release) and measures every row; returns the section of
-/// BENCHMARKS.md. With `smoke`, one round at a tenth of the sizes; else
-/// 5 rounds, or `$SPAWN_BENCH_ROUNDS`.
+/// Builds the CLI (release; for `smoke`, the dev build CI's tests made,
+/// as only that the rows run is checked) and measures every row; returns
+/// the section of BENCHMARKS.md. With `smoke`, one round at a tenth of the
+/// sizes; else 5 rounds, or `$SPAWN_BENCH_ROUNDS`.
 pub fn cli_rows(root: &Path, smoke: bool) -> Result<String, String> {
+    let (build, profile_dir): (&[&str], &str) = if smoke {
+        (
+            &["--workspace", "--all-features", "--bin", "spawn"],
+            "debug",
+        )
+    } else {
+        (&["--release", "-p", "spawn-cli"], "release")
+    };
     let status = Command::new("cargo")
-        .args(["build", "--quiet", "--release", "-p", "spawn-cli"])
+        .args(["build", "--quiet"])
+        .args(build)
         .current_dir(root)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("cargo build --release -p spawn-cli failed".into());
+        return Err(format!("cargo build {} failed", build.join(" ")));
     }
-    let spawn = crate::target_dir(root).join("release/spawn");
+    let spawn = crate::target_dir(root).join(profile_dir).join("spawn");
     let dir = std::env::temp_dir().join(format!("spawn-bench-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join("mib.txt");

@@ -19,7 +19,7 @@ pub(crate) fn on_path(prog: &str) -> bool {
 }
 
 /// `Some(())` when we run as root (`id -u` says 0).
-fn running_as_root() -> Option<()> {
+pub(crate) fn running_as_root() -> Option<()> {
     let out = Command::new("id").arg("-u").output().ok()?;
     (String::from_utf8_lossy(&out.stdout).trim() == "0").then_some(())
 }

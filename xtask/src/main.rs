@@ -7,10 +7,13 @@
 //! - `cargo xtask bench-cli [--smoke]` prints only the rows of `spawn many`
 //!   against `xargs -P`, GNU parallel and rust-parallel.
 //! - `cargo xtask soak [args]` runs the soak (`spawn-soak`, release build).
+//! - `cargo xtask check-targets [TARGET...]` type-checks the workspace for
+//!   macOS, FreeBSD, musl and aarch64 Linux (Debian's toolchain, build-std).
 
 mod bench;
 mod bench_async;
 mod bench_cli;
+mod check_targets;
 mod install;
 mod soak;
 mod tidy;
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Some("bench-cli") => bench_cli::cli_rows(&root, args.iter().any(|a| a == "--smoke"))
             .map(|doc| print!("{doc}")),
         Some("soak") => soak::soak(&root, &args[1..]),
+        Some("check-targets") => check_targets::check_targets(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -50,9 +54,15 @@ usage: cargo xtask <task>
 
 tasks:
   ci          every check CI runs: fmt, clippy, tests, doc tests, docs, tidy,
-              snapshots (never accepted), examples, benchmark smoke run, short soak
+              snapshots (never accepted), examples, benchmark smoke run, short soak,
+              check-targets for aarch64-apple-darwin
   snapshots   run the snapshot tests and list pending snapshot changes
   bench       run the benchmarks against the peers, rewrite BENCHMARKS.md
+  check-targets [TARGET...]
+              type-check every crate, all features, for aarch64-apple-darwin,
+              x86_64-unknown-freebsd, x86_64-unknown-linux-musl and
+              aarch64-unknown-linux-gnu (installs Debian's rustc-web, cargo-web,
+              rust-web-src with apt where missing; std built with -Zbuild-std)
   soak        100,000 spawns, 10,000 children in groups, 1,000 timeouts (release
               build); then fds, zombies and RSS must be back where they started
 ";
@@ -258,6 +268,10 @@ fn ci(root: &Path) -> Result<(), String> {
     }
     soak::short(root)?;
     bench::bench(root, &["--smoke".to_owned()])?;
+    // The ports, type-checked: the ones that fit CI's time (macOS);
+    // `cargo xtask check-targets` checks all four.
+    let ci_targets = check_targets::CI_TARGETS.map(str::to_owned);
+    check_targets::check_targets(root, &ci_targets)?;
     println!(
         "==> ci: all steps passed in {:.1}s",
         start.elapsed().as_secs_f64()
