@@ -55,6 +55,7 @@
 //! livelock.
 
 mod driver;
+mod dues;
 mod kernel;
 
 use alloc::collections::{BTreeSet, BinaryHeap};

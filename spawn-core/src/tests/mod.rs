@@ -5,4 +5,5 @@ mod communicator;
 mod group;
 mod job_control;
 mod starting;
+mod stopping;
 mod unit;

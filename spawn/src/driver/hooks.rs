@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use spawn_core::{Event, Output as CoreOutput, Timestamp};
 
+use super::outbox::Outbox;
 use super::slot::Phase;
 use super::slots::Slots;
 use crate::Signal;
@@ -132,23 +133,15 @@ impl<'t> Hooks<'t> {
     }
 }
 
-/// Whether this process stopped itself for job control while passing
-/// signals on (its children stopped with it), and was continued since.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum SelfStop {
-    /// It did not stop.
-    None,
-    /// It stopped, and has been continued (`fg`, `bg`).
-    Continued,
-}
-
 impl Hooks<'_> {
     /// Passes the signals the forwarder received on to the running
-    /// children (held for those being started on the spawner thread).
-    pub(super) fn forward_signals(&self, slots: &mut Slots) -> SelfStop {
-        let mut stopped = SelfStop::None;
+    /// children (held for those being started on the spawner thread). When
+    /// this process stopped itself for job control (its children with it)
+    /// and was continued, the core is told `Event::Continued` for each
+    /// child: their idle clocks start again.
+    pub(super) fn forward_signals(&self, slots: &mut Slots, out: &mut Outbox) {
         let Some(f) = &self.forwarder else {
-            return stopped;
+            return;
         };
         for (sig, from_terminal) in f.drain() {
             let sig = Signal::from_raw(sig);
@@ -188,10 +181,13 @@ impl Hooks<'_> {
                 // After the children: this process stops here, and goes on
                 // when continued (its CONT is then forwarded to them).
                 let _ = spawn_sys::signal::stop_self(Signal::TSTP.as_raw());
-                stopped = SelfStop::Continued;
+                for (id, _) in slots.enumerate() {
+                    out.event(Event::Continued {
+                        child: spawn_core::ChildId(id),
+                    });
+                }
             }
         }
-        stopped
     }
 }
 

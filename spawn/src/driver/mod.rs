@@ -366,16 +366,9 @@ impl<'t> Engine<'t> {
         };
         for r in &ready {
             match Token::decode(r.token) {
-                Token::Forwarder => {
-                    if self.hooks.forward_signals(&mut self.slots) == hooks::SelfStop::Continued {
-                        // Its children were stopped with it: their idle
-                        // clocks start again (told with the next turn's
-                        // time, read after the continue).
-                        for (id, _) in self.slots.enumerate() {
-                            self.outbox.event(Event::Continued { child: ChildId(id) });
-                        }
-                    }
-                }
+                Token::Forwarder => self
+                    .hooks
+                    .forward_signals(&mut self.slots, &mut self.outbox),
                 Token::Pipe {
                     slot,
                     stream: Stream::Stdin,
