@@ -90,24 +90,14 @@ fn async_runners_without_pidfds() {
         // This is the inner run; the runners themselves are the test.
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = spawn::Command::new(exe)
-        .args([
+    common::rerun_this_binary(
+        &[
             "--exact",
             "async_runner_current_thread",
             "async_runner_multi_thread",
             "--test-threads=1",
-        ])
-        .env("SPAWN_NO_PIDFD", "1")
-        .capture_output()
-        .timeout(std::time::Duration::from_secs(300))
-        .run()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("2 passed"),
-        "without pidfds: {}\n{}",
-        text,
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        ("SPAWN_NO_PIDFD", "1"),
+        2,
     );
 }

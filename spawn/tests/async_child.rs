@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{HANG, alive, first_pid, gone_soon};
+use common::{HANG, alive, first_pid, gone_soon, rerun_this_binary};
 use spawn::{AsyncChild, Command, Error, Signal, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -269,18 +269,9 @@ fn the_waits_work_without_pidfds() {
     if std::env::var_os("SPAWN_NO_PIDFD").is_some() {
         return; // the inner run: the other tests are the test
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["--skip", "the_waits_work_without_pidfds"])
-        .env("SPAWN_NO_PIDFD", "1")
-        .capture_output()
-        .timeout(Duration::from_secs(300))
-        .run()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("9 passed"),
-        "without pidfds: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    rerun_this_binary(
+        &["--skip", "the_waits_work_without_pidfds"],
+        ("SPAWN_NO_PIDFD", "1"),
+        9,
     );
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HANG, first_pid, gone_soon};
+use common::{HANG, first_pid, gone_soon, rerun_this_binary};
 use spawn::{Command, Error, Group, Pty, Sink, SpawnPath, Stdio};
 
 fn python(code: &str) -> Command {
@@ -93,19 +93,10 @@ fn peak_rss_kib() -> u64 {
 /// binary again): for what is measured of the whole process (its peak
 /// RSS, its fd table), which other tests' threads would disturb.
 fn alone(name: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["--exact", name, "--include-ignored", "--test-threads=1"])
-        .env("SPAWN_PTY_ALONE", "1")
-        .capture_output()
-        .timeout(Duration::from_secs(300))
-        .run()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "{text}\n{}",
-        out.stderr_lossy()
+    rerun_this_binary(
+        &["--exact", name, "--include-ignored", "--test-threads=1"],
+        ("SPAWN_PTY_ALONE", "1"),
+        1,
     );
 }
 

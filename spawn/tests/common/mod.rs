@@ -56,3 +56,25 @@ pub fn reaped_soon(pid: u32) -> bool {
     }
     true
 }
+
+/// Runs this test binary again with `args` and the environment variable
+/// `env` set (a case that needs a process of its own, or a setting read
+/// once per process), and asserts that it passed `passed` tests.
+pub fn rerun_this_binary(args: &[&str], env: (&str, &str), passed: usize) {
+    let exe = std::env::current_exe().unwrap();
+    let out = spawn::Command::new(exe)
+        .args(args)
+        .env(env.0, env.1)
+        .capture_output()
+        .timeout(Duration::from_secs(300))
+        .run()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("{passed} passed")),
+        "with {}={}: {text}\n{}",
+        env.0,
+        env.1,
+        out.stderr_lossy()
+    );
+}
